@@ -1,0 +1,1 @@
+"""AWS access shared by every part: client factory, embedded emulator, provisioning."""

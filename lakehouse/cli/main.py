@@ -1,0 +1,26 @@
+"""The ``lakehouse`` CLI: one entry point for the local runtime."""
+
+from __future__ import annotations
+
+import typer
+
+from lakehouse.cli import aws_commands, contract_commands
+
+app = typer.Typer(
+    name="lakehouse",
+    help="Customer Lakehouse: run the whole pipeline locally, or operate it on AWS.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+app.command()(aws_commands.up)
+app.command()(aws_commands.down)
+app.command()(aws_commands.status)
+app.command()(aws_commands.env)
+app.command("schemas")(contract_commands.schemas)
+app.command("validate")(contract_commands.validate)
+
+
+if __name__ == "__main__":
+    app()

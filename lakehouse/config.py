@@ -1,0 +1,131 @@
+"""One configuration for both worlds: every resource name, for the CDK stacks and the local runtime.
+
+Values come from environment variables prefixed ``LAKEHOUSE_`` (nested fields use ``__``, e.g.
+``LAKEHOUSE_REDSHIFT__HOST``). Resource names are derived from ``project`` and ``stage`` so the CDK app
+and the code that talks to those resources can never disagree.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from lakehouse.lake.layout import LakeLayout
+
+
+class RedshiftSettings(BaseModel):
+    """Connection settings for the production warehouse (Redshift Serverless)."""
+
+    host: str | None = None
+    port: int = 5439
+    database: str = "dev"
+    user: str | None = None
+    password: SecretStr | None = None
+    secret_arn: str | None = Field(default=None, description="Secrets Manager secret holding user/password")
+    workgroup: str | None = None
+    copy_role_arn: str | None = Field(default=None, description="IAM role Redshift assumes for COPY")
+    schema_name: str = "lakehouse"
+
+
+class ResourceNames(BaseModel):
+    """Names of every AWS resource, derived from project and stage."""
+
+    prefix: str
+    lake_bucket: str
+    access_log_bucket: str
+    stream: str
+    features_table: str
+    stream_dedup_table: str
+    write_keys_table: str
+    glue_database: str
+    api: str
+    ingest_function: str
+    batch_state_machine: str
+    redshift_namespace: str
+    redshift_workgroup: str
+    alarm_topic: str
+
+    @classmethod
+    def derive(cls, project: str, stage: str) -> ResourceNames:
+        prefix = f"{project}-{stage}"
+        return cls(
+            prefix=prefix,
+            lake_bucket=f"{prefix}-lake",
+            access_log_bucket=f"{prefix}-access-logs",
+            stream=f"{prefix}-events",
+            features_table=f"{prefix}-customer-features",
+            stream_dedup_table=f"{prefix}-stream-dedup",
+            write_keys_table=f"{prefix}-write-keys",
+            glue_database=f"{prefix}".replace("-", "_"),
+            api=f"{prefix}-ingest-api",
+            ingest_function=f"{prefix}-ingest",
+            batch_state_machine=f"{prefix}-batch",
+            redshift_namespace=f"{prefix}-ns",
+            redshift_workgroup=f"{prefix}-wg",
+            alarm_topic=f"{prefix}-alarms",
+        )
+
+
+class Settings(BaseSettings):
+    """The lakehouse configuration. Construct with overrides, or read from ``LAKEHOUSE_*`` env vars."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LAKEHOUSE_", env_nested_delimiter="__", extra="ignore", frozen=True
+    )
+
+    project: str = "customer-lakehouse"
+    stage: str = "local"
+    region: str = Field(default_factory=lambda: os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    home: Path = Field(default=Path(".lakehouse"), description="local state: lake, warehouse, run files")
+    lake_root: str | None = Field(
+        default=None, description="lake URI: a local directory (default <home>/lake) or s3://bucket[/prefix]"
+    )
+    kinesis_shards: int = Field(default=2, ge=1, le=500)
+    moto_port: int = Field(default=0, ge=0, le=65535, description="embedded AWS port; 0 picks a free one")
+    warehouse_target: Literal["duckdb", "redshift"] = "duckdb"
+    duckdb_path: Path | None = Field(default=None, description="local warehouse file (default <home>/...)")
+    redshift: RedshiftSettings = RedshiftSettings()
+
+    @field_validator("stage")
+    @classmethod
+    def _stage_is_dns_safe(cls, value: str) -> str:
+        if not value or not value[0].isalpha() or not all(c.islower() or c.isdigit() or c == "-" for c in value):
+            raise ValueError("stage must start with a letter and hold only lower-case letters, digits and '-'")
+        if len(value) > 16:
+            raise ValueError("stage must be at most 16 characters")
+        return value
+
+    @field_validator("lake_root")
+    @classmethod
+    def _lake_root_scheme(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if "://" in value and not value.startswith(("s3://", "file://")):
+            raise ValueError("lake_root must be a local path, file:// URI or s3:// URI")
+        return value.rstrip("/") or "/"
+
+    @property
+    def names(self) -> ResourceNames:
+        return ResourceNames.derive(self.project, self.stage)
+
+    @property
+    def lake(self) -> LakeLayout:
+        root = self.lake_root or str((self.home / "lake").resolve())
+        return LakeLayout.from_uri(root)
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.duckdb_path or self.home / "warehouse.duckdb"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides taking precedence."""
+    return Settings(**overrides)  # type: ignore[arg-type]

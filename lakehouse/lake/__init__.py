@@ -1,0 +1,1 @@
+"""The lake: its layout below one root URI and object storage over it."""

@@ -1,0 +1,44 @@
+"""Fixtures shared by the whole suite: one embedded AWS (moto server over HTTP) per session."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lakehouse.aws.embedded import EmbeddedAws
+from lakehouse.aws.provision import provision
+from lakehouse.config import Settings
+
+# Tests never read the developer's own configuration.
+for _key in [k for k in os.environ if k.startswith("LAKEHOUSE_")]:
+    del os.environ[_key]
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real moto server in its own process; AWS_ENDPOINT_URL and dummy credentials exported."""
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    with EmbeddedAws(region="us-east-1", log_path=log) as aws:
+        yield aws.endpoint  # type: ignore[misc]
+
+
+def unique_stage() -> str:
+    return "t" + uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings with a unique stage (so resource names never collide) and a private home."""
+    return Settings(stage=unique_stage(), home=tmp_path / "home")
+
+
+@pytest.fixture
+def aws_settings(moto_endpoint: str, settings: Settings) -> Settings:
+    """``settings`` whose resources exist on the session's moto server."""
+    provision(settings)
+    return settings
