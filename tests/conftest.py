@@ -42,3 +42,13 @@ def aws_settings(moto_endpoint: str, settings: Settings) -> Settings:
     """``settings`` whose resources exist on the session's moto server."""
     provision(settings)
     return settings
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """The one local SparkSession shared by every test that needs Spark."""
+    from lakehouse.spark import local_spark
+
+    session = local_spark("lakehouse-tests")
+    yield session
+    session.stop()

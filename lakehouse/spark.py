@@ -1,0 +1,39 @@
+"""The local Spark session: one per process, configured for a 2-core laptop.
+
+On Glue/EMR the platform provides the session; jobs take a ``SparkSession`` argument and never build one.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+_lock = threading.Lock()
+
+
+def local_spark(app_name: str = "customer-lakehouse", shuffle_partitions: int = 4, cores: int = 2):
+    """Get (or create) the process-wide local SparkSession.
+
+    ``PYSPARK_PYTHON`` and ``SPARK_LOCAL_IP`` are set first: without them Python workers fail to
+    connect back on machines with several interfaces.
+    """
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    from pyspark.sql import SparkSession
+
+    with _lock:
+        return (
+            SparkSession.builder.appName(app_name)
+            .master(f"local[{cores}]")
+            .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.parquet.compression.codec", "zstd")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
+            .config("spark.driver.memory", os.environ.get("LAKEHOUSE_SPARK_DRIVER_MEMORY", "2g"))
+            .config("spark.sql.adaptive.enabled", "true")
+            .config("spark.python.worker.reuse", "true")
+            .getOrCreate()
+        )
