@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from lakehouse.cli import aws_commands, contract_commands
+from lakehouse.cli import aws_commands, contract_commands, generate_commands
 
 app = typer.Typer(
     name="lakehouse",
@@ -20,6 +20,8 @@ app.command()(aws_commands.status)
 app.command()(aws_commands.env)
 app.command("schemas")(contract_commands.schemas)
 app.command("validate")(contract_commands.validate)
+app.command("generate")(generate_commands.generate)
+app.command("load-cdnow")(generate_commands.load_cdnow)
 
 
 if __name__ == "__main__":
