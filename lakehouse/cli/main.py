@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from lakehouse.cli import aws_commands, contract_commands, generate_commands
+from lakehouse.cli import aws_commands, contract_commands, demo_command, generate_commands
 
 app = typer.Typer(
     name="lakehouse",
@@ -22,6 +22,7 @@ app.command("schemas")(contract_commands.schemas)
 app.command("validate")(contract_commands.validate)
 app.command("generate")(generate_commands.generate)
 app.command("load-cdnow")(generate_commands.load_cdnow)
+app.command("demo")(demo_command.demo)
 
 
 if __name__ == "__main__":

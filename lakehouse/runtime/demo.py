@@ -1,0 +1,123 @@
+"""``lakehouse demo``: the whole local pipeline on the embedded defaults, stage by stage.
+
+Each stage is a method that does its work, records what it made in the report, and prints a line.
+The embedded AWS emulator is left running afterwards (unless asked otherwise) so the results can be
+explored with the other commands; ``lakehouse down`` stops it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from lakehouse.aws.embedded import export_endpoint, start_detached, stop_detached
+from lakehouse.aws.provision import provision
+from lakehouse.cli.common import progress_bar
+from lakehouse.config import Settings
+from lakehouse.generator import GenerationReport, GeneratorConfig, generate
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    customers: int = 2_000
+    days: int = 180
+    seed: int = 7
+    start: date = date(2025, 1, 1)
+    keep_running: bool = True
+
+
+@dataclass
+class StageResult:
+    name: str
+    seconds: float
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DemoReport:
+    stages: list[StageResult] = field(default_factory=list)
+    endpoint: str | None = None
+    data_dir: Path | None = None
+
+    def facts(self, stage: str) -> dict[str, Any]:
+        return next(s.facts for s in self.stages if s.name == stage)
+
+
+class Demo:
+    """Runs the stages in order; later pipeline stages are further methods listed in ``stages``."""
+
+    def __init__(self, settings: Settings, options: DemoOptions, console: Console):
+        self.settings = settings
+        self.options = options
+        self.console = console
+        self.report = DemoReport()
+        self.generated: GenerationReport | None = None
+
+    @property
+    def stages(self) -> list[tuple[str, Callable[[], dict[str, Any]]]]:
+        return [
+            ("embedded AWS", self.start_aws),
+            ("generate events", self.generate_events),
+        ]
+
+    def run(self) -> DemoReport:
+        stages = self.stages
+        try:
+            for number, (name, stage) in enumerate(stages, start=1):
+                self.console.rule(f"[bold][{number}/{len(stages)}] {name}")
+                started = time.perf_counter()
+                facts = stage()
+                result = StageResult(name, time.perf_counter() - started, facts)
+                self.report.stages.append(result)
+                self.console.print(f"[green]✓[/] {name} in {result.seconds:,.1f} s")
+        finally:
+            if not self.options.keep_running:
+                stop_detached(self.settings.run_dir)
+        self.console.rule("[bold]summary")
+        self.console.print(self.summary_table())
+        return self.report
+
+    # --- stages ----------------------------------------------------------------------------------
+    def start_aws(self) -> dict[str, Any]:
+        state, started = start_detached(self.settings.run_dir, self.settings.moto_port)
+        export_endpoint(state.endpoint, self.settings.region)
+        self.report.endpoint = state.endpoint
+        resources = provision(self.settings)
+        self.console.print(f"moto server {'started' if started else 'reused'} at {state.endpoint} "
+                           f"(pid {state.pid}); {len(resources)} resources ready")
+        return {"endpoint": state.endpoint, "resources": len(resources),
+                "created": sum(r.status == "created" for r in resources)}
+
+    def generate_events(self) -> dict[str, Any]:
+        options = self.options
+        config = GeneratorConfig(seed=options.seed, customers=options.customers, start=options.start,
+                                 days=options.days)
+        out_dir = self.settings.home / "data" / "demo"
+        with progress_bar(transient=True) as bar:
+            task = bar.add_task("simulating days", total=options.days)
+            self.generated = generate(config, out_dir,
+                                      on_progress=lambda done, total: bar.update(task, completed=done))
+        generated = self.generated
+        self.report.data_dir = out_dir
+        self.console.print(f"{generated.total_events:,} events for {generated.customers:,} customers "
+                           f"({generated.first_timestamp[:10]} .. {generated.last_timestamp[:10]}) in {out_dir}")
+        return {"events": generated.total_events, "customers": generated.customers,
+                "files": len(generated.files), "orders": generated.counts.get("Order Completed", 0)}
+
+    # --- summary ---------------------------------------------------------------------------------
+    def summary_table(self) -> Table:
+        table = Table(show_edge=False)
+        table.add_column("stage", style="bold")
+        table.add_column("seconds", justify="right")
+        table.add_column("what it made")
+        for stage in self.report.stages:
+            facts = ", ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in stage.facts.items())
+            table.add_row(stage.name, f"{stage.seconds:,.1f}", facts)
+        return table

@@ -1,0 +1,41 @@
+"""`lakehouse demo` end to end on a small data set: every stage runs and reports what it made."""
+
+from pathlib import Path
+
+import psutil
+import pytest
+from rich.console import Console
+
+from lakehouse.aws.embedded import state_file
+from lakehouse.config import Settings
+from lakehouse.runtime.demo import Demo, DemoOptions
+
+
+@pytest.fixture
+def isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo starts its own emulator: hide the session's endpoint from it."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(key, "testing")
+
+
+def test_demo_runs_every_stage_and_cleans_up(tmp_path: Path, isolated_env: None) -> None:
+    settings = Settings(home=tmp_path / "home", stage="demotest")
+    console = Console(record=True, width=120)
+    report = Demo(settings, DemoOptions(customers=150, days=30, keep_running=False), console).run()
+
+    assert [s.name for s in report.stages][:2] == ["embedded AWS", "generate events"]
+    aws = report.facts("embedded AWS")
+    assert aws["resources"] == 6 and aws["created"] == 6
+    generated = report.facts("generate events")
+    assert generated["customers"] == 150 and generated["events"] > 1_000 and generated["orders"] > 0
+    assert len(list((tmp_path / "home" / "data" / "demo").glob("events-*.jsonl.gz"))) == generated["files"]
+
+    text = console.export_text()
+    assert "summary" in text and f"{generated['events']:,}" in text
+    assert not state_file(settings.run_dir).exists()
+    port = report.endpoint.rsplit(":", 1)[1]
+    assert not any("lakehouse.aws.moto_process" in " ".join(p.info["cmdline"] or []) and
+                   f"--port {port}" in " ".join(p.info["cmdline"] or [])
+                   for p in psutil.process_iter(["cmdline"]))
