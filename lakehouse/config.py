@@ -31,6 +31,31 @@ class RedshiftSettings(BaseModel):
     schema_name: str = "lakehouse"
 
 
+class PiiSettings(BaseModel):
+    """How the ingestion API treats personal data before anything is stored (see docs/ingestion.md).
+
+    ``email`` applies to ``traits.email``, ``context.traits.email`` and ``properties.email``;
+    ``ip`` applies to ``context.ip``.
+    """
+
+    email: Literal["hash", "keep", "drop"] = Field(
+        default="hash", description="hash: keyed SHA-256 in an address shape; keep: as sent; drop: removed")
+    ip: Literal["truncate", "drop", "keep"] = Field(
+        default="truncate", description="truncate: IPv4 to /24, IPv6 to /48; drop: removed; keep: as sent")
+    hash_key: SecretStr | None = Field(
+        default=None, description="HMAC key for hashed e-mails (recommended); plain SHA-256 when unset")
+
+
+class IngestSettings(BaseModel):
+    """Tuning of the ingestion API (the Lambda and the local gateway)."""
+
+    write_key_cache_seconds: float = Field(
+        default=60.0, ge=0, le=3600, description="how long a looked-up write key is trusted (revocation delay)")
+    kinesis_attempts: int = Field(default=5, ge=1, le=20, description="PutRecords rounds before answering 503")
+    kinesis_backoff_seconds: float = Field(default=0.05, ge=0, le=5, description="first retry delay (doubles)")
+    retry_after_seconds: int = Field(default=5, ge=1, le=3600, description="Retry-After sent with a 503")
+
+
 class ResourceNames(BaseModel):
     """Names of every AWS resource, derived from project and stage."""
 
@@ -89,6 +114,8 @@ class Settings(BaseSettings):
     warehouse_target: Literal["duckdb", "redshift"] = "duckdb"
     duckdb_path: Path | None = Field(default=None, description="local warehouse file (default <home>/...)")
     redshift: RedshiftSettings = RedshiftSettings()
+    pii: PiiSettings = PiiSettings()
+    ingest: IngestSettings = IngestSettings()
 
     @field_validator("stage")
     @classmethod

@@ -9,7 +9,7 @@ import typer
 from lakehouse.aws.embedded import EmbeddedAwsError
 from lakehouse.cli.common import UserError, console, friendly_errors, load_settings
 from lakehouse.generator import ConfigError
-from lakehouse.runtime.demo import Demo, DemoOptions
+from lakehouse.runtime.demo import Demo, DemoError, DemoOptions
 
 DEFAULTS = DemoOptions()
 
@@ -28,7 +28,7 @@ def demo(
     options = DemoOptions(customers=customers, days=days, seed=seed, start=start.date(), keep_running=keep_running)
     try:
         Demo(settings, options, console).run()
-    except (ConfigError, EmbeddedAwsError) as exc:
+    except (ConfigError, EmbeddedAwsError, DemoError) as exc:
         raise UserError(str(exc)) from None
     if keep_running:
         console.print("embedded AWS is still running: explore with `lakehouse status`, stop with `lakehouse down`")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from lakehouse.cli import aws_commands, contract_commands, demo_command, generate_commands
+from lakehouse.cli import aws_commands, contract_commands, demo_command, generate_commands, ingest_commands
 
 app = typer.Typer(
     name="lakehouse",
@@ -23,6 +23,9 @@ app.command("validate")(contract_commands.validate)
 app.command("generate")(generate_commands.generate)
 app.command("load-cdnow")(generate_commands.load_cdnow)
 app.command("demo")(demo_command.demo)
+app.command("serve")(ingest_commands.serve)
+app.command("post")(ingest_commands.post)
+app.add_typer(ingest_commands.keys_app, name="keys")
 
 
 if __name__ == "__main__":

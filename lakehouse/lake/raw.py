@@ -15,15 +15,23 @@ from typing import Any
 from lakehouse.lake.layout import LakeLayout
 
 
+def encode_json_lines(lines: Iterable[bytes]) -> bytes:
+    """The raw object for records already serialised as compact UTF-8 JSON (one per line)."""
+    return gzip.compress(b"".join(line + b"\n" for line in lines), compresslevel=6, mtime=0)
+
+
 def encode_lines(records: Iterable[dict[str, Any]]) -> bytes:
     """Gzip-compressed JSON lines (compact, UTF-8, one record per line)."""
-    body = "".join(json.dumps(r, separators=(",", ":"), ensure_ascii=False) + "\n" for r in records)
-    return gzip.compress(body.encode("utf-8"), compresslevel=6, mtime=0)
+    return encode_json_lines(json.dumps(r, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+                             for r in records)
 
 
 def decode_lines(data: bytes) -> Iterator[str]:
-    """The text lines of a gzip JSON-lines object (no parsing: callers decide what a bad line means)."""
-    for line in gzip.decompress(data).decode("utf-8", errors="replace").splitlines():
+    """The text lines of a gzip JSON-lines object (no parsing: callers decide what a bad line means).
+
+    Splits on ``\n`` only: JSON text may hold U+2028, U+0085 and other characters ``str.splitlines`` breaks on.
+    """
+    for line in gzip.decompress(data).decode("utf-8", errors="replace").split("\n"):
         if line.strip():
             yield line
 

@@ -1,1 +1,1 @@
-"""The local runtime: the API Gateway stand-in that runs the ingestion Lambda, and the event replay client."""
+"""The local runtime: the demo, the API Gateway stand-in that runs the ingestion Lambda, the event replay client."""

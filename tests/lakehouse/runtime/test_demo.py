@@ -25,12 +25,16 @@ def test_demo_runs_every_stage_and_cleans_up(tmp_path: Path, isolated_env: None)
     console = Console(record=True, width=120)
     report = Demo(settings, DemoOptions(customers=150, days=30, keep_running=False), console).run()
 
-    assert [s.name for s in report.stages][:2] == ["embedded AWS", "generate events"]
+    assert [s.name for s in report.stages][:3] == ["embedded AWS", "generate events", "ingest through the API"]
     aws = report.facts("embedded AWS")
     assert aws["resources"] == 6 and aws["created"] == 6
     generated = report.facts("generate events")
     assert generated["customers"] == 150 and generated["events"] > 1_000 and generated["orders"] > 0
     assert len(list((tmp_path / "home" / "data" / "demo").glob("events-*.jsonl.gz"))) == generated["files"]
+
+    ingested = report.facts("ingest through the API")
+    assert ingested["accepted"] == generated["events"] and ingested["rejected"] == 0
+    assert ingested["raw_objects"] == ingested["requests"]
 
     text = console.export_text()
     assert "summary" in text and f"{generated['events']:,}" in text

@@ -1,0 +1,48 @@
+"""The API's size limits (Segment's HTTP tracking API limits) and the checks that enforce them.
+
+An event's size is the size of its raw record as stored (compact UTF-8 JSON): what the lake and the
+stream actually receive. Measuring the record costs nothing extra, since it is serialised anyway.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+KB = 1024
+MAX_EVENT_BYTES = 32 * KB  # one call, as JSON
+MAX_REQUEST_BYTES = 500 * KB  # one request body, after decompression
+MAX_BATCH_EVENTS = 2_500  # calls in one batch
+
+EVENT_LIMIT_TEXT = f"{MAX_EVENT_BYTES // KB} KB ({MAX_EVENT_BYTES} bytes) per event"
+REQUEST_LIMIT_TEXT = f"{MAX_REQUEST_BYTES // KB} KB ({MAX_REQUEST_BYTES} bytes) per request"
+BATCH_LIMIT_TEXT = f"{MAX_BATCH_EVENTS} events per batch"
+
+
+class EventTooLarge(ValueError):
+    def __init__(self, size: int):
+        self.size = size
+        super().__init__(f"is {size} bytes; the limit is {EVENT_LIMIT_TEXT}")
+
+
+class EventUnencodable(ValueError):
+    """A call that cannot be stored as strict UTF-8 JSON (NaN/Infinity, lone surrogates, too deep)."""
+
+
+def encode_record(record: dict[str, Any]) -> bytes:
+    """The record as one compact UTF-8 JSON line, within :data:`MAX_EVENT_BYTES`.
+
+    Raises :class:`EventTooLarge`, or :class:`EventUnencodable` when the record has no strict JSON
+    encoding (NaN/Infinity, lone surrogate escapes, nesting deeper than the JSON encoder allows).
+    """
+    try:
+        line = json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError:  # before ValueError, its base class
+        raise EventUnencodable("holds text that is not valid Unicode (a lone surrogate escape)") from None
+    except ValueError:
+        raise EventUnencodable("holds a number JSON cannot represent (NaN or Infinity)") from None
+    except RecursionError:
+        raise EventUnencodable("is nested too deeply") from None
+    if len(line) > MAX_EVENT_BYTES:
+        raise EventTooLarge(len(line))
+    return line

@@ -1,0 +1,77 @@
+"""Raw landing: one gzip JSON-lines object per request for accepted records, one for rejected calls.
+
+Accepted records go to ``raw/source=<source>/dt=YYYY-MM-DD/hour=HH/<uuid>.jsonl.gz`` and rejected calls
+to ``quarantine/dt=YYYY-MM-DD/hour=HH/<uuid>.jsonl.gz``, both partitioned by arrival time, through
+:class:`lakehouse.lake.storage.LakeStorage` (S3 or a local directory).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from lakehouse.contract import iso
+from lakehouse.lake.raw import encode_json_lines, encode_lines, quarantine_object_key, raw_object_key
+from lakehouse.lake.storage import LakeStorage
+
+from .normalise import Rejection
+
+GZIP_TYPE = "application/gzip"
+
+
+class StorageUnavailable(RuntimeError):
+    """The lake could not take an object; nothing of this request may be acknowledged."""
+
+
+class RawSink(Protocol):
+    def land(self, source: str, received_at: datetime, records: list[dict[str, Any]],
+             lines: list[bytes] | None = None) -> str: ...
+
+    def quarantine(self, source: str, received_at: datetime, request_id: str,
+                   rejections: list[Rejection]) -> str: ...
+
+
+def storable_payload(payload: Any) -> Any:
+    """The payload itself if it has a strict JSON encoding, else its escaped text (never raises)."""
+    try:
+        json.dumps(payload, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        return payload
+    except (ValueError, UnicodeEncodeError, RecursionError):
+        try:
+            return {"unencodable_payload": json.dumps(payload, ensure_ascii=True)[:65536]}
+        except (ValueError, RecursionError):
+            return {"unencodable_payload": repr(payload)[:65536]}
+
+
+def quarantine_lines(source: str, received_at: datetime, request_id: str,
+                     rejections: list[Rejection]) -> list[dict[str, Any]]:
+    stamp = iso(received_at)
+    return [{"received_at": stamp, "source": source, "request_id": request_id, "index": r.index,
+             "errors": [e.as_dict() for e in r.errors], "payload": storable_payload(r.payload)}
+            for r in rejections]
+
+
+class LakeRawSink:
+    """The raw sink over a lake root (``settings.lake``)."""
+
+    def __init__(self, storage: LakeStorage):
+        self.storage = storage
+
+    def land(self, source: str, received_at: datetime, records: list[dict[str, Any]],
+             lines: list[bytes] | None = None) -> str:
+        data = encode_json_lines(lines) if lines is not None else encode_lines(records)
+        return self._put(raw_object_key(source, received_at), data)
+
+    def quarantine(self, source: str, received_at: datetime, request_id: str,
+                   rejections: list[Rejection]) -> str:
+        lines = quarantine_lines(source, received_at, request_id, rejections)
+        return self._put(quarantine_object_key(received_at), encode_lines(lines))
+
+    def _put(self, key: str, data: bytes) -> str:
+        try:
+            return self.storage.put_bytes(key, data, content_type=GZIP_TYPE)
+        except (BotoCoreError, ClientError, OSError) as exc:
+            raise StorageUnavailable(f"lake storage refused {key}: {exc}") from exc

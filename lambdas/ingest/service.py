@@ -1,0 +1,162 @@
+"""One ingestion request from decoded inputs to a response: auth, shape, limits, normalise, land, stream.
+
+Kept free of the Lambda framework so the same flow is easy to read and to measure; ``handler.py`` wires
+it to API Gateway events with Powertools.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import TypeAdapter, ValidationError
+
+from lakehouse.contract.envelope import UtcTime
+from lakehouse.contract.errors import from_validation_error
+from lakehouse.write_keys import WriteKey
+
+from .auth import Authenticator, key_from_authorization, key_from_body
+from .kinesis_sink import StreamSink, StreamUnavailable
+from .limits import BATCH_LIMIT_TEXT, MAX_BATCH_EVENTS
+from .normalise import BatchContext, Normalised, Normaliser
+from .raw_sink import RawSink, StorageUnavailable
+from .request_body import decode_body, parse_json
+from .responses import ApiError, bad_request, payload_too_large, unavailable
+
+SENT_AT = TypeAdapter(UtcTime)
+SINGLE_CALL_ROUTES = {"/v1/track": "track", "/v1/identify": "identify", "/v1/page": "page"}
+BATCH_ROUTES = ("/v1/batch", "/v1/events")
+
+
+@dataclass(frozen=True)
+class IngestRequest:
+    route: str  # one of SINGLE_CALL_ROUTES or BATCH_ROUTES
+    body: str | None
+    is_base64_encoded: bool
+    headers: dict[str, str]  # lower-case names
+    request_id: str
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    status: int
+    body: dict[str, Any]
+    source: str
+    outcome: Normalised
+
+
+class IngestService:
+    def __init__(self, lookup_key: Callable[[str], WriteKey | None], normaliser: Normaliser, raw_sink: RawSink,
+                 stream_sink: StreamSink, retry_after_seconds: int = 5):
+        self.normaliser = normaliser
+        self.raw_sink = raw_sink
+        self.stream_sink = stream_sink
+        self.retry_after = retry_after_seconds
+        self.auth = Authenticator(self._guarded_lookup(lookup_key))
+
+    def _guarded_lookup(self, lookup: Callable[[str], WriteKey | None]) -> Callable[[str], WriteKey | None]:
+        def guarded(key: str) -> WriteKey | None:
+            try:
+                return lookup(key)
+            except (BotoCoreError, ClientError):
+                raise unavailable("write keys cannot be checked right now; retry later", self.retry_after) from None
+        return guarded
+
+    def ingest(self, request: IngestRequest) -> IngestResult:
+        received_at = request.received_at or datetime.now(UTC)
+        headers = request.headers
+        header_key = key_from_authorization(headers.get("authorization"))
+        source = self.auth.source_for(header_key) if header_key is not None else None
+        data = decode_body(request.body, request.is_base64_encoded, headers.get("content-type"),
+                           headers.get("content-encoding"))
+        document = parse_json(data)
+        if source is None:
+            source = self.auth.source_for(key_from_body(document))
+        calls, batch = self._unpack(request.route, document, source, received_at)
+        outcome = self.normaliser.run(calls, batch)
+        self._deliver(source, received_at, request.request_id, outcome)
+        return IngestResult(*self._answer(request.route, len(calls), outcome), source=source, outcome=outcome)
+
+    def _unpack(self, route: str, document: Any, source: str,
+                received_at: datetime) -> tuple[list[Any], BatchContext]:
+        call_type = SINGLE_CALL_ROUTES.get(route)
+        if call_type is not None:
+            if not isinstance(document, dict):
+                raise bad_request(f"body must be one JSON object (a {call_type} call)")
+            return [document], BatchContext(source, received_at, call_type=call_type)
+        if isinstance(document, list) and route == "/v1/events":
+            calls, meta = document, {}
+        elif isinstance(document, dict) and isinstance(document.get("batch"), list):
+            calls, meta = document["batch"], document
+        else:
+            shape = "a JSON array of calls or " if route == "/v1/events" else ""
+            raise bad_request(f"body must be {shape}an object whose 'batch' is an array of calls",
+                              field="batch")
+        if not calls:
+            raise bad_request("batch is empty: send at least one call", field="batch")
+        if len(calls) > MAX_BATCH_EVENTS:
+            raise payload_too_large(f"batch holds {len(calls)} events; the limit is {BATCH_LIMIT_TEXT}")
+        return calls, BatchContext(source, received_at, sent_at=self._sent_at(meta.get("sentAt")),
+                                   context=_object(meta, "context"), integrations=_object(meta, "integrations"))
+
+    @staticmethod
+    def _sent_at(value: Any) -> datetime | None:
+        if value is None:
+            return None
+        try:
+            return SENT_AT.validate_python(value)
+        except ValidationError as exc:
+            reason = from_validation_error(exc).errors[0].reason
+            raise bad_request(f"sentAt: {reason}", field="sentAt") from None
+
+    def _deliver(self, source: str, received_at: datetime, request_id: str, outcome: Normalised) -> None:
+        try:
+            if outcome.rejections:
+                self.raw_sink.quarantine(source, received_at, request_id, outcome.rejections)
+            if outcome.records:
+                self.raw_sink.land(source, received_at, outcome.records, outcome.lines)
+        except StorageUnavailable:
+            raise unavailable("the lake is not accepting writes; nothing was stored, retry later",
+                              self.retry_after) from None
+        if outcome.records:
+            entries = [(line, record["customer_id"]) for line, record in zip(outcome.lines, outcome.records,
+                                                                             strict=True)]
+            try:
+                self.stream_sink.put(entries)
+            except StreamUnavailable as exc:
+                raise unavailable(
+                    f"the event stream is unavailable ({exc}); the events are stored in the raw zone, retry "
+                    "the same request later: events keep their event_id, so retries are deduplicated",
+                    self.retry_after) from None
+
+    @staticmethod
+    def _answer(route: str, received: int, outcome: Normalised) -> tuple[int, dict[str, Any]]:
+        rejected = outcome.rejections
+        body: dict[str, Any] = {"success": True, "accepted": len(outcome.records),
+                                "duplicates": outcome.duplicates, "rejected": len(rejected),
+                                "errors": [r.as_dict() for r in rejected]}
+        if outcome.records or not rejected:
+            return 200, body
+        body["success"] = False
+        if route in SINGLE_CALL_ROUTES:
+            first = rejected[0]
+            message = "; ".join(str(e) for e in first.errors[:10])
+            status, code = (413, "payload_too_large") if first.too_large else (400, "invalid_event")
+            return status, {"code": code, "message": f"the call was rejected: {message}", **body}
+        return 400, {"code": "invalid_events",
+                     "message": f"none of the {received} events is valid; see errors (stored in quarantine)",
+                     **body}
+
+
+def _object(meta: dict[str, Any], name: str) -> dict[str, Any] | None:
+    value = meta.get(name)
+    if value is not None and not isinstance(value, dict):
+        raise bad_request(f"{name} at batch level must be a JSON object", field=name)
+    return value or None
+
+
+__all__ = ["ApiError", "IngestRequest", "IngestResult", "IngestService"]

@@ -1,0 +1,60 @@
+"""PutRecords on moto: call limits, retry of failed records only, give-up as StreamUnavailable."""
+
+from collections import Counter
+
+import pytest
+
+from lambdas.ingest.kinesis_sink import MAX_BYTES_PER_CALL, KinesisSink, StreamUnavailable, chunks
+
+
+def entries(n: int, size: int = 20) -> list[tuple[bytes, str]]:
+    return [(f'{{"event_id":"e{i}","pad":"{"x" * size}"}}'.encode(), f"c{i % 5}") for i in range(n)]
+
+
+def test_chunks_respect_count_and_byte_limits() -> None:
+    assert [len(c) for c in chunks(entries(1200))] == [500, 500, 200]
+    big = entries(300, size=30_000)  # ~9 MB in all
+    sizes = [sum(len(d) + len(k) for d, k in c) for c in chunks(big)]
+    assert len(sizes) == 2 and max(sizes) <= MAX_BYTES_PER_CALL and sum(len(c) for c in chunks(big)) == 300
+
+
+def sink(settings, **kwargs) -> KinesisSink:
+    return KinesisSink(settings.names.stream, settings.region, backoff_seconds=0.001, **kwargs)
+
+
+def test_put_sends_every_record_once(s3_settings, kit) -> None:
+    report = sink(s3_settings).put(entries(1100))
+    assert (report.records, report.calls, report.retried_records) == (1100, 3, 0)
+    streamed = kit.stream_records(s3_settings)
+    assert Counter(r["event_id"] for _, r in streamed) == Counter(f"e{i}" for i in range(1100))
+    assert {key for key, _ in streamed} == {f"c{i}" for i in range(5)}
+
+
+def test_only_failed_records_are_retried(s3_settings, kit) -> None:
+    with kit.kinesis_faults(s3_settings, lambda call, record: call < 2 and record["PartitionKey"] == "c1") as faults:
+        report = sink(s3_settings).put(entries(600))
+    assert faults[:3] == [100, 20, 0]  # round 1: two calls, 120 failures; round 2: one call, all good
+    assert report.retried_records == 120 and report.calls == 3
+    assert sorted(Counter(r["event_id"] for _, r in kit.stream_records(s3_settings)).values()) == [1] * 600
+
+
+def test_persistent_failure_gives_up_after_the_configured_attempts(s3_settings, kit) -> None:
+    slept: list[float] = []
+    with kit.kinesis_throttled(s3_settings) as calls, pytest.raises(StreamUnavailable) as caught:
+        KinesisSink(s3_settings.names.stream, s3_settings.region, attempts=4, backoff_seconds=0.1,
+                    max_backoff_seconds=0.25, sleep=slept.append).put(entries(10))
+    assert calls == [10] * 4 and caught.value.pending == 10
+    assert "ProvisionedThroughputExceeded" in str(caught.value)
+    assert len(slept) == 3 and 0.05 <= slept[0] <= 0.1 and all(s <= 0.25 for s in slept)
+
+
+def test_unreachable_kinesis_is_stream_unavailable(s3_settings, kinesis_down) -> None:
+    with pytest.raises(StreamUnavailable, match="EndpointConnectionError"):
+        sink(s3_settings, attempts=2).put(entries(3))
+
+
+def test_missing_stream_fails_at_once(s3_settings) -> None:
+    calls: list[float] = []
+    with pytest.raises(StreamUnavailable, match="ResourceNotFound"):
+        KinesisSink("no-such-stream", s3_settings.region, sleep=calls.append).put(entries(2))
+    assert calls == []

@@ -1,0 +1,67 @@
+"""Raw and quarantine objects on a local lake and on moto S3."""
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from lakehouse.config import Settings
+from lakehouse.contract import FieldError
+from lakehouse.lake.raw import decode_lines
+from lakehouse.lake.storage import LakeStorage
+from lambdas.ingest.normalise import Rejection
+from lambdas.ingest.raw_sink import LakeRawSink, StorageUnavailable, storable_payload
+
+AT = datetime(2025, 6, 2, 7, 5, tzinfo=UTC)
+
+
+def lines(storage: LakeStorage, uri: str) -> list[dict]:
+    key = uri.split(storage.layout.root_uri + "/", 1)[1]
+    return [json.loads(line) for line in decode_lines(storage.get_bytes(key))]
+
+
+@pytest.mark.parametrize("lake", ["local", "s3"])
+def test_land_and_quarantine(lake: str, settings: Settings, s3_settings: Settings) -> None:
+    chosen = s3_settings if lake == "s3" else settings
+    storage = LakeStorage(chosen.lake, region=chosen.region)
+    sink = LakeRawSink(storage)
+    uri = sink.land("web", AT, [{"event_id": "a", "n": 1}, {"event_id": "b", "text": "Zoë"}])
+    assert "/raw/source=web/dt=2025-06-02/hour=07/" in uri and uri.endswith(".jsonl.gz")
+    assert lines(storage, uri) == [{"event_id": "a", "n": 1}, {"event_id": "b", "text": "Zoë"}]
+    q = sink.quarantine("web", AT, "req-1", [Rejection(3, [FieldError("event", "is required")], {"type": "track"})])
+    assert "/quarantine/dt=2025-06-02/hour=07/" in q
+    assert lines(storage, q) == [{"received_at": "2025-06-02T07:05:00.000Z", "source": "web", "request_id": "req-1",
+                                  "index": 3, "errors": [{"field": "event", "reason": "is required"}],
+                                  "payload": {"type": "track"}}]
+
+
+def test_unencodable_payloads_are_kept_as_escaped_text() -> None:
+    assert storable_payload({"a": 1}) == {"a": 1}
+    assert storable_payload({"a": float("nan")}) == {"unencodable_payload": '{"a": NaN}'}
+    assert storable_payload({"s": "\ud800"}) == {"unencodable_payload": '{"s": "\\ud800"}'}
+
+
+def test_a_lake_that_refuses_writes_is_storage_unavailable(tmp_path: Path) -> None:
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("")
+    sink = LakeRawSink(LakeStorage(Settings(lake_root=str(blocked)).lake))
+    with pytest.raises(StorageUnavailable):
+        sink.land("web", AT, [{"event_id": "a"}])
+
+
+def test_a_missing_bucket_is_storage_unavailable(moto_endpoint: str) -> None:
+    sink = LakeRawSink(LakeStorage(Settings(lake_root="s3://no-such-bucket-here").lake))
+    with pytest.raises(StorageUnavailable, match="NoSuchBucket"):
+        sink.land("web", AT, [{"event_id": "a"}])
+
+
+def test_pre_serialised_lines_give_the_same_bytes_as_encode_lines() -> None:
+    from lakehouse.contract import parse_event, to_record
+    from lakehouse.contract.examples import example_calls
+    from lakehouse.lake.raw import encode_json_lines, encode_lines
+    from lambdas.ingest.limits import encode_record
+
+    records = [to_record(parse_event(c), c, source="web", received_at=AT) for c in example_calls().values()]
+    records[0]["properties"]["note"] = "Zoë \u2028 北京 🚀"
+    assert encode_json_lines([encode_record(r) for r in records]) == encode_lines(records)
