@@ -56,6 +56,39 @@ class IngestSettings(BaseModel):
     retry_after_seconds: int = Field(default=5, ge=1, le=3600, description="Retry-After sent with a 503")
 
 
+class BatchSettings(BaseModel):
+    """Tuning of the batch chain (raw -> curated -> star -> warehouse); see docs/batch.md."""
+
+    session_gap_minutes: int = Field(default=30, ge=1, le=1440, description="inactivity that ends a session")
+    rfm_window_days: int = Field(default=365, ge=1, le=3660, description="frequency/monetary look-back")
+    target_file_rows: int = Field(default=2_000_000, ge=1000, description="rows per Parquet file, at most")
+    validation: Literal["spark", "python"] = Field(
+        default="spark", description="contract checks as Spark SQL rules, or parse_event in Arrow batches")
+    affinity_min_support: float = Field(default=0.0, ge=0, le=1, description="pair orders / all orders")
+    affinity_min_confidence: float = Field(default=0.0, ge=0, le=1, description="P(B in order | A in order)")
+    affinity_min_pair_orders: int = Field(default=2, ge=1, description="orders holding both products")
+
+
+class StreamSettings(BaseModel):
+    """Tuning of the real-time feature job (Kinesis -> Spark -> DynamoDB); see docs/streaming.md."""
+
+    trigger_seconds: float = Field(default=1.0, ge=0, le=3600, description="micro-batch interval (0: back to back)")
+    max_records_per_trigger: int = Field(default=20_000, ge=1, le=10_000_000,
+                                         description="records one micro-batch reads, at most (all shards)")
+    starting_position: Literal["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"] = Field(
+        default="TRIM_HORIZON", description="where a new checkpoint starts reading the stream")
+    starting_timestamp: str | None = Field(default=None, description="ISO 8601 time, for AT_TIMESTAMP")
+    writer_threads: int = Field(default=16, ge=1, le=256, description="parallel DynamoDB writes per micro-batch")
+    update_chunk: int = Field(default=2_000, ge=1, le=1_000_000,
+                              description="customers updated per round of parallel writes (bounds memory)")
+    dedup_ttl_hours: int = Field(default=192, ge=1, le=24 * 365,
+                                 description="how long an applied event id is remembered (> stream retention)")
+    retention_days: int = Field(default=365, ge=7, le=3660,
+                                description="daily order buckets kept per customer (bounds the RFM window)")
+    breakpoints_refresh_seconds: float = Field(default=300.0, ge=0, le=86_400,
+                                               description="how often published RFM breakpoints are re-read")
+
+
 class ResourceNames(BaseModel):
     """Names of every AWS resource, derived from project and stage."""
 
@@ -73,6 +106,15 @@ class ResourceNames(BaseModel):
     redshift_namespace: str
     redshift_workgroup: str
     alarm_topic: str
+    kms_alias: str
+    raw_to_curated_job: str
+    build_star_job: str
+    load_warehouse_job: str
+    streaming_job: str
+    batch_glue_security: str
+    streaming_glue_security: str
+    warehouse_connection: str
+    dashboard: str
 
     @classmethod
     def derive(cls, project: str, stage: str) -> ResourceNames:
@@ -92,6 +134,15 @@ class ResourceNames(BaseModel):
             redshift_namespace=f"{prefix}-ns",
             redshift_workgroup=f"{prefix}-wg",
             alarm_topic=f"{prefix}-alarms",
+            kms_alias=f"alias/{prefix}-lake",
+            raw_to_curated_job=f"{prefix}-raw-to-curated",
+            build_star_job=f"{prefix}-build-star",
+            load_warehouse_job=f"{prefix}-load-warehouse",
+            streaming_job=f"{prefix}-stream-features",
+            batch_glue_security=f"{prefix}-batch-glue",
+            streaming_glue_security=f"{prefix}-streaming-glue",
+            warehouse_connection=f"{prefix}-warehouse-vpc",
+            dashboard=f"{prefix}-operations",
         )
 
 
@@ -114,8 +165,10 @@ class Settings(BaseSettings):
     warehouse_target: Literal["duckdb", "redshift"] = "duckdb"
     duckdb_path: Path | None = Field(default=None, description="local warehouse file (default <home>/...)")
     redshift: RedshiftSettings = RedshiftSettings()
+    batch: BatchSettings = BatchSettings()
     pii: PiiSettings = PiiSettings()
     ingest: IngestSettings = IngestSettings()
+    stream: StreamSettings = StreamSettings()
 
     @field_validator("stage")
     @classmethod

@@ -6,10 +6,13 @@ On Glue/EMR the platform provides the session; jobs take a ``SparkSession`` argu
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 import threading
+from pathlib import Path
 
 _lock = threading.Lock()
+LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
 
 
 def local_spark(app_name: str = "customer-lakehouse", shuffle_partitions: int = 4, cores: int = 2):
@@ -21,19 +24,25 @@ def local_spark(app_name: str = "customer-lakehouse", shuffle_partitions: int = 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # read once, when the JVM starts: quiet driver logs unless the caller configured the launch itself
+    os.environ.setdefault("PYSPARK_SUBMIT_ARGS", "--driver-java-options "
+                          + shlex.quote(f"-Dlog4j2.configurationFile=file:{LOG_CONFIG}") + " pyspark-shell")
     from pyspark.sql import SparkSession
 
     with _lock:
-        return (
+        session = (
             SparkSession.builder.appName(app_name)
             .master(f"local[{cores}]")
             .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.sql.parquet.compression.codec", "zstd")
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
             .config("spark.driver.memory", os.environ.get("LAKEHOUSE_SPARK_DRIVER_MEMORY", "2g"))
             .config("spark.sql.adaptive.enabled", "true")
             .config("spark.python.worker.reuse", "true")
             .getOrCreate()
         )
+        session.sparkContext.setLogLevel(os.environ.get("LAKEHOUSE_SPARK_LOG_LEVEL", "ERROR"))
+        return session

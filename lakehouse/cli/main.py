@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from lakehouse.cli import aws_commands, contract_commands, demo_command, generate_commands, ingest_commands
+from lakehouse.cli import (
+    aws_commands,
+    batch_commands,
+    contract_commands,
+    demo_command,
+    generate_commands,
+    ingest_commands,
+)
 
 app = typer.Typer(
     name="lakehouse",
@@ -26,6 +33,8 @@ app.command("demo")(demo_command.demo)
 app.command("serve")(ingest_commands.serve)
 app.command("post")(ingest_commands.post)
 app.add_typer(ingest_commands.keys_app, name="keys")
+app.command("batch")(batch_commands.batch)
+app.command("sql")(batch_commands.sql)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,22 @@ from lakehouse.generator import GenerationReport, GeneratorConfig, generate
 from lakehouse.lake.storage import LakeStorage
 from lakehouse.runtime.gateway import LocalGateway
 from lakehouse.runtime.replay import post_files
+from lakehouse.spark import local_spark
+from lakehouse.warehouse.query import run_query
 from lakehouse.write_keys import WriteKeyStore
+
+#: (question, query) pairs the demo answers from the local warehouse
+ANSWERS = (
+    ("Where do customers churn? (top 5 geography x age band)",
+     "SELECT geography, age_band, customers, churn_rate FROM mart_churn_by_geography_age "
+     "WHERE customers >= 20 ORDER BY churn_rate DESC LIMIT 5"),
+    ("What sells? (top 5 products by revenue)",
+     "SELECT product_id, category, units_sold, revenue, orders FROM mart_bestsellers "
+     "ORDER BY revenue DESC LIMIT 5"),
+    ("Which RFM segments hold the value?",
+     "SELECT rfm_segment, customers, share_of_customers, avg_recency_days, avg_monetary "
+     "FROM mart_rfm_segments ORDER BY avg_monetary DESC"),
+)
 
 
 class DemoError(RuntimeError):
@@ -74,6 +89,8 @@ class Demo:
             ("embedded AWS", self.start_aws),
             ("generate events", self.generate_events),
             ("ingest through the API", self.ingest_events),
+            ("batch: curated, star, warehouse", self.run_batch_chain),
+            ("answers from the warehouse", self.show_answers),
         ]
 
     def run(self) -> DemoReport:
@@ -136,6 +153,42 @@ class Demo:
             raise DemoError(f"{posted.failed:,} events could not be delivered: {posted.errors[:3]}")
         return {"accepted": posted.accepted, "rejected": posted.rejected, "requests": posted.requests,
                 "raw_objects": raw_objects}
+
+    def run_batch_chain(self) -> dict[str, Any]:
+        """raw -> curated Parquet (+ Glue catalog on the emulator) -> star schema -> DuckDB warehouse."""
+        from glue_jobs.batch import STEPS, run_batch
+
+        with progress_bar(transient=True) as bar:
+            tasks = {step: bar.add_task(f"{step}: waiting", total=1) for step in STEPS}
+
+            def on_progress(step: str, what: str, done: int, total: int) -> None:
+                bar.update(tasks[step], description=f"{step}: {what}", completed=done, total=total)
+
+            report = run_batch(self.settings, local_spark("lakehouse-demo"), catalog=True, on_progress=on_progress)
+        curated, star, warehouse = report.curated, report.star, report.warehouse
+        assert curated is not None and star is not None and warehouse is not None
+        self.console.print(f"curated: {curated.accepted:,} events accepted, {curated.rejected:,} rejected, "
+                           f"{curated.files_written:,} Parquet files; star: {len(star.tables)} tables; "
+                           f"warehouse ({warehouse.target}): {len(warehouse.tables)} tables, "
+                           f"{len(warehouse.views)} marts at {self.settings.warehouse_path}")
+        return {"curated_events": curated.accepted, "rejected": curated.rejected,
+                "star_tables": len(star.tables), "warehouse_tables": len(warehouse.tables),
+                "marts": len(warehouse.views)}
+
+    def show_answers(self) -> dict[str, Any]:
+        """A few business questions answered by the marts, as an analyst would ask them."""
+        shown = 0
+        for title, sql in ANSWERS:
+            result = run_query(self.settings.warehouse_path, sql, limit=10)
+            table = Table(title=title, show_edge=False, title_justify="left")
+            for column in result.columns:
+                table.add_column(column)
+            for row in result.rows:
+                table.add_row(*[f"{v:,.3f}" if isinstance(v, float) else str(v) for v in row])
+            self.console.print(table)
+            shown += 1
+        self.console.print("ask your own: lakehouse sql \"SELECT * FROM mart_rfm_segments\"")
+        return {"questions": shown}
 
     # --- summary ---------------------------------------------------------------------------------
     def summary_table(self) -> Table:

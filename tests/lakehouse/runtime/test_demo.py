@@ -25,7 +25,8 @@ def test_demo_runs_every_stage_and_cleans_up(tmp_path: Path, isolated_env: None)
     console = Console(record=True, width=120)
     report = Demo(settings, DemoOptions(customers=150, days=30, keep_running=False), console).run()
 
-    assert [s.name for s in report.stages][:3] == ["embedded AWS", "generate events", "ingest through the API"]
+    assert [s.name for s in report.stages] == ["embedded AWS", "generate events", "ingest through the API",
+                                               "batch: curated, star, warehouse", "answers from the warehouse"]
     aws = report.facts("embedded AWS")
     assert aws["resources"] == 6 and aws["created"] == 6
     generated = report.facts("generate events")
@@ -36,8 +37,14 @@ def test_demo_runs_every_stage_and_cleans_up(tmp_path: Path, isolated_env: None)
     assert ingested["accepted"] == generated["events"] and ingested["rejected"] == 0
     assert ingested["raw_objects"] == ingested["requests"]
 
+    batch = report.facts("batch: curated, star, warehouse")
+    assert batch["curated_events"] == ingested["accepted"] and batch["rejected"] == 0
+    assert batch["marts"] >= 12 and batch["warehouse_tables"] >= 15
+    assert report.facts("answers from the warehouse")["questions"] == 3
+
     text = console.export_text()
     assert "summary" in text and f"{generated['events']:,}" in text
+    assert "Where do customers churn?" in text and "Which RFM segments hold the value?" in text
     assert not state_file(settings.run_dir).exists()
     port = report.endpoint.rsplit(":", 1)[1]
     assert not any("lakehouse.aws.moto_process" in " ".join(p.info["cmdline"] or []) and

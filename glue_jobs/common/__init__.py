@@ -1,0 +1,1 @@
+"""Shared plumbing of the batch jobs: job arguments, lake files, job state, the Glue Data Catalog."""

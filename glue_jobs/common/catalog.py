@@ -1,0 +1,78 @@
+"""Register curated tables and their partitions in the Glue Data Catalog (boto3; moto locally)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from botocore.exceptions import ClientError
+from pyspark.sql.types import StructType
+
+from lakehouse.aws.clients import aws_client
+
+_PARQUET = {
+    "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+    "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+    "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+                  "Parameters": {"serialization.format": "1"}},
+    "Compressed": True,
+}
+
+
+@dataclass(frozen=True)
+class CatalogUpdate:
+    table: str
+    created: bool
+    partitions_added: int
+
+
+def hive_columns(schema: StructType, exclude: Iterable[str] = ()) -> list[dict[str, str]]:
+    """Glue column definitions for a Spark schema (Spark's simple type names are Hive's)."""
+    skip = set(exclude)
+    return [{"Name": f.name, "Type": f.dataType.simpleString()} for f in schema.fields if f.name not in skip]
+
+
+def _storage(location: str, columns: list[dict[str, str]]) -> dict:
+    return {"Columns": columns, "Location": location, **_PARQUET}
+
+
+def register_table(database: str, table: str, location: str, schema: StructType, partition_column: str,
+                   partitions: Iterable[str], region: str | None = None) -> CatalogUpdate:
+    """Create or update ``database.table`` (ZSTD Parquet at ``location``) and add missing partitions."""
+    glue = aws_client("glue", region=region)
+    columns = hive_columns(schema, exclude=[partition_column])
+    partition_type = schema[partition_column].dataType.simpleString()
+    table_input = {
+        "Name": table,
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": {"classification": "parquet", "parquet.compression": "ZSTD", "EXTERNAL": "TRUE"},
+        "StorageDescriptor": _storage(location, columns),
+        "PartitionKeys": [{"Name": partition_column, "Type": partition_type}],
+    }
+    created = False
+    try:
+        glue.get_table(DatabaseName=database, Name=table)
+        glue.update_table(DatabaseName=database, TableInput=table_input)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "EntityNotFoundException":
+            raise
+        glue.create_table(DatabaseName=database, TableInput=table_input)
+        created = True
+    wanted = sorted(set(partitions))
+    existing: set[str] = set()
+    for start in range(0, len(wanted), 1000):
+        chunk = wanted[start:start + 1000]
+        response = glue.batch_get_partition(DatabaseName=database, TableName=table,
+                                             PartitionsToGet=[{"Values": [v]} for v in chunk])
+        existing.update(p["Values"][0] for p in response.get("Partitions", []))
+    missing = [v for v in wanted if v not in existing]
+    for start in range(0, len(missing), 100):
+        inputs = [{"Values": [v], "StorageDescriptor": _storage(f"{location}/{partition_column}={v}", columns)}
+                  for v in missing[start:start + 100]]
+        response = glue.batch_create_partition(DatabaseName=database, TableName=table,
+                                               PartitionInputList=inputs)
+        failures = [e for e in response.get("Errors", [])
+                    if e.get("ErrorDetail", {}).get("ErrorCode") != "AlreadyExistsException"]
+        if failures:
+            raise RuntimeError(f"could not register partitions of {database}.{table}: {failures}")
+    return CatalogUpdate(table, created, len(missing))

@@ -1,0 +1,1 @@
+"""raw -> curated: parse and validate raw records, deduplicate, write typed ZSTD Parquet tables."""

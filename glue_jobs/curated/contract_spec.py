@@ -1,0 +1,168 @@
+"""The event contract as plain field specifications, derived from the pydantic models.
+
+The Spark validation rules (:mod:`glue_jobs.curated.rules`) are built from these specs, so a change to a
+model's fields, limits or enums changes the batch validation with it. Runs on the driver only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+import annotated_types
+from pydantic import AliasChoices, BaseModel
+from pydantic.fields import FieldInfo
+
+from lakehouse.contract import properties as contract_properties
+from lakehouse.contract.envelope import PageEvent, TrackEvent
+from lakehouse.contract.properties import EVENT_PROPERTIES, Traits
+
+#: validators of the contract that the Spark rules reproduce as patterns (applied after upper-casing
+#: for currencies, as the validator does)
+_PATTERN_VALIDATORS = {
+    contract_properties._currency: ("currency", r"^[A-Z]{3}$", "must be a 3-letter ISO 4217 code, e.g. USD"),
+    contract_properties._email: ("email", r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+                                 "must be an e-mail address like name@example.com"),
+}
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of a properties/traits object: its kind, presence rules and limits."""
+
+    name: str
+    kind: str  # string | int | float | bool | enum | date | list
+    required: bool = False
+    nullable: bool = True
+    aliases: tuple[str, ...] = ()  # keys tried in order (pydantic AliasChoices); default: (name,)
+    min_length: int | None = None
+    max_length: int | None = None
+    ge: float | None = None
+    le: float | None = None
+    choices: tuple[str, ...] = ()
+    pattern: str | None = None
+    pattern_name: str | None = None
+    pattern_message: str | None = None
+    items: tuple[FieldSpec, ...] = ()  # for lists of objects
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.aliases or (self.name,)
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    """The fields of one properties (or traits) model."""
+
+    model: str
+    fields: tuple[FieldSpec, ...] = field(default_factory=tuple)
+
+
+def _unwrap(annotation: Any, metadata: list[Any]) -> tuple[Any, list[Any], bool]:
+    """(inner type, all constraint metadata, allows None) of a possibly Optional/Annotated annotation."""
+    allows_none = False
+    metadata = list(metadata)
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation, *extra = typing.get_args(annotation)
+            for item in extra:
+                metadata.extend(item.metadata if isinstance(item, FieldInfo) else [item])
+            continue
+        if origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            allows_none = allows_none or len(args) < len(typing.get_args(annotation))
+            if len(args) != 1:
+                raise TypeError(f"unsupported union in the contract: {annotation!r}")
+            annotation = args[0]
+            continue
+        return annotation, metadata, allows_none
+
+
+def _kind(annotation: Any) -> str:
+    if annotation is bool:
+        return "bool"
+    if annotation is int:
+        return "int"
+    if annotation is float:
+        return "float"
+    if annotation is str:
+        return "string"
+    if annotation is dt.date:
+        return "date"
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return "enum"
+    if typing.get_origin(annotation) is list:
+        return "list"
+    raise TypeError(f"unsupported field type in the contract: {annotation!r}")
+
+
+def field_spec(name: str, info: FieldInfo) -> FieldSpec:
+    """The spec of one pydantic field."""
+    annotation, metadata, allows_none = _unwrap(info.annotation, info.metadata)
+    kind = _kind(annotation)
+    values: dict[str, Any] = {}
+    for item in metadata:
+        if isinstance(item, annotated_types.MinLen):
+            values["min_length"] = item.min_length
+        elif isinstance(item, annotated_types.MaxLen):
+            values["max_length"] = item.max_length
+        elif isinstance(item, annotated_types.Ge):
+            values["ge"] = float(item.ge)
+        elif isinstance(item, annotated_types.Le):
+            values["le"] = float(item.le)
+        elif hasattr(item, "func"):
+            if item.func not in _PATTERN_VALIDATORS:
+                raise TypeError(f"field {name!r} has a validator the batch rules do not know: {item.func!r}")
+            values["pattern_name"], values["pattern"], values["pattern_message"] = _PATTERN_VALIDATORS[item.func]
+    if kind == "enum":
+        values["choices"] = tuple(member.value for member in annotation)
+    items: tuple[FieldSpec, ...] = ()
+    if kind == "list":
+        (element,) = typing.get_args(annotation)
+        if not (isinstance(element, type) and issubclass(element, BaseModel)):
+            raise TypeError(f"field {name!r}: only lists of objects are supported")
+        items = object_spec(element).fields
+    aliases: tuple[str, ...] = ()
+    if isinstance(info.validation_alias, AliasChoices):
+        aliases = tuple(str(choice) for choice in info.validation_alias.choices)
+    return FieldSpec(name=name, kind=kind, required=info.is_required(), nullable=allows_none, aliases=aliases,
+                     items=items, **values)
+
+
+def object_spec(model: type[BaseModel]) -> ObjectSpec:
+    return ObjectSpec(model.__name__, tuple(field_spec(n, f) for n, f in model.model_fields.items()))
+
+
+def event_property_specs() -> dict[str, ObjectSpec]:
+    """Track event name -> spec of its properties."""
+    return {name: object_spec(model) for name, model in EVENT_PROPERTIES.items()}
+
+
+def traits_spec() -> ObjectSpec:
+    return object_spec(Traits)
+
+
+def envelope_limits() -> dict[str, int]:
+    """Length limits of the envelope's identifiers and names."""
+    def max_len(model: type[BaseModel], name: str) -> int:
+        spec = field_spec(name, model.model_fields[name])
+        assert spec.max_length is not None
+        return spec.max_length
+
+    return {
+        "identifier": max_len(TrackEvent, "user_id"),
+        "event": max_len(TrackEvent, "event"),
+        "page_name": max_len(PageEvent, "name"),
+    }
+
+
+def time_bounds() -> tuple[str, str]:
+    """Event times the contract accepts: [low, high) as ISO dates."""
+    from lakehouse.contract import envelope
+
+    return envelope._MIN_TIME.date().isoformat(), envelope._MAX_TIME.date().isoformat()

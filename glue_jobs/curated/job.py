@@ -1,0 +1,228 @@
+"""raw -> curated, the I/O around the pure transforms: one incremental, idempotent run.
+
+1. find raw objects no committed run has processed (the manifest in ``state/``; on Glue, job bookmarks);
+2. parse and validate every line against the contract; rejects go to the report and to quarantine;
+3. keep one row per event id in the batch, and drop ids an earlier run already curated;
+4. rewrite each touched ``event_date`` partition of every curated table as dedup(existing + new);
+5. recompute sessions around the touched dates; register tables/partitions in the Glue Data Catalog;
+6. commit: write the run record (which is what marks the raw objects processed).
+
+A crash before step 6 leaves no record, so the next run takes the same raw objects again and, because
+every write in step 4-5 is an idempotent partition rewrite, converges to the same tables.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
+
+from glue_jobs.common.catalog import register_table
+from glue_jobs.common.lakefs import delete_prefix, partition_values
+from glue_jobs.common.state import commit_run, new_run_id, processed_raw_objects
+from glue_jobs.curated.dedup import dedup_batch, drop_already_curated
+from glue_jobs.curated.parse import accepted_events, parse_lines, raw_object_of
+from glue_jobs.curated.report import CuratedReport, TableWrite
+from glue_jobs.curated.sessions import sessionize
+from glue_jobs.curated.tables import EVENT_TABLES, PARTITION, SESSIONS
+from glue_jobs.curated.writer import merge_partitions, partition_counts_of, read_partitions
+from lakehouse.config import Settings
+from lakehouse.lake.raw import encode_lines
+from lakehouse.lake.storage import LakeStorage, StoredObject
+
+Progress = Callable[[str, int, int], None]
+STAGING = "curated/_staging"
+
+
+def configure(spark: SparkSession, storage: LakeStorage) -> None:
+    """Session settings the batch jobs rely on: UTC, and serial listing of local paths (a Spark job to list a
+    few hundred local files costs more than it saves; on S3 the parallel listing stays)."""
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    if not storage.layout.is_s3:
+        spark.conf.set("spark.sql.sources.parallelPartitionDiscovery.threshold", "100000")
+
+
+def pending_raw_objects(storage: LakeStorage) -> list[StoredObject]:
+    """Raw objects that no committed run has processed yet, oldest partition first."""
+    done = processed_raw_objects(storage)
+    return [o for o in storage.list("raw") if o.key.endswith(".jsonl.gz") and o.key not in done]
+
+
+def read_raw_lines(spark: SparkSession, storage: LakeStorage, objects: list[StoredObject]) -> DataFrame:
+    """``raw_object``, ``value`` for every line of the given gzip JSON-lines objects."""
+    paths = [storage.layout.uri(o.key) for o in objects]
+    return spark.read.text(paths).select(raw_object_of(F.col("_metadata.file_path")).alias("raw_object"), "value")
+
+
+def _quarantine_key(raw_object: str) -> str:
+    """``raw/source=s/dt=D/hour=H/x.jsonl.gz`` -> ``quarantine/dt=D/hour=H/curated-x.jsonl.gz`` (stable)."""
+    parts = raw_object.split("/")
+    if len(parts) == 5 and parts[0] == "raw":
+        return f"quarantine/{parts[2]}/{parts[3]}/curated-{parts[1].removeprefix('source=')}-{parts[4]}"
+    return f"quarantine/unknown/curated-{raw_object.replace('/', '_')}"
+
+
+def quarantine_rejects(storage: LakeStorage, parsed: DataFrame, run_id: str) -> list[str]:
+    """Write rejected lines, with their reason, next to the ingestion's quarantine (one object per raw object)."""
+    rejects = (parsed.where(F.col("reject_reason").isNotNull())
+               .select("raw_object", "value", "reject_reason").orderBy("raw_object"))
+    by_object: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rejects.toLocalIterator():
+        by_object[row["raw_object"]].append({
+            "reason": row["reject_reason"], "line": row["value"], "raw_object": row["raw_object"],
+            "rejected_by": "raw_to_curated", "run_id": run_id})
+    written = []
+    for raw_object, records in sorted(by_object.items()):
+        key = _quarantine_key(raw_object)
+        storage.put_bytes(key, encode_lines(records), content_type="application/x-ndjson", content_encoding="gzip")
+        written.append(key)
+    return written
+
+
+def _days_around(dates: set[date], before: int, after: int) -> set[date]:
+    return {d + timedelta(days=k) for d in dates for k in range(-before, after + 1)}
+
+
+def _curated_ids(spark: SparkSession, storage: LakeStorage, dates: set[date], pending: DataFrame) -> DataFrame | None:
+    """Event ids already curated within a day of ``dates`` by raw objects outside this batch."""
+    table_rel = storage.layout.curated_table("events")
+    existing = partition_values(storage, table_rel, PARTITION)
+    wanted = sorted(d.isoformat() for d in _days_around(dates, 1, 1) if d.isoformat() in existing)
+    if not wanted:
+        return None
+    ids = read_partitions(spark, storage.layout, table_rel, wanted).select("event_id", "raw_object")
+    return ids.join(F.broadcast(pending), "raw_object", "left_anti").select("event_id")
+
+
+def _sessions(spark: SparkSession, storage: LakeStorage, settings: Settings, dates: set[date],
+              run_id: str) -> tuple[TableWrite, StructType]:
+    """Recompute sessions starting on a touched date or the day before, from the curated events around them."""
+    table_rel = storage.layout.curated_table("events")
+    existing = partition_values(storage, table_rel, PARTITION)
+    window = sorted(d.isoformat() for d in _days_around(dates, 2, 1) if d.isoformat() in existing)
+    rewrite = sorted(d.isoformat() for d in _days_around(dates, 1, 0))
+    events = read_partitions(spark, storage.layout, table_rel, window)
+    sessions = sessionize(events, settings.batch.session_gap_minutes).where(
+        F.col(PARTITION).isin(*[date.fromisoformat(d) for d in rewrite]))
+    written = merge_partitions(spark, storage, SESSIONS, sessions, keys=["session_id"], order=[], run_id=run_id,
+                               target_file_rows=settings.batch.target_file_rows, replace=True,
+                               replace_dates=rewrite, sort_by=["customer_id", "session_start"])
+    return written, sessions.schema
+
+
+def run_raw_to_curated(spark: SparkSession, settings: Settings, *, lines: DataFrame | None = None,
+                       raw_objects: list[StoredObject] | None = None, catalog: bool = False,
+                       on_progress: Progress | None = None, now: datetime | None = None) -> CuratedReport:
+    """Curate every raw object not processed yet; returns the run report (``skipped`` when there was none).
+
+    ``lines``/``raw_objects`` let a caller supply the batch (Glue job bookmarks); by default the lake's
+    manifest decides. ``catalog`` registers tables and partitions in the Glue Data Catalog.
+    """
+    started = time.monotonic()
+    storage = LakeStorage(settings.lake, region=settings.region)
+    configure(spark, storage)
+    steps = ["read raw objects", "validate", "deduplicate", *[t.name for t in EVENT_TABLES], SESSIONS,
+             "catalog", "commit"]
+    done = 0
+
+    def step(name: str) -> None:
+        nonlocal done
+        if on_progress:
+            on_progress(name, done, len(steps))
+        done += 1
+
+    report = CuratedReport()
+    step("read raw objects")
+    if lines is None:
+        objects = raw_objects if raw_objects is not None else pending_raw_objects(storage)
+        if not objects:
+            report.skipped = "no new raw objects"
+            report.seconds = time.monotonic() - started
+            return report
+        lines = read_raw_lines(spark, storage, objects)
+        keys = [o.key for o in objects]
+        report.raw_bytes = sum(o.size for o in objects)
+    else:
+        keys = sorted(r[0] for r in lines.select("raw_object").distinct().collect())
+        if not keys:
+            report.skipped = "no new raw objects"
+            return report
+    run_id = new_run_id(now)
+    report.run_id, report.raw_objects = run_id, len(keys)
+    delete_prefix(storage.layout, STAGING)
+
+    step("validate")
+    parsed = parse_lines(lines, settings.batch.validation).persist()
+    for reason, count in parsed.groupBy("reject_reason").count().collect():
+        report.records_read += count
+        if reason is None:
+            report.accepted += count
+        else:
+            report.rejected += count
+            report.rejected_by_rule[reason] = count
+    report.quarantine_objects = quarantine_rejects(storage, parsed, run_id) if report.rejected else []
+
+    step("deduplicate")
+    batch = dedup_batch(accepted_events(parsed)).persist()
+    per_date = {r[0]: r[1] for r in batch.groupBy(PARTITION).count().collect()}
+    parsed.unpersist()
+    report.duplicates_in_batch = report.accepted - sum(per_date.values())
+    pending = spark.createDataFrame([(k,) for k in keys], "raw_object string")
+    known = _curated_ids(spark, storage, set(per_date), pending) if per_date else None
+    new = drop_already_curated(batch, known) if known is not None else batch
+    # clustered by event name, the cached batches of other events are skipped when a table filters on it
+    new = new.repartition(max(1, spark.sparkContext.defaultParallelism), "event_type", "event_name") \
+        .sortWithinPartitions("event_type", "event_name").persist()
+    built = {table.name: table.build(new) for table in EVENT_TABLES}
+    late = F.when(F.col(PARTITION) < F.to_date("received_at"), 1).otherwise(0)
+    counts = partition_counts_of(built, extra={"events": ("late", late)})
+    report.new_events = sum(counts["events"].values())
+    report.late_events = sum(counts.get("events:late", {}).values())
+    report.duplicates_of_earlier_runs = sum(per_date.values()) - report.new_events
+    new_dates = {date.fromisoformat(d) for d in counts["events"]}
+    batch.unpersist()
+
+    schemas = {}
+    for table in EVENT_TABLES:
+        step(table.name)
+        rows = built[table.name]
+        if not counts[table.name]:
+            continue
+        schemas[table.name] = rows.schema
+        report.tables[table.name] = merge_partitions(
+            spark, storage, table.name, rows, keys=table.keys, order=["received_at", "raw_object"], run_id=run_id,
+            target_file_rows=settings.batch.target_file_rows, sort_by=_sort_order(rows), counts=counts[table.name])
+    step(SESSIONS)
+    if new_dates:
+        report.tables[SESSIONS], schemas[SESSIONS] = _sessions(spark, storage, settings, new_dates, run_id)
+
+    step("catalog")
+    if catalog:
+        for name, write in report.tables.items():
+            if not write.partitions or schemas.get(name) is None:
+                continue
+            update = register_table(settings.names.glue_database, name, storage.layout.uri(
+                storage.layout.curated_table(name)), schemas[name], PARTITION, write.partitions, settings.region)
+            report.catalog_tables += 1
+            report.catalog_partitions_added += update.partitions_added
+
+    step("commit")
+    report.seconds = time.monotonic() - started
+    commit_run(storage, run_id, keys, report.as_dict())
+    new.unpersist()
+    if on_progress:
+        on_progress("done", len(steps), len(steps))
+    return report
+
+
+def _sort_order(rows: DataFrame) -> list[str]:
+    """Rows sorted by customer then time inside each partition file (better compression and pruning)."""
+    time_column = next((c for c in rows.columns if c.endswith("_ts")), None)
+    return [c for c in ("customer_id", time_column) if c and c in rows.columns]
+

@@ -1,0 +1,49 @@
+"""What a raw_to_curated run did: records read/accepted/rejected per rule, duplicates, files written."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class TableWrite:
+    """One curated table's share of a run: rows added, partitions rewritten, their files and bytes."""
+
+    table: str
+    rows: int = 0
+    partitions: list[str] = field(default_factory=list)
+    files: int = 0
+    bytes: int = 0
+
+
+@dataclass
+class CuratedReport:
+    run_id: str | None = None
+    raw_objects: int = 0
+    raw_bytes: int = 0
+    records_read: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    rejected_by_rule: dict[str, int] = field(default_factory=dict)
+    duplicates_in_batch: int = 0
+    duplicates_of_earlier_runs: int = 0
+    new_events: int = 0
+    late_events: int = 0
+    quarantine_objects: list[str] = field(default_factory=list)
+    tables: dict[str, TableWrite] = field(default_factory=dict)
+    catalog_tables: int = 0
+    catalog_partitions_added: int = 0
+    skipped: str | None = None  # why nothing was written (e.g. no new raw objects)
+    seconds: float = 0.0
+
+    @property
+    def files_written(self) -> int:
+        return sum(t.files for t in self.tables.values())
+
+    @property
+    def bytes_written(self) -> int:
+        return sum(t.bytes for t in self.tables.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)

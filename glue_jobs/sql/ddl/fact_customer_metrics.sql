@@ -1,0 +1,28 @@
+-- fact_customer_metrics: daily snapshot, one row per registered customer and day since first seen.
+CREATE TABLE IF NOT EXISTS fact_customer_metrics (
+    customer_id           VARCHAR(256)      NOT NULL ENCODE ZSTD,
+    snapshot_date         DATE              NOT NULL ENCODE ZSTD,
+    date_key              INTEGER           NOT NULL ENCODE RAW,
+    customer_key          BIGINT            NOT NULL ENCODE ZSTD,
+    is_churned            BOOLEAN           NOT NULL ENCODE ZSTD,
+    churn_date            DATE              ENCODE ZSTD,
+    tenure_days           INTEGER           NOT NULL ENCODE ZSTD,
+    orders_to_date        INTEGER           NOT NULL ENCODE ZSTD,
+    revenue_to_date       DECIMAL(18,2)     NOT NULL ENCODE ZSTD,
+    refunds_to_date       DECIMAL(18,2)     NOT NULL ENCODE ZSTD,
+    clv_to_date           DECIMAL(18,2)     NOT NULL ENCODE ZSTD,
+    recency_days          INTEGER           ENCODE ZSTD,
+    frequency             INTEGER           NOT NULL ENCODE ZSTD,
+    monetary              DECIMAL(18,2)     NOT NULL ENCODE ZSTD,
+    r_score               INTEGER           ENCODE ZSTD,
+    f_score               INTEGER           ENCODE ZSTD,
+    m_score               INTEGER           ENCODE ZSTD,
+    rfm_segment           VARCHAR(32)       NOT NULL ENCODE ZSTD,
+    tickets_to_date       INTEGER           NOT NULL ENCODE ZSTD,
+    avg_resolution_hours  DOUBLE PRECISION  ENCODE ZSTD,
+    products_held         INTEGER           ENCODE ZSTD,
+    balance               DECIMAL(18,2)     ENCODE ZSTD,
+    PRIMARY KEY (customer_id, snapshot_date)
+)
+DISTKEY (customer_key)
+SORTKEY (date_key);

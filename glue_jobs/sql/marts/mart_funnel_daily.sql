@@ -1,0 +1,20 @@
+-- Conversion funnel per day: distinct customers who viewed a product, added one to a cart, completed an order.
+CREATE OR REPLACE VIEW mart_funnel_daily AS
+WITH steps AS (
+    SELECT d.full_date,
+           COUNT(DISTINCT CASE WHEN a.event_name = 'Product Viewed' THEN a.customer_id END) AS viewers,
+           COUNT(DISTINCT CASE WHEN a.event_name = 'Product Added' THEN a.customer_id END) AS cart_adders,
+           COUNT(DISTINCT CASE WHEN a.event_name = 'Order Completed' THEN a.customer_id END) AS purchasers
+    FROM fact_customer_activity AS a
+    JOIN dim_date AS d ON d.date_key = a.date_key
+    WHERE a.event_type = 'track'
+    GROUP BY d.full_date
+)
+SELECT full_date,
+       viewers,
+       cart_adders,
+       purchasers,
+       cart_adders::DOUBLE PRECISION / NULLIF(viewers, 0) AS view_to_cart_rate,
+       purchasers::DOUBLE PRECISION / NULLIF(cart_adders, 0) AS cart_to_purchase_rate,
+       purchasers::DOUBLE PRECISION / NULLIF(viewers, 0) AS view_to_purchase_rate
+FROM steps;

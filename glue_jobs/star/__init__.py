@@ -1,0 +1,1 @@
+"""curated -> star schema: SCD2 customer dimension, conformed dimensions, facts, RFM breakpoints."""

@@ -1,0 +1,148 @@
+"""Dimensions of the star schema (pure DataFrame transforms over curated tables).
+
+Surrogate keys are 64-bit hashes of the natural key (``xxhash64``), so a rebuild gives every member the
+same key and warehouse MERGEs stay idempotent. ``dim_customer`` is SCD type 2.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from lakehouse.contract.properties import IssueType, Severity
+
+UNKNOWN = "unknown"
+END_OF_TIME = "9999-12-31 00:00:00"
+#: profile attributes whose change opens a new dim_customer version
+TRACKED = ("name", "email", "age", "gender", "geography", "city", "signup_date")
+AGE_BANDS = ((18, 29, "18-29"), (30, 45, "30-45"), (46, 60, "46-60"))
+
+
+def key_of(*columns: Column) -> Column:
+    """Surrogate key: a stable 64-bit hash of the natural key."""
+    return F.xxhash64(*[F.coalesce(c.cast("string"), F.lit(UNKNOWN)) for c in columns])
+
+
+def date_key(day: Column) -> Column:
+    return F.date_format(day, "yyyyMMdd").cast("int")
+
+
+def age_band(age: Column) -> Column:
+    """18-29, 30-45, 46-60, 60+ (older than 60); 'under 18' and 'unknown' otherwise."""
+    band = F.when(age.isNull(), UNKNOWN).when(age < 18, "under 18")
+    for low, high, label in AGE_BANDS:
+        band = band.when(age.between(low, high), label)
+    return band.otherwise("60+")
+
+
+def dim_date(spark: SparkSession, first: date, last: date) -> DataFrame:
+    days = spark.range(1).select(F.explode(F.sequence(F.lit(first), F.lit(last))).alias("full_date"))
+    dow = ((F.dayofweek("full_date") + 5) % 7) + 1  # ISO: Monday 1 .. Sunday 7
+    return days.select(
+        date_key(F.col("full_date")).alias("date_key"), "full_date", F.year("full_date").alias("year"),
+        F.quarter("full_date").alias("quarter"), F.month("full_date").alias("month"),
+        F.date_format("full_date", "MMMM").alias("month_name"),
+        F.date_format("full_date", "yyyy-MM").alias("year_month"),
+        F.dayofmonth("full_date").alias("day_of_month"), dow.alias("day_of_week"),
+        F.date_format("full_date", "EEEE").alias("day_name"), F.weekofyear("full_date").alias("week_of_year"),
+        (dow >= 6).alias("is_weekend"))
+
+
+def customer_versions(customers: DataFrame, events: DataFrame) -> DataFrame:
+    """SCD2 versions of every customer seen in ``events`` (profile history from ``customers``).
+
+    A version starts when an identify call changes a tracked attribute (attributes a call leaves out keep
+    their previous value); the first version starts when the customer was first seen, so every event
+    finds the version valid at its time. Validity is half-open: ``[dw_start_date, dw_end_date)``.
+    """
+    seen = events.groupBy("customer_id").agg(
+        F.min("event_ts").alias("first_seen_ts"),
+        F.max(F.col("user_id").isNotNull()).alias("is_registered"))
+    order = Window.partitionBy("customer_id").orderBy("event_ts", "event_id")
+    so_far = order.rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    state = customers.select("customer_id", "event_id", "event_ts",
+                             *[F.last(a, ignorenulls=True).over(so_far).alias(a) for a in TRACKED])
+    fingerprint = F.sha2(F.to_json(F.struct(*TRACKED)), 256)
+    changes = (state.withColumn("_fp", fingerprint)
+               .withColumn("_prev", F.lag("_fp").over(order))
+               .where(F.col("_prev").isNull() | (F.col("_fp") != F.col("_prev")))
+               .drop("_fp", "_prev"))
+    profiled = seen.join(changes, "customer_id", "left")
+    first = F.row_number().over(Window.partitionBy("customer_id").orderBy("event_ts", "event_id")) == 1
+    versions = profiled.withColumn("dw_start_date", F.when(first, F.col("first_seen_ts")).otherwise(F.col("event_ts")))
+    by_start = Window.partitionBy("customer_id").orderBy("dw_start_date")
+    versions = (versions
+                .withColumn("version", F.row_number().over(by_start))
+                .withColumn("dw_end_date", F.coalesce(F.lead("dw_start_date").over(by_start),
+                                                      F.to_timestamp(F.lit(END_OF_TIME)))))
+    geography = F.coalesce("geography", F.lit(UNKNOWN))
+    city = F.coalesce("city", F.lit(UNKNOWN))
+    return versions.select(
+        key_of(F.col("customer_id"), F.date_format("dw_start_date", "yyyy-MM-dd HH:mm:ss.SSSSSS"))
+        .alias("customer_key"),
+        "customer_id", "version", "is_registered", "name", "email", "age", age_band(F.col("age")).alias("age_band"),
+        "gender", geography.alias("geography"), city.alias("city"), key_of(geography, city).alias("geography_key"),
+        "signup_date", F.to_date("first_seen_ts").alias("first_seen_date"), "dw_start_date", "dw_end_date",
+        (F.col("dw_end_date") == F.to_timestamp(F.lit(END_OF_TIME))).alias("is_current"))
+
+
+def dim_geography(dim_customer: DataFrame) -> DataFrame:
+    unknown = dim_customer.sparkSession.createDataFrame([(UNKNOWN, UNKNOWN)], "geography string, city string")
+    places = dim_customer.select("geography", "city").unionByName(unknown).distinct()
+    return places.select(key_of(F.col("geography"), F.col("city")).alias("geography_key"), "geography", "city")
+
+
+def with_customer_key(facts: DataFrame, dim_customer: DataFrame, at: str) -> DataFrame:
+    """Attach the key of the customer version valid at ``facts[at]``."""
+    versions = dim_customer.select(F.col("customer_id").alias("_cid"), "customer_key",
+                                   F.col("dw_start_date").alias("_from"), F.col("dw_end_date").alias("_to"))
+    joined = facts.join(versions, (facts["customer_id"] == versions["_cid"]) & (facts[at] >= versions["_from"])
+                        & (facts[at] < versions["_to"]), "left")
+    return joined.drop("_cid", "_from", "_to")
+
+
+def dim_product(product_events: DataFrame, order_lines: DataFrame) -> DataFrame:
+    """Latest name, category and price seen for each product (views, cart events and order lines)."""
+    seen = product_events.select("product_id", "product_name", "category", "price", "event_ts").unionByName(
+        order_lines.select("product_id", "product_name", "category", F.col("unit_price").alias("price"),
+                           F.col("order_ts").alias("event_ts")))
+    latest = Window.partitionBy("product_id").orderBy("event_ts").rowsBetween(
+        Window.unboundedPreceding, Window.unboundedFollowing)
+    products = seen.select(
+        "product_id",
+        F.last("product_name", ignorenulls=True).over(latest).alias("product_name"),
+        F.last("category", ignorenulls=True).over(latest).alias("category"),
+        F.last("price", ignorenulls=True).over(latest).alias("list_price"),
+        F.min("event_ts").over(latest).alias("first_seen_ts")).distinct()
+    return products.select(key_of(F.col("product_id")).alias("product_key"), "product_id", "product_name",
+                           "category", "list_price", F.to_date("first_seen_ts").alias("first_seen_date"))
+
+
+def dim_offer(offers: DataFrame) -> DataFrame:
+    first = Window.partitionBy("offer_id").orderBy(F.col("status").desc(), "event_ts", "event_id")
+    ranked = offers.withColumn("_n", F.row_number().over(first)).where("_n = 1")
+    sent = offers.where(F.col("status") == "sent").groupBy("offer_id").agg(
+        F.min("event_date").alias("first_sent_date"))
+    return ranked.join(sent, "offer_id", "left").select(
+        key_of(F.col("offer_id")).alias("offer_key"), "offer_id", "offer_type",
+        F.coalesce("channel", F.lit(UNKNOWN)).alias("channel"), "first_sent_date")
+
+
+def dim_support_issue(spark: SparkSession) -> DataFrame:
+    rows = [(issue.value, severity.value, rank) for issue in IssueType
+            for rank, severity in enumerate(Severity, start=1)]
+    combos = spark.createDataFrame(rows, "issue_type string, severity string, severity_rank int")
+    return combos.select(key_of(F.col("issue_type"), F.col("severity")).alias("issue_key"), "issue_type",
+                         "severity", "severity_rank")
+
+
+def dim_channel(*channel_columns: DataFrame) -> DataFrame:
+    """Every channel named by the given single-column frames, plus 'unknown'."""
+    names = channel_columns[0]
+    for more in channel_columns[1:]:
+        names = names.unionByName(more)
+    unknown = names.sparkSession.createDataFrame([(UNKNOWN,)], "channel string")
+    distinct = names.where(F.col("channel").isNotNull()).unionByName(unknown).distinct()
+    return distinct.select(key_of(F.col("channel")).alias("channel_key"), "channel")

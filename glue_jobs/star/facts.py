@@ -1,0 +1,151 @@
+"""Facts of the star schema (pure DataFrame transforms over curated tables and the dimensions).
+
+Every fact carries the key of the customer version valid at the fact's time (SCD2 point-in-time join),
+``date_key`` (yyyymmdd) and the conformed ``channel_key``.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from glue_jobs.curated.sessions import assign_sessions
+from glue_jobs.curated.tables import event_channel, interactive
+from glue_jobs.star.dimensions import UNKNOWN, date_key, key_of, with_customer_key
+
+
+def channel_key(column: str = "channel") -> F.Column:
+    return key_of(F.coalesce(F.col(column), F.lit(UNKNOWN)))
+
+
+def event_channels(events: DataFrame) -> DataFrame:
+    """``event_id`` -> ``channel`` for every curated event."""
+    return events.select("event_id", event_channel().alias("channel"))
+
+
+def fact_customer_activity(events: DataFrame, dim_customer: DataFrame, gap_minutes: int) -> DataFrame:
+    sessions = assign_sessions(events, gap_minutes).select("event_id", "session_id")
+    product_id = F.get_json_object("properties", "$.product_id")
+    activity = events.select(
+        "event_id", "customer_id", "event_ts", "event_type", "event_name", "page_name",
+        event_channel().alias("channel"), F.when(product_id.isNotNull(), key_of(product_id)).alias("product_key"),
+        interactive().alias("is_interactive"))
+    activity = with_customer_key(activity.join(sessions, "event_id", "left"), dim_customer, "event_ts")
+    return activity.select(
+        "event_id", "customer_key", "customer_id", date_key(F.col("event_ts")).alias("date_key"),
+        channel_key().alias("channel_key"), "product_key", "session_id", "event_ts", "event_type", "event_name",
+        "page_name", "is_interactive")
+
+
+def fact_order(orders: DataFrame, order_lines: DataFrame, refunds: DataFrame, channels: DataFrame,
+               dim_customer: DataFrame) -> DataFrame:
+    units = order_lines.groupBy("event_id").agg(F.sum("quantity").alias("units"))
+    refunded = refunds.groupBy("order_id").agg(F.sum("amount").alias("refunded_amount"))
+    facts = (orders.join(units, "event_id", "left").join(refunded, "order_id", "left")
+             .join(channels, "event_id", "left"))
+    facts = with_customer_key(facts, dim_customer, "order_ts")
+    return facts.select(
+        "event_id", "order_id", "customer_key", "customer_id", date_key(F.col("order_ts")).alias("date_key"),
+        channel_key().alias("channel_key"), "order_ts", F.col("total").alias("order_total"), "discount",
+        "shipping", "tax", "line_count", F.coalesce("units", F.lit(0)).alias("units"),
+        F.coalesce("refunded_amount", F.lit(0.0)).alias("refunded_amount"))
+
+
+def fact_order_line(order_lines: DataFrame, channels: DataFrame, dim_customer: DataFrame) -> DataFrame:
+    lines = with_customer_key(order_lines.join(channels, "event_id", "left"), dim_customer, "order_ts")
+    unit_price = F.col("unit_price").cast("decimal(18,2)")
+    return lines.select(
+        "event_id", "line_number", "order_id", "customer_key", "customer_id",
+        key_of(F.col("product_id")).alias("product_key"), date_key(F.col("order_ts")).alias("date_key"),
+        channel_key().alias("channel_key"), "order_ts", "quantity", unit_price.alias("unit_price"),
+        (unit_price * F.col("quantity")).alias("line_amount"))
+
+
+def fact_session(sessions: DataFrame, dim_customer: DataFrame) -> DataFrame:
+    facts = with_customer_key(sessions, dim_customer, "session_start")
+    return facts.select(
+        "session_id", "customer_key", "customer_id", date_key(F.col("session_start")).alias("date_key"),
+        channel_key().alias("channel_key"), "session_start", "session_end", "duration_seconds", "event_count",
+        "page_views", "product_views", "cart_adds", "orders")
+
+
+def _first(frame: DataFrame, key: list[str], order: list) -> DataFrame:
+    window = Window.partitionBy(*key).orderBy(*order)
+    return frame.withColumn("_n", F.row_number().over(window)).where("_n = 1").drop("_n")
+
+
+def fact_support_ticket(tickets: DataFrame, dim_customer: DataFrame) -> DataFrame:
+    """One row per ticket: attributes from its first 'opened' event (else its resolution), resolution from
+    the latest 'resolved' event."""
+    opened = _first(tickets.where(F.col("status") == "opened"), ["ticket_id"], ["event_ts", "event_id"])
+    resolved = _first(tickets.where(F.col("status") == "resolved"), ["ticket_id"],
+                      [F.col("event_ts").desc(), "event_id"])
+    o, r = opened.alias("o"), resolved.alias("r")
+    both = o.join(r, F.col("o.ticket_id") == F.col("r.ticket_id"), "full")
+    pick = lambda c: F.coalesce(F.col(f"o.{c}"), F.col(f"r.{c}"))  # noqa: E731
+    tickets_ = both.select(
+        pick("ticket_id").alias("ticket_id"), pick("customer_id").alias("customer_id"),
+        pick("issue_type").alias("issue_type"), pick("severity").alias("severity"),
+        F.col("o.channel").alias("channel"), pick("event_ts").alias("opened_ts"),
+        F.col("r.event_ts").alias("resolved_ts"), F.col("r.resolution_hours").alias("resolution_hours"),
+        F.col("r.satisfaction").alias("satisfaction"), F.col("r.ticket_id").isNotNull().alias("is_resolved"))
+    tickets_ = with_customer_key(tickets_, dim_customer, "opened_ts")
+    return tickets_.select(
+        "ticket_id", "customer_key", "customer_id", key_of(F.col("issue_type"), F.col("severity")).alias("issue_key"),
+        channel_key().alias("channel_key"), date_key(F.col("opened_ts")).alias("opened_date_key"), "opened_ts",
+        "resolved_ts", "resolution_hours", "satisfaction", "is_resolved")
+
+
+def fact_offer_response(offers: DataFrame, dim_customer: DataFrame) -> DataFrame:
+    """One row per (offer, customer): the first send and the latest response."""
+    key = ["offer_id", "customer_id"]
+    sent = _first(offers.where(F.col("status") == "sent"), key, ["event_ts", "event_id"])
+    response = _first(offers.where(F.col("status") == "responded"), key, [F.col("event_ts").desc(), "event_id"])
+    s, r = sent.alias("s"), response.alias("r")
+    both = s.join(r, (F.col("s.offer_id") == F.col("r.offer_id")) & (F.col("s.customer_id") == F.col("r.customer_id")),
+                  "full")
+    facts = both.select(
+        F.coalesce("s.offer_id", "r.offer_id").alias("offer_id"),
+        F.coalesce("s.customer_id", "r.customer_id").alias("customer_id"),
+        F.col("s.channel").alias("channel"), F.col("s.event_ts").alias("sent_ts"),
+        F.col("r.event_ts").alias("responded_ts"), F.col("r.accepted").alias("accepted"),
+        F.coalesce("s.event_ts", "r.event_ts").alias("_at"))
+    facts = with_customer_key(facts, dim_customer, "_at")
+    return facts.select(
+        "offer_id", "customer_id", key_of(F.col("offer_id")).alias("offer_key"), "customer_key",
+        channel_key().alias("channel_key"), date_key(F.col("_at")).alias("sent_date_key"), "sent_ts",
+        "responded_ts", F.col("responded_ts").isNotNull().alias("responded"), "accepted")
+
+
+def fact_content_watch(content: DataFrame, channels: DataFrame, dim_customer: DataFrame) -> DataFrame:
+    watched = with_customer_key(content.join(channels, "event_id", "left"), dim_customer, "event_ts")
+    return watched.select(
+        "event_id", "customer_key", "customer_id", date_key(F.col("event_ts")).alias("date_key"),
+        channel_key().alias("channel_key"), "content_id", "category", "app",
+        F.col("duration_seconds").alias("watch_seconds"))
+
+
+def fact_daily_kpis(dim_date: DataFrame, activity: DataFrame, orders: DataFrame, sessions: DataFrame,
+                    refunds: DataFrame, dim_customer: DataFrame) -> DataFrame:
+    """Per day: DAU (customers with interactive events), new registered customers, sessions, orders,
+    purchasers, units, revenue (order totals), refunds, AOV (revenue / orders) and conversion
+    (purchasers / DAU)."""
+    dau = activity.where("is_interactive").groupBy("date_key").agg(F.countDistinct("customer_id").alias("dau"))
+    new = (dim_customer.where("is_registered AND version = 1")
+           .groupBy(date_key(F.col("first_seen_date")).alias("date_key")).agg(F.count("*").alias("new_customers")))
+    sess = sessions.groupBy("date_key").agg(F.count("*").alias("sessions"))
+    sales = orders.groupBy("date_key").agg(
+        F.count("*").alias("orders"), F.countDistinct("customer_id").alias("purchasers"),
+        F.sum("units").alias("units_sold"), F.sum("order_total").alias("revenue"))
+    refunded = refunds.groupBy(date_key(F.col("refund_ts")).alias("date_key")).agg(
+        F.sum(F.col("amount").cast("decimal(18,2)")).alias("refunds"))
+    days = dim_date.select("date_key", "full_date")
+    for part in (dau, new, sess, sales, refunded):
+        days = days.join(part, "date_key", "left")
+    zero = {c: 0 for c in ("dau", "new_customers", "sessions", "orders", "purchasers", "units_sold")}
+    days = days.fillna(zero).withColumn("revenue", F.coalesce("revenue", F.lit(0).cast("decimal(18,2)"))) \
+        .withColumn("refunds", F.coalesce("refunds", F.lit(0).cast("decimal(18,2)")))
+    return days.select(
+        "date_key", "full_date", "dau", "new_customers", "sessions", "orders", "purchasers", "units_sold", "revenue",
+        "refunds", F.when(F.col("orders") > 0, F.col("revenue") / F.col("orders")).alias("aov"),
+        F.when(F.col("dau") > 0, F.col("purchasers") / F.col("dau")).alias("conversion_rate"))

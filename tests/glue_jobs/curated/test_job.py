@@ -1,0 +1,72 @@
+"""raw_to_curated on the shared lake: rejects and quarantine, ZSTD partitions, late events, the catalog."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from glue_jobs.curated.tables import ALL_TABLES
+from lakehouse.aws.clients import aws_client
+from lakehouse.lake.raw import decode_lines
+from lakehouse.lake.storage import LakeStorage
+
+
+def curated_dir(settings, table: str) -> Path:
+    return Path(settings.lake.key("curated", table))
+
+
+def test_malformed_lines_are_rejected_with_reasons_and_quarantined(built_lake) -> None:
+    report = built_lake.report.curated
+    assert report.rejected == 6
+    blamed = sorted(reason.split(":", 1)[0] for reason, n in report.rejected_by_rule.items() for _ in range(n))
+    assert blamed == ["(line)", "(line)", "properties.products", "properties.total", "timestamp", "type"]
+    storage = LakeStorage(built_lake.settings.lake)
+    (key,) = report.quarantine_objects
+    assert key.startswith("quarantine/dt=2025-05-10/hour=11/")
+    quarantined = [json.loads(line) for line in decode_lines(storage.get_bytes(key))]
+    assert sorted(q["line"] for q in quarantined) == sorted(built_lake.malformed_lines)
+    assert all(q["reason"] and q["raw_object"] == built_lake.malformed_object for q in quarantined)
+
+
+def test_curated_tables_are_zstd_parquet_partitioned_by_event_date(built_lake) -> None:
+    for table in ALL_TABLES:
+        folder = curated_dir(built_lake.settings, table)
+        partitions = sorted(p.name for p in folder.iterdir() if p.is_dir())
+        assert partitions and all(p.startswith("event_date=2025-") for p in partitions), table
+        for partition in partitions:
+            files = list((folder / partition).glob("*.parquet"))
+            assert len(files) == 1, f"{table}/{partition} has {len(files)} files"  # one file per partition
+            meta = pq.ParquetFile(files[0]).metadata
+            assert {meta.row_group(0).column(i).compression for i in range(meta.num_columns)} == {"ZSTD"}
+
+
+def test_late_events_land_in_their_true_partition(built_lake) -> None:
+    report = built_lake.report.curated
+    assert report.late_events > 50  # 2% of the calls arrive three days late
+    events = pq.read_table(curated_dir(built_lake.settings, "events"),
+                           columns=["event_ts", "received_at", "event_date"]).to_pandas()
+    late = events[events["received_at"].dt.normalize() > events["event_ts"].dt.normalize()]
+    assert len(late) >= report.late_events
+    assert (late["event_date"].astype(str) == late["event_ts"].dt.strftime("%Y-%m-%d")).all()
+
+
+def test_every_event_is_curated_once(built_lake) -> None:
+    ids = pq.read_table(curated_dir(built_lake.settings, "events"), columns=["event_id"]).column(0).to_pylist()
+    assert len(ids) == len(set(ids)) == built_lake.report.curated.new_events
+
+
+def test_glue_catalog_lists_tables_and_partitions(built_lake) -> None:
+    glue = aws_client("glue")
+    database = built_lake.settings.names.glue_database
+    tables = {t["Name"]: t for t in glue.get_tables(DatabaseName=database)["TableList"]}
+    assert set(tables) == set(ALL_TABLES)
+    orders = tables["orders"]
+    assert orders["PartitionKeys"] == [{"Name": "event_date", "Type": "date"}]
+    assert orders["Parameters"]["parquet.compression"] == "ZSTD"
+    assert {"Name": "total", "Type": "double"} in orders["StorageDescriptor"]["Columns"]
+    listed = {p["Values"][0] for page in glue.get_paginator("get_partitions").paginate(
+        DatabaseName=database, TableName="events") for p in page["Partitions"]}
+    on_disk = {p.name.split("=")[1] for p in curated_dir(built_lake.settings, "events").iterdir() if p.is_dir()}
+    assert listed == on_disk and len(listed) >= 61

@@ -1,0 +1,35 @@
+"""Sessions: a gap of more than 30 minutes between interactive events starts a new one."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from glue_jobs.curated.sessions import sessionize
+
+T0 = datetime(2025, 6, 1, 23, 40)
+
+
+def events(spark, rows):
+    return spark.createDataFrame(
+        [(f"e{i}", customer, T0 + offset, kind, name, '{"channel": "mobile"}', "web")
+         for i, (customer, offset, kind, name) in enumerate(rows)],
+        "event_id string, customer_id string, event_ts timestamp, event_type string, event_name string, "
+        "context string, source string")
+
+
+def test_the_thirty_minute_rule(spark) -> None:
+    rows = [("c1", timedelta(0), "page", None),
+            ("c1", timedelta(minutes=30), "track", "Product Viewed"),  # exactly 30 min: same session
+            ("c1", timedelta(minutes=60, milliseconds=1), "track", "Product Added"),  # 30 min + 1 ms: new one
+            ("c1", timedelta(minutes=61), "track", "Order Completed"),
+            ("c1", timedelta(minutes=62), "track", "Account Snapshot"),  # system event: not activity
+            ("c2", timedelta(minutes=5), "identify", None)]  # profile update: not activity
+    sessions = sessionize(events(spark, rows), 30).orderBy("session_start").collect()
+    assert [(s["customer_id"], s["event_count"], s["duration_seconds"]) for s in sessions] == [
+        ("c1", 2, 1800), ("c1", 2, 59)]  # whole seconds, truncated
+    first, second = sessions
+    assert (first["page_views"], first["product_views"], second["cart_adds"], second["orders"]) == (1, 1, 1, 1)
+    assert str(first["event_date"]) == "2025-06-01" and str(second["event_date"]) == "2025-06-02"
+    assert first["channel"] == "mobile"
+    again = sessionize(events(spark, rows), 30).orderBy("session_start").collect()
+    assert [s["session_id"] for s in again] == [s["session_id"] for s in sessions]
