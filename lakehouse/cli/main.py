@@ -11,6 +11,7 @@ from lakehouse.cli import (
     demo_command,
     generate_commands,
     ingest_commands,
+    stream_commands,
 )
 
 app = typer.Typer(
@@ -33,9 +34,12 @@ app.command("demo")(demo_command.demo)
 app.command("serve")(ingest_commands.serve)
 app.command("post")(ingest_commands.post)
 app.add_typer(ingest_commands.keys_app, name="keys")
+
 app.command("batch")(batch_commands.batch)
 app.command("sql")(batch_commands.sql)
 
+app.command("stream")(stream_commands.stream)
+app.command("customer")(stream_commands.customer)
 
 if __name__ == "__main__":
     app()

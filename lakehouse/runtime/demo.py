@@ -29,6 +29,10 @@ from lakehouse.spark import local_spark
 from lakehouse.warehouse.query import run_query
 from lakehouse.write_keys import WriteKeyStore
 
+STREAM_RECORDS_PER_BATCH = 100_000  # the backlog is read in a few large micro-batches
+BEST_CUSTOMER = ("SELECT customer_id FROM fact_customer_metrics WHERE snapshot_date = "
+                 "(SELECT MAX(snapshot_date) FROM fact_customer_metrics) ORDER BY clv_to_date DESC LIMIT 1")
+
 #: (question, query) pairs the demo answers from the local warehouse
 ANSWERS = (
     ("Where do customers churn? (top 5 geography x age band)",
@@ -90,6 +94,7 @@ class Demo:
             ("generate events", self.generate_events),
             ("ingest through the API", self.ingest_events),
             ("batch: curated, star, warehouse", self.run_batch_chain),
+            ("real-time features", self.run_stream_job),
             ("answers from the warehouse", self.show_answers),
         ]
 
@@ -174,6 +179,28 @@ class Demo:
         return {"curated_events": curated.accepted, "rejected": curated.rejected,
                 "star_tables": len(star.tables), "warehouse_tables": len(warehouse.tables),
                 "marts": len(warehouse.views)}
+
+    def run_stream_job(self) -> dict[str, Any]:
+        """Kinesis -> Spark Structured Streaming -> DynamoDB over everything on the stream, then one customer."""
+        from lakehouse.cli.stream_commands import customer_table
+        from stream.job import run_stream
+
+        with progress_bar(transient=True) as bar:
+            task = bar.add_task("micro-batches", total=self.report.facts("ingest through the API")["accepted"])
+            report = run_stream(self.settings, local_spark("lakehouse-demo"), once=True,
+                                max_records=STREAM_RECORDS_PER_BATCH,
+                                on_progress=lambda batch: bar.advance(task, batch.records))
+        batches = int(report.totals.get("batches", 0))
+        self.console.print(f"{report.events:,} events applied to {report.customers_written:,} customer items in "
+                           f"{batches} micro-batch{'es' if batches != 1 else ''}; {report.duplicates:,} duplicates, "
+                           f"{report.rejected:,} quarantined")
+        best = run_query(self.settings.warehouse_path, BEST_CUSTOMER, limit=1).rows
+        if best:
+            table, note = customer_table(self.settings, best[0][0])
+            self.console.print(table)
+            self.console.print(f"[dim]{note} — look up any customer: lakehouse customer <id>[/]")
+        return {"records": report.records, "events": report.events, "customer_items": report.customers_written,
+                "duplicates": report.duplicates, "rejected": report.rejected}
 
     def show_answers(self) -> dict[str, Any]:
         """A few business questions answered by the marts, as an analyst would ask them."""

@@ -26,7 +26,8 @@ def test_demo_runs_every_stage_and_cleans_up(tmp_path: Path, isolated_env: None)
     report = Demo(settings, DemoOptions(customers=150, days=30, keep_running=False), console).run()
 
     assert [s.name for s in report.stages] == ["embedded AWS", "generate events", "ingest through the API",
-                                               "batch: curated, star, warehouse", "answers from the warehouse"]
+                                               "batch: curated, star, warehouse", "real-time features",
+                                               "answers from the warehouse"]
     aws = report.facts("embedded AWS")
     assert aws["resources"] == 6 and aws["created"] == 6
     generated = report.facts("generate events")
@@ -40,10 +41,15 @@ def test_demo_runs_every_stage_and_cleans_up(tmp_path: Path, isolated_env: None)
     batch = report.facts("batch: curated, star, warehouse")
     assert batch["curated_events"] == ingested["accepted"] and batch["rejected"] == 0
     assert batch["marts"] >= 12 and batch["warehouse_tables"] >= 15
+    live = report.facts("real-time features")
+    assert live["records"] == ingested["accepted"]  # every accepted event reached the stream exactly once
+    assert live["events"] == ingested["accepted"] and live["duplicates"] == 0 and live["rejected"] == 0
+    assert 0 < live["customer_items"] <= generated["customers"] * 2  # identified and anonymous visitors
     assert report.facts("answers from the warehouse")["questions"] == 3
 
-    text = console.export_text()
+    text = " ".join(console.export_text().split())  # the console wraps long lines
     assert "summary" in text and f"{generated['events']:,}" in text
+    assert "look up any customer" in text and "segment" in text
     assert "Where do customers churn?" in text and "Which RFM segments hold the value?" in text
     assert not state_file(settings.run_dir).exists()
     port = report.endpoint.rsplit(":", 1)[1]

@@ -1,0 +1,264 @@
+"""The local streaming job: the Python Kinesis source -> foreachBatch(micro-batch processor) -> DynamoDB.
+
+>>> report = run_stream(settings, spark, once=True)   # what is on the stream now, then stop
+>>> report.events, report.freshness_p95_ms
+
+``once=True`` uses ``Trigger.AvailableNow`` (every record that had arrived when the query started, in
+micro-batches of at most ``max_records_per_trigger``); otherwise a processing-time trigger runs until
+``stop`` is set. The checkpoint lives in the lake at ``checkpoints/<streaming job>/``; a restart resumes
+after the last committed micro-batch and replays an unfinished one with the same id and records.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lakehouse.config import Settings
+from lakehouse.lake.storage import LakeStorage
+from lakehouse.rfm_breakpoints import load_breakpoints
+from stream.features import FeatureConfig
+from stream.identity import CheckpointIdentity, checkpoint_identity, stale_checkpoint
+from stream.microbatch import BatchResult, Fault, MicroBatchProcessor, fault_from_env
+from stream.records import RawStreamRecord
+from stream.rfm import BreakpointsProvider
+from stream.sink import FeatureSink
+
+MAX_BATCHES_KEPT = 10_000
+MAX_FRESHNESS_SAMPLES = 500_000
+TOTALS = ("records", "events", "rejected", "duplicates", "written", "seconds")
+ROW_COLUMNS = ("data", "shard_id", "sequence_number", "unix_micros(approximate_arrival_timestamp) AS arrival_us")
+
+
+class StreamJobError(RuntimeError):
+    """The streaming query stopped with an error (its message says which); a restart resumes safely."""
+
+
+@dataclass
+class StreamReport:
+    """What a run of the job did, with its metrics (the latest samples, bounded for long runs)."""
+
+    batches: deque[BatchResult] = field(default_factory=lambda: deque(maxlen=MAX_BATCHES_KEPT))
+    seconds: float = 0.0
+    checkpoint: str = ""
+    run: str = ""
+    replaced_checkpoint: str | None = None  # an earlier stream's checkpoint, moved aside
+    interrupted: bool = False  # Ctrl-C
+    totals: dict[str, float] = field(default_factory=dict)
+    _freshness: deque[float] = field(default_factory=lambda: deque(maxlen=MAX_FRESHNESS_SAMPLES), repr=False)
+
+    def add(self, result: BatchResult) -> None:
+        self.batches.append(result)
+        self._freshness.extend(result.freshness_ms)
+        self.totals["batches"] = self.totals.get("batches", 0) + 1
+        for name in TOTALS:
+            self.totals[name] = self.totals.get(name, 0) + getattr(result, name)
+
+    def _sum(self, name: str) -> int:
+        return int(self.totals.get(name, 0))
+
+    @property
+    def records(self) -> int:
+        return self._sum("records")
+
+    @property
+    def events(self) -> int:
+        return self._sum("events")
+
+    @property
+    def rejected(self) -> int:
+        return self._sum("rejected")
+
+    @property
+    def duplicates(self) -> int:
+        return self._sum("duplicates")
+
+    @property
+    def customers_written(self) -> int:
+        return self._sum("written")
+
+    @property
+    def busy_seconds(self) -> float:
+        return self.totals.get("seconds", 0.0)
+
+    @property
+    def records_per_second(self) -> float:
+        """Records over the time spent inside micro-batches (the sink's throughput)."""
+        return self.records / self.busy_seconds if self.busy_seconds > 0 else 0.0
+
+    @property
+    def batch_seconds_p50(self) -> float | None:
+        return _quantile([b.seconds for b in self.batches if b.records], 0.5)
+
+    @property
+    def batch_seconds_p95(self) -> float | None:
+        return _quantile([b.seconds for b in self.batches if b.records], 0.95)
+
+    @property
+    def freshness_p50_ms(self) -> float | None:
+        return _quantile(self._freshness, 0.5)
+
+    @property
+    def freshness_p95_ms(self) -> float | None:
+        return _quantile(self._freshness, 0.95)
+
+    @property
+    def max_lag_ms(self) -> float | None:
+        lags = [b.lag_ms for b in self.batches if b.lag_ms is not None]
+        return max(lags) if lags else None
+
+    def summary(self) -> dict[str, object]:
+        return {"batches": self._sum("batches"), "records": self.records, "events": self.events,
+                "rejected": self.rejected, "duplicates": self.duplicates, "customers_written": self.customers_written,
+                "records_per_second": round(self.records_per_second, 1),
+                "batch_seconds_p50": _round(self.batch_seconds_p50, 3),
+                "batch_seconds_p95": _round(self.batch_seconds_p95, 3),
+                "freshness_p50_ms": _round(self.freshness_p50_ms, 0),
+                "freshness_p95_ms": _round(self.freshness_p95_ms, 0),
+                "max_lag_ms": _round(self.max_lag_ms, 0), "seconds": round(self.seconds, 2)}
+
+
+def checkpoint_location(settings: Settings) -> str:
+    """``checkpoints/<streaming job>/`` in the lake (a local directory: Spark cannot reach S3 locally)."""
+    if settings.lake.is_s3:
+        raise StreamJobError("the local streaming job keeps its checkpoint in the lake, which must be a local "
+                             "directory (Spark cannot reach S3 here); unset LAKEHOUSE_LAKE_ROOT or run on Glue")
+    return settings.lake.path("checkpoints", settings.names.streaming_job)
+
+
+def stream_created_at(settings: Settings) -> str:
+    """The stream's creation time (ISO 8601); raises :class:`StreamJobError` when it does not exist."""
+    from botocore.exceptions import ClientError
+
+    from lakehouse.aws.clients import aws_client
+
+    try:
+        summary = aws_client("kinesis", region=settings.region).describe_stream_summary(
+            StreamName=settings.names.stream)["StreamDescriptionSummary"]
+    except ClientError as exc:
+        raise StreamJobError(f"stream {settings.names.stream}: {exc.response.get('Error', {}).get('Message', exc)}") \
+            from None
+    return summary["StreamCreationTimestamp"].isoformat()
+
+
+def source_options(settings: Settings, identity: CheckpointIdentity, max_records: int | None) -> dict[str, str]:
+    options = {"streamName": settings.names.stream, "region": settings.region,
+               "startingPosition": identity.starting_position,
+               "maxRecordsPerTrigger": str(max_records or settings.stream.max_records_per_trigger)}
+    if identity.starting_timestamp:
+        options["startingTimestamp"] = identity.starting_timestamp
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_KINESIS") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        options["endpointUrl"] = endpoint
+    return options
+
+
+def build_processor(settings: Settings, run: str, fault: Fault | None = None) -> MicroBatchProcessor:
+    """The micro-batch processor for ``settings`` (also what the Glue job builds)."""
+    tuning = settings.stream
+    config = FeatureConfig(retention_days=tuning.retention_days)
+    sink = FeatureSink(settings.names.features_table, settings.names.stream_dedup_table, settings.region,
+                       threads=tuning.writer_threads, dedup_ttl_hours=tuning.dedup_ttl_hours, config=config)
+    breakpoints = BreakpointsProvider(lambda: load_breakpoints(settings), tuning.breakpoints_refresh_seconds)
+    return MicroBatchProcessor(sink, LakeStorage(settings.lake, region=settings.region), breakpoints, run,
+                               settings.names.stream, update_chunk=tuning.update_chunk, fault=fault)
+
+
+def rows_to_records(rows) -> list[RawStreamRecord]:
+    return [RawStreamRecord(bytes(r["data"]), r["shard_id"], r["sequence_number"],
+                            datetime.fromtimestamp(r["arrival_us"] / 1e6, UTC) if r["arrival_us"] is not None else None)
+            for r in rows]
+
+
+def run_stream(settings: Settings, spark, *, once: bool = True, trigger_seconds: float | None = None,
+               max_records: int | None = None, on_progress: Callable[[BatchResult], None] | None = None,
+               stop: threading.Event | None = None, fault: Fault | None = None) -> StreamReport:
+    """Run the feature job over the stream named by ``settings``; returns what it did.
+
+    ``once``: process what is on the stream now, then stop. Otherwise micro-batches every
+    ``trigger_seconds`` (default ``settings.stream.trigger_seconds``) until ``stop`` is set.
+    ``on_progress(result)`` is called after every micro-batch. Raises :class:`StreamJobError` when the
+    query fails (e.g. DynamoDB unreachable); nothing is lost, a new run resumes from the checkpoint.
+    """
+    from pyspark.errors import StreamingQueryException
+
+    from stream.kinesis.source import register
+
+    checkpoint = checkpoint_location(settings)
+    tuning = settings.stream
+    created = stream_created_at(settings)
+    replaced = stale_checkpoint(Path(checkpoint), created)
+    identity = checkpoint_identity(checkpoint, tuning.starting_position, tuning.starting_timestamp,
+                                   region=settings.region, stream_created=created)
+    processor = build_processor(settings, identity.run, fault if fault is not None else fault_from_env())
+    report = StreamReport(checkpoint=checkpoint, run=identity.run, replaced_checkpoint=str(replaced or "") or None)
+
+    failures: list[tuple[int, BaseException]] = []
+
+    def handle(frame, batch_id: int) -> None:
+        try:
+            records = rows_to_records(frame.selectExpr(*ROW_COLUMNS).collect())
+            result = processor.process(records, batch_id)
+        except BaseException as exc:  # remembered: Spark only passes a stringified traceback on
+            failures.append((batch_id, exc))
+            raise
+        report.add(result)
+        if on_progress is not None:
+            on_progress(result)
+
+    register(spark)
+    reader = spark.readStream.format("kinesis").options(**source_options(settings, identity, max_records))
+    writer = reader.load().writeStream.foreachBatch(handle).option("checkpointLocation", checkpoint)
+    interval = tuning.trigger_seconds if trigger_seconds is None else trigger_seconds
+    writer = writer.trigger(availableNow=True) if once else writer.trigger(processingTime=f"{interval} seconds")
+    started = time.perf_counter()
+    query = writer.queryName(f"features_{settings.stage}_{identity.run}").start()
+    try:
+        try:
+            if once:
+                query.awaitTermination()
+            else:
+                while query.isActive and not (stop is not None and stop.is_set()):
+                    query.awaitTermination(0.25)
+        except KeyboardInterrupt:
+            report.interrupted = True  # stopped by the user: what was committed stays committed
+        except StreamingQueryException as exc:
+            raise _job_error(exc, failures) from None
+        failure = None if report.interrupted else query.exception()
+        if failure is not None:
+            raise _job_error(failure, failures)
+    finally:
+        report.seconds = time.perf_counter() - started
+        if query.isActive:
+            query.stop()
+        processor.sink.close()
+    return report
+
+
+def _job_error(failure: object, batch_failures: list[tuple[int, BaseException]]) -> StreamJobError:
+    if batch_failures:
+        batch_id, exc = batch_failures[-1]
+        error = StreamJobError(f"micro-batch {batch_id} failed: {type(exc).__name__}: {exc}")
+        error.__cause__ = exc
+        return error
+    text = str(getattr(failure, "desc", None) or failure).strip()
+    return StreamJobError(f"the streaming query failed: {text.splitlines()[0] if text else type(failure).__name__}")
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[max(0, min(98, round(q * 100) - 1))]
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)

@@ -1,0 +1,135 @@
+"""One micro-batch end to end, whatever delivered it (the Python Kinesis source locally, Glue's on AWS).
+
+``process(records, batch_id)``: parse and validate -> quarantine the rejects -> drop duplicates within
+the batch -> claim the ids of counted events (drops those applied before; events whose effect is a max
+or a set union need no claim) -> per-customer deltas -> one conditional update per customer. Every step
+is idempotent for a given (run, batch id), which is what makes Spark's replay of an unfinished batch
+safe; the argument, step by step, is in docs/streaming.md.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from lakehouse.lake.storage import LakeStorage
+from stream.features import customer_deltas, dedup_within, needs_claim
+from stream.identity import batch_token
+from stream.quarantine import write_quarantine
+from stream.records import RawStreamRecord, Rejected, StreamEvent, parse_record
+from stream.rfm import BreakpointsProvider
+from stream.sink import FeatureSink
+
+FAULT_STEPS = ("before-claims", "after-claims", "mid-updates", "after-updates")
+Fault = Callable[[str, int], None]
+
+
+@dataclass
+class BatchResult:
+    batch_id: int
+    token: str
+    records: int = 0
+    events: int = 0  # valid events applied (after both dedups)
+    rejected: int = 0
+    duplicates: int = 0  # within the batch + applied by earlier batches
+    customers: int = 0
+    written: int = 0
+    skipped: int = 0  # customers already written by an earlier attempt of this batch
+    unchanged: int = 0  # customers whose item needed no change
+    conflicts: int = 0
+    quarantine_key: str | None = None
+    started_at: float = 0.0  # wall clock
+    seconds: float = 0.0
+    lag_ms: float | None = None  # newest record's arrival on the stream -> its features written
+    freshness_ms: list[float] = field(default_factory=list)  # API acceptance -> features written, per event
+
+    @property
+    def records_per_second(self) -> float:
+        return self.records / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class MicroBatchProcessor:
+    sink: FeatureSink
+    storage: LakeStorage  # the lake, for quarantine
+    breakpoints: BreakpointsProvider
+    run: str
+    stream_name: str
+    update_chunk: int = 2_000  # customers per round of parallel updates
+    fault: Fault | None = None
+
+    def process(self, records: Sequence[RawStreamRecord], batch_id: int) -> BatchResult:
+        return self.process_parsed([parse_record(r) for r in records], batch_id, records=len(records))
+
+    def process_parsed(self, parsed: Sequence[StreamEvent | Rejected], batch_id: int,
+                       records: int | None = None) -> BatchResult:
+        started = time.time()
+        token = batch_token(self.run, batch_id)
+        result = BatchResult(batch_id, token, records=len(parsed) if records is None else records,
+                             started_at=started)
+        rejected = [p for p in parsed if isinstance(p, Rejected)]
+        events = [p for p in parsed if isinstance(p, StreamEvent)]
+        result.rejected = len(rejected)
+        result.quarantine_key = write_quarantine(self.storage, rejected, self.stream_name, self.run, batch_id, token)
+        unique, in_batch = dedup_within(events)
+        counted = [e for e in unique if needs_claim(e)]
+        self._fault("before-claims", batch_id)
+        claim = self.sink.claim(token, counted)
+        self._fault("after-claims", batch_id)
+        applied = claim.fresh + [e for e in unique if not needs_claim(e)]
+        result.duplicates = in_batch + claim.duplicates
+        result.events = len(applied)
+        deltas = customer_deltas(applied)
+        result.customers = len(deltas)
+        breakpoints = self.breakpoints.current()
+        customers = list(deltas)
+        for first in range(0, len(customers), self.update_chunk):
+            if first:
+                self._fault("mid-updates", batch_id)
+            chunk = {c: deltas[c] for c in customers[first:first + self.update_chunk]}
+            applied = self.sink.apply(token, chunk, breakpoints)
+            result.written += applied.written
+            result.skipped += applied.skipped
+            result.unchanged += applied.unchanged
+            result.conflicts += applied.conflicts
+            for customer_id, visible_at in applied.visible_at.items():
+                result.freshness_ms.extend((visible_at - r.timestamp()) * 1000 for r in chunk[customer_id].received)
+        self._fault("after-updates", batch_id)
+        finished = time.time()
+        result.seconds = finished - started
+        arrivals = [r.record.arrival for r in rejected if r.record.arrival] + _arrivals(parsed)
+        if arrivals:
+            result.lag_ms = (finished - max(arrivals).timestamp()) * 1000
+        return result
+
+    def _fault(self, step: str, batch_id: int) -> None:
+        if self.fault is not None:
+            self.fault(step, batch_id)
+
+
+def _arrivals(parsed: Iterable[StreamEvent | Rejected]) -> list[datetime]:
+    return [p.arrival for p in parsed if isinstance(p, StreamEvent) and p.arrival is not None]
+
+
+def fault_from_env(variable: str = "LAKEHOUSE_STREAM_FAULT") -> Fault | None:
+    """Fault injection for the crash tests: ``<step>@<batch id>`` kills this process (SIGKILL) at that point.
+
+    Steps: before-claims, after-claims, mid-updates (between two rounds of customer updates), after-updates
+    (everything written, Spark has not committed the batch yet).
+    """
+    spec = os.environ.get(variable, "").strip()
+    if not spec:
+        return None
+    step, _, batch = spec.partition("@")
+    if step not in FAULT_STEPS or not batch.isdigit():
+        raise ValueError(f"{variable} must be <step>@<batch id> with step one of {', '.join(FAULT_STEPS)}")
+
+    def fault(at: str, batch_id: int) -> None:
+        if at == step and batch_id == int(batch):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return fault

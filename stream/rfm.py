@@ -1,0 +1,108 @@
+"""RFM scores (1 to 5) and the named segment of a customer (pure).
+
+Scores use the quintile breakpoints the batch star build publishes (``state/rfm_breakpoints.json``, see
+:mod:`lakehouse.rfm_breakpoints`) with the batch's definitions, so a live score and a batch score of the
+same customer on the same day agree:
+
+* recency_days = days from the last completed order's day to the as-of day;
+* frequency = completed orders in the ``window_days`` days ending on the as-of day (inclusive);
+* monetary = the sum of those orders' totals (refunds are not subtracted, as in the batch);
+* F, M = 1 + #(cuts < value); R = 5 - #(cuts < recency_days). No order in the window: no scores.
+
+Until a build has published breakpoints, :data:`DEFAULT_BREAKPOINTS` apply.
+
+Segments (first matching rule wins; every (R, F, M) combination has exactly one):
+
+=====================  ==========================================
+Champions              R >= 4, F >= 4, M >= 4
+Loyal                  R >= 3, F >= 4
+Potential Loyalist     R >= 3, F <= 3
+Can't Lose Them        R <= 2, F >= 4, M >= 4
+At Risk                R <= 2, F >= 3
+Hibernating            R = 2, F <= 2
+Lost                   R = 1, F <= 2
+=====================  ==========================================
+
+A customer without scores (no completed order in the window) is ``No recent purchase``, as in the batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lakehouse.rfm_breakpoints import NO_PURCHASE, Breakpoints
+
+SEGMENTS = ("Champions", "Loyal", "Potential Loyalist", "Can't Lose Them", "At Risk", "Hibernating", "Lost")
+
+DEFAULT_BREAKPOINTS = Breakpoints(
+    recency_days=(14.0, 30.0, 60.0, 120.0),
+    frequency=(1.0, 2.0, 3.0, 5.0),
+    monetary=(50.0, 120.0, 250.0, 500.0),
+    window_days=365,
+    population=0,
+    as_of="default",
+    computed_at="default",
+)
+
+
+@dataclass(frozen=True)
+class RfmScores:
+    r: int
+    f: int
+    m: int
+
+
+def scores(breakpoints: Breakpoints, recency_days: int | None, frequency: int, monetary: float) -> RfmScores | None:
+    scored = breakpoints.scores(recency_days, frequency, monetary)
+    return RfmScores(*scored) if scored else None
+
+
+def segment(rfm: RfmScores | None) -> str:
+    if rfm is None:
+        return NO_PURCHASE
+    r, f, m = rfm.r, rfm.f, rfm.m
+    if r >= 4 and f >= 4 and m >= 4:
+        return "Champions"
+    if r >= 3 and f >= 4:
+        return "Loyal"
+    if r >= 3:
+        return "Potential Loyalist"
+    if f >= 4 and m >= 4:
+        return "Can't Lose Them"
+    if f >= 3:
+        return "At Risk"
+    if r == 2:
+        return "Hibernating"
+    return "Lost"
+
+
+class BreakpointsProvider:
+    """The breakpoints in force: loaded at start, re-read every ``refresh_seconds`` (thread-safe)."""
+
+    def __init__(self, load: Callable[[], Breakpoints | None], refresh_seconds: float = 300.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self._load = load
+        self._refresh = refresh_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._current: Breakpoints = DEFAULT_BREAKPOINTS
+        self._loaded_at: float | None = None
+
+    def current(self) -> Breakpoints:
+        with self._lock:
+            now = self._clock()
+            if self._loaded_at is None or now - self._loaded_at >= self._refresh:
+                try:
+                    self._current = self._load() or DEFAULT_BREAKPOINTS
+                except Exception as exc:  # storage or document trouble: keep the breakpoints in force
+                    logging.getLogger(__name__).warning("RFM breakpoints not refreshed: %s", exc)
+                self._loaded_at = now
+            return self._current
+
+    @classmethod
+    def fixed(cls, breakpoints: Breakpoints) -> BreakpointsProvider:
+        return cls(lambda: breakpoints, refresh_seconds=float("inf"))

@@ -1,0 +1,225 @@
+"""The DynamoDB sink: exactly-once effect for micro-batches that may be replayed.
+
+Every micro-batch has a token ``<run>/<batch id>``: ``run`` identifies the checkpoint (see
+:mod:`stream.identity`), and Spark replays a failed batch with the same id and the same records.
+
+1. **Event claims** (dedup table, key ``event#<event_id>``), for events whose effect is a sum (see
+   :data:`stream.features.COUNTED_EVENTS`): the batch reads the claims of its events
+   (BatchGetItem, consistent). An event claimed by another token was applied before: it is a duplicate
+   and dropped. Unclaimed events are claimed with this token (BatchWriteItem) — events claimed with this
+   very token come from an earlier attempt of the same batch and stay in.
+2. **One conditional UpdateItem per customer** (feature table): the item is read (BatchGetItem,
+   consistent); if its ``last_batch`` is this token, the attempt before already applied it and nothing
+   is written (nor when the new state equals the stored one). Otherwise the new state is written with
+   the condition "the item is still the version I read (or still absent) and was not written by this
+   token", so a concurrent or repeated write can never apply a delta twice; a failed condition re-reads
+   and decides again.
+
+Throttling: the SDK retries throttled calls (adaptive mode), and unprocessed items of batch calls are
+retried with jittered exponential backoff. Writes run on ``threads`` threads.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from lakehouse.aws.clients import aws_client
+from lakehouse.contract.record import iso
+from lakehouse.rfm_breakpoints import Breakpoints
+from stream.features import CustomerDelta, FeatureConfig, derive, merge
+from stream.items import FEATURES, STATE, features_map, state_from_item, state_map
+from stream.records import StreamEvent
+
+GET_CHUNK = 100  # BatchGetItem keys per call
+WRITE_CHUNK = 25  # BatchWriteItem requests per call
+MAX_ROUNDS = 10  # rounds for unprocessed items / condition conflicts before giving up
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+class SinkError(RuntimeError):
+    """DynamoDB kept refusing; the micro-batch fails and is replayed after a restart."""
+
+
+@dataclass
+class ClaimResult:
+    fresh: list[StreamEvent]
+    duplicates: int  # events applied by an earlier micro-batch
+    claimed: int  # claims written by this attempt
+
+
+@dataclass
+class ApplyResult:
+    written: int = 0
+    skipped: int = 0  # already applied by an earlier attempt of this micro-batch
+    unchanged: int = 0  # nothing to change (no write needed)
+    conflicts: int = 0  # condition failures resolved by re-reading
+    visible_at: dict[str, float] = field(default_factory=dict)  # customer -> wall time the write returned
+
+
+def event_key(event_id: str) -> str:
+    return f"event#{event_id}"
+
+
+class FeatureSink:
+    def __init__(self, features_table: str, dedup_table: str, region: str | None = None, *, threads: int = 16,
+                 dedup_ttl_hours: int = 192, config: FeatureConfig = FeatureConfig(),
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep):
+        self.features_table = features_table
+        self.dedup_table = dedup_table
+        self.region = region
+        self.threads = threads
+        self.dedup_ttl_seconds = dedup_ttl_hours * 3600
+        self.config = config
+        self._clock = clock
+        self._sleep = sleep
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="feature-sink")
+
+    @property
+    def _dynamodb(self):
+        return aws_client("dynamodb", region=self.region)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    # --- 1. event claims ----------------------------------------------------------------------------
+    def claim(self, token: str, events: Sequence[StreamEvent]) -> ClaimResult:
+        """Keep the events no other micro-batch applied; claim the unclaimed ones for ``token``."""
+        keys = [event_key(e.event_id) for e in events]
+        claims = self._get_many(self.dedup_table, "dedup_key", keys, projection="dedup_key, batch_token")
+        fresh, unclaimed, duplicates = [], [], 0
+        for event, key in zip(events, keys, strict=True):
+            owner = claims.get(key, {}).get("batch_token")
+            if owner is None:
+                unclaimed.append(key)
+                fresh.append(event)
+            elif owner == token:
+                fresh.append(event)
+            else:
+                duplicates += 1
+        expires = int(self._clock()) + self.dedup_ttl_seconds
+        self._put_many(self.dedup_table, [{"dedup_key": k, "batch_token": token, "expires_at": expires}
+                                          for k in unclaimed])
+        return ClaimResult(fresh, duplicates, len(unclaimed))
+
+    # --- 2. one conditional update per customer -----------------------------------------------------
+    def apply(self, token: str, deltas: dict[str, CustomerDelta], breakpoints: Breakpoints) -> ApplyResult:
+        items = self._get_many(self.features_table, "customer_id", list(deltas))
+        result = ApplyResult()
+        outcomes = self._pool.map(lambda cid: self._apply_one(token, deltas[cid], items.get(cid), breakpoints),
+                                  list(deltas))
+        for customer_id, (status, conflicts, visible_at) in zip(list(deltas), outcomes, strict=True):
+            result.conflicts += conflicts
+            if status == "skipped":
+                result.skipped += 1
+                continue
+            result.written += status == "written"
+            result.unchanged += status == "unchanged"
+            result.visible_at[customer_id] = visible_at
+        return result
+
+    def _apply_one(self, token: str, delta: CustomerDelta, item: dict | None,
+                   breakpoints: Breakpoints) -> tuple[str, int, float]:
+        conflicts = 0
+        for _ in range(MAX_ROUNDS):
+            if item is not None and item.get("last_batch") == token:
+                return "skipped", conflicts, 0.0
+            state = merge(state_from_item(item) if item else None, delta, self.config)
+            attributes = {FEATURES: features_map(derive(state, breakpoints, self.config)), STATE: state_map(state)}
+            if item is not None and all(item.get(k) == v for k, v in attributes.items()):
+                return "unchanged", conflicts, self._clock()  # e.g. only repeats of idempotent events
+            version = int(item["version"]) if item is not None and "version" in item else None
+            try:
+                self._update(delta.customer_id, attributes, token, version, exists=item is not None)
+                return "written", conflicts, self._clock()
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+            conflicts += 1
+            item = self._get_one(self.features_table, {"customer_id": delta.customer_id})
+        raise SinkError(f"customer {delta.customer_id}: the item kept changing under the update ({conflicts} times)")
+
+    def _update(self, customer_id: str, attributes: dict[str, Any], token: str, version: int | None,
+                exists: bool) -> None:
+        """One UpdateItem: SET every attribute, guarded by the version read and the batch token."""
+        names = {"#last_batch": "last_batch", "#version": "version", "#updated_at": "updated_at"}
+        values: dict[str, Any] = {":token": token, ":next": (version or 0) + 1, ":now": iso_now(self._clock)}
+        sets = ["#last_batch = :token", "#version = :next", "#updated_at = :now"]
+        for index, (name, value) in enumerate(attributes.items()):
+            names[f"#a{index}"] = name
+            values[f":a{index}"] = value
+            sets.append(f"#a{index} = :a{index}")
+        if exists:
+            condition = "#version = :expected AND #last_batch <> :token"
+            values[":expected"] = version or 0
+        else:
+            condition = "attribute_not_exists(customer_id)"
+        self._dynamodb.update_item(
+            TableName=self.features_table, Key={"customer_id": {"S": customer_id}},
+            UpdateExpression="SET " + ", ".join(sets), ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={k: _serializer.serialize(v) for k, v in values.items()})
+
+    # --- batched reads and writes with retries ------------------------------------------------------
+    def _get_many(self, table: str, key_name: str, keys: list[str], projection: str | None = None) -> dict[str, dict]:
+        unique = list(dict.fromkeys(keys))
+        chunks = [unique[i:i + GET_CHUNK] for i in range(0, len(unique), GET_CHUNK)]
+        found: dict[str, dict] = {}
+        for part in self._pool.map(lambda c: self._get_chunk(table, key_name, c, projection), chunks):
+            found.update(part)
+        return found
+
+    def _get_chunk(self, table: str, key_name: str, keys: list[str], projection: str | None) -> dict[str, dict]:
+        request: dict[str, Any] = {"Keys": [{key_name: {"S": k}} for k in keys], "ConsistentRead": True}
+        if projection:
+            request["ProjectionExpression"] = projection
+        found: dict[str, dict] = {}
+        for attempt in range(MAX_ROUNDS):
+            answer = self._dynamodb.batch_get_item(RequestItems={table: request})
+            for raw in answer.get("Responses", {}).get(table, []):
+                item = {k: _deserializer.deserialize(v) for k, v in raw.items()}
+                found[item[key_name]] = item
+            pending = answer.get("UnprocessedKeys", {}).get(table)
+            if not pending or not pending.get("Keys"):
+                return found
+            request = pending
+            self._backoff(attempt)
+        raise SinkError(f"BatchGetItem on {table} left keys unprocessed after {MAX_ROUNDS} rounds")
+
+    def _get_one(self, table: str, key: dict[str, str]) -> dict | None:
+        answer = self._dynamodb.get_item(TableName=table, Key={k: {"S": v} for k, v in key.items()},
+                                         ConsistentRead=True)
+        raw = answer.get("Item")
+        return {k: _deserializer.deserialize(v) for k, v in raw.items()} if raw else None
+
+    def _put_many(self, table: str, items: Iterable[dict[str, Any]]) -> None:
+        requests = [{"PutRequest": {"Item": {k: _serializer.serialize(v) for k, v in item.items()}}}
+                    for item in items]
+        chunks = [requests[i:i + WRITE_CHUNK] for i in range(0, len(requests), WRITE_CHUNK)]
+        list(self._pool.map(lambda c: self._put_chunk(table, c), chunks))
+
+    def _put_chunk(self, table: str, requests: list[dict]) -> None:
+        for attempt in range(MAX_ROUNDS):
+            answer = self._dynamodb.batch_write_item(RequestItems={table: requests})
+            requests = answer.get("UnprocessedItems", {}).get(table) or []
+            if not requests:
+                return
+            self._backoff(attempt)
+        raise SinkError(f"BatchWriteItem on {table} left items unprocessed after {MAX_ROUNDS} rounds")
+
+    def _backoff(self, attempt: int) -> None:
+        delay = min(2.0, 0.05 * 2 ** attempt)
+        self._sleep(random.uniform(delay / 2, delay))
+
+
+def iso_now(clock: Callable[[], float] = time.time) -> str:
+    return iso(datetime.fromtimestamp(clock(), UTC))  # type: ignore[return-value]

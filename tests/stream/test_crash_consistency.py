@@ -1,0 +1,148 @@
+"""Exactly once under SIGKILL: `lakehouse stream` killed mid-batch, again and again, then run to the end.
+
+Each run is a separate process (its own Spark) against the session's moto server. Runs die by SIGKILL at
+chosen points of a micro-batch (before or after the event claims, between two rounds of customer updates,
+after every update but before Spark commits) and at random moments; the last run finishes. The default
+suite kills twice (mid-updates, random) and finishes in this process; the slow variant kills at every step,
+several times. Failures at
+every step are also exercised in-process, in test_job.py. The features in
+DynamoDB must equal the independent batch computation of the same events.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from lakehouse.config import Settings
+from stream.job import run_stream
+from stream.rfm import DEFAULT_BREAKPOINTS
+
+from .conftest import actual_features, assert_features_match, oracle_features, put_payloads, scenario, stored_items
+
+
+def job_env(settings: Settings, endpoint: str, fault: str | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAKEHOUSE_"))}
+    env.update({"LAKEHOUSE_HOME": str(settings.home), "LAKEHOUSE_STAGE": settings.stage, "COLUMNS": "200",
+                "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
+                "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+                "LAKEHOUSE_STREAM__MAX_RECORDS_PER_TRIGGER": "200", "LAKEHOUSE_STREAM__UPDATE_CHUNK": "25",
+                "LAKEHOUSE_STREAM__TRIGGER_SECONDS": "0"})
+    if fault:
+        env["LAKEHOUSE_STREAM_FAULT"] = fault
+    return env
+
+
+def _running(process: psutil.Process) -> bool:
+    """Alive and not a zombie (an orphaned JVM that exited may linger as one, harmlessly)."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+class JobProcess:
+    """`lakehouse stream` in a child process; remembers its descendants (the JVM) to reap them."""
+
+    def __init__(self, env: dict[str, str], *args: str):
+        self.proc = subprocess.Popen([sys.executable, "-m", "lakehouse.cli.main", "stream", *args], env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        self.descendants: dict[int, psutil.Process] = {}
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:  # type: ignore[union-attr]
+            self.lines.append(line)
+
+    def _watch(self) -> None:
+        try:
+            for child in psutil.Process(self.proc.pid).children(recursive=True):
+                self.descendants.setdefault(child.pid, child)
+        except psutil.NoSuchProcess:
+            pass
+
+    def wait(self, timeout: float = 240) -> int:
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None:
+            self._watch()
+            if time.monotonic() > deadline:
+                self.kill()
+                raise AssertionError("the job did not finish in time:\n" + "".join(self.lines[-30:]))
+            time.sleep(0.2)
+        self.reap()
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        self._watch()
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(30)
+        self.reap()
+
+    def reap(self) -> None:
+        """The JVM exits when its parent's pipe closes; make sure before the next run uses the checkpoint."""
+        deadline = time.monotonic() + 30
+        alive = list(self.descendants.values())
+        while alive and time.monotonic() < deadline:
+            alive = [p for p in alive if _running(p)]
+            time.sleep(0.1)
+        for child in alive:
+            child.kill()
+        self._reader.join(10)
+
+    def wait_for_batches(self, count: int, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while sum(line.startswith("batch ") for line in self.lines) < count:
+            assert self.proc.poll() is None, "".join(self.lines[-30:])
+            assert time.monotonic() < deadline, "no micro-batch in time:\n" + "".join(self.lines[-30:])
+            self._watch()
+            time.sleep(0.1)
+
+
+def killed_and_restarted(spark, endpoint: str, settings: Settings, events: int, faults: tuple[str, ...],
+                         random_kills: int, seed: int) -> None:
+    data = scenario(seed=seed, customers=max(20, events // 12), events=events)
+    put_payloads(settings.names.stream, data.payloads)
+    expected = oracle_features(data.records, DEFAULT_BREAKPOINTS)
+
+    for fault in faults:  # killed by SIGKILL at a chosen point of a chosen micro-batch
+        job = JobProcess(job_env(settings, endpoint, fault), "--once")
+        assert job.wait() == -signal.SIGKILL, "".join(job.lines[-30:])
+
+    rng = random.Random(seed)
+    for _ in range(random_kills):  # continuous: killed at a random moment mid-stream
+        job = JobProcess(job_env(settings, endpoint))
+        job.wait_for_batches(1)
+        time.sleep(rng.uniform(0.1, 1.5))
+        job.kill()
+
+    job_settings = settings.model_copy(update={"stream": settings.stream.model_copy(
+        update={"max_records_per_trigger": 200, "update_chunk": 25})})
+    report = run_stream(job_settings, spark, once=True)  # the last restart runs to the end (in this process)
+    assert report.batches and report.batches[0].batch_id > 0
+    assert_features_match(expected, actual_features(stored_items(settings)))
+    checkpoint = Path(settings.lake.path("checkpoints", settings.names.streaming_job))
+    assert (checkpoint / "commits").is_dir() and (checkpoint / "lakehouse-sink.json").is_file()
+
+
+def test_sigkill_mid_stream_and_restarts_keep_every_feature_exact(spark, moto_endpoint: str,
+                                                                  aws_settings: Settings) -> None:
+    killed_and_restarted(spark, moto_endpoint, aws_settings, events=1_000, faults=("mid-updates@1",), random_kills=1,
+                         seed=77)
+
+
+@pytest.mark.slow
+def test_sigkill_at_every_step_many_times(spark, moto_endpoint: str, aws_settings: Settings) -> None:
+    killed_and_restarted(spark, moto_endpoint, aws_settings, events=4_000,
+                         faults=("before-claims@0", "after-claims@1", "mid-updates@2", "after-updates@3",
+                                 "mid-updates@6"), random_kills=3, seed=78)
