@@ -12,6 +12,10 @@ from lakehouse.config import Settings
 
 #: settings a job accepts as ``--name value`` (Glue job parameters); anything else comes from LAKEHOUSE_*
 SETTINGS_ARGUMENTS = ("project", "stage", "region", "lake_root")
+#: Redshift connection settings a job accepts as ``--redshift_<field> value`` (Glue sets no environment
+#: variables, so the deployed load_warehouse job gets them as parameters)
+REDSHIFT_ARGUMENTS = tuple(f"redshift_{name}" for name in
+                           ("host", "port", "database", "workgroup", "secret_arn", "copy_role_arn", "schema_name"))
 
 
 def on_glue() -> bool:
@@ -47,7 +51,13 @@ def job_arguments(argv: Sequence[str] | None, names: Sequence[str], defaults: di
 
 def settings_from(arguments: dict[str, Any]) -> Settings:
     """Settings from job arguments (only those given) on top of the LAKEHOUSE_* environment."""
-    return Settings(**{k: v for k, v in arguments.items() if k in SETTINGS_ARGUMENTS and v})
+    given = {k: v for k, v in arguments.items() if k in SETTINGS_ARGUMENTS and v}
+    redshift = {k.removeprefix("redshift_"): v for k, v in arguments.items() if k in REDSHIFT_ARGUMENTS and v}
+    settings = Settings(**given)
+    if redshift:
+        merged = settings.redshift.model_dump() | redshift
+        settings = settings.model_copy(update={"redshift": type(settings.redshift).model_validate(merged)})
+    return settings
 
 
 def spark_session():

@@ -1,0 +1,1 @@
+"""Reusable constructs the stacks are made of (one construct per module)."""

@@ -1,0 +1,32 @@
+"""DynamoDB tables built from the shared ``TableSpec`` list (the local provisioner uses the same list)."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from lakehouse.aws.resources import TableSpec
+
+
+class LakehouseTable(Construct):
+    """On-demand table with the spec's string partition key and TTL, KMS encryption and point-in-time recovery."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, spec: TableSpec, key: kms.IKey, retain: bool) -> None:
+        super().__init__(scope, construct_id)
+        self.spec = spec
+        self.table = dynamodb.TableV2(
+            self,
+            "Table",
+            table_name=spec.name,
+            partition_key=dynamodb.Attribute(name=spec.partition_key, type=dynamodb.AttributeType.STRING),
+            billing=dynamodb.Billing.on_demand(),
+            encryption=dynamodb.TableEncryptionV2.customer_managed_key(key),
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute=spec.ttl_attribute,
+            deletion_protection=retain,
+            removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
+        )

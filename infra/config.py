@@ -1,0 +1,190 @@
+"""What one deployment looks like: the shared ``Settings`` plus the knobs only the CDK app needs.
+
+Everything is chosen by CDK context (``-c stage=prod``, ``-c kinesis_mode=provisioned`` …). Each stage starts
+from a profile (``prod`` for the stage named ``prod``, ``dev`` for every other stage) and any field of that
+profile can be overridden by a context key of the same name. Resource names never live here: they come from
+``Settings(...).names`` so the stacks and the code that talks to the resources always agree.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any, Literal
+
+from lakehouse.config import ResourceNames, Settings
+from lakehouse.lake.layout import ZONES, LakeLayout
+
+KinesisMode = Literal["on-demand", "provisioned"]
+
+
+@dataclass(frozen=True)
+class StageProfile:
+    """Sizes, limits and retention for one stage; every field can be overridden with ``-c <field>=<value>``."""
+
+    retain_data: bool  # RETAIN buckets, key, tables and namespace on stack deletion
+    kinesis_mode: KinesisMode
+    kinesis_retention_hours: int
+    api_rate_limit: float  # steady-state requests/s for the whole API stage
+    api_burst_limit: int
+    ingest_memory_mb: int
+    ingest_timeout_seconds: int
+    ingest_reserved_concurrency: int  # 0 = no reservation (use the account pool)
+    waf: bool
+    batch_schedule: str  # EventBridge cron expression (UTC) for the batch chain; "" disables the schedule
+    batch_worker_type: str
+    batch_workers: int
+    batch_timeout_minutes: int
+    streaming_worker_type: str
+    streaming_workers: int
+    redshift_base_rpu: int
+    redshift_max_rpu: int
+    log_retention_days: int
+    raw_infrequent_access_days: int
+    raw_glacier_ir_days: int
+    quarantine_expire_days: int
+    access_log_expire_days: int
+    alarm_email: str  # "" = no e-mail subscription (subscribe your own endpoint to the topic)
+
+
+PROFILE_FIELDS = tuple(field.name for field in fields(StageProfile))
+
+PROFILES: dict[str, StageProfile] = {
+    "dev": StageProfile(
+        retain_data=False,
+        kinesis_mode="provisioned",
+        kinesis_retention_hours=24,
+        api_rate_limit=50.0,
+        api_burst_limit=100,
+        ingest_memory_mb=512,
+        ingest_timeout_seconds=10,
+        ingest_reserved_concurrency=0,
+        waf=False,
+        batch_schedule="cron(0 3 * * ? *)",
+        batch_worker_type="G.1X",
+        batch_workers=2,
+        batch_timeout_minutes=60,
+        streaming_worker_type="G.025X",
+        streaming_workers=2,
+        redshift_base_rpu=8,
+        redshift_max_rpu=32,
+        log_retention_days=30,
+        raw_infrequent_access_days=30,
+        raw_glacier_ir_days=90,
+        quarantine_expire_days=90,
+        access_log_expire_days=90,
+        alarm_email="",
+    ),
+    "prod": StageProfile(
+        retain_data=True,
+        kinesis_mode="on-demand",
+        kinesis_retention_hours=72,
+        api_rate_limit=2000.0,
+        api_burst_limit=5000,
+        ingest_memory_mb=1024,
+        ingest_timeout_seconds=10,
+        ingest_reserved_concurrency=0,
+        waf=True,
+        batch_schedule="cron(0 2 * * ? *)",
+        batch_worker_type="G.1X",
+        batch_workers=10,
+        batch_timeout_minutes=180,
+        streaming_worker_type="G.1X",
+        streaming_workers=2,
+        redshift_base_rpu=8,
+        redshift_max_rpu=128,
+        log_retention_days=365,
+        raw_infrequent_access_days=30,
+        raw_glacier_ir_days=180,
+        quarantine_expire_days=365,
+        access_log_expire_days=365,
+        alarm_email="",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One deployment of the lakehouse: the shared settings, the stage profile and where it goes."""
+
+    settings: Settings
+    profile: StageProfile
+    account: str | None
+    availability_zones: tuple[str, ...]
+
+    @property
+    def names(self) -> ResourceNames:
+        return self.settings.names
+
+    @property
+    def region(self) -> str:
+        return self.settings.region
+
+    @property
+    def lake(self) -> LakeLayout:
+        return self.settings.lake
+
+    def zone_prefix(self, zone: str) -> str:
+        """Key prefix of a lake zone below the lake root, with a trailing slash (``raw/``)."""
+        if zone not in ZONES:
+            raise ValueError(f"unknown lake zone {zone!r}; expected one of {', '.join(ZONES)}")
+        return self.lake.key(zone) + "/"
+
+
+def _coerce(value: Any, like: Any, key: str) -> Any:
+    """Context values arrive as strings from ``-c key=value``; convert them to the profile field's type."""
+    if isinstance(like, bool):
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "1", "yes", "on"):
+            return True
+        if text in ("false", "0", "no", "off"):
+            return False
+        raise ValueError(f"context {key!r}: expected true or false, got {value!r}")
+    if isinstance(like, int | float):
+        try:
+            return type(like)(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"context {key!r}: expected a number, got {value!r}") from None
+    return str(value)
+
+
+def profile_for(stage: str, context: Mapping[str, Any]) -> StageProfile:
+    """The stage's profile with every matching context key applied."""
+    profile = PROFILES["prod" if stage == "prod" else "dev"]
+    overrides = {}
+    for field in fields(StageProfile):
+        if field.name in context and context[field.name] is not None:
+            overrides[field.name] = _coerce(context[field.name], getattr(profile, field.name), field.name)
+    profile = replace(profile, **overrides)
+    if profile.kinesis_mode not in ("on-demand", "provisioned"):
+        raise ValueError(f"context 'kinesis_mode': expected on-demand or provisioned, got {profile.kinesis_mode!r}")
+    return profile
+
+
+def deployment_from_context(context: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Deployment:
+    """Build the deployment from CDK context (``stage``, ``project``, ``region`` …) and the environment."""
+    environ = os.environ if environ is None else environ
+    stage = str(context.get("stage") or "dev")
+    region = str(
+        context.get("region")
+        or environ.get("CDK_DEFAULT_REGION")
+        or environ.get("AWS_REGION")
+        or environ.get("AWS_DEFAULT_REGION")
+        or "us-east-1"
+    )
+    identity: dict[str, Any] = {"stage": stage, "region": region}
+    if context.get("project"):
+        identity["project"] = str(context["project"])
+    if context.get("kinesis_shards"):
+        identity["kinesis_shards"] = int(context["kinesis_shards"])
+    names = Settings(**identity).names
+    settings = Settings(**identity, lake_root=f"s3://{names.lake_bucket}")
+    azs = context.get("availability_zones") or f"{region}a,{region}b,{region}c"
+    zones = tuple(z.strip() for z in (azs if isinstance(azs, list | tuple) else str(azs).split(",")) if z.strip())
+    if len(zones) < 3:
+        raise ValueError("context 'availability_zones': Redshift Serverless needs subnets in three zones")
+    account = context.get("account") or environ.get("CDK_DEFAULT_ACCOUNT") or None
+    return Deployment(settings, profile_for(stage, context), account, zones)

@@ -1,0 +1,1 @@
+"""One module per stack: storage, streaming, ingestion, warehouse, batch, monitoring (deployment order)."""

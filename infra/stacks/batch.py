@@ -1,0 +1,242 @@
+"""Batch: Glue catalog, the raw→curated, star-schema and warehouse-load Glue jobs, the Step Functions chain,
+its EventBridge schedule and failure notifications.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Aws, CfnOutput, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from infra.build import ROOT
+from infra.components import policies
+from infra.components.alarms import FIVE_MINUTES, AlarmSet
+from infra.components.batch_pipeline import BatchPipeline, StepFactory
+from infra.components.failure_notifications import notify_failed_executions, notify_failed_job_runs
+from infra.components.glue_job import GlueJob, GlueJobSpec
+from infra.components.glue_security import GlueSecurity
+from infra.components.glue_vpc_access import GlueVpcAccess
+from infra.components.nag import acknowledge
+from infra.components.raw_events_table import LakeCatalog
+from infra.config import Deployment
+from infra.stacks.storage import StorageStack
+from infra.stacks.warehouse import WarehouseStack
+
+GLUE_JOBS_DIR = ROOT / "glue_jobs"
+CATALOG_WRITE_ACTIONS = [
+    "glue:BatchCreatePartition",
+    "glue:BatchGetPartition",
+    "glue:CreateTable",
+    "glue:GetDatabase",
+    "glue:GetPartitions",
+    "glue:GetTable",
+    "glue:GetTables",
+    "glue:UpdateTable",
+]
+CATALOG_READ_ACTIONS = ["glue:GetDatabase", "glue:GetPartitions", "glue:GetTable", "glue:GetTables"]
+
+
+class BatchStack(Stack):
+    """State names of the chain (``RawToCurated`` → ``BuildStar`` → ``LoadWarehouse``) are part of its contract:
+    the snapshot test pins the definition.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        deployment: Deployment,
+        storage: StorageStack,
+        warehouse: WarehouseStack,
+        library: Path,
+        python_modules: Path,
+        scripts_dir: Path = GLUE_JOBS_DIR,
+        extra_steps: Sequence[StepFactory] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        names = deployment.names
+        profile = deployment.profile
+        settings = deployment.settings
+        zone = deployment.zone_prefix
+        bucket, key = deployment.lake.bucket, storage.key
+
+        self.catalog = LakeCatalog(self, "Catalog", deployment=deployment)
+        glue_arn = f"arn:{Aws.PARTITION}:glue:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+        catalog_arns = [
+            f"{glue_arn}:catalog",
+            f"{glue_arn}:database/{names.glue_database}",
+            f"{glue_arn}:table/{names.glue_database}/*",
+        ]
+        security = GlueSecurity(self, "GlueSecurity", name=names.batch_glue_security, key=key)
+        common_arguments = {
+            # glue_jobs/common/args.py: SETTINGS_ARGUMENTS become lakehouse.config.Settings
+            "--project": settings.project,
+            "--stage": settings.stage,
+            "--region": deployment.region,
+            "--lake_root": deployment.lake.root_uri,
+        }
+
+        def job(
+            construct_id: str,
+            name: str,
+            script: str,
+            description: str,
+            *,
+            reads: list[str],
+            writes: list[str],
+            statements: list[iam.PolicyStatement],
+            appends: tuple[str, ...] = (),
+            bookmarks: bool = False,
+            arguments: dict[str, str] | None = None,
+            connection: GlueVpcAccess | None = None,
+        ) -> GlueJob:
+            return GlueJob(
+                self,
+                construct_id,
+                spec=GlueJobSpec(
+                    name=name,
+                    script=scripts_dir / script,
+                    description=description,
+                    worker_type=profile.batch_worker_type,
+                    workers=profile.batch_workers,
+                    timeout_minutes=profile.batch_timeout_minutes,
+                    bookmarks=bookmarks,
+                    arguments={**common_arguments, **(arguments or {})},
+                ),
+                library=library,
+                security=security,
+                key=key,
+                lake_bucket=bucket,
+                temp_prefix=f"{zone('state')}{name}/",
+                reads=reads,
+                writes=[*writes, zone("state")],
+                appends=appends,
+                statements=statements,
+                python_modules=python_modules,
+                connection=connection,
+            )
+
+        self.raw_to_curated = job(
+            "RawToCuratedJob",
+            names.raw_to_curated_job,
+            "raw_to_curated.py",
+            "raw/ (gzip JSON lines) -> curated/ (ZSTD Parquet by event_date) + Glue Data Catalog",
+            reads=[zone("raw")],
+            writes=[zone("curated")],
+            appends=(zone("quarantine"),),  # malformed raw lines, with the reason
+            bookmarks=True,  # only raw objects not processed yet
+            arguments={"--catalog": "true"},  # register curated tables and partitions in the Glue catalog
+            statements=[iam.PolicyStatement(actions=CATALOG_WRITE_ACTIONS, resources=catalog_arns)],
+        )
+        self.build_star = job(
+            "BuildStarJob",
+            names.build_star_job,
+            "build_star.py",
+            "curated/ -> warehouse/ (dimensions incl. SCD2 dim_customer, facts, marts)",
+            reads=[zone("curated")],
+            writes=[zone("warehouse")],
+            statements=[iam.PolicyStatement(actions=CATALOG_READ_ACTIONS, resources=catalog_arns)],
+        )
+        redshift = warehouse.redshift
+        self.load_warehouse = job(
+            "LoadWarehouseJob",
+            names.load_warehouse_job,
+            "load_warehouse.py",
+            "warehouse/ -> Redshift Serverless (COPY into staging, MERGE, one transaction)",
+            reads=[zone("warehouse")],
+            writes=[],
+            statements=[
+                iam.PolicyStatement(
+                    sid="ReadWarehouseAdminSecret",
+                    actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                    resources=[redshift.admin_secret.secret_arn],
+                ),
+                policies.kms_via(key, policies.KMS_DECRYPT, ["secretsmanager"]),
+            ],
+            arguments={
+                "--target": "redshift",
+                # Glue sets no environment variables: the LAKEHOUSE_REDSHIFT__* settings come as parameters
+                "--redshift_host": redshift.workgroup.attr_workgroup_endpoint_address,
+                "--redshift_port": str(settings.redshift.port),
+                "--redshift_workgroup": names.redshift_workgroup,
+                "--redshift_database": settings.redshift.database,
+                "--redshift_secret_arn": redshift.admin_secret.secret_arn,
+                "--redshift_copy_role_arn": redshift.copy_role.role_arn,
+                "--redshift_schema_name": settings.redshift.schema_name,
+            },
+            # Redshift is private: the job runs in the warehouse VPC through a Glue network connection.
+            connection=GlueVpcAccess(
+                name=warehouse.network.connection_name,
+                subnet_id=warehouse.network.loader_subnet.subnet_id,
+                security_group_id=warehouse.network.loader_security_group.security_group_id,
+            ),
+        )
+        self.load_warehouse.job.node.add_dependency(warehouse.network.connection)
+        for glue_job in (self.raw_to_curated, self.build_star):
+            acknowledge_catalog_tables(glue_job, names.glue_database)
+        for glue_job in (self.raw_to_curated, self.build_star, self.load_warehouse):
+            glue_job.job.node.add_dependency(self.catalog.database)
+
+        self.jobs = [self.raw_to_curated, self.build_star, self.load_warehouse]
+        self.pipeline = BatchPipeline(
+            self,
+            "Pipeline",
+            deployment=deployment,
+            key=key,
+            steps=[
+                ("RawToCurated", self.raw_to_curated),
+                ("BuildStar", self.build_star),
+                ("LoadWarehouse", self.load_warehouse),
+            ],
+            extra_steps=extra_steps,
+        )
+        self.state_machine = self.pipeline.state_machine
+
+        if profile.batch_schedule:
+            self.schedule = events.Rule(
+                self,
+                "Schedule",
+                description="Runs the batch chain",
+                schedule=events.Schedule.expression(profile.batch_schedule),
+                targets=[targets.SfnStateMachine(self.state_machine)],
+            )
+        notify_failed_executions(self, "ExecutionFailures", state_machine=self.state_machine, topic=storage.alarm_topic)
+        self.job_failure_rule = notify_failed_job_runs(
+            self, "JobFailures", job_names=[j.name for j in self.jobs], topic=storage.alarm_topic
+        )
+
+        self.alarms = AlarmSet(self, "Alarms", topic=storage.alarm_topic, prefix=names.prefix)
+        sm = self.state_machine
+        self.alarms.add(
+            "BatchExecutionsFailed",
+            metric=sm.metric_failed(period=FIVE_MINUTES, statistic="Sum"),
+            threshold=1,
+            description="A batch execution failed.",
+        )
+        self.alarms.add(
+            "BatchExecutionsTimedOut",
+            metric=sm.metric_timed_out(period=FIVE_MINUTES, statistic="Sum"),
+            threshold=1,
+            description="A batch execution timed out.",
+        )
+
+        CfnOutput(self, "StateMachineArn", value=sm.state_machine_arn)
+        CfnOutput(self, "GlueDatabase", value=names.glue_database)
+
+
+def acknowledge_catalog_tables(job: GlueJob, database: str) -> None:
+    """The catalog statement covers the tables of the lake's database (``table/<database>/*``)."""
+    acknowledge(
+        job.role,
+        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/{database}/*]",
+        "The jobs register and update the lake's tables themselves (schemas live in the job code); the "
+        "statement is limited to this database's tables.",
+    )

@@ -1,0 +1,222 @@
+"""Monitoring: the operations dashboard and the cross-cutting alarms (stream lag and throttles, table throttles,
+quarantine volume, Glue failures). Ingestion and batch keep the alarms on their own resources; the dashboard
+shows every alarm of the app in one status widget.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
+from constructs import Construct
+
+from infra.components.alarms import FIVE_MINUTES, AlarmSet
+from infra.config import Deployment
+from infra.stacks.batch import BatchStack
+from infra.stacks.ingestion import IngestionStack
+from infra.stacks.storage import StorageStack
+from infra.stacks.streaming import StreamingStack
+
+# The ingest function's Powertools metrics (lambdas/ingest/app.py): namespace, service dimension, names.
+INGEST_NAMESPACE = "CustomerLakehouse"
+INGEST_SERVICE = "ingest"
+ACCEPTED_EVENTS = "AcceptedEvents"
+REJECTED_EVENTS = "RejectedEvents"
+
+ITERATOR_AGE_LIMIT = Duration.minutes(5)
+QUARANTINE_RATIO_LIMIT = 0.05
+
+
+def ingest_metric(name: str) -> cloudwatch.Metric:
+    return cloudwatch.Metric(
+        namespace=INGEST_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": INGEST_SERVICE},
+        statistic="Sum",
+        period=FIVE_MINUTES,
+    )
+
+
+def rule_triggers(rule: events.IRule) -> cloudwatch.Metric:
+    return cloudwatch.Metric(
+        namespace="AWS/Events",
+        metric_name="TriggeredRules",
+        dimensions_map={"RuleName": rule.rule_name},
+        statistic="Sum",
+        period=FIVE_MINUTES,
+    )
+
+
+def table_throttles(table_name: str, tag: str) -> cloudwatch.MathExpression:
+    """Read + write throttle events of a table; ``tag`` keeps metric ids unique when graphed together."""
+
+    def metric(name: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace="AWS/DynamoDB",
+            metric_name=name,
+            dimensions_map={"TableName": table_name},
+            statistic="Sum",
+            period=FIVE_MINUTES,
+        )
+
+    return cloudwatch.MathExpression(
+        expression=f"FILL(r{tag}, 0) + FILL(w{tag}, 0)",
+        using_metrics={f"r{tag}": metric("ReadThrottleEvents"), f"w{tag}": metric("WriteThrottleEvents")},
+        label=f"{table_name} throttles",
+        period=FIVE_MINUTES,
+    )
+
+
+class MonitoringStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        deployment: Deployment,
+        storage: StorageStack,
+        streaming: StreamingStack,
+        ingestion: IngestionStack,
+        batch: BatchStack,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        names = deployment.names
+        stream = streaming.stream
+        self.alarms = AlarmSet(self, "Alarms", topic=storage.alarm_topic, prefix=names.prefix)
+        add = self.alarms.add
+
+        iterator_age = stream.metric_get_records_iterator_age_milliseconds(period=FIVE_MINUTES, statistic="Maximum")
+        add(
+            "StreamIteratorAge",
+            metric=iterator_age,
+            threshold=ITERATOR_AGE_LIMIT.to_milliseconds(),
+            periods=3,
+            description="The streaming job is more than 5 minutes behind the event stream.",
+        )
+        write_throttles = stream.metric_put_records_throttled_records(period=FIVE_MINUTES, statistic="Sum")
+        add(
+            "StreamWriteThrottles",
+            metric=write_throttles,
+            threshold=1,
+            periods=2,
+            description="PutRecords to the event stream were throttled (add shards or switch to on-demand).",
+        )
+        table_names = [*streaming.tables, names.write_keys_table]
+        throttles = {name: table_throttles(name, str(i)) for i, name in enumerate(table_names)}
+        for table_name, expression in throttles.items():
+            add(
+                f"{_pascal(table_name.removeprefix(names.prefix + '-'))}Throttles",
+                metric=expression,
+                threshold=1,
+                periods=2,
+                description=f"DynamoDB throttled requests on {table_name}.",
+            )
+
+        accepted, rejected = ingest_metric(ACCEPTED_EVENTS), ingest_metric(REJECTED_EVENTS)
+        quarantine_ratio = cloudwatch.MathExpression(
+            expression="IF(a + q > 0, q / (a + q), 0)",
+            using_metrics={"a": accepted, "q": rejected},
+            label="quarantined share of events",
+            period=FIVE_MINUTES,
+        )
+        add(
+            "QuarantineVolume",
+            metric=quarantine_ratio,
+            threshold=QUARANTINE_RATIO_LIMIT,
+            periods=3,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            description="More than 5% of events were quarantined for 15 minutes (a source sends invalid events).",
+        )
+        job_failures = cloudwatch.MathExpression(
+            expression="FILL(b, 0) + FILL(s, 0)",
+            using_metrics={"b": rule_triggers(batch.job_failure_rule), "s": rule_triggers(streaming.job_failure_rule)},
+            label="failed Glue job runs",
+            period=FIVE_MINUTES,
+        )
+        add(
+            "GlueJobFailures",
+            metric=job_failures,
+            threshold=1,
+            description="A Glue job run (batch or streaming) failed, timed out or stopped.",
+        )
+
+        every_alarm = [*ingestion.alarms.alarms, *batch.alarms.alarms, *self.alarms.alarms]
+        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=names.dashboard)
+        api, fn, sm = ingestion.api, ingestion.function, batch.state_machine
+        lake = storage.lake
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=every_alarm, width=24, height=4),
+        )
+        self.dashboard.add_widgets(
+            _graph(
+                "API requests and errors",
+                [
+                    api.metric_count(period=FIVE_MINUTES),
+                    api.metric_client_error(period=FIVE_MINUTES, statistic="Sum"),
+                    api.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
+                ],
+            ),
+            _graph(
+                "API latency (p50, p99)",
+                [
+                    api.metric_latency(period=FIVE_MINUTES, statistic="p50"),
+                    api.metric_latency(period=FIVE_MINUTES, statistic="p99"),
+                ],
+            ),
+            _graph("Events accepted and quarantined", [accepted, rejected]),
+        )
+        self.dashboard.add_widgets(
+            _graph(
+                "Ingest function",
+                [
+                    fn.metric_invocations(period=FIVE_MINUTES),
+                    fn.metric_errors(period=FIVE_MINUTES),
+                    fn.metric_throttles(period=FIVE_MINUTES),
+                ],
+            ),
+            _graph("Ingest duration (p99)", [fn.metric_duration(period=FIVE_MINUTES, statistic="p99")]),
+            _graph(
+                "Objects landed (raw, quarantine)",
+                [_bucket_puts(lake.bucket_name, "raw"), _bucket_puts(lake.bucket_name, "quarantine")],
+            ),
+        )
+        self.dashboard.add_widgets(
+            _graph("Stream records in", [stream.metric_incoming_records(period=FIVE_MINUTES, statistic="Sum")]),
+            _graph("Stream iterator age (max)", [iterator_age]),
+            _graph("Stream write throttles", [write_throttles]),
+        )
+        self.dashboard.add_widgets(
+            _graph("DynamoDB throttles", list(throttles.values())),
+            _graph(
+                "Batch executions",
+                [
+                    sm.metric_succeeded(period=FIVE_MINUTES),
+                    sm.metric_failed(period=FIVE_MINUTES),
+                    sm.metric_timed_out(period=FIVE_MINUTES),
+                ],
+            ),
+            _graph("Glue job failures", [job_failures]),
+        )
+
+
+def _graph(title: str, metrics: list[cloudwatch.IMetric]) -> cloudwatch.GraphWidget:
+    return cloudwatch.GraphWidget(title=title, left=metrics, width=8, height=6)
+
+
+def _bucket_puts(bucket_name: str, zone: str) -> cloudwatch.Metric:
+    """S3 request metrics of the lake's per-zone filters (``LakeBucket`` adds a filter per zone)."""
+    return cloudwatch.Metric(
+        namespace="AWS/S3",
+        metric_name="PutRequests",
+        dimensions_map={"BucketName": bucket_name, "FilterId": zone},
+        statistic="Sum",
+        period=FIVE_MINUTES,
+        label=f"{zone}/ objects written",
+    )
+
+
+def _pascal(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("-"))

@@ -1,0 +1,144 @@
+"""Streaming: the Kinesis event stream, the DynamoDB feature and dedup tables, and the Glue streaming job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
+from constructs import Construct
+
+from infra.build import ROOT
+from infra.components import policies
+from infra.components.dynamodb_table import LakehouseTable
+from infra.components.failure_notifications import notify_failed_job_runs
+from infra.components.glue_job import GlueJob, GlueJobSpec
+from infra.components.glue_security import GlueSecurity
+from infra.components.nag import acknowledge
+from infra.config import Deployment
+from infra.stacks.storage import StorageStack
+from lakehouse.aws.resources import dynamodb_tables
+from lakehouse.rfm_breakpoints import BREAKPOINTS_KEY
+
+STREAM_SCRIPT = ROOT / "stream" / "glue_job.py"
+STREAM_READ_ACTIONS = [
+    "kinesis:DescribeStream",
+    "kinesis:DescribeStreamSummary",
+    "kinesis:GetRecords",
+    "kinesis:GetShardIterator",
+    "kinesis:ListShards",
+]
+FEATURE_WRITE_ACTIONS = [  # what stream/sink.py calls: conditional updates, dedup markers, batched reads
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:GetItem",
+    "dynamodb:UpdateItem",
+]
+
+
+class StreamingStack(Stack):
+    """Kinesis → Glue streaming job (Spark) → DynamoDB ``customer_features``; checkpoints in the lake."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        deployment: Deployment,
+        storage: StorageStack,
+        library: Path,
+        python_modules: Path,
+        script: Path = STREAM_SCRIPT,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        names = deployment.names
+        profile = deployment.profile
+        on_demand = profile.kinesis_mode == "on-demand"
+        self.stream = kinesis.Stream(
+            self,
+            "Events",
+            stream_name=names.stream,
+            stream_mode=kinesis.StreamMode.ON_DEMAND if on_demand else kinesis.StreamMode.PROVISIONED,
+            shard_count=None if on_demand else deployment.settings.kinesis_shards,
+            encryption=kinesis.StreamEncryption.KMS,
+            encryption_key=storage.key,
+            retention_period=Duration.hours(profile.kinesis_retention_hours),
+            removal_policy=RemovalPolicy.RETAIN if profile.retain_data else RemovalPolicy.DESTROY,
+        )
+
+        acknowledge(
+            self.stream,
+            "AwsSolutions-KDS3",
+            "The stream is encrypted with the lake's customer-managed key (rotated, key policy under our "
+            "control) rather than the AWS-managed aws/kinesis key.",
+        )
+
+        streaming_tables = {names.features_table, names.stream_dedup_table}
+        self.tables = {
+            spec.name: LakehouseTable(
+                self, _construct_id(spec.name, names.prefix), spec=spec, key=storage.key, retain=profile.retain_data
+            ).table
+            for spec in dynamodb_tables(deployment.settings)
+            if spec.name in streaming_tables
+        }
+        self.features_table = self.tables[names.features_table]
+        self.dedup_table = self.tables[names.stream_dedup_table]
+
+        self.checkpoint_prefix = f"{deployment.zone_prefix('checkpoints')}{names.streaming_job}/"
+        temp_prefix = f"{deployment.zone_prefix('state')}{names.streaming_job}/"
+        security = GlueSecurity(self, "GlueSecurity", name=names.streaming_glue_security, key=storage.key)
+        self.job = GlueJob(
+            self,
+            "FeatureJob",
+            spec=GlueJobSpec(
+                name=names.streaming_job,
+                script=script,
+                description="Kinesis events -> real-time RFM features and segment in DynamoDB",
+                streaming=True,
+                worker_type=profile.streaming_worker_type,
+                workers=profile.streaming_workers,
+                arguments={  # stream/glue_job.py: JOB_ARGUMENTS
+                    "--lakehouse_project": deployment.settings.project,
+                    "--lakehouse_stage": deployment.settings.stage,
+                    "--lakehouse_region": deployment.region,
+                    "--lake_root": deployment.lake.root_uri,
+                    "--stream_arn": self.stream.stream_arn,
+                    "--stream_name": names.stream,
+                    "--checkpoint_location": deployment.lake.uri(self.checkpoint_prefix),
+                },
+            ),
+            library=library,
+            python_modules=python_modules,
+            security=security,
+            key=storage.key,
+            lake_bucket=deployment.lake.bucket,
+            temp_prefix=temp_prefix,
+            writes=[self.checkpoint_prefix],
+            appends=[deployment.zone_prefix("quarantine")],  # records the job cannot use
+            read_keys=[deployment.lake.key(BREAKPOINTS_KEY)],  # RFM quintiles published by the batch build
+            statements=[
+                iam.PolicyStatement(actions=STREAM_READ_ACTIONS, resources=[self.stream.stream_arn]),
+                iam.PolicyStatement(
+                    actions=FEATURE_WRITE_ACTIONS,
+                    resources=[self.features_table.table_arn, self.dedup_table.table_arn],
+                ),
+                policies.kms_via(storage.key, policies.KMS_DECRYPT, ["kinesis"]),
+                policies.kms_via(storage.key, policies.KMS_ENCRYPT_DECRYPT, ["dynamodb"]),
+            ],
+        )
+
+        self.job_failure_rule = notify_failed_job_runs(
+            self, "JobFailures", job_names=[self.job.name], topic=storage.alarm_topic
+        )
+
+        CfnOutput(self, "StreamName", value=self.stream.stream_name)
+        CfnOutput(self, "FeaturesTable", value=self.features_table.table_name)
+        CfnOutput(self, "CheckpointLocation", value=deployment.lake.uri(self.checkpoint_prefix))
+
+
+def _construct_id(table_name: str, prefix: str) -> str:
+    """``customer-lakehouse-dev-customer-features`` → ``CustomerFeaturesTable``."""
+    return "".join(part.capitalize() for part in table_name.removeprefix(f"{prefix}-").split("-")) + "Table"

@@ -1,0 +1,139 @@
+from lakehouse.aws.resources import dynamodb_tables
+from lakehouse.config import Settings
+from stream.glue_job import JOB_ARGUMENTS
+
+LAKE = "arn:${AWS::Partition}:s3:::customer-lakehouse-dev-lake"
+
+
+def test_stream_is_kms_encrypted_and_sized_by_stage(dev, prod) -> None:
+    (stream,) = dev.resources("Streaming", "AWS::Kinesis::Stream").values()
+    props = stream["Properties"]
+    assert props["Name"] == Settings(stage="dev").names.stream
+    assert props["StreamEncryption"]["EncryptionType"] == "KMS"
+    assert dev.render(props["StreamEncryption"]["KeyId"], "Streaming").startswith("${Storage:LakeKey")
+    assert props["StreamModeDetails"] == {"StreamMode": "PROVISIONED"}
+    assert props["ShardCount"] == Settings(stage="dev").kinesis_shards
+    assert props["RetentionPeriodHours"] == 24
+    (prod_stream,) = prod.resources("Streaming", "AWS::Kinesis::Stream").values()
+    assert prod_stream["Properties"]["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"}
+    assert "ShardCount" not in prod_stream["Properties"]
+    assert prod_stream["Properties"]["RetentionPeriodHours"] == 72
+
+
+def test_feature_and_dedup_tables_follow_the_shared_table_specs(dev) -> None:
+    settings = Settings(stage="dev")
+    specs = {s.name: s for s in dynamodb_tables(settings) if s.name != settings.names.write_keys_table}
+    tables = {
+        t["Properties"]["TableName"]: t["Properties"]
+        for t in dev.resources("Streaming", "AWS::DynamoDB::GlobalTable").values()
+    }
+    assert set(tables) == set(specs)
+    for name, props in tables.items():
+        spec = specs[name]
+        assert props["KeySchema"] == [{"AttributeName": spec.partition_key, "KeyType": "HASH"}]
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        assert props["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS"}
+        (replica,) = props["Replicas"]
+        assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert "LakeKey" in dev.render(replica["SSESpecification"]["KMSMasterKeyId"], "Streaming")
+        if spec.ttl_attribute:
+            assert props["TimeToLiveSpecification"] == {"AttributeName": spec.ttl_attribute, "Enabled": True}
+        else:
+            assert "TimeToLiveSpecification" not in props
+
+
+def test_streaming_job_is_a_glue_5_streaming_job_with_checkpoints_in_the_lake(dev) -> None:
+    names = Settings(stage="dev").names
+    (job,) = dev.resources("Streaming", "AWS::Glue::Job").values()
+    props = job["Properties"]
+    assert props["Name"] == names.streaming_job
+    assert props["Command"]["Name"] == "gluestreaming"
+    assert props["GlueVersion"] == "5.0"
+    assert props["SecurityConfiguration"] == names.streaming_glue_security
+    args = props["DefaultArguments"]
+    assert args["--checkpoint_location"] == f"s3://{names.lake_bucket}/checkpoints/{names.streaming_job}"
+    assert args["--stream_name"] == names.stream
+    assert args["--lake_root"] == f"s3://{names.lake_bucket}"
+    assert dev.render(args["--extra-py-files"], "Streaming").endswith(".zip") and args["--job-language"] == "python"
+
+
+def test_streaming_job_role_reads_the_stream_and_writes_only_its_tables_and_checkpoints(dev, grants) -> None:
+    job = "customer-lakehouse-dev-stream-features"
+    grants(
+        dev.policy_statements("Streaming", "FeatureJobRoleDefaultPolicy"),
+        {
+            ("s3:GetObject",): [
+                "arn:aws:s3:::cdk-*-assets-*.py",
+                "arn:aws:s3:::cdk-*-assets-*.zip",
+                "arn:aws:s3:::cdk-*-assets-*.zip",
+                f"{LAKE}/state/rfm_breakpoints.json",
+            ],
+            ("s3:PutObject",): [f"{LAKE}/quarantine/*"],
+            ("s3:DeleteObject", "s3:GetObject", "s3:PutObject"): [
+                f"{LAKE}/checkpoints/{job}/*",
+                f"{LAKE}/state/{job}/*",
+            ],
+            ("s3:ListBucket",): [LAKE],
+            ("logs:AssociateKmsKey", "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"): [
+                "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws-glue/*",
+                "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws-glue/*:*",
+            ],
+            ("cloudwatch:PutMetricData",): ["*"],
+            ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"): ["${Storage:LakeKey*.Arn}"],
+            (
+                "kinesis:DescribeStream",
+                "kinesis:DescribeStreamSummary",
+                "kinesis:GetRecords",
+                "kinesis:GetShardIterator",
+                "kinesis:ListShards",
+            ): ["${Events*.Arn}"],
+            (
+                "dynamodb:BatchGetItem",
+                "dynamodb:BatchWriteItem",
+                "dynamodb:GetItem",
+                "dynamodb:UpdateItem",
+            ): ["${CustomerFeaturesTable*.Arn}", "${StreamDedupTable*.Arn}"],
+            ("kms:Decrypt",): ["${Storage:LakeKey*.Arn}"],
+            ("kms:Decrypt", "kms:GenerateDataKey"): ["${Storage:LakeKey*.Arn}"],
+        },
+    )
+
+
+def test_failed_streaming_job_runs_notify_the_alarm_topic(dev) -> None:
+    (rule,) = dev.resources("Streaming", "AWS::Events::Rule").values()
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["source"] == ["aws.glue"]
+    assert pattern["detail"]["jobName"] == [Settings(stage="dev").names.streaming_job]
+    (target,) = rule["Properties"]["Targets"]
+    assert dev.render(target["Arn"], "Streaming").startswith("${Storage:AlarmsTopic")
+
+
+def test_streaming_job_lists_only_its_prefixes_and_the_published_breakpoints(dev) -> None:
+    (listing,) = [
+        s
+        for s in dev.policy_statements("Streaming", "FeatureJobRoleDefaultPolicy")
+        if s["actions"] == ("s3:ListBucket",)
+    ]
+    job = "customer-lakehouse-dev-stream-features"
+    assert listing["condition"] == {
+        "StringLike": {
+            "s3:prefix": sorted(
+                [
+                    f"checkpoints/{job}/",
+                    f"checkpoints/{job}/*",
+                    "quarantine/",
+                    "quarantine/*",
+                    f"state/{job}/",
+                    f"state/{job}/*",
+                    "state/rfm_breakpoints.json",
+                ]
+            )
+        }
+    }
+
+
+def test_streaming_job_gets_every_argument_its_script_resolves(dev) -> None:
+    (job,) = dev.resources("Streaming", "AWS::Glue::Job").values()
+    given = set(job["Properties"]["DefaultArguments"])
+    assert {f"--{name}" for name in JOB_ARGUMENTS if name != "JOB_NAME"} <= given  # Glue adds --JOB_NAME
+    assert job["Properties"]["DefaultArguments"]["--lakehouse_stage"] == "dev"

@@ -1,0 +1,60 @@
+import pytest
+
+from infra.config import PROFILES, deployment_from_context, profile_for
+
+
+def test_prod_gets_the_prod_profile_and_every_other_stage_the_dev_profile() -> None:
+    assert profile_for("prod", {}) == PROFILES["prod"]
+    assert profile_for("dev", {}) == PROFILES["dev"]
+    assert profile_for("qa", {}) == PROFILES["dev"]
+
+
+def test_context_strings_override_profile_fields_with_their_types() -> None:
+    profile = profile_for(
+        "dev",
+        {
+            "waf": "true",
+            "api_rate_limit": "12.5",
+            "batch_workers": "4",
+            "kinesis_mode": "on-demand",
+            "alarm_email": "ops@example.com",
+        },
+    )
+    assert profile.waf is True and profile.api_rate_limit == 12.5 and profile.batch_workers == 4
+    assert profile.kinesis_mode == "on-demand" and profile.alarm_email == "ops@example.com"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("waf", "maybe", "'waf': expected true or false"),
+        ("batch_workers", "many", "'batch_workers': expected a number"),
+        ("kinesis_mode", "sharded", "'kinesis_mode': expected on-demand or provisioned"),
+    ],
+)
+def test_bad_context_values_name_the_key(key: str, value: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        profile_for("dev", {key: value})
+
+
+def test_deployment_names_everything_from_the_shared_settings() -> None:
+    deployment = deployment_from_context({"stage": "qa", "region": "eu-west-1", "project": "acme"}, environ={})
+    assert deployment.names.prefix == "acme-qa"
+    assert deployment.lake.root_uri == "s3://acme-qa-lake"
+    assert deployment.region == "eu-west-1" and deployment.account is None
+    assert deployment.availability_zones == ("eu-west-1a", "eu-west-1b", "eu-west-1c")
+    assert deployment.zone_prefix("raw") == "raw/"
+    with pytest.raises(ValueError, match="unknown lake zone 'bronze'"):
+        deployment.zone_prefix("bronze")
+
+
+def test_region_and_account_fall_back_to_the_cdk_environment() -> None:
+    deployment = deployment_from_context({}, environ={"CDK_DEFAULT_REGION": "us-west-2", "CDK_DEFAULT_ACCOUNT": "1"})
+    assert (deployment.settings.stage, deployment.region, deployment.account) == ("dev", "us-west-2", "1")
+
+
+def test_availability_zones_can_be_chosen_but_need_three() -> None:
+    chosen = deployment_from_context({"availability_zones": "us-east-1b, us-east-1d,us-east-1f"}, environ={})
+    assert chosen.availability_zones == ("us-east-1b", "us-east-1d", "us-east-1f")
+    with pytest.raises(ValueError, match="three zones"):
+        deployment_from_context({"availability_zones": "us-east-1a,us-east-1b"}, environ={})
