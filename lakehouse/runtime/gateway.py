@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from lakehouse.config import Settings
 
@@ -74,17 +74,31 @@ def is_binary(content_type: str | None, binary_media_types: Iterable[str]) -> bo
     return any(fnmatch.fnmatch(media, pattern.lower()) for pattern in binary_media_types) if media else False
 
 
+def split_target(target: str) -> tuple[str, str]:
+    """(path, query) of an HTTP request target, taken literally: ``//a`` is a path, not a host.
+
+    An absolute-form target (``http://host/path``) loses its scheme and host; a fragment is dropped.
+    """
+    target = target.split("#", 1)[0]
+    lowered = target[:8].lower()
+    if lowered.startswith(("http://", "https://")):
+        rest = target.split("://", 1)[1]
+        slash = rest.find("/")
+        target = rest[slash:] if slash >= 0 else "/"
+    path, _, query = target.partition("?")
+    return path or "/", query
+
+
 def proxy_event(method: str, target: str, headers: list[tuple[str, str]], body: bytes, *, source_ip: str,
                 stage: str, binary_media_types: Iterable[str], request_id: str | None = None,
                 now: float | None = None) -> dict[str, Any]:
     """The API Gateway REST proxy event for one HTTP request (path relative to the stage)."""
-    url = urlsplit(target)
-    path = url.path or "/"
+    path, query = split_target(target)
     multi_headers: dict[str, list[str]] = {}
     for name, value in headers:
         multi_headers.setdefault(name, []).append(value)
     multi_query: dict[str, list[str]] = {}
-    for name, value in parse_qsl(url.query, keep_blank_values=True):
+    for name, value in parse_qsl(query, keep_blank_values=True):
         multi_query.setdefault(name, []).append(value)
     content_type = next((v[-1] for k, v in multi_headers.items() if k.lower() == "content-type"), None)
     binary = bool(body) and is_binary(content_type, binary_media_types)

@@ -10,6 +10,8 @@ import threading
 import time
 import urllib.request
 
+import pytest
+
 from lakehouse.config import Settings
 from lakehouse.runtime.gateway import (
     MAX_PAYLOAD_BYTES,
@@ -18,6 +20,7 @@ from lakehouse.runtime.gateway import (
     http_answer,
     is_binary,
     proxy_event,
+    split_target,
 )
 
 
@@ -35,6 +38,20 @@ def test_proxy_event_has_the_rest_api_shape() -> None:
     assert (ctx["requestId"], ctx["stage"], ctx["path"], ctx["identity"]["sourceIp"]) == (
         "req-1", "dev", "/dev/v1/batch", "10.0.0.7")
     assert ctx["requestTimeEpoch"] == 1_700_000_000_500 and ctx["requestTime"] == "14/Nov/2023:22:13:20 +0000"
+
+
+@pytest.mark.parametrize(("target", "expected"), [
+    ("/v1/track?a=1", ("/v1/track", "a=1")), ("", ("/", "")), ("//[", ("//[", "")), ("//v1/track", ("//v1/track", "")),
+    ("/x#frag?no", ("/x", "")), ("http://host:1/v1/batch?q", ("/v1/batch", "q")), ("HTTPS://host", ("/", "")),
+    ("/a?b?c", ("/a", "b?c")),
+])
+def test_request_targets_are_taken_literally(target: str, expected: tuple[str, str]) -> None:
+    assert split_target(target) == expected
+
+
+def test_a_malformed_target_still_makes_an_event() -> None:
+    event = proxy_event("GET", "//[::1", [], b"", source_ip="1.1.1.1", stage="dev", binary_media_types=())
+    assert event["path"] == "//[::1" and event["queryStringParameters"] is None
 
 
 def test_binary_media_types_base64_the_body() -> None:
