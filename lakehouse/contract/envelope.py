@@ -8,7 +8,7 @@ is a known domain event gets its ``properties`` checked against that event's mod
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
@@ -29,9 +29,17 @@ _MIN_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_TIME = datetime(2100, 1, 1, tzinfo=UTC)
 
 
+def in_time_range(value: datetime) -> bool:
+    """Whether an aware ``value`` lies in the contract's time range [1970-01-01, 2100-01-01)."""
+    return _MIN_TIME <= value < _MAX_TIME
+
+
 def _utc(value: datetime) -> datetime:
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if not _MIN_TIME <= value < _MAX_TIME:
+    try:
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 has no UTC equivalent
+        value = _MIN_TIME - timedelta(days=1)
+    if not in_time_range(value):
         raise ValueError("must be between 1970-01-01 and 2100-01-01")
     return value
 

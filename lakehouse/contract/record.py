@@ -23,7 +23,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from lakehouse.contract.envelope import Envelope, IdentifyEvent, PageEvent, TrackEvent
+from lakehouse.contract.envelope import Envelope, IdentifyEvent, PageEvent, TrackEvent, in_time_range
 
 RECORD_SCHEMA_VERSION = 1
 _TRANSPORT_FIELDS = frozenset({"sentAt", "sent_at", "receivedAt", "received_at", "writeKey", "messageId",
@@ -52,12 +52,19 @@ def payload_event_id(payload: dict[str, Any]) -> str:
 
 
 def corrected_timestamp(event: Envelope, received_at: datetime, batch_sent_at: datetime | None) -> datetime:
-    """Segment's clock-skew correction: ``timestamp + (receivedAt - sentAt)`` when sentAt is known."""
+    """Segment's clock-skew correction: ``timestamp + (receivedAt - sentAt)`` when sentAt is known.
+
+    A correction that would move the time out of the contract's range (a sender clock decades off) is not
+    applied: the event keeps the timestamp it was validated with.
+    """
     original = event.timestamp or event.original_timestamp
     if original is None:
         return received_at
     sent_at = event.sent_at or batch_sent_at
-    return original + (received_at - sent_at) if sent_at else original
+    if not sent_at:
+        return original
+    corrected = original + (received_at - sent_at)
+    return corrected if in_time_range(corrected) else original
 
 
 def to_record(event: Envelope, payload: dict[str, Any], *, source: str, received_at: datetime,

@@ -96,6 +96,8 @@ INVALID = [
     ("identify", "traits.signup_date", "yesterday", "traits.signup_date", "valid date"),
     ("page", "timestamp", "2025-13-40", "timestamp", "valid datetime"),
     ("page", "timestamp", "1899-01-01T00:00:00Z", "timestamp", "between 1970"),
+    ("page", "timestamp", "0001-01-01T00:00:00+01:00", "timestamp", "between 1970"),  # no UTC equivalent
+    ("page", "sentAt", "9999-12-31T23:59:59-05:00", "sentAt", "between 1970"),
     ("Order Completed", "event", "", "event", "at least 1 character"),
     ("Order Completed", "type", "screen", "type", "one of 'track', 'identify', 'page'"),
     ("Order Completed", "userId", DELETE, "userId", "userId or anonymousId is required"),

@@ -35,6 +35,12 @@ def test_clock_skew_is_corrected_from_sent_at() -> None:
     assert record["received_at"] == "2025-06-02T09:31:00.000Z"
 
 
+def test_a_correction_out_of_the_contract_range_is_not_applied() -> None:
+    # the sender's clock is decades ahead: correcting would move the event before 1970
+    call = example_calls()["page"] | {"timestamp": "1971-01-01T00:00:00Z", "sentAt": "2099-01-01T00:00:00Z"}
+    assert _record(call)["timestamp"] == "1971-01-01T00:00:00.000Z"
+
+
 def test_batch_sent_at_applies_when_the_event_has_none() -> None:
     call = example_calls()["page"] | {"timestamp": "2025-06-02T09:00:00Z"}
     record = _record(call, batch_sent_at=RECEIVED - timedelta(seconds=5))
