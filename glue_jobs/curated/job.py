@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -25,6 +24,7 @@ from pyspark.sql.types import StructType
 
 from glue_jobs.common.catalog import register_table
 from glue_jobs.common.lakefs import delete_prefix, partition_values
+from glue_jobs.common.progress import Progress, Steps
 from glue_jobs.common.state import commit_run, new_run_id, processed_raw_objects
 from glue_jobs.curated.dedup import dedup_batch, drop_already_curated
 from glue_jobs.curated.parse import accepted_events, parse_lines, raw_object_of
@@ -36,7 +36,6 @@ from lakehouse.config import Settings
 from lakehouse.lake.raw import encode_lines
 from lakehouse.lake.storage import LakeStorage, StoredObject
 
-Progress = Callable[[str, int, int], None]
 STAGING = "curated/_staging"
 
 
@@ -129,13 +128,8 @@ def run_raw_to_curated(spark: SparkSession, settings: Settings, *, lines: DataFr
     configure(spark, storage)
     steps = ["read raw objects", "validate", "deduplicate", *[t.name for t in EVENT_TABLES], SESSIONS,
              "catalog", "commit"]
-    done = 0
-
-    def step(name: str) -> None:
-        nonlocal done
-        if on_progress:
-            on_progress(name, done, len(steps))
-        done += 1
+    progress = Steps(steps, on_progress)
+    step = progress.start
 
     report = CuratedReport()
     step("read raw objects")
@@ -216,8 +210,7 @@ def run_raw_to_curated(spark: SparkSession, settings: Settings, *, lines: DataFr
     report.seconds = time.monotonic() - started
     commit_run(storage, run_id, keys, report.as_dict())
     new.unpersist()
-    if on_progress:
-        on_progress("done", len(steps), len(steps))
+    progress.finish()
     return report
 
 

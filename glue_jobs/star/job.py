@@ -22,6 +22,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from glue_jobs.common.lakefs import data_files, parquet_rows
+from glue_jobs.common.progress import Progress, Steps
 from glue_jobs.common.state import MANIFESTS, STAR_STATE, curated_version, new_run_id, read_json, write_json
 from glue_jobs.curated.job import configure
 from glue_jobs.curated.parse import accepted_events, parse_lines
@@ -35,7 +36,6 @@ from lakehouse.config import Settings
 from lakehouse.lake.storage import LakeStorage
 from lakehouse.rfm_breakpoints import BREAKPOINTS_KEY
 
-Progress = Callable[[str, int, int], None]
 DIMENSIONS = ("dim_date", "dim_geography", "dim_customer", "dim_product", "dim_offer", "dim_support_issue",
               "dim_channel", "mart_parameters")
 
@@ -120,13 +120,8 @@ def run_build_star(spark: SparkSession, settings: Settings, *, force: bool = Fal
         report.build_id = last.get("build_id")
         return report
     steps = [*STAR_TABLES, "rfm breakpoints", "commit"]
-    done = 0
-
-    def step(name: str) -> None:
-        nonlocal done
-        if on_progress:
-            on_progress(name, done, len(steps))
-        done += 1
+    progress = Steps(steps, on_progress)
+    step = progress.start
 
     curated = {name: read_curated(spark, storage, name) for name in [t.name for t in EVENT_TABLES] + [SESSIONS]}
     events = curated["events"].persist()
@@ -191,8 +186,7 @@ def run_build_star(spark: SparkSession, settings: Settings, *, force: bool = Fal
                                      "tables": {k: asdict(v) for k, v in report.tables.items()}})
     events.unpersist()
     dim_customer.unpersist()
-    if on_progress:
-        on_progress("done", len(steps), len(steps))
+    progress.finish()
     return report
 
 

@@ -57,6 +57,32 @@ def attach_running_emulator(settings: Settings) -> str | None:
     return state.endpoint
 
 
+def require_resources(settings: Settings, table: str, what: str) -> str:
+    """Attach to the running emulator (or AWS_ENDPOINT_URL, or AWS) and check the stream and ``table`` exist.
+
+    Returns where the commands talk to ("AWS" or the endpoint); a missing resource or an unreachable
+    endpoint is a :class:`UserError` that says to run ``lakehouse up``.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from lakehouse.aws.clients import aws_client
+
+    endpoint = attach_running_emulator(settings)
+    where = endpoint or "AWS"
+    try:
+        aws_client("kinesis", region=settings.region).describe_stream_summary(StreamName=settings.names.stream)
+        aws_client("dynamodb", region=settings.region).describe_table(TableName=table)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            raise UserError(f"the {what} resources of stage '{settings.stage}' (stream {settings.names.stream}, "
+                            f"table {table}) do not exist on {where}; run `lakehouse up` first") from None
+        raise UserError(f"{where} refused the request: {exc}") from None
+    except BotoCoreError as exc:
+        hint = "start the embedded AWS with `lakehouse up`" if endpoint is None else f"is {endpoint} running?"
+        raise UserError(f"no AWS endpoint is reachable ({exc}); {hint}") from None
+    return where
+
+
 def progress_bar(transient: bool = False) -> Progress:
     """The progress bar every long command uses."""
     return Progress(

@@ -5,11 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from botocore.exceptions import BotoCoreError, ClientError
 from rich.table import Table
 
-from lakehouse.aws.clients import aws_client
-from lakehouse.cli.common import UserError, attach_running_emulator, console, friendly_errors, load_settings
+from lakehouse.cli.common import UserError, console, friendly_errors, load_settings, require_resources
 from lakehouse.cli.common import progress_bar as make_progress_bar
 from lakehouse.config import Settings
 from lakehouse.runtime.gateway import LocalGateway
@@ -22,21 +20,7 @@ keys_app = typer.Typer(help="Create, list and revoke ingestion write keys (one s
 
 def require_aws(settings: Settings) -> str:
     """Attach to the emulator `lakehouse up` started (or AWS_ENDPOINT_URL) and check the resources exist."""
-    endpoint = attach_running_emulator(settings)
-    where = endpoint or "AWS"
-    names = settings.names
-    try:
-        aws_client("kinesis", region=settings.region).describe_stream_summary(StreamName=names.stream)
-        aws_client("dynamodb", region=settings.region).describe_table(TableName=names.write_keys_table)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-            raise UserError(f"the ingestion resources of stage '{settings.stage}' do not exist on {where}; "
-                            "run `lakehouse up` first") from None
-        raise UserError(f"{where} refused the request: {exc}") from None
-    except BotoCoreError as exc:
-        hint = "start the embedded AWS with `lakehouse up`" if endpoint is None else f"is {endpoint} running?"
-        raise UserError(f"no AWS endpoint is reachable ({exc}); {hint}") from None
-    return where
+    return require_resources(settings, settings.names.write_keys_table, "ingestion")
 
 
 def key_store(settings: Settings) -> WriteKeyStore:

@@ -9,10 +9,9 @@ from decimal import Decimal
 from typing import Any
 
 import typer
-from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 from rich.table import Table
 
-from lakehouse.cli.common import UserError, attach_running_emulator, console, friendly_errors, load_settings
+from lakehouse.cli.common import UserError, console, friendly_errors, load_settings, require_resources
 from lakehouse.config import Settings
 from lakehouse.spark import local_spark
 
@@ -23,19 +22,7 @@ TIME_DEPENDENT = ("recency_days", "orders_90d", "revenue_90d", "views_7d", "cart
 
 def _require(settings: Settings) -> None:
     """The stream and the feature table must exist (``lakehouse up`` provisions them locally)."""
-    from lakehouse.aws.clients import aws_client
-
-    names = settings.names
-    try:
-        aws_client("kinesis", region=settings.region).describe_stream_summary(StreamName=names.stream)
-        aws_client("dynamodb", region=settings.region).describe_table(TableName=names.features_table)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-            raise UserError(f"stream {names.stream} or table {names.features_table} does not exist: run "
-                            "`lakehouse up` (or deploy the stacks) first") from None
-        raise UserError(f"AWS refused: {exc}") from None
-    except (EndpointConnectionError, NoCredentialsError) as exc:
-        raise UserError(f"cannot reach AWS ({exc}); start the embedded emulator with `lakehouse up`") from None
+    require_resources(settings, settings.names.features_table, "streaming")
 
 
 def _summary_table(report) -> Table:
@@ -72,7 +59,6 @@ def stream(
     if overrides.get("starting_position") == "AT_TIMESTAMP" and not starting_timestamp:
         raise UserError("--starting-position AT_TIMESTAMP needs --starting-timestamp")
     settings = settings.model_copy(update={"stream": settings.stream.model_copy(update=overrides)})
-    attach_running_emulator(settings)
     _require(settings)
 
     from stream.job import StreamJobError, run_stream
@@ -125,7 +111,6 @@ def customer(
 
 
     settings = load_settings()
-    attach_running_emulator(settings)
     _require(settings)
     item = stored_item(settings, customer_id)
     if as_json:
