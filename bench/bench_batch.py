@@ -31,13 +31,13 @@ from pathlib import Path
 import duckdb
 
 from glue_jobs.curated.job import run_raw_to_curated
-from glue_jobs.sample_data import generated_calls, land_calls, read_calls
 from glue_jobs.star.job import run_build_star
-from lakehouse.config import BatchSettings, Settings
-from lakehouse.contract import parse_event
-from lakehouse.generator import GeneratorConfig, customers_for_events
-from lakehouse.spark import local_spark
-from lakehouse.warehouse.load import load_warehouse
+from glue_jobs.warehouse.load import load_warehouse
+from lakehouse.core.config import BatchSettings, Settings
+from lakehouse.core.contract import parse_event
+from lakehouse.core.spark import local_spark
+from lakehouse.local.generator import GeneratorConfig, customers_for_events
+from lakehouse.local.sample_data import generated_calls, land_calls, read_calls
 
 CORES = 2
 DASHBOARD_QUERIES = {

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import orjson
 
-from lakehouse.generator import GeneratorConfig, customers_for_events, generate
-from lakehouse.generator.signal import read_events
+from lakehouse.local.generator import GeneratorConfig, customers_for_events, generate
+from lakehouse.local.generator.signal import read_events
 
 FLOOR_SAMPLE = 300_000
 

@@ -34,14 +34,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lakehouse.aws.embedded import EmbeddedAws
-from lakehouse.aws.provision import provision
-from lakehouse.config import Settings
-from lakehouse.contract import parse_event, to_record
-from lakehouse.contract.examples import example_calls
-from lakehouse.lake.raw import encode_json_lines, encode_lines
-from lakehouse.runtime.gateway import LocalGateway, LocalLambdaContext, proxy_event
-from lakehouse.write_keys import WriteKey, WriteKeyStore
+from lakehouse.core.config import Settings
+from lakehouse.core.contract import parse_event, to_record
+from lakehouse.core.contract.examples import example_calls
+from lakehouse.core.lake.raw import encode_json_lines, encode_lines
+from lakehouse.core.write_keys import WriteKey, WriteKeyStore
+from lakehouse.local.aws.embedded import EmbeddedAws
+from lakehouse.local.aws.provision import provision
+from lakehouse.local.gateway import LocalGateway, LocalLambdaContext, proxy_event
 from lambdas.ingest.app import SERVICE, create_handler
 from lambdas.ingest.kinesis_sink import PutReport
 

@@ -40,14 +40,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from lakehouse.aws.clients import aws_client
-from lakehouse.aws.embedded import EmbeddedAws
-from lakehouse.aws.provision import provision
-from lakehouse.config import Settings
-from lakehouse.contract import parse_event, to_record
-from lakehouse.generator import GeneratorConfig, generate
-from lakehouse.runtime.replay import api_is_up
-from lakehouse.write_keys import WriteKeyStore
+from lakehouse.core.aws.clients import aws_client
+from lakehouse.core.config import Settings
+from lakehouse.core.contract import parse_event, to_record
+from lakehouse.core.write_keys import WriteKeyStore
+from lakehouse.local.aws.embedded import EmbeddedAws
+from lakehouse.local.aws.provision import provision
+from lakehouse.local.generator import GeneratorConfig, generate
+from lakehouse.local.replay import api_is_up
 from stream.features import FeatureConfig, customer_deltas, dedup_within, derive, merge
 from stream.items import features_map, state_map
 from stream.job import build_processor, run_stream
@@ -216,7 +216,7 @@ class ApiProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LAKEHOUSE_")}
         env.update(LAKEHOUSE_HOME=str(settings.home), LAKEHOUSE_STAGE=settings.stage)
         self.url = f"http://127.0.0.1:{port}"
-        self.proc = subprocess.Popen([sys.executable, "-m", "lakehouse.cli.main", "serve", "--port", str(port),
+        self.proc = subprocess.Popen([sys.executable, "-m", "lakehouse.local.cli.main", "serve", "--port", str(port),
                                       "--concurrency", "4"], env=env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
@@ -335,7 +335,7 @@ def main() -> None:
           f"{sum(map(len, payloads)) / len(payloads):,.0f} bytes per record; load average "
           f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     with EmbeddedAws() as _aws, tempfile.TemporaryDirectory() as folder:
-        from lakehouse.spark import local_spark
+        from lakehouse.core.spark import local_spark
 
         spark = local_spark("bench-stream")
         spark.sparkContext.setLogLevel("ERROR")

@@ -1,31 +1,24 @@
 """Glue job ``build_star``: curated tables -> star schema Parquet under ``warehouse/`` + RFM breakpoints.
 
-Job parameters: ``--lake_root s3://bucket`` ``--stage prod`` ``--force true`` (rebuild even if unchanged).
-Locally: ``python -m glue_jobs.build_star [--lake_root DIR] [--force]``.
+Job parameters (:class:`lakehouse.core.job_args.BuildStarArguments`): ``--lake_root s3://bucket``
+``--stage prod`` ``--force true`` (rebuild even if the curated zone is unchanged).
+Locally: ``python -m glue_jobs.build_star [--lake_root DIR] [--force true]``.
 """
 
 from __future__ import annotations
 
-import json
-import sys
+from typing import Any
 
-from glue_jobs.common.args import SETTINGS_ARGUMENTS, job_arguments, settings_from, spark_session
+from glue_jobs.common.runtime import job_run, print_summary
 from glue_jobs.star.job import run_build_star
+from lakehouse.core.job_args import BuildStarArguments
 
 
-def main(argv: list[str] | None = None) -> dict:
-    argv = sys.argv if argv is None else argv
-    args = job_arguments(argv, ["JOB_NAME", *SETTINGS_ARGUMENTS], flags=["force"])
-    settings = settings_from(args)
-    spark, job, _ = spark_session()
-    if job is not None:
-        job.init(args.get("JOB_NAME") or settings.names.build_star_job, args)
-    report = run_build_star(spark, settings, force=bool(args.get("force")))
-    summary = report.as_dict()
-    print(json.dumps(summary, default=str))
-    if job is not None:
-        job.commit()
-    return summary
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the job on ``argv`` (``sys.argv`` when None); returns the report printed as its last log line."""
+    with job_run(BuildStarArguments, argv, lambda names: names.build_star_job) as run:
+        report = run_build_star(run.spark, run.settings, force=run.arguments.force)
+    return print_summary(report.as_dict())
 
 
 if __name__ == "__main__":

@@ -1,30 +1,28 @@
 """Glue job ``load_warehouse``: the latest star build -> Redshift Serverless (COPY + MERGE, one transaction).
 
 Runs as a Glue 5 job (the CDK batch stack ships the pinned wheels with ``--additional-python-modules``).
-Job parameters: ``--lake_root s3://bucket`` ``--stage prod`` ``--target redshift`` ``--force true`` and
-the Redshift connection as ``--redshift_host``, ``--redshift_port``, ``--redshift_database``,
-``--redshift_workgroup``, ``--redshift_secret_arn``, ``--redshift_copy_role_arn``,
-``--redshift_schema_name`` (each overrides the matching ``LAKEHOUSE_REDSHIFT__*`` variable). Locally:
-``python -m glue_jobs.load_warehouse`` loads the embedded DuckDB file.
+Job parameters (:class:`lakehouse.core.job_args.LoadWarehouseArguments`): ``--lake_root s3://bucket``
+``--stage prod`` ``--target redshift`` ``--force true`` and the Redshift connection as ``--redshift_host``,
+``--redshift_port``, ``--redshift_database``, ``--redshift_workgroup``, ``--redshift_secret_arn``,
+``--redshift_copy_role_arn``, ``--redshift_schema_name`` (each overrides the matching
+``LAKEHOUSE_REDSHIFT__*`` variable). Locally: ``python -m glue_jobs.load_warehouse`` loads the DuckDB file.
 """
 
 from __future__ import annotations
 
-import json
-import sys
+from typing import Any
 
-from glue_jobs.common.args import REDSHIFT_ARGUMENTS, SETTINGS_ARGUMENTS, job_arguments, settings_from
-from lakehouse.warehouse.load import load_warehouse, target_for
+from glue_jobs.common.runtime import job_run, print_summary
+from glue_jobs.warehouse.load import load_warehouse, target_for
+from lakehouse.core.job_args import LoadWarehouseArguments
 
 
-def main(argv: list[str] | None = None) -> dict:
-    argv = sys.argv if argv is None else argv
-    args = job_arguments(argv, ["JOB_NAME", *SETTINGS_ARGUMENTS, *REDSHIFT_ARGUMENTS, "target"], flags=["force"])
-    settings = settings_from(args)
-    report = load_warehouse(settings, target=target_for(settings, args.get("target")), force=bool(args.get("force")))
-    summary = report.as_dict()
-    print(json.dumps(summary, default=str))
-    return summary
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the job on ``argv`` (``sys.argv`` when None); returns the report printed as its last log line."""
+    with job_run(LoadWarehouseArguments, argv, lambda names: names.load_warehouse_job, spark=False) as run:
+        target = target_for(run.settings, run.arguments.target)
+        report = load_warehouse(run.settings, target=target, force=run.arguments.force)
+    return print_summary(report.as_dict())
 
 
 if __name__ == "__main__":

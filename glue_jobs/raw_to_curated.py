@@ -2,21 +2,22 @@
 
 On Glue (5.x, Spark 3.5) with ``--job-bookmark-option job-bookmark-enable`` the new raw objects come
 from a bookmarked S3 source; otherwise (and locally) from the manifest of committed runs in ``state/``.
-Job parameters: ``--lake_root s3://bucket`` ``--stage prod`` ``--region …`` ``--catalog true``.
-Locally: ``python -m glue_jobs.raw_to_curated [--lake_root DIR] [--catalog]``.
+Job parameters (:class:`lakehouse.core.job_args.RawToCuratedArguments`): ``--lake_root s3://bucket``
+``--stage prod`` ``--region …`` ``--catalog true``.
+Locally: ``python -m glue_jobs.raw_to_curated [--lake_root DIR] [--catalog true]``.
 """
 
 from __future__ import annotations
 
-import json
-import sys
+from typing import Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from glue_jobs.common.args import SETTINGS_ARGUMENTS, job_arguments, settings_from, spark_session
+from glue_jobs.common.runtime import job_run, print_summary
 from glue_jobs.curated.job import run_raw_to_curated
 from glue_jobs.curated.parse import raw_object_of
+from lakehouse.core.job_args import RawToCuratedArguments
 
 RAW_LINE_SEPARATOR = "\u0001"  # never in a JSON line: control characters must be escaped in JSON
 
@@ -43,22 +44,16 @@ def bookmarked_raw_lines(glue_context, raw_uri: str) -> DataFrame:
     return lines.select(raw_object_of(F.col("raw_file")).alias("raw_object"), value.alias("value"))
 
 
-def main(argv: list[str] | None = None) -> dict:
-    argv = sys.argv if argv is None else argv
-    args = job_arguments(argv, ["JOB_NAME", *SETTINGS_ARGUMENTS, "job-bookmark-option"], flags=["catalog"])
-    settings = settings_from(args)
-    spark, job, glue_context = spark_session()
-    lines = None
-    if job is not None:
-        job.init(args.get("JOB_NAME") or settings.names.raw_to_curated_job, args)
-        if args.get("job_bookmark_option") == "job-bookmark-enable":
-            lines = bookmarked_raw_lines(glue_context, settings.lake.uri("raw"))
-    report = run_raw_to_curated(spark, settings, lines=lines, catalog=bool(args.get("catalog")))
-    summary = report.as_dict()
-    print(json.dumps(summary, default=str))
-    if job is not None:
-        job.commit()
-    return summary
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the job on ``argv`` (``sys.argv`` when None); returns the report printed as its last log line.
+
+    With a job bookmark (on Glue) the new raw lines come from the bookmarked S3 source; otherwise the job lists
+    the raw zone against its manifest of committed runs.
+    """
+    with job_run(RawToCuratedArguments, argv, lambda names: names.raw_to_curated_job) as run:
+        lines = bookmarked_raw_lines(run.glue_context, run.settings.lake.uri("raw")) if run.bookmarked else None
+        report = run_raw_to_curated(run.spark, run.settings, lines=lines, catalog=run.arguments.catalog)
+    return print_summary(report.as_dict())
 
 
 if __name__ == "__main__":

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
-from lakehouse.config import ResourceNames, Settings
-from lakehouse.lake.layout import ZONES, LakeLayout
+from lakehouse.core.config import ResourceNames, Settings
+from lakehouse.core.lake.layout import ZONES, LakeLayout
 
 KinesisMode = Literal["on-demand", "provisioned"]
 

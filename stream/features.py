@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from lakehouse.rfm_breakpoints import Breakpoints
+from lakehouse.core.rfm_breakpoints import Breakpoints
 from stream.records import (
     CENT,
     ORDER_COMPLETED,

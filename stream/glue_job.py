@@ -1,13 +1,14 @@
 """Glue 5 streaming job (Spark 3.5): Glue's native Kinesis source -> the same micro-batch processor.
 
-Arguments (set by the CDK streaming stack): ``--lakehouse_project``, ``--lakehouse_stage``,
-``--lakehouse_region``, ``--lake_root``, ``--stream_arn``, ``--stream_name``, ``--checkpoint_location``.
+Arguments (:class:`lakehouse.core.job_args.StreamingJobArguments`, built by the CDK streaming stack from the
+same model): ``--project``, ``--stage``, ``--region``, ``--lake_root``, ``--stream_arn``,
+``--checkpoint_location``, ``--kinesis_shards`` and the tuning as ``--stream_<StreamSettings field>``
+(``--stream_trigger_seconds 1.0`` …): a Glue job has no ``LAKEHOUSE_*`` environment.
 
 Glue's Kinesis source parses each record as JSON with :data:`GLUE_SCHEMA` (nested objects arrive as
 their JSON text), ``addRecordTimestamp`` adds each record's arrival time, and ``glueContext.forEachBatch``
 calls :func:`process_glue_batch` with Spark's batch id — replayed with the same id after a failure,
-exactly as locally, so the exactly-once argument of docs/streaming.md holds unchanged. Tuning comes from
-the same ``LAKEHOUSE_STREAM__*`` settings as the local job.
+exactly as locally, so the exactly-once argument of docs/streaming.md holds unchanged.
 
 Differences from the local Python source: Glue does not expose shard ids and sequence numbers after
 parsing (duplicates within a batch keep their first row), and a record that is not JSON reaches the job
@@ -17,12 +18,19 @@ as a row of nulls, so its quarantine line holds what Glue kept, not the original
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from pyspark.sql import DataFrame
+
+from lakehouse.core.job_args import JobArgumentsError, StreamingJobArguments
+from stream.identity import checkpoint_identity
+from stream.job import build_processor
+from stream.microbatch import BatchResult, MicroBatchProcessor
 from stream.records import RawStreamRecord, Rejected, StreamEvent, event_from_payload
 
 GLUE_SCHEMA = ("event_id STRING, message_id STRING, type STRING, event STRING, name STRING, user_id STRING, "
@@ -31,8 +39,6 @@ GLUE_SCHEMA = ("event_id STRING, message_id STRING, type STRING, event STRING, n
                "context STRING, schema_version INT")
 ARRIVAL_COLUMN = "__src_timestamp"
 JSON_FIELDS = ("properties", "traits", "context")
-JOB_ARGUMENTS = ("JOB_NAME", "lakehouse_project", "lakehouse_stage", "lakehouse_region", "lake_root", "stream_arn",
-                 "stream_name", "checkpoint_location")
 
 
 def _arrival(value: Any) -> datetime | None:
@@ -69,37 +75,48 @@ def kinesis_options(stream_arn: str, max_records_per_shard: int, starting_positi
     return options
 
 
+def process_glue_batch(processor: MicroBatchProcessor, batch: DataFrame, batch_id: int) -> BatchResult:
+    """Glue's ``forEachBatch`` body: one micro-batch of Glue's parsed Kinesis frame through the processor.
+
+    ``batch`` has the columns of :data:`GLUE_SCHEMA` and :data:`ARRIVAL_COLUMN`; the result's counts are
+    printed as one JSON line (the job's log) and returned.
+    """
+    result = processor.process_parsed(parsed_from_rows(batch.collect()), batch_id)
+    print(json.dumps({"batch_id": batch_id, "records": result.records, "events": result.events,
+                      "rejected": result.rejected, "duplicates": result.duplicates, "customers": result.written,
+                      "seconds": round(result.seconds, 3), "lag_ms": result.lag_ms}), flush=True)
+    return result
+
+
 def main(argv: list[str] | None = None) -> None:
+    """Start the streaming job on ``argv`` (``sys.argv`` when None); runs until Glue stops it.
+
+    Raises :class:`~lakehouse.core.job_args.JobArgumentsError` when ``--stream_arn`` or
+    ``--checkpoint_location`` is missing or an argument is unusable.
+    """
     from awsglue.context import GlueContext
-    from awsglue.utils import getResolvedOptions
     from pyspark.context import SparkContext
 
-    from lakehouse.config import Settings
-    from stream.identity import checkpoint_identity
-    from stream.job import build_processor
-
-    args = getResolvedOptions(argv or sys.argv, list(JOB_ARGUMENTS))
-    settings = Settings(project=args["lakehouse_project"], stage=args["lakehouse_stage"],
-                        region=args["lakehouse_region"], lake_root=args["lake_root"])
+    parsed = StreamingJobArguments.parse(sys.argv if argv is None else argv)
+    args = parsed.arguments
+    missing = [f"--{n}" for n in ("stream_arn", "checkpoint_location") if not getattr(args, n)]
+    if missing:
+        raise JobArgumentsError(f"the streaming job needs {' and '.join(missing)}")
+    if parsed.ignored:
+        print(f"ignored job arguments (no job reads them): {' '.join(parsed.ignored)}", file=sys.stderr)
+    settings = args.settings()
     tuning = settings.stream
     glue = GlueContext(SparkContext.getOrCreate())
-    checkpoint = args["checkpoint_location"]
+    checkpoint = str(args.checkpoint_location)
     identity = checkpoint_identity(checkpoint, tuning.starting_position, tuning.starting_timestamp,
                                    region=settings.region)
     processor = build_processor(settings, identity.run)
     shards = max(1, settings.kinesis_shards)
     frame = glue.create_data_frame.from_options(
         connection_type="kinesis",
-        connection_options=kinesis_options(args["stream_arn"], max(1, tuning.max_records_per_trigger // shards),
+        connection_options=kinesis_options(str(args.stream_arn), max(1, tuning.max_records_per_trigger // shards),
                                            identity.starting_position, identity.starting_timestamp))
-
-    def process_glue_batch(batch, batch_id: int) -> None:
-        result = processor.process_parsed(parsed_from_rows(batch.collect()), batch_id)
-        print(json.dumps({"batch_id": batch_id, "records": result.records, "events": result.events,
-                          "rejected": result.rejected, "duplicates": result.duplicates, "customers": result.written,
-                          "seconds": round(result.seconds, 3), "lag_ms": result.lag_ms}), flush=True)
-
-    glue.forEachBatch(frame=frame, batch_function=process_glue_batch,
+    glue.forEachBatch(frame=frame, batch_function=functools.partial(process_glue_batch, processor),
                       options={"windowSize": f"{max(1, round(tuning.trigger_seconds))} seconds",
                                "checkpointLocation": checkpoint})
 

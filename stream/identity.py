@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lakehouse.lake.layout import LakeLayout
-from lakehouse.lake.storage import LakeStorage
+from lakehouse.core.lake.layout import LakeLayout
+from lakehouse.core.lake.storage import LakeStorage
 
 IDENTITY_FILE = "lakehouse-sink.json"
 

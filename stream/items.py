@@ -20,7 +20,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from lakehouse.contract.record import iso
+from lakehouse.core.contract.record import iso
 from stream.features import CustomerFeatures, CustomerState, DayActivity, DayOrders
 from stream.records import parse_time
 

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lakehouse.config import Settings
-from lakehouse.lake.storage import LakeStorage
-from lakehouse.rfm_breakpoints import load_breakpoints
+from lakehouse.core.config import Settings
+from lakehouse.core.lake.storage import LakeStorage
+from lakehouse.core.rfm_breakpoints import load_breakpoints
 from stream.features import FeatureConfig
 from stream.identity import CheckpointIdentity, checkpoint_identity, stale_checkpoint
-from stream.microbatch import BatchResult, Fault, MicroBatchProcessor, fault_from_env
+from stream.microbatch import BatchResult, Fault, MicroBatchProcessor
 from stream.records import RawStreamRecord
 from stream.rfm import BreakpointsProvider
 from stream.sink import FeatureSink
@@ -137,7 +137,7 @@ def stream_created_at(settings: Settings) -> str:
     """The stream's creation time (ISO 8601); raises :class:`StreamJobError` when it does not exist."""
     from botocore.exceptions import ClientError
 
-    from lakehouse.aws.clients import aws_client
+    from lakehouse.core.aws.clients import aws_client
 
     try:
         summary = aws_client("kinesis", region=settings.region).describe_stream_summary(
@@ -197,7 +197,7 @@ def run_stream(settings: Settings, spark, *, once: bool = True, trigger_seconds:
     replaced = stale_checkpoint(Path(checkpoint), created)
     identity = checkpoint_identity(checkpoint, tuning.starting_position, tuning.starting_timestamp,
                                    region=settings.region, stream_created=created)
-    processor = build_processor(settings, identity.run, fault if fault is not None else fault_from_env())
+    processor = build_processor(settings, identity.run, fault)
     report = StreamReport(checkpoint=checkpoint, run=identity.run, replaced_checkpoint=str(replaced or "") or None)
 
     failures: list[tuple[int, BaseException]] = []

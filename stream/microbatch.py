@@ -9,14 +9,12 @@ safe; the argument, step by step, is in docs/streaming.md.
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from lakehouse.lake.storage import LakeStorage
+from lakehouse.core.lake.storage import LakeStorage
 from stream.features import customer_deltas, dedup_within, needs_claim
 from stream.identity import batch_token
 from stream.quarantine import write_quarantine
@@ -24,7 +22,10 @@ from stream.records import RawStreamRecord, Rejected, StreamEvent, parse_record
 from stream.rfm import BreakpointsProvider
 from stream.sink import FeatureSink
 
+#: the points of a micro-batch where a ``fault(step, batch_id)`` callback is called (tests crash the job there)
 FAULT_STEPS = ("before-claims", "after-claims", "mid-updates", "after-updates")
+#: ``fault(step, batch_id)``: called at each point of :data:`FAULT_STEPS`; the crash tests pass one that kills
+#: the process. Production code passes none: nothing reads a fault from the environment.
 Fault = Callable[[str, int], None]
 
 
@@ -113,23 +114,3 @@ class MicroBatchProcessor:
 
 def _arrivals(parsed: Iterable[StreamEvent | Rejected]) -> list[datetime]:
     return [p.arrival for p in parsed if isinstance(p, StreamEvent) and p.arrival is not None]
-
-
-def fault_from_env(variable: str = "LAKEHOUSE_STREAM_FAULT") -> Fault | None:
-    """Fault injection for the crash tests: ``<step>@<batch id>`` kills this process (SIGKILL) at that point.
-
-    Steps: before-claims, after-claims, mid-updates (between two rounds of customer updates), after-updates
-    (everything written, Spark has not committed the batch yet).
-    """
-    spec = os.environ.get(variable, "").strip()
-    if not spec:
-        return None
-    step, _, batch = spec.partition("@")
-    if step not in FAULT_STEPS or not batch.isdigit():
-        raise ValueError(f"{variable} must be <step>@<batch id> with step one of {', '.join(FAULT_STEPS)}")
-
-    def fault(at: str, batch_id: int) -> None:
-        if at == step and batch_id == int(batch):
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return fault

@@ -16,9 +16,9 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from lakehouse.contract.record import iso
-from lakehouse.lake.raw import encode_lines, quarantine_object_key
-from lakehouse.lake.storage import LakeStorage
+from lakehouse.core.contract.record import iso
+from lakehouse.core.lake.raw import encode_lines, quarantine_object_key
+from lakehouse.core.lake.storage import LakeStorage
 from stream.records import Rejected
 
 

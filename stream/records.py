@@ -1,7 +1,7 @@
 """Records on the stream -> validated events (pure).
 
 Each Kinesis record's data is one canonical raw record as UTF-8 JSON (see
-:mod:`lakehouse.contract.record`). The job uses only a few fields of it; a record that cannot be used
+:mod:`lakehouse.core.contract.record`). The job uses only a few fields of it; a record that cannot be used
 becomes a :class:`Rejected` naming the field at fault, and is quarantined and counted, never fatal:
 
 * not UTF-8 JSON, or not a JSON object;

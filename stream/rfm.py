@@ -1,7 +1,7 @@
 """RFM scores (1 to 5) and the named segment of a customer (pure).
 
 Scores use the quintile breakpoints the batch star build publishes (``state/rfm_breakpoints.json``, see
-:mod:`lakehouse.rfm_breakpoints`) with the batch's definitions, so a live score and a batch score of the
+:mod:`lakehouse.core.rfm_breakpoints`) with the batch's definitions, so a live score and a batch score of the
 same customer on the same day agree:
 
 * recency_days = days from the last completed order's day to the as-of day;
@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lakehouse.rfm_breakpoints import NO_PURCHASE, Breakpoints
+from lakehouse.core.rfm_breakpoints import NO_PURCHASE, Breakpoints
 
 SEGMENTS = ("Champions", "Loyal", "Potential Loyalist", "Can't Lose Them", "At Risk", "Hibernating", "Lost")
 

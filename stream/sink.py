@@ -32,9 +32,9 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from lakehouse.aws.clients import aws_client
-from lakehouse.contract.record import iso
-from lakehouse.rfm_breakpoints import Breakpoints
+from lakehouse.core.aws.clients import aws_client
+from lakehouse.core.contract.record import iso
+from lakehouse.core.rfm_breakpoints import Breakpoints
 from stream.features import CustomerDelta, FeatureConfig, derive, merge
 from stream.items import FEATURES, STATE, features_map, state_from_item, state_map
 from stream.records import StreamEvent

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.aws.embedded import EmbeddedAws
-from lakehouse.aws.provision import provision
-from lakehouse.config import Settings
+from lakehouse.core.config import Settings
+from lakehouse.local.aws.embedded import EmbeddedAws
+from lakehouse.local.aws.provision import provision
+
+#: the lake built once by the batch chain, shared by the batch, warehouse and local-runner tests
+pytest_plugins = ["tests.lake_fixtures"]
 
 # Tests never read the developer's own configuration.
 for _key in [k for k in os.environ if k.startswith("LAKEHOUSE_")]:
@@ -47,7 +50,7 @@ def aws_settings(moto_endpoint: str, settings: Settings) -> Settings:
 @pytest.fixture(scope="session")
 def spark():
     """The one local SparkSession shared by every test that needs Spark."""
-    from lakehouse.spark import local_spark
+    from lakehouse.core.spark import local_spark
 
     session = local_spark("lakehouse-tests")
     yield session

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 from pyspark.sql.types import StructType
 
-from lakehouse.aws.clients import aws_client
+from lakehouse.core.aws.clients import aws_client
 
 _PARQUET = {
     "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",

@@ -1,7 +1,7 @@
 """File operations on the lake that Spark does not do for us: list, sizes, delete a prefix.
 
 Works on a local lake (plain files) and on ``s3://`` (boto3, which Glue ships), through
-:class:`lakehouse.lake.storage.LakeStorage` for reads and listings.
+:class:`lakehouse.core.lake.storage.LakeStorage` for reads and listings.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from lakehouse.aws.clients import aws_client
-from lakehouse.lake.layout import LakeLayout
-from lakehouse.lake.storage import LakeStorage, StoredObject
+from lakehouse.core.aws.clients import aws_client
+from lakehouse.core.lake.layout import LakeLayout
+from lakehouse.core.lake.storage import LakeStorage, StoredObject
 
 _PARTITION = re.compile(r"/([A-Za-z_][A-Za-z0-9_]*)=([^/]+)/")
 

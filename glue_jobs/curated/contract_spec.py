@@ -17,9 +17,9 @@ import annotated_types
 from pydantic import AliasChoices, BaseModel
 from pydantic.fields import FieldInfo
 
-from lakehouse.contract import properties as contract_properties
-from lakehouse.contract.envelope import PageEvent, TrackEvent
-from lakehouse.contract.properties import EVENT_PROPERTIES, Traits
+from lakehouse.core.contract import properties as contract_properties
+from lakehouse.core.contract.envelope import PageEvent, TrackEvent
+from lakehouse.core.contract.properties import EVENT_PROPERTIES, Traits
 
 #: validators of the contract that the Spark rules reproduce as patterns (applied after upper-casing
 #: for currencies, as the validator does)
@@ -163,6 +163,6 @@ def envelope_limits() -> dict[str, int]:
 
 def time_bounds() -> tuple[str, str]:
     """Event times the contract accepts: [low, high) as ISO dates."""
-    from lakehouse.contract import envelope
+    from lakehouse.core.contract import envelope
 
     return envelope._MIN_TIME.date().isoformat(), envelope._MAX_TIME.date().isoformat()

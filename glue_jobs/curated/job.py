@@ -25,16 +25,16 @@ from pyspark.sql.types import StructType
 from glue_jobs.common.catalog import register_table
 from glue_jobs.common.lakefs import delete_prefix, partition_values
 from glue_jobs.common.progress import Progress, Steps
-from glue_jobs.common.state import commit_run, new_run_id, processed_raw_objects
 from glue_jobs.curated.dedup import dedup_batch, drop_already_curated
 from glue_jobs.curated.parse import accepted_events, parse_lines, raw_object_of
 from glue_jobs.curated.report import CuratedReport, TableWrite
 from glue_jobs.curated.sessions import sessionize
 from glue_jobs.curated.tables import EVENT_TABLES, PARTITION, SESSIONS
 from glue_jobs.curated.writer import merge_partitions, partition_counts_of, read_partitions
-from lakehouse.config import Settings
-from lakehouse.lake.raw import encode_lines
-from lakehouse.lake.storage import LakeStorage, StoredObject
+from lakehouse.core.config import Settings
+from lakehouse.core.job_state import commit_run, new_run_id, processed_raw_objects
+from lakehouse.core.lake.raw import encode_lines
+from lakehouse.core.lake.storage import LakeStorage, StoredObject
 
 STAGING = "curated/_staging"
 

@@ -8,7 +8,7 @@ from pyspark.sql import types as T
 
 from glue_jobs.curated.rules import PROPERTIES_SCHEMA, TRAITS_SCHEMA, contract_rules, stripped
 
-#: top-level fields of the canonical raw record (lakehouse.contract.record), all read as JSON text
+#: top-level fields of the canonical raw record (lakehouse.core.contract.record), all read as JSON text
 RECORD_FIELDS = ("event_id", "message_id", "type", "event", "name", "user_id", "anonymous_id", "customer_id",
                  "timestamp", "original_timestamp", "sent_at", "received_at", "source", "properties", "traits",
                  "context", "schema_version")

@@ -21,7 +21,7 @@ def reason_of(line: str) -> str | None:
     """The first contract violation of one raw line, or None when it is a valid record."""
     import json
 
-    from lakehouse.contract import ContractError, parse_event
+    from lakehouse.core.contract import ContractError, parse_event
 
     try:
         record = json.loads(line)

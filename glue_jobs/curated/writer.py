@@ -18,8 +18,8 @@ from pyspark.sql import functions as F
 from glue_jobs.common.lakefs import data_files, delete_prefix, partition_values, stats
 from glue_jobs.curated.dedup import first_per_key
 from glue_jobs.curated.report import TableWrite
-from lakehouse.lake.layout import LakeLayout
-from lakehouse.lake.storage import LakeStorage
+from lakehouse.core.lake.layout import LakeLayout
+from lakehouse.core.lake.storage import LakeStorage
 
 PARTITION = "event_date"
 

@@ -11,7 +11,7 @@ from datetime import date
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from lakehouse.contract.properties import IssueType, Severity
+from lakehouse.core.contract.properties import IssueType, Severity
 
 UNKNOWN = "unknown"
 END_OF_TIME = "9999-12-31 00:00:00"

@@ -23,7 +23,6 @@ from pyspark.sql import functions as F
 
 from glue_jobs.common.lakefs import data_files, parquet_rows
 from glue_jobs.common.progress import Progress, Steps
-from glue_jobs.common.state import MANIFESTS, STAR_STATE, curated_version, new_run_id, read_json, write_json
 from glue_jobs.curated.job import configure
 from glue_jobs.curated.parse import accepted_events, parse_lines
 from glue_jobs.curated.sessions import sessionize
@@ -32,9 +31,10 @@ from glue_jobs.star import dimensions as D
 from glue_jobs.star import facts as FX
 from glue_jobs.star.metrics import breakpoints_document, customer_metrics, rfm_breakpoints
 from glue_jobs.star.schema import STAR_TABLES, conform
-from lakehouse.config import Settings
-from lakehouse.lake.storage import LakeStorage
-from lakehouse.rfm_breakpoints import BREAKPOINTS_KEY
+from lakehouse.core.config import Settings
+from lakehouse.core.job_state import MANIFESTS, STAR_STATE, curated_version, new_run_id, read_json, write_json
+from lakehouse.core.lake.storage import LakeStorage
+from lakehouse.core.rfm_breakpoints import BREAKPOINTS_KEY
 
 DIMENSIONS = ("dim_date", "dim_geography", "dim_customer", "dim_product", "dim_offer", "dim_support_issue",
               "dim_channel", "mart_parameters")

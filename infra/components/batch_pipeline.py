@@ -34,7 +34,6 @@ def glue_step(scope: Construct, state_name: str, job: GlueJob) -> tasks.GlueStar
         state_name=state_name,
         glue_job_name=job.name,
         integration_pattern=sfn.IntegrationPattern.RUN_JOB,
-        arguments=sfn.TaskInput.from_object({"--execution_id": sfn.JsonPath.string_at("$$.Execution.Name")}),
         result_selector={
             "JobRunId.$": "$.Id",
             "JobRunState.$": "$.JobRunState",

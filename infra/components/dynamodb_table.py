@@ -7,7 +7,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from lakehouse.aws.resources import TableSpec
+from lakehouse.core.aws.resources import TableSpec
 
 
 class LakehouseTable(Construct):

@@ -35,7 +35,7 @@ CODE_EXCLUDES = ["__pycache__", "*.pyc", "requirements.txt", "tests"]
 
 
 def function_environment(deployment: Deployment, pii_hash_key: str) -> dict[str, str]:
-    """What ``lakehouse.config.Settings`` reads inside the function (``LAKEHOUSE_*``), plus Powertools'."""
+    """What ``lakehouse.core.config.Settings`` reads inside the function (``LAKEHOUSE_*``), plus Powertools'."""
     settings = deployment.settings
     return {
         "LAKEHOUSE_PII__HASH_KEY": pii_hash_key,

@@ -4,7 +4,7 @@ The curated tables are registered by the raw→curated job itself, from the Spar
 source of truth: the code). The raw zone is written by the ingest function and read by Spark straight from
 S3, so nothing else registers it; this table makes it queryable from Athena without crawlers: partition
 projection computes ``source``/``dt``/``hour`` partitions from the query instead of storing them.
-Its columns are derived from the canonical record the ingest function writes (``lakehouse.contract``).
+Its columns are derived from the canonical record the ingest function writes (``lakehouse.core.contract``).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from aws_cdk import aws_glue as glue
 from constructs import Construct
 
 from infra.config import Deployment
-from lakehouse.contract import parse_event, to_record
-from lakehouse.contract.examples import example_calls
+from lakehouse.core.contract import parse_event, to_record
+from lakehouse.core.contract.examples import example_calls
 
 RAW_TABLE = "raw_events"
 PARTITION_KEYS = (("source", "string"), ("dt", "string"), ("hour", "string"))

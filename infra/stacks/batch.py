@@ -27,6 +27,7 @@ from infra.components.raw_events_table import LakeCatalog
 from infra.config import Deployment
 from infra.stacks.storage import StorageStack
 from infra.stacks.warehouse import WarehouseStack
+from lakehouse.core.job_args import BuildStarArguments, JobArguments, LoadWarehouseArguments, RawToCuratedArguments
 
 GLUE_JOBS_DIR = ROOT / "glue_jobs"
 CATALOG_WRITE_ACTIONS = [
@@ -76,12 +77,12 @@ class BatchStack(Stack):
             f"{glue_arn}:table/{names.glue_database}/*",
         ]
         security = GlueSecurity(self, "GlueSecurity", name=names.batch_glue_security, key=key)
-        common_arguments = {
-            # glue_jobs/common/args.py: SETTINGS_ARGUMENTS become lakehouse.config.Settings
-            "--project": settings.project,
-            "--stage": settings.stage,
-            "--region": deployment.region,
-            "--lake_root": deployment.lake.root_uri,
+        # Each job's arguments come from its model in lakehouse.core.job_args, the one its entry script parses.
+        where = {
+            "project": settings.project,
+            "stage": settings.stage,
+            "region": deployment.region,
+            "lake_root": deployment.lake.root_uri,
         }
 
         def job(
@@ -94,8 +95,8 @@ class BatchStack(Stack):
             writes: list[str],
             statements: list[iam.PolicyStatement],
             appends: tuple[str, ...] = (),
+            arguments: JobArguments,
             bookmarks: bool = False,
-            arguments: dict[str, str] | None = None,
             connection: GlueVpcAccess | None = None,
         ) -> GlueJob:
             return GlueJob(
@@ -109,7 +110,7 @@ class BatchStack(Stack):
                     workers=profile.batch_workers,
                     timeout_minutes=profile.batch_timeout_minutes,
                     bookmarks=bookmarks,
-                    arguments={**common_arguments, **(arguments or {})},
+                    arguments=arguments.to_glue(),
                 ),
                 library=library,
                 security=security,
@@ -133,7 +134,8 @@ class BatchStack(Stack):
             writes=[zone("curated")],
             appends=(zone("quarantine"),),  # malformed raw lines, with the reason
             bookmarks=True,  # only raw objects not processed yet
-            arguments={"--catalog": "true"},  # register curated tables and partitions in the Glue catalog
+            # register curated tables and partitions in the Glue catalog
+            arguments=RawToCuratedArguments(**where, catalog=True),
             statements=[iam.PolicyStatement(actions=CATALOG_WRITE_ACTIONS, resources=catalog_arns)],
         )
         self.build_star = job(
@@ -144,6 +146,7 @@ class BatchStack(Stack):
             reads=[zone("curated")],
             writes=[zone("warehouse")],
             statements=[iam.PolicyStatement(actions=CATALOG_READ_ACTIONS, resources=catalog_arns)],
+            arguments=BuildStarArguments(**where),
         )
         redshift = warehouse.redshift
         self.load_warehouse = job(
@@ -161,17 +164,18 @@ class BatchStack(Stack):
                 ),
                 policies.kms_via(key, policies.KMS_DECRYPT, ["secretsmanager"]),
             ],
-            arguments={
-                "--target": "redshift",
-                # Glue sets no environment variables: the LAKEHOUSE_REDSHIFT__* settings come as parameters
-                "--redshift_host": redshift.workgroup.attr_workgroup_endpoint_address,
-                "--redshift_port": str(settings.redshift.port),
-                "--redshift_workgroup": names.redshift_workgroup,
-                "--redshift_database": settings.redshift.database,
-                "--redshift_secret_arn": redshift.admin_secret.secret_arn,
-                "--redshift_copy_role_arn": redshift.copy_role.role_arn,
-                "--redshift_schema_name": settings.redshift.schema_name,
-            },
+            # Glue sets no environment variables: the LAKEHOUSE_REDSHIFT__* settings come as parameters
+            arguments=LoadWarehouseArguments(
+                **where,
+                target="redshift",
+                redshift_host=redshift.workgroup.attr_workgroup_endpoint_address,
+                redshift_port=settings.redshift.port,
+                redshift_workgroup=names.redshift_workgroup,
+                redshift_database=settings.redshift.database,
+                redshift_secret_arn=redshift.admin_secret.secret_arn,
+                redshift_copy_role_arn=redshift.copy_role.role_arn,
+                redshift_schema_name=settings.redshift.schema_name,
+            ),
             # Redshift is private: the job runs in the warehouse VPC through a Glue network connection.
             connection=GlueVpcAccess(
                 name=warehouse.network.connection_name,

@@ -16,8 +16,8 @@ from infra.components.ingest_function import IngestFunction
 from infra.config import Deployment
 from infra.stacks.storage import StorageStack
 from infra.stacks.streaming import StreamingStack
-from lakehouse.aws.resources import dynamodb_tables
-from lambdas.ingest.limits import MAX_REQUEST_BYTES
+from lakehouse.core.aws.resources import dynamodb_tables
+from lakehouse.core.contract.limits import MAX_REQUEST_BYTES
 
 INGEST_CODE = ROOT / "lambdas" / "ingest"
 

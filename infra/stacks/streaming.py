@@ -19,8 +19,9 @@ from infra.components.glue_security import GlueSecurity
 from infra.components.nag import acknowledge
 from infra.config import Deployment
 from infra.stacks.storage import StorageStack
-from lakehouse.aws.resources import dynamodb_tables
-from lakehouse.rfm_breakpoints import BREAKPOINTS_KEY
+from lakehouse.core.aws.resources import dynamodb_tables
+from lakehouse.core.job_args import StreamingJobArguments
+from lakehouse.core.rfm_breakpoints import BREAKPOINTS_KEY
 
 STREAM_SCRIPT = ROOT / "stream" / "glue_job.py"
 STREAM_READ_ACTIONS = [
@@ -100,15 +101,14 @@ class StreamingStack(Stack):
                 streaming=True,
                 worker_type=profile.streaming_worker_type,
                 workers=profile.streaming_workers,
-                arguments={  # stream/glue_job.py: JOB_ARGUMENTS
-                    "--lakehouse_project": deployment.settings.project,
-                    "--lakehouse_stage": deployment.settings.stage,
-                    "--lakehouse_region": deployment.region,
-                    "--lake_root": deployment.lake.root_uri,
-                    "--stream_arn": self.stream.stream_arn,
-                    "--stream_name": names.stream,
-                    "--checkpoint_location": deployment.lake.uri(self.checkpoint_prefix),
-                },
+                # stream/glue_job.py parses these with the same model; the tuning is the deployment's settings
+                arguments=StreamingJobArguments.from_settings(
+                    deployment.settings,
+                    region=deployment.region,
+                    lake_root=deployment.lake.root_uri,
+                    stream_arn=self.stream.stream_arn,
+                    checkpoint_location=deployment.lake.uri(self.checkpoint_prefix),
+                ).to_glue(),
             ),
             library=library,
             python_modules=python_modules,

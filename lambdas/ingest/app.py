@@ -19,9 +19,9 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConf
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from lakehouse.config import Settings
-from lakehouse.lake.storage import LakeStorage
-from lakehouse.write_keys import CachedWriteKeys, WriteKey, WriteKeyStore
+from lakehouse.core.config import Settings
+from lakehouse.core.lake.storage import LakeStorage
+from lakehouse.core.write_keys import CachedWriteKeys, WriteKey, WriteKeyStore
 
 from .kinesis_sink import KinesisSink, StreamSink
 from .normalise import Normaliser

@@ -7,7 +7,7 @@ import binascii
 from collections.abc import Callable
 from typing import Any
 
-from lakehouse.write_keys import WriteKey
+from lakehouse.core.write_keys import WriteKey
 
 from .responses import unauthorized
 

@@ -17,7 +17,7 @@ from typing import Protocol
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lakehouse.aws.clients import aws_client
+from lakehouse.core.aws.clients import aws_client
 
 MAX_RECORDS_PER_CALL = 500
 MAX_BYTES_PER_CALL = 5 * 1024 * 1024

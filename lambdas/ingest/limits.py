@@ -1,4 +1,4 @@
-"""The API's size limits (Segment's HTTP tracking API limits) and the checks that enforce them.
+"""The checks that enforce the API's size limits (:mod:`lakehouse.core.contract.limits`).
 
 An event's size is the size of its raw record as stored (compact UTF-8 JSON): what the lake and the
 stream actually receive. Measuring the record costs nothing extra, since it is serialised anyway.
@@ -9,14 +9,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-KB = 1024
-MAX_EVENT_BYTES = 32 * KB  # one call, as JSON
-MAX_REQUEST_BYTES = 500 * KB  # one request body, after decompression
-MAX_BATCH_EVENTS = 2_500  # calls in one batch
+from lakehouse.core.contract.limits import (
+    BATCH_LIMIT_TEXT,
+    EVENT_LIMIT_TEXT,
+    MAX_BATCH_EVENTS,
+    MAX_EVENT_BYTES,
+    MAX_REQUEST_BYTES,
+    REQUEST_LIMIT_TEXT,
+)
 
-EVENT_LIMIT_TEXT = f"{MAX_EVENT_BYTES // KB} KB ({MAX_EVENT_BYTES} bytes) per event"
-REQUEST_LIMIT_TEXT = f"{MAX_REQUEST_BYTES // KB} KB ({MAX_REQUEST_BYTES} bytes) per request"
-BATCH_LIMIT_TEXT = f"{MAX_BATCH_EVENTS} events per batch"
+__all__ = ["BATCH_LIMIT_TEXT", "MAX_BATCH_EVENTS", "MAX_EVENT_BYTES", "MAX_REQUEST_BYTES", "REQUEST_LIMIT_TEXT",
+           "EventTooLarge", "EventUnencodable", "encode_record"]
 
 
 class EventTooLarge(ValueError):

@@ -1,8 +1,8 @@
 """From the calls of one request to raw records and rejections (pure: no I/O).
 
 Per call, in order: transport fields removed (``writeKey``), batch-level ``context``/``integrations``
-filled in, the route's call type checked, the contract validated (:func:`lakehouse.contract.parse_event`),
-the canonical record built (:func:`lakehouse.contract.to_record`: event id, server ``received_at``,
+filled in, the route's call type checked, the contract validated (:func:`lakehouse.core.contract.parse_event`),
+the canonical record built (:func:`lakehouse.core.contract.to_record`: event id, server ``received_at``,
 clock-skew correction), PII rules applied, duplicates of an ``event_id`` already seen in the same request
 dropped, and the record serialised once (size and encodability checked on the way) for both sinks.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from lakehouse.contract import ContractError, FieldError, parse_event, to_record
+from lakehouse.core.contract import ContractError, FieldError, parse_event, to_record
 
 from .limits import EventTooLarge, EventUnencodable, encode_record
 from .pii import PiiRules

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lakehouse.contract.envelope import EVENT_ADAPTER, TRACK_MODELS
+from lakehouse.core.contract.envelope import EVENT_ADAPTER, TRACK_MODELS
 
 from .limits import MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_REQUEST_BYTES
 

@@ -17,7 +17,7 @@ import hmac
 import ipaddress
 from typing import Any
 
-from lakehouse.config import PiiSettings
+from lakehouse.core.config import PiiSettings
 
 HASHED_EMAIL_DOMAIN = "hashed.invalid"  # RFC 2606 reserves .invalid: never a real mailbox
 

@@ -2,7 +2,7 @@
 
 Accepted records go to ``raw/source=<source>/dt=YYYY-MM-DD/hour=HH/<uuid>.jsonl.gz`` and rejected calls
 to ``quarantine/dt=YYYY-MM-DD/hour=HH/<uuid>.jsonl.gz``, both partitioned by arrival time, through
-:class:`lakehouse.lake.storage.LakeStorage` (S3 or a local directory).
+:class:`lakehouse.core.lake.storage.LakeStorage` (S3 or a local directory).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lakehouse.contract import iso
-from lakehouse.lake.raw import encode_json_lines, encode_lines, quarantine_object_key, raw_object_key
-from lakehouse.lake.storage import LakeStorage
+from lakehouse.core.contract import iso
+from lakehouse.core.lake.raw import encode_json_lines, encode_lines, quarantine_object_key, raw_object_key
+from lakehouse.core.lake.storage import LakeStorage
 
 from .normalise import Rejection
 

@@ -14,9 +14,9 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import TypeAdapter, ValidationError
 
-from lakehouse.contract.envelope import UtcTime
-from lakehouse.contract.errors import from_validation_error
-from lakehouse.write_keys import WriteKey
+from lakehouse.core.contract.envelope import UtcTime
+from lakehouse.core.contract.errors import from_validation_error
+from lakehouse.core.write_keys import WriteKey
 
 from .auth import Authenticator, key_from_authorization, key_from_body
 from .kinesis_sink import StreamSink, StreamUnavailable

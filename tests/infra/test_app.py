@@ -3,7 +3,7 @@
 import pytest
 
 from infra.check import lint, validation_violations
-from lakehouse.config import Settings
+from lakehouse.core.config import Settings
 
 STACKS = ("Storage", "Streaming", "Ingestion", "Warehouse", "Batch", "Monitoring")
 

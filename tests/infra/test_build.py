@@ -73,6 +73,6 @@ def test_glue_python_modules_hold_every_pinned_package_as_wheels_for_glue() -> N
 
 def test_ingest_layer_holds_the_core_package_and_arm64_wheels() -> None:
     site = build.ingest_layer() / "python"
-    assert (site / "lakehouse" / "config.py").is_file()
+    assert (site / "lakehouse" / "core" / "config.py").is_file()
     assert not list((site / "lakehouse").rglob("__pycache__"))
     assert any("aarch64" in so.name for so in (site / "pydantic_core").glob("*.so"))

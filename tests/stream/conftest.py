@@ -18,11 +18,11 @@ from typing import Any
 import duckdb
 from boto3.dynamodb.types import TypeDeserializer
 
-from lakehouse.aws.clients import aws_client
-from lakehouse.config import Settings
-from lakehouse.contract import parse_event, to_record
-from lakehouse.contract.examples import example_calls
-from lakehouse.rfm_breakpoints import Breakpoints
+from lakehouse.core.aws.clients import aws_client
+from lakehouse.core.config import Settings
+from lakehouse.core.contract import parse_event, to_record
+from lakehouse.core.contract.examples import example_calls
+from lakehouse.core.rfm_breakpoints import Breakpoints
 
 TEMPLATES = example_calls()
 KINDS = ("Order Completed", "Order Refunded", "Product Viewed", "Product Added", "Ticket Opened",

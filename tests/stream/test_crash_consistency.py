@@ -1,11 +1,11 @@
-"""Exactly once under SIGKILL: `lakehouse stream` killed mid-batch, again and again, then run to the end.
+"""Exactly once under SIGKILL: the streaming job killed mid-batch, again and again, then run to the end.
 
-Each run is a separate process (its own Spark) against the session's moto server. Runs die by SIGKILL at
+Each run is a separate process (crash_runner.py, its own Spark) against the session's moto server; the fault
+points are a parameter of ``run_stream`` that only the runner passes. Runs die by SIGKILL at
 chosen points of a micro-batch (before or after the event claims, between two rounds of customer updates,
 after every update but before Spark commits) and at random moments; the last run finishes. The default
 suite kills twice (mid-updates, random) and finishes in this process; the slow variant kills at every step,
-several times. Failures at
-every step are also exercised in-process, in test_job.py. The features in
+several times. Failures at every step are also exercised in-process, in test_job.py. The features in
 DynamoDB must equal the independent batch computation of the same events.
 """
 
@@ -23,22 +23,22 @@ from pathlib import Path
 import psutil
 import pytest
 
-from lakehouse.config import Settings
+from lakehouse.core.config import Settings
 from stream.job import run_stream
 from stream.rfm import DEFAULT_BREAKPOINTS
 
 from .conftest import actual_features, assert_features_match, oracle_features, put_payloads, scenario, stored_items
 
+RUNNER = Path(__file__).with_name("crash_runner.py")
 
-def job_env(settings: Settings, endpoint: str, fault: str | None = None) -> dict[str, str]:
+
+def job_env(settings: Settings, endpoint: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAKEHOUSE_"))}
     env.update({"LAKEHOUSE_HOME": str(settings.home), "LAKEHOUSE_STAGE": settings.stage, "COLUMNS": "200",
                 "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
                 "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
                 "LAKEHOUSE_STREAM__MAX_RECORDS_PER_TRIGGER": "200", "LAKEHOUSE_STREAM__UPDATE_CHUNK": "25",
                 "LAKEHOUSE_STREAM__TRIGGER_SECONDS": "0"})
-    if fault:
-        env["LAKEHOUSE_STREAM_FAULT"] = fault
     return env
 
 
@@ -51,10 +51,10 @@ def _running(process: psutil.Process) -> bool:
 
 
 class JobProcess:
-    """`lakehouse stream` in a child process; remembers its descendants (the JVM) to reap them."""
+    """The streaming job (crash_runner.py) in a child process; remembers its descendants (the JVM) to reap them."""
 
     def __init__(self, env: dict[str, str], *args: str):
-        self.proc = subprocess.Popen([sys.executable, "-m", "lakehouse.cli.main", "stream", *args], env=env,
+        self.proc = subprocess.Popen([sys.executable, str(RUNNER), *args], env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
         self.descendants: dict[int, psutil.Process] = {}
@@ -116,7 +116,7 @@ def killed_and_restarted(spark, endpoint: str, settings: Settings, events: int, 
     expected = oracle_features(data.records, DEFAULT_BREAKPOINTS)
 
     for fault in faults:  # killed by SIGKILL at a chosen point of a chosen micro-batch
-        job = JobProcess(job_env(settings, endpoint, fault), "--once")
+        job = JobProcess(job_env(settings, endpoint), "--once", "--fault", fault)
         assert job.wait() == -signal.SIGKILL, "".join(job.lines[-30:])
 
     rng = random.Random(seed)

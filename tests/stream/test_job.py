@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lakehouse.config import Settings
-from lakehouse.lake.storage import LakeStorage
+from lakehouse.core.config import Settings
+from lakehouse.core.lake.storage import LakeStorage
 from stream.job import StreamJobError, run_stream
 from stream.rfm import DEFAULT_BREAKPOINTS
 
@@ -52,8 +52,8 @@ def test_features_match_a_batch_computation_through_replays(spark, aws_settings:
 
 
 def test_a_recreated_stream_gets_a_new_checkpoint(spark, aws_settings: Settings) -> None:
-    from lakehouse.aws.clients import aws_client
-    from lakehouse.aws.provision import ensure_stream
+    from lakehouse.core.aws.clients import aws_client
+    from lakehouse.local.aws.provision import ensure_stream
 
     put_payloads(aws_settings.names.stream, scenario(seed=2, customers=3, events=20, bad_every=0).payloads)
     assert run_stream(aws_settings, spark, once=True).events > 0

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from lakehouse.config import Settings
-from lakehouse.lake.raw import decode_lines
-from lakehouse.lake.storage import LakeStorage
+from lakehouse.core.config import Settings
+from lakehouse.core.lake.raw import decode_lines
+from lakehouse.core.lake.storage import LakeStorage
 from stream.identity import checkpoint_identity, stale_checkpoint
 from stream.job import build_processor
 from stream.records import RawStreamRecord
@@ -60,7 +60,7 @@ def test_checkpoint_identity_is_kept_and_latest_is_pinned(tmp_path) -> None:
 def test_events_whose_effect_is_a_max_need_no_claim_and_repeat_harmlessly(aws_settings: Settings) -> None:
     import random
 
-    from lakehouse.aws.clients import aws_client
+    from lakehouse.core.aws.clients import aws_client
 
     from .conftest import make_call, raw_record
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
-from lakehouse.aws.clients import aws_client
-from lakehouse.config import Settings
+from lakehouse.core.aws.clients import aws_client
+from lakehouse.core.config import Settings
 from stream.job import run_stream
 from stream.rfm import DEFAULT_BREAKPOINTS
 

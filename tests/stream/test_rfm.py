@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from lakehouse.rfm_breakpoints import NO_PURCHASE, Breakpoints
+from lakehouse.core.rfm_breakpoints import NO_PURCHASE, Breakpoints
 from stream.rfm import DEFAULT_BREAKPOINTS, SEGMENTS, BreakpointsProvider, RfmScores, scores, segment
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from lakehouse.aws.clients import aws_client
-from lakehouse.config import Settings
+from lakehouse.core.aws.clients import aws_client
+from lakehouse.core.config import Settings
 from stream.features import customer_deltas
 from stream.records import StreamEvent
 from stream.rfm import DEFAULT_BREAKPOINTS

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyspark.sql import types as T
 
 from glue_jobs.common.catalog import register_table
-from lakehouse.aws.clients import aws_client
+from lakehouse.core.aws.clients import aws_client
 
 SCHEMA = T.StructType([T.StructField("event_id", T.StringType()), T.StructField("total", T.DoubleType()),
                        T.StructField("event_date", T.DateType())])

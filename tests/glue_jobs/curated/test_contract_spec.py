@@ -8,7 +8,7 @@ import pytest
 from pydantic import AfterValidator, BaseModel
 
 from glue_jobs.curated.contract_spec import event_property_specs, field_spec, object_spec, traits_spec
-from lakehouse.contract.properties import EVENT_PROPERTIES
+from lakehouse.core.contract.properties import EVENT_PROPERTIES
 
 
 def test_every_domain_event_has_a_spec_with_its_limits() -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from glue_jobs.curated.tables import ALL_TABLES
-from lakehouse.aws.clients import aws_client
-from lakehouse.lake.raw import decode_lines
-from lakehouse.lake.storage import LakeStorage
+from lakehouse.core.aws.clients import aws_client
+from lakehouse.core.lake.raw import decode_lines
+from lakehouse.core.lake.storage import LakeStorage
 
 
 def curated_dir(settings, table: str) -> Path:

@@ -12,8 +12,8 @@ import pytest
 
 from glue_jobs.curated.parse import parse_lines
 from glue_jobs.curated.rules import LINE_ERROR, contract_rules
-from lakehouse.contract import ContractError, parse_event, to_record
-from lakehouse.contract.examples import example_calls
+from lakehouse.core.contract import ContractError, parse_event, to_record
+from lakehouse.core.contract.examples import example_calls
 
 RECEIVED = datetime(2025, 6, 2, 9, 31, tzinfo=UTC)
 

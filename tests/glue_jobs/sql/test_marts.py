@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lakehouse.contract import ContractError, parse_event
-from lakehouse.lake.raw import decode_lines
-from lakehouse.lake.storage import LakeStorage
+from lakehouse.core.contract import ContractError, parse_event
+from lakehouse.core.lake.raw import decode_lines
+from lakehouse.core.lake.storage import LakeStorage
 
 SYSTEM_EVENTS = {"Account Snapshot", "Offer Sent", "Ticket Resolved", "Order Refunded"}
 SESSION_GAP = pd.Timedelta(minutes=30)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from lakehouse.contract.properties import IssueType, Severity
+from lakehouse.core.contract.properties import IssueType, Severity
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from lakehouse.rfm_breakpoints import load_breakpoints
+from lakehouse.core.rfm_breakpoints import load_breakpoints
 
 
 def test_breakpoints_are_published_and_score_like_the_snapshot(built_lake) -> None:

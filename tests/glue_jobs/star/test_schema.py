@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from glue_jobs.star.schema import STAR_TABLES
-from lakehouse.warehouse.sql_files import star_tables
+from glue_jobs.warehouse.sql_files import star_tables
 
 SPARK_FOR_REDSHIFT = {"BIGINT": "bigint", "INTEGER": "int", "DOUBLE PRECISION": "double",
                       "DECIMAL(18, 2)": "decimal(18,2)", "BOOLEAN": "boolean", "DATE": "date",

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from aws_cdk.assertions import Match
 
-from glue_jobs.common.args import REDSHIFT_ARGUMENTS, SETTINGS_ARGUMENTS
 from infra.build import ROOT
 from infra.components.raw_events_table import RAW_TABLE, raw_record_columns
-from lakehouse.config import Settings
+from lakehouse.core.config import Settings
+from lakehouse.core.job_args import LoadWarehouseArguments
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "batch_state_machine.json"
 LAKE = "arn:${AWS::Partition}:s3:::customer-lakehouse-dev-lake"
@@ -231,7 +231,6 @@ def test_job_parameters_carry_the_settings_the_job_scripts_read(dev) -> None:
     jobs = {j["Properties"]["Name"]: j["Properties"] for j in dev.resources("Batch", "AWS::Glue::Job").values()}
     for props in jobs.values():
         args = props["DefaultArguments"]
-        assert {f"--{name}" for name in SETTINGS_ARGUMENTS} <= set(args)  # glue_jobs/common/args.py
         assert {k: args[k] for k in ("--project", "--stage", "--region", "--lake_root")} == {
             "--project": "customer-lakehouse",
             "--stage": "dev",
@@ -253,5 +252,5 @@ def test_job_parameters_carry_the_settings_the_job_scripts_read(dev) -> None:
     assert dev.render(args["--redshift_copy_role_arn"], "Batch").startswith("${Warehouse:RedshiftCopyRole")
     assert args["--redshift_workgroup"] == names.redshift_workgroup
     passed = {k.removeprefix("--") for k in args if k.startswith("--redshift_")}
-    assert passed == set(REDSHIFT_ARGUMENTS)  # exactly what glue_jobs/load_warehouse.py reads
+    assert passed == {n for n in LoadWarehouseArguments.names() if n.startswith("redshift_")}
     assert "Connections" not in jobs[names.raw_to_curated_job]

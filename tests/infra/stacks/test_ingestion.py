@@ -6,8 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from infra.components.ingest_api import greater_than_pattern
-from lakehouse.config import Settings
-from lambdas.ingest.limits import MAX_REQUEST_BYTES
+from lakehouse.core.config import Settings
+from lakehouse.core.contract.limits import MAX_REQUEST_BYTES
 
 
 def test_ingest_role_grants_exactly_what_the_function_calls(dev, grants) -> None:
@@ -78,7 +78,7 @@ def test_code_asset_holds_the_handler_and_layer_holds_dependencies_and_core(dev)
     assert not (code_dir / "requirements.txt").exists()
     assert not list(code_dir.rglob("__pycache__"))
     site = layer_dir / "python"
-    assert (site / "lakehouse" / "config.py").is_file()
+    assert (site / "lakehouse" / "core" / "config.py").is_file()
     assert (site / "aws_lambda_powertools").is_dir()
     assert any("aarch64" in so.name for so in (site / "pydantic_core").glob("*.so"))
 

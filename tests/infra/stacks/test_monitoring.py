@@ -3,7 +3,7 @@ import re
 from pathlib import Path
 
 from infra.stacks.monitoring import ACCEPTED_EVENTS, INGEST_NAMESPACE, INGEST_SERVICE, REJECTED_EVENTS
-from lakehouse.config import Settings
+from lakehouse.core.config import Settings
 
 
 def _alarms(synth) -> dict[str, dict]:

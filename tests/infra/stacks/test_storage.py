@@ -1,6 +1,6 @@
 from aws_cdk.assertions import Match
 
-from lakehouse.config import Settings
+from lakehouse.core.config import Settings
 
 
 def _bucket(synth, name: str) -> dict:

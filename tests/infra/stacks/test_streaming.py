@@ -1,6 +1,5 @@
-from lakehouse.aws.resources import dynamodb_tables
-from lakehouse.config import Settings
-from stream.glue_job import JOB_ARGUMENTS
+from lakehouse.core.aws.resources import dynamodb_tables
+from lakehouse.core.config import Settings
 
 LAKE = "arn:${AWS::Partition}:s3:::customer-lakehouse-dev-lake"
 
@@ -52,7 +51,7 @@ def test_streaming_job_is_a_glue_5_streaming_job_with_checkpoints_in_the_lake(de
     assert props["SecurityConfiguration"] == names.streaming_glue_security
     args = props["DefaultArguments"]
     assert args["--checkpoint_location"] == f"s3://{names.lake_bucket}/checkpoints/{names.streaming_job}"
-    assert args["--stream_name"] == names.stream
+    assert "--stream_name" not in args  # the job finds the stream by its ARN
     assert args["--lake_root"] == f"s3://{names.lake_bucket}"
     assert dev.render(args["--extra-py-files"], "Streaming").endswith(".zip") and args["--job-language"] == "python"
 
@@ -132,8 +131,12 @@ def test_streaming_job_lists_only_its_prefixes_and_the_published_breakpoints(dev
     }
 
 
-def test_streaming_job_gets_every_argument_its_script_resolves(dev) -> None:
+def test_streaming_job_gets_its_tuning_as_parameters(dev) -> None:
+    """Glue sets no LAKEHOUSE_STREAM__* variable: the deployment's stream settings reach the job as parameters."""
     (job,) = dev.resources("Streaming", "AWS::Glue::Job").values()
-    given = set(job["Properties"]["DefaultArguments"])
-    assert {f"--{name}" for name in JOB_ARGUMENTS if name != "JOB_NAME"} <= given  # Glue adds --JOB_NAME
-    assert job["Properties"]["DefaultArguments"]["--lakehouse_stage"] == "dev"
+    args = job["Properties"]["DefaultArguments"]
+    tuning = dev.lakehouse.deployment.settings.stream
+    for name, value in tuning.model_dump(exclude_none=True).items():
+        assert args[f"--stream_{name}"] == str(value), name
+    shards = dev.lakehouse.deployment.settings.kinesis_shards
+    assert args["--stage"] == "dev" and args["--kinesis_shards"] == str(shards)

@@ -1,4 +1,4 @@
-from lakehouse.config import Settings
+from lakehouse.core.config import Settings
 
 LAKE = "arn:${AWS::Partition}:s3:::customer-lakehouse-dev-lake"
 

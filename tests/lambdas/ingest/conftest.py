@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from lakehouse.aws.clients import aws_client
-from lakehouse.aws.provision import provision
-from lakehouse.config import Settings
-from lakehouse.lake.raw import decode_lines
-from lakehouse.lake.storage import LakeStorage
-from lakehouse.runtime.gateway import LocalLambdaContext, proxy_event
-from lakehouse.write_keys import WriteKeyStore
+from lakehouse.core.aws.clients import aws_client
+from lakehouse.core.config import Settings
+from lakehouse.core.lake.raw import decode_lines
+from lakehouse.core.lake.storage import LakeStorage
+from lakehouse.core.write_keys import WriteKeyStore
+from lakehouse.local.aws.provision import provision
+from lakehouse.local.gateway import LocalLambdaContext, proxy_event
 from lambdas.ingest.app import create_handler
 from lambdas.ingest.kinesis_sink import KINESIS_CONFIG
 
@@ -180,7 +180,7 @@ def kinesis_throttled(settings: Settings) -> Iterator[list[int]]:
 @pytest.fixture
 def kinesis_down(monkeypatch: pytest.MonkeyPatch) -> None:
     """Kinesis unreachable: its endpoint points at a closed port (the other services stay on moto)."""
-    from lakehouse.aws.embedded import free_port
+    from lakehouse.local.aws.embedded import free_port
 
     monkeypatch.setenv("AWS_ENDPOINT_URL_KINESIS", f"http://127.0.0.1:{free_port()}")
 

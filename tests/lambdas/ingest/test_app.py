@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lakehouse.contract import iso, parse_event, parse_iso
-from lakehouse.contract.examples import example_calls
-from lakehouse.write_keys import WriteKeyStore
+from lakehouse.core.contract import iso, parse_event, parse_iso
+from lakehouse.core.contract.examples import example_calls
+from lakehouse.core.write_keys import WriteKeyStore
 from lambdas.ingest.openapi import SPEC_PATH
 
 

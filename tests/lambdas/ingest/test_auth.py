@@ -4,7 +4,7 @@ import base64
 
 import pytest
 
-from lakehouse.write_keys import CachedWriteKeys, WriteKeyStore
+from lakehouse.core.write_keys import CachedWriteKeys, WriteKeyStore
 from lambdas.ingest.auth import Authenticator, key_from_authorization, key_from_body
 from lambdas.ingest.responses import ApiError
 

@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-from lakehouse.aws.provision import provision
-from lakehouse.config import Settings
-from lakehouse.runtime.gateway import LocalGateway, LocalLambdaContext, proxy_event
-from lakehouse.write_keys import WriteKeyStore
+from lakehouse.core.config import Settings
+from lakehouse.core.write_keys import WriteKeyStore
+from lakehouse.local.aws.provision import provision
+from lakehouse.local.gateway import LocalGateway, LocalLambdaContext, proxy_event
 from lambdas.ingest.app import create_handler
 from lambdas.ingest.openapi import SPEC_PATH
 
@@ -206,7 +206,7 @@ def test_unicode_heavy_calls_are_stored_intact(fuzz_env) -> None:
     got, _, body = post(gateway, key, "/v1/batch", json.dumps({"batch": calls}, ensure_ascii=False)
                                    .encode(), {"Content-Type": "application/json; charset=utf-8"})
     assert got == 200 and json.loads(body)["accepted"] == len(texts)
-    from lakehouse.lake.storage import LakeStorage
+    from lakehouse.core.lake.storage import LakeStorage
 
     storage = LakeStorage(stage_settings.lake)
     stored = {}

@@ -2,9 +2,9 @@
 
 from datetime import UTC, datetime, timedelta
 
-from lakehouse.config import PiiSettings
-from lakehouse.contract import iso, parse_event, payload_event_id, to_record
-from lakehouse.contract.examples import example_calls
+from lakehouse.core.config import PiiSettings
+from lakehouse.core.contract import iso, parse_event, payload_event_id, to_record
+from lakehouse.core.contract.examples import example_calls
 from lambdas.ingest.limits import encode_record
 from lambdas.ingest.normalise import BatchContext, Normaliser
 from lambdas.ingest.pii import PiiRules

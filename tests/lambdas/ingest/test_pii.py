@@ -4,8 +4,8 @@ import hashlib
 
 import pytest
 
-from lakehouse.config import PiiSettings
-from lakehouse.contract import parse_event
+from lakehouse.core.config import PiiSettings
+from lakehouse.core.contract import parse_event
 from lambdas.ingest.pii import PiiRules, hash_email, truncate_ip
 
 
@@ -63,7 +63,7 @@ def test_non_string_or_unparseable_values_are_dropped_under_hash_and_truncate() 
 
 
 def test_pii_settings_come_from_the_environment(monkeypatch) -> None:
-    from lakehouse.config import Settings
+    from lakehouse.core.config import Settings
 
     monkeypatch.setenv("LAKEHOUSE_PII__EMAIL", "drop")
     monkeypatch.setenv("LAKEHOUSE_PII__HASH_KEY", "s3cret")

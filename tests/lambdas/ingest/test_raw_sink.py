@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.config import Settings
-from lakehouse.contract import FieldError
-from lakehouse.lake.raw import decode_lines
-from lakehouse.lake.storage import LakeStorage
+from lakehouse.core.config import Settings
+from lakehouse.core.contract import FieldError
+from lakehouse.core.lake.raw import decode_lines
+from lakehouse.core.lake.storage import LakeStorage
 from lambdas.ingest.normalise import Rejection
 from lambdas.ingest.raw_sink import LakeRawSink, StorageUnavailable, storable_payload
 
@@ -57,9 +57,9 @@ def test_a_missing_bucket_is_storage_unavailable(moto_endpoint: str) -> None:
 
 
 def test_pre_serialised_lines_give_the_same_bytes_as_encode_lines() -> None:
-    from lakehouse.contract import parse_event, to_record
-    from lakehouse.contract.examples import example_calls
-    from lakehouse.lake.raw import encode_json_lines, encode_lines
+    from lakehouse.core.contract import parse_event, to_record
+    from lakehouse.core.contract.examples import example_calls
+    from lakehouse.core.lake.raw import encode_json_lines, encode_lines
     from lambdas.ingest.limits import encode_record
 
     records = [to_record(parse_event(c), c, source="web", received_at=AT) for c in example_calls().values()]

@@ -9,7 +9,7 @@ import pytest
 from segment.analytics.client import Client
 from segment.analytics.request import APIError
 
-from lakehouse.runtime.gateway import LocalGateway
+from lakehouse.local.gateway import LocalGateway
 
 
 @pytest.mark.parametrize("gzip_body", [False, True])

@@ -9,8 +9,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from lakehouse.aws.clients import aws_client
-from lakehouse.config import Settings
+from lakehouse.core.aws.clients import aws_client
+from lakehouse.core.config import Settings
 from stream.kinesis.client import KinesisCaller, KinesisUnavailable, ShardReader
 from stream.kinesis.offsets import KinesisOffset, start_spec
 from stream.kinesis.options import KinesisOptions

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.aws.clients import aws_client
-from lakehouse.config import Settings
+from lakehouse.core.aws.clients import aws_client
+from lakehouse.core.config import Settings
 from stream.kinesis.source import register
 
 

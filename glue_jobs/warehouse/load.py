@@ -1,0 +1,283 @@
+"""Load the star build into the warehouse: the embedded DuckDB file (default) or Redshift Serverless.
+
+Both targets run the plan of :mod:`glue_jobs.warehouse.plan` in one transaction and record the star
+build id in ``etl_load_state``; a load whose build id is already recorded writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from glue_jobs.warehouse import plan
+from glue_jobs.warehouse.sql_files import STATE_TABLE, star_tables, tables, views
+from lakehouse.core.config import Settings
+from lakehouse.core.job_state import MANIFESTS, STAR_STATE
+from lakehouse.core.lake.storage import LakeStorage
+from lakehouse.core.warehouse import WarehouseError
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class LoadReport:
+    target: str
+    version: str | None = None
+    tables: dict[str, int] = field(default_factory=dict)  # rows after the load
+    views: list[str] = field(default_factory=list)
+    statements: int = 0
+    skipped: str | None = None
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Target(Protocol):
+    name: str
+
+    def loaded_version(self) -> str | None: ...
+
+    def load(self, version: str, manifests: dict[str, list[str]], on_step: Callable[[str], None]) -> int: ...
+
+    def row_counts(self) -> dict[str, int]: ...
+
+
+def star_build(settings: Settings) -> dict[str, Any] | None:
+    storage = LakeStorage(settings.lake, region=settings.region)
+    if not storage.exists(STAR_STATE):
+        return None
+    return json.loads(storage.get_bytes(STAR_STATE))
+
+
+def manifests(settings: Settings) -> dict[str, list[str]]:
+    """Table -> the Parquet files (URIs or local paths) of the latest star build."""
+    storage = LakeStorage(settings.lake, region=settings.region)
+    found = {}
+    for name in star_tables():
+        key = f"{MANIFESTS}/{name}.json"
+        if not storage.exists(key):
+            raise WarehouseError(f"the star build wrote no manifest for {name}; run the star build first")
+        found[name] = [entry["url"] for entry in json.loads(storage.get_bytes(key))["entries"]]
+    return found
+
+
+def manifest_uri(settings: Settings, table: str) -> str:
+    return settings.lake.uri(f"{MANIFESTS}/{table}.json")
+
+
+class DuckDbTarget:
+    """The local warehouse: an embedded DuckDB file, SQL transpiled from the Redshift dialect."""
+
+    name = "duckdb"
+
+    def __init__(self, path):
+        self.path = path
+
+    def _connect(self, read_only: bool = False):
+        import duckdb
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            raise WarehouseError(f"cannot open the local warehouse {self.path}: {exc}") from None
+
+    def loaded_version(self) -> str | None:
+        if not self.path.exists():
+            return None
+        with self._connect() as con:
+            exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                                 [STATE_TABLE]).fetchone()[0]
+            if not exists:
+                return None
+            row = con.execute(f"SELECT version FROM {STATE_TABLE} WHERE target = 'duckdb'").fetchone()
+            return row[0] if row else None
+
+    def statements(self, version: str, files: dict[str, list[str]]) -> list[tuple[str, str]]:
+        """(step, DuckDB SQL) of the whole load."""
+        from lakehouse.core.warehouse.dialect import to_duckdb
+
+        out: list[tuple[str, str]] = [("tables", s) for spec in tables().values() for s in to_duckdb(spec.ddl)]
+        for name, spec in star_tables().items():
+            paths = files.get(name, [])
+            if any(p.startswith("s3://") for p in paths):
+                raise WarehouseError("the local DuckDB warehouse loads from a local lake only (no httpfs offline); "
+                                     "use the Redshift target for an s3:// lake")
+            source = ("SELECT * FROM read_parquet([" + ", ".join(plan._quote(p) for p in paths) + "])"
+                      if paths else f"SELECT * FROM {name} LIMIT 0")
+            stage = plan.stage_name(name)
+            out.append((name, f"CREATE OR REPLACE TEMP TABLE {stage} AS {source}"))
+            out += [(name, s) for sql in plan.merge_statements(spec) for s in to_duckdb(sql)]
+            out.append((name, f"DROP TABLE IF EXISTS {stage}"))
+        out += [("views", s) for view in views() for s in to_duckdb(view.sql)]
+        out += [("state", s) for sql in plan.state_statements(self.name, version) for s in to_duckdb(sql)]
+        return out
+
+    def load(self, version: str, files: dict[str, list[str]], on_step: Callable[[str], None]) -> int:
+        import duckdb
+
+        statements = self.statements(version, files)
+        with self._connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                current = None
+                for step, sql in statements:
+                    if step != current:
+                        on_step(step)
+                        current = step
+                    con.execute(sql)
+                con.execute("COMMIT")
+            except duckdb.Error:
+                con.execute("ROLLBACK")
+                raise
+        return len(statements)
+
+    def row_counts(self) -> dict[str, int]:
+        with self._connect(read_only=True) as con:
+            return {name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] for name in star_tables()}
+
+
+class RedshiftTarget:
+    """Redshift Serverless through ``redshift_connector``: COPY Parquet with an IAM role, MERGE, one transaction.
+
+    Not executable without an AWS account: moto does not implement Redshift Serverless (the statements
+    are unit-tested to parse in sqlglot's Redshift dialect).
+    """
+
+    name = "redshift"
+
+    def __init__(self, settings: Settings, connect: Callable[[], Any] | None = None):
+        self.settings = settings
+        self._connect = connect or (lambda: redshift_connection(settings))
+
+    @property
+    def schema(self) -> str:
+        return self.settings.redshift.schema_name
+
+    def statements(self, version: str) -> list[tuple[str, str]]:
+        """(step, Redshift SQL) of the whole load; table names qualified with the configured schema."""
+        role = self.settings.redshift.copy_role_arn
+        if not role:
+            raise WarehouseError("set LAKEHOUSE_REDSHIFT__COPY_ROLE_ARN: Redshift COPY needs an IAM role")
+        if not self.settings.lake.is_s3:
+            raise WarehouseError("Redshift loads from S3: set LAKEHOUSE_LAKE_ROOT to the s3:// lake")
+        q = lambda sql: plan.qualify(sql, self.schema)  # noqa: E731
+        out = [("tables", f"CREATE SCHEMA IF NOT EXISTS {self.schema}")]
+        out += [("tables", q(spec.ddl)) for spec in tables().values()]
+        for name, spec in star_tables().items():
+            create, copy = plan.redshift_stage_statements(spec, manifest_uri(self.settings, name), role)
+            out += [(name, q(create)), (name, copy)]
+            out += [(name, q(sql)) for sql in plan.merge_statements(spec)]
+            out.append((name, plan.drop_stage(spec)))
+        out += [("views", q(view.sql)) for view in views()]
+        out += [("state", q(sql)) for sql in plan.state_statements(self.name, version)]
+        return out
+
+    def loaded_version(self) -> str | None:
+        con = self._connect()
+        try:
+            cursor = con.cursor()
+            cursor.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = %s "
+                           "AND table_name = %s", (self.schema, STATE_TABLE))
+            if not cursor.fetchone()[0]:
+                return None
+            cursor.execute(f"SELECT version FROM {self.schema}.{STATE_TABLE} WHERE target = 'redshift'")
+            row = cursor.fetchone()
+            return row[0] if row else None
+        finally:
+            con.close()
+
+    def load(self, version: str, files: dict[str, list[str]], on_step: Callable[[str], None]) -> int:
+        statements = self.statements(version)
+        con = self._connect()
+        try:
+            con.autocommit = False
+            cursor = con.cursor()
+            current = None
+            for step, sql in statements:
+                if step != current:
+                    on_step(step)
+                    current = step
+                cursor.execute(sql)
+            con.commit()
+        except Exception:
+            con.rollback()
+            raise
+        finally:
+            con.close()
+        return len(statements)
+
+    def row_counts(self) -> dict[str, int]:
+        con = self._connect()
+        try:
+            cursor = con.cursor()
+            counts = {}
+            for name in star_tables():
+                cursor.execute(f"SELECT count(*) FROM {self.schema}.{name}")
+                counts[name] = cursor.fetchone()[0]
+            return counts
+        finally:
+            con.close()
+
+
+def redshift_connection(settings: Settings):
+    """A ``redshift_connector`` connection: user/password (or a Secrets Manager secret) or IAM to a workgroup."""
+    import redshift_connector
+
+    from lakehouse.core.aws.clients import aws_client
+
+    rs = settings.redshift
+    user, password = rs.user, rs.password.get_secret_value() if rs.password else None
+    if rs.secret_arn:
+        secret = json.loads(aws_client("secretsmanager", region=settings.region)
+                            .get_secret_value(SecretId=rs.secret_arn)["SecretString"])
+        user, password = secret.get("username", user), secret.get("password", password)
+    if rs.host and user and password:
+        return redshift_connector.connect(host=rs.host, port=rs.port, database=rs.database, user=user,
+                                          password=password)
+    workgroup = rs.workgroup or settings.names.redshift_workgroup
+    return redshift_connector.connect(iam=True, is_serverless=True, serverless_work_group=workgroup,
+                                      database=rs.database, region=settings.region, host=rs.host)
+
+
+def target_for(settings: Settings, name: str | None = None) -> Target:
+    chosen = name or settings.warehouse_target
+    if chosen == "duckdb":
+        return DuckDbTarget(settings.warehouse_path)
+    if chosen == "redshift":
+        return RedshiftTarget(settings)
+    raise WarehouseError(f"unknown warehouse target {chosen!r} (duckdb or redshift)")
+
+
+def load_warehouse(settings: Settings, *, target: Target | None = None, force: bool = False,
+                   on_progress: Progress | None = None) -> LoadReport:
+    """Load the latest star build into ``target`` (default: ``settings.warehouse_target``)."""
+    started = time.monotonic()
+    target = target or target_for(settings)
+    report = LoadReport(target=target.name)
+    build = star_build(settings)
+    if build is None:
+        report.skipped = "no star build yet"
+        return report
+    report.version = build["build_id"]
+    if not force and target.loaded_version() == report.version:
+        report.skipped = f"{target.name} already holds star build {report.version}"
+        return report
+    steps = ["tables", *star_tables(), "views", "state"]
+
+    def on_step(step: str) -> None:
+        if on_progress:
+            on_progress(step, steps.index(step) if step in steps else 0, len(steps))
+
+    files = manifests(settings)
+    report.statements = target.load(report.version, files, on_step)
+    report.tables = target.row_counts()
+    report.views = [v.name for v in views()]
+    report.seconds = time.monotonic() - started
+    if on_progress:
+        on_progress("done", len(steps), len(steps))
+    return report

@@ -1,1 +1,0 @@
-"""AWS access shared by every part: client factory, embedded emulator, provisioning."""

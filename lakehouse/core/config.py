@@ -1,0 +1,211 @@
+"""One configuration for both worlds: every resource name, for the CDK stacks and the local runtime.
+
+Values come from environment variables prefixed ``LAKEHOUSE_`` (nested fields use ``__``, e.g.
+``LAKEHOUSE_REDSHIFT__HOST``). Resource names are derived from ``project`` and ``stage`` so the CDK app
+and the code that talks to those resources can never disagree.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from lakehouse.core.lake.layout import LakeLayout
+
+
+class RedshiftSettings(BaseModel):
+    """Connection settings for the production warehouse (Redshift Serverless)."""
+
+    host: str | None = None
+    port: int = 5439
+    database: str = "dev"
+    user: str | None = None
+    password: SecretStr | None = None
+    secret_arn: str | None = Field(default=None, description="Secrets Manager secret holding user/password")
+    workgroup: str | None = None
+    copy_role_arn: str | None = Field(default=None, description="IAM role Redshift assumes for COPY")
+    schema_name: str = "lakehouse"
+
+
+class PiiSettings(BaseModel):
+    """How the ingestion API treats personal data before anything is stored (see docs/ingestion.md).
+
+    ``email`` applies to ``traits.email``, ``context.traits.email`` and ``properties.email``;
+    ``ip`` applies to ``context.ip``.
+    """
+
+    email: Literal["hash", "keep", "drop"] = Field(
+        default="hash", description="hash: keyed SHA-256 in an address shape; keep: as sent; drop: removed")
+    ip: Literal["truncate", "drop", "keep"] = Field(
+        default="truncate", description="truncate: IPv4 to /24, IPv6 to /48; drop: removed; keep: as sent")
+    hash_key: SecretStr | None = Field(
+        default=None, description="HMAC key for hashed e-mails (recommended); plain SHA-256 when unset")
+
+
+class IngestSettings(BaseModel):
+    """Tuning of the ingestion API (the Lambda and the local gateway)."""
+
+    write_key_cache_seconds: float = Field(
+        default=60.0, ge=0, le=3600, description="how long a looked-up write key is trusted (revocation delay)")
+    kinesis_attempts: int = Field(default=5, ge=1, le=20, description="PutRecords rounds before answering 503")
+    kinesis_backoff_seconds: float = Field(default=0.05, ge=0, le=5, description="first retry delay (doubles)")
+    retry_after_seconds: int = Field(default=5, ge=1, le=3600, description="Retry-After sent with a 503")
+
+
+class BatchSettings(BaseModel):
+    """Tuning of the batch chain (raw -> curated -> star -> warehouse); see docs/batch.md."""
+
+    session_gap_minutes: int = Field(default=30, ge=1, le=1440, description="inactivity that ends a session")
+    rfm_window_days: int = Field(default=365, ge=1, le=3660, description="frequency/monetary look-back")
+    target_file_rows: int = Field(default=2_000_000, ge=1000, description="rows per Parquet file, at most")
+    validation: Literal["spark", "python"] = Field(
+        default="spark", description="contract checks as Spark SQL rules, or parse_event in Arrow batches")
+    affinity_min_support: float = Field(default=0.0, ge=0, le=1, description="pair orders / all orders")
+    affinity_min_confidence: float = Field(default=0.0, ge=0, le=1, description="P(B in order | A in order)")
+    affinity_min_pair_orders: int = Field(default=2, ge=1, description="orders holding both products")
+
+
+class StreamSettings(BaseModel):
+    """Tuning of the real-time feature job (Kinesis -> Spark -> DynamoDB); see docs/streaming.md."""
+
+    trigger_seconds: float = Field(default=1.0, ge=0, le=3600, description="micro-batch interval (0: back to back)")
+    max_records_per_trigger: int = Field(default=20_000, ge=1, le=10_000_000,
+                                         description="records one micro-batch reads, at most (all shards)")
+    starting_position: Literal["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"] = Field(
+        default="TRIM_HORIZON", description="where a new checkpoint starts reading the stream")
+    starting_timestamp: str | None = Field(default=None, description="ISO 8601 time, for AT_TIMESTAMP")
+    writer_threads: int = Field(default=16, ge=1, le=256, description="parallel DynamoDB writes per micro-batch")
+    update_chunk: int = Field(default=2_000, ge=1, le=1_000_000,
+                              description="customers updated per round of parallel writes (bounds memory)")
+    dedup_ttl_hours: int = Field(default=192, ge=1, le=24 * 365,
+                                 description="how long an applied event id is remembered (> stream retention)")
+    retention_days: int = Field(default=365, ge=7, le=3660,
+                                description="daily order buckets kept per customer (bounds the RFM window)")
+    breakpoints_refresh_seconds: float = Field(default=300.0, ge=0, le=86_400,
+                                               description="how often published RFM breakpoints are re-read")
+
+
+class ResourceNames(BaseModel):
+    """Names of every AWS resource, derived from project and stage."""
+
+    prefix: str
+    lake_bucket: str
+    access_log_bucket: str
+    stream: str
+    features_table: str
+    stream_dedup_table: str
+    write_keys_table: str
+    glue_database: str
+    api: str
+    ingest_function: str
+    batch_state_machine: str
+    redshift_namespace: str
+    redshift_workgroup: str
+    alarm_topic: str
+    kms_alias: str
+    raw_to_curated_job: str
+    build_star_job: str
+    load_warehouse_job: str
+    streaming_job: str
+    batch_glue_security: str
+    streaming_glue_security: str
+    warehouse_connection: str
+    dashboard: str
+
+    @classmethod
+    def derive(cls, project: str, stage: str) -> ResourceNames:
+        prefix = f"{project}-{stage}"
+        return cls(
+            prefix=prefix,
+            lake_bucket=f"{prefix}-lake",
+            access_log_bucket=f"{prefix}-access-logs",
+            stream=f"{prefix}-events",
+            features_table=f"{prefix}-customer-features",
+            stream_dedup_table=f"{prefix}-stream-dedup",
+            write_keys_table=f"{prefix}-write-keys",
+            glue_database=f"{prefix}".replace("-", "_"),
+            api=f"{prefix}-ingest-api",
+            ingest_function=f"{prefix}-ingest",
+            batch_state_machine=f"{prefix}-batch",
+            redshift_namespace=f"{prefix}-ns",
+            redshift_workgroup=f"{prefix}-wg",
+            alarm_topic=f"{prefix}-alarms",
+            kms_alias=f"alias/{prefix}-lake",
+            raw_to_curated_job=f"{prefix}-raw-to-curated",
+            build_star_job=f"{prefix}-build-star",
+            load_warehouse_job=f"{prefix}-load-warehouse",
+            streaming_job=f"{prefix}-stream-features",
+            batch_glue_security=f"{prefix}-batch-glue",
+            streaming_glue_security=f"{prefix}-streaming-glue",
+            warehouse_connection=f"{prefix}-warehouse-vpc",
+            dashboard=f"{prefix}-operations",
+        )
+
+
+class Settings(BaseSettings):
+    """The lakehouse configuration. Construct with overrides, or read from ``LAKEHOUSE_*`` env vars."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LAKEHOUSE_", env_nested_delimiter="__", extra="ignore", frozen=True
+    )
+
+    project: str = "customer-lakehouse"
+    stage: str = "local"
+    region: str = Field(default_factory=lambda: os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    home: Path = Field(default=Path(".lakehouse"), description="local state: lake, warehouse, run files")
+    lake_root: str | None = Field(
+        default=None, description="lake URI: a local directory (default <home>/lake) or s3://bucket[/prefix]"
+    )
+    kinesis_shards: int = Field(default=2, ge=1, le=500)
+    moto_port: int = Field(default=0, ge=0, le=65535, description="embedded AWS port; 0 picks a free one")
+    warehouse_target: Literal["duckdb", "redshift"] = "duckdb"
+    duckdb_path: Path | None = Field(default=None, description="local warehouse file (default <home>/...)")
+    redshift: RedshiftSettings = RedshiftSettings()
+    batch: BatchSettings = BatchSettings()
+    pii: PiiSettings = PiiSettings()
+    ingest: IngestSettings = IngestSettings()
+    stream: StreamSettings = StreamSettings()
+
+    @field_validator("stage")
+    @classmethod
+    def _stage_is_dns_safe(cls, value: str) -> str:
+        if not value or not value[0].isalpha() or not all(c.islower() or c.isdigit() or c == "-" for c in value):
+            raise ValueError("stage must start with a letter and hold only lower-case letters, digits and '-'")
+        if len(value) > 16:
+            raise ValueError("stage must be at most 16 characters")
+        return value
+
+    @field_validator("lake_root")
+    @classmethod
+    def _lake_root_scheme(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if "://" in value and not value.startswith(("s3://", "file://")):
+            raise ValueError("lake_root must be a local path, file:// URI or s3:// URI")
+        return value.rstrip("/") or "/"
+
+    @property
+    def names(self) -> ResourceNames:
+        return ResourceNames.derive(self.project, self.stage)
+
+    @property
+    def lake(self) -> LakeLayout:
+        root = self.lake_root or str((self.home / "lake").resolve())
+        return LakeLayout.from_uri(root)
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.duckdb_path or self.home / "warehouse.duckdb"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides taking precedence."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,260 @@
+"""One arguments model for every Glue entry script, read the same way on AWS Glue and on a laptop.
+
+Glue passes each job parameter to the script as ``--name value`` in ``sys.argv`` (AWS Glue Developer Guide,
+"Using job parameters in AWS Glue jobs"); a local run passes the same words on the command line. Each job has
+a model (a subclass of :class:`JobArguments`) that names exactly the arguments the job reads; the CDK stacks
+build the jobs' ``DefaultArguments`` from the same models (:meth:`JobArguments.to_glue`), so the stacks and the
+scripts cannot disagree on a name.
+
+Spelling, the same everywhere:
+
+* every argument takes a value: ``--force true``, ``--catalog false`` (Glue parameters are key-value pairs,
+  so a bare ``--force`` cannot exist on Glue; it is refused locally too, with a message saying so);
+* booleans are ``true`` / ``false`` (also ``1``/``0``, ``yes``/``no``), case-insensitive;
+* an argument not given keeps the value of the matching ``LAKEHOUSE_*`` variable, or its default;
+* arguments Glue adds itself (``--JOB_ID``, ``--TempDir``, ``--job-bookmark-option`` …) are read where a
+  job needs them (:attr:`ParsedJobArguments.job_name`, :attr:`ParsedJobArguments.job_bookmark_option`) and
+  otherwise ignored; any other unknown argument is reported in :attr:`ParsedJobArguments.ignored`.
+
+>>> parsed = RawToCuratedArguments.parse(["raw_to_curated.py", "--stage", "prod", "--catalog", "true"])
+>>> parsed.arguments.catalog, parsed.arguments.settings().stage
+(True, 'prod')
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from lakehouse.core.config import RedshiftSettings, Settings, StreamSettings
+
+#: Job parameters AWS Glue sets or reads itself (AWS Glue Developer Guide, "Using job parameters in AWS Glue
+#: jobs", and awsglue.job.Job's reserved names): never reported as unknown.
+GLUE_PARAMETERS = frozenset({
+    "JOB_NAME", "JOB_ID", "JOB_RUN_ID", "SECURITY_CONFIGURATION", "TempDir", "RedshiftTempDir",
+    "job-bookmark-option", "job-bookmark-from", "job-bookmark-to", "continuation-option", "encryption-type",
+    "job-language", "class", "scriptLocation", "extra-py-files", "extra-jars", "extra-files", "user-jars-first",
+    "additional-python-modules", "python-modules-installer-option", "enable-metrics",
+    "enable-observability-metrics", "enable-continuous-cloudwatch-log", "enable-continuous-log-filter",
+    "continuous-log-logGroup", "continuous-log-logStreamPrefix", "continuous-log-conversionPattern",
+    "enable-glue-datacatalog", "enable-job-insights", "enable-spark-ui", "spark-event-logs-path",
+    "enable-auto-scaling", "auto-scale-within-microbatch", "enable-rename-algorithm-v2",
+    "enable-s3-parquet-optimized-committer", "enable-lakeformation-fine-grained-access", "datalake-formats",
+    "conf", "executor-cores", "customer-driver-env-vars", "customer-executor-env-vars", "disable-proxy-v2",
+    "use-postgres-driver", "write-shuffle-files-to-s3", "write-shuffle-spills-to-s3", "shuffle-storage-path",
+    "job-run-queuing-enabled",
+})
+BOOKMARK_OPTIONS = ("job-bookmark-enable", "job-bookmark-pause", "job-bookmark-disable")
+
+
+class JobArgumentsError(ValueError):
+    """The arguments cannot be used; the message names the argument and what it takes."""
+
+
+J = TypeVar("J", bound="JobArguments")
+
+
+@dataclass(frozen=True)
+class ParsedJobArguments(Generic[J]):
+    """A job's arguments and what Glue passed beside them.
+
+    ``job_name`` is Glue's ``--JOB_NAME`` (None locally); ``job_bookmark_option`` Glue's
+    ``--job-bookmark-option`` (``job-bookmark-disable`` when absent, as awsglue's ``getResolvedOptions``
+    answers); ``ignored`` lists arguments that neither the job nor Glue knows (a typo, usually).
+    """
+
+    arguments: J
+    job_name: str | None
+    job_bookmark_option: str
+    ignored: tuple[str, ...]
+
+
+class JobArguments(BaseModel):
+    """What every Glue job reads: where it runs. Subclasses add what one job reads besides.
+
+    Every field is an argument ``--<field name> <value>``; None means "not given" (the ``LAKEHOUSE_*``
+    environment or the default applies).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: prefix -> nested settings model: ``--redshift_host`` sets ``Settings.redshift.host``
+    NESTED: ClassVar[Mapping[str, type[BaseModel]]] = {}
+
+    project: str | None = None
+    stage: str | None = None
+    region: str | None = None
+    lake_root: str | None = None
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """The argument names this job reads (without ``--``), in declaration order."""
+        return tuple(cls.model_fields)
+
+    @classmethod
+    def parse(cls: type[J], argv: Sequence[str]) -> ParsedJobArguments[J]:
+        """Read ``argv`` (``sys.argv``: the script's path first).
+
+        Raises :class:`JobArgumentsError` for an argument without a value or with a value of the wrong kind.
+        """
+        parser = _Parser(prog=argv[0] if argv else None, add_help=False, allow_abbrev=False)
+        for name in cls.names():
+            parser.add_argument(f"--{name}", dest=name)
+        parser.add_argument("--JOB_NAME", dest="JOB_NAME")
+        parser.add_argument("--job-bookmark-option", dest="job_bookmark_option", choices=BOOKMARK_OPTIONS,
+                            default=BOOKMARK_OPTIONS[-1])
+        ours = {*cls.names(), "JOB_NAME", "job-bookmark-option"}
+        try:
+            known, extra = parser.parse_known_args(_without_glue_parameters(argv[1:], ours))
+        except argparse.ArgumentError as exc:
+            raise JobArgumentsError(_argparse_message(exc)) from None
+        values = vars(known)
+        job_name = values.pop("JOB_NAME")
+        bookmark = values.pop("job_bookmark_option")
+        try:
+            arguments = cls.model_validate({k: v for k, v in values.items() if v is not None})
+        except ValidationError as exc:
+            raise JobArgumentsError(_validation_message(exc)) from None
+        ignored = tuple(token for token in extra if token.startswith("--"))
+        return ParsedJobArguments(arguments, job_name, bookmark, ignored)
+
+    def to_glue(self) -> dict[str, str]:
+        """The arguments given to the constructor as Glue ``DefaultArguments`` (``{"--force": "true"}``)."""
+        out: dict[str, str] = {}
+        for name, value in self.model_dump(exclude_none=True, exclude_unset=True).items():
+            out[f"--{name}"] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        return out
+
+    def settings(self) -> Settings:
+        """Settings from the ``LAKEHOUSE_*`` environment with the given arguments on top.
+
+        Raises :class:`JobArgumentsError` when the result is not valid (a nested value out of its range).
+        """
+        given = self.model_dump(exclude_none=True)
+        try:
+            settings = Settings(**{k: v for k, v in given.items() if k in Settings.model_fields})
+            updates: dict[str, BaseModel] = {}
+            for prefix, model in self.NESTED.items():
+                nested = {k.removeprefix(f"{prefix}_"): v for k, v in given.items() if k.startswith(f"{prefix}_")}
+                if nested:
+                    current: BaseModel = getattr(settings, prefix)
+                    try:
+                        updates[prefix] = model.model_validate(current.model_dump() | nested)
+                    except ValidationError as exc:
+                        raise JobArgumentsError(_validation_message(exc, prefix=f"{prefix}_")) from None
+            return settings.model_copy(update=updates) if updates else settings
+        except ValidationError as exc:
+            raise JobArgumentsError(_validation_message(exc)) from None
+
+
+class RawToCuratedArguments(JobArguments):
+    """``glue_jobs/raw_to_curated.py``: raw -> curated; ``catalog`` registers tables in the Glue Data Catalog."""
+
+    catalog: bool = False
+
+
+class BuildStarArguments(JobArguments):
+    """``glue_jobs/build_star.py``: curated -> star schema; ``force`` rebuilds even when curated is unchanged."""
+
+    force: bool = False
+
+
+class LoadWarehouseArguments(JobArguments):
+    """``glue_jobs/load_warehouse.py``: star build -> warehouse; the Redshift connection as ``--redshift_*``.
+
+    Glue sets no environment variables, so the deployed job receives the ``LAKEHOUSE_REDSHIFT__*`` settings as
+    parameters. ``force`` loads even when the build id is already recorded.
+    """
+
+    NESTED: ClassVar[Mapping[str, type[BaseModel]]] = {"redshift": RedshiftSettings}
+
+    force: bool = False
+    target: Literal["duckdb", "redshift"] | None = None
+    redshift_host: str | None = None
+    redshift_port: int | None = None
+    redshift_database: str | None = None
+    redshift_workgroup: str | None = None
+    redshift_secret_arn: str | None = None
+    redshift_copy_role_arn: str | None = None
+    redshift_schema_name: str | None = None
+
+
+class StreamingJobArguments(JobArguments):
+    """``stream/glue_job.py``: the Glue streaming job; its tuning as ``--stream_*`` (``StreamSettings`` fields).
+
+    ``stream_arn`` and ``checkpoint_location`` are required on Glue (the job cannot start without them).
+    """
+
+    NESTED: ClassVar[Mapping[str, type[BaseModel]]] = {"stream": StreamSettings}
+
+    stream_arn: str | None = None
+    checkpoint_location: str | None = None
+    kinesis_shards: int | None = None
+    stream_trigger_seconds: float | None = None
+    stream_max_records_per_trigger: int | None = None
+    stream_starting_position: Literal["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"] | None = None
+    stream_starting_timestamp: str | None = None
+    stream_writer_threads: int | None = None
+    stream_update_chunk: int | None = None
+    stream_dedup_ttl_hours: int | None = None
+    stream_retention_days: int | None = None
+    stream_breakpoints_refresh_seconds: float | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **given: Any) -> StreamingJobArguments:
+        """Arguments carrying every stream tuning value of ``settings`` (what the CDK passes)."""
+        tuning = {f"stream_{k}": v for k, v in settings.stream.model_dump().items() if v is not None}
+        return cls(project=settings.project, stage=settings.stage, kinesis_shards=settings.kinesis_shards,
+                   **tuning, **given)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so the caller can word the error."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(exit_on_error=False, **kwargs)
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise JobArgumentsError(message)
+
+
+def _without_glue_parameters(tokens: Sequence[str], ours: set[str]) -> list[str]:
+    """``tokens`` without Glue's own parameters and their values.
+
+    Glue passes each as a pair, and a value may itself start with ``--`` (``--python-modules-installer-option
+    --no-index``), so a value is whatever follows, unless it names an argument this parser or Glue knows.
+    """
+    known = ours | GLUE_PARAMETERS
+    kept: list[str] = []
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        name = token[2:].split("=", 1)[0] if token.startswith("--") else None
+        if name in GLUE_PARAMETERS and name not in ours:
+            following = tokens[index + 1] if index + 1 < len(tokens) else None
+            takes_value = "=" not in token and following is not None and not (
+                following.startswith("--") and following[2:].split("=", 1)[0] in known)
+            index += 2 if takes_value else 1
+            continue
+        kept.append(token)
+        index += 1
+    return kept
+
+
+def _argparse_message(exc: argparse.ArgumentError) -> str:
+    name = exc.argument_name or "an argument"
+    if "expected one argument" in str(exc):
+        return f"argument {name} needs a value (booleans too: {name} true)"
+    return f"argument {name}: {exc.message}"
+
+
+def _validation_message(exc: ValidationError, prefix: str = "") -> str:
+    parts = []
+    for error in exc.errors():
+        field = "_".join(str(p) for p in error["loc"] if not isinstance(p, int))
+        parts.append(f"--{prefix}{field}: {error['msg']}")
+    return "; ".join(parts)

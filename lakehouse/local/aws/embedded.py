@@ -1,0 +1,212 @@
+"""The embedded AWS emulator: a moto server on 127.0.0.1, in its own process.
+
+``lakehouse up`` starts one detached and records it in ``<home>/run/aws.json``; ``lakehouse down`` stops
+exactly that process (checked by PID *and* command line) and nothing else. Tests and the demo use
+:class:`EmbeddedAws`, a context manager that does the same for the lifetime of a block.
+
+If ``AWS_ENDPOINT_URL`` already points somewhere (LocalStack, or a moto server someone else runs), no
+emulator is started: that endpoint is used as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psutil
+
+from lakehouse.core.aws.clients import reset_clients
+
+MARKER = "lakehouse.local.aws.moto_process"
+DUMMY_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+
+class EmbeddedAwsError(RuntimeError):
+    """The emulator could not be started or reached."""
+
+
+@dataclass(frozen=True)
+class EmulatorState:
+    pid: int
+    port: int
+    endpoint: str
+    started_at: float
+
+    @classmethod
+    def load(cls, path: Path) -> EmulatorState | None:
+        try:
+            return cls(**json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self)))
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def endpoint_is_up(endpoint: str, timeout: float = 1.0) -> bool:
+    """True when a moto/LocalStack-like endpoint answers HTTP at all."""
+    try:
+        with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=timeout):
+            return True
+    except urllib.error.HTTPError:
+        return True  # it answered, just not that path (LocalStack)
+    except (OSError, ValueError):
+        return False
+
+
+def is_our_emulator(pid: int) -> bool:
+    """True only for a live process whose command line is our moto launcher."""
+    try:
+        proc = psutil.Process(pid)
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE and MARKER in " ".join(proc.cmdline())
+    except (psutil.Error, OSError):
+        return False
+
+
+def spawn_emulator(port: int = 0, log_path: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """Start a moto server in a new session; returns the process and its endpoint once it answers."""
+    port = port or free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 (handed to the child)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", MARKER, "--port", str(port)],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise EmbeddedAwsError(f"moto server exited with code {proc.returncode} (port {port} in use?)")
+        if endpoint_is_up(endpoint, timeout=0.5):
+            return proc, endpoint
+        time.sleep(0.1)
+    proc.kill()
+    raise EmbeddedAwsError(f"moto server did not answer on {endpoint} within 30 s")
+
+
+def stop_process(pid: int, timeout: float = 10.0) -> bool:
+    """Stop our emulator process ``pid`` (TERM, then KILL). Returns False if it was not ours/alive."""
+    if not is_our_emulator(pid):
+        return False
+    proc = psutil.Process(pid)
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except psutil.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)
+    return True
+
+
+def export_endpoint(endpoint: str, region: str) -> dict[str, str | None]:
+    """Point this process (and its children) at ``endpoint``; returns the previous values."""
+    values = {"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": region, **DUMMY_CREDENTIALS}
+    previous = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    reset_clients()
+    return previous
+
+
+def restore_env(previous: dict[str, str | None]) -> None:
+    for key, value in previous.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    reset_clients()
+
+
+class EmbeddedAws:
+    """Context manager: an emulator for the block (or the endpoint already configured), env exported.
+
+    >>> with EmbeddedAws(region="us-east-1") as aws:
+    ...     aws.endpoint  # 'http://127.0.0.1:PORT'
+    """
+
+    def __init__(self, region: str = "us-east-1", port: int = 0, log_path: Path | None = None):
+        self.region = region
+        self.port = port
+        self.log_path = log_path
+        self.endpoint: str | None = None
+        self.process: subprocess.Popen | None = None
+        self._previous: dict[str, str | None] = {}
+
+    @property
+    def started_here(self) -> bool:
+        return self.process is not None
+
+    def __enter__(self) -> EmbeddedAws:
+        existing = os.environ.get("AWS_ENDPOINT_URL")
+        if existing:
+            self.endpoint = existing
+            self._previous = export_endpoint(existing, self.region)
+            for key in DUMMY_CREDENTIALS:  # keep whatever credentials the user configured for it
+                if self._previous.get(key) is not None:
+                    os.environ[key] = self._previous[key]  # type: ignore[assignment]
+            return self
+        self.process, self.endpoint = spawn_emulator(self.port, self.log_path)
+        self._previous = export_endpoint(self.endpoint, self.region)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        restore_env(self._previous)
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+            self.process = None
+
+
+def state_file(run_dir: Path) -> Path:
+    return run_dir / "aws.json"
+
+
+def running_emulator(run_dir: Path) -> EmulatorState | None:
+    """The emulator ``lakehouse up`` started, if it is still ours and alive."""
+    state = EmulatorState.load(state_file(run_dir))
+    if state and is_our_emulator(state.pid):
+        return state
+    return None
+
+
+def start_detached(run_dir: Path, port: int = 0) -> tuple[EmulatorState, bool]:
+    """Start (or reuse) the detached emulator; returns its state and whether it was started now."""
+    current = running_emulator(run_dir)
+    if current:
+        return current, False
+    run_dir.mkdir(parents=True, exist_ok=True)
+    proc, endpoint = spawn_emulator(port, run_dir / "moto.log")
+    state = EmulatorState(pid=proc.pid, port=int(endpoint.rsplit(":", 1)[1]), endpoint=endpoint,
+                          started_at=time.time())
+    state.save(state_file(run_dir))
+    return state, True
+
+
+def stop_detached(run_dir: Path) -> EmulatorState | None:
+    """Stop the emulator recorded in ``run_dir`` (only if it is ours); returns what was stopped."""
+    path = state_file(run_dir)
+    state = EmulatorState.load(path)
+    stopped = state if state and stop_process(state.pid) else None
+    path.unlink(missing_ok=True)
+    return stopped

@@ -1,0 +1,90 @@
+"""The batch chain run locally (the same steps Step Functions runs on AWS): raw -> curated -> star ->
+warehouse, each step skipped when its input did not change."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from pyspark.sql import SparkSession
+
+from glue_jobs.curated.job import run_raw_to_curated
+from glue_jobs.curated.report import CuratedReport
+from glue_jobs.star.job import StarReport, run_build_star
+from glue_jobs.warehouse.load import LoadReport, load_warehouse
+from lakehouse.core.config import Settings
+
+STEPS = ("curated", "star", "warehouse")
+Progress = Callable[[str, str, int, int], None]  # (step, what, done, total)
+
+
+@dataclass
+class BatchReport:
+    curated: CuratedReport | None = None
+    star: StarReport | None = None
+    warehouse: LoadReport | None = None
+    seconds: float = 0.0
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """(step, measure, value) lines for a human-readable report."""
+        out: list[tuple[str, str, str]] = []
+        if self.curated is not None:
+            c = self.curated
+            if c.skipped:
+                out.append(("curated", "skipped", c.skipped))
+            else:
+                out += [("curated", "raw objects", f"{c.raw_objects:,}"),
+                        ("curated", "records read", f"{c.records_read:,}"),
+                        ("curated", "accepted", f"{c.accepted:,}"),
+                        ("curated", "rejected", f"{c.rejected:,}")]
+                out += [("curated", f"  rejected: {rule}", f"{n:,}") for rule, n in sorted(c.rejected_by_rule.items())]
+                out += [("curated", "duplicates in batch", f"{c.duplicates_in_batch:,}"),
+                        ("curated", "duplicates of earlier runs", f"{c.duplicates_of_earlier_runs:,}"),
+                        ("curated", "new events", f"{c.new_events:,}"),
+                        ("curated", "late events", f"{c.late_events:,}"),
+                        ("curated", "files / bytes written", f"{c.files_written:,} / {c.bytes_written:,}"),
+                        ("curated", "quarantine objects", f"{len(c.quarantine_objects):,}")]
+                if c.catalog_tables:
+                    out.append(("curated", "catalog tables / new partitions",
+                                f"{c.catalog_tables} / {c.catalog_partitions_added}"))
+                out.append(("curated", "seconds", f"{c.seconds:.1f}"))
+        if self.star is not None:
+            s = self.star
+            if s.skipped:
+                out.append(("star", "skipped", s.skipped))
+            else:
+                out.append(("star", "as of", s.as_of or ""))
+                out += [("star", name, f"{t.rows:,} rows, {t.files} file(s), {t.bytes:,} B")
+                        for name, t in s.tables.items()]
+                out.append(("star", "seconds", f"{s.seconds:.1f}"))
+        if self.warehouse is not None:
+            w = self.warehouse
+            if w.skipped:
+                out.append((f"warehouse ({w.target})", "skipped", w.skipped))
+            else:
+                out.append((f"warehouse ({w.target})", "tables / views loaded", f"{len(w.tables)} / {len(w.views)}"))
+                out.append((f"warehouse ({w.target})", "seconds", f"{w.seconds:.1f}"))
+        return out
+
+
+def run_batch(settings: Settings, spark: SparkSession, *, steps: Sequence[str] = STEPS, catalog: bool = False,
+              force: bool = False, on_progress: Progress | None = None) -> BatchReport:
+    """Run the chosen steps in order; a step whose input is unchanged is skipped and writes nothing."""
+    unknown = set(steps) - set(STEPS)
+    if unknown:
+        raise ValueError(f"unknown batch steps {sorted(unknown)}; choose from {', '.join(STEPS)}")
+    started = time.monotonic()
+    report = BatchReport()
+
+    def relay(step: str):
+        return (lambda what, done, total: on_progress(step, what, done, total)) if on_progress else None
+
+    if "curated" in steps:
+        report.curated = run_raw_to_curated(spark, settings, catalog=catalog, on_progress=relay("curated"))
+    if "star" in steps:
+        report.star = run_build_star(spark, settings, force=force, on_progress=relay("star"))
+    if "warehouse" in steps:
+        report.warehouse = load_warehouse(settings, force=force, on_progress=relay("warehouse"))
+    report.seconds = time.monotonic() - started
+    return report

@@ -1,0 +1,93 @@
+"""``lakehouse up | down | status | env``: the embedded AWS emulator and its resources."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+from rich.table import Table
+
+from lakehouse.local.aws.embedded import (
+    DUMMY_CREDENTIALS,
+    EmbeddedAwsError,
+    export_endpoint,
+    running_emulator,
+    start_detached,
+    stop_detached,
+)
+from lakehouse.local.aws.provision import Provisioned, provision
+from lakehouse.local.cli.common import UserError, console, friendly_errors, load_settings
+
+
+def provision_table(report: list[Provisioned]) -> Table:
+    table = Table(title="resources", show_edge=False)
+    for column in ("kind", "name", "status", "detail"):
+        table.add_column(column)
+    for item in report:
+        colour = "green" if item.status == "created" else "dim"
+        table.add_row(item.kind, item.name, f"[{colour}]{item.status}[/]", item.detail)
+    return table
+
+
+@friendly_errors
+def up(
+    port: int = typer.Option(None, help="port for the emulator (default: LAKEHOUSE_MOTO_PORT or a free one)"),
+    shards: int = typer.Option(None, help="Kinesis shards (default: LAKEHOUSE_KINESIS_SHARDS)"),
+) -> None:
+    """Start the embedded AWS emulator (unless AWS_ENDPOINT_URL is set) and provision every resource."""
+    settings = load_settings(moto_port=port, kinesis_shards=shards)
+    external = os.environ.get("AWS_ENDPOINT_URL")
+    if external:
+        endpoint = external
+        console.print(f"using AWS_ENDPOINT_URL={endpoint} (no emulator started)")
+    else:
+        try:
+            state, started = start_detached(settings.run_dir, settings.moto_port)
+        except EmbeddedAwsError as exc:
+            raise UserError(str(exc)) from None
+        endpoint = state.endpoint
+        export_endpoint(endpoint, settings.region)
+        verb = "started" if started else "already running"
+        console.print(f"embedded AWS (moto) {verb}: {endpoint} (pid {state.pid})")
+    console.print(provision_table(provision(settings)))
+    console.print("other shells: [bold]eval $(lakehouse env)[/]  ·  stop with [bold]lakehouse down[/]")
+
+
+@friendly_errors
+def down() -> None:
+    """Stop the emulator `lakehouse up` started (only that process)."""
+    settings = load_settings()
+    stopped = stop_detached(settings.run_dir)
+    if stopped:
+        console.print(f"stopped embedded AWS (pid {stopped.pid}, {stopped.endpoint})")
+    else:
+        console.print("no embedded AWS of ours is running")
+
+
+@friendly_errors
+def status() -> None:
+    """Show which AWS endpoint the lakehouse uses and the configured resource names."""
+    settings = load_settings()
+    state = running_emulator(settings.run_dir)
+    endpoint = os.environ.get("AWS_ENDPOINT_URL") or (state.endpoint if state else None)
+    where = endpoint or "AWS (no endpoint override)"
+    console.print(f"endpoint: [bold]{where}[/]" + (f"  (pid {state.pid})" if state else ""))
+    table = Table(show_edge=False, show_header=False)
+    table.add_row("stage", settings.stage)
+    table.add_row("region", settings.region)
+    table.add_row("lake root", settings.lake.root_uri)
+    for field, value in settings.names.model_dump().items():
+        table.add_row(field, value)
+    console.print(table)
+
+
+@friendly_errors
+def env() -> None:
+    """Print shell exports that point other tools at the running emulator: eval $(lakehouse env)."""
+    settings = load_settings()
+    state = running_emulator(settings.run_dir)
+    if state is None:
+        raise UserError("no embedded AWS is running; start it with `lakehouse up`")
+    values = {"AWS_ENDPOINT_URL": state.endpoint, "AWS_DEFAULT_REGION": settings.region, **DUMMY_CREDENTIALS}
+    for key, value in values.items():
+        typer.echo(f"export {key}={value}")

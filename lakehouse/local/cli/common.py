@@ -1,0 +1,95 @@
+"""What every CLI command shares: the console, settings, and errors shown without tracebacks."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from lakehouse.core.config import Settings
+from lakehouse.local.aws.embedded import export_endpoint, running_emulator
+
+console = Console()
+err_console = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class UserError(Exception):
+    """A mistake the user can fix (bad option, missing input, nothing running): printed, exit code 2."""
+
+
+def friendly_errors(func: F) -> F:
+    """Turn :class:`UserError` and configuration errors into a one-line message and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except UserError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+        except ValidationError as exc:
+            details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            err_console.print(f"[bold red]configuration error:[/] {details}")
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def attach_running_emulator(settings: Settings) -> str | None:
+    """Use the emulator ``lakehouse up`` started, unless ``AWS_ENDPOINT_URL`` is set already."""
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        return os.environ["AWS_ENDPOINT_URL"]
+    state = running_emulator(settings.run_dir)
+    if state is None:
+        return None
+    export_endpoint(state.endpoint, settings.region)
+    return state.endpoint
+
+
+def require_resources(settings: Settings, table: str, what: str) -> str:
+    """Attach to the running emulator (or AWS_ENDPOINT_URL, or AWS) and check the stream and ``table`` exist.
+
+    Returns where the commands talk to ("AWS" or the endpoint); a missing resource or an unreachable
+    endpoint is a :class:`UserError` that says to run ``lakehouse up``.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from lakehouse.core.aws.clients import aws_client
+
+    endpoint = attach_running_emulator(settings)
+    where = endpoint or "AWS"
+    try:
+        aws_client("kinesis", region=settings.region).describe_stream_summary(StreamName=settings.names.stream)
+        aws_client("dynamodb", region=settings.region).describe_table(TableName=table)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            raise UserError(f"the {what} resources of stage '{settings.stage}' (stream {settings.names.stream}, "
+                            f"table {table}) do not exist on {where}; run `lakehouse up` first") from None
+        raise UserError(f"{where} refused the request: {exc}") from None
+    except BotoCoreError as exc:
+        hint = "start the embedded AWS with `lakehouse up`" if endpoint is None else f"is {endpoint} running?"
+        raise UserError(f"no AWS endpoint is reachable ({exc}); {hint}") from None
+    return where
+
+
+def progress_bar(transient: bool = False) -> Progress:
+    """The progress bar every long command uses."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=transient,
+    )

@@ -1,0 +1,165 @@
+"""``lakehouse stream`` (the real-time feature job) and ``lakehouse customer <id>`` (a customer's live features)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from lakehouse.core.config import Settings
+from lakehouse.core.spark import local_spark
+from lakehouse.local.cli.common import UserError, console, friendly_errors, load_settings, require_resources
+
+POSITIONS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
+TIME_DEPENDENT = ("recency_days", "orders_90d", "revenue_90d", "views_7d", "carts_7d", "frequency", "monetary",
+                  "r_score", "f_score", "m_score", "segment")
+
+
+def _require(settings: Settings) -> None:
+    """The stream and the feature table must exist (``lakehouse up`` provisions them locally)."""
+    require_resources(settings, settings.names.features_table, "streaming")
+
+
+def _summary_table(report) -> Table:
+    table = Table(title="stream run", show_edge=False)
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    units = {"records_per_second": "records/s", "batch_seconds_p50": "s", "batch_seconds_p95": "s",
+             "freshness_p50_ms": "ms", "freshness_p95_ms": "ms", "max_lag_ms": "ms", "seconds": "s"}
+    for key, value in report.summary().items():
+        shown = "-" if value is None else f"{value:,}"
+        table.add_row(key.replace("_", " "), f"{shown} {units.get(key, '')}".strip())
+    return table
+
+
+@friendly_errors
+def stream(
+    once: bool = typer.Option(False, "--once", help="process what is on the stream now, then stop"),
+    trigger_seconds: float = typer.Option(None, "--trigger-seconds", min=0,
+                                          help="micro-batch interval (default: settings, 1 s)"),
+    max_records: int = typer.Option(None, "--max-records", min=1, help="records per micro-batch, at most"),
+    starting_position: str = typer.Option(None, "--starting-position",
+                                          help="for a new checkpoint: TRIM_HORIZON, LATEST or AT_TIMESTAMP"),
+    starting_timestamp: str = typer.Option(None, "--starting-timestamp", help="ISO 8601 time, for AT_TIMESTAMP"),
+) -> None:
+    """Run the real-time feature job: Kinesis -> Spark -> DynamoDB (Ctrl-C stops it cleanly)."""
+    if starting_position is not None and starting_position.upper() not in POSITIONS:
+        raise UserError(f"--starting-position must be one of {', '.join(POSITIONS)}")
+    settings = load_settings()
+    overrides: dict[str, Any] = {}
+    if starting_position:
+        overrides["starting_position"] = starting_position.upper()
+    if starting_timestamp:
+        overrides["starting_timestamp"] = starting_timestamp
+    if overrides.get("starting_position") == "AT_TIMESTAMP" and not starting_timestamp:
+        raise UserError("--starting-position AT_TIMESTAMP needs --starting-timestamp")
+    settings = settings.model_copy(update={"stream": settings.stream.model_copy(update=overrides)})
+    _require(settings)
+
+    from stream.job import StreamJobError, run_stream
+
+    stop = threading.Event()  # run_stream stops by itself on Ctrl-C
+    totals = {"batches": 0, "records": 0, "events": 0, "rejected": 0, "duplicates": 0}
+    with console.status("starting Spark", spinner="dots") as status:
+        spark = local_spark("lakehouse-stream")
+        status.update("waiting for the first micro-batch")
+
+        def on_progress(result) -> None:
+            totals["batches"] += 1
+            for key in ("records", "events", "rejected", "duplicates"):
+                totals[key] += getattr(result, key)
+            lag = f"{result.lag_ms / 1000:,.1f} s" if result.lag_ms is not None else "-"
+            status.update(f"batch {result.batch_id}: {totals['records']:,} records, {totals['events']:,} events "
+                          f"applied, {totals['rejected']:,} quarantined, {totals['duplicates']:,} duplicates "
+                          f"| last batch {result.seconds:,.2f} s, lag {lag}")
+            if not once:
+                console.print(f"batch {result.batch_id}: {result.records:,} records -> {result.written:,} customers "
+                              f"in {result.seconds:,.2f} s (lag {lag})")
+
+        try:
+            report = run_stream(settings, spark, once=once, trigger_seconds=trigger_seconds, max_records=max_records,
+                                on_progress=on_progress, stop=stop)
+        except StreamJobError as exc:
+            raise UserError(f"{exc} (a new run resumes from the checkpoint)") from None
+    if report.replaced_checkpoint:
+        console.print(f"[yellow]the stream was created anew: its old checkpoint was moved to "
+                      f"{report.replaced_checkpoint}[/]")
+    if report.interrupted:
+        console.print("stopped")
+    console.print(_summary_table(report))
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, Decimal):
+        return f"{value:,}" if value == value.to_integral_value() else f"{value:,.2f}"
+    return str(value)
+
+
+@friendly_errors
+def customer(
+    customer_id: str = typer.Argument(..., help="the customer (user id or anonymous id)"),
+    as_json: bool = typer.Option(False, "--json", help="print the stored item as JSON"),
+) -> None:
+    """Print a customer's live features (as stored by the stream, and re-evaluated as of today)."""
+
+
+    settings = load_settings()
+    _require(settings)
+    item = stored_item(settings, customer_id)
+    if as_json:
+        console.print_json(json.dumps(item, default=str))
+        return
+    table, note = customer_table(settings, customer_id, item)
+    console.print(table)
+    console.print(f"[dim]{note}[/]")
+
+
+def stored_item(settings: Settings, customer_id: str) -> dict[str, Any]:
+    """The customer's item in the feature table, as Python values; UserError when there is none."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    from lakehouse.core.aws.clients import aws_client
+
+    answer = aws_client("dynamodb", region=settings.region).get_item(
+        TableName=settings.names.features_table, Key={"customer_id": {"S": customer_id}}, ConsistentRead=True)
+    if "Item" not in answer:
+        raise UserError(f"no live features for customer {customer_id!r} yet (is `lakehouse stream` running?)")
+    deserializer = TypeDeserializer()
+    return {k: deserializer.deserialize(v) for k, v in answer["Item"].items()}
+
+
+def customer_table(settings: Settings, customer_id: str, item: dict[str, Any] | None = None) -> tuple[Table, str]:
+    """A customer's live features as stored and re-evaluated as of today, and a note on their provenance."""
+    from lakehouse.core.rfm_breakpoints import load_breakpoints
+    from stream.features import FeatureConfig, derive
+    from stream.items import features_map, state_from_item
+    from stream.rfm import DEFAULT_BREAKPOINTS
+
+    item = item if item is not None else stored_item(settings, customer_id)
+    stored = item.get("features", {})
+    breakpoints = load_breakpoints(settings) or DEFAULT_BREAKPOINTS
+    today = datetime.now(UTC).date()
+    state = state_from_item(item)
+    config = FeatureConfig(retention_days=settings.stream.retention_days)
+    now = features_map(derive(state, breakpoints, config, as_of=max(today, state.last_seen_at.date()
+                                                                     if state.last_seen_at else today)))
+    table = Table(title=f"customer {customer_id}", show_edge=False)
+    table.add_column("feature")
+    table.add_column(f"at last event ({stored.get('as_of', '-')})", justify="right")
+    table.add_column(f"as of today ({today.isoformat()})", justify="right")
+    for name in ("last_seen_at", "first_order_at", "last_order_at", "orders", "revenue", "refunds",
+                 "avg_order_value", "orders_90d", "revenue_90d", "views_7d", "carts_7d", "open_tickets",
+                 "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score", "segment"):
+        later = _value(now.get(name)) if name in TIME_DEPENDENT else ""
+        table.add_row(name.replace("_", " "), _value(stored.get(name)), later)
+    note = (f"updated {item.get('updated_at', '-')} by micro-batch {item.get('last_batch', '-')}; "
+            f"RFM breakpoints: {stored.get('breakpoints_as_of', '-')} "
+            f"(window {stored.get('rfm_window_days', '-')} days)")
+    return table, note

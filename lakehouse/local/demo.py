@@ -1,0 +1,229 @@
+"""``lakehouse demo``: the whole local pipeline on the embedded defaults, stage by stage.
+
+Each stage is a method that does its work, records what it made in the report, and prints a line.
+The embedded AWS emulator is left running afterwards (unless asked otherwise) so the results can be
+explored with the other commands; ``lakehouse down`` stops it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from lakehouse.core.config import Settings
+from lakehouse.core.lake.storage import LakeStorage
+from lakehouse.core.spark import local_spark
+from lakehouse.core.warehouse.query import run_query
+from lakehouse.core.write_keys import WriteKeyStore
+from lakehouse.local.aws.embedded import export_endpoint, start_detached, stop_detached
+from lakehouse.local.aws.provision import provision
+from lakehouse.local.cli.common import progress_bar
+from lakehouse.local.gateway import LocalGateway
+from lakehouse.local.generator import GenerationReport, GeneratorConfig, generate
+from lakehouse.local.replay import post_files
+
+STREAM_RECORDS_PER_BATCH = 100_000  # the backlog is read in a few large micro-batches
+BEST_CUSTOMER = ("SELECT customer_id FROM fact_customer_metrics WHERE snapshot_date = "
+                 "(SELECT MAX(snapshot_date) FROM fact_customer_metrics) ORDER BY clv_to_date DESC LIMIT 1")
+
+#: (question, query) pairs the demo answers from the local warehouse
+ANSWERS = (
+    ("Where do customers churn? (top 5 geography x age band)",
+     "SELECT geography, age_band, customers, churn_rate FROM mart_churn_by_geography_age "
+     "WHERE customers >= 20 ORDER BY churn_rate DESC LIMIT 5"),
+    ("What sells? (top 5 products by revenue)",
+     "SELECT product_id, category, units_sold, revenue, orders FROM mart_bestsellers "
+     "ORDER BY revenue DESC LIMIT 5"),
+    ("Which RFM segments hold the value?",
+     "SELECT rfm_segment, customers, share_of_customers, avg_recency_days, avg_monetary "
+     "FROM mart_rfm_segments ORDER BY avg_monetary DESC"),
+)
+
+
+class DemoError(RuntimeError):
+    """A stage could not complete; the message says what is missing."""
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    customers: int = 2_000
+    days: int = 180
+    seed: int = 7
+    start: date = date(2025, 1, 1)
+    keep_running: bool = True
+
+
+@dataclass
+class StageResult:
+    name: str
+    seconds: float
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DemoReport:
+    stages: list[StageResult] = field(default_factory=list)
+    endpoint: str | None = None
+    data_dir: Path | None = None
+
+    def facts(self, stage: str) -> dict[str, Any]:
+        return next(s.facts for s in self.stages if s.name == stage)
+
+
+class Demo:
+    """Runs the stages in order; later pipeline stages are further methods listed in ``stages``."""
+
+    def __init__(self, settings: Settings, options: DemoOptions, console: Console):
+        self.settings = settings
+        self.options = options
+        self.console = console
+        self.report = DemoReport()
+        self.generated: GenerationReport | None = None
+
+    @property
+    def stages(self) -> list[tuple[str, Callable[[], dict[str, Any]]]]:
+        return [
+            ("embedded AWS", self.start_aws),
+            ("generate events", self.generate_events),
+            ("ingest through the API", self.ingest_events),
+            ("batch: curated, star, warehouse", self.run_batch_chain),
+            ("real-time features", self.run_stream_job),
+            ("answers from the warehouse", self.show_answers),
+        ]
+
+    def run(self) -> DemoReport:
+        stages = self.stages
+        try:
+            for number, (name, stage) in enumerate(stages, start=1):
+                self.console.rule(f"[bold][{number}/{len(stages)}] {name}")
+                started = time.perf_counter()
+                facts = stage()
+                result = StageResult(name, time.perf_counter() - started, facts)
+                self.report.stages.append(result)
+                self.console.print(f"[green]✓[/] {name} in {result.seconds:,.1f} s")
+        finally:
+            if not self.options.keep_running:
+                stop_detached(self.settings.run_dir)
+        self.console.rule("[bold]summary")
+        self.console.print(self.summary_table())
+        return self.report
+
+    # --- stages ----------------------------------------------------------------------------------
+    def start_aws(self) -> dict[str, Any]:
+        state, started = start_detached(self.settings.run_dir, self.settings.moto_port)
+        export_endpoint(state.endpoint, self.settings.region)
+        self.report.endpoint = state.endpoint
+        resources = provision(self.settings)
+        self.console.print(f"moto server {'started' if started else 'reused'} at {state.endpoint} "
+                           f"(pid {state.pid}); {len(resources)} resources ready")
+        return {"endpoint": state.endpoint, "resources": len(resources),
+                "created": sum(r.status == "created" for r in resources)}
+
+    def generate_events(self) -> dict[str, Any]:
+        options = self.options
+        config = GeneratorConfig(seed=options.seed, customers=options.customers, start=options.start,
+                                 days=options.days)
+        out_dir = self.settings.home / "data" / "demo"
+        with progress_bar(transient=True) as bar:
+            task = bar.add_task("simulating days", total=options.days)
+            self.generated = generate(config, out_dir,
+                                      on_progress=lambda done, total: bar.update(task, completed=done))
+        generated = self.generated
+        self.report.data_dir = out_dir
+        self.console.print(f"{generated.total_events:,} events for {generated.customers:,} customers "
+                           f"({generated.first_timestamp[:10]} .. {generated.last_timestamp[:10]}) in {out_dir}")
+        return {"events": generated.total_events, "customers": generated.customers,
+                "files": len(generated.files), "orders": generated.counts.get("Order Completed", 0)}
+
+    def ingest_events(self) -> dict[str, Any]:
+        """Post the generated files through the local API Gateway stand-in into the real Lambda handler."""
+        assert self.generated is not None
+        files = [self.generated.out_dir / f.name for f in self.generated.files]
+        key = WriteKeyStore(self.settings.names.write_keys_table, self.settings.region).create("demo").key
+        with LocalGateway(self.settings) as gateway, progress_bar(transient=True) as bar:
+            task = bar.add_task("posting events", total=self.generated.total_events)
+            posted = post_files(files, gateway.url, key, on_progress=lambda n: bar.advance(task, n))
+        raw_objects = sum(1 for _ in LakeStorage(self.settings.lake, self.settings.region).list("raw"))
+        self.console.print(f"{posted.accepted:,} events accepted, {posted.rejected:,} rejected, "
+                           f"{posted.duplicates:,} duplicates in {posted.requests:,} requests "
+                           f"({posted.events_per_second:,.0f} events/s); {raw_objects:,} raw objects")
+        if not posted.ok:
+            raise DemoError(f"{posted.failed:,} events could not be delivered: {posted.errors[:3]}")
+        return {"accepted": posted.accepted, "rejected": posted.rejected, "requests": posted.requests,
+                "raw_objects": raw_objects}
+
+    def run_batch_chain(self) -> dict[str, Any]:
+        """raw -> curated Parquet (+ Glue catalog on the emulator) -> star schema -> DuckDB warehouse."""
+        from lakehouse.local.batch import STEPS, run_batch
+
+        with progress_bar(transient=True) as bar:
+            tasks = {step: bar.add_task(f"{step}: waiting", total=1) for step in STEPS}
+
+            def on_progress(step: str, what: str, done: int, total: int) -> None:
+                bar.update(tasks[step], description=f"{step}: {what}", completed=done, total=total)
+
+            report = run_batch(self.settings, local_spark("lakehouse-demo"), catalog=True, on_progress=on_progress)
+        curated, star, warehouse = report.curated, report.star, report.warehouse
+        assert curated is not None and star is not None and warehouse is not None
+        self.console.print(f"curated: {curated.accepted:,} events accepted, {curated.rejected:,} rejected, "
+                           f"{curated.files_written:,} Parquet files; star: {len(star.tables)} tables; "
+                           f"warehouse ({warehouse.target}): {len(warehouse.tables)} tables, "
+                           f"{len(warehouse.views)} marts at {self.settings.warehouse_path}")
+        return {"curated_events": curated.accepted, "rejected": curated.rejected,
+                "star_tables": len(star.tables), "warehouse_tables": len(warehouse.tables),
+                "marts": len(warehouse.views)}
+
+    def run_stream_job(self) -> dict[str, Any]:
+        """Kinesis -> Spark Structured Streaming -> DynamoDB over everything on the stream, then one customer."""
+        from lakehouse.local.cli.stream_commands import customer_table
+        from stream.job import run_stream
+
+        with progress_bar(transient=True) as bar:
+            task = bar.add_task("micro-batches", total=self.report.facts("ingest through the API")["accepted"])
+            report = run_stream(self.settings, local_spark("lakehouse-demo"), once=True,
+                                max_records=STREAM_RECORDS_PER_BATCH,
+                                on_progress=lambda batch: bar.advance(task, batch.records))
+        batches = int(report.totals.get("batches", 0))
+        self.console.print(f"{report.events:,} events applied to {report.customers_written:,} customer items in "
+                           f"{batches} micro-batch{'es' if batches != 1 else ''}; {report.duplicates:,} duplicates, "
+                           f"{report.rejected:,} quarantined")
+        best = run_query(self.settings.warehouse_path, BEST_CUSTOMER, limit=1).rows
+        if best:
+            table, note = customer_table(self.settings, best[0][0])
+            self.console.print(table)
+            self.console.print(f"[dim]{note} — look up any customer: lakehouse customer <id>[/]")
+        return {"records": report.records, "events": report.events, "customer_items": report.customers_written,
+                "duplicates": report.duplicates, "rejected": report.rejected}
+
+    def show_answers(self) -> dict[str, Any]:
+        """A few business questions answered by the marts, as an analyst would ask them."""
+        shown = 0
+        for title, sql in ANSWERS:
+            result = run_query(self.settings.warehouse_path, sql, limit=10)
+            table = Table(title=title, show_edge=False, title_justify="left")
+            for column in result.columns:
+                table.add_column(column)
+            for row in result.rows:
+                table.add_row(*[f"{v:,.3f}" if isinstance(v, float) else str(v) for v in row])
+            self.console.print(table)
+            shown += 1
+        self.console.print("ask your own: lakehouse sql \"SELECT * FROM mart_rfm_segments\"")
+        return {"questions": shown}
+
+    # --- summary ---------------------------------------------------------------------------------
+    def summary_table(self) -> Table:
+        table = Table(show_edge=False)
+        table.add_column("stage", style="bold")
+        table.add_column("seconds", justify="right")
+        table.add_column("what it made")
+        for stage in self.report.stages:
+            facts = ", ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in stage.facts.items())
+            table.add_row(stage.name, f"{stage.seconds:,.1f}", facts)
+        return table

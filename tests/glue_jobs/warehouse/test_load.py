@@ -1,0 +1,104 @@
+"""Loading a star build into the local DuckDB warehouse: MERGE, deletes, idempotent reruns, skips."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from glue_jobs.star.schema import STAR_TABLES
+from glue_jobs.warehouse.load import DuckDbTarget, WarehouseError, load_warehouse
+from glue_jobs.warehouse.sql_files import views
+from lakehouse.core.job_state import MANIFESTS, STAR_STATE
+
+ARROW = {"bigint": pa.int64(), "int": pa.int32(), "string": pa.string(), "double": pa.float64(),
+         "decimal(18,2)": pa.decimal128(18, 2), "boolean": pa.bool_(), "date": pa.date32(),
+         "timestamp_ntz": pa.timestamp("us")}
+
+
+def dim_date_row(day: date) -> dict:
+    return {"date_key": int(day.strftime("%Y%m%d")), "full_date": day, "year": day.year, "quarter": 2,
+            "month": day.month, "month_name": day.strftime("%B"), "year_month": day.strftime("%Y-%m"),
+            "day_of_month": day.day, "day_of_week": day.isoweekday(), "day_name": day.strftime("%A"),
+            "week_of_year": 22, "is_weekend": day.isoweekday() >= 6}
+
+
+def kpi_row(day: date, orders: int, revenue: str) -> dict:
+    return {"date_key": int(day.strftime("%Y%m%d")), "full_date": day, "dau": 10, "new_customers": 1,
+            "sessions": 12, "orders": orders, "purchasers": orders, "units_sold": orders, "revenue": Decimal(revenue),
+            "refunds": Decimal("0"), "conversion_rate": 0.1,
+            "aov": (Decimal(revenue) / orders).quantize(Decimal("0.01")) if orders else None}
+
+
+def write_build(settings, build_id: str, rows: dict[str, list[dict]]) -> None:
+    """A star build as build_star leaves it: Parquet per table, COPY manifests, the build state."""
+    root = Path(settings.lake.key(""))
+    for table, columns in STAR_TABLES.items():
+        schema = pa.schema([(name, ARROW[kind]) for name, kind in columns])
+        folder = root / "warehouse" / table
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("*.parquet"):
+            old.unlink()
+        path = folder / f"part-00000-{build_id}.zstd.parquet"
+        pq.write_table(pa.Table.from_pylist(rows.get(table, []), schema=schema), path, compression="zstd")
+        manifest = {"entries": [{"url": str(path), "mandatory": True, "meta": {"content_length": path.stat().st_size}}]}
+        (root / MANIFESTS).mkdir(parents=True, exist_ok=True)
+        (root / MANIFESTS / f"{table}.json").write_text(json.dumps(manifest))
+    (root / STAR_STATE).parent.mkdir(parents=True, exist_ok=True)
+    (root / STAR_STATE).write_text(json.dumps({"build_id": build_id, "curated_version": "r1"}))
+
+
+def query(settings, sql: str):
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_nothing_to_load_before_the_first_build(settings) -> None:
+    assert load_warehouse(settings).skipped == "no star build yet"
+
+
+def test_a_build_is_loaded_once_and_merged_on_change(settings) -> None:
+    days = [date(2025, 6, 1), date(2025, 6, 2), date(2025, 6, 3)]
+    write_build(settings, "b1", {"dim_date": [dim_date_row(d) for d in days],
+                                 "fact_daily_kpis": [kpi_row(days[0], 2, "50.00"), kpi_row(days[1], 1, "20.00")]})
+    report = load_warehouse(settings)
+    assert report.version == "b1" and report.tables["dim_date"] == 3 and report.tables["fact_daily_kpis"] == 2
+    assert set(report.views) == {v.name for v in views()}
+    assert query(settings, "SELECT target, version FROM etl_load_state") == [("duckdb", "b1")]
+    # the same build again: nothing is written
+    modified = settings.warehouse_path.stat().st_mtime_ns
+    assert load_warehouse(settings).skipped == "duckdb already holds star build b1"
+    assert settings.warehouse_path.stat().st_mtime_ns == modified
+    # a new build: one row changed, one gone, one new
+    write_build(settings, "b2", {"dim_date": [dim_date_row(d) for d in days],
+                                 "fact_daily_kpis": [kpi_row(days[0], 3, "80.00"), kpi_row(days[2], 1, "5.00")]})
+    assert load_warehouse(settings).tables["fact_daily_kpis"] == 2
+    rows = query(settings, "SELECT full_date, orders, revenue, aov FROM mart_daily_kpis ORDER BY full_date")
+    assert rows == [(days[0], 3, Decimal("80.00"), Decimal("26.67")), (days[2], 1, Decimal("5.00"), Decimal("5.00"))]
+    # a forced reload of the same build changes nothing
+    load_warehouse(settings, force=True)
+    assert query(settings, "SELECT count(*), sum(revenue) FROM fact_daily_kpis") == [(2, Decimal("85.00"))]
+
+
+def test_timestamps_keep_their_utc_wall_clock(settings) -> None:
+    start = datetime(2025, 6, 1, 23, 30)
+    customer = {"customer_key": 7, "customer_id": "c1", "version": 1, "is_registered": True, "name": None,
+                "email": None, "age": 30, "age_band": "30-45", "gender": None, "geography": "Spain", "city": "Bilbao",
+                "geography_key": 1, "signup_date": None, "first_seen_date": start.date(), "dw_start_date": start,
+                "dw_end_date": datetime(9999, 12, 31), "is_current": True}
+    write_build(settings, "b1", {"dim_customer": [customer]})
+    load_warehouse(settings)
+    assert query(settings, "SELECT dw_start_date, dw_end_date FROM dim_customer") == [
+        (start, datetime(9999, 12, 31))]
+
+
+def test_an_s3_lake_cannot_load_into_local_duckdb(settings) -> None:
+    target = DuckDbTarget(settings.warehouse_path)
+    with pytest.raises(WarehouseError, match="local lake only"):
+        target.statements("b1", {"dim_date": ["s3://bucket/warehouse/dim_date/part-0.parquet"]})

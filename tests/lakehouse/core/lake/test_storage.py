@@ -1,0 +1,40 @@
+from pathlib import Path
+
+import pytest
+
+from lakehouse.core.aws.clients import aws_client
+from lakehouse.core.lake.layout import LakeLayout
+from lakehouse.core.lake.storage import LakeStorage
+
+
+def _roundtrip(storage: LakeStorage) -> None:
+    uri = storage.put_bytes("raw/source=web/dt=2025-01-01/hour=00/a.jsonl.gz", b"one")
+    storage.put_bytes("raw/source=web/dt=2025-01-01/hour=01/b.jsonl.gz", b"three")
+    storage.put_bytes("quarantine/dt=2025-01-01/hour=00/c.jsonl.gz", b"x")
+    assert uri.endswith("raw/source=web/dt=2025-01-01/hour=00/a.jsonl.gz")
+    listed = list(storage.list("raw"))
+    assert [(o.key, o.size) for o in listed] == [
+        ("raw/source=web/dt=2025-01-01/hour=00/a.jsonl.gz", 3),
+        ("raw/source=web/dt=2025-01-01/hour=01/b.jsonl.gz", 5),
+    ]
+    assert storage.get_bytes(listed[1].key) == b"three"
+    assert storage.exists(listed[0].key)
+    assert not storage.exists("raw/source=web/missing.gz")
+    assert list(storage.list("curated")) == []
+
+
+def test_local_directory_lake(tmp_path: Path) -> None:
+    storage = LakeStorage(LakeLayout.from_uri(str(tmp_path / "lake")))
+    _roundtrip(storage)
+    leftovers = [p for p in (tmp_path / "lake").rglob(".tmp-*")]
+    assert leftovers == []
+
+
+@pytest.mark.parametrize("root", ["s3://{bucket}", "s3://{bucket}/some/prefix"])
+def test_s3_lake_on_moto(aws_settings, root: str) -> None:
+    bucket = aws_settings.names.lake_bucket
+    storage = LakeStorage(LakeLayout.from_uri(root.format(bucket=bucket)))
+    _roundtrip(storage)
+    keys = [o["Key"] for o in aws_client("s3").list_objects_v2(Bucket=bucket)["Contents"]]
+    prefix = "some/prefix/" if "prefix" in root else ""
+    assert f"{prefix}quarantine/dt=2025-01-01/hour=00/c.jsonl.gz" in keys

@@ -1,0 +1,40 @@
+"""RFM breakpoints as the streaming job reads them: loading and scoring."""
+
+from __future__ import annotations
+
+import json
+
+from lakehouse.core.lake.storage import LakeStorage
+from lakehouse.core.rfm_breakpoints import BREAKPOINTS_KEY, Breakpoints, load_breakpoints, segment_of
+
+DOCUMENT = {"recency_days": [5, 12, 30, 60], "frequency": [1, 1, 2, 4], "monetary": [20, 50, 100, 250],
+            "window_days": 365, "population": 120, "as_of": "2025-06-30", "computed_at": "2025-07-01T02:00:00Z"}
+
+
+def test_no_breakpoints_before_the_first_build(settings) -> None:
+    assert load_breakpoints(settings) is None
+
+
+def test_breakpoints_load_from_the_lake(settings) -> None:
+    LakeStorage(settings.lake).put_bytes(BREAKPOINTS_KEY, json.dumps(DOCUMENT).encode())
+    loaded = load_breakpoints(settings)
+    assert loaded == Breakpoints((5, 12, 30, 60), (1, 1, 2, 4), (20, 50, 100, 250), 365, 120, "2025-06-30",
+                                 "2025-07-01T02:00:00Z")
+
+
+def test_scores_count_the_cut_points_passed() -> None:
+    bp = Breakpoints.from_dict(DOCUMENT)
+    assert bp.scores(3, 6, 400.0) == (5, 5, 5)  # most recent, most orders, most money
+    assert bp.scores(90, 1, 10.0) == (1, 1, 1)
+    assert bp.scores(12, 2, 50.0) == (4, 3, 2)  # a value on a cut point does not pass it
+    assert bp.scores(None, 0, 0.0) is None
+    assert bp.segment(3, 6, 400.0) == "Champions" and bp.segment(None, 0, 0) == "No recent purchase"
+
+
+def test_segments_follow_the_documented_rules() -> None:
+    assert segment_of(4, 4, 4) == "Champions"
+    assert segment_of(2, 5, 1) == "Loyal"
+    assert segment_of(5, 1, 1) == "Recent"
+    assert segment_of(1, 3, 3) == "At Risk"
+    assert segment_of(2, 1, 5) == "Hibernating"
+    assert segment_of(3, 2, 2) == "Needs Attention"

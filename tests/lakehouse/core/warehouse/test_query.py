@@ -1,0 +1,43 @@
+"""Ad-hoc queries against the local warehouse: results, limits, dialects and clear errors."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from glue_jobs.warehouse.load import WarehouseError
+from lakehouse.core.warehouse.query import run_query
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE t AS SELECT range AS n, 'row ' || range AS label FROM range(5)")
+    return path
+
+
+def test_rows_and_columns_come_back(warehouse) -> None:
+    result = run_query(warehouse, "SELECT n, label FROM t ORDER BY n", limit=3)
+    assert result.columns == ["n", "label"] and result.rows == [(0, "row 0"), (1, "row 1"), (2, "row 2")]
+    assert result.truncated
+    assert not run_query(warehouse, "SELECT count(*) FROM t").truncated
+
+
+def test_redshift_sql_is_transpiled(warehouse) -> None:
+    result = run_query(warehouse, "SELECT NVL(NULL, n) AS n FROM t WHERE n = 4", dialect="redshift")
+    assert result.rows == [(4,)]
+
+
+def test_mistakes_are_reported_without_a_traceback(warehouse, tmp_path) -> None:
+    with pytest.raises(WarehouseError, match="syntax error"):
+        run_query(warehouse, "SELEC 1")
+    with pytest.raises(WarehouseError, match="missing_table"):
+        run_query(warehouse, "SELECT * FROM missing_table")
+    with pytest.raises(WarehouseError, match="no local warehouse"):
+        run_query(tmp_path / "none.duckdb", "SELECT 1")
+    with pytest.raises(WarehouseError, match="empty"):
+        run_query(warehouse, "  ")
+    with pytest.raises(WarehouseError):
+        run_query(warehouse, "DELETE FROM t")  # the connection is read-only
+    assert run_query(warehouse, "SELECT count(*) FROM t").rows == [(5,)]

@@ -1,0 +1,70 @@
+"""`lakehouse up/down/status/env` as a user runs them: separate processes, a real emulator."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+
+from lakehouse.local.aws.embedded import MARKER
+
+
+def _cli(*args: str, home: Path, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAKEHOUSE_"))}
+    env.update({"LAKEHOUSE_HOME": str(home), "LAKEHOUSE_STAGE": "clitest", "COLUMNS": "200"})
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "lakehouse.local.cli.main", *args], env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def _our_emulators(home: Path) -> list[int]:
+    return [p.pid for p in psutil.process_iter(["cmdline"])
+            if MARKER in " ".join(p.info["cmdline"] or []) and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_up_env_status_down_round_trip(tmp_path: Path) -> None:
+    before = set(_our_emulators(tmp_path))
+    up = _cli("up", "--shards", "1", home=tmp_path)
+    assert up.returncode == 0, up.stderr
+    assert "started" in up.stdout and "customer-lakehouse-clitest-events" in up.stdout
+    state = json.loads((tmp_path / "run" / "aws.json").read_text())
+    try:
+        assert state["pid"] in _our_emulators(tmp_path)
+
+        again = _cli("up", home=tmp_path)
+        assert "already running" in again.stdout and "created" not in again.stdout
+
+        exports = _cli("env", home=tmp_path).stdout
+        assert f"export AWS_ENDPOINT_URL={state['endpoint']}" in exports
+
+        status = _cli("status", home=tmp_path).stdout
+        assert state["endpoint"] in status and "customer_lakehouse_clitest" in status
+    finally:
+        down = _cli("down", home=tmp_path)
+    assert down.returncode == 0 and f"pid {state['pid']}" in down.stdout
+    assert set(_our_emulators(tmp_path)) <= before
+    assert "no embedded AWS" in _cli("down", home=tmp_path).stdout
+
+
+def test_up_provisions_on_an_existing_endpoint_without_starting_an_emulator(moto_endpoint, tmp_path) -> None:
+    before = set(_our_emulators(tmp_path))
+    result = _cli("up", home=tmp_path, env_extra={"AWS_ENDPOINT_URL": moto_endpoint,
+                                                  "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"})
+    assert result.returncode == 0, result.stderr
+    assert f"using AWS_ENDPOINT_URL={moto_endpoint}" in result.stdout
+    assert set(_our_emulators(tmp_path)) == before
+    assert not (tmp_path / "run" / "aws.json").exists()
+
+
+def test_env_without_a_running_emulator_is_a_clear_error(tmp_path: Path) -> None:
+    result = _cli("env", home=tmp_path)
+    assert result.returncode == 2
+    assert "lakehouse up" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_configuration_is_reported_without_traceback(tmp_path: Path) -> None:
+    result = _cli("status", home=tmp_path, env_extra={"LAKEHOUSE_STAGE": "Not Valid"})
+    assert result.returncode == 2
+    assert "stage" in result.stderr and "Traceback" not in result.stderr

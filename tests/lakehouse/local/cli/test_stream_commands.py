@@ -1,0 +1,59 @@
+"""`lakehouse stream` and `lakehouse customer` as a user runs them (in this process: the shared Spark session)."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime
+
+import pytest
+from typer.testing import CliRunner
+
+from lakehouse.core.config import Settings
+from lakehouse.local.cli.main import app
+from tests.stream.conftest import make_call, put_payloads, raw_record
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, aws_settings: Settings) -> Settings:
+    monkeypatch.setenv("LAKEHOUSE_HOME", str(aws_settings.home))
+    monkeypatch.setenv("LAKEHOUSE_STAGE", aws_settings.stage)
+    monkeypatch.setenv("COLUMNS", "200")
+    return aws_settings
+
+
+def put_orders(settings: Settings) -> None:
+    rng = random.Random(1)
+    calls = [make_call("Order Completed", "c-cli", datetime(2025, 6, day, 12, tzinfo=UTC), f"cli-{day}", rng)
+             for day in (1, 2, 3)]
+    calls.append(make_call("Product Viewed", "c-cli", datetime(2025, 6, 3, 13, tzinfo=UTC), "cli-v", rng))
+    payloads = [json.dumps(raw_record(c)).encode() for c in calls] + [b"{broken"]
+    put_payloads(settings.names.stream, payloads)
+
+
+def test_stream_once_then_customer_shows_live_features(spark, cli_env: Settings) -> None:
+    put_orders(cli_env)
+    runner = CliRunner()
+    result = runner.invoke(app, ["stream", "--once", "--max-records", "3"])
+    assert result.exit_code == 0, result.output
+    assert "stream run" in result.output and "records" in result.output
+    shown = runner.invoke(app, ["customer", "c-cli"])
+    assert shown.exit_code == 0, shown.output
+    assert "customer c-cli" in shown.output and "segment" in shown.output
+    assert "2025-06-03" in shown.output and "as of today" in shown.output
+    raw = runner.invoke(app, ["customer", "c-cli", "--json"])
+    item = json.loads(raw.output)
+    assert item["features"]["orders"] == "3" and item["features"]["views_7d"] == "1"
+    assert item["last_batch"].endswith(("/0", "/1", "/2"))
+
+
+def test_user_mistakes_get_a_message_not_a_traceback(cli_env: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = CliRunner()
+    unknown = runner.invoke(app, ["customer", "nobody"])
+    assert unknown.exit_code == 2 and "no live features for customer 'nobody'" in unknown.output
+    bad = runner.invoke(app, ["stream", "--starting-position", "EARLIEST"])
+    assert bad.exit_code == 2 and "--starting-position must be one of" in bad.output
+    monkeypatch.setenv("LAKEHOUSE_STAGE", "neverprovisioned")
+    missing = runner.invoke(app, ["customer", "c1"])
+    assert missing.exit_code == 2 and "lakehouse up" in missing.output
+    assert "Traceback" not in unknown.output + bad.output + missing.output

@@ -1,0 +1,58 @@
+"""`lakehouse demo` end to end on a small data set: every stage runs and reports what it made."""
+
+from pathlib import Path
+
+import psutil
+import pytest
+from rich.console import Console
+
+from lakehouse.core.config import Settings
+from lakehouse.local.aws.embedded import state_file
+from lakehouse.local.demo import Demo, DemoOptions
+
+
+@pytest.fixture
+def isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo starts its own emulator: hide the session's endpoint from it."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(key, "testing")
+
+
+def test_demo_runs_every_stage_and_cleans_up(tmp_path: Path, isolated_env: None) -> None:
+    settings = Settings(home=tmp_path / "home", stage="demotest")
+    console = Console(record=True, width=120)
+    report = Demo(settings, DemoOptions(customers=150, days=30, keep_running=False), console).run()
+
+    assert [s.name for s in report.stages] == ["embedded AWS", "generate events", "ingest through the API",
+                                               "batch: curated, star, warehouse", "real-time features",
+                                               "answers from the warehouse"]
+    aws = report.facts("embedded AWS")
+    assert aws["resources"] == 6 and aws["created"] == 6
+    generated = report.facts("generate events")
+    assert generated["customers"] == 150 and generated["events"] > 1_000 and generated["orders"] > 0
+    assert len(list((tmp_path / "home" / "data" / "demo").glob("events-*.jsonl.gz"))) == generated["files"]
+
+    ingested = report.facts("ingest through the API")
+    assert ingested["accepted"] == generated["events"] and ingested["rejected"] == 0
+    assert ingested["raw_objects"] == ingested["requests"]
+
+    batch = report.facts("batch: curated, star, warehouse")
+    assert batch["curated_events"] == ingested["accepted"] and batch["rejected"] == 0
+    assert batch["marts"] >= 12 and batch["warehouse_tables"] >= 15
+    live = report.facts("real-time features")
+    assert live["records"] == ingested["accepted"]  # every accepted event reached the stream exactly once
+    assert live["events"] == ingested["accepted"] and live["duplicates"] == 0 and live["rejected"] == 0
+    assert 0 < live["customer_items"] <= generated["customers"] * 2  # identified and anonymous visitors
+    assert report.facts("answers from the warehouse")["questions"] == 3
+
+    text = " ".join(console.export_text().split())  # the console wraps long lines
+    assert "summary" in text and f"{generated['events']:,}" in text
+    assert "look up any customer" in text and "segment" in text
+    assert "Where do customers churn?" in text and "Which RFM segments hold the value?" in text
+    assert not state_file(settings.run_dir).exists()
+    port = report.endpoint.rsplit(":", 1)[1]
+    assert not any("lakehouse.local.aws.moto_process" in " ".join(p.info["cmdline"] or []) and
+                   f"--port {port}" in " ".join(p.info["cmdline"] or [])
+                   for p in psutil.process_iter(["cmdline"]))

@@ -1,0 +1,144 @@
+"""The replay client: Segment-sized gzip batches, sentAt per attempt, retries honouring Retry-After."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from lakehouse.core.aws.clients import aws_client
+from lakehouse.core.config import Settings
+from lakehouse.core.contract.examples import example_calls
+from lakehouse.core.lake.raw import decode_lines
+from lakehouse.core.lake.storage import LakeStorage
+from lakehouse.core.write_keys import WriteKeyStore
+from lakehouse.local.gateway import LocalGateway
+from lakehouse.local.replay import (
+    MAX_BATCH_BYTES,
+    ReplayError,
+    ReplayReport,
+    batches,
+    count_events,
+    post_files,
+    read_calls,
+)
+
+
+def write_calls(path: Path, n: int, prefix: str, extra_lines: tuple[str, ...] = ()) -> Path:
+    examples = list(example_calls().values())
+    lines = []
+    for i in range(n):
+        call = dict(examples[i % len(examples)], messageId=f"{prefix}-{i}", userId=f"c{i % 11}")
+        lines.append(json.dumps(call))
+    text = "\n".join([*lines, *extra_lines]) + "\n"
+    if path.name.endswith(".gz"):
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text)
+    return path
+
+
+def test_batches_stay_within_both_limits() -> None:
+    small = ['{"a":1}'] * 1234
+    assert [len(b.lines) for b in batches(small)] == [500, 500, 234]
+    big = ['{"p":"' + "x" * 10_000 + '"}'] * 120
+    sized = list(batches(big))
+    assert all(len(b.body("2025-01-01T00:00:00.000Z")) <= MAX_BATCH_BYTES + 100 for b in sized)
+    assert sum(len(b.lines) for b in sized) == 120 and len(sized) == 3
+    body = json.loads(sized[0].body("2025-01-01T00:00:00.000Z"))
+    assert body["sentAt"] == "2025-01-01T00:00:00.000Z" and len(body["batch"]) == len(sized[0].lines)
+
+
+def test_malformed_lines_are_counted_not_sent(tmp_path: Path) -> None:
+    path = write_calls(tmp_path / "calls.jsonl", 3, "m", ("not json", "[1, 2]", "   "))
+    report = ReplayReport()
+    assert len(list(read_calls([path], report))) == 3
+    assert (report.files, report.events_read, report.malformed_lines) == (1, 5, 2)
+    assert count_events([path]) == 5
+
+
+@pytest.fixture
+def keyed(aws_settings: Settings) -> tuple[Settings, str]:
+    return aws_settings, WriteKeyStore(aws_settings.names.write_keys_table, aws_settings.region).create("replay").key
+
+
+def stored_ids(settings: Settings) -> list[str]:
+    storage = LakeStorage(settings.lake)
+    return sorted(json.loads(line)["event_id"] for obj in storage.list("raw")
+                  for line in decode_lines(storage.get_bytes(obj.key)))
+
+
+def test_files_are_posted_in_batches_and_arrive_whole(keyed, tmp_path: Path) -> None:
+    settings, key = keyed
+    files = [write_calls(tmp_path / "a.jsonl.gz", 1100, "a"), write_calls(tmp_path / "b.jsonl", 150, "b")]
+    progress: list[int] = []
+    with LocalGateway(settings) as gateway:
+        report = post_files(files, gateway.url, key, on_progress=progress.append, concurrency=3)
+    assert (report.events_sent, report.accepted, report.rejected, report.failed) == (1250, 1250, 0, 0)
+    assert report.requests == 3 and sum(progress) == 1250  # batches span files and report.events_per_second > 0
+    assert stored_ids(settings) == sorted([f"a-{i}" for i in range(1100)] + [f"b-{i}" for i in range(150)])
+    records = [json.loads(line) for obj in LakeStorage(settings.lake).list("raw")
+               for line in decode_lines(LakeStorage(settings.lake).get_bytes(obj.key))]
+    assert all(r["sent_at"] and r["source"] == "replay" for r in records)
+
+
+def test_throttled_requests_are_retried(keyed, tmp_path: Path) -> None:
+    settings, key = keyed
+    path = write_calls(tmp_path / "calls.jsonl", 2000, "t")
+    with LocalGateway(settings, throttle=(20, 1)) as gateway:
+        report = post_files([path], gateway.url, key, concurrency=3, backoff_seconds=0.05)
+    assert report.accepted == 2000 and report.failed == 0 and report.retries > 0
+    assert len(stored_ids(settings)) == 2000
+
+
+def test_503_retry_after_is_honoured_and_retries_are_deduplicated_downstream(keyed, tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    settings, key = keyed
+    from lakehouse.local.aws.embedded import free_port
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_KINESIS", f"http://127.0.0.1:{free_port()}")  # Kinesis down
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:  # instead of waiting: record the wait, and let Kinesis come back
+        waits.append(seconds)
+        monkeypatch.delenv("AWS_ENDPOINT_URL_KINESIS")
+
+    path = write_calls(tmp_path / "calls.jsonl", 10, "r")
+    with LocalGateway(settings) as gateway:
+        report = post_files([path], gateway.url, key, sleep=sleep)
+    assert waits == [float(settings.ingest.retry_after_seconds)]
+    assert (report.accepted, report.retries, report.requests) == (10, 1, 2)
+    assert stored_ids(settings) == sorted([f"r-{i}" for i in range(10)] * 2)  # raw copy of the 503 + the retry
+    kinesis = aws_client("kinesis", region=settings.region)
+    shards = kinesis.list_shards(StreamName=settings.names.stream)["Shards"]
+    streamed = sum(len(kinesis.get_records(ShardIterator=kinesis.get_shard_iterator(
+        StreamName=settings.names.stream, ShardId=s["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"])
+        ["Records"]) for s in shards)
+    assert streamed == 10
+
+
+def test_a_refused_write_key_stops_the_replay(keyed, tmp_path: Path) -> None:
+    settings, _ = keyed
+    with LocalGateway(settings) as gateway, pytest.raises(ReplayError, match="401"):
+        post_files([write_calls(tmp_path / "c.jsonl", 3, "x")], gateway.url, "wk_wrong")
+
+
+def test_rejected_calls_are_counted(keyed, tmp_path: Path) -> None:
+    settings, key = keyed
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"type": "track", "userId": "u"}\n' * 3)
+    with LocalGateway(settings) as gateway:
+        report = post_files([path], gateway.url, key)
+    assert (report.accepted, report.rejected, report.failed) == (0, 3, 0) and report.errors
+
+
+def test_an_unreachable_api_fails_the_batches(tmp_path: Path) -> None:
+    from lakehouse.local.aws.embedded import free_port
+
+    report = post_files([write_calls(tmp_path / "c.jsonl", 3, "x")], f"http://127.0.0.1:{free_port()}", "wk",
+                        max_retries=2, sleep=lambda s: None)
+    assert report.failed == 3 and not report.ok and "connection failed" in report.errors[0]
+    with pytest.raises(ValueError, match="base URL"):
+        post_files([], "ftp://host", "wk")
