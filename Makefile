@@ -27,6 +27,7 @@ demo: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 test: lint cdk-check
 	$(BIN)/pytest
