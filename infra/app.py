@@ -44,6 +44,7 @@ class Lakehouse:
 
     @property
     def stacks(self) -> list[Stack]:
+        """The six stacks of the stage, in dependency order (storage first, monitoring last)."""
         return [self.storage, self.streaming, self.ingestion, self.warehouse, self.batch, self.monitoring]
 
 
@@ -75,7 +76,7 @@ def create_app(
         deployment=deployment,
         storage=storage,
         library=build.streaming_library(sources),
-        python_modules=build.glue_python_modules(sources),
+        python_modules=build.glue_python_modules(sources, kind="spark"),
         script=sources.streaming_script,
         stack_name=f"{names.prefix}-streaming",
         **common,
@@ -101,7 +102,8 @@ def create_app(
         storage=storage,
         warehouse=warehouse,
         library=build.batch_library(sources),
-        python_modules=build.glue_python_modules(sources),
+        python_modules=build.glue_python_modules(sources, kind="spark"),
+        warehouse_python_modules=build.glue_python_modules(sources, kind="warehouse"),
         scripts_dir=sources.glue_scripts,
         extra_steps=batch_steps,
         stack_name=f"{names.prefix}-batch",
@@ -133,6 +135,7 @@ def _context(app: App) -> dict[str, Any]:
 
 
 def main() -> None:
+    """Synthesize the app for the stage in the CDK context (``cdk synth`` runs this through ``cdk.json``)."""
     create_app().app.synth()
 
 

@@ -1,18 +1,24 @@
 """Build the deployment packages the stacks upload, without Docker, reproducibly and cached.
 
+Each artifact carries what its runtime needs and nothing of the local tooling (``lakehouse/local``: the embedded
+emulator, the CLI, the generator, the demo):
+
 * the ingest function's **layer**: ``pip install -r lambdas/ingest/requirements.txt`` for the Lambda platform
-  (manylinux wheels only) into ``<layer>/python``, plus a copy of the shared ``lakehouse`` package;
-* the **Glue libraries**: zips of the ``lakehouse`` core with ``glue_jobs`` (batch jobs) or ``stream`` (the
-  streaming job), passed to the Glue jobs as ``--extra-py-files``;
+  (manylinux wheels only) into ``<layer>/python``, plus the shared core (``lakehouse/__init__.py`` and
+  ``lakehouse/core/``);
+* the **Glue libraries**: zips of the shared core with ``glue_jobs`` (batch jobs) or ``stream`` (the streaming
+  job), passed to the Glue jobs as ``--extra-py-files``;
 * the **Glue Python modules**: a zip of the wheels the Glue jobs need beyond Glue's own (pydantic, sqlglot,
-  redshift-connector … at the versions pinned in pyproject.toml), installed by Glue from S3 with
-  ``--additional-python-modules`` and ``--no-index``: jobs never download packages at run time.
+  redshift-connector … at the versions pinned in pyproject.toml, every dependency at the version constraints.txt
+  pins), installed by Glue from S3 with ``--additional-python-modules`` and ``--no-index``: jobs never download
+  packages at run time.
 
-Outputs live under ``build/infra/`` and are rebuilt only when an input changes (a digest of the requirements,
-the target platform and every source file is kept next to each output), so ``cdk synth`` and the tests stay
-fast after the first build. The pip steps are cached separately, keyed by requirements and platform only.
+:class:`Sources` is the one place that names what is packaged. Outputs live under ``build/infra/`` and are rebuilt
+only when an input changes (a digest of the requirements, the target platform and every source file is kept next to
+each output), so ``cdk synth`` and the tests stay fast after the first build. The pip steps are cached separately,
+keyed by requirements and platform only.
 
-Run ``python -m infra.build`` to build (or rebuild) everything explicitly.
+Run ``python -m infra.build`` to build (or rebuild) everything explicitly; it prints each artifact's size.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tomllib
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -35,12 +42,31 @@ BUILD_DIR = ROOT / "build" / "infra"
 # Python 3.12+ Lambda runtimes run on Amazon Linux 2023 (glibc 2.34).
 LAMBDA_PYTHON_VERSION = "3.14"
 LAMBDA_PIP_PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64", "manylinux_2_34_aarch64")  # Graviton
+#: What the layer should stay under, unzipped (Lambda's limit is 250 MB for the function and all its layers).
+LAYER_SIZE_AIM_MB = 60
 
-# The Glue 5.0 target: Python 3.11 on x86_64 Amazon Linux 2023 (glibc 2.34).
-GLUE_PYTHON_VERSION = "3.11"
+# The Glue 5.0 target: Python 3.11 on x86_64 Amazon Linux 2023 (glibc 2.34). The patch release matters: pip checks
+# each wheel's Requires-Python against it (soupsieve 4.1.2, a dependency of redshift-connector, needs >= 3.11.5).
+# Glue's interpreter is Amazon Linux 2023's python3.11 package, patched over time; 3.11.6 is the oldest one AWS has
+# shown a Glue 5.0 image run (AWS Big Data Blog, "Develop and test AWS Glue 5.0 jobs locally using a Docker
+# container", 2025: pytest on 3.11.6, the pyspark shell on 3.11.11), so a wheel set resolved for it installs on both.
+GLUE_PYTHON_VERSION = "3.11.6"
 GLUE_PIP_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64", "manylinux_2_34_x86_64")
-#: What the Glue jobs import beyond Glue's own modules; versions come from pyproject.toml.
-GLUE_RUNTIME_PACKAGES = ("pydantic", "pydantic-settings", "sqlglot", "redshift-connector")
+#: What each kind of Glue job imports beyond Glue's own modules (versions from pyproject.toml): the Spark jobs
+#: (raw_to_curated, build_star, the streaming job) only what the core needs; the warehouse load also the SQL
+#: transpiler and the Redshift driver. redshift-connector requires a newer boto3 than the one Glue 5.0 provides, so
+#: only the job that uses it gets the newer SDK; the others keep Glue's own.
+GLUE_MODULE_SETS: dict[str, tuple[str, ...]] = {
+    "spark": ("pydantic", "pydantic-settings"),
+    "warehouse": ("pydantic", "pydantic-settings", "sqlglot", "redshift-connector"),
+}
+#: Every package some Glue job imports beyond Glue's own modules.
+GLUE_RUNTIME_PACKAGES = tuple(dict.fromkeys(p for packages in GLUE_MODULE_SETS.values() for p in packages))
+#: Dependencies of those packages that Glue 5.0 already installs and the zip leaves out, with Glue's version ("Python
+#: modules already provided in AWS Glue", AWS Glue Developer Guide). setuptools: redshift-connector declares it
+#: without a version and reaches its pkg_resources only where importlib.metadata is missing; constraints.txt does
+#: not pin it (pip freeze on Python 3.11 leaves it out), and the zip has no business replacing Glue's installer.
+LEFT_TO_GLUE = {"setuptools": "59.6.0"}
 
 # Sources copied into packages; caches and compiled files never are.
 _IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
@@ -53,21 +79,61 @@ class BuildError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class Target:
+    """Where wheels must run: a CPython version and pip's platform tags, or (no tags) the interpreter running pip."""
+
+    name: str
+    python_version: str = ""
+    platforms: tuple[str, ...] = ()
+    suffix: str = ""  # of the cached outputs built for this target (``ingest-layer<suffix>``)
+
+    def pip_options(self) -> list[str]:
+        """pip's options that select the wheels for this target."""
+        if not self.platforms:
+            return ["--only-binary=:all:"]
+        options = ["--python-version", self.python_version, "--implementation", "cp", "--only-binary=:all:"]
+        for platform in self.platforms:
+            options += ["--platform", platform]
+        return options
+
+    def key(self) -> list[str]:
+        """What the wheels pip picks depend on: part of the digest of every cached pip step."""
+        if not self.platforms:
+            return [sys.version, sysconfig.get_platform()]
+        return [*self.platforms, self.python_version]
+
+
+LAMBDA = Target(
+    f"the Lambda layer (Python {LAMBDA_PYTHON_VERSION}, arm64)", LAMBDA_PYTHON_VERSION, LAMBDA_PIP_PLATFORMS
+)
+GLUE = Target(f"the Glue jobs (Python {GLUE_PYTHON_VERSION}, x86_64)", GLUE_PYTHON_VERSION, GLUE_PIP_PLATFORMS)
+#: This interpreter: a layer for it can be imported here (tests/infra/test_artifacts.py runs the handler on one).
+HOST = Target("this machine", suffix="-host")
+
+
+@dataclass(frozen=True)
 class Sources:
-    """Where the code to package lives (the repository root by default)."""
+    """Where the code to package lives (the repository root by default), and which part of it each artifact ships."""
 
     root: Path = ROOT
 
     @property
-    def core(self) -> Path:
-        return self.root / "lakehouse"
+    def core(self) -> tuple[Path, ...]:
+        """The part of ``lakehouse`` every AWS artifact ships: ``lakehouse/__init__.py`` and ``lakehouse/core/``.
+
+        Never ``lakehouse/local`` (emulator, gateway, generator, local runners, demo, CLI): it is local tooling.
+        """
+        package = self.root / "lakehouse"
+        return (package / "__init__.py", package / "core")
 
     @property
     def ingest(self) -> Path:
+        """The ingest function's folder: its code asset (``handler.handler``)."""
         return self.root / "lambdas" / "ingest"
 
     @property
     def ingest_requirements(self) -> Path:
+        """The ingest function's third-party dependencies, pinned (they go into its layer)."""
         return self.ingest / "requirements.txt"
 
     @property
@@ -77,19 +143,28 @@ class Sources:
 
     @property
     def streaming_script(self) -> Path:
+        """Entry script of the streaming Glue job."""
         return self.root / "stream" / "glue_job.py"
 
     @property
     def batch_packages(self) -> tuple[Path, ...]:
-        return (self.core, self.root / "glue_jobs")
+        """What the batch jobs' library holds: the core and ``glue_jobs``."""
+        return (*self.core, self.root / "glue_jobs")
 
     @property
     def streaming_packages(self) -> tuple[Path, ...]:
-        return (self.core, self.root / "stream")
+        """What the streaming job's library holds: the core and ``stream``."""
+        return (*self.core, self.root / "stream")
 
     @property
     def pyproject(self) -> Path:
+        """pyproject.toml: the pins of the packages the Glue jobs install."""
         return self.root / "pyproject.toml"
+
+    @property
+    def constraints(self) -> Path:
+        """constraints.txt: the pins of every dependency the Glue jobs install."""
+        return self.root / "constraints.txt"
 
 
 def source_files(package: Path) -> Iterator[Path]:
@@ -127,24 +202,54 @@ def _mark(output: Path, wanted: str) -> None:
     _stamp(output).write_text(wanted)
 
 
-def _copy_package(package: Path, target: Path) -> None:
-    for path in source_files(package):
-        dest = target / package.name / path.relative_to(package)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, dest)
+def import_root(path: Path) -> Path:
+    """The folder Python imports ``path`` from (the nearest ancestor that is not a package): zip names start there."""
+    parent = path.parent
+    while (parent / "__init__.py").is_file():
+        parent = parent.parent
+    return parent
+
+
+def package_entries(packages: Iterable[Path]) -> list[tuple[str, Path]]:
+    """(name in the package, file) of every file of ``packages``, named by import path.
+
+    An item is a package folder (all its files), or a single file such as ``lakehouse/__init__.py``; a sub-package
+    (``lakehouse/core``) keeps its parents in its name and needs their ``__init__.py`` among the items.
+    """
+    packages = tuple(packages)
+    entries: list[tuple[str, Path]] = []
+    missing = [str(p) for p in packages if not (p.is_file() or (p / "__init__.py").is_file())]
+    if missing:
+        raise BuildError("missing packages: " + ", ".join(missing))
+    for item in packages:
+        root = import_root(item)
+        files = [item] if item.is_file() else source_files(item)
+        entries += [(path.relative_to(root).as_posix(), path) for path in files]
+    names = {name for name, _ in entries}
+    for item in packages:
+        root = import_root(item)
+        parent = item if item.is_dir() else item.parent
+        for package in (parent, *parent.parents):
+            if package == root:
+                break
+            init = (package / "__init__.py").relative_to(root).as_posix()
+            if init not in names:
+                raise BuildError(f"{item} is packaged without its parent package's {init}")
+    return entries
 
 
 def _pip(
     verb: str,
     requirements: Path,
-    target: Path,
-    python: str,
-    platforms: Sequence[str],
-    what: str,
+    destination: Path,
+    target: Target,
+    constraints: Path | None = None,
 ) -> None:
-    """``pip install --target`` or ``pip download --dest`` of binary wheels for another platform."""
-    destination = (
-        ["--target", str(target), "--no-compile", "--upgrade"] if verb == "install" else ["--dest", str(target)]
+    """``pip install --target`` or ``pip download --dest`` of binary wheels for ``target``."""
+    where = (
+        ["--target", str(destination), "--no-compile", "--upgrade"]
+        if verb == "install"
+        else ["--dest", str(destination)]
     )
     command = [
         sys.executable,
@@ -155,51 +260,52 @@ def _pip(
         "--disable-pip-version-check",
         "--requirement",
         str(requirements),
-        *destination,
-        "--python-version",
-        python,
-        "--implementation",
-        "cp",
-        "--only-binary=:all:",
+        *(["--constraint", str(constraints)] if constraints else []),
+        *where,
+        *target.pip_options(),
     ]
-    for platform in platforms:
-        command += ["--platform", platform]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise BuildError(f"pip could not {verb} {requirements} for {what}:\n{result.stderr.strip()}")
+        raise BuildError(f"pip could not {verb} {requirements} for {target.name}:\n{result.stderr.strip()}")
 
 
-def ingest_dependencies(sources: Sources = Sources(), build_dir: Path = BUILD_DIR) -> Path:
-    """Third-party packages of the ingest function, installed for the Lambda platform (cached)."""
+def ingest_dependencies(sources: Sources = Sources(), build_dir: Path = BUILD_DIR, target: Target = LAMBDA) -> Path:
+    """Third-party packages of the ingest function, installed for ``target`` (cached)."""
     requirements = sources.ingest_requirements
     if not requirements.is_file():
         raise BuildError(f"missing {requirements}: the ingest function's runtime dependencies")
-    wanted = digest([requirements.read_bytes(), *LAMBDA_PIP_PLATFORMS, LAMBDA_PYTHON_VERSION])
-    output = build_dir / "ingest-dependencies"
+    wanted = digest([requirements.read_bytes(), *target.key()])
+    output = build_dir / f"ingest-dependencies{target.suffix}"
     if _up_to_date(output, wanted):
         return output
-    staging = build_dir / "ingest-dependencies.tmp"
+    staging = build_dir / f"ingest-dependencies{target.suffix}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    _pip("install", requirements, staging, LAMBDA_PYTHON_VERSION, LAMBDA_PIP_PLATFORMS, "the Lambda layer")
+    _pip("install", requirements, staging, target)
     shutil.rmtree(output, ignore_errors=True)
     staging.rename(output)
     _mark(output, wanted)
     return output
 
 
-def ingest_layer(sources: Sources = Sources(), build_dir: Path = BUILD_DIR) -> Path:
-    """The ingest function's layer directory (``python/`` holds dependencies and ``lakehouse``)."""
-    dependencies = ingest_dependencies(sources, build_dir)
-    core_files = list(source_files(sources.core))
-    wanted = digest([_stamp(dependencies).read_text(), *core_files], sources.root)
-    output = build_dir / "ingest-layer"
+def ingest_layer(sources: Sources = Sources(), build_dir: Path = BUILD_DIR, target: Target = LAMBDA) -> Path:
+    """The ingest function's layer directory: ``python/`` holds its dependencies and the core (cached).
+
+    ``target=HOST`` builds the same layer for this interpreter (``ingest-layer-host``), which can be imported here.
+    """
+    dependencies = ingest_dependencies(sources, build_dir, target)
+    entries = package_entries(sources.core)
+    sources_parts = (part for name, path in entries for part in (name, path.read_bytes()))
+    wanted = digest([_stamp(dependencies).read_text(), *sources_parts])
+    output = build_dir / f"ingest-layer{target.suffix}"
     if _up_to_date(output, wanted):
         return output
     shutil.rmtree(output, ignore_errors=True)
     site = output / "python"
     shutil.copytree(dependencies, site)
-    _copy_package(sources.core, site)
+    for name, path in entries:
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, site / name)
     _mark(output, wanted)
     return output
 
@@ -217,39 +323,51 @@ def write_zip(target: Path, files: Iterable[tuple[str, Path]]) -> None:
     tmp.replace(target)
 
 
-def package_entries(packages: Iterable[Path]) -> list[tuple[str, Path]]:
-    """(name in the zip, file) of every file of the packages, each under its package's folder."""
-    return [
-        (f"{package.name}/{path.relative_to(package).as_posix()}", path)
-        for package in packages
-        for path in source_files(package)
-    ]
-
-
 def python_library(name: str, packages: tuple[Path, ...], build_dir: Path = BUILD_DIR) -> Path:
-    """A zip of Python packages for a Glue job's ``--extra-py-files`` (rebuilt only when a file changes)."""
-    missing = [p for p in packages if not (p / "__init__.py").is_file()]
-    if missing:
-        raise BuildError(f"{name} needs these packages: " + ", ".join(str(p) for p in missing))
-    root = packages[0].parent
-    files = [f for package in packages for f in source_files(package)]
-    wanted = digest(files, root)
+    """A zip of Python packages for a Glue job's ``--extra-py-files`` (rebuilt only when a file changes).
+
+    ``packages`` are package folders or single modules (see :func:`package_entries`).
+    """
+    try:
+        entries = package_entries(packages)
+    except BuildError as exc:
+        raise BuildError(f"{name}: {exc}") from None
+    wanted = digest(part for entry, path in entries for part in (entry, path.read_bytes()))
     output = build_dir / f"{name}.zip"
     if _up_to_date(output, wanted):
         return output
-    write_zip(output, package_entries(packages))
+    write_zip(output, entries)
     _mark(output, wanted)
     return output
 
 
 def batch_library(sources: Sources = Sources(), build_dir: Path = BUILD_DIR) -> Path:
-    """``lakehouse`` core + ``glue_jobs``: the shared code of the batch Glue jobs."""
+    """The core + ``glue_jobs``: the shared code of the batch Glue jobs."""
     return python_library("lakehouse-batch", sources.batch_packages, build_dir)
 
 
 def streaming_library(sources: Sources = Sources(), build_dir: Path = BUILD_DIR) -> Path:
-    """``lakehouse`` core + ``stream``: the shared code of the streaming Glue job."""
+    """The core + ``stream``: the shared code of the streaming Glue job."""
     return python_library("lakehouse-streaming", sources.streaming_packages, build_dir)
+
+
+def normalise(name: str) -> str:
+    """A distribution's name as PyPI compares names (PEP 503: ``Redshift_Connector`` is ``redshift-connector``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _pins(requirements: Iterable[str]) -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for requirement in requirements:
+        match = re.match(r"^\s*([A-Za-z0-9_.-]+)(\[[^\]]*\])?\s*==\s*([^\s;#]+)", requirement)
+        if match:
+            pins[normalise(match.group(1))] = match.group(3)
+    return pins
+
+
+def constraint_pins(constraints: Path) -> dict[str, str]:
+    """Every ``name==version`` of a constraints file, by normalised name."""
+    return _pins(constraints.read_text().splitlines())
 
 
 def pinned_requirements(pyproject: Path, packages: Sequence[str]) -> list[str]:
@@ -258,57 +376,97 @@ def pinned_requirements(pyproject: Path, packages: Sequence[str]) -> list[str]:
     declared = [*project.get("dependencies", [])]
     for extra in project.get("optional-dependencies", {}).values():
         declared += extra
-    pins: dict[str, str] = {}
-    for requirement in declared:
-        match = re.match(r"^\s*([A-Za-z0-9_.-]+)(\[[^\]]*\])?\s*==\s*([^\s;]+)", requirement)
-        if match:
-            pins[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(3)
+    pins = _pins(declared)
     missing = [p for p in packages if p not in pins]
     if missing:
         raise BuildError(f"{pyproject} pins no version of {', '.join(missing)} (needed by the Glue jobs)")
     return [f"{package}=={pins[package]}" for package in packages]
 
 
-def glue_python_modules(sources: Sources = Sources(), build_dir: Path = BUILD_DIR) -> Path:
-    """A zip of the wheels (with every dependency) the Glue jobs install through ``--additional-python-modules``.
+def wheel_distribution(wheel: str) -> tuple[str, str]:
+    """(normalised name, version) from a wheel's file name (``pydantic_core-2.50.4-cp311-….whl``)."""
+    name, version = Path(wheel).name.split("-")[:2]
+    return normalise(name), version
 
-    Direct packages carry pyproject.toml's pins; their dependencies are resolved for Python 3.11.0 (constraints.txt
-    pins some to releases that need a newer 3.11 patch than Glue guarantees) and the result is cached.
+
+def unpinned_wheels(wheels: Iterable[str], pins: dict[str, str]) -> list[str]:
+    """The wheels whose distribution ``pins`` does not pin at exactly their version."""
+    return [w for w in wheels if pins.get(wheel_distribution(w)[0]) != wheel_distribution(w)[1]]
+
+
+def glue_python_modules(sources: Sources = Sources(), build_dir: Path = BUILD_DIR, kind: str = "spark") -> Path:
+    """A zip of the wheels (with every dependency) a kind of Glue job installs through ``--additional-python-modules``.
+
+    ``kind`` is a key of :data:`GLUE_MODULE_SETS`. The direct packages carry pyproject.toml's pins, every dependency
+    the pin of constraints.txt; the set is resolved for Glue's Python (:data:`GLUE_PYTHON_VERSION`) and cached.
+    Dependencies Glue provides itself (:data:`LEFT_TO_GLUE`) are left out; any other wheel constraints.txt does not
+    pin fails the build (:class:`BuildError`), as does an unknown ``kind``.
     """
-    requirements = "\n".join(pinned_requirements(sources.pyproject, GLUE_RUNTIME_PACKAGES)) + "\n"
-    wanted = digest([requirements, *GLUE_PIP_PLATFORMS, GLUE_PYTHON_VERSION])
-    output = build_dir / "glue-python-modules.zip"
+    if kind not in GLUE_MODULE_SETS:
+        raise BuildError(f"no Glue module set {kind!r}; choose from {', '.join(GLUE_MODULE_SETS)}")
+    requirements = "\n".join(pinned_requirements(sources.pyproject, GLUE_MODULE_SETS[kind])) + "\n"
+    if not sources.constraints.is_file():
+        raise BuildError(f"missing {sources.constraints}: the pins of the Glue jobs' dependencies")
+    constraints = sources.constraints.read_bytes()
+    left_to_glue = sorted(f"{name}=={version}" for name, version in LEFT_TO_GLUE.items())
+    wanted = digest([requirements, constraints, *GLUE.key(), *left_to_glue])
+    output = build_dir / f"glue-python-modules-{kind}.zip"
     if _up_to_date(output, wanted):
         return output
-    staging = build_dir / "glue-wheels.tmp"
+    staging = build_dir / f"glue-wheels-{kind}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     requirements_file = staging / "requirements.txt"
     requirements_file.write_text(requirements)
     wheels = staging / "wheels"
-    _pip(
-        "download",
-        requirements_file,
-        wheels,
-        GLUE_PYTHON_VERSION,
-        GLUE_PIP_PLATFORMS,
-        "the Glue jobs",
-    )
-    write_zip(output, [(wheel.name, wheel) for wheel in sorted(wheels.glob("*.whl"))])
+    _pip("download", requirements_file, wheels, GLUE, constraints=sources.constraints)
+    shipped = [w for w in sorted(wheels.glob("*.whl")) if wheel_distribution(w.name)[0] not in LEFT_TO_GLUE]
+    unpinned = unpinned_wheels([w.name for w in shipped], constraint_pins(sources.constraints))
+    if unpinned:
+        raise BuildError(
+            f"{sources.constraints} pins no version of these Glue dependencies: {', '.join(unpinned)} "
+            "(pin them there, or add them to LEFT_TO_GLUE if Glue 5.0 provides them)"
+        )
+    write_zip(output, [(wheel.name, wheel) for wheel in shipped])
     shutil.rmtree(staging, ignore_errors=True)
     _mark(output, wanted)
     return output
 
 
+def unzipped_size(path: Path) -> tuple[int, int]:
+    """(bytes, files) of a folder's files or of a zip's entries once extracted."""
+    if path.is_dir():
+        files = [f for f in path.rglob("*") if f.is_file()]
+        return sum(f.stat().st_size for f in files), len(files)
+    with zipfile.ZipFile(path) as archive:
+        infos = [i for i in archive.infolist() if not i.is_dir()]
+        return sum(i.file_size for i in infos), len(infos)
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
+
+
+def describe(path: Path) -> str:
+    """The artifact's place and size: unzipped (and zipped, for a zip)."""
+    size, files = unzipped_size(path)
+    where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    zipped = f"{_mb(path.stat().st_size)} zipped, " if path.is_file() else ""
+    return f"{where} ({zipped}{_mb(size)} unzipped, {files} files)"
+
+
 def main() -> None:
+    """Build every artifact (or find it up to date) and print where it is and how big."""
     for name, build in (
         ("ingest layer", ingest_layer),
         ("batch library", batch_library),
         ("streaming library", streaming_library),
-        ("glue python modules", glue_python_modules),
+        ("glue python modules (spark jobs)", glue_python_modules),
+        ("glue python modules (warehouse load)", lambda: glue_python_modules(kind="warehouse")),
     ):
         path = build()
-        print(f"{name}: {path.relative_to(ROOT)}")
+        aim = f"; aim <= {LAYER_SIZE_AIM_MB} MB" if build is ingest_layer else ""
+        print(f"{name}: {describe(path)}{aim}")
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ class BatchStack(Stack):
         warehouse: WarehouseStack,
         library: Path,
         python_modules: Path,
+        warehouse_python_modules: Path,
         scripts_dir: Path = GLUE_JOBS_DIR,
         extra_steps: Sequence[StepFactory] = (),
         **kwargs: Any,
@@ -98,6 +99,7 @@ class BatchStack(Stack):
             arguments: JobArguments,
             bookmarks: bool = False,
             connection: GlueVpcAccess | None = None,
+            modules: Path = python_modules,
         ) -> GlueJob:
             return GlueJob(
                 self,
@@ -121,7 +123,7 @@ class BatchStack(Stack):
                 writes=[*writes, zone("state")],
                 appends=appends,
                 statements=statements,
-                python_modules=python_modules,
+                python_modules=modules,
                 connection=connection,
             )
 
@@ -176,6 +178,7 @@ class BatchStack(Stack):
                 redshift_copy_role_arn=redshift.copy_role.role_arn,
                 redshift_schema_name=settings.redshift.schema_name,
             ),
+            modules=warehouse_python_modules,  # + sqlglot and the Redshift driver
             # Redshift is private: the job runs in the warehouse VPC through a Glue network connection.
             connection=GlueVpcAccess(
                 name=warehouse.network.connection_name,

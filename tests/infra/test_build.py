@@ -1,3 +1,5 @@
+import shutil
+import sys
 import zipfile
 from pathlib import Path
 
@@ -60,19 +62,52 @@ def test_glue_requirements_take_their_pins_from_pyproject(tmp_path: Path) -> Non
         build.pinned_requirements(pyproject, ("pydantic", "sqlglot"))
 
 
-def test_glue_python_modules_hold_every_pinned_package_as_wheels_for_glue() -> None:
-    modules = build.glue_python_modules()
-    wheels = zipfile.ZipFile(modules).namelist()
-    assert all(name.endswith(".whl") for name in wheels)
-    for pin in build.pinned_requirements(build.Sources().pyproject, build.GLUE_RUNTIME_PACKAGES):
-        name, version = pin.split("==")
-        assert any(w.startswith(f"{name.replace('-', '_')}-{version}-") for w in wheels), pin
-    binary = [w for w in wheels if not w.endswith("-none-any.whl")]
-    assert binary and all("cp311" in w and "x86_64" in w for w in binary), binary
+def test_a_sub_package_is_named_by_import_path_and_needs_its_parent(tmp_path: Path) -> None:
+    top = _package(tmp_path / "src", "top", {"core/__init__.py": "", "core/a.py": "A = 1", "local/cli.py": ""})
+    zipped = build.python_library("lib", (top / "__init__.py", top / "core"), tmp_path / "out")
+    assert zipfile.ZipFile(zipped).namelist() == ["top/__init__.py", "top/core/__init__.py", "top/core/a.py"]
+    with pytest.raises(build.BuildError, match=r"top/__init__\.py"):
+        build.python_library("lib", (top / "core",), tmp_path / "out")
 
 
-def test_ingest_layer_holds_the_core_package_and_arm64_wheels() -> None:
-    site = build.ingest_layer() / "python"
-    assert (site / "lakehouse" / "core" / "config.py").is_file()
-    assert not list((site / "lakehouse").rglob("__pycache__"))
-    assert any("aarch64" in so.name for so in (site / "pydantic_core").glob("*.so"))
+def test_the_shared_core_is_lakehouse_init_and_core_only() -> None:
+    sources = build.Sources()
+    names = {name for name, _ in build.package_entries(sources.core)}
+    assert "lakehouse/__init__.py" in names and "lakehouse/core/config.py" in names
+    assert {name.split("/")[1] for name in names} == {"__init__.py", "core"}
+    assert sources.batch_packages[-1].name == "glue_jobs" and sources.streaming_packages[-1].name == "stream"
+
+
+def test_wheels_constraints_do_not_pin_are_found(tmp_path: Path) -> None:
+    (tmp_path / "constraints.txt").write_text("Pydantic_Core==2.50.4\nsoupsieve==4.1.2  # note\nx>=1\n")
+    pins = build.constraint_pins(tmp_path / "constraints.txt")
+    assert pins == {"pydantic-core": "2.50.4", "soupsieve": "4.1.2"}
+    wheels = [
+        "pydantic_core-2.50.4-cp311-cp311-manylinux2014_x86_64.whl",
+        "soupsieve-2.10-py3-none-any.whl",
+        "setuptools-84.2.1-py3-none-any.whl",
+    ]
+    assert build.wheel_distribution(wheels[0]) == ("pydantic-core", "2.50.4")
+    assert build.unpinned_wheels(wheels, pins) == wheels[1:]
+
+
+def test_missing_constraints_are_named(tmp_path: Path) -> None:
+    shutil.copyfile(build.Sources().pyproject, tmp_path / "pyproject.toml")
+    with pytest.raises(build.BuildError, match=r"constraints\.txt"):
+        build.glue_python_modules(build.Sources(tmp_path), tmp_path / "out")
+
+
+def test_targets_select_wheels_for_their_platform_and_python() -> None:
+    glue = build.GLUE.pip_options()
+    assert glue[:2] == ["--python-version", build.GLUE_PYTHON_VERSION] and "manylinux2014_x86_64" in glue
+    assert build.GLUE_PYTHON_VERSION.count(".") == 2  # a patch release: pip checks Requires-Python against it
+    assert "--platform" not in build.HOST.pip_options() and sys.version in build.HOST.key()
+    assert build.LAMBDA.suffix == "" and build.HOST.suffix == "-host"
+
+
+def test_sizes_are_measured_unzipped(tmp_path: Path) -> None:
+    folder = _package(tmp_path, "pkg", {"a.py": "x" * 1000})
+    assert build.unzipped_size(folder) == (1000, 2)
+    zipped = build.python_library("lib", (folder,), tmp_path / "out")
+    assert build.unzipped_size(zipped) == (1000, 2)
+    assert "1 kB unzipped, 2 files" in build.describe(zipped)

@@ -254,3 +254,12 @@ def test_job_parameters_carry_the_settings_the_job_scripts_read(dev) -> None:
     passed = {k.removeprefix("--") for k in args if k.startswith("--redshift_")}
     assert passed == {n for n in LoadWarehouseArguments.names() if n.startswith("redshift_")}
     assert "Connections" not in jobs[names.raw_to_curated_job]
+
+
+def test_only_the_warehouse_load_installs_the_warehouse_modules(dev) -> None:
+    """The Spark jobs get the small module set (they keep Glue's own boto3); the load job the one with the driver."""
+    names = Settings(stage="dev").names
+    jobs = {j["Properties"]["Name"]: j["Properties"] for j in dev.resources("Batch", "AWS::Glue::Job").values()}
+    modules = {name: dev.render(props["DefaultArguments"]["--additional-python-modules"], "Batch")
+               for name, props in jobs.items()}
+    assert modules[names.raw_to_curated_job] == modules[names.build_star_job] != modules[names.load_warehouse_job]

@@ -79,7 +79,9 @@ def test_code_asset_holds_the_handler_and_layer_holds_dependencies_and_core(dev)
     assert not list(code_dir.rglob("__pycache__"))
     site = layer_dir / "python"
     assert (site / "lakehouse" / "core" / "config.py").is_file()
+    assert sorted(p.name for p in (site / "lakehouse").iterdir()) == ["__init__.py", "core"]  # no lakehouse/local
     assert (site / "aws_lambda_powertools").is_dir()
+    assert not (site / "moto").exists() and not (site / "typer").exists()
     assert any("aarch64" in so.name for so in (site / "pydantic_core").glob("*.so"))
 
 
