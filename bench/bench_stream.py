@@ -61,6 +61,8 @@ SENDERS = 3  # threads posting (alternate ticks)
 
 @dataclass
 class Throughput:
+    """One throughput scenario: events applied in ``seconds`` (wall clock)."""
+
     name: str
     events: int
     seconds: float
@@ -68,6 +70,7 @@ class Throughput:
 
     @property
     def rate(self) -> float:
+        """Events per second (0 for an empty run)."""
         return self.events / self.seconds if self.seconds > 0 else 0.0
 
 
@@ -160,6 +163,7 @@ class Sender:
         self._local = threading.local()
 
     def post(self, calls: list[dict]) -> tuple[int, dict]:
+        """POST ``calls`` to ``/v1/batch`` stamped with now (UTC); returns the status and the JSON answer."""
         now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         for call in calls:
             call["timestamp"] = now
@@ -226,6 +230,7 @@ class ApiProcess:
             time.sleep(0.2)
 
     def stop(self) -> None:
+        """Stop the API process (TERM, then KILL after 15 s)."""
         self.proc.terminate()
         try:
             self.proc.wait(15)

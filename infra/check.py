@@ -14,6 +14,8 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Finding:
+    """One finding of the offline checks: which tool and rule, how severe, where (file:line or construct path)."""
+
     source: str  # "cfn-lint" or the validation plugin's name
     rule: str
     severity: str  # "error", "warning", "informational"
@@ -25,6 +27,7 @@ class Finding:
 
 
 def templates(assembly: Path) -> list[Path]:
+    """The CloudFormation templates of a synthesized assembly; ``FileNotFoundError`` when there are none."""
     found = sorted(assembly.glob("*.template.json"))
     if not found:
         raise FileNotFoundError(f"no templates in {assembly}: run the synth first (make synth)")
@@ -87,6 +90,7 @@ def validation_violations(assembly: Path) -> list[Finding]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Check the assembly in ``argv[0]`` (default ``cdk.out``), print every finding; exit status 1 on any error."""
     args = sys.argv[1:] if argv is None else argv
     assembly = Path(args[0] if args else "cdk.out")
     count = len(templates(assembly))

@@ -115,14 +115,17 @@ class Deployment:
 
     @property
     def names(self) -> ResourceNames:
+        """Every resource name of this deployment (from the settings)."""
         return self.settings.names
 
     @property
     def region(self) -> str:
+        """The region the stacks deploy to."""
         return self.settings.region
 
     @property
     def lake(self) -> LakeLayout:
+        """The lake root the stacks grant access to."""
         return self.settings.lake
 
     def zone_prefix(self, zone: str) -> str:

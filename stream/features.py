@@ -51,14 +51,19 @@ WINDOW_7 = 7
 
 @dataclass(frozen=True)
 class FeatureConfig:
+    """Tuning of the features: ``retention_days`` of daily order buckets kept in the state (default 365)."""
+
     retention_days: int = 365  # daily order buckets kept; bounds the RFM frequency/monetary window
 
     def rfm_window(self, breakpoints: Breakpoints) -> int:
+        """The RFM window in days: the breakpoints' ``window_days``, capped by ``retention_days`` (at least 1)."""
         return max(1, min(breakpoints.window_days, self.retention_days))
 
 
 @dataclass
 class DayOrders:
+    """One day's order bucket: completed orders, their totals and the refunds dated that day (cents-exact)."""
+
     orders: int = 0
     order_total: Decimal = ZERO
     refunds: Decimal = ZERO
@@ -66,6 +71,8 @@ class DayOrders:
 
 @dataclass
 class DayActivity:
+    """One day's activity bucket: Product Viewed and Product Added events."""
+
     views: int = 0
     carts: int = 0
 
@@ -94,6 +101,8 @@ class CustomerDelta(CustomerState):
     received: list[datetime] = field(default_factory=list)  # API acceptance times (freshness metric)
 
     def add(self, event: StreamEvent) -> None:
+        """Fold one event in (buckets keyed by the event's UTC day); events the features ignore only move
+        ``last_seen_at``."""
         self.last_seen_at = _max(self.last_seen_at, event.timestamp)
         if event.received_at is not None:
             self.received.append(event.received_at)
@@ -120,6 +129,13 @@ class CustomerDelta(CustomerState):
 
 @dataclass(frozen=True)
 class CustomerFeatures:
+    """The features of one customer as of a day (definitions: the module docstring).
+
+    Times are UTC; money is ``Decimal`` rounded to cents, summed as sent (no currency conversion);
+    ``*_90d`` / ``*_7d`` windows and ``recency_days`` are in days ending on ``as_of``; ``rfm`` is None and
+    ``segment`` 'No recent purchase' without an order in the RFM window.
+    """
+
     customer_id: str
     as_of: date | None
     last_seen_at: datetime | None
@@ -151,6 +167,7 @@ COUNTED_EVENTS = frozenset({ORDER_COMPLETED, ORDER_REFUNDED, PRODUCT_VIEWED, PRO
 
 
 def needs_claim(event: StreamEvent) -> bool:
+    """Whether ``event`` counts towards a sum (see :data:`COUNTED_EVENTS`) and so needs an exactly-once claim."""
     return event.name in COUNTED_EVENTS
 
 
@@ -167,6 +184,7 @@ def dedup_within(events: Iterable[StreamEvent]) -> tuple[list[StreamEvent], int]
 
 
 def customer_deltas(events: Iterable[StreamEvent]) -> dict[str, CustomerDelta]:
+    """Customer id -> what ``events`` add to that customer (one delta per customer, in first-seen order)."""
     deltas: dict[str, CustomerDelta] = {}
     for event in events:
         delta = deltas.get(event.customer_id)

@@ -67,6 +67,9 @@ def parsed_from_rows(rows: Iterable[Any]) -> list[StreamEvent | Rejected]:
 
 def kinesis_options(stream_arn: str, max_records_per_shard: int, starting_position: str,
                     starting_timestamp: str | None) -> dict[str, str]:
+    """Options of Glue's Kinesis source: records parsed as JSON with :data:`GLUE_SCHEMA`, arrival times added,
+    at most ``max_records_per_shard`` records per shard per fetch; an AT_TIMESTAMP start is passed as the
+    timestamp itself (Glue's convention)."""
     options = {"typeOfData": "kinesis", "streamARN": stream_arn, "classification": "json", "inferSchema": "false",
                "schema": GLUE_SCHEMA, "startingPosition": starting_position, "addRecordTimestamp": "true",
                "emitConsumerLagMetrics": "true", "maxFetchRecordsPerShard": str(max_records_per_shard)}

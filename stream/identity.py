@@ -28,6 +28,8 @@ IDENTITY_FILE = "lakehouse-sink.json"
 
 @dataclass(frozen=True)
 class CheckpointIdentity:
+    """What ``<checkpoint>/lakehouse-sink.json`` records: the run id and where the checkpoint started reading."""
+
     run: str
     starting_position: str  # TRIM_HORIZON or AT_TIMESTAMP
     starting_timestamp: str | None  # ISO 8601, for AT_TIMESTAMP
@@ -40,6 +42,7 @@ def checkpoint_identity(checkpoint_location: str, starting_position: str = "TRIM
     """The identity stored in ``checkpoint_location`` (a directory or s3:// URI), created on first use.
 
     ``starting_position`` / ``starting_timestamp`` apply only then; LATEST becomes AT_TIMESTAMP(now).
+    Raises ``ValueError`` for AT_TIMESTAMP without a timestamp.
     """
     storage = LakeStorage(LakeLayout.from_uri(checkpoint_location), region=region)
     if storage.exists(IDENTITY_FILE):
@@ -57,6 +60,7 @@ def checkpoint_identity(checkpoint_location: str, starting_position: str = "TRIM
 
 
 def batch_token(run: str, batch_id: int) -> str:
+    """The micro-batch token ``<run>/<batch id>`` that claims and item writes carry."""
     return f"{run}/{batch_id}"
 
 

@@ -29,6 +29,7 @@ STATE = "state"
 
 
 def features_map(features: CustomerFeatures) -> dict[str, Any]:
+    """The item's ``features`` map: times as ISO 8601 'Z', ``as_of`` as a day; features without a value left out."""
     rfm = features.rfm
     values = {
         "last_seen_at": iso(features.last_seen_at),
@@ -58,6 +59,7 @@ def features_map(features: CustomerFeatures) -> dict[str, Any]:
 
 
 def state_map(state: CustomerState) -> dict[str, Any]:
+    """The item's ``state`` map: the accumulators the features are not enough to rebuild (module docstring)."""
     return {
         "order_total": state.order_total,
         "order_days": {d: f"{b.orders}|{b.order_total}|{b.refunds}" for d, b in sorted(state.order_days.items())},

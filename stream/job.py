@@ -55,6 +55,7 @@ class StreamReport:
     _freshness: deque[float] = field(default_factory=lambda: deque(maxlen=MAX_FRESHNESS_SAMPLES), repr=False)
 
     def add(self, result: BatchResult) -> None:
+        """Count one finished micro-batch into the totals and the bounded samples."""
         self.batches.append(result)
         self._freshness.extend(result.freshness_ms)
         self.totals["batches"] = self.totals.get("batches", 0) + 1
@@ -66,26 +67,32 @@ class StreamReport:
 
     @property
     def records(self) -> int:
+        """Records read from the stream, over all micro-batches."""
         return self._sum("records")
 
     @property
     def events(self) -> int:
+        """Valid events applied (after both dedups)."""
         return self._sum("events")
 
     @property
     def rejected(self) -> int:
+        """Records quarantined."""
         return self._sum("rejected")
 
     @property
     def duplicates(self) -> int:
+        """Events dropped as duplicates: within a micro-batch, or applied by an earlier one."""
         return self._sum("duplicates")
 
     @property
     def customers_written(self) -> int:
+        """Customer item writes (a customer counts once per micro-batch that changed it)."""
         return self._sum("written")
 
     @property
     def busy_seconds(self) -> float:
+        """Seconds spent inside micro-batches (excludes Spark's planning and idle triggers)."""
         return self.totals.get("seconds", 0.0)
 
     @property
@@ -95,26 +102,32 @@ class StreamReport:
 
     @property
     def batch_seconds_p50(self) -> float | None:
+        """Median duration in seconds of the kept micro-batches that had records (None: none)."""
         return _quantile([b.seconds for b in self.batches if b.records], 0.5)
 
     @property
     def batch_seconds_p95(self) -> float | None:
+        """95th percentile duration in seconds of the kept micro-batches that had records (None: none)."""
         return _quantile([b.seconds for b in self.batches if b.records], 0.95)
 
     @property
     def freshness_p50_ms(self) -> float | None:
+        """Median ms from the API accepting an event to its customer's item being written (None: no sample)."""
         return _quantile(self._freshness, 0.5)
 
     @property
     def freshness_p95_ms(self) -> float | None:
+        """95th percentile of the same freshness, in ms (None: no sample)."""
         return _quantile(self._freshness, 0.95)
 
     @property
     def max_lag_ms(self) -> float | None:
+        """Largest ms from a batch's newest record reaching the stream to the end of its batch (None: none)."""
         lags = [b.lag_ms for b in self.batches if b.lag_ms is not None]
         return max(lags) if lags else None
 
     def summary(self) -> dict[str, object]:
+        """The headline figures, rounded, for display and JSON (units in the names: ``_ms``, ``_seconds``)."""
         return {"batches": self._sum("batches"), "records": self.records, "events": self.events,
                 "rejected": self.rejected, "duplicates": self.duplicates, "customers_written": self.customers_written,
                 "records_per_second": round(self.records_per_second, 1),
@@ -126,7 +139,10 @@ class StreamReport:
 
 
 def checkpoint_location(settings: Settings) -> str:
-    """``checkpoints/<streaming job>/`` in the lake (a local directory: Spark cannot reach S3 locally)."""
+    """``checkpoints/<streaming job>/`` in the lake (a local directory: Spark cannot reach S3 locally).
+
+    Raises :class:`StreamJobError` when the lake is on S3.
+    """
     if settings.lake.is_s3:
         raise StreamJobError("the local streaming job keeps its checkpoint in the lake, which must be a local "
                              "directory (Spark cannot reach S3 here); unset LAKEHOUSE_LAKE_ROOT or run on Glue")
@@ -149,6 +165,8 @@ def stream_created_at(settings: Settings) -> str:
 
 
 def source_options(settings: Settings, identity: CheckpointIdentity, max_records: int | None) -> dict[str, str]:
+    """Options of the ``kinesis`` source: the stream, the checkpoint's pinned start, the per-trigger cap and the
+    endpoint (``AWS_ENDPOINT_URL_KINESIS`` or ``AWS_ENDPOINT_URL``, when set)."""
     options = {"streamName": settings.names.stream, "region": settings.region,
                "startingPosition": identity.starting_position,
                "maxRecordsPerTrigger": str(max_records or settings.stream.max_records_per_trigger)}
@@ -172,6 +190,7 @@ def build_processor(settings: Settings, run: str, fault: Fault | None = None) ->
 
 
 def rows_to_records(rows) -> list[RawStreamRecord]:
+    """Rows of :data:`ROW_COLUMNS` (arrival in epoch microseconds) -> the processor's records."""
     return [RawStreamRecord(bytes(r["data"]), r["shard_id"], r["sequence_number"],
                             datetime.fromtimestamp(r["arrival_us"] / 1e6, UTC) if r["arrival_us"] is not None else None)
             for r in rows]

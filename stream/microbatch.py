@@ -31,6 +31,12 @@ Fault = Callable[[str, int], None]
 
 @dataclass
 class BatchResult:
+    """What one micro-batch did: record and event counts, item writes, and timings.
+
+    ``started_at`` is wall-clock epoch seconds, ``seconds`` the batch's duration; ``lag_ms`` and
+    ``freshness_ms`` are milliseconds.
+    """
+
     batch_id: int
     token: str
     records: int = 0
@@ -50,11 +56,18 @@ class BatchResult:
 
     @property
     def records_per_second(self) -> float:
+        """Records handled per second of this batch (0 for an instant batch)."""
         return self.records / self.seconds if self.seconds > 0 else 0.0
 
 
 @dataclass
 class MicroBatchProcessor:
+    """Runs the steps of the module docstring for one micro-batch against ``sink`` and the lake's quarantine.
+
+    ``run`` is the checkpoint's run id (:mod:`stream.identity`); ``update_chunk`` customers are updated per
+    round; ``fault`` is for crash tests only.
+    """
+
     sink: FeatureSink
     storage: LakeStorage  # the lake, for quarantine
     breakpoints: BreakpointsProvider
@@ -64,10 +77,16 @@ class MicroBatchProcessor:
     fault: Fault | None = None
 
     def process(self, records: Sequence[RawStreamRecord], batch_id: int) -> BatchResult:
+        """Parse, validate and apply ``records`` as micro-batch ``batch_id`` (safe to repeat for the same id).
+
+        Rejected records are quarantined, never raised; ``SinkError`` (DynamoDB kept refusing) propagates
+        and the batch is replayed after a restart.
+        """
         return self.process_parsed([parse_record(r) for r in records], batch_id, records=len(records))
 
     def process_parsed(self, parsed: Sequence[StreamEvent | Rejected], batch_id: int,
                        records: int | None = None) -> BatchResult:
+        """:meth:`process` for records already parsed (Glue's source); ``records`` overrides the count."""
         started = time.time()
         token = batch_token(self.run, batch_id)
         result = BatchResult(batch_id, token, records=len(parsed) if records is None else records,

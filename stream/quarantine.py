@@ -23,6 +23,7 @@ from stream.records import Rejected
 
 
 def quarantine_lines(rejected: Sequence[Rejected], stream_name: str, token: str) -> list[dict]:
+    """One quarantine line per reject, in the format of the module docstring (``index``: position in ``rejected``)."""
     lines = []
     for index, reject in enumerate(rejected):
         try:
@@ -41,6 +42,7 @@ def _no_constants(name: str) -> None:
 
 
 def quarantine_key(rejected: Sequence[Rejected], run: str, batch_id: int) -> str:
+    """The micro-batch's quarantine object key, dated by the earliest arrival (now when none is known)."""
     arrivals = [r.record.arrival for r in rejected if r.record.arrival is not None]
     at = min(arrivals).astimezone(UTC) if arrivals else datetime.now(UTC)
     return quarantine_object_key(at, f"stream-{run}-{batch_id:010d}")

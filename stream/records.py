@@ -60,22 +60,26 @@ class StreamEvent:
     name: str | None  # the track event's name
     timestamp: datetime  # skew-corrected event time, UTC
     received_at: datetime | None  # when the API accepted it
-    amount: Decimal | None = None  # order or refund total, in cents
+    amount: Decimal | None = None  # order or refund total as sent, rounded to cents (12.34, not 1234)
     ticket_id: str | None = None
     position: tuple[str, int] = ("", 0)
     arrival: datetime | None = None  # when it reached the stream
 
     @property
     def day(self) -> str:
+        """The event's UTC day, ``YYYY-MM-DD`` (the key of the state's daily buckets)."""
         return self.timestamp.strftime("%Y-%m-%d")
 
 
 @dataclass(frozen=True)
 class FieldProblem:
+    """What is wrong with one field of a record (``field`` is a path such as ``properties.total``)."""
+
     field: str
     reason: str
 
     def as_dict(self) -> dict[str, str]:
+        """``{"field", "reason"}``, as quarantine lines record it."""
         return {"field": self.field, "reason": self.reason}
 
 
@@ -88,11 +92,13 @@ class Rejected:
 
     @property
     def text(self) -> str:
+        """The record's data as text (invalid UTF-8 replaced)."""
         data = self.record.data
         return data if isinstance(data, str) else data.decode("utf-8", errors="replace")
 
 
 def parse_time(text: Any) -> datetime | None:
+    """An ISO 8601 time as an aware UTC datetime (no zone means UTC), or None when ``text`` is not one."""
     if not isinstance(text, str) or not text:
         return None
     try:

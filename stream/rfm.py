@@ -51,17 +51,25 @@ DEFAULT_BREAKPOINTS = Breakpoints(
 
 @dataclass(frozen=True)
 class RfmScores:
+    """R, F and M scores, each 1 to 5 (5 best: most recent, most orders, most money)."""
+
     r: int
     f: int
     m: int
 
 
 def scores(breakpoints: Breakpoints, recency_days: int | None, frequency: int, monetary: float) -> RfmScores | None:
+    """The scores against ``breakpoints`` (:meth:`Breakpoints.scores`), None without an order in the window."""
     scored = breakpoints.scores(recency_days, frequency, monetary)
     return RfmScores(*scored) if scored else None
 
 
 def segment(rfm: RfmScores | None) -> str:
+    """The streaming segment of ``rfm`` (the table in the module docstring; 'No recent purchase' for None).
+
+    Not the batch's vocabulary: ``fact_customer_metrics.rfm_segment`` and :meth:`Breakpoints.segment` use
+    Champions / Loyal / Recent / At Risk / Hibernating / Needs Attention.
+    """
     if rfm is None:
         return NO_PURCHASE
     r, f, m = rfm.r, rfm.f, rfm.m
@@ -93,6 +101,11 @@ class BreakpointsProvider:
         self._loaded_at: float | None = None
 
     def current(self) -> Breakpoints:
+        """The breakpoints in force, re-loaded when ``refresh_seconds`` have passed since the last load.
+
+        A load that returns None gives :data:`DEFAULT_BREAKPOINTS`; one that raises is logged and the
+        breakpoints in force are kept (never raises).
+        """
         with self._lock:
             now = self._clock()
             if self._loaded_at is None or now - self._loaded_at >= self._refresh:
@@ -105,4 +118,5 @@ class BreakpointsProvider:
 
     @classmethod
     def fixed(cls, breakpoints: Breakpoints) -> BreakpointsProvider:
+        """A provider that always returns ``breakpoints`` (never re-loads)."""
         return cls(lambda: breakpoints, refresh_seconds=float("inf"))

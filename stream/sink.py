@@ -52,6 +52,8 @@ class SinkError(RuntimeError):
 
 @dataclass
 class ClaimResult:
+    """The events of a micro-batch that are this token's to apply, and the claim counts."""
+
     fresh: list[StreamEvent]
     duplicates: int  # events applied by an earlier micro-batch
     claimed: int  # claims written by this attempt
@@ -59,6 +61,8 @@ class ClaimResult:
 
 @dataclass
 class ApplyResult:
+    """Per-customer outcomes of :meth:`FeatureSink.apply`; ``visible_at`` is epoch seconds (wall clock)."""
+
     written: int = 0
     skipped: int = 0  # already applied by an earlier attempt of this micro-batch
     unchanged: int = 0  # nothing to change (no write needed)
@@ -67,10 +71,17 @@ class ApplyResult:
 
 
 def event_key(event_id: str) -> str:
+    """The dedup table key that claims ``event_id``: ``event#<event_id>``."""
     return f"event#{event_id}"
 
 
 class FeatureSink:
+    """Applies micro-batches to the feature and dedup tables exactly once (the protocol of the module docstring).
+
+    ``threads`` parallel DynamoDB calls; claims expire (TTL) after ``dedup_ttl_hours``; ``clock`` (epoch
+    seconds) and ``sleep`` are for tests. Call :meth:`close` when done.
+    """
+
     def __init__(self, features_table: str, dedup_table: str, region: str | None = None, *, threads: int = 16,
                  dedup_ttl_hours: int = 192, config: FeatureConfig = FeatureConfig(),
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep):
@@ -89,6 +100,7 @@ class FeatureSink:
         return aws_client("dynamodb", region=self.region)
 
     def close(self) -> None:
+        """Stop the writer threads (waits for calls in flight)."""
         self._pool.shutdown(wait=True)
 
     # --- 1. event claims ----------------------------------------------------------------------------
@@ -113,6 +125,10 @@ class FeatureSink:
 
     # --- 2. one conditional update per customer -----------------------------------------------------
     def apply(self, token: str, deltas: dict[str, CustomerDelta], breakpoints: Breakpoints) -> ApplyResult:
+        """Merge each customer's delta into their item with one conditional update (step 2 of the protocol).
+
+        Raises ``SinkError`` when an item keeps changing under the update or DynamoDB keeps throttling.
+        """
         items = self._get_many(self.features_table, "customer_id", list(deltas))
         result = ApplyResult()
         outcomes = self._pool.map(lambda cid: self._apply_one(token, deltas[cid], items.get(cid), breakpoints),
@@ -152,7 +168,7 @@ class FeatureSink:
                 exists: bool) -> None:
         """One UpdateItem: SET every attribute, guarded by the version read and the batch token."""
         names = {"#last_batch": "last_batch", "#version": "version", "#updated_at": "updated_at"}
-        values: dict[str, Any] = {":token": token, ":next": (version or 0) + 1, ":now": iso_now(self._clock)}
+        values: dict[str, Any] = {":token": token, ":next": (version or 0) + 1, ":now": _iso_now(self._clock)}
         sets = ["#last_batch = :token", "#version = :next", "#updated_at = :now"]
         for index, (name, value) in enumerate(attributes.items()):
             names[f"#a{index}"] = name
@@ -221,5 +237,6 @@ class FeatureSink:
         self._sleep(random.uniform(delay / 2, delay))
 
 
-def iso_now(clock: Callable[[], float] = time.time) -> str:
+def _iso_now(clock: Callable[[], float] = time.time) -> str:
+    """``clock()`` (epoch seconds) as the lake's ISO 8601 UTC text."""
     return iso(datetime.fromtimestamp(clock(), UTC))  # type: ignore[return-value]

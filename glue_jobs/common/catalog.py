@@ -21,6 +21,8 @@ _PARQUET = {
 
 @dataclass(frozen=True)
 class CatalogUpdate:
+    """What :func:`register_table` did: whether it created the table, and how many partitions it added."""
+
     table: str
     created: bool
     partitions_added: int
@@ -38,7 +40,11 @@ def _storage(location: str, columns: list[dict[str, str]]) -> dict:
 
 def register_table(database: str, table: str, location: str, schema: StructType, partition_column: str,
                    partitions: Iterable[str], region: str | None = None) -> CatalogUpdate:
-    """Create or update ``database.table`` (ZSTD Parquet at ``location``) and add missing partitions."""
+    """Create or update ``database.table`` (ZSTD Parquet at ``location``) and add missing partitions.
+
+    Raises ``RuntimeError`` when Glue refuses to create partitions (other than ones that already exist), and
+    lets any other ``ClientError`` of the Glue API through.
+    """
     glue = aws_client("glue", region=region)
     columns = hive_columns(schema, exclude=[partition_column])
     partition_type = schema[partition_column].dataType.simpleString()

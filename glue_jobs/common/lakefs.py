@@ -20,6 +20,8 @@ _PARTITION = re.compile(r"/([A-Za-z_][A-Za-z0-9_]*)=([^/]+)/")
 
 @dataclass(frozen=True)
 class FileStats:
+    """A count of files and their total size in bytes."""
+
     files: int = 0
     bytes: int = 0
 
@@ -31,6 +33,7 @@ def data_files(storage: LakeStorage, rel_prefix: str, suffix: str = ".parquet") 
 
 
 def stats(files: list[StoredObject]) -> FileStats:
+    """How many ``files`` and their total size in bytes."""
     return FileStats(len(files), sum(f.size for f in files))
 
 
@@ -45,7 +48,10 @@ def partition_values(storage: LakeStorage, table_rel: str, column: str) -> set[s
 
 
 def delete_prefix(layout: LakeLayout, rel_prefix: str, region: str | None = None) -> int:
-    """Delete everything below ``rel_prefix``; returns the number of objects/files removed."""
+    """Delete everything below ``rel_prefix``; returns the number of objects/files removed.
+
+    Raises ``ValueError`` for an empty prefix (the whole lake).
+    """
     if not rel_prefix.strip("/"):
         raise ValueError("refusing to delete the whole lake")
     if not layout.is_s3:

@@ -16,10 +16,12 @@ class Steps:
         self.on_progress = on_progress
 
     def start(self, name: str) -> None:
+        """Report that step ``name`` begins (``done`` counts the steps finished before it)."""
         if self.on_progress:
             self.on_progress(name, self.done, self.total)
         self.done += 1
 
     def finish(self) -> None:
+        """Report ``("done", total, total)``."""
         if self.on_progress:
             self.on_progress("done", self.total, self.total)

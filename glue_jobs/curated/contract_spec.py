@@ -51,6 +51,7 @@ class FieldSpec:
 
     @property
     def keys(self) -> tuple[str, ...]:
+        """The JSON keys the field may arrive under, in the order pydantic tries them."""
         return self.aliases or (self.name,)
 
 
@@ -102,7 +103,11 @@ def _kind(annotation: Any) -> str:
 
 
 def field_spec(name: str, info: FieldInfo) -> FieldSpec:
-    """The spec of one pydantic field."""
+    """The spec of one pydantic field.
+
+    Raises ``TypeError`` for a field type the rules cannot check, a list of non-objects, or a validator
+    other than the currency and e-mail ones.
+    """
     annotation, metadata, allows_none = _unwrap(info.annotation, info.metadata)
     kind = _kind(annotation)
     values: dict[str, Any] = {}
@@ -135,6 +140,7 @@ def field_spec(name: str, info: FieldInfo) -> FieldSpec:
 
 
 def object_spec(model: type[BaseModel]) -> ObjectSpec:
+    """The specs of every field of ``model``; ``TypeError`` for a type or validator the rules cannot reproduce."""
     return ObjectSpec(model.__name__, tuple(field_spec(n, f) for n, f in model.model_fields.items()))
 
 
@@ -144,6 +150,7 @@ def event_property_specs() -> dict[str, ObjectSpec]:
 
 
 def traits_spec() -> ObjectSpec:
+    """Spec of the identify call's ``traits``."""
     return object_spec(Traits)
 
 

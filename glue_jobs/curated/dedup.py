@@ -12,7 +12,10 @@ WINNER_ORDER = ("received_at", "raw_object", "line_hash")
 
 
 def first_per_key(frame: DataFrame, keys: Sequence[str], order: Sequence[str]) -> DataFrame:
-    """Keep one row per ``keys``: the first by ``order`` (NULLs last)."""
+    """Keep one row per ``keys``: the first by ``order`` (NULLs last).
+
+    Columns of ``order`` that ``frame`` lacks are ignored; with none left, the survivor is arbitrary.
+    """
     ordering = [F.col(c).asc_nulls_last() for c in order if c in frame.columns]
     window = Window.partitionBy(*keys).orderBy(*ordering) if ordering else Window.partitionBy(*keys).orderBy(
         *keys)
@@ -20,7 +23,10 @@ def first_per_key(frame: DataFrame, keys: Sequence[str], order: Sequence[str]) -
 
 
 def dedup_batch(events: DataFrame) -> DataFrame:
-    """One row per event id in this batch (client retries and duplicate batches collapse)."""
+    """One row per event id in this batch (client retries and duplicate batches collapse).
+
+    The copy received first wins, then the lower ``raw_object``, then the lower line hash (``WINNER_ORDER``).
+    """
     return first_per_key(events, ["event_id"], WINNER_ORDER)
 
 

@@ -29,6 +29,9 @@ def parse_lines(lines: DataFrame, validation: str = "spark") -> DataFrame:
     ``validation`` is ``spark`` (the contract's rules as SQL expressions) or ``python`` (``parse_event`` in
     Arrow batches). Blank lines are dropped; anything else that is not a JSON object gets the reason
     ``(line): is not a JSON object``. Valid records have a NULL ``reject_reason``.
+
+    One row per non-blank line (no key: the same event may arrive on many lines); raises ``ValueError`` for
+    another ``validation``.
     """
     if validation not in ("spark", "python"):
         raise ValueError(f"validation must be 'spark' or 'python', not {validation!r}")
@@ -82,7 +85,12 @@ def _clean(column: str) -> Column:
 
 
 def accepted_events(parsed: DataFrame) -> DataFrame:
-    """Valid parsed records as typed event rows (still carrying the ``p``/``tr`` maps for the tables)."""
+    """Valid parsed records as typed event rows (still carrying the ``p``/``tr`` maps for the tables).
+
+    One row per valid line: ``event_id`` is not unique yet (:mod:`glue_jobs.curated.dedup` makes it so).
+    Times are UTC timestamps; ``event_date`` is the UTC date of ``event_ts``; ``customer_id`` is ``user_id``,
+    else ``anonymous_id``; ``line_hash`` (xxhash64 of the line) breaks ties between copies of an event.
+    """
     valid = parsed.where(F.col("reject_reason").isNull())
     user_id, anonymous_id = _clean("user_id"), _clean("anonymous_id")
     event_ts = F.expr("try_to_timestamp(timestamp)")

@@ -19,6 +19,12 @@ class TableWrite:
 
 @dataclass
 class CuratedReport:
+    """What a raw_to_curated run did, as the run record and ``lakehouse batch`` report it.
+
+    Counts are of records (raw lines) and events; ``rejected_by_rule`` maps each reason to its count;
+    ``late_events`` are new events whose event date precedes their arrival date; ``seconds`` is wall-clock.
+    """
+
     run_id: str | None = None
     raw_objects: int = 0
     raw_bytes: int = 0
@@ -39,11 +45,14 @@ class CuratedReport:
 
     @property
     def files_written(self) -> int:
+        """Parquet files in the partitions this run rewrote, over all tables."""
         return sum(t.files for t in self.tables.values())
 
     @property
     def bytes_written(self) -> int:
+        """Total size in bytes of :attr:`files_written`."""
         return sum(t.bytes for t in self.tables.values())
 
     def as_dict(self) -> dict[str, Any]:
+        """The report as plain JSON-ready values (the run record's ``report``)."""
         return asdict(self)

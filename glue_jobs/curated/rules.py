@@ -44,6 +44,7 @@ def lit(text: str) -> str:
 
 
 def in_list(values: tuple[str, ...] | list[str]) -> str:
+    """A SQL list of string literals, for ``IN``: ``('a', 'b')``."""
     return "(" + ", ".join(lit(v) for v in values) + ")"
 
 
@@ -60,6 +61,7 @@ def number_of(text: str, clean: str | None = None) -> str:
 
 
 def number(text: str) -> str:
+    """SQL for the number a JSON scalar's text holds, NULL if none: how curated tables type their numbers."""
     return number_of(text)
 
 
@@ -72,6 +74,7 @@ class Rule:
 
     @classmethod
     def named(cls, reason: str, failed: str) -> Rule:
+        """A rule whose reason is the fixed text ``reason``."""
         return cls(failed, lit(reason))
 
 
@@ -119,6 +122,7 @@ class Values:
         return name
 
     def present(self, spec: FieldSpec) -> str:
+        """SQL: true when the field is present under any of its keys (even as JSON null)."""
         return "(" + " OR ".join(f"map_contains_key({self.container}, {lit(k)})" for k in spec.keys) + ")"
 
     def _pick(self, values: list[str], keys: tuple[str, ...]) -> str:
@@ -128,9 +132,11 @@ class Values:
                                    for k, v in zip(keys, values, strict=True)) + " END)"
 
     def text(self, spec: FieldSpec) -> str:
+        """SQL of the field's JSON text (the first key present), NULL when absent or null."""
         return self._pick([f"{self.container}[{lit(k)}]" for k in spec.keys], spec.keys)
 
     def clean(self, spec: FieldSpec) -> str:
+        """SQL of the field's text, stripped as pydantic strips strings."""
         return stripped(self.text(spec))
 
     def _typed(self, spec: FieldSpec) -> str | None:
@@ -139,6 +145,7 @@ class Values:
         return self._pick([f"{self.typed}.{k}" for k in spec.keys], spec.keys)
 
     def number(self, spec: FieldSpec) -> str:
+        """SQL of the field as a double: the typed value, else the lax reading of its text (NULL if neither)."""
         lax = number_of(self.text(spec), self.clean(spec))
         fast = self._typed(spec)
         return f"coalesce({fast}, {lax})" if fast else f"({lax})"
@@ -244,6 +251,8 @@ def field_rules(path: str, spec: FieldSpec, values: Values) -> list[Rule]:
 
 
 def object_rules(path: str, spec: ObjectSpec, values: Values) -> list[Rule]:
+    """The rules of every field of one properties/traits object, in field order (the first failing one is
+    the reason recorded)."""
     return [rule for f in spec.fields for rule in field_rules(path, f, values)]
 
 
@@ -280,6 +289,7 @@ class RuleSet:
         return f"coalesce({case(list(self.envelope))}, {body})"
 
     def all_reasons(self) -> list[str]:
+        """The reason SQL of every rule (literals for all but list items), e.g. to check their wording."""
         rules = [*self.envelope, *self.identify, *(r for rs in self.events.values() for r in rs)]
         return [r.reason for r in rules]
 

@@ -9,13 +9,19 @@ from glue_jobs.curated.tables import PARTITION, event_channel, interactive
 
 
 def session_id(customer_id: Column, session_start: Column) -> Column:
-    """Deterministic id: the same events always give the same session id."""
+    """Deterministic id: the same events always give the same session id.
+
+    The first 32 hex digits of SHA-256(``customer_id|session_start``), the start at microsecond precision.
+    """
     start = F.date_format(session_start, "yyyy-MM-dd'T'HH:mm:ss.SSSSSS")
     return F.substring(F.sha2(F.concat_ws("|", customer_id, start), 256), 1, 32)
 
 
 def assign_sessions(events: DataFrame, gap_minutes: int) -> DataFrame:
     """The customer's interactive events (curated ``events`` columns), each with its ``session_id``.
+
+    One row per interactive event (key ``event_id``): ``customer_id``, ``event_id``, ``event_ts``,
+    ``event_type``, ``event_name``, ``channel``, ``session_start``, ``session_id``.
 
     A new session starts with a customer's first event and whenever more than ``gap_minutes`` passed
     since their previous event.
@@ -33,7 +39,11 @@ def assign_sessions(events: DataFrame, gap_minutes: int) -> DataFrame:
 
 
 def sessionize(events: DataFrame, gap_minutes: int) -> DataFrame:
-    """Curated ``events`` -> one row per session; ``event_date`` is the date the session started."""
+    """Curated ``events`` -> one row per session; ``event_date`` is the date the session started.
+
+    Curated ``sessions``: key ``session_id``. ``duration_seconds`` is whole seconds from the first to the last
+    event (truncated); ``channel`` is the first event's; the counts are of the session's events.
+    """
     name = F.col("event_name")
     sessions = assign_sessions(events, gap_minutes).groupBy("session_id", "customer_id", "session_start").agg(
         F.max("event_ts").alias("session_end"),

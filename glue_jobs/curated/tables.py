@@ -60,7 +60,10 @@ def _lines() -> Column:
 
 
 def events_table(events: DataFrame) -> DataFrame:
-    """All accepted events (the conformed activity log): one row per event id."""
+    """All accepted events (the conformed activity log): one row per event id; key ``event_id``.
+
+    ``properties``, ``traits`` and ``context`` stay JSON text (the audit copy); times are UTC.
+    """
     return events.select("event_id", "message_id", "event_type", "event_name", "page_name", "customer_id",
                          "user_id", "anonymous_id", "event_ts", "original_ts", "sent_at", "received_at", "source",
                          "properties", "traits", "context", "schema_version", "raw_object", PARTITION)
@@ -71,6 +74,11 @@ def _named(events: DataFrame, *names: str) -> DataFrame:
 
 
 def orders_table(events: DataFrame) -> DataFrame:
+    """Curated ``orders``: one row per Order Completed event; key ``event_id`` (``order_id`` is the source's).
+
+    ``total``, ``discount``, ``shipping`` and ``tax`` are in ``currency`` (USD when the event names none);
+    ``line_count`` is the number of products listed (the contract requires at least one).
+    """
     return _named(events, "Order Completed").select(
         "event_id", _text("p", "order_id").alias("order_id"), "customer_id", F.col("event_ts").alias("order_ts"),
         _double("p", "total").alias("total"), _currency().alias("currency"),
@@ -80,6 +88,12 @@ def orders_table(events: DataFrame) -> DataFrame:
 
 
 def order_lines_table(events: DataFrame) -> DataFrame:
+    """Curated ``order_lines``: one row per product of an Order Completed event; key (``event_id``,
+    ``line_number``), ``line_number`` counting from 1 in list order.
+
+    ``unit_price`` is the item's ``unit_price`` (else its ``price``), ``line_amount`` = ``quantity`` x
+    ``unit_price``, both in the order's currency.
+    """
     exploded = _named(events, "Order Completed").select(
         "event_id", _text("p", "order_id").alias("order_id"), "customer_id", F.col("event_ts").alias("order_ts"),
         PARTITION, F.posexplode(_lines()).alias("line_index", "item"))
@@ -95,13 +109,23 @@ def order_lines_table(events: DataFrame) -> DataFrame:
 
 
 def refunds_table(events: DataFrame) -> DataFrame:
+    """Curated ``refunds``: one row per Order Refunded event; key ``event_id``.
+
+    ``amount`` is the refund's ``total`` in ``currency`` (USD when none). ``line_count`` of a refund without
+    products is 0 whatever Spark's ANSI mode (``size(NULL)`` is NULL with it on, as here, but -1 with it off, as
+    on Glue 5).
+    """
     return _named(events, "Order Refunded").select(
         "event_id", _text("p", "order_id").alias("order_id"), "customer_id", F.col("event_ts").alias("refund_ts"),
         _double("p", "total").alias("amount"), _currency().alias("currency"),
-        F.coalesce(F.size(_lines()), F.lit(0)).alias("line_count"), PARTITION)
+        F.when(_lines().isNull(), F.lit(0)).otherwise(F.size(_lines())).alias("line_count"), PARTITION)
 
 
 def product_events_table(events: DataFrame) -> DataFrame:
+    """Curated ``product_events``: one row per Product Viewed / Added / Removed event; key ``event_id``.
+
+    ``price`` as sent (no currency on these events); ``quantity`` defaults to 1.
+    """
     return _named(events, "Product Viewed", "Product Added", "Product Removed").select(
         "event_id", "customer_id", "event_name", "event_ts", _text("p", "product_id").alias("product_id"),
         _text("p", "name").alias("product_name"), _text("p", "category").alias("category"),
@@ -110,6 +134,11 @@ def product_events_table(events: DataFrame) -> DataFrame:
 
 
 def support_tickets_table(events: DataFrame) -> DataFrame:
+    """Curated ``support_tickets``: one row per Ticket Opened / Resolved event; key ``event_id``.
+
+    ``status`` is 'opened' or 'resolved'; ``resolution_hours`` (hours) and ``satisfaction`` come with the
+    resolution. A ticket's events share ``ticket_id``.
+    """
     return _named(events, "Ticket Opened", "Ticket Resolved").select(
         "event_id", _text("p", "ticket_id").alias("ticket_id"), "customer_id", "event_name",
         F.when(F.col("event_name") == "Ticket Opened", "opened").otherwise("resolved").alias("status"), "event_ts",
@@ -119,6 +148,10 @@ def support_tickets_table(events: DataFrame) -> DataFrame:
 
 
 def offers_table(events: DataFrame) -> DataFrame:
+    """Curated ``offers``: one row per Offer Sent / Responded event; key ``event_id``.
+
+    ``status`` is 'sent' or 'responded'; ``accepted`` is set on responses only (lax booleans: 'yes', 1, ...).
+    """
     responded = F.col("event_name") == "Offer Responded"
     return _named(events, "Offer Sent", "Offer Responded").select(
         "event_id", _text("p", "offer_id").alias("offer_id"), "customer_id", "event_name",
@@ -128,6 +161,8 @@ def offers_table(events: DataFrame) -> DataFrame:
 
 
 def content_watched_table(events: DataFrame) -> DataFrame:
+    """Curated ``content_watched``: one row per Content Watched event; key ``event_id``; ``duration_seconds``
+    in seconds."""
     return _named(events, "Content Watched").select(
         "event_id", "customer_id", "event_ts", _text("p", "content_id").alias("content_id"),
         _text("p", "title").alias("title"), _text("p", "app").alias("app"), _text("p", "category").alias("category"),
@@ -135,19 +170,26 @@ def content_watched_table(events: DataFrame) -> DataFrame:
 
 
 def account_snapshots_table(events: DataFrame) -> DataFrame:
+    """Curated ``account_snapshots``: one row per Account Snapshot event; key ``event_id``; ``balance`` as
+    sent (no currency), ``num_products`` the products the customer holds."""
     return _named(events, "Account Snapshot").select(
         "event_id", "customer_id", "event_ts", _text("p", "product_type").alias("product_type"),
         _double("p", "balance").alias("balance"), _int("p", "num_products").alias("num_products"), PARTITION)
 
 
 def account_closures_table(events: DataFrame) -> DataFrame:
+    """Curated ``account_closures``: one row per Account Closed event; key ``event_id``."""
     return _named(events, "Account Closed").select(
         "event_id", "customer_id", "event_ts", _text("p", "reason").alias("reason"),
         _text("p", "product_type").alias("product_type"), PARTITION)
 
 
 def customers_table(events: DataFrame) -> DataFrame:
-    """Profile updates (identify calls): the history the SCD2 customer dimension is built from."""
+    """Profile updates (identify calls): the history the SCD2 customer dimension is built from.
+
+    Curated ``customers``: one row per identify call; key ``event_id``. Attributes a call leaves out are
+    NULL here (``dim_customer`` carries the previous value forward); ``signup_date`` is NULL when unreadable.
+    """
     return events.where(F.col("event_type") == "identify").select(
         "event_id", "customer_id", "user_id", "anonymous_id", "event_ts", _text("tr", "name").alias("name"),
         _text("tr", "email").alias("email"), _int("tr", "age").alias("age"), F.col("tr")["gender"].alias("gender"),

@@ -39,6 +39,10 @@ def write_parquet(frame: DataFrame, uri: str, target_file_rows: int, sort_by: Se
 
 def read_partitions(spark: SparkSession, layout: LakeLayout, table_rel: str, values: Sequence[str],
                     schema=None) -> DataFrame:
+    """The rows of the ``event_date`` partitions ``values`` of ``table_rel`` (with the ``event_date`` column).
+
+    ``schema`` skips Spark's schema inference; a missing partition makes Spark raise ``AnalysisException``.
+    """
     paths = [layout.uri(table_rel, f"{PARTITION}={v}") for v in values]
     reader = spark.read.option("basePath", layout.uri(table_rel))
     if schema is not None:
@@ -46,7 +50,7 @@ def read_partitions(spark: SparkSession, layout: LakeLayout, table_rel: str, val
     return reader.parquet(*paths)
 
 
-def partition_counts(rows: DataFrame) -> dict[str, int]:
+def _partition_counts(rows: DataFrame) -> dict[str, int]:
     return {str(r[0]): r[1] for r in rows.groupBy(PARTITION).count().collect()}
 
 
@@ -93,7 +97,7 @@ def merge_partitions(spark: SparkSession, storage: LakeStorage, table: str, rows
     layout = storage.layout
     table_rel = layout.curated_table(table)
     if counts is None:
-        counts = partition_counts(rows)
+        counts = _partition_counts(rows)
     dates = sorted(counts)
     if replace:
         emptied = (partition_values(storage, table_rel, PARTITION) & set(replace_dates)) - set(dates)

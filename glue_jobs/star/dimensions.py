@@ -26,6 +26,7 @@ def key_of(*columns: Column) -> Column:
 
 
 def date_key(day: Column) -> Column:
+    """The ``dim_date`` key of a date or timestamp column: ``yyyymmdd`` as an int (2024-01-31 -> 20240131)."""
     return F.date_format(day, "yyyyMMdd").cast("int")
 
 
@@ -38,6 +39,11 @@ def age_band(age: Column) -> Column:
 
 
 def dim_date(spark: SparkSession, first: date, last: date) -> DataFrame:
+    """``dim_date``: one row per calendar day from ``first`` to ``last`` (both included); key ``date_key``.
+
+    ``day_of_week`` is ISO (Monday 1 .. Sunday 7; Saturday and Sunday are the weekend), ``week_of_year`` the
+    ISO week, ``year_month`` ``yyyy-MM``; month and day names as Spark's locale spells them (English).
+    """
     days = spark.range(1).select(F.explode(F.sequence(F.lit(first), F.lit(last))).alias("full_date"))
     dow = ((F.dayofweek("full_date") + 5) % 7) + 1  # ISO: Monday 1 .. Sunday 7
     return days.select(
@@ -56,6 +62,13 @@ def customer_versions(customers: DataFrame, events: DataFrame) -> DataFrame:
     A version starts when an identify call changes a tracked attribute (attributes a call leaves out keep
     their previous value); the first version starts when the customer was first seen, so every event
     finds the version valid at its time. Validity is half-open: ``[dw_start_date, dw_end_date)``.
+
+    ``dim_customer``: one row per customer profile version; key ``customer_key`` (a hash of ``customer_id`` and
+    ``dw_start_date``), natural key (``customer_id``, ``version``), ``version`` counting from 1. The current
+    version has ``dw_end_date`` 9999-12-31 00:00:00 and ``is_current``; exactly one per customer. Validity
+    timestamps are UTC wall-clock times. A customer without identify calls (e.g. an anonymous visitor) gets one
+    version with NULL attributes and 'unknown' geography and city; ``is_registered`` is true for a customer
+    any of whose events carries a ``user_id``.
     """
     seen = events.groupBy("customer_id").agg(
         F.min("event_ts").alias("first_seen_ts"),
@@ -89,13 +102,19 @@ def customer_versions(customers: DataFrame, events: DataFrame) -> DataFrame:
 
 
 def dim_geography(dim_customer: DataFrame) -> DataFrame:
+    """``dim_geography``: one row per distinct (``geography``, ``city``) of ``dim_customer``, plus ('unknown',
+    'unknown'); key ``geography_key``, the same hash ``dim_customer.geography_key`` carries."""
     unknown = dim_customer.sparkSession.createDataFrame([(UNKNOWN, UNKNOWN)], "geography string, city string")
     places = dim_customer.select("geography", "city").unionByName(unknown).distinct()
     return places.select(key_of(F.col("geography"), F.col("city")).alias("geography_key"), "geography", "city")
 
 
 def with_customer_key(facts: DataFrame, dim_customer: DataFrame, at: str) -> DataFrame:
-    """Attach the key of the customer version valid at ``facts[at]``."""
+    """``facts`` plus the ``customer_key`` of the customer version valid at ``facts[at]`` (same rows).
+
+    A left join on ``customer_id`` and ``dw_start_date <= at < dw_end_date``: versions do not overlap, so
+    each row matches at most one; a row no version covers keeps a NULL ``customer_key``.
+    """
     versions = dim_customer.select(F.col("customer_id").alias("_cid"), "customer_key",
                                    F.col("dw_start_date").alias("_from"), F.col("dw_end_date").alias("_to"))
     joined = facts.join(versions, (facts["customer_id"] == versions["_cid"]) & (facts[at] >= versions["_from"])
@@ -104,7 +123,12 @@ def with_customer_key(facts: DataFrame, dim_customer: DataFrame, at: str) -> Dat
 
 
 def dim_product(product_events: DataFrame, order_lines: DataFrame) -> DataFrame:
-    """Latest name, category and price seen for each product (views, cart events and order lines)."""
+    """Latest name, category and price seen for each product (views, cart events and order lines).
+
+    ``dim_product``: one row per ``product_id``; key ``product_key`` (a hash of ``product_id``). "Latest" is by
+    event time, NULLs skipped; ``list_price`` is the price as sent, in the event's currency (not converted);
+    ``first_seen_date`` the UTC date of the product's first event.
+    """
     seen = product_events.select("product_id", "product_name", "category", "price", "event_ts").unionByName(
         order_lines.select("product_id", "product_name", "category", F.col("unit_price").alias("price"),
                            F.col("order_ts").alias("event_ts")))
@@ -121,6 +145,12 @@ def dim_product(product_events: DataFrame, order_lines: DataFrame) -> DataFrame:
 
 
 def dim_offer(offers: DataFrame) -> DataFrame:
+    """``dim_offer``: one row per ``offer_id`` of the curated ``offers``; key ``offer_key`` (a hash of ``offer_id``).
+
+    Type and channel come from the offer's first 'sent' event (else its first response); a missing channel is
+    'unknown'. ``first_sent_date`` is the earliest ``event_date`` of a send, NULL for an offer only seen
+    in responses.
+    """
     first = Window.partitionBy("offer_id").orderBy(F.col("status").desc(), "event_ts", "event_id")
     ranked = offers.withColumn("_n", F.row_number().over(first)).where("_n = 1")
     sent = offers.where(F.col("status") == "sent").groupBy("offer_id").agg(
@@ -131,6 +161,9 @@ def dim_offer(offers: DataFrame) -> DataFrame:
 
 
 def dim_support_issue(spark: SparkSession) -> DataFrame:
+    """``dim_support_issue``: one row per issue type x severity of the contract's enums (``IssueType`` x
+    ``Severity``), whether seen or not; key ``issue_key`` (a hash of both). ``severity_rank``: 1 = low ..
+    4 = critical (the enum's order)."""
     rows = [(issue.value, severity.value, rank) for issue in IssueType
             for rank, severity in enumerate(Severity, start=1)]
     combos = spark.createDataFrame(rows, "issue_type string, severity string, severity_rank int")
@@ -139,7 +172,11 @@ def dim_support_issue(spark: SparkSession) -> DataFrame:
 
 
 def dim_channel(*channel_columns: DataFrame) -> DataFrame:
-    """Every channel named by the given single-column frames, plus 'unknown'."""
+    """Every channel named by the given single-column frames, plus 'unknown'.
+
+    ``dim_channel``: one row per distinct non-NULL ``channel``; key ``channel_key`` (a hash of the name, as
+    :func:`glue_jobs.star.facts.channel_key` computes it for the facts).
+    """
     names = channel_columns[0]
     for more in channel_columns[1:]:
         names = names.unionByName(more)

@@ -15,15 +15,23 @@ from glue_jobs.star.dimensions import UNKNOWN, date_key, key_of, with_customer_k
 
 
 def channel_key(column: str = "channel") -> F.Column:
+    """The ``dim_channel`` key of the channel named in ``column`` (NULL counts as 'unknown')."""
     return key_of(F.coalesce(F.col(column), F.lit(UNKNOWN)))
 
 
 def event_channels(events: DataFrame) -> DataFrame:
-    """``event_id`` -> ``channel`` for every curated event."""
+    """``event_id`` -> ``channel`` for every curated event (one row per event; see ``event_channel``)."""
     return events.select("event_id", event_channel().alias("channel"))
 
 
 def fact_customer_activity(events: DataFrame, dim_customer: DataFrame, gap_minutes: int) -> DataFrame:
+    """``fact_customer_activity``: one row per curated event (all types); key ``event_id``.
+
+    Each event carries the session it belongs to (sessions cut at gaps over ``gap_minutes`` minutes, as in
+    :func:`glue_jobs.curated.sessions.sessionize`; NULL for identify calls and system events, which belong to
+    no session), the ``product_key`` of its ``properties.product_id`` (NULL without one), ``is_interactive``,
+    its channel and the customer version valid at ``event_ts``.
+    """
     sessions = assign_sessions(events, gap_minutes).select("event_id", "session_id")
     product_id = F.get_json_object("properties", "$.product_id")
     activity = events.select(
@@ -39,6 +47,14 @@ def fact_customer_activity(events: DataFrame, dim_customer: DataFrame, gap_minut
 
 def fact_order(orders: DataFrame, order_lines: DataFrame, refunds: DataFrame, channels: DataFrame,
                dim_customer: DataFrame) -> DataFrame:
+    """``fact_order``: one row per Order Completed event; key ``event_id`` (``order_id`` is the source's id).
+
+    ``units`` is the sum of the order's line quantities (0 without lines); ``refunded_amount`` the sum of the
+    totals of every Order Refunded event with the same ``order_id`` (0 if none). Money columns
+    (``order_total``, ``discount``, ``shipping``, ``tax``, ``refunded_amount``) are in the order's currency,
+    never converted (the currency itself stays in curated ``orders``). ``channels`` is
+    :func:`event_channels`; the customer version is the one valid at ``order_ts``.
+    """
     units = order_lines.groupBy("event_id").agg(F.sum("quantity").alias("units"))
     refunded = refunds.groupBy("order_id").agg(F.sum("amount").alias("refunded_amount"))
     facts = (orders.join(units, "event_id", "left").join(refunded, "order_id", "left")
@@ -52,6 +68,12 @@ def fact_order(orders: DataFrame, order_lines: DataFrame, refunds: DataFrame, ch
 
 
 def fact_order_line(order_lines: DataFrame, channels: DataFrame, dim_customer: DataFrame) -> DataFrame:
+    """``fact_order_line``: one row per product line of an Order Completed event; key (``event_id``,
+    ``line_number``), ``line_number`` counting from 1 in the order's ``products`` list.
+
+    ``line_amount`` = ``unit_price`` (rounded to ``DECIMAL(18,2)`` first) x ``quantity``, in the order's
+    currency; the customer version is the one valid at ``order_ts``.
+    """
     lines = with_customer_key(order_lines.join(channels, "event_id", "left"), dim_customer, "order_ts")
     unit_price = F.col("unit_price").cast("decimal(18,2)")
     return lines.select(
@@ -62,6 +84,11 @@ def fact_order_line(order_lines: DataFrame, channels: DataFrame, dim_customer: D
 
 
 def fact_session(sessions: DataFrame, dim_customer: DataFrame) -> DataFrame:
+    """``fact_session``: one row per curated session; key ``session_id``.
+
+    ``date_key`` and the customer version are those of ``session_start``; ``duration_seconds`` is whole
+    seconds from the first to the last event (truncated; 0 for a one-event session).
+    """
     facts = with_customer_key(sessions, dim_customer, "session_start")
     return facts.select(
         "session_id", "customer_key", "customer_id", date_key(F.col("session_start")).alias("date_key"),
@@ -76,7 +103,13 @@ def _first(frame: DataFrame, key: list[str], order: list) -> DataFrame:
 
 def fact_support_ticket(tickets: DataFrame, dim_customer: DataFrame) -> DataFrame:
     """One row per ticket: attributes from its first 'opened' event (else its resolution), resolution from
-    the latest 'resolved' event."""
+    the latest 'resolved' event.
+
+    ``fact_support_ticket``: key ``ticket_id``. A ticket seen only resolved gets ``opened_ts`` = its
+    resolution time and no channel; ``resolved_ts``, ``resolution_hours`` (hours, as the source reported
+    them) and ``satisfaction`` are NULL while unresolved. The customer version is the one valid at
+    ``opened_ts``.
+    """
     opened = _first(tickets.where(F.col("status") == "opened"), ["ticket_id"], ["event_ts", "event_id"])
     resolved = _first(tickets.where(F.col("status") == "resolved"), ["ticket_id"],
                       [F.col("event_ts").desc(), "event_id"])
@@ -97,7 +130,12 @@ def fact_support_ticket(tickets: DataFrame, dim_customer: DataFrame) -> DataFram
 
 
 def fact_offer_response(offers: DataFrame, dim_customer: DataFrame) -> DataFrame:
-    """One row per (offer, customer): the first send and the latest response."""
+    """One row per (offer, customer): the first send and the latest response.
+
+    ``fact_offer_response``: key (``offer_id``, ``customer_id``). A response with no send on record still
+    gets a row: ``sent_ts`` NULL, and ``sent_date_key`` and the customer version taken from the response.
+    ``accepted`` is NULL without a response; the channel is the send's.
+    """
     key = ["offer_id", "customer_id"]
     sent = _first(offers.where(F.col("status") == "sent"), key, ["event_ts", "event_id"])
     response = _first(offers.where(F.col("status") == "responded"), key, [F.col("event_ts").desc(), "event_id"])
@@ -118,6 +156,11 @@ def fact_offer_response(offers: DataFrame, dim_customer: DataFrame) -> DataFrame
 
 
 def fact_content_watch(content: DataFrame, channels: DataFrame, dim_customer: DataFrame) -> DataFrame:
+    """``fact_content_watch``: one row per Content Watched event; key ``event_id``.
+
+    ``watch_seconds`` is the event's ``duration_seconds``; the customer version is the one valid at
+    ``event_ts``.
+    """
     watched = with_customer_key(content.join(channels, "event_id", "left"), dim_customer, "event_ts")
     return watched.select(
         "event_id", "customer_key", "customer_id", date_key(F.col("event_ts")).alias("date_key"),
@@ -129,7 +172,14 @@ def fact_daily_kpis(dim_date: DataFrame, activity: DataFrame, orders: DataFrame,
                     refunds: DataFrame, dim_customer: DataFrame) -> DataFrame:
     """Per day: DAU (customers with interactive events), new registered customers, sessions, orders,
     purchasers, units, revenue (order totals), refunds, AOV (revenue / orders) and conversion
-    (purchasers / DAU)."""
+    (purchasers / DAU).
+
+    ``fact_daily_kpis``: one row per day of ``dim_date`` (first to last event date, quiet days included with
+    zero counts and NULL ``aov``/``conversion_rate``); key ``date_key``. ``activity`` is
+    fact_customer_activity, ``orders`` fact_order, ``sessions`` fact_session, ``refunds`` curated refunds
+    (dated by ``refund_ts``). New customers are registered customers by the date first seen. Revenue,
+    refunds and AOV add up amounts in each order's own currency, unconverted.
+    """
     dau = activity.where("is_interactive").groupBy("date_key").agg(F.countDistinct("customer_id").alias("dau"))
     new = (dim_customer.where("is_registered AND version = 1")
            .groupBy(date_key(F.col("first_seen_date")).alias("date_key")).agg(F.count("*").alias("new_customers")))

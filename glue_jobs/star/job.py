@@ -42,6 +42,8 @@ DIMENSIONS = ("dim_date", "dim_geography", "dim_customer", "dim_product", "dim_o
 
 @dataclass
 class StarTable:
+    """What one build wrote for one star table: rows, Parquet files and their total size in bytes."""
+
     rows: int = 0
     files: int = 0
     bytes: int = 0
@@ -49,6 +51,12 @@ class StarTable:
 
 @dataclass
 class StarReport:
+    """The outcome of :func:`run_build_star`.
+
+    ``skipped`` says why nothing was built (then ``tables`` is empty); ``as_of`` is the last curated event
+    date (ISO); ``tables`` maps each star table to what was written; ``seconds`` is wall-clock time.
+    """
+
     build_id: str | None = None
     curated_version: str | None = None
     as_of: str | None = None
@@ -58,6 +66,7 @@ class StarReport:
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
+        """The report as plain JSON-ready values (nested ``StarTable`` objects become dicts)."""
         return asdict(self)
 
 
@@ -72,6 +81,7 @@ def empty_curated(spark: SparkSession, table: str) -> DataFrame:
 
 
 def read_curated(spark: SparkSession, storage: LakeStorage, table: str) -> DataFrame:
+    """A curated table as a DataFrame, or an empty frame with its schema when it has no data files yet."""
     rel = storage.layout.curated_table(table)
     if not data_files(storage, rel):
         return empty_curated(spark, table)
@@ -97,6 +107,7 @@ def write_table(spark: SparkSession, storage: LakeStorage, table: str, frame: Da
 
 
 def mart_parameters(spark: SparkSession, settings: Settings) -> DataFrame:
+    """``mart_parameters``: one row per mart threshold (key ``name``) from ``settings.batch``, as doubles."""
     batch = settings.batch
     values = [("affinity_min_support", float(batch.affinity_min_support)),
               ("affinity_min_confidence", float(batch.affinity_min_confidence)),

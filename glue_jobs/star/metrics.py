@@ -42,7 +42,12 @@ def _passed(cuts: str, value: str) -> Column:
 
 
 def rfm_breakpoints(snapshot: DataFrame) -> DataFrame:
-    """Per snapshot day: the quintile cut points of recency, frequency and monetary (scored population)."""
+    """Per snapshot day: the quintile cut points of recency, frequency and monetary (scored population).
+
+    One row per ``snapshot_date`` with at least one scored customer (``frequency >= 1``); key
+    ``snapshot_date``. ``*_cuts`` are arrays of four doubles (the 20/40/60/80th percentiles, Spark's exact
+    ``percentile`` with linear interpolation); ``population`` is the number of customers scored.
+    """
     q = "array(" + ", ".join(str(x) for x in QUANTILES) + ")"
     scored = snapshot.where(F.col("frequency") >= 1)
     return scored.groupBy("snapshot_date").agg(
@@ -61,7 +66,13 @@ def customer_metrics(dim_customer: DataFrame, orders: DataFrame, refunds: DataFr
                      snapshots: DataFrame, closures: DataFrame, as_of: date, window_days: int) -> DataFrame:
     """One row per registered customer per day from first seen to ``as_of`` (RFM scores included).
 
-    ``orders`` is fact_order, ``tickets`` fact_support_ticket; the others are curated tables.
+    ``fact_customer_metrics``: key (``customer_id``, ``snapshot_date``); ``customer_key`` is the version valid
+    at the end of the day. ``orders`` is fact_order, ``tickets`` fact_support_ticket; the others are curated
+    tables (``snapshots`` account snapshots, ``closures`` account closures). Units: ``tenure_days`` and
+    ``recency_days`` in days, ``avg_resolution_hours`` in hours, money in the orders' currencies unconverted;
+    ``frequency`` and ``monetary`` cover the ``window_days`` days ending on the snapshot day. ``churn_date``
+    is the customer's first Account Closed date, shown from that day on. Definitions: the module docstring
+    and docs/batch.md.
     """
     profile = dim_customer.where("is_registered").groupBy("customer_id").agg(
         F.min("first_seen_date").alias("first_date"), F.min("signup_date").alias("signup_date"))

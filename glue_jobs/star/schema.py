@@ -68,7 +68,11 @@ STAR_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
 
 
 def conform(frame: DataFrame, table: str) -> DataFrame:
-    """``frame`` with exactly the table's columns, in order, cast to the warehouse types."""
+    """``frame`` with exactly the table's columns, in order, cast to the warehouse types.
+
+    Raises ``ValueError`` naming the missing columns when ``frame`` lacks any of them (extra columns are
+    dropped); ``KeyError`` when ``table`` is not in :data:`STAR_TABLES`.
+    """
     missing = [name for name, _ in STAR_TABLES[table] if name not in frame.columns]
     if missing:
         raise ValueError(f"{table} is missing columns {missing}")

@@ -24,6 +24,13 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass
 class LoadReport:
+    """The outcome of :func:`load_warehouse`.
+
+    ``version`` is the star build id loaded (or found already loaded); ``tables`` maps each star table to
+    its row count after the load; ``statements`` counts the SQL statements run; ``skipped`` says why
+    nothing was loaded; ``seconds`` is wall-clock time.
+    """
+
     target: str
     version: str | None = None
     tables: dict[str, int] = field(default_factory=dict)  # rows after the load
@@ -33,20 +40,34 @@ class LoadReport:
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
+        """The report as plain JSON-ready values."""
         return asdict(self)
 
 
 class Target(Protocol):
+    """A warehouse the star build can be loaded into (:class:`DuckDbTarget`, :class:`RedshiftTarget`)."""
+
     name: str
 
-    def loaded_version(self) -> str | None: ...
+    def loaded_version(self) -> str | None:
+        """The star build id recorded in ``etl_load_state`` for this target, None before the first load."""
+        ...
 
-    def load(self, version: str, manifests: dict[str, list[str]], on_step: Callable[[str], None]) -> int: ...
+    def load(self, version: str, manifests: dict[str, list[str]], on_step: Callable[[str], None]) -> int:
+        """Load every star table and view in one transaction and record ``version``; returns statements run.
 
-    def row_counts(self) -> dict[str, int]: ...
+        ``manifests`` maps each star table to its Parquet files; ``on_step`` is called as each step
+        (``tables``, a table name, ``views``, ``state``) begins. Rolls back and re-raises on any failure.
+        """
+        ...
+
+    def row_counts(self) -> dict[str, int]:
+        """Rows of every star table now in the warehouse."""
+        ...
 
 
-def star_build(settings: Settings) -> dict[str, Any] | None:
+def _star_build(settings: Settings) -> dict[str, Any] | None:
+    """The last committed star build record (``build_id``, ``as_of``, ...), None before the first build."""
     storage = LakeStorage(settings.lake, region=settings.region)
     if not storage.exists(STAR_STATE):
         return None
@@ -54,7 +75,10 @@ def star_build(settings: Settings) -> dict[str, Any] | None:
 
 
 def manifests(settings: Settings) -> dict[str, list[str]]:
-    """Table -> the Parquet files (URIs or local paths) of the latest star build."""
+    """Table -> the Parquet files (URIs or local paths) of the latest star build.
+
+    Raises ``WarehouseError`` when a star table has no manifest (the star build has not run).
+    """
     storage = LakeStorage(settings.lake, region=settings.region)
     found = {}
     for name in star_tables():
@@ -65,7 +89,8 @@ def manifests(settings: Settings) -> dict[str, list[str]]:
     return found
 
 
-def manifest_uri(settings: Settings, table: str) -> str:
+def _manifest_uri(settings: Settings, table: str) -> str:
+    """The URI of ``table``'s COPY manifest (``warehouse/_manifests/<table>.json``)."""
     return settings.lake.uri(f"{MANIFESTS}/{table}.json")
 
 
@@ -87,6 +112,7 @@ class DuckDbTarget:
             raise WarehouseError(f"cannot open the local warehouse {self.path}: {exc}") from None
 
     def loaded_version(self) -> str | None:
+        """The star build id this file holds, None for a new file or before the first load."""
         if not self.path.exists():
             return None
         with self._connect() as con:
@@ -98,7 +124,10 @@ class DuckDbTarget:
             return row[0] if row else None
 
     def statements(self, version: str, files: dict[str, list[str]]) -> list[tuple[str, str]]:
-        """(step, DuckDB SQL) of the whole load."""
+        """(step, DuckDB SQL) of the whole load.
+
+        Raises ``WarehouseError`` when a file is on ``s3://`` (DuckDB here reads a local lake only).
+        """
         from lakehouse.core.warehouse.dialect import to_duckdb
 
         out: list[tuple[str, str]] = [("tables", s) for spec in tables().values() for s in to_duckdb(spec.ddl)]
@@ -118,6 +147,7 @@ class DuckDbTarget:
         return out
 
     def load(self, version: str, files: dict[str, list[str]], on_step: Callable[[str], None]) -> int:
+        """Run :meth:`statements` in one transaction; returns how many ran (``duckdb.Error``: rolled back)."""
         import duckdb
 
         statements = self.statements(version, files)
@@ -137,6 +167,7 @@ class DuckDbTarget:
         return len(statements)
 
     def row_counts(self) -> dict[str, int]:
+        """Rows of every star table (opens the file read-only)."""
         with self._connect(read_only=True) as con:
             return {name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] for name in star_tables()}
 
@@ -156,10 +187,15 @@ class RedshiftTarget:
 
     @property
     def schema(self) -> str:
+        """The Redshift schema every table and view lives in (``LAKEHOUSE_REDSHIFT__SCHEMA_NAME``)."""
         return self.settings.redshift.schema_name
 
     def statements(self, version: str) -> list[tuple[str, str]]:
-        """(step, Redshift SQL) of the whole load; table names qualified with the configured schema."""
+        """(step, Redshift SQL) of the whole load; table names qualified with the configured schema.
+
+        Raises ``WarehouseError`` without a COPY role (``LAKEHOUSE_REDSHIFT__COPY_ROLE_ARN``) or when the lake
+        is not on S3.
+        """
         role = self.settings.redshift.copy_role_arn
         if not role:
             raise WarehouseError("set LAKEHOUSE_REDSHIFT__COPY_ROLE_ARN: Redshift COPY needs an IAM role")
@@ -169,7 +205,7 @@ class RedshiftTarget:
         out = [("tables", f"CREATE SCHEMA IF NOT EXISTS {self.schema}")]
         out += [("tables", q(spec.ddl)) for spec in tables().values()]
         for name, spec in star_tables().items():
-            create, copy = plan.redshift_stage_statements(spec, manifest_uri(self.settings, name), role)
+            create, copy = plan.redshift_stage_statements(spec, _manifest_uri(self.settings, name), role)
             out += [(name, q(create)), (name, copy)]
             out += [(name, q(sql)) for sql in plan.merge_statements(spec)]
             out.append((name, plan.drop_stage(spec)))
@@ -178,6 +214,7 @@ class RedshiftTarget:
         return out
 
     def loaded_version(self) -> str | None:
+        """The star build id recorded for ``redshift``, None before the first load."""
         con = self._connect()
         try:
             cursor = con.cursor()
@@ -192,6 +229,8 @@ class RedshiftTarget:
             con.close()
 
     def load(self, version: str, files: dict[str, list[str]], on_step: Callable[[str], None]) -> int:
+        """Run :meth:`statements` in one transaction (COPY reads the manifests, so ``files`` is unused);
+        returns how many ran. Any failure rolls back and is re-raised."""
         statements = self.statements(version)
         con = self._connect()
         try:
@@ -212,6 +251,7 @@ class RedshiftTarget:
         return len(statements)
 
     def row_counts(self) -> dict[str, int]:
+        """Rows of every star table in the configured schema."""
         con = self._connect()
         try:
             cursor = con.cursor()
@@ -245,6 +285,10 @@ def redshift_connection(settings: Settings):
 
 
 def target_for(settings: Settings, name: str | None = None) -> Target:
+    """The warehouse named ``name`` ('duckdb' or 'redshift'; default ``settings.warehouse_target``).
+
+    Raises ``WarehouseError`` for any other name.
+    """
     chosen = name or settings.warehouse_target
     if chosen == "duckdb":
         return DuckDbTarget(settings.warehouse_path)
@@ -255,11 +299,18 @@ def target_for(settings: Settings, name: str | None = None) -> Target:
 
 def load_warehouse(settings: Settings, *, target: Target | None = None, force: bool = False,
                    on_progress: Progress | None = None) -> LoadReport:
-    """Load the latest star build into ``target`` (default: ``settings.warehouse_target``)."""
+    """Load the latest star build into ``target`` (default: ``settings.warehouse_target``).
+
+    Skipped (``report.skipped`` says why) before the first star build, or when the target already holds this
+    build and not ``force``. Every warehouse table is keyed as its DDL's PRIMARY KEY declares
+    (``glue_jobs/sql/ddl/``): rows the build no longer has are deleted, the rest MERGEd on that key.
+    Raises ``WarehouseError`` for a missing manifest or an unusable target; a failed statement rolls the
+    whole load back and its error propagates.
+    """
     started = time.monotonic()
     target = target or target_for(settings)
     report = LoadReport(target=target.name)
-    build = star_build(settings)
+    build = _star_build(settings)
     if build is None:
         report.skipped = "no star build yet"
         return report

@@ -25,6 +25,7 @@ from glue_jobs.warehouse.sql_files import STATE_TABLE, TableSpec
 
 
 def stage_name(table: str) -> str:
+    """The temporary staging table of ``table`` (``stage_<table>``)."""
     return f"stage_{table}"
 
 
@@ -33,7 +34,11 @@ def _quote(text: str) -> str:
 
 
 def merge_statements(spec: TableSpec) -> list[str]:
-    """DELETE rows missing from the stage, then MERGE the stage into the table (Redshift dialect)."""
+    """DELETE rows missing from the stage, then MERGE the stage into the table (Redshift dialect).
+
+    Rows match on the DDL's primary key (e.g. ``event_id`` for fact_order, ``customer_id, snapshot_date``
+    for fact_customer_metrics); matched rows get every other column from the stage.
+    """
     stage = stage_name(spec.name)
     match = " AND ".join(f"s.{k} = {spec.name}.{k}" for k in spec.primary_key)
     on = " AND ".join(f"t.{k} = s.{k}" for k in spec.primary_key)
@@ -48,16 +53,19 @@ def merge_statements(spec: TableSpec) -> list[str]:
 
 
 def redshift_stage_statements(spec: TableSpec, manifest_uri: str, copy_role_arn: str) -> list[str]:
+    """CREATE the temporary stage like the table, then COPY the build's Parquet files into it by manifest."""
     stage = stage_name(spec.name)
     return [f"CREATE TEMP TABLE {stage} (LIKE {spec.name})",
             f"COPY {stage} FROM {_quote(manifest_uri)} IAM_ROLE {_quote(copy_role_arn)} FORMAT AS PARQUET MANIFEST"]
 
 
 def drop_stage(spec: TableSpec) -> str:
+    """DROP the table's stage (if it exists)."""
     return f"DROP TABLE IF EXISTS {stage_name(spec.name)}"
 
 
 def state_statements(target: str, version: str) -> list[str]:
+    """Record that ``target`` now holds star build ``version`` (one ``etl_load_state`` row per target)."""
     return [f"DELETE FROM {STATE_TABLE} WHERE target = {_quote(target)}",
             f"INSERT INTO {STATE_TABLE} (target, version, loaded_at) "
             f"VALUES ({_quote(target)}, {_quote(version)}, GETDATE())"]

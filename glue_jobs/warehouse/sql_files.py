@@ -39,11 +39,14 @@ class TableSpec:
 
     @property
     def column_names(self) -> tuple[str, ...]:
+        """Column names in DDL order (the order COPY maps Parquet columns by)."""
         return tuple(name for name, _ in self.columns)
 
 
 @dataclass(frozen=True)
 class ViewSpec:
+    """A mart view: its ``CREATE OR REPLACE VIEW`` statement and the tables and views it reads."""
+
     name: str
     sql: str
     depends_on: frozenset[str]
@@ -54,7 +57,10 @@ def _read(path: Traversable) -> str:
 
 
 def parse_table(sql: str) -> TableSpec:
-    """Columns and primary key of a ``CREATE TABLE`` statement (Redshift dialect)."""
+    """Columns and primary key of a ``CREATE TABLE`` statement (Redshift dialect).
+
+    Raises ``ValueError`` for another kind of statement or a table without a PRIMARY KEY.
+    """
     tree = sqlglot.parse_one(sql, read="redshift")
     if not isinstance(tree, exp.Create) or tree.kind != "TABLE":
         raise ValueError(f"not a CREATE TABLE statement: {sql[:80]}")
@@ -85,7 +91,11 @@ def star_tables() -> dict[str, TableSpec]:
 
 @lru_cache(maxsize=1)
 def views() -> list[ViewSpec]:
-    """Mart views in an order where every view comes after the views it reads."""
+    """Mart views in an order where every view comes after the views it reads.
+
+    Raises ``ValueError`` for a file that is not a CREATE VIEW, a view named differently from its file, or
+    views that depend on each other in a cycle.
+    """
     found = {}
     for path in _sql_files("marts"):
         sql = _read(path)

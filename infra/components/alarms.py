@@ -31,6 +31,11 @@ class AlarmSet(Construct):
         comparison: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
     ) -> cloudwatch.Alarm:
+        """An alarm named ``<prefix>-<construct-id in kebab case>`` that notifies the topic on alarm and on recovery.
+
+        It fires when ``metric`` compares to ``threshold`` (default: at or above) in ``periods`` consecutive
+        periods; missing data counts as not breaching unless ``missing`` says otherwise.
+        """
         alarm = cloudwatch.Alarm(
             self,
             construct_id,

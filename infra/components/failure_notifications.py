@@ -17,6 +17,7 @@ FAILED_JOB_RUN = ["FAILED", "TIMEOUT", "ERROR", "STOPPED"]
 def notify_failed_executions(
     scope: Construct, construct_id: str, *, state_machine: sfn.IStateMachine, topic: sns.ITopic
 ) -> events.Rule:
+    """An EventBridge rule that posts each failed, timed-out or aborted execution of ``state_machine`` to ``topic``."""
     rule = events.Rule(
         scope,
         construct_id,
@@ -43,6 +44,7 @@ def notify_failed_executions(
 def notify_failed_job_runs(
     scope: Construct, construct_id: str, *, job_names: Sequence[str], topic: sns.ITopic
 ) -> events.Rule:
+    """An EventBridge rule that posts each failed, timed-out, errored or stopped run of the Glue jobs to ``topic``."""
     rule = events.Rule(
         scope,
         construct_id,

@@ -177,4 +177,5 @@ class GlueJob(Construct):
 
     @property
     def arn(self) -> str:
+        """The job's ARN (``arn:<partition>:glue:<region>:<account>:job/<name>``)."""
         return Stack.of(self).format_arn(service="glue", resource="job", resource_name=self.name)

@@ -38,6 +38,8 @@ class GlueVpcAccess:
     security_group_id: str
 
     def statements(self) -> list[iam.PolicyStatement]:
+        """What a Glue job role needs to run in the connection's subnet: read the connection, describe the
+        network, and create, tag and delete its workers' network interfaces (tags limited to Glue's)."""
         interfaces = _ec2_arn("network-interface/*")
         glue = f"arn:{Aws.PARTITION}:glue:{Aws.REGION}:{Aws.ACCOUNT_ID}"
         return [
@@ -68,6 +70,7 @@ class GlueVpcAccess:
         ]
 
     def acknowledge(self, role: IConstruct) -> None:
+        """Acknowledge, on ``role``, the cdk-nag wildcard findings :meth:`statements` cannot avoid (with reasons)."""
         acknowledge(
             role,
             "AwsSolutions-IAM5[Resource::*]",

@@ -34,6 +34,8 @@ def retention(days: int) -> logs.RetentionDays:
 def encrypted_log_group(
     scope: Construct, construct_id: str, *, name: str, key: kms.IKey, days: int, retain: bool
 ) -> logs.LogGroup:
+    """A log group encrypted with ``key``, kept ``days`` days (``ValueError`` for a retention CloudWatch lacks),
+    retained on stack deletion when ``retain``."""
     return logs.LogGroup(
         scope,
         construct_id,

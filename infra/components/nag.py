@@ -17,6 +17,8 @@ DISABLE_CONTEXT_KEY = "nag_acknowledgements"
 
 @dataclass(frozen=True)
 class Acknowledged:
+    """One recorded acknowledgement: construct path, rule or single finding, and the reason given."""
+
     path: str  # construct path; the acknowledgement covers this construct and everything below it
     rule: str  # "AwsSolutions-S1" or one finding, "AwsSolutions-IAM5[Resource::...]"
     reason: str
@@ -40,4 +42,5 @@ def recorded() -> list[Acknowledged]:
 
 
 def reset() -> None:
+    """Forget the recorded acknowledgements (before building a new app)."""
     _RECORDED.clear()

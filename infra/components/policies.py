@@ -26,6 +26,7 @@ KMS_ENCRYPT_DECRYPT = ("kms:Decrypt", "kms:GenerateDataKey")
 
 
 def bucket_arn(bucket: str) -> str:
+    """The bucket itself (``arn:<partition>:s3:::bucket``), for bucket-level actions such as listing."""
     return f"arn:{Aws.PARTITION}:s3:::{bucket}"
 
 

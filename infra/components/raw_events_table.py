@@ -42,6 +42,8 @@ def raw_record_columns() -> list[tuple[str, str]]:
 
 
 class LakeCatalog(Construct):
+    """The stage's Glue database and its ``raw_events`` table (see the module docstring)."""
+
     def __init__(self, scope: Construct, construct_id: str, *, deployment: Deployment) -> None:
         super().__init__(scope, construct_id)
         account = Stack.of(self).account

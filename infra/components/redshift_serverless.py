@@ -24,6 +24,8 @@ LOG_EXPORTS = ["userlog", "connectionlog", "useractivitylog"]
 
 
 class RedshiftServerless(Construct):
+    """The namespace, workgroup, admin secret and COPY role of the warehouse (see the module docstring)."""
+
     def __init__(
         self,
         scope: Construct,

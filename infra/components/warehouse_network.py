@@ -28,6 +28,8 @@ LOADER_ENDPOINTS = {
 
 
 class WarehouseNetwork(Construct):
+    """The warehouse VPC, its endpoints, and the loader's subnet, security group and Glue connection."""
+
     def __init__(self, scope: Construct, construct_id: str, *, deployment: Deployment, key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
         profile = deployment.profile

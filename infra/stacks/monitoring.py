@@ -30,6 +30,7 @@ QUARANTINE_RATIO_LIMIT = 0.05
 
 
 def ingest_metric(name: str) -> cloudwatch.Metric:
+    """The ingest function's EMF count ``name`` (e.g. AcceptedEvents), summed over 5 minutes."""
     return cloudwatch.Metric(
         namespace=INGEST_NAMESPACE,
         metric_name=name,
@@ -40,6 +41,7 @@ def ingest_metric(name: str) -> cloudwatch.Metric:
 
 
 def rule_triggers(rule: events.IRule) -> cloudwatch.Metric:
+    """How often ``rule`` matched an event, summed over 5 minutes."""
     return cloudwatch.Metric(
         namespace="AWS/Events",
         metric_name="TriggeredRules",
@@ -70,6 +72,8 @@ def table_throttles(table_name: str, tag: str) -> cloudwatch.MathExpression:
 
 
 class MonitoringStack(Stack):
+    """The operations dashboard and the cross-cutting alarms (see the module docstring)."""
+
     def __init__(
         self,
         scope: Construct,

@@ -14,6 +14,8 @@ from infra.stacks.storage import StorageStack
 
 
 class WarehouseStack(Stack):
+    """Redshift Serverless in its private network (see the module docstring)."""
+
     def __init__(
         self, scope: Construct, construct_id: str, *, deployment: Deployment, storage: StorageStack, **kwargs: Any
     ) -> None:

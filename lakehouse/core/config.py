@@ -118,6 +118,8 @@ class ResourceNames(BaseModel):
 
     @classmethod
     def derive(cls, project: str, stage: str) -> ResourceNames:
+        """Every name for ``project`` and ``stage``, mostly ``<project>-<stage>-<resource>`` (``…-dev-events``);
+        the Glue database uses underscores, the KMS alias is ``alias/<project>-<stage>-lake``."""
         prefix = f"{project}-{stage}"
         return cls(
             prefix=prefix,
@@ -190,19 +192,23 @@ class Settings(BaseSettings):
 
     @property
     def names(self) -> ResourceNames:
+        """The names of every AWS resource of this project and stage."""
         return ResourceNames.derive(self.project, self.stage)
 
     @property
     def lake(self) -> LakeLayout:
+        """The lake root: ``lake_root`` when set, else ``<home>/lake``."""
         root = self.lake_root or str((self.home / "lake").resolve())
         return LakeLayout.from_uri(root)
 
     @property
     def warehouse_path(self) -> Path:
+        """The local DuckDB warehouse file: ``duckdb_path`` when set, else ``<home>/warehouse.duckdb``."""
         return self.duckdb_path or self.home / "warehouse.duckdb"
 
     @property
     def run_dir(self) -> Path:
+        """``<home>/run``: the embedded emulator's run files (``aws.json``: its PID and port)."""
         return self.home / "run"
 
 

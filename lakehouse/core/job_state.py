@@ -27,12 +27,14 @@ def new_run_id(now: datetime | None = None) -> str:
 
 
 def read_json(storage: LakeStorage, key: str) -> Any | None:
+    """The JSON document at ``key`` in the lake, or None when there is none."""
     if not storage.exists(key):
         return None
     return json.loads(storage.get_bytes(key))
 
 
 def write_json(storage: LakeStorage, key: str, value: Any) -> str:
+    """Write ``value`` as JSON at ``key`` (atomically; values JSON lacks become strings); returns its URI."""
     body = json.dumps(value, indent=1, sort_keys=True, default=str).encode()
     return storage.put_bytes(key, body, content_type="application/json")
 
@@ -55,6 +57,10 @@ def curated_version(storage: LakeStorage) -> str | None:
 
 
 def commit_run(storage: LakeStorage, run_id: str, raw_objects: list[str], report: dict[str, Any]) -> str:
+    """Commit a raw_to_curated run: write its record (the raw objects it processed, its report); returns the URI.
+
+    Call it last: once written, the run's raw objects count as processed.
+    """
     record = {"run_id": run_id, "committed_at": datetime.now(UTC).isoformat(), "raw_objects": sorted(raw_objects),
               "report": report}
     return write_json(storage, f"{CURATED_RUNS}/{run_id}.json", record)

@@ -26,6 +26,12 @@ NO_PURCHASE = "No recent purchase"
 
 @dataclass(frozen=True)
 class Breakpoints:
+    """The published RFM cut points (four per measure) and what they were computed from.
+
+    ``recency_days`` in days, ``frequency`` in orders, ``monetary`` in order-total units (currencies not
+    converted); ``window_days`` is the frequency/monetary window; ``as_of`` the day (ISO) they describe.
+    """
+
     recency_days: tuple[float, ...]
     frequency: tuple[float, ...]
     monetary: tuple[float, ...]
@@ -36,6 +42,7 @@ class Breakpoints:
 
     @classmethod
     def from_dict(cls, data: dict) -> Breakpoints:
+        """From the published JSON document; ``KeyError``, ``TypeError`` or ``ValueError`` for a malformed one."""
         return cls(tuple(map(float, data["recency_days"])), tuple(map(float, data["frequency"])),
                    tuple(map(float, data["monetary"])), int(data["window_days"]), int(data.get("population", 0)),
                    str(data["as_of"]), str(data["computed_at"]))
@@ -56,6 +63,7 @@ class Breakpoints:
 
 
 def segment_of(r: int, f: int, m: int) -> str:
+    """The batch's named segment for scores (r, f, m), first matching rule wins (docs/batch.md, "RFM")."""
     if r >= 4 and f >= 4 and m >= 4:
         return "Champions"
     if f >= 4:

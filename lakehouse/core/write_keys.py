@@ -39,6 +39,7 @@ def hash_key(key: str) -> str:
 
 
 def key_id_of(key_hash: str) -> str:
+    """The public id of a key: the first characters of its hash (what ``keys list`` shows and ``revoke`` takes)."""
     return key_hash[:KEY_ID_LENGTH]
 
 
@@ -170,6 +171,7 @@ class CachedWriteKeys:
         self._lock = threading.Lock()
 
     def get(self, key: str) -> WriteKey | None:
+        """The stored key for the secret ``key`` (None: unknown), from the cache while it is fresh."""
         now = self._clock()
         entry = self._entries.get(key)
         if entry is not None and entry[0] > now:

@@ -21,6 +21,8 @@ Progress = Callable[[str, str, int, int], None]  # (step, what, done, total)
 
 @dataclass
 class BatchReport:
+    """What ``run_batch`` did: one report per step that ran (None: not run) and the wall-clock ``seconds``."""
+
     curated: CuratedReport | None = None
     star: StarReport | None = None
     warehouse: LoadReport | None = None

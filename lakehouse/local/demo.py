@@ -53,6 +53,9 @@ class DemoError(RuntimeError):
 
 @dataclass(frozen=True)
 class DemoOptions:
+    """What the demo generates (customers over ``days`` days from ``start``, ``seed``), and whether the
+    emulator keeps running afterwards."""
+
     customers: int = 2_000
     days: int = 180
     seed: int = 7
@@ -62,6 +65,8 @@ class DemoOptions:
 
 @dataclass
 class StageResult:
+    """One finished stage: its name, wall-clock seconds, and the facts it reports (counts, paths)."""
+
     name: str
     seconds: float
     facts: dict[str, Any] = field(default_factory=dict)
@@ -69,11 +74,14 @@ class StageResult:
 
 @dataclass
 class DemoReport:
+    """The finished stages in order, the emulator's endpoint and the generated data's folder."""
+
     stages: list[StageResult] = field(default_factory=list)
     endpoint: str | None = None
     data_dir: Path | None = None
 
     def facts(self, stage: str) -> dict[str, Any]:
+        """The facts of the stage named ``stage``; raises ``StopIteration`` when it did not run."""
         return next(s.facts for s in self.stages if s.name == stage)
 
 
@@ -89,6 +97,7 @@ class Demo:
 
     @property
     def stages(self) -> list[tuple[str, Callable[[], dict[str, Any]]]]:
+        """(name, method) of every stage, in the order :meth:`run` runs them."""
         return [
             ("embedded AWS", self.start_aws),
             ("generate events", self.generate_events),
@@ -99,6 +108,11 @@ class Demo:
         ]
 
     def run(self) -> DemoReport:
+        """Run every stage, print a summary and return the report.
+
+        A failing stage's error propagates (``DemoError`` when something it needs is missing); the emulator
+        is stopped either way unless ``keep_running``.
+        """
         stages = self.stages
         try:
             for number, (name, stage) in enumerate(stages, start=1):
@@ -117,6 +131,7 @@ class Demo:
 
     # --- stages ----------------------------------------------------------------------------------
     def start_aws(self) -> dict[str, Any]:
+        """Start (or reuse) the detached emulator and provision every resource."""
         state, started = start_detached(self.settings.run_dir, self.settings.moto_port)
         export_endpoint(state.endpoint, self.settings.region)
         self.report.endpoint = state.endpoint
@@ -127,6 +142,7 @@ class Demo:
                 "created": sum(r.status == "created" for r in resources)}
 
     def generate_events(self) -> dict[str, Any]:
+        """Generate the data set into ``<home>/data/demo``."""
         options = self.options
         config = GeneratorConfig(seed=options.seed, customers=options.customers, start=options.start,
                                  days=options.days)
@@ -219,6 +235,7 @@ class Demo:
 
     # --- summary ---------------------------------------------------------------------------------
     def summary_table(self) -> Table:
+        """The finished stages with their seconds and facts."""
         table = Table(show_edge=False)
         table.add_column("stage", style="bold")
         table.add_column("seconds", justify="right")

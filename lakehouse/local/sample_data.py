@@ -34,6 +34,8 @@ class Arrival:
     hours_per_object: int = 6  # calls arriving within this many hours share one raw object
 
     def received_at(self, call: dict[str, Any]) -> datetime:
+        """When ``call`` arrives: its timestamp + ``delay_seconds``, + ``late_days`` for the late share
+        (which calls are late is deterministic)."""
         moment = parse_iso(call["timestamp"]) + timedelta(seconds=self.delay_seconds)
         if self.late_share and _fraction(call) < self.late_share:
             moment += timedelta(days=self.late_days)

@@ -44,6 +44,7 @@ LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 @functools.cache
 def openapi_document() -> str:
+    """The checked-in ``openapi.json`` text (read once per process)."""
     return OPENAPI_PATH.read_text(encoding="utf-8")
 
 
@@ -120,11 +121,13 @@ def build_app(service: IngestService, emit_metrics: bool = True) -> APIGatewayRe
 
 
 def method_not_allowed(allowed: str, request_id: str | None) -> Response:
+    """405 ``method_not_allowed`` with ``Allow: <allowed>``."""
     return json_response(405, error_body("method_not_allowed", f"this route accepts {allowed} only", request_id),
                          {"Allow": allowed})
 
 
 def default_key_lookup(settings: Settings) -> Callable[[str], WriteKey | None]:
+    """Write key -> its record from the DynamoDB write-keys table, cached ``write_key_cache_seconds`` per key."""
     store = WriteKeyStore(settings.names.write_keys_table, region=settings.region)
     return CachedWriteKeys(store.lookup, ttl_seconds=settings.ingest.write_key_cache_seconds).get
 

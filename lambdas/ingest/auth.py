@@ -48,6 +48,7 @@ class Authenticator:
         self._lookup = lookup
 
     def source_for(self, key: str | None) -> str:
+        """The source ``key`` writes for; raises :class:`ApiError` 401 when it is missing, unknown or revoked."""
         if key is None:
             raise unauthorized("write key missing: use HTTP Basic auth ('writeKey:') or writeKey in the body")
         if len(key) > 256:

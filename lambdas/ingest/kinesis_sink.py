@@ -32,6 +32,8 @@ Entry = tuple[bytes, str]  # (Data, PartitionKey)
 
 
 class StreamUnavailable(RuntimeError):
+    """Kinesis did not accept every record (``pending`` of them) after the last round, or refused for good."""
+
     def __init__(self, pending: int, total: int, reason: str):
         self.pending = pending
         super().__init__(f"{pending} of {total} records not accepted by Kinesis: {reason}")
@@ -39,13 +41,19 @@ class StreamUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class PutReport:
+    """A successful put: records accepted, PutRecords calls made, and record sends that were retries."""
+
     records: int
     calls: int
     retried_records: int
 
 
 class StreamSink(Protocol):
-    def put(self, entries: list[Entry]) -> PutReport: ...
+    """Where accepted records go after the raw zone: Kinesis, or a stand-in in tests and benchmarks."""
+
+    def put(self, entries: list[Entry]) -> PutReport:
+        """Put every ``(data, partition key)`` entry; raises :class:`StreamUnavailable` when some are not accepted."""
+        ...
 
 
 def chunks(entries: list[Entry]) -> Iterator[list[Entry]]:
@@ -64,6 +72,9 @@ def chunks(entries: list[Entry]) -> Iterator[list[Entry]]:
 
 
 class KinesisSink:
+    """The stream sink on Kinesis ``stream_name``: at most ``attempts`` rounds, the delay between them doubling
+    from ``backoff_seconds`` up to ``max_backoff_seconds`` (jittered)."""
+
     def __init__(self, stream_name: str, region: str | None = None, *, attempts: int = 5,
                  backoff_seconds: float = 0.05, max_backoff_seconds: float = 1.0,
                  sleep: Callable[[float], None] = time.sleep):
@@ -79,6 +90,11 @@ class KinesisSink:
         return aws_client("kinesis", region=self.region, config=KINESIS_CONFIG)
 
     def put(self, entries: list[Entry]) -> PutReport:
+        """Put every entry, retrying only the records and calls that failed.
+
+        Raises :class:`StreamUnavailable` when records are still pending after the last round, or at once
+        when Kinesis refuses for a reason retrying cannot fix (no such stream, access denied, ...).
+        """
         pending = entries
         calls = retried = 0
         reason = ""

@@ -23,6 +23,8 @@ __all__ = ["BATCH_LIMIT_TEXT", "MAX_BATCH_EVENTS", "MAX_EVENT_BYTES", "MAX_REQUE
 
 
 class EventTooLarge(ValueError):
+    """A record over :data:`MAX_EVENT_BYTES` as stored; ``size`` is its size in bytes."""
+
     def __init__(self, size: int):
         self.size = size
         super().__init__(f"is {size} bytes; the limit is {EVENT_LIMIT_TEXT}")

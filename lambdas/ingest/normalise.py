@@ -23,12 +23,15 @@ TRANSPORT_FIELDS = ("writeKey",)
 
 @dataclass(frozen=True)
 class Rejection:
+    """A call that was not accepted: its position in the request, what is wrong, and the call as sent."""
+
     index: int
     errors: list[FieldError]
     payload: Any
     too_large: bool = False
 
     def as_dict(self, max_errors: int = 10) -> dict[str, Any]:
+        """The rejection as the API answers it: index and at most ``max_errors`` errors (plus how many more)."""
         shown = {"index": self.index, "errors": [e.as_dict() for e in self.errors[:max_errors]]}
         if len(self.errors) > max_errors:
             shown["more_errors"] = len(self.errors) - max_errors
@@ -37,6 +40,8 @@ class Rejection:
 
 @dataclass
 class Normalised:
+    """The outcome for one request: accepted records (and their encoded lines), rejections, duplicates dropped."""
+
     records: list[dict[str, Any]] = field(default_factory=list)
     lines: list[bytes] = field(default_factory=list)  # each record as compact UTF-8 JSON (stream payload)
     rejections: list[Rejection] = field(default_factory=list)
@@ -56,10 +61,13 @@ class BatchContext:
 
 
 class Normaliser:
+    """Turns the calls of a request into raw records (module docstring), applying ``pii`` rules."""
+
     def __init__(self, pii: PiiRules):
         self.pii = pii
 
     def run(self, calls: list[Any], batch: BatchContext) -> Normalised:
+        """Every call accepted, rejected or dropped as a duplicate of an earlier one; never raises for a bad call."""
         result = Normalised()
         seen: set[str] = set()
         for index, call in enumerate(calls):

@@ -103,6 +103,7 @@ def _ingest_operation(summary: str, description: str, body_schema: dict[str, Any
 
 
 def build_spec() -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the API, from the contract models and the limits."""
     single = "Segment-compatible single {kind} call; `type` defaults to '{kind}'."
     paths = {
         "/v1/events": _ingest_operation(
@@ -136,10 +137,12 @@ def build_spec() -> dict[str, Any]:
 
 
 def render(spec: dict[str, Any]) -> str:
+    """``spec`` as the checked-in file holds it: indented JSON, sorted keys, a final newline."""
     return json.dumps(spec, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def write_spec(path: Path = SPEC_PATH) -> Path:
+    """Regenerate ``openapi.json`` (or ``path``); returns the path written."""
     path.write_text(render(build_spec()), encoding="utf-8")
     return path
 

@@ -23,6 +23,7 @@ HASHED_EMAIL_DOMAIN = "hashed.invalid"  # RFC 2606 reserves .invalid: never a re
 
 
 def hash_email(email: str, key: bytes | None = None) -> str:
+    """``<hex>@hashed.invalid``: HMAC-SHA-256 with ``key`` (SHA-256 without) of the trimmed, lower-cased address."""
     normalised = email.strip().lower().encode("utf-8")
     digest = (hmac.new(key, normalised, hashlib.sha256) if key else hashlib.sha256(normalised)).hexdigest()
     return f"{digest}@{HASHED_EMAIL_DOMAIN}"
@@ -58,6 +59,7 @@ class PiiRules:
         self._key = settings.hash_key.get_secret_value().encode("utf-8") if settings.hash_key else None
 
     def apply(self, record: dict[str, Any]) -> dict[str, Any]:
+        """``record`` with its e-mails and IP handled by the rules (module docstring); returns the same dict."""
         if self.email != "keep":
             record["traits"] = self._scrub_email(record["traits"])
             record["properties"] = self._scrub_email(record["properties"])

@@ -27,11 +27,17 @@ class StorageUnavailable(RuntimeError):
 
 
 class RawSink(Protocol):
+    """Where a request's records and rejections land (the lake, or a stand-in in tests and benchmarks)."""
+
     def land(self, source: str, received_at: datetime, records: list[dict[str, Any]],
-             lines: list[bytes] | None = None) -> str: ...
+             lines: list[bytes] | None = None) -> str:
+        """Store accepted records as one object (``lines``: already encoded); returns its key."""
+        ...
 
     def quarantine(self, source: str, received_at: datetime, request_id: str,
-                   rejections: list[Rejection]) -> str: ...
+                   rejections: list[Rejection]) -> str:
+        """Store rejected calls with their reasons as one object; returns its key."""
+        ...
 
 
 def storable_payload(payload: Any) -> Any:
@@ -48,6 +54,8 @@ def storable_payload(payload: Any) -> Any:
 
 def quarantine_lines(source: str, received_at: datetime, request_id: str,
                      rejections: list[Rejection]) -> list[dict[str, Any]]:
+    """One quarantine line per rejected call: ``received_at``, ``source``, ``request_id``, ``index``, ``errors``,
+    ``payload``."""
     stamp = iso(received_at)
     return [{"received_at": stamp, "source": source, "request_id": request_id, "index": r.index,
              "errors": [e.as_dict() for e in r.errors], "payload": storable_payload(r.payload)}
@@ -62,11 +70,13 @@ class LakeRawSink:
 
     def land(self, source: str, received_at: datetime, records: list[dict[str, Any]],
              lines: list[bytes] | None = None) -> str:
+        """Write ``raw/source=<source>/dt=/hour=/<uuid>.jsonl.gz``; raises :class:`StorageUnavailable`."""
         data = encode_json_lines(lines) if lines is not None else encode_lines(records)
         return self._put(raw_object_key(source, received_at), data)
 
     def quarantine(self, source: str, received_at: datetime, request_id: str,
                    rejections: list[Rejection]) -> str:
+        """Write ``quarantine/dt=/hour=/<uuid>.jsonl.gz``; raises :class:`StorageUnavailable`."""
         lines = quarantine_lines(source, received_at, request_id, rejections)
         return self._put(quarantine_object_key(received_at), encode_lines(lines))
 

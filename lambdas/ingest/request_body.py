@@ -31,6 +31,7 @@ def check_media_type(content_type: str | None) -> None:
 
 
 def content_codings(content_encoding: str | None) -> list[str]:
+    """The codings to undo, in header order (``identity`` left out); 415 :class:`ApiError` for an unknown one."""
     codings = [c.strip().lower() for c in (content_encoding or "").split(",") if c.strip()]
     unknown = [c for c in codings if c not in ENCODINGS]
     if unknown:

@@ -33,6 +33,8 @@ BATCH_ROUTES = ("/v1/batch", "/v1/events")
 
 @dataclass(frozen=True)
 class IngestRequest:
+    """What the service needs of an HTTP request; ``received_at`` defaults to now (UTC)."""
+
     route: str  # one of SINGLE_CALL_ROUTES or BATCH_ROUTES
     body: str | None
     is_base64_encoded: bool
@@ -43,6 +45,8 @@ class IngestRequest:
 
 @dataclass(frozen=True)
 class IngestResult:
+    """The answer to a request (status and JSON body), the write key's source, and the normalised outcome."""
+
     status: int
     body: dict[str, Any]
     source: str
@@ -50,6 +54,11 @@ class IngestResult:
 
 
 class IngestService:
+    """The API's work behind the routes: authenticate, decode, normalise, land in the lake, put on the stream.
+
+    ``retry_after_seconds`` is what a 503 tells the client to wait.
+    """
+
     def __init__(self, lookup_key: Callable[[str], WriteKey | None], normaliser: Normaliser, raw_sink: RawSink,
                  stream_sink: StreamSink, retry_after_seconds: int = 5):
         self.normaliser = normaliser
@@ -67,6 +76,11 @@ class IngestService:
         return guarded
 
     def ingest(self, request: IngestRequest) -> IngestResult:
+        """Handle one request: 200 with rejections listed, or 400 (413 for one oversized call) when all were rejected.
+
+        Raises :class:`ApiError` for a request that cannot be taken at all: 401 (write key), 400/413/415 (body),
+        503 when the lake or the stream is unavailable (nothing acknowledged; a retry is deduplicated).
+        """
         received_at = request.received_at or datetime.now(UTC)
         headers = request.headers
         header_key = key_from_authorization(headers.get("authorization"))

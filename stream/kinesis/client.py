@@ -61,6 +61,8 @@ def kinesis_client(options: KinesisOptions):
 
 @dataclass
 class CallStats:
+    """Counts of one caller's API calls: attempts made, retries, and attempts refused for throttling."""
+
     calls: int = 0
     retries: int = 0
     throttled: int = 0
@@ -76,6 +78,12 @@ class KinesisCaller:
         self._sleep = sleep
 
     def call(self, operation: str, **kwargs: Any) -> dict:
+        """The answer of boto3's ``operation(**kwargs)``, retried up to ``max_retries`` times on throttling and
+        transient errors.
+
+        Raises :class:`IteratorExpired` for an expired shard iterator, :class:`KinesisUnavailable` when every
+        attempt failed, and any other ``ClientError`` at once.
+        """
         last = ""
         for attempt in range(self.options.max_retries + 1):
             if attempt:
@@ -102,6 +110,8 @@ class KinesisCaller:
 
 @dataclass(frozen=True)
 class ShardInfo:
+    """One shard as ListShards describes it (sequence numbers are decimal strings)."""
+
     shard_id: str
     parent: str | None
     adjacent_parent: str | None
@@ -110,10 +120,12 @@ class ShardInfo:
 
     @property
     def closed(self) -> bool:
+        """Whether a split or merge closed the shard (it takes no new records)."""
         return self.ending_seq is not None
 
     @property
     def parents(self) -> tuple[str, ...]:
+        """The shards this one came from (none, one for a split, two for a merge)."""
         return tuple(p for p in (self.parent, self.adjacent_parent) if p)
 
 
@@ -135,6 +147,8 @@ def list_shards(caller: KinesisCaller, stream_name: str) -> list[ShardInfo]:
 
 @dataclass(frozen=True)
 class KinesisRecord:
+    """One record as GetRecords returns it; ``arrival`` is Kinesis' approximate arrival time."""
+
     shard_id: str
     sequence_number: str
     arrival: datetime
@@ -142,11 +156,14 @@ class KinesisRecord:
     data: bytes
 
     def as_row(self) -> tuple:
+        """The record as a row of the source's schema (:data:`stream.kinesis.source.SCHEMA`)."""
         return (self.shard_id, self.sequence_number, self.arrival, self.partition_key, self.data)
 
 
 @dataclass(frozen=True)
 class Page:
+    """One GetRecords answer; ``millis_behind`` is how far (ms) the page is behind the shard's tip."""
+
     records: list[KinesisRecord]
     next_iterator: str | None  # None: the shard is closed and this was its end
     millis_behind: int
@@ -173,6 +190,7 @@ class ShardReader:
         return self.caller.call("get_shard_iterator", **kwargs)["ShardIterator"]
 
     def page(self, shard_id: str, iterator: str, limit: int) -> Page:
+        """One GetRecords call of at most ``limit`` records (raises :class:`IteratorExpired` for an old iterator)."""
         answer = self.caller.call("get_records", ShardIterator=iterator, Limit=limit)
         records = [KinesisRecord(shard_id, r["SequenceNumber"], r["ApproximateArrivalTimestamp"], r["PartitionKey"],
                                  bytes(r["Data"])) for r in answer.get("Records", [])]
@@ -216,6 +234,8 @@ class ShardReader:
 
 
 class RangeUnavailable(RuntimeError):
+    """A shard range a micro-batch covered can no longer be read (the message says how far it got)."""
+
     def __init__(self, shard_id: str, after: str | None, until: str, reached: str | None, why: str):
         super().__init__(f"records of {shard_id} after {after or 'its start'} up to {until} cannot be read again "
                          f"({why}; reached {reached or 'nothing'}): expired from the stream's retention?")

@@ -22,7 +22,10 @@ AT_TIMESTAMP = "AT_TIMESTAMP"
 
 
 def start_spec(position: str, timestamp: datetime | None) -> str:
-    """``TRIM_HORIZON`` or ``AT_TIMESTAMP:<iso>`` (LATEST is resolved to a time before it gets here)."""
+    """``TRIM_HORIZON`` or ``AT_TIMESTAMP:<iso>`` (LATEST is resolved to a time before it gets here).
+
+    Raises ``ValueError`` for any other position without a ``timestamp``.
+    """
     if position == TRIM_HORIZON:
         return TRIM_HORIZON
     if timestamp is None:
@@ -32,7 +35,7 @@ def start_spec(position: str, timestamp: datetime | None) -> str:
 
 
 def parse_start(spec: str) -> tuple[str, datetime | None]:
-    """Inverse of :func:`start_spec`: (iterator type, timestamp or None)."""
+    """Inverse of :func:`start_spec`: (iterator type, timestamp or None); ``ValueError`` for anything else."""
     if spec == TRIM_HORIZON:
         return TRIM_HORIZON, None
     kind, _, text = spec.partition(":")
@@ -48,16 +51,20 @@ def seq_key(sequence_number: str) -> int:
 
 @dataclass(frozen=True)
 class KinesisOffset:
+    """Where a query stands on the stream (the JSON shape in the module docstring)."""
+
     start: str
     shards: Mapping[str, str] = field(default_factory=dict)
     done: frozenset[str] = frozenset()
 
     @classmethod
     def initial(cls, start: str) -> KinesisOffset:
+        """The offset before any record: no shard started, nothing done."""
         return cls(start, {}, frozenset())
 
     @classmethod
     def from_dict(cls, data: Mapping) -> KinesisOffset:
+        """The offset Spark stored; raises ``ValueError`` naming it when it is not a valid offset."""
         try:
             start = str(data["start"])
             parse_start(start)
@@ -69,6 +76,7 @@ class KinesisOffset:
             raise ValueError(f"not a Kinesis source offset: {dict(data)!r} ({exc})") from None
 
     def to_dict(self) -> dict:
+        """The JSON shape, keys sorted (equal offsets serialise identically)."""
         return {"done": sorted(self.done), "shards": dict(sorted(self.shards.items())), "start": self.start}
 
     def position(self, shard_id: str) -> str | None:
@@ -76,6 +84,7 @@ class KinesisOffset:
         return self.shards.get(shard_id)
 
     def advanced(self, positions: Mapping[str, str], finished: Iterable[str] = ()) -> KinesisOffset:
+        """A new offset with shards moved to ``positions`` (last sequence numbers) and ``finished`` marked done."""
         shards = dict(self.shards)
         shards.update(positions)
         return KinesisOffset(self.start, shards, self.done | frozenset(finished))

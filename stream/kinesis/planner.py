@@ -43,12 +43,17 @@ class ShardCursor:
 
 @dataclass(frozen=True)
 class Plan:
+    """A planned micro-batch: its end offset, how many records it holds, and those records by shard range
+    ``(shard_id, after, until)``."""
+
     end: KinesisOffset
     records: int
     ranges: dict[tuple[str, str | None, str], list[KinesisRecord]]
 
 
 class KinesisPlanner:
+    """Plans micro-batches for one query (module docstring); ``clock`` is monotonic seconds, for tests."""
+
     def __init__(self, options: KinesisOptions, reader: ShardReader, clock: Callable[[], float] = time.monotonic):
         self.options = options
         self.reader = reader
@@ -60,6 +65,7 @@ class KinesisPlanner:
 
     # --- shard discovery --------------------------------------------------------------------------
     def shards(self, force: bool = False) -> list[ShardInfo]:
+        """The stream's shards, listed again when ``shard_list_interval`` seconds have passed (or ``force``)."""
         now = self._clock()
         if force or self._listed_at is None or now - self._listed_at >= self.options.shard_list_interval:
             self._shards = list_shards(self.reader.caller, self.options.stream_name)

@@ -54,16 +54,21 @@ class KinesisDataSource(DataSource):
 
     @classmethod
     def name(cls) -> str:
+        """The format name: ``kinesis``."""
         return "kinesis"
 
     def schema(self) -> str:
+        """The row schema (:data:`SCHEMA`); user-supplied schemas are ignored."""
         return SCHEMA
 
     def streamReader(self, schema) -> KinesisStreamReader:
+        """A reader for the query's options; raises ``KinesisOptionError`` for invalid ones."""
         return KinesisStreamReader(KinesisOptions.parse(self.options))
 
 
 class KinesisStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
+    """Spark's side of the source: offsets are :class:`KinesisOffset` dicts, one partition per shard range."""
+
     def __init__(self, options: KinesisOptions):
         self.options = options
         self._planner: KinesisPlanner | None = None
@@ -72,11 +77,13 @@ class KinesisStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
 
     @property
     def planner(self) -> KinesisPlanner:
+        """The planner, created on first use (on the driver)."""
         if self._planner is None:
             self._planner = KinesisPlanner(self.options, ShardReader(KinesisCaller(self.options)))
         return self._planner
 
     def initialOffset(self) -> dict:
+        """The offset before any record: the configured start, LATEST pinned to the first call's time."""
         if self._initial is None:
             position, moment = self.options.starting_position, self.options.starting_timestamp
             if position == "LATEST":  # pinned to the moment the query first asks
@@ -85,18 +92,22 @@ class KinesisStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         return self._initial
 
     def getDefaultReadLimit(self) -> ReadLimit:
+        """At most ``maxRecordsPerTrigger`` records per micro-batch, or everything available when unset."""
         cap = self.options.max_records_per_trigger
         return ReadMaxRows(cap) if cap else ReadAllAvailable()
 
     def prepareForTriggerAvailableNow(self) -> None:
+        """Bound an AvailableNow run to records that arrived before now."""
         self._arrived_by = datetime.now(UTC)
 
     def latestOffset(self, start: dict, limit: ReadLimit) -> dict:
+        """The end offset of the next micro-batch after ``start``, at most ``limit`` records on."""
         max_rows = limit.max_rows if isinstance(limit, ReadMaxRows) else None
         plan = self.planner.plan(KinesisOffset.from_dict(start), max_rows, self._arrived_by)
         return plan.end.to_dict()
 
     def partitions(self, start: dict, end: dict) -> list[KinesisPartition]:
+        """One partition per shard with records in ``(start, end]``, carrying the rows the planner already read."""
         first, last = KinesisOffset.from_dict(start), KinesisOffset.from_dict(end)
         parts = []
         for shard_id, until in sorted(last.shards.items()):
@@ -109,6 +120,10 @@ class KinesisStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         return parts
 
     def read(self, partition: KinesisPartition) -> Iterator[tuple]:
+        """The rows of one partition (on an executor): the carried rows, or the shard range read again.
+
+        Raises ``RangeUnavailable`` when the range can no longer be read (expired from the stream).
+        """
         if partition.rows is not None:
             yield from partition.rows
             return
@@ -119,9 +134,11 @@ class KinesisStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             yield record.as_row()
 
     def commit(self, end: dict) -> None:
+        """Spark committed everything up to ``end``: the planner may drop what it cached before it."""
         self.planner.committed(KinesisOffset.from_dict(end))
 
     def stop(self) -> None:
+        """Release the planner and its caches."""
         self._planner = None
 
 

@@ -1,4 +1,4 @@
--- fact_daily_kpis: one row per day with activity.
+-- fact_daily_kpis: one row per day from the first to the last event date (quiet days included, with zero counts).
 CREATE TABLE IF NOT EXISTS fact_daily_kpis (
     date_key         INTEGER           NOT NULL ENCODE RAW,
     full_date        DATE              NOT NULL ENCODE ZSTD,

@@ -1,4 +1,4 @@
--- fact_offer_response: one row per offer sent to a customer, with the customer's response if any.
+-- fact_offer_response: one row per offer and customer (offer_id, customer_id): sent, or answered with no send on record (sent_ts NULL), with the response if any.
 CREATE TABLE IF NOT EXISTS fact_offer_response (
     offer_id       VARCHAR(128)  NOT NULL ENCODE ZSTD,
     customer_id    VARCHAR(256)  NOT NULL ENCODE ZSTD,

@@ -24,6 +24,7 @@ _cache: dict[tuple, object] = {}
 
 
 def default_region() -> str:
+    """``AWS_REGION``, else ``AWS_DEFAULT_REGION``, else ``us-east-1``."""
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 

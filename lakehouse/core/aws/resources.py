@@ -18,6 +18,7 @@ class TableSpec:
 
 
 def dynamodb_tables(settings: Settings) -> list[TableSpec]:
+    """The DynamoDB tables: customer features, the stream's event claims (with TTL) and write keys."""
     names = settings.names
     return [
         TableSpec(names.features_table, "customer_id",

@@ -69,6 +69,7 @@ class Envelope(BaseModel):
 
     @property
     def customer_id(self) -> str | None:
+        """The customer the call is about: ``user_id``, else ``anonymous_id``."""
         return self.user_id or self.anonymous_id
 
 
@@ -81,11 +82,15 @@ class TrackEvent(Envelope):
 
 
 class IdentifyEvent(Envelope):
+    """An identify call: traits update the customer's profile (attributes it leaves out keep their value)."""
+
     type: Literal["identify"]
     traits: Traits = Field(default_factory=Traits)
 
 
 class PageEvent(Envelope):
+    """A page call: the customer viewed a page."""
+
     type: Literal["page"]
     name: str | None = Field(default=None, max_length=200)
     category: str | None = Field(default=None, max_length=200)

@@ -12,6 +12,8 @@ _REASONS = {"Field required": "is required", "Extra inputs are not permitted": "
 
 @dataclass(frozen=True)
 class FieldError:
+    """One field at fault: its path and what is wrong (``str()``: ``properties.total: must be >= 0``)."""
+
     field: str  # dotted path with list indexes, e.g. "properties.products[0].quantity"
     reason: str
 
@@ -19,6 +21,7 @@ class FieldError:
         return f"{self.field}: {self.reason}"
 
     def as_dict(self) -> dict[str, str]:
+        """``{"field", "reason"}``, as API answers and quarantine lines carry it."""
         return {"field": self.field, "reason": self.reason}
 
 
@@ -45,6 +48,8 @@ def field_path(loc: tuple) -> str:
 
 
 def from_validation_error(exc: ValidationError) -> ContractError:
+    """pydantic's error as a :class:`ContractError`: one :class:`FieldError` per problem, paths without the
+    discriminator tag, reasons in the API's wording ("is required", "is not allowed")."""
     errors = []
     for err in exc.errors(include_url=False, include_input=False):
         reason = err["msg"].removeprefix("Value error, ")

@@ -37,6 +37,8 @@ Currency = Annotated[str, AfterValidator(_currency)]
 
 
 class IssueType(StrEnum):
+    """What a support ticket is about."""
+
     BILLING = "billing"
     DELIVERY = "delivery"
     PRODUCT_QUALITY = "product_quality"
@@ -46,6 +48,8 @@ class IssueType(StrEnum):
 
 
 class Severity(StrEnum):
+    """How urgent a support ticket is, from least to most."""
+
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
@@ -53,6 +57,8 @@ class Severity(StrEnum):
 
 
 class OfferType(StrEnum):
+    """The kind of marketing offer."""
+
     DISCOUNT = "discount"
     FREE_SHIPPING = "free_shipping"
     BUNDLE = "bundle"
@@ -61,6 +67,8 @@ class OfferType(StrEnum):
 
 
 class Gender(StrEnum):
+    """Gender as the customer chose to state it."""
+
     FEMALE = "female"
     MALE = "male"
     NON_BINARY = "non_binary"
@@ -94,6 +102,8 @@ class ProductEvent(_Properties):
 
 
 class CheckoutStarted(_Properties):
+    """Checkout Started: the customer began checking out; total is in currency (ISO 4217, default USD)."""
+
     order_id: Id | None = None
     total: Money | None = None
     currency: Currency = "USD"
@@ -101,6 +111,11 @@ class CheckoutStarted(_Properties):
 
 
 class OrderCompleted(_Properties):
+    """Order Completed: a placed order of at least one product line.
+
+    total, discount, shipping and tax are amounts in currency (ISO 4217, default USD).
+    """
+
     order_id: Id
     total: Money
     currency: Currency = "USD"
@@ -121,6 +136,8 @@ class OrderRefunded(_Properties):
 
 
 class TicketOpened(_Properties):
+    """Ticket Opened: the customer opened a support ticket; ticket_id ties it to its resolution."""
+
     ticket_id: Id
     issue_type: IssueType
     severity: Severity
@@ -128,6 +145,8 @@ class TicketOpened(_Properties):
 
 
 class TicketResolved(_Properties):
+    """Ticket Resolved: a support ticket was closed after resolution_hours hours; satisfaction is a 1-5 rating."""
+
     ticket_id: Id
     issue_type: IssueType
     severity: Severity
@@ -136,18 +155,24 @@ class TicketResolved(_Properties):
 
 
 class OfferSent(_Properties):
+    """Offer Sent: a marketing offer was sent to the customer (a system event, not the customer's activity)."""
+
     offer_id: Id
     offer_type: OfferType
     channel: Label | None = None
 
 
 class OfferResponded(_Properties):
+    """Offer Responded: the customer accepted or declined an offer."""
+
     offer_id: Id
     offer_type: OfferType
     accepted: bool
 
 
 class ContentWatched(_Properties):
+    """Content Watched: the customer streamed content for duration_seconds seconds (at most one day)."""
+
     content_id: Id
     app: Label
     category: Label
@@ -156,12 +181,16 @@ class ContentWatched(_Properties):
 
 
 class AccountSnapshot(_Properties):
+    """Account Snapshot: a periodic statement of the customer's balance (may be negative) and products held."""
+
     product_type: Label
     balance: float = Field(ge=-1e9, le=1e9, allow_inf_nan=False)
     num_products: int = Field(ge=0, le=1_000)
 
 
 class AccountClosed(_Properties):
+    """Account Closed: the customer closed their account (churn, from that day on)."""
+
     reason: str | None = Field(default=None, max_length=256)
     product_type: Label | None = None
 

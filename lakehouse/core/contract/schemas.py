@@ -45,6 +45,7 @@ def build_schemas() -> dict[str, dict]:
 
 
 def render(schema: dict) -> str:
+    """``schema`` as the published file holds it: indented JSON, sorted keys, a final newline."""
     return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 

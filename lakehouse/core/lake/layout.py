@@ -31,6 +31,10 @@ class LakeLayout:
 
     @classmethod
     def from_uri(cls, uri: str) -> LakeLayout:
+        """The layout of ``s3://bucket[/prefix]``, ``file://dir`` or a plain path (made absolute).
+
+        Raises ``ValueError`` for an ``s3://`` URI without a bucket.
+        """
         if uri.startswith("s3://"):
             parsed = urlparse(uri)
             if not parsed.netloc:
@@ -41,10 +45,12 @@ class LakeLayout:
 
     @property
     def is_s3(self) -> bool:
+        """Whether the lake is on S3 (else a local directory)."""
         return self.scheme == "s3"
 
     @property
     def root_uri(self) -> str:
+        """The root as a URI, ``s3://bucket/prefix`` or ``file:///abs/dir``."""
         if self.is_s3:
             return f"s3://{self.bucket}/{self.base}".rstrip("/")
         return f"file://{self.base}"
@@ -69,20 +75,25 @@ class LakeLayout:
     # --- zone helpers -------------------------------------------------------------------------
     @staticmethod
     def raw_object(source: str, at: datetime, name: str) -> str:
+        """``raw/source=<source>/dt=YYYY-MM-DD/hour=HH/<name>.jsonl.gz`` (``at`` should be UTC)."""
         return f"raw/source={source}/dt={at:%Y-%m-%d}/hour={at:%H}/{name}.jsonl.gz"
 
     @staticmethod
     def quarantine_object(at: datetime, name: str) -> str:
+        """``quarantine/dt=YYYY-MM-DD/hour=HH/<name>.jsonl.gz`` (``at`` should be UTC)."""
         return f"quarantine/dt={at:%Y-%m-%d}/hour={at:%H}/{name}.jsonl.gz"
 
     @staticmethod
     def curated_table(table: str) -> str:
+        """``curated/<table>``, the folder of a curated table's ``event_date=`` partitions."""
         return f"curated/{table}"
 
     @staticmethod
     def warehouse_table(table: str) -> str:
+        """``warehouse/<table>``, the folder of a star table's Parquet files."""
         return f"warehouse/{table}"
 
     @staticmethod
     def model_artifact(model: str, version: str) -> str:
+        """``artifacts/models/<model>/<version>``."""
         return f"artifacts/models/{model}/{version}"

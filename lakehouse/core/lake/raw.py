@@ -42,4 +42,5 @@ def raw_object_key(source: str, received_at: datetime, name: str | None = None) 
 
 
 def quarantine_object_key(received_at: datetime, name: str | None = None) -> str:
+    """Where rejects received at ``received_at`` land (by arrival hour); ``name`` defaults to a random uuid."""
     return LakeLayout.quarantine_object(received_at, name or uuid.uuid4().hex)

@@ -18,6 +18,8 @@ from lakehouse.core.lake.layout import LakeLayout
 
 @dataclass(frozen=True)
 class StoredObject:
+    """An object in the lake: its key relative to the root and its size in bytes."""
+
     key: str  # relative to the lake root, e.g. raw/source=web/dt=.../x.jsonl.gz
     size: int
 
@@ -54,11 +56,13 @@ class LakeStorage:
         return self.layout.uri(rel_key)
 
     def get_bytes(self, rel_key: str) -> bytes:
+        """The object's content; raises ``FileNotFoundError`` (local) or ``ClientError`` (S3) when missing."""
         if self.layout.is_s3:
             return self._s3.get_object(Bucket=self.layout.bucket, Key=self.layout.key(rel_key))["Body"].read()
         return Path(self.layout.key(rel_key)).read_bytes()
 
     def exists(self, rel_key: str) -> bool:
+        """Whether an object (not a folder) exists at ``rel_key``."""
         if self.layout.is_s3:
             resp = self._s3.list_objects_v2(Bucket=self.layout.bucket, Prefix=self.layout.key(rel_key),
                                             MaxKeys=1)

@@ -11,6 +11,8 @@ from lakehouse.core.warehouse import WarehouseError
 
 @dataclass(frozen=True)
 class QueryResult:
+    """A query's column names and rows (at most the ``limit`` asked for)."""
+
     columns: list[str]
     rows: list[tuple[Any, ...]]
     truncated: bool  # more rows existed than were fetched

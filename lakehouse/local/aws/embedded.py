@@ -39,6 +39,8 @@ class EmbeddedAwsError(RuntimeError):
 
 @dataclass(frozen=True)
 class EmulatorState:
+    """What ``<run dir>/aws.json`` records of the detached emulator: PID, port, endpoint, start (epoch seconds)."""
+
     pid: int
     port: int
     endpoint: str
@@ -46,17 +48,20 @@ class EmulatorState:
 
     @classmethod
     def load(cls, path: Path) -> EmulatorState | None:
+        """The state in ``path``, or None when it is missing or unreadable."""
         try:
             return cls(**json.loads(path.read_text()))
         except (OSError, ValueError, TypeError):
             return None
 
     def save(self, path: Path) -> None:
+        """Write the state to ``path`` (creating its folder)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(asdict(self)))
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (another process may still take it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -125,7 +130,8 @@ def export_endpoint(endpoint: str, region: str) -> dict[str, str | None]:
     return previous
 
 
-def restore_env(previous: dict[str, str | None]) -> None:
+def _restore_env(previous: dict[str, str | None]) -> None:
+    """Undo :func:`export_endpoint`: put back (or remove) the variables it replaced."""
     for key, value in previous.items():
         if value is None:
             os.environ.pop(key, None)
@@ -151,9 +157,11 @@ class EmbeddedAws:
 
     @property
     def started_here(self) -> bool:
+        """Whether this block started its own emulator (else it uses ``AWS_ENDPOINT_URL``)."""
         return self.process is not None
 
     def __enter__(self) -> EmbeddedAws:
+        """Start the emulator (or adopt ``AWS_ENDPOINT_URL``) and export the endpoint; raises ``EmbeddedAwsError``."""
         existing = os.environ.get("AWS_ENDPOINT_URL")
         if existing:
             self.endpoint = existing
@@ -167,7 +175,8 @@ class EmbeddedAws:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        restore_env(self._previous)
+        """Restore the environment and stop the emulator this block started (TERM, then KILL after 10 s)."""
+        _restore_env(self._previous)
         if self.process is not None:
             self.process.terminate()
             try:
@@ -179,6 +188,7 @@ class EmbeddedAws:
 
 
 def state_file(run_dir: Path) -> Path:
+    """``<run dir>/aws.json``, where ``lakehouse up`` records its emulator."""
     return run_dir / "aws.json"
 
 

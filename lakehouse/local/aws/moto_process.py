@@ -16,6 +16,7 @@ from lakehouse.local.aws import moto_patches
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Serve moto (patched) on 127.0.0.1:``--port`` until SIGTERM or SIGINT."""
     parser = argparse.ArgumentParser(description="Run the embedded AWS emulator (moto) on 127.0.0.1.")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)

@@ -18,6 +18,8 @@ from lakehouse.core.config import Settings
 
 @dataclass(frozen=True)
 class Provisioned:
+    """One resource :func:`provision` checked: what and which it is, whether it was created, a detail."""
+
     kind: str
     name: str
     status: str  # "created" | "exists"
@@ -29,6 +31,7 @@ def _error_code(exc: ClientError) -> str:
 
 
 def ensure_bucket(name: str, region: str) -> Provisioned:
+    """Create the S3 bucket ``name`` unless it exists."""
     s3 = aws_client("s3", region=region)
     try:
         s3.head_bucket(Bucket=name)
@@ -42,6 +45,10 @@ def ensure_bucket(name: str, region: str) -> Provisioned:
 
 
 def ensure_stream(name: str, shards: int, region: str) -> Provisioned:
+    """Create the Kinesis stream ``name`` with ``shards`` shards unless it exists, and wait until it is ACTIVE.
+
+    Raises ``TimeoutError`` when it is not ACTIVE within 60 s.
+    """
     kinesis = aws_client("kinesis", region=region)
     try:
         summary = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
@@ -56,6 +63,7 @@ def ensure_stream(name: str, shards: int, region: str) -> Provisioned:
 
 
 def ensure_table(spec: TableSpec, region: str) -> Provisioned:
+    """Create the DynamoDB table of ``spec`` (on-demand, string key, TTL when it has one) unless it exists."""
     dynamodb = aws_client("dynamodb", region=region)
     try:
         dynamodb.describe_table(TableName=spec.name)
@@ -79,6 +87,7 @@ def ensure_table(spec: TableSpec, region: str) -> Provisioned:
 
 
 def ensure_glue_database(name: str, region: str) -> Provisioned:
+    """Create the Glue Data Catalog database ``name`` unless it exists."""
     glue = aws_client("glue", region=region)
     try:
         glue.get_database(Name=name)

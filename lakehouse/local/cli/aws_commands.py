@@ -19,7 +19,8 @@ from lakehouse.local.aws.provision import Provisioned, provision
 from lakehouse.local.cli.common import UserError, console, friendly_errors, load_settings
 
 
-def provision_table(report: list[Provisioned]) -> Table:
+def _provision_table(report: list[Provisioned]) -> Table:
+    """The provisioning report as a table (created in green, existing dimmed)."""
     table = Table(title="resources", show_edge=False)
     for column in ("kind", "name", "status", "detail"):
         table.add_column(column)
@@ -49,7 +50,7 @@ def up(
         export_endpoint(endpoint, settings.region)
         verb = "started" if started else "already running"
         console.print(f"embedded AWS (moto) {verb}: {endpoint} (pid {state.pid})")
-    console.print(provision_table(provision(settings)))
+    console.print(_provision_table(provision(settings)))
     console.print("other shells: [bold]eval $(lakehouse env)[/]  ·  stop with [bold]lakehouse down[/]")
 
 

@@ -22,7 +22,8 @@ from lakehouse.local.cli.common import (
 STEP_NAMES = ("curated", "star", "warehouse")
 
 
-def report_table(report) -> Table:
+def _report_table(report) -> Table:
+    """A :class:`BatchReport` as a (step, measure, value) table."""
     table = Table(title="batch run", show_edge=False)
     for column in ("step", "measure", "value"):
         table.add_column(column, overflow="fold")
@@ -74,7 +75,7 @@ def batch(
                             "Run with --no-catalog to skip the Glue Data Catalog.") from None
         for name, task in tasks.items():
             bar.update(task, description=f"{name}: done", completed=bar.tasks[task].total)
-    console.print(report_table(report))
+    console.print(_report_table(report))
 
 
 def _cell(value) -> str:

@@ -43,6 +43,7 @@ def friendly_errors(func: F) -> F:
 
 
 def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with the options the user gave (``None``: not given) taking precedence."""
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 

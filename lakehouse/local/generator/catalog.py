@@ -222,6 +222,7 @@ class Catalog:
 
     @property
     def price(self) -> list[float]:
+        """Prices per product in currency units (``price_cents / 100``)."""
         return (self.price_cents / 100).tolist()
 
 

@@ -29,6 +29,7 @@ class GeneratorConfig:
     gzip_level: int = 6
 
     def __post_init__(self) -> None:
+        """Raise ``ConfigError`` naming the first value out of range."""
         _check_int("seed", self.seed, 0, 2**63 - 1)
         _check_int("customers", self.customers, 1, MAX_CUSTOMERS)
         _check_int("days", self.days, 1, MAX_DAYS)
@@ -44,6 +45,7 @@ class GeneratorConfig:
             raise ConfigError(f"start must be between 1971-01-01 and 2090-12-31 (got {self.start})")
 
     def to_dict(self) -> dict[str, Any]:
+        """The configuration as JSON values (``start`` as an ISO date), as the manifest records it."""
         values = asdict(self)
         values["start"] = self.start.isoformat()
         return values

@@ -59,6 +59,7 @@ def concat(tables: list[Table]) -> Table:
 
 
 def take(table: Table, mask_or_index: np.ndarray) -> Table:
+    """The rows of ``table`` a boolean mask or an index array selects (every column alike)."""
     return {key: column[mask_or_index] for key, column in table.items()}
 
 
@@ -80,6 +81,7 @@ class DayEvents:
     items: Items = field(default_factory=Items)
 
     def add(self, kind: Kind, table: Table) -> None:
+        """Append ``table``'s rows to the day's rows of ``kind`` (an empty table is ignored)."""
         if len(table["ts"]) == 0:
             return
         self.tables[kind] = concat([self.tables[kind], table]) if kind in self.tables else table

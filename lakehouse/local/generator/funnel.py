@@ -40,6 +40,8 @@ class Sessions:
 
 @dataclass(frozen=True)
 class Shopping:
+    """The rows one day's shopping sessions produce, by kind, and the order lines they reference."""
+
     pages: Table
     products: Table
     checkouts: Table

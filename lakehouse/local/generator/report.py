@@ -31,26 +31,32 @@ class GenerationReport:
 
     @property
     def total_events(self) -> int:
+        """Events written, over all files."""
         return sum(f.events for f in self.files)
 
     @property
     def total_bytes(self) -> int:
+        """Bytes written (gzip), over all files."""
         return sum(f.bytes for f in self.files)
 
     @property
     def uncompressed_bytes(self) -> int:
+        """Bytes of JSON lines before gzip, over all files."""
         return sum(f.uncompressed_bytes for f in self.files)
 
     @property
     def bytes_per_event(self) -> float:
+        """Gzip bytes per event (0 without events)."""
         return self.total_bytes / self.total_events if self.total_events else 0.0
 
     @property
     def uncompressed_bytes_per_event(self) -> float:
+        """JSON bytes per event before gzip (0 without events)."""
         return self.uncompressed_bytes / self.total_events if self.total_events else 0.0
 
     @property
     def events_per_second(self) -> float:
+        """Events per wall-clock second of the run (0 when untimed)."""
         return self.total_events / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
     def manifest(self) -> dict[str, Any]:
@@ -73,6 +79,7 @@ class GenerationReport:
         }
 
     def write_manifest(self) -> Path:
+        """Write :meth:`manifest` to ``<out_dir>/manifest.json``; returns its path."""
         path = self.out_dir / MANIFEST
         path.write_text(json.dumps(self.manifest(), indent=2) + "\n", encoding="utf-8")
         return path

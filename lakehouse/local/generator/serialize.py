@@ -38,6 +38,7 @@ class MessageIds:
         self._bits = np.random.PCG64(seed_sequence)
 
     def take(self, n: int) -> np.ndarray:
+        """The next ``n`` ids (UUID version 4, variant 1 bits set), as a numpy string array."""
         raw = np.frombuffer(self._bits.random_raw(2 * n).astype("<u8").tobytes(), dtype=np.uint8).reshape(n, 16)
         raw = raw.copy()
         raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
@@ -61,6 +62,7 @@ def track(event: str, message_id: str, cust: int, stamp: str, properties: dict[s
 
 
 def money(cents: np.ndarray) -> list[float]:
+    """Amounts in cents -> currency units, as the calls carry them."""
     return (cents / 100).tolist()
 
 
@@ -135,6 +137,7 @@ class EventRenderer:
         return f"{first}.{last}{cust}{suffix}@{domain}"
 
     def identify(self, t: Table, rows: np.ndarray, ts: list[str], mids: list[str]) -> list[Event]:
+        """Identify calls with the full profile (signup or the initial CRM sync)."""
         pop = self.pop
         cust = t["cust"][rows]
         born = pop.geography[cust].tolist()
@@ -154,6 +157,7 @@ class EventRenderer:
         return out
 
     def profile(self, t: Table, rows: np.ndarray, ts: list[str], mids: list[str]) -> list[Event]:
+        """Identify calls of partial profile updates: a move (geography and city), a city, or a new e-mail."""
         cust = t["cust"][rows]
         born = self.pop.geography[cust].tolist()
         out = []
@@ -172,6 +176,7 @@ class EventRenderer:
         return out
 
     def page(self, t: Table, rows: np.ndarray, ts: list[str], mids: list[str]) -> list[Event]:
+        """Page calls (``anonymousId`` for visitors who are not logged in)."""
         props = self.page_properties
         out = []
         for mid, stamp, c, page, cat, ch, anon in zip(
@@ -190,6 +195,7 @@ class EventRenderer:
 
     # ----------------------------------------------------------------------------- commerce
     def product(self, t: Table, rows: np.ndarray, ts: list[str], mids: list[str]) -> list[Event]:
+        """Product Viewed / Added / Removed calls (cart events carry quantity and ``cart_id``)."""
         ids, cats, price, viewed = self.product_ids, self.product_category, self.price, self.viewed_properties
         names = ("Product Viewed", "Product Added", "Product Removed")
         out = []
@@ -213,6 +219,7 @@ class EventRenderer:
                 for i in range(start, start + count)]
 
     def checkout(self, t: Table, rows: np.ndarray, ts: list[str], mids: list[str]) -> list[Event]:
+        """Checkout Started calls: the cart's lines, total = their subtotal."""
         out = []
         for mid, stamp, c, order, cart, start, count, total, ch in zip(
                 mids, ts, t["cust"][rows].tolist(), t["order"][rows].tolist(), t["cart"][rows].tolist(),
@@ -226,6 +233,7 @@ class EventRenderer:
         return out
 
     def order(self, t: Table, rows: np.ndarray, ts: list[str], mids: list[str]) -> list[Event]:
+        """Order Completed calls: lines, subtotal, shipping, total; discount and coupon when an offer was redeemed."""
         out = []
         for mid, stamp, c, order, cart, start, count, total, sub, ship, disc, coupon, ch in zip(
                 mids, ts, t["cust"][rows].tolist(), t["order"][rows].tolist(), t["cart"][rows].tolist(),
@@ -245,6 +253,7 @@ class EventRenderer:
         return out
 
     def refund(self, t: Table, rows: np.ndarray, ts: list[str], mids: list[str]) -> list[Event]:
+        """Order Refunded calls (order id and refunded total; no product lines)."""
         return [track("Order Refunded", mid, c, stamp,
                       {"order_id": f"o{order:09d}", "total": total, "currency": CURRENCY})
                 for mid, stamp, c, order, total in zip(
@@ -253,6 +262,7 @@ class EventRenderer:
 
     # ----------------------------------------------------------------------------- service, offers, content
     def ticket(self, t: Table, rows: np.ndarray, ts: list[str], mids: list[str]) -> list[Event]:
+        """Ticket Opened (with channel) and Ticket Resolved (with resolution hours and satisfaction) calls."""
         out = []
         for mid, stamp, c, phase, ticket, issue, sev, ch, hours, sat in zip(
                 mids, ts, t["cust"][rows].tolist(), t["phase"][rows].tolist(), t["ticket"][rows].tolist(),
@@ -271,6 +281,7 @@ class EventRenderer:
         return out
 
     def offer(self, t: Table, rows: np.ndarray, ts: list[str], mids: list[str]) -> list[Event]:
+        """Offer Sent (with channel) and Offer Responded (with ``accepted``) calls."""
         out = []
         for mid, stamp, c, phase, offer, kind, ch, accepted in zip(
                 mids, ts, t["cust"][rows].tolist(), t["phase"][rows].tolist(), t["offer"][rows].tolist(),
@@ -286,6 +297,7 @@ class EventRenderer:
         return out
 
     def content(self, t: Table, rows: np.ndarray, ts: list[str], mids: list[str]) -> list[Event]:
+        """Content Watched calls (``duration_seconds``; app 'music' or 'video')."""
         content_ids = self.catalog.content_ids
         out = []
         for mid, stamp, c, cat, rank, duration, ch in zip(
@@ -300,6 +312,7 @@ class EventRenderer:
         return out
 
     def snapshot(self, t: Table, rows: np.ndarray, ts: list[str], mids: list[str]) -> list[Event]:
+        """Monthly Account Snapshot calls: plan, balance (currency units) and products held."""
         return [track("Account Snapshot", mid, c, stamp,
                       {"product_type": C.PLANS[plan], "balance": balance, "num_products": n})
                 for mid, stamp, c, plan, balance, n in zip(
@@ -307,6 +320,7 @@ class EventRenderer:
                     t["products"][rows].tolist(), strict=True)]
 
     def closed(self, t: Table, rows: np.ndarray, ts: list[str], mids: list[str]) -> list[Event]:
+        """Account Closed calls (reason and plan)."""
         return [track("Account Closed", mid, c, stamp, {"reason": REASONS[reason], "product_type": C.PLANS[plan]})
                 for mid, stamp, c, reason, plan in zip(
                     mids, ts, t["cust"][rows].tolist(), t["reason"][rows].tolist(), t["plan"][rows].tolist(),

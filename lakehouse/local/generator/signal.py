@@ -41,6 +41,7 @@ def read_events(out_dir: Path) -> Iterator[dict[str, Any]]:
 
 
 def read_truth(out_dir: Path) -> list[dict[str, str]]:
+    """The ground-truth rows (``truth/customers.csv.gz``), one dict of strings per customer."""
     with gzip.open(Path(out_dir) / TRUTH_FILE, "rt", encoding="utf-8", newline="") as text:
         return list(csv.DictReader(io.StringIO(text.read())))
 
@@ -82,6 +83,7 @@ class Activity:
 
 
 def gather(events: Iterator[dict[str, Any]]) -> Activity:
+    """Per-customer facts of ``events``, in one pass."""
     act = Activity()
     for e in events:
         name = e.get("event") or e["type"]
@@ -231,6 +233,7 @@ def measure(out_dir: Path, cutoff_day: int | None = None, horizon_days: int = 60
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Print :func:`measure` of a data set as JSON (the command line of the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--cutoff-day", type=int, default=None, help="default: days - horizon - 1")

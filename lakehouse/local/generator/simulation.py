@@ -34,6 +34,7 @@ def _p(weights: np.ndarray) -> np.ndarray:
 
 
 def epoch_ms(day: date) -> int:
+    """Epoch milliseconds of midnight UTC starting ``day``."""
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
 
 
@@ -67,6 +68,7 @@ class State:
 
     @classmethod
     def initial(cls, pop: Population) -> State:
+        """The state before the first simulated day: everyone healthy, no decline scheduled, nothing ordered."""
         n = len(pop)
 
         def ints(value: int = 0) -> np.ndarray:

@@ -20,16 +20,20 @@ PREFIX = "events"
 
 @dataclass(frozen=True)
 class ChunkFile:
+    """One written chunk: file name, events (lines), gzip bytes on disk and bytes before gzip."""
+
     name: str
     events: int
     bytes: int
     uncompressed_bytes: int
 
     def to_dict(self) -> dict[str, Any]:
+        """The chunk as the manifest lists it."""
         return asdict(self)
 
 
 def chunk_name(index: int, prefix: str = PREFIX) -> str:
+    """``<prefix>-NNNNN.jsonl.gz`` for chunk number ``index``."""
     return f"{prefix}-{index:05d}.jsonl.gz"
 
 
@@ -98,6 +102,7 @@ class ChunkWriter:
         self._events = self._bytes = 0
 
     def close(self) -> list[ChunkFile]:
+        """Finish the open chunk; returns every chunk written."""
         self._finish()
         return self.files
 
