@@ -75,6 +75,8 @@ def body_of(batch: list[dict]) -> bytes:
 
 @dataclass
 class Result:
+    """One scenario's measurements: events handled, wall and CPU seconds, and per-batch latencies (seconds)."""
+
     name: str
     events: int
     wall: float
@@ -83,13 +85,16 @@ class Result:
 
     @property
     def rate(self) -> float:
+        """Events per wall-clock second."""
         return self.events / self.wall
 
     @property
     def cpu_rate(self) -> float:
+        """Events per CPU-second of this process."""
         return self.events / self.cpu if self.cpu > 0 else float("inf")
 
     def pct(self, q: float) -> float:
+        """The ``q`` quantile (0-1) of the batch latencies, in ms (nearest rank)."""
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
 
@@ -109,15 +114,20 @@ class NullRawSink:
     """Does the raw sink's CPU work (gzip JSON lines) and stores nothing."""
 
     def land(self, source, received_at, records, lines=None):
+        """Encode the object as the lake sink would, and drop it."""
         encode_json_lines(lines) if lines is not None else encode_lines(records)
         return "stub://raw"
 
     def quarantine(self, source, received_at, request_id, rejections):
+        """Store nothing."""
         return "stub://quarantine"
 
 
 class NullStream:
+    """A stream sink that accepts every record at once and sends nothing."""
+
     def put(self, entries):
+        """Accept ``entries`` in one pretend call."""
         return PutReport(len(entries), 1, 0)
 
 

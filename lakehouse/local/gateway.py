@@ -7,11 +7,40 @@ the REST proxy event API Gateway would send (``resource`` ``/{proxy+}``, ``path`
 ``requestTimeEpoch``, and ``body`` base64-encoded with ``isBase64Encoded`` when the content type is a
 binary media type), calls the handler in-process and writes its proxy response back.
 
-It adds only what API Gateway itself does: the 10 MB payload limit (413), ``X-Forwarded-*`` headers, an
-``x-amzn-RequestId`` response header, optional stage throttling (429 ``Too Many Requests``) and the 502
-``Internal server error`` answer when the function fails or returns a malformed response. Each
-concurrent request gets its own handler instance, as Lambda gives each concurrent invocation its own
-execution environment.
+HTTP itself is Werkzeug's threaded WSGI server (``werkzeug.serving``): it parses request lines, headers and
+chunked bodies; this module is a thin WSGI adapter that builds the proxy event. The adapter reads the
+request as sent (header names and order, repeated headers, the literal request target) from the request
+handler rather than from the WSGI environ, which folds repeated headers and drops names with ``_``.
+Werkzeug's development server answers one request per connection (``Connection: close``); clients simply
+reconnect.
+
+It adds only what API Gateway itself does, and answers every request with JSON ``{"message": ...}`` when
+the function is not reached — never a dropped connection:
+
+========================================  ======  ==========================================================
+case                                      status  source of the choice
+========================================  ======  ==========================================================
+body over 10 MB                           413     API Gateway quota (payload 10 MB) and gateway response
+                                                  ``REQUEST_TOO_LARGE``
+request target over 10,240 bytes          414     quota "length of the URL for a regional API"
+request line + header values > 10,240 B   431     quota "total combined size of request line and header
+                                                  values"; the status is RFC 6585's (AWS documents none)
+malformed request line, Content-Length,   400     RFC 9112 (section 6.3: an invalid length is
+chunked framing, body shorter than its             unrecoverable); AWS documents no answer for these
+Content-Length (client closed early)
+body not complete within the read timeout 408     RFC 9110 section 15.5.9
+no integration for the method (TRACE...)  403     ``Missing Authentication Token``, as API Gateway
+stage throttling (``throttle=``)          429     gateway response ``THROTTLED`` (no ``Retry-After``)
+no function instance free in time         429     with ``Retry-After``: Lambda's ``TooManyRequestsException``
+                                                  carries ``retryAfterSeconds``. Deployed, API Gateway turns
+                                                  a Lambda throttle into 500 ``Internal server error``; the
+                                                  stand-in answers 429 so that clients back off instead.
+the function raised or answered garbage   502     ``Internal server error``
+========================================  ======  ==========================================================
+
+plus ``X-Forwarded-*`` request headers and an ``x-amzn-RequestId`` response header. Each concurrent
+request gets its own handler instance, as Lambda gives each concurrent invocation its own execution
+environment; with all ``concurrency`` instances busy a request waits up to ``max_wait_seconds`` for one.
 """
 
 from __future__ import annotations
@@ -21,28 +50,45 @@ import fnmatch
 import json
 import logging
 import queue
+import re
 import socket
+import socketserver
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
+
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler, select_address_family
 
 from lakehouse.core.config import Settings
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's request payload limit
+MAX_URL_BYTES = 10_240  # "Length, in characters, of the URL for a regional API"
+MAX_REQUEST_LINE_AND_HEADERS_BYTES = 10_240  # "Total combined size of request line and header values"
+DISCARD_LIMIT_BYTES = 8 * MAX_PAYLOAD_BYTES  # an oversized body is read away up to this, so the client sees its 413
 INTEGRATION_TIMEOUT_MS = 29_000
 ACCOUNT_ID = "000000000000"
+DEFAULT_MAX_WAIT_SECONDS = 10.0  # how long a request waits for a free function instance before its 429
+RETRY_AFTER_SECONDS = 1  # the Retry-After of that 429
+DEFAULT_READ_TIMEOUT_SECONDS = 30.0  # a client that stops sending mid-request gets 408 after this
+LISTEN_BACKLOG = 1024  # pending connections the kernel queues (socketserver's default of 5 reset connections)
+INTEGRATED_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+HOP_BY_HOP = frozenset({"connection", "content-length", "keep-alive", "transfer-encoding", "upgrade"})
+_DIGITS = re.compile(r"[0-9]+")
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class LocalLambdaContext:
-    """The context object the Lambda runtime passes to a handler."""
+    """The context object the Lambda runtime passes to a handler (``timeout_ms`` counts from creation)."""
 
     function_name: str
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
@@ -54,17 +100,21 @@ class LocalLambdaContext:
 
     @property
     def invoked_function_arn(self) -> str:
+        """``arn:aws:lambda:<region>:<account>:function:<name>``."""
         return f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{self.function_name}"
 
     @property
     def log_group_name(self) -> str:
+        """``/aws/lambda/<name>``."""
         return f"/aws/lambda/{self.function_name}"
 
     @property
     def log_stream_name(self) -> str:
+        """A log stream name of Lambda's form (``YYYY/MM/DD/[$LATEST]...``)."""
         return f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]local"
 
     def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left of ``timeout_ms``, never below 0."""
         return max(0, self.timeout_ms - int((time.monotonic() - self._started) * 1000))
 
 
@@ -92,7 +142,11 @@ def split_target(target: str) -> tuple[str, str]:
 def proxy_event(method: str, target: str, headers: list[tuple[str, str]], body: bytes, *, source_ip: str,
                 stage: str, binary_media_types: Iterable[str], request_id: str | None = None,
                 now: float | None = None) -> dict[str, Any]:
-    """The API Gateway REST proxy event for one HTTP request (path relative to the stage)."""
+    """The API Gateway REST proxy event for one HTTP request (path relative to the stage).
+
+    ``headers`` are (name, value) pairs as sent, repeats included; ``body`` the decoded request body (not
+    chunked); ``now`` the arrival time in epoch seconds (default: the clock).
+    """
     path, query = split_target(target)
     multi_headers: dict[str, list[str]] = {}
     for name, value in headers:
@@ -140,22 +194,42 @@ def proxy_event(method: str, target: str, headers: list[tuple[str, str]], body: 
 
 @dataclass(frozen=True)
 class HttpAnswer:
+    """An HTTP response to write: status code, (name, value) headers in order, body bytes."""
+
     status: int
     headers: list[tuple[str, str]]
     body: bytes
 
 
-def gateway_error(status: int, message: str, request_id: str) -> HttpAnswer:
-    """An error API Gateway produces itself (its body is ``{"message": ...}``)."""
+_ERROR_TYPES = {400: "BadRequestException", 403: "MissingAuthenticationTokenException", 408: "RequestTimeout",
+                413: "RequestEntityTooLarge", 414: "RequestURITooLong", 429: "TooManyRequestsException",
+                431: "RequestHeaderFieldsTooLarge"}
+
+
+def gateway_error(status: int, message: str, request_id: str, *, retry_after_seconds: int | None = None) -> HttpAnswer:
+    """An error API Gateway produces itself: body ``{"message": ...}``, ``x-amzn-ErrorType``, optional Retry-After."""
     body = json.dumps({"message": message}).encode()
-    return HttpAnswer(status, [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id),
-                               ("x-amzn-ErrorType", {403: "MissingAuthenticationTokenException",
-                                                     413: "RequestEntityTooLarge", 429: "TooManyRequests"}
-                                .get(status, "InternalServerErrorException"))], body)
+    headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id),
+               ("x-amzn-ErrorType", _ERROR_TYPES.get(status, "InternalServerErrorException"))]
+    if retry_after_seconds is not None:
+        headers.append(("Retry-After", str(retry_after_seconds)))
+    return HttpAnswer(status, headers, body)
+
+
+def _header_value(value: Any) -> str:
+    text = str(value)
+    if "\r" in text or "\n" in text:
+        raise ValueError("a header value may not contain CR or LF")
+    text.encode("latin-1")  # HTTP/1.1 header values are ISO-8859-1 on the wire; UnicodeEncodeError is a ValueError
+    return text
 
 
 def http_answer(result: Any, request_id: str) -> HttpAnswer:
-    """The HTTP response for a Lambda proxy result; 502 when the result is not a valid proxy response."""
+    """The HTTP response for a Lambda proxy result; 502 when the result is not a valid proxy response.
+
+    Valid: a dict with an integer ``statusCode`` in 100-599, ``headers`` / ``multiValueHeaders`` whose values
+    fit an HTTP header (ISO-8859-1, no CR/LF), a text ``body`` (base64 when ``isBase64Encoded``).
+    """
     try:
         status = int(result["statusCode"])
         if not 100 <= status <= 599:
@@ -164,8 +238,8 @@ def http_answer(result: Any, request_id: str) -> HttpAnswer:
         multi = result.get("multiValueHeaders") or {}
         single = {k: v for k, v in (result.get("headers") or {}).items() if k not in multi}
         for name, values in multi.items():
-            headers.extend((name, str(v)) for v in values)
-        headers.extend((name, str(v)) for name, v in single.items())
+            headers.extend((_header_value(name), _header_value(v)) for v in values)
+        headers.extend((_header_value(name), _header_value(v)) for name, v in single.items())
         raw = result.get("body") or ""
         body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode("utf-8")
     except (KeyError, TypeError, ValueError, AttributeError):
@@ -175,7 +249,7 @@ def http_answer(result: Any, request_id: str) -> HttpAnswer:
 
 
 class TokenBucket:
-    """API Gateway's stage throttling: ``rate`` requests/s steady, ``burst`` at once."""
+    """API Gateway's stage throttling: ``rate`` requests/s steady, ``burst`` at once (token bucket)."""
 
     def __init__(self, rate: float, burst: int):
         self.rate, self.capacity = rate, float(burst)
@@ -183,6 +257,7 @@ class TokenBucket:
         self._lock = threading.Lock()
 
     def take(self) -> bool:
+        """Take one token: True when the request may pass, False when it is throttled."""
         with self._lock:
             now = time.monotonic()
             self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
@@ -193,6 +268,10 @@ class TokenBucket:
             return False
 
 
+class ConcurrencyLimitExceeded(RuntimeError):
+    """Every function instance stayed busy for the whole wait (Lambda's ``TooManyRequestsException``)."""
+
+
 class _Environments:
     """A pool of handler instances: one per concurrent invocation, created on demand up to ``size``."""
 
@@ -201,19 +280,26 @@ class _Environments:
         self._idle: queue.LifoQueue[LambdaHandler] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(size)
 
-    def invoke(self, event: dict[str, Any], context: LocalLambdaContext) -> Any:
-        with self._slots:
+    @contextmanager
+    def instance(self, wait_seconds: float) -> Iterator[LambdaHandler]:
+        if not self._slots.acquire(timeout=wait_seconds):
+            raise ConcurrencyLimitExceeded(f"no function instance became free within {wait_seconds:g} s")
+        try:
             try:
                 handler = self._idle.get_nowait()
             except queue.Empty:
                 handler = self._factory()
             try:
-                return handler(event, context)
+                yield handler
             finally:
                 self._idle.put(handler)
+        finally:
+            self._slots.release()
 
 
 def default_handler_factory(settings: Settings, quiet: bool = True) -> Callable[[], LambdaHandler]:
+    """A factory of real ingest handlers for ``settings`` (``quiet``: the function's INFO logs and metrics off)."""
+
     def factory() -> LambdaHandler:
         from lambdas.ingest.app import SERVICE, create_handler  # lazily: the gateway itself needs no Lambda code
 
@@ -224,36 +310,145 @@ def default_handler_factory(settings: Settings, quiet: bool = True) -> Callable[
     return factory
 
 
+class _FramingError(Exception):
+    """The request's framing is broken: answer ``status`` without invoking the function."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def _read_exactly(stream: Any, length: int) -> bytes:
+    parts, remaining = [], length
+    while remaining > 0:
+        chunk = stream.read(min(remaining, 1 << 20))
+        if not chunk:
+            break
+        parts.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(parts)
+
+
+def _discard(stream: Any, limit: int) -> None:
+    """Read up to ``limit`` bytes away so the client, still sending, can read its answer."""
+    try:
+        while limit > 0:
+            chunk = stream.read(min(limit, 1 << 20))
+            if not chunk:
+                return
+            limit -= len(chunk)
+    except OSError:
+        return
+
+
+def _read_body(environ: dict[str, Any], headers: list[tuple[str, str]]) -> bytes | None:
+    """The request body from a WSGI ``environ``; None when it is over :data:`MAX_PAYLOAD_BYTES`.
+
+    ``headers`` are the request's headers as sent. Chunked bodies come decoded by Werkzeug. Raises
+    :class:`_FramingError` (400) for an invalid or conflicting Content-Length, broken chunked framing or a
+    body that ends before its length, and (408) when the client stops sending for the read timeout.
+    """
+    stream = environ["wsgi.input"]
+    try:
+        if environ.get("wsgi.input_terminated"):  # Transfer-Encoding: chunked
+            data = bytearray()
+            while chunk := stream.read(1 << 16):
+                data += chunk
+                if len(data) > MAX_PAYLOAD_BYTES:
+                    _discard(stream, DISCARD_LIMIT_BYTES)
+                    return None
+            return bytes(data)
+        lengths = {value.strip() for name, value in headers if name.lower() == "content-length"}
+        if not lengths:
+            return b""
+        if len(lengths) > 1 or not _DIGITS.fullmatch(next(iter(lengths))):
+            raise _FramingError(400, f"Invalid Content-Length: {', '.join(sorted(lengths))[:100]}")
+        length = int(next(iter(lengths)))
+        if length > MAX_PAYLOAD_BYTES:
+            _discard(stream, min(length, DISCARD_LIMIT_BYTES))
+            return None
+        body = _read_exactly(stream, length)
+    except TimeoutError:
+        raise _FramingError(408, "Request Timeout: the request body did not arrive in time") from None
+    except ConnectionError:
+        raise  # the client is gone: nobody to answer (Werkzeug closes the connection quietly)
+    except OSError as exc:  # Werkzeug's chunked decoder: "Invalid chunk header", "Missing chunk terminating newline"
+        raise _FramingError(400, f"Bad Request: malformed chunked body ({exc})") from None
+    if len(body) < length:
+        raise _FramingError(400, f"Bad Request: the body ended after {len(body)} of {length} bytes")
+    return body
+
+
+def _status_line(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Unknown"
+
+
+class _Server(ThreadedWSGIServer):
+    """Werkzeug's threaded server, with the caller deciding about Ctrl-C and the socket's lifetime."""
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        # Werkzeug's own serve_forever swallows KeyboardInterrupt and closes the socket; LocalGateway.close does
+        socketserver.BaseServer.serve_forever(self, poll_interval)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.exception("local gateway: unexpected error serving %s", client_address)
+
+
 class LocalGateway:
     """The local API Gateway, as a context manager: ``with LocalGateway(settings) as gw: gw.url``.
 
     ``binary_media_types`` mirrors the deployed API's setting (``*/*``: every body reaches the function
     base64-encoded, so gzip bodies arrive intact). ``throttle`` = (rate, burst) enables stage throttling.
-    ``quiet`` keeps the function's INFO logs and EMF metric lines off this process's output (warnings still
-    show); a ``handler_factory`` replaces the real function (benchmarks use one with stubbed sinks).
+    ``concurrency`` function instances serve requests at once; a request finding them all busy waits up to
+    ``max_wait_seconds`` for one, then gets 429 with ``Retry-After``. A client that stops sending in the middle
+    of a request gets 408 after ``read_timeout_seconds``. ``quiet`` keeps the function's INFO logs, EMF
+    metric lines and the per-request access log off this process's output; a ``handler_factory`` replaces
+    the real function (benchmarks use one with stubbed sinks).
+
+    Raises OSError when ``host:port`` cannot be bound.
     """
 
     def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int = 0, *, concurrency: int = 4,
                  binary_media_types: Iterable[str] = ("*/*",), throttle: tuple[float, int] | None = None,
-                 handler_factory: Callable[[], LambdaHandler] | None = None, quiet: bool = True):
+                 handler_factory: Callable[[], LambdaHandler] | None = None, quiet: bool = True,
+                 max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS,
+                 read_timeout_seconds: float = DEFAULT_READ_TIMEOUT_SECONDS):
         self.settings = settings
         self.binary_media_types = tuple(binary_media_types)
         self.throttle = TokenBucket(*throttle) if throttle else None
         self.quiet = quiet
+        self.max_wait_seconds = max_wait_seconds
         self._environments = _Environments(handler_factory or default_handler_factory(settings, quiet), concurrency)
-        self._server = ThreadingHTTPServer((host, port), self._request_handler_class())
-        self._server.daemon_threads = True
+        # bind here, not in Werkzeug's constructor: it prints the error and calls sys.exit when the port is taken
+        listener = socket.create_server((host, port), family=select_address_family(host, port),
+                                        backlog=LISTEN_BACKLOG)
+        try:
+            self._server = _Server(host, port, self._wsgi, handler=self._request_handler_class(read_timeout_seconds),
+                                   fd=listener.fileno())
+        finally:
+            listener.close()  # the server holds its own duplicate of the socket
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
+        """``http://host:port`` of the API root (no stage prefix)."""
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        context = LocalLambdaContext(function_name=self.settings.names.ingest_function, region=self.settings.region,
-                                     aws_request_id=event["requestContext"]["requestId"])
-        return self._environments.invoke(event, context)
+        """Run the function on a proxy ``event`` in a free instance and return its result.
+
+        Raises :class:`ConcurrencyLimitExceeded` when no instance is free within ``max_wait_seconds``, and
+        whatever the function raises.
+        """
+        with self._environments.instance(self.max_wait_seconds) as handler:
+            context = LocalLambdaContext(function_name=self.settings.names.ingest_function,
+                                         region=self.settings.region,
+                                         aws_request_id=event["requestContext"]["requestId"])
+            return handler(event, context)
 
     def handle(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes | None,
                source_ip: str) -> HttpAnswer:
@@ -261,110 +456,118 @@ class LocalGateway:
         request_id = str(uuid.uuid4())
         if body is None:
             return gateway_error(413, "Request Entity Too Large", request_id)
+        if method not in INTEGRATED_METHODS:  # API Gateway has no integration for TRACE, CONNECT, ...
+            return gateway_error(403, "Missing Authentication Token", request_id)
         if self.throttle and not self.throttle.take():
             return gateway_error(429, "Too Many Requests", request_id)
         event = proxy_event(method, target, headers, body, source_ip=source_ip, stage=self.settings.stage,
                             binary_media_types=self.binary_media_types, request_id=request_id)
         try:
             result = self.invoke(event)
+        except ConcurrencyLimitExceeded:
+            return gateway_error(429, "Too Many Requests", request_id, retry_after_seconds=RETRY_AFTER_SECONDS)
         except Exception:  # the function failed: API Gateway answers 502, the error goes to the function log
-            logging.getLogger(__name__).exception("ingest function failed")
+            log.exception("ingest function failed")
             return gateway_error(502, "Internal server error", request_id)
         return http_answer(result, request_id)
 
-    def _request_handler_class(self) -> type[BaseHTTPRequestHandler]:
+    # --- the WSGI adapter -------------------------------------------------------------------------
+    def _answer(self, environ: dict[str, Any]) -> HttpAnswer:
+        target: str = environ["lakehouse.target"]
+        headers: list[tuple[str, str]] = environ["lakehouse.headers"]
+        if len(target) > MAX_URL_BYTES:
+            return gateway_error(414, "Request-URI Too Long", str(uuid.uuid4()))
+        if len(environ["lakehouse.request_line"]) + sum(len(v) for _, v in headers) > \
+                MAX_REQUEST_LINE_AND_HEADERS_BYTES:
+            return gateway_error(431, "Request Header Fields Too Large", str(uuid.uuid4()))
+        try:
+            body = _read_body(environ, headers)
+        except _FramingError as fault:
+            return gateway_error(fault.status, fault.message, str(uuid.uuid4()))
+        ip = environ["REMOTE_ADDR"]
+        forwarded = [("X-Forwarded-For", ip), ("X-Forwarded-Port", environ["SERVER_PORT"]),
+                     ("X-Forwarded-Proto", "http")]
+        return self.handle(environ["REQUEST_METHOD"], target, headers + forwarded, body, ip)
+
+    def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        answer = self._answer(environ)
+        headers = [(name, value) for name, value in answer.headers if name.lower() not in HOP_BY_HOP]
+        headers.append(("Content-Length", str(len(answer.body))))
+        start_response(_status_line(answer.status), headers)
+        return [] if environ["REQUEST_METHOD"] == "HEAD" else [answer.body]
+
+    def _request_handler_class(self, read_timeout_seconds: float) -> type[WSGIRequestHandler]:
         gateway = self
 
-        class RequestHandler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            server_version = "lakehouse-local-gateway"
+        class RequestHandler(WSGIRequestHandler):
+            timeout = read_timeout_seconds  # socket timeout for every read and write on the connection
 
             def setup(self) -> None:
                 super().setup()
                 # headers and body leave in two writes: without this, Nagle's algorithm and the client's
                 # delayed ACK hold every response back ~40 ms
-                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-            def _serve(self) -> None:
-                body = self._read_body()
-                headers = list(self.headers.items())
-                ip = self.client_address[0]
-                headers += [("X-Forwarded-For", ip), ("X-Forwarded-Port", str(self.server.server_address[1])),
-                            ("X-Forwarded-Proto", "http")]
-                answer = gateway.handle(self.command, self.path, headers, body, ip)
-                self.send_response(answer.status)
-                for name, value in answer.headers:
-                    if name.lower() not in ("content-length", "connection", "transfer-encoding"):
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(answer.body)))
-                if body is None:
-                    self.send_header("Connection", "close")
-                    self.close_connection = True
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(answer.body)
+            def make_environ(self) -> dict[str, Any]:
+                target = self.path
+                try:
+                    environ = super().make_environ()
+                except ValueError:  # Werkzeug's urlsplit refuses some literal targets ('//['); the event does not
+                    self.path = "/"
+                    try:
+                        environ = super().make_environ()
+                    finally:
+                        self.path = target
+                environ["lakehouse.target"] = target
+                environ["lakehouse.headers"] = list(self.headers.items())
+                environ["lakehouse.request_line"] = self.requestline
+                return environ
 
-            def _read_body(self) -> bytes | None:
-                if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-                    return self._read_chunked()
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > MAX_PAYLOAD_BYTES:
-                    self._discard(length)
-                    return None
-                return self.rfile.read(length) if length > 0 else b""
+            def parse_request(self) -> bool:
+                if not super().parse_request():
+                    return False
+                if self.request_version == "HTTP/0.9":  # 'GET /' without a version: no headers, no status line
+                    self.send_error(400, "Bad request syntax: no HTTP version")
+                    return False
+                return True
 
-            def _discard(self, length: int) -> None:
-                """Read an oversized body away (up to 8x the limit) so the client gets its 413."""
-                remaining = min(length, 8 * MAX_PAYLOAD_BYTES)
-                while remaining > 0:
-                    chunk = self.rfile.read(min(remaining, 1 << 20))
-                    if not chunk:
-                        break
-                    remaining -= len(chunk)
-
-            def _read_chunked(self) -> bytes | None:
-                data = bytearray()
-                while True:
-                    size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
-                    if size == 0:
-                        while self.rfile.readline().strip():
-                            pass  # trailers
-                        return bytes(data)
-                    if len(data) + size > MAX_PAYLOAD_BYTES:
-                        return None
-                    data += self.rfile.read(size)
-                    self.rfile.readline()
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
-
-            def __getattr__(self, name: str) -> Any:
-                if name.startswith("do_"):  # a method API Gateway has no integration for (TRACE, CONNECT, ...)
-                    return self._no_integration
-                raise AttributeError(name)
-
-            def _no_integration(self) -> None:
-                self._read_body()
-                answer = gateway_error(403, "Missing Authentication Token", str(uuid.uuid4()))
-                self.send_response(answer.status)
+            def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+                """http.server's own errors (bad request line, 414, 431, ...) as API Gateway-style JSON."""
+                answer = gateway_error(code, message or HTTPStatus(code).phrase, str(uuid.uuid4()))
+                self.log_error("code %d, message %s", code, message)
+                if self.request_version == "HTTP/0.9":  # unparsable request line: still answer with a status line
+                    self.request_version = "HTTP/1.1"
+                self.send_response(code)
                 for name, value in answer.headers:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(answer.body)))
+                self.send_header("Connection", "close")
                 self.end_headers()
-                self.wfile.write(answer.body)
+                self.close_connection = True
+                if self.command != "HEAD":
+                    self.wfile.write(answer.body)
 
-            def log_message(self, format: str, *args: Any) -> None:
+            # the access and error log: http.server's plain lines on stderr unless quiet (Werkzeug's own
+            # log_request re-parses the target with urlsplit, which fails on targets the gateway accepts)
+            def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
                 if not gateway.quiet:
-                    super().log_message(format, *args)
+                    BaseHTTPRequestHandler.log_message(self, '"%s" %s %s', self.requestline, str(code), str(size))
+
+            def log(self, type: str, message: str, *args: Any) -> None:
+                if not gateway.quiet:
+                    BaseHTTPRequestHandler.log_message(self, message, *args)
 
         return RequestHandler
 
     # --- lifecycle --------------------------------------------------------------------------------
     def start(self) -> LocalGateway:
+        """Serve on a background daemon thread; returns self."""
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-gateway", daemon=True)
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
+        """Serve on this thread until :meth:`stop` or KeyboardInterrupt (which propagates)."""
         self._server.serve_forever()
 
     def close(self) -> None:
@@ -372,6 +575,7 @@ class LocalGateway:
         self._server.server_close()
 
     def stop(self) -> None:
+        """Stop serving (requests in flight finish on their own threads) and release the socket."""
         self._server.shutdown()
         self.close()
         if self._thread is not None:

@@ -3,9 +3,22 @@
 Input files are JSON lines (``.jsonl`` or gzip ``.jsonl.gz``), one Segment-style call per line. Calls are
 grouped into batches within Segment's limits (≤ 500 calls and ≤ 500 KB of JSON per request), each
 posted to ``/v1/batch`` gzip-compressed with HTTP Basic auth (``writeKey:``) and ``sentAt`` stamped at
-send time (every attempt gets a fresh one, so clock-skew correction stays right). 429, 503 and other
-transient failures are retried, honouring ``Retry-After``; a bounded thread pool keeps a few requests in
-flight. Lines that are not a JSON object are counted and skipped, never sent.
+send time. Lines that are not a JSON object are counted and skipped, never sent. A bounded thread pool
+keeps ``concurrency`` requests in flight.
+
+HTTP is ``requests``: one ``Session`` per worker thread (the requests maintainers' advice, psf/requests#1871
+and #2766), all mounted on one ``HTTPAdapter`` whose urllib3 connection pool holds ``concurrency``
+connections. The environment's proxy and ``.netrc`` settings are not used (``trust_env`` off): the client
+talks to the URL it is given.
+
+Retries: 429, 500, 502, 503, 504 and connection failures are retried under a ``urllib3.util.Retry`` policy
+(``status_forcelist``, ``allowed_methods`` with POST, ``respect_retry_after_header``, exponential backoff with
+jitter, ``Retry-After`` parsed by urllib3 and capped at 60 s). The loop applying that policy is here, around
+``requests``, not inside urllib3: urllib3 retries by calling ``urlopen`` again with the *same body bytes*,
+and every attempt must carry a fresh ``sentAt`` — the API corrects clock skew with
+``timestamp + (receivedAt - sentAt)``, so a retry sent 5 s after its first attempt with the old ``sentAt``
+would move every event of the batch 5 s into the future. urllib3 offers no hook between its retries and the
+body, so the adapter itself never retries (``max_retries=0``) and each attempt re-stamps the batch.
 
 >>> report = post_files([Path("events.jsonl.gz")], "http://127.0.0.1:8080", "wk_...")
 >>> report.accepted, report.events_per_second
@@ -13,25 +26,27 @@ flight. Lines that are not a JSON object are counted and skipped, never sent.
 
 from __future__ import annotations
 
-import base64
 import gzip
-import http.client
 import json
-import random
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InvalidHeader, MaxRetryError
+from urllib3.util import Retry
 
 MAX_BATCH_EVENTS = 500
 MAX_BATCH_BYTES = 500 * 1000  # a little under the API's 500 KiB, leaving room for the envelope
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
-MAX_RETRY_AFTER = 60.0
+MAX_RETRY_AFTER = 60  # seconds: the longest wait a Retry-After or the backoff may impose
 
 
 class ReplayError(RuntimeError):
@@ -40,6 +55,8 @@ class ReplayError(RuntimeError):
 
 @dataclass
 class ReplayReport:
+    """What a replay did: counts of calls (events), HTTP requests and retries, wall-clock seconds."""
+
     files: int = 0
     events_read: int = 0
     malformed_lines: int = 0
@@ -55,18 +72,23 @@ class ReplayReport:
 
     @property
     def events_per_second(self) -> float:
+        """Events sent per wall-clock second (0 before anything ran)."""
         return self.events_sent / self.seconds if self.seconds > 0 else 0.0
 
     @property
     def ok(self) -> bool:
+        """True when no batch failed for good."""
         return self.failed == 0
 
 
 @dataclass(frozen=True)
 class Batch:
+    """Consecutive calls posted in one request."""
+
     lines: list[str]  # JSON text of each call, as read
 
     def body(self, sent_at: str) -> bytes:
+        """The ``/v1/batch`` JSON body (UTF-8) with ``sentAt`` = ``sent_at`` (ISO 8601 text)."""
         return ('{"batch":[' + ",".join(self.lines) + '],"sentAt":"' + sent_at + '"}').encode("utf-8")
 
 
@@ -116,69 +138,94 @@ def count_events(paths: Iterable[Path]) -> int:
     return total
 
 
+def _session() -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False  # no proxy or .netrc from the environment
+    return session
+
+
 def api_is_up(base_url: str, timeout: float = 5.0) -> bool:
-    """True when ``GET <base_url>/health`` answers 200."""
-    try:
-        with urllib.request.urlopen(base_url.rstrip("/") + "/health", timeout=timeout) as response:
-            return response.status == 200
-    except (OSError, ValueError):
-        return False
+    """True when ``GET <base_url>/health`` answers 200 within ``timeout`` seconds."""
+    with _session() as session:
+        try:
+            return session.get(base_url.rstrip("/") + "/health", timeout=timeout).status_code == 200
+        except (requests.RequestException, ValueError):
+            return False
 
 
 def sent_at_now() -> str:
+    """The current UTC time as Segment's ``sentAt`` text (``YYYY-MM-DDTHH:MM:SS.mmmZ``)."""
     now = datetime.now(UTC)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
-class _Client:
-    """One persistent HTTP connection per thread."""
+def retry_policy(max_retries: int, backoff_seconds: float) -> Retry:
+    """The urllib3 retry policy of a batch: ``max_retries`` retries of POST on 429/5xx and connection errors.
 
-    def __init__(self, base_url: str, write_key: str, timeout: float, gzip_level: int):
+    Waits: the server's ``Retry-After`` when it sends one (capped at :data:`MAX_RETRY_AFTER`), else urllib3's
+    backoff — none before the first retry, then ``backoff_seconds * 2**(n-1)`` plus up to ``backoff_seconds``
+    of jitter before retry n, capped at :data:`MAX_RETRY_AFTER`.
+    """
+    return Retry(total=max_retries, allowed_methods=frozenset({"POST"}), status_forcelist=RETRYABLE,
+                 backoff_factor=backoff_seconds, backoff_jitter=backoff_seconds, backoff_max=MAX_RETRY_AFTER,
+                 respect_retry_after_header=True, retry_after_max=MAX_RETRY_AFTER, raise_on_status=False)
+
+
+def retry_delay(retry: Retry, response: requests.Response | None) -> float:
+    """Seconds to wait before the next attempt: what ``Retry.sleep`` would sleep, without sleeping.
+
+    The server's ``Retry-After`` (delta-seconds or HTTP date, parsed by urllib3) when present and valid,
+    else the policy's backoff for the failures so far.
+    """
+    value = response.headers.get("Retry-After") if response is not None else None
+    if value and retry.respect_retry_after_header:
+        try:
+            return float(retry.parse_retry_after(value))
+        except InvalidHeader:
+            pass
+    return retry.get_backoff_time()
+
+
+class _Client:
+    """POSTs gzip batches to ``<base_url>/v1/batch``: a requests Session per thread on one shared pool."""
+
+    def __init__(self, base_url: str, write_key: str, timeout: float, gzip_level: int, pool_size: int):
         parts = urlsplit(base_url.rstrip("/"))
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"base URL {base_url!r} must be http(s)://host[:port][/stage]")
-        self.parts = parts
-        self.path = parts.path + "/v1/batch"
+        self.url = base_url.rstrip("/") + "/v1/batch"
         self.timeout = timeout
         self.gzip_level = gzip_level
-        token = base64.b64encode(f"{write_key}:".encode()).decode()
+        self.auth = (write_key, "")  # Segment's scheme: Basic base64("<writeKey>:")
         self.headers = {"Content-Type": "application/json", "Content-Encoding": "gzip",
-                        "Authorization": f"Basic {token}", "User-Agent": "lakehouse-replay/1"}
+                        "User-Agent": "lakehouse-replay/1"}
+        # the adapter never retries (max_retries=0): every attempt must carry a fresh sentAt, see the module doc
+        self.adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, pool_block=True, max_retries=0)
         self._local = threading.local()
 
-    def _connection(self) -> http.client.HTTPConnection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            cls = http.client.HTTPSConnection if self.parts.scheme == "https" else http.client.HTTPConnection
-            conn = cls(self.parts.hostname, self.parts.port, timeout=self.timeout)
-            self._local.conn = conn
-        return conn
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = _session()
+            session.mount("http://", self.adapter)
+            session.mount("https://", self.adapter)
+            self._local.session = session
+        return session
 
-    def post(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def post(self, body: bytes) -> requests.Response:
+        """One attempt; raises ``requests.RequestException`` when no HTTP answer came back."""
         data = gzip.compress(body, compresslevel=self.gzip_level, mtime=0)
-        conn = self._connection()
-        try:
-            conn.request("POST", self.path, body=data, headers=self.headers)
-            response = conn.getresponse()
-            return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-        except (OSError, http.client.HTTPException):
-            conn.close()
-            self._local.conn = None
-            raise
+        return self._session().post(self.url, data=data, headers=self.headers, auth=self.auth,
+                                    timeout=self.timeout, allow_redirects=False)
 
-
-def _retry_delay(headers: dict[str, str], attempt: int, backoff: float) -> float:
-    value = headers.get("retry-after")
-    if value:
-        try:
-            return min(MAX_RETRY_AFTER, max(0.0, float(value)))
-        except ValueError:
-            pass
-    return min(MAX_RETRY_AFTER, backoff * 2 ** attempt) * random.uniform(0.5, 1.0)
+    def close(self) -> None:
+        self.adapter.close()
 
 
 @dataclass(frozen=True)
 class BatchOutcome:
+    """What became of one batch: its calls by outcome, the requests it took and the retries among them."""
+
     events: int
     accepted: int = 0
     duplicates: int = 0
@@ -189,35 +236,44 @@ class BatchOutcome:
     errors: tuple[str, ...] = ()
 
 
-def _send(client: _Client, batch: Batch, max_retries: int, backoff: float,
-          sleep: Callable[[float], None]) -> BatchOutcome:
+def _json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        answer = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return answer if isinstance(answer, dict) else {}
+
+
+def _send(client: _Client, batch: Batch, policy: Retry, sleep: Callable[[float], None]) -> BatchOutcome:
     events = len(batch.lines)
-    last = ""
-    for attempt in range(max_retries + 1):
+    retry, attempts, last = policy, 0, ""
+    while True:
+        attempts += 1
+        response: requests.Response | None = None
+        error: Exception | None = None
         try:
-            status, headers, raw = client.post(batch.body(sent_at_now()))
-        except (OSError, http.client.HTTPException) as exc:
-            last = f"connection failed: {exc}"
-            headers = {}
+            response = client.post(batch.body(sent_at_now()))
+        except requests.RequestException as exc:
+            error, last = exc, f"connection failed: {exc}"
         else:
-            try:
-                answer = json.loads(raw) if raw else {}
-            except ValueError:
-                answer = {}
-            answer = answer if isinstance(answer, dict) else {}
+            answer = _json_object(response.content)
+            status = response.status_code
             if status == 200 or (status == 400 and answer.get("code") == "invalid_events"):
                 errors = tuple(f"{e.get('index')}: {e.get('errors')}" for e in answer.get("errors", [])[:5])
                 return BatchOutcome(events, int(answer.get("accepted", 0)), int(answer.get("duplicates", 0)),
-                                    int(answer.get("rejected", 0)), 0, attempt + 1, attempt, errors)
-            message = answer.get("message") or raw[:200].decode("utf-8", "replace")
+                                    int(answer.get("rejected", 0)), 0, attempts, attempts - 1, errors)
+            message = answer.get("message") or response.content[:200].decode("utf-8", "replace")
             if status == 401:
                 raise ReplayError(f"the API refused the write key (401): {message}")
             last = f"HTTP {status}: {message}"
-            if status not in RETRYABLE:
-                return BatchOutcome(events, failed=events, requests=attempt + 1, retries=attempt, errors=(last,))
-        if attempt < max_retries:
-            sleep(_retry_delay(headers, attempt, backoff))
-    return BatchOutcome(events, failed=events, requests=max_retries + 1, retries=max_retries, errors=(last,))
+            if not retry.is_retry("POST", status, has_retry_after="Retry-After" in response.headers):
+                return BatchOutcome(events, failed=events, requests=attempts, retries=attempts - 1, errors=(last,))
+        try:
+            retry = retry.increment("POST", client.url, response=response.raw if response is not None else None,
+                                    error=error)
+        except MaxRetryError:
+            return BatchOutcome(events, failed=events, requests=attempts, retries=attempts - 1, errors=(last,))
+        sleep(retry_delay(retry, response))
 
 
 def post_files(paths: Iterable[Path], base_url: str, write_key: str, *,
@@ -226,10 +282,15 @@ def post_files(paths: Iterable[Path], base_url: str, write_key: str, *,
                sleep: Callable[[float], None] = time.sleep) -> ReplayReport:
     """Post every call in ``paths`` to ``base_url`` (the API root, e.g. the local gateway's ``.url``).
 
-    ``on_progress(n)`` is called with the number of calls each finished batch covered (sent or failed).
-    Raises :class:`ReplayError` when the API refuses the write key; other failures are counted.
+    ``concurrency`` requests are in flight at once; each batch gets up to ``max_retries`` retries (see
+    :func:`retry_policy` for the waits, which go through ``sleep``); ``timeout`` is the connect and read
+    timeout in seconds of one attempt. ``on_progress(n)`` is called with the number of calls each finished
+    batch covered (sent or failed). Raises :class:`ReplayError` when the API refuses the write key and
+    ValueError when ``base_url`` is not http(s); other failures are counted in the report.
     """
-    client = _Client(base_url, write_key, timeout, gzip_level)
+    workers = max(1, concurrency)
+    client = _Client(base_url, write_key, timeout, gzip_level, pool_size=workers)
+    policy = retry_policy(max_retries, backoff_seconds)
     report = ReplayReport()
     started = time.perf_counter()
     in_flight: set[Future[BatchOutcome]] = set()
@@ -248,18 +309,21 @@ def post_files(paths: Iterable[Path], base_url: str, write_key: str, *,
             if on_progress is not None:
                 on_progress(outcome.events)
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="replay") as pool:
-        try:
-            for batch in batches(read_calls([Path(p) for p in paths], report)):
-                if len(in_flight) >= 2 * max(1, concurrency):
-                    done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                    collect(done)
-                in_flight.add(pool.submit(_send, client, batch, max_retries, backoff_seconds, sleep))
-            done, in_flight = wait(in_flight)
-            collect(done)
-        except BaseException:
-            for future in in_flight:
-                future.cancel()
-            raise
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="replay") as pool:
+            try:
+                for batch in batches(read_calls([Path(p) for p in paths], report)):
+                    if len(in_flight) >= 2 * workers:
+                        done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                        collect(done)
+                    in_flight.add(pool.submit(_send, client, batch, policy, sleep))
+                done, in_flight = wait(in_flight)
+                collect(done)
+            except BaseException:
+                for future in in_flight:
+                    future.cancel()
+                raise
+    finally:
+        client.close()
     report.seconds = time.perf_counter() - started
     return report

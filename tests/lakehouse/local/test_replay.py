@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import email.utils
 import gzip
 import json
+import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from lakehouse.core.aws.clients import aws_client
 from lakehouse.core.config import Settings
@@ -14,15 +18,18 @@ from lakehouse.core.contract.examples import example_calls
 from lakehouse.core.lake.raw import decode_lines
 from lakehouse.core.lake.storage import LakeStorage
 from lakehouse.core.write_keys import WriteKeyStore
-from lakehouse.local.gateway import LocalGateway
+from lakehouse.local.gateway import LocalGateway, default_handler_factory
 from lakehouse.local.replay import (
     MAX_BATCH_BYTES,
+    MAX_RETRY_AFTER,
     ReplayError,
     ReplayReport,
     batches,
     count_events,
     post_files,
     read_calls,
+    retry_delay,
+    retry_policy,
 )
 
 
@@ -142,3 +149,84 @@ def test_an_unreachable_api_fails_the_batches(tmp_path: Path) -> None:
     assert report.failed == 3 and not report.ok and "connection failed" in report.errors[0]
     with pytest.raises(ValueError, match="base URL"):
         post_files([], "ftp://host", "wk")
+
+
+def test_every_attempt_carries_a_fresh_sent_at(settings: Settings, tmp_path: Path) -> None:
+    """A 503 with Retry-After, then 200: the retry's sentAt is stamped when it is sent. With urllib3's Retry
+    inside the HTTP adapter instead (``HTTPAdapter(max_retries=Retry(status_forcelist=[503], ...))``) the two
+    attempts were seen to carry byte-identical bodies, so the retry's events would be skew-corrected by a
+    sentAt from before the wait."""
+    sent_at: list[str] = []
+
+    def factory():
+        def handler(event, context):
+            body = json.loads(gzip.decompress(base64.b64decode(event["body"])))
+            sent_at.append(body["sentAt"])
+            if len(sent_at) == 1:
+                return {"statusCode": 503, "headers": {"Retry-After": "1"}, "body": '{"message": "busy"}'}
+            return {"statusCode": 200, "body": json.dumps({"accepted": len(body["batch"])})}
+        return handler
+
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(0.02)  # long enough for the millisecond clock to move
+
+    with LocalGateway(settings, handler_factory=factory) as gateway:
+        report = post_files([write_calls(tmp_path / "c.jsonl", 5, "s")], gateway.url, "wk", sleep=sleep)
+    assert (report.accepted, report.requests, report.retries) == (5, 2, 1) and waits == [1]
+    assert len(sent_at) == 2 and sent_at[0] < sent_at[1]
+
+
+def test_the_gateways_429_is_retried_after_its_retry_after(keyed, tmp_path: Path) -> None:
+    """Two batches in flight, one function instance that takes 0.2 s, 0.05 s to wait for it: the second batch
+    gets 429 with Retry-After, waits what it says (not the backoff), and every event arrives once."""
+    settings, key = keyed
+    real = default_handler_factory(settings)
+
+    def slow_factory():
+        handler = real()
+
+        def slow(event, context):
+            time.sleep(0.2)
+            return handler(event, context)
+        return slow
+
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(0.05)
+
+    path = write_calls(tmp_path / "calls.jsonl", 1000, "q")
+    with LocalGateway(settings, handler_factory=slow_factory, concurrency=1, max_wait_seconds=0.05) as gateway:
+        report = post_files([path], gateway.url, key, concurrency=2, sleep=sleep)
+    assert (report.accepted, report.failed) == (1000, 0) and report.retries > 0
+    assert waits and set(waits) == {1}
+    assert stored_ids(settings) == sorted(f"q-{i}" for i in range(1000))
+
+
+def response_with(headers: dict[str, str]) -> requests.Response:
+    response = requests.Response()
+    response.status_code = 429
+    response.headers.update(headers)
+    return response
+
+
+@pytest.mark.parametrize(("case", "headers", "low", "high"), [
+    ("delta seconds", {"Retry-After": "3"}, 3, 3),
+    ("an HTTP date 30 s ahead", {"Retry-After": "in 30 s"}, 25, 30),
+    ("a date in the past", {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0, 0),
+    ("longer than the cap", {"Retry-After": "3600"}, MAX_RETRY_AFTER, MAX_RETRY_AFTER),
+    ("not a number: the backoff", {"Retry-After": "soon"}, 2 * 0.5, 3 * 0.5),
+    ("no header: the backoff", {}, 2 * 0.5, 3 * 0.5),
+])
+def test_retry_delays(case: str, headers: dict[str, str], low: float, high: float) -> None:
+    """The wait before the third attempt (two failures so far, backoff 0.5 s: 1.0 s plus up to 0.5 s jitter)."""
+    if headers.get("Retry-After") == "in 30 s":  # a date made now, not when the cases were collected
+        headers = {"Retry-After": email.utils.formatdate(time.time() + 30, usegmt=True)}
+    retry = retry_policy(max_retries=8, backoff_seconds=0.5)
+    for _ in range(2):
+        retry = retry.increment("POST", "http://api/v1/batch", error=requests.ConnectionError("refused"))
+    assert low <= retry_delay(retry, response_with(headers)) <= high, case
