@@ -3,12 +3,19 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# the second test environment: the Glue code on AWS Glue 5.0's Spark and Python modules (tests/glue/requirements.txt)
+GLUE_VENV  := .venv-glue
+GLUE_BIN   := $(GLUE_VENV)/bin
+GLUE_STAMP := $(GLUE_VENV)/.installed-stamp
+GLUE_REQS  := tests/glue/requirements.txt
+GLUE_TESTS := tests/glue_jobs tests/stream/test_glue_job.py
 
-.PHONY: help install demo test lint format bench schemas clean synth cdk-check
+.PHONY: help install demo test test-glue lint format bench schemas clean synth cdk-check
 
 help:
 	@echo "make demo    run the whole local pipeline on the embedded defaults"
 	@echo "make test    run the lint, the offline CDK checks and the test suite"
+	@echo "make test-glue  the Glue jobs' tests on Glue 5.0's Spark 3.5 (.venv-glue; part of make test)"
 	@echo "make bench   run the benchmarks (slow scale tests included)"
 	@echo "make schemas regenerate the contract's JSON Schema files"
 	@echo "make synth   synthesize every CDK stack offline into cdk.out (STAGE=dev|prod)"
@@ -22,6 +29,20 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# Glue 5.0's versions from tests/glue/requirements.txt; everything else at the versions constraints.txt pins (its lines
+# for the packages pinned there are left out); the project editable without its dependencies (it pins pyspark 4).
+$(GLUE_STAMP): pyproject.toml constraints.txt $(GLUE_REQS)
+	test -x $(GLUE_BIN)/python || $(PYTHON) -m venv $(GLUE_VENV)
+	$(GLUE_BIN)/python -m pip install --quiet --upgrade "pip==26.3"
+	pinned=$$(sed -nE 's/^([A-Za-z0-9_.-]+)==.*/\1/p' $(GLUE_REQS) | paste -sd'|'); \
+		grep -viE "^($$pinned)==" constraints.txt > $(GLUE_VENV)/constraints.txt
+	$(GLUE_BIN)/python -m pip install --quiet -c $(GLUE_VENV)/constraints.txt -r $(GLUE_REQS)
+	$(GLUE_BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(GLUE_STAMP)
+
+test-glue: $(GLUE_STAMP)
+	$(GLUE_BIN)/pytest $(GLUE_TESTS)
+
 demo: install
 	$(BIN)/lakehouse demo
 
@@ -31,6 +52,7 @@ lint: install
 
 test: lint cdk-check
 	$(BIN)/pytest
+	$(MAKE) --no-print-directory test-glue
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -60,4 +82,4 @@ cdk-check: synth
 	$(BIN)/python -m infra.check cdk.out
 
 clean:
-	rm -rf $(VENV) .lakehouse .pytest_cache .ruff_cache cdk.out build node_modules
+	rm -rf $(VENV) $(GLUE_VENV) .lakehouse .pytest_cache .ruff_cache cdk.out build node_modules

@@ -65,6 +65,18 @@ def parsed_from_rows(rows: Iterable[Any]) -> list[StreamEvent | Rejected]:
     return parsed
 
 
+def glue_starting_timestamp(value: str) -> str:
+    """An ISO 8601 time as Glue's Kinesis ``startingPosition`` takes it: ``yyyy-mm-ddTHH:MM:SS`` and a ``±hh:mm``
+    offset (AWS Glue, Kinesis connection options), here always UTC (``2025-06-01T00:00:00+00:00``).
+
+    A fraction of a second (``datetime.isoformat()`` writes microseconds) is dropped: the read starts at most one
+    second earlier, and every restart of the checkpoint passes the same value.
+    """
+    moment = datetime.fromisoformat(value)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
 def kinesis_options(stream_arn: str, max_records_per_shard: int, starting_position: str,
                     starting_timestamp: str | None) -> dict[str, str]:
     """Options of Glue's Kinesis source: records parsed as JSON with :data:`GLUE_SCHEMA`, arrival times added,
@@ -74,7 +86,8 @@ def kinesis_options(stream_arn: str, max_records_per_shard: int, starting_positi
                "schema": GLUE_SCHEMA, "startingPosition": starting_position, "addRecordTimestamp": "true",
                "emitConsumerLagMetrics": "true", "maxFetchRecordsPerShard": str(max_records_per_shard)}
     if starting_position == "AT_TIMESTAMP" and starting_timestamp:
-        options["startingPosition"] = starting_timestamp  # Glue takes the timestamp itself as the position
+        # Glue takes the timestamp itself as the position, in its own pattern
+        options["startingPosition"] = glue_starting_timestamp(starting_timestamp)
     return options
 
 

@@ -51,7 +51,7 @@ class MessageIds:
 
 def iso_ms(ts: np.ndarray) -> np.ndarray:
     """Epoch milliseconds -> 'YYYY-MM-DDTHH:MM:SS.mmmZ' (numpy string array)."""
-    return np.strings.add(np.datetime_as_string(ts.astype("datetime64[ms]"), unit="ms"), "Z")
+    return np.char.add(np.datetime_as_string(ts.astype("datetime64[ms]"), unit="ms"), "Z")
 
 
 def track(event: str, message_id: str, cust: int, stamp: str, properties: dict[str, Any],
