@@ -77,7 +77,8 @@ def job_run(model: type[J], argv: Sequence[str] | None, default_name: Callable[[
 
     glue_context = GlueContext(SparkContext.getOrCreate())
     job = Job(glue_context)
-    options = getResolvedOptions(argv, ["JOB_NAME"]) if "--JOB_NAME" in argv else {}
+    named = any(a == "--JOB_NAME" or a.startswith("--JOB_NAME=") for a in argv)
+    options = getResolvedOptions(argv, ["JOB_NAME"]) if named else {}
     job.init(parsed.job_name or default_name(settings.names), options)
     yield JobRun(parsed, settings, glue_context.spark_session, glue_context, job)
     job.commit()

@@ -78,13 +78,9 @@ class BatchStack(Stack):
             f"{glue_arn}:table/{names.glue_database}/*",
         ]
         security = GlueSecurity(self, "GlueSecurity", name=names.batch_glue_security, key=key)
-        # Each job's arguments come from its model in lakehouse.core.job_args, the one its entry script parses.
-        where = {
-            "project": settings.project,
-            "stage": settings.stage,
-            "region": deployment.region,
-            "lake_root": deployment.lake.root_uri,
-        }
+        # Each job's arguments come from its model in lakehouse.core.job_args, the one its entry script parses;
+        # from_settings carries the deployment's batch tuning (a Glue job has no LAKEHOUSE_* environment).
+        where = {"region": deployment.region, "lake_root": deployment.lake.root_uri}
 
         def job(
             construct_id: str,
@@ -137,7 +133,7 @@ class BatchStack(Stack):
             appends=(zone("quarantine"),),  # malformed raw lines, with the reason
             bookmarks=True,  # only raw objects not processed yet
             # register curated tables and partitions in the Glue catalog
-            arguments=RawToCuratedArguments(**where, catalog=True),
+            arguments=RawToCuratedArguments.from_settings(settings, **where, catalog=True),
             statements=[iam.PolicyStatement(actions=CATALOG_WRITE_ACTIONS, resources=catalog_arns)],
         )
         self.build_star = job(
@@ -148,7 +144,7 @@ class BatchStack(Stack):
             reads=[zone("curated")],
             writes=[zone("warehouse")],
             statements=[iam.PolicyStatement(actions=CATALOG_READ_ACTIONS, resources=catalog_arns)],
-            arguments=BuildStarArguments(**where),
+            arguments=BuildStarArguments.from_settings(settings, **where),
         )
         redshift = warehouse.redshift
         self.load_warehouse = job(
@@ -167,7 +163,8 @@ class BatchStack(Stack):
                 policies.kms_via(key, policies.KMS_DECRYPT, ["secretsmanager"]),
             ],
             # Glue sets no environment variables: the LAKEHOUSE_REDSHIFT__* settings come as parameters
-            arguments=LoadWarehouseArguments(
+            arguments=LoadWarehouseArguments.from_settings(
+                settings,
                 **where,
                 target="redshift",
                 redshift_host=redshift.workgroup.attr_workgroup_endpoint_address,

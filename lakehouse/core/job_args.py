@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from lakehouse.core.config import RedshiftSettings, Settings, StreamSettings
+from lakehouse.core.config import BatchSettings, RedshiftSettings, Settings, StreamSettings
 
 #: Job parameters AWS Glue sets or reads itself (AWS Glue Developer Guide, "Using job parameters in AWS Glue
 #: jobs", and awsglue.job.Job's reserved names): never reported as unknown.
@@ -122,6 +122,20 @@ class JobArguments(BaseModel):
         ignored = tuple(token for token in extra if token.startswith("--"))
         return ParsedJobArguments(arguments, job_name, bookmark, ignored)
 
+    @classmethod
+    def from_settings(cls: type[J], settings: Settings, **given: Any) -> J:
+        """Arguments carrying ``settings``' project, stage and every nested setting this job reads (what the CDK
+        passes, so that deploy-time ``LAKEHOUSE_*`` values reach a job that has no environment); ``given`` wins.
+        """
+        values: dict[str, Any] = {"project": settings.project, "stage": settings.stage}
+        for prefix in cls.NESTED:
+            nested = getattr(settings, prefix).model_dump()
+            for name in cls.names():
+                field = name.removeprefix(f"{prefix}_")
+                if name.startswith(f"{prefix}_") and nested.get(field) is not None:
+                    values[name] = nested[field]
+        return cls(**{**values, **given})
+
     def to_glue(self) -> dict[str, str]:
         """The arguments given to the constructor as Glue ``DefaultArguments`` (``{"--force": "true"}``)."""
         out: dict[str, str] = {}
@@ -152,15 +166,34 @@ class JobArguments(BaseModel):
 
 
 class RawToCuratedArguments(JobArguments):
-    """``glue_jobs/raw_to_curated.py``: raw -> curated; ``catalog`` registers tables in the Glue Data Catalog."""
+    """``glue_jobs/raw_to_curated.py``: raw -> curated; ``catalog`` registers tables in the Glue Data Catalog.
+
+    ``batch_*``: the :class:`~lakehouse.core.config.BatchSettings` this job reads.
+    """
+
+    NESTED: ClassVar[Mapping[str, type[BaseModel]]] = {"batch": BatchSettings}
 
     catalog: bool = False
+    batch_session_gap_minutes: int | None = None
+    batch_target_file_rows: int | None = None
+    batch_validation: Literal["spark", "python"] | None = None
 
 
 class BuildStarArguments(JobArguments):
-    """``glue_jobs/build_star.py``: curated -> star schema; ``force`` rebuilds even when curated is unchanged."""
+    """``glue_jobs/build_star.py``: curated -> star schema; ``force`` rebuilds even when curated is unchanged.
+
+    ``batch_*``: the :class:`~lakehouse.core.config.BatchSettings` this job reads.
+    """
+
+    NESTED: ClassVar[Mapping[str, type[BaseModel]]] = {"batch": BatchSettings}
 
     force: bool = False
+    batch_session_gap_minutes: int | None = None
+    batch_target_file_rows: int | None = None
+    batch_rfm_window_days: int | None = None
+    batch_affinity_min_support: float | None = None
+    batch_affinity_min_confidence: float | None = None
+    batch_affinity_min_pair_orders: int | None = None
 
 
 class LoadWarehouseArguments(JobArguments):
@@ -206,10 +239,8 @@ class StreamingJobArguments(JobArguments):
 
     @classmethod
     def from_settings(cls, settings: Settings, **given: Any) -> StreamingJobArguments:
-        """Arguments carrying every stream tuning value of ``settings`` (what the CDK passes)."""
-        tuning = {f"stream_{k}": v for k, v in settings.stream.model_dump().items() if v is not None}
-        return cls(project=settings.project, stage=settings.stage, kinesis_shards=settings.kinesis_shards,
-                   **tuning, **given)
+        """As :meth:`JobArguments.from_settings`, with the stream's shard count."""
+        return super().from_settings(settings, **{"kinesis_shards": settings.kinesis_shards, **given})
 
 
 class _Parser(argparse.ArgumentParser):

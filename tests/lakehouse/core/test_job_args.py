@@ -120,3 +120,23 @@ def test_a_glue_parameter_whose_value_starts_with_dashes_is_not_taken_for_an_arg
             "--enable-spark-ui", "--force", "true"]
     parsed = LoadWarehouseArguments.parse(argv)
     assert parsed.ignored == () and parsed.arguments.force is True
+
+
+def test_every_batch_setting_reaches_a_glue_job_that_reads_it() -> None:
+    """A BatchSettings field no batch job model carries would keep its default on Glue, whatever was deployed."""
+    from lakehouse.core.config import BatchSettings
+
+    carried = {name.removeprefix("batch_") for model in (RawToCuratedArguments, BuildStarArguments)
+               for name in model.names() if name.startswith("batch_")}
+    assert carried == set(BatchSettings.model_fields)
+
+
+def test_from_settings_carries_deploy_time_tuning_and_given_values_win() -> None:
+    from lakehouse.core.config import BatchSettings, Settings
+
+    settings = Settings(stage="prod", batch=BatchSettings(session_gap_minutes=45, rfm_window_days=180))
+    star = BuildStarArguments.from_settings(settings, lake_root="s3://lake", force=True)
+    parsed = BuildStarArguments.parse(["build_star.py", *[x for kv in star.to_glue().items() for x in kv]])
+    assert parsed.arguments.settings().batch == settings.batch and parsed.arguments.force is True
+    curated = RawToCuratedArguments.from_settings(settings, batch_session_gap_minutes=20)
+    assert curated.settings().batch.session_gap_minutes == 20 and curated.settings().stage == "prod"
