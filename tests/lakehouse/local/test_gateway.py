@@ -17,11 +17,8 @@ from collections import Counter
 import pytest
 import requests
 
-from lakehouse.core.aws.clients import aws_client
 from lakehouse.core.config import Settings
 from lakehouse.core.contract.examples import example_calls
-from lakehouse.core.lake.raw import decode_lines
-from lakehouse.core.lake.storage import LakeStorage
 from lakehouse.core.write_keys import WriteKeyStore
 from lakehouse.local.gateway import (
     MAX_PAYLOAD_BYTES,
@@ -33,6 +30,7 @@ from lakehouse.local.gateway import (
     proxy_event,
     split_target,
 )
+from tests.lambdas.ingest.conftest import raw_records, stream_records
 
 
 def test_proxy_event_has_the_rest_api_shape() -> None:
@@ -312,26 +310,6 @@ def test_a_request_finding_every_instance_busy_waits_for_one_then_gets_429(setti
         assert "Retry-After" not in headers and len(recorder.events) == 2 and recorder.instances == 1
 
 
-def stream_event_ids(settings: Settings) -> list[str]:
-    """``event_id`` of every record on the stage's stream, all shards, from the start."""
-    kinesis = aws_client("kinesis", region=settings.region)
-    ids = []
-    for shard in kinesis.list_shards(StreamName=settings.names.stream)["Shards"]:
-        iterator = kinesis.get_shard_iterator(StreamName=settings.names.stream, ShardId=shard["ShardId"],
-                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        while iterator:
-            page = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
-            ids += [json.loads(r["Data"])["event_id"] for r in page["Records"]]
-            iterator = page.get("NextShardIterator") if page["Records"] else None
-    return ids
-
-
-def raw_event_ids(settings: Settings) -> list[str]:
-    storage = LakeStorage(settings.lake)
-    return [json.loads(line)["event_id"] for obj in storage.list("raw")
-            for line in decode_lines(storage.get_bytes(obj.key))]
-
-
 def test_fifty_clients_on_four_instances_queue_or_get_429_and_no_connection_is_reset(aws_settings: Settings) -> None:
     """50 clients, each on its own keep-alive session, post 50-event batches to the real function (4
     instances, 0.5 s to wait for one) for 3 s. Every request is answered 200 or 429 with Retry-After; every
@@ -387,5 +365,5 @@ def test_fifty_clients_on_four_instances_queue_or_get_429_and_no_connection_is_r
     assert unexpected == [], f"{len(unexpected)} of {requests_made} requests: {Counter(unexpected).most_common(3)}"
     assert answered[200], "no request got through"
     delivered = Counter(answered[200])
-    assert Counter(raw_event_ids(settings)) == delivered
-    assert Counter(stream_event_ids(settings)) == delivered
+    assert Counter(record["event_id"] for _, record in raw_records(settings)) == delivered
+    assert Counter(record["event_id"] for _, record in stream_records(settings)) == delivered
