@@ -9,12 +9,14 @@ GLUE_BIN   := $(GLUE_VENV)/bin
 GLUE_STAMP := $(GLUE_VENV)/.installed-stamp
 GLUE_REQS  := tests/glue/requirements.txt
 GLUE_TESTS := tests/glue_jobs tests/stream/test_glue_job.py
+# Glue 5.0 runs Python 3.11, and its pinned modules (numpy 1.26, pyspark 3.5) do not install or run on later ones
+GLUE_PYTHON ?= python3.11
 
 .PHONY: help install demo test test-glue lint format bench schemas clean synth cdk-check
 
 help:
 	@echo "make demo    run the whole local pipeline on the embedded defaults"
-	@echo "make test    run the lint, the offline CDK checks and the test suite"
+	@echo "make test    run the lint, the import contracts, the offline CDK checks, the test suite and test-glue"
 	@echo "make test-glue  the Glue jobs' tests on Glue 5.0's Spark 3.5 (.venv-glue; part of make test)"
 	@echo "make bench   run the benchmarks (slow scale tests included)"
 	@echo "make schemas regenerate the contract's JSON Schema files"
@@ -32,7 +34,9 @@ install: $(STAMP)
 # Glue 5.0's versions from tests/glue/requirements.txt; everything else at the versions constraints.txt pins (its lines
 # for the packages pinned there are left out); the project editable without its dependencies (it pins pyspark 4).
 $(GLUE_STAMP): pyproject.toml constraints.txt $(GLUE_REQS)
-	test -x $(GLUE_BIN)/python || $(PYTHON) -m venv $(GLUE_VENV)
+	@$(GLUE_PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo "the Glue test \
+		environment needs Python 3.11, as AWS Glue 5.0 runs: install it or set GLUE_PYTHON=/path/to/python3.11"; exit 1; }
+	test -x $(GLUE_BIN)/python || $(GLUE_PYTHON) -m venv $(GLUE_VENV)
 	$(GLUE_BIN)/python -m pip install --quiet --upgrade "pip==26.3"
 	pinned=$$(sed -nE 's/^([A-Za-z0-9_.-]+)==.*/\1/p' $(GLUE_REQS) | paste -sd'|'); \
 		grep -viE "^($$pinned)==" constraints.txt > $(GLUE_VENV)/constraints.txt
@@ -82,4 +86,5 @@ cdk-check: synth
 	$(BIN)/python -m infra.check cdk.out
 
 clean:
-	rm -rf $(VENV) $(GLUE_VENV) .lakehouse .pytest_cache .ruff_cache cdk.out build node_modules
+	rm -rf $(VENV) $(GLUE_VENV) .lakehouse .pytest_cache .ruff_cache .hypothesis .grimp_cache .import_linter_cache \
+		cdk.out build node_modules *.egg-info

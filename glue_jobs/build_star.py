@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from glue_jobs.common.runtime import job_run, print_summary
+from glue_jobs.common.runtime import job_run, print_summary, run_entry_script
 from glue_jobs.star.job import run_build_star
 from lakehouse.core.job_args import BuildStarArguments
 
@@ -22,4 +22,4 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    run_entry_script(main)

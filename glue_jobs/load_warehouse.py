@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from glue_jobs.common.runtime import job_run, print_summary
+from glue_jobs.common.runtime import job_run, print_summary, run_entry_script
 from glue_jobs.warehouse.load import load_warehouse, target_for
 from lakehouse.core.job_args import LoadWarehouseArguments
 
@@ -26,4 +26,4 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    run_entry_script(main)

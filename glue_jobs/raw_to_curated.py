@@ -14,7 +14,7 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from glue_jobs.common.runtime import job_run, print_summary
+from glue_jobs.common.runtime import job_run, print_summary, run_entry_script
 from glue_jobs.curated.job import run_raw_to_curated
 from glue_jobs.curated.parse import raw_object_of
 from lakehouse.core.job_args import RawToCuratedArguments
@@ -57,4 +57,4 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    run_entry_script(main)

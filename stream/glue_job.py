@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import math
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -104,24 +105,34 @@ def process_glue_batch(processor: MicroBatchProcessor, batch: DataFrame, batch_i
     return result
 
 
+def window_size(trigger_seconds: float) -> str:
+    """Glue's ``windowSize`` for a trigger interval: whole seconds, at least 1, never shorter than asked.
+
+    Glue takes the window as a Spark interval of whole seconds (``"2 seconds"``); a fractional interval is
+    rounded up, so micro-batches never come more often than ``LAKEHOUSE_STREAM__TRIGGER_SECONDS`` says.
+    """
+    return f"{max(1, math.ceil(trigger_seconds))} seconds"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Start the streaming job on ``argv`` (``sys.argv`` when None); runs until Glue stops it.
 
     Raises :class:`~lakehouse.core.job_args.JobArgumentsError` when ``--stream_arn`` or
     ``--checkpoint_location`` is missing or an argument is unusable.
     """
-    from awsglue.context import GlueContext
-    from pyspark.context import SparkContext
-
     parsed = StreamingJobArguments.parse(sys.argv if argv is None else argv)
     args = parsed.arguments
     missing = [f"--{n}" for n in ("stream_arn", "checkpoint_location") if not getattr(args, n)]
     if missing:
         raise JobArgumentsError(f"the streaming job needs {' and '.join(missing)}")
-    if parsed.ignored:
+    if parsed.ignored:  # on Glue: a parameter Glue added that we do not know; reported, not fatal
         print(f"ignored job arguments (no job reads them): {' '.join(parsed.ignored)}", file=sys.stderr)
     settings = args.settings()
     tuning = settings.stream
+
+    from awsglue.context import GlueContext  # only once the arguments are known good: Glue's own library
+    from pyspark.context import SparkContext
+
     glue = GlueContext(SparkContext.getOrCreate())
     checkpoint = str(args.checkpoint_location)
     identity = checkpoint_identity(checkpoint, tuning.starting_position, tuning.starting_timestamp,
@@ -133,9 +144,13 @@ def main(argv: list[str] | None = None) -> None:
         connection_options=kinesis_options(str(args.stream_arn), max(1, tuning.max_records_per_trigger // shards),
                                            identity.starting_position, identity.starting_timestamp))
     glue.forEachBatch(frame=frame, batch_function=functools.partial(process_glue_batch, processor),
-                      options={"windowSize": f"{max(1, round(tuning.trigger_seconds))} seconds",
+                      options={"windowSize": window_size(tuning.trigger_seconds),
                                "checkpointLocation": checkpoint})
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except JobArgumentsError as error:
+        print(f"glue_job.py: error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None

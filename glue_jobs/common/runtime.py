@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from lakehouse.core.config import ResourceNames, Settings
@@ -54,12 +55,18 @@ def job_run(model: type[J], argv: Sequence[str] | None, default_name: Callable[[
 
     On Glue the job is initialised under Glue's ``--JOB_NAME`` (``default_name(settings.names)`` when absent)
     with the options awsglue's ``getResolvedOptions`` resolves, and committed only when the body returns.
-    ``spark=False`` skips the Spark session (the warehouse load needs none). Unknown arguments are reported
-    on stderr. Raises :class:`~lakehouse.core.job_args.JobArgumentsError` for unusable arguments.
+    ``spark=False`` skips the Spark session (the warehouse load needs none). ``--help`` prints the job's
+    arguments and exits. Raises :class:`~lakehouse.core.job_args.JobArgumentsError` for unusable arguments and,
+    off Glue, for unknown ones (on Glue they are reported on stderr: Glue may add parameters of its own).
     """
     argv = list(sys.argv if argv is None else argv)
+    if {"-h", "--help"} & set(argv[1:]):
+        print(model.usage(Path(argv[0]).name if argv else "job"))
+        raise SystemExit(0)
     parsed = model.parse(argv)
     if parsed.ignored:
+        if not on_glue():  # a typo here; on Glue, a parameter Glue added that we do not know: reported, not fatal
+            raise JobArgumentsError(f"unknown arguments {' '.join(parsed.ignored)} (--help lists what this job reads)")
         print(f"ignored job arguments (no job reads them): {' '.join(parsed.ignored)}", file=sys.stderr)
     settings = parsed.arguments.settings()
     if not on_glue():
@@ -84,10 +91,19 @@ def job_run(model: type[J], argv: Sequence[str] | None, default_name: Callable[[
     job.commit()
 
 
+def run_entry_script(main: Callable[[], Any]) -> None:
+    """``if __name__ == "__main__"`` of an entry script: a user error ends with its message and exit status 2."""
+    try:
+        main()
+    except JobArgumentsError as exc:
+        print(f"{Path(sys.argv[0]).name}: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def print_summary(summary: dict[str, Any]) -> dict[str, Any]:
     """Print a job's report as one JSON line (the last line of its log) and return it."""
     print(json.dumps(summary, default=str), flush=True)
     return summary
 
 
-__all__ = ["JobArgumentsError", "JobRun", "job_run", "on_glue", "print_summary"]
+__all__ = ["JobArgumentsError", "JobRun", "job_run", "on_glue", "print_summary", "run_entry_script"]

@@ -24,6 +24,7 @@ Spelling, the same everywhere:
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, TypeVar
@@ -91,6 +92,19 @@ class JobArguments(BaseModel):
     lake_root: str | None = None
 
     @classmethod
+    def usage(cls, prog: str) -> str:
+        """The arguments this job reads, one per line (what ``--help`` prints)."""
+        lines = [f"usage: {prog} [--name value ...]   (every argument takes a value, booleans too)", ""]
+        for name, field in cls.model_fields.items():
+            kind = re.sub(r"<class '(\w+)'>", r"\1", str(field.annotation)).replace("typing.", "")
+            kind = re.sub(r"^Optional\[(.*)\]$", r"\1", kind.removesuffix(" | None"))
+            kind = "true|false" if kind == "bool" else re.sub(r"^Literal\[(.*)\]$", r"one of \1", kind)
+            default = "" if field.default is None else f" (default {str(field.default).lower()})"
+            lines.append(f"  --{name:<36} {kind}{default}")
+        lines.append("\nArguments not given take the LAKEHOUSE_* environment's value, or the default.")
+        return "\n".join(lines)
+
+    @classmethod
     def names(cls) -> tuple[str, ...]:
         """The argument names this job reads (without ``--``), in declaration order."""
         return tuple(cls.model_fields)
@@ -111,7 +125,7 @@ class JobArguments(BaseModel):
         try:
             known, extra = parser.parse_known_args(_without_glue_parameters(argv[1:], ours))
         except argparse.ArgumentError as exc:
-            raise JobArgumentsError(_argparse_message(exc)) from None
+            raise JobArgumentsError(_argparse_message(exc, cls)) from None
         values = vars(known)
         job_name = values.pop("JOB_NAME")
         bookmark = values.pop("job_bookmark_option")
@@ -276,10 +290,12 @@ def _without_glue_parameters(tokens: Sequence[str], ours: set[str]) -> list[str]
     return kept
 
 
-def _argparse_message(exc: argparse.ArgumentError) -> str:
+def _argparse_message(exc: argparse.ArgumentError, model: type[JobArguments]) -> str:
     name = exc.argument_name or "an argument"
     if "expected one argument" in str(exc):
-        return f"argument {name} needs a value (booleans too: {name} true)"
+        field = model.model_fields.get(name.removeprefix("--"))
+        flag = field is not None and field.annotation in (bool, "bool")
+        return f"argument {name} needs a value" + (f" (booleans too: {name} true)" if flag else "")
     return f"argument {name}: {exc.message}"
 
 

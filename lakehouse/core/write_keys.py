@@ -44,7 +44,10 @@ def key_id_of(key_hash: str) -> str:
 
 
 def check_source(source: str) -> str:
-    """Sources name raw-zone partitions (``raw/source=<source>/``): lower-case, digits, '-' and '_'."""
+    """``source`` if it can name a raw-zone partition (``raw/source=<source>/``): lower-case, digits, '-', '_'.
+
+    Raises :class:`WriteKeyError` otherwise.
+    """
     if not SOURCE_PATTERN.match(source):
         raise WriteKeyError(
             f"source {source!r} must be 1-63 characters of a-z, 0-9, '-' or '_', starting with a letter or digit")
@@ -125,7 +128,10 @@ class WriteKeyStore:
         return sorted(keys, key=lambda k: (k.created_at, k.key_id))
 
     def revoke(self, key_id: str) -> WriteKey:
-        """Mark the key whose id (or hash prefix of at least 6 hex digits) is ``key_id`` as revoked."""
+        """Mark the key whose id (or hash prefix of at least 6 hex digits) is ``key_id`` as revoked.
+
+        Raises :class:`WriteKeyError` for an id that is too short, matches no key, or matches several.
+        """
         key_id = key_id.strip().lower()
         if len(key_id) < 6 or not all(c in "0123456789abcdef" for c in key_id):
             raise WriteKeyError(f"key id {key_id!r} must be at least 6 hex digits (see `lakehouse keys list`)")

@@ -82,6 +82,10 @@ LISTEN_BACKLOG = 1024  # pending connections the kernel queues (socketserver's d
 INTEGRATED_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 HOP_BY_HOP = frozenset({"connection", "content-length", "keep-alive", "transfer-encoding", "upgrade"})
 _DIGITS = re.compile(r"[0-9]+")
+#: a header field name (RFC 9110 §5.1: a token)
+_FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: how long an oversized body is read away before the 413 goes out anyway (a client that declared but never sends)
+DISCARD_IDLE_SECONDS = 1.0
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 log = logging.getLogger(__name__)
 
@@ -365,7 +369,10 @@ def _read_body(environ: dict[str, Any], headers: list[tuple[str, str]]) -> bytes
             raise _FramingError(400, f"Invalid Content-Length: {', '.join(sorted(lengths))[:100]}")
         length = int(next(iter(lengths)))
         if length > MAX_PAYLOAD_BYTES:
-            _discard(stream, min(length, DISCARD_LIMIT_BYTES))
+            connection = environ.get("lakehouse.connection")
+            if connection is not None:  # a client that declared a huge body but sends none gets its 413 soon
+                connection.settimeout(DISCARD_IDLE_SECONDS)
+            _discard(stream, min(length, DISCARD_LIMIT_BYTES))  # stops at the idle timeout
             return None
         body = _read_exactly(stream, length)
     except TimeoutError:
@@ -377,6 +384,24 @@ def _read_body(environ: dict[str, Any], headers: list[tuple[str, str]]) -> bytes
     if len(body) < length:
         raise _FramingError(400, f"Bad Request: the body ended after {len(body)} of {length} bytes")
     return body
+
+
+def _header_problem(headers: Any) -> str | None:
+    """What is wrong with a request's header block as http.client parsed it, or None.
+
+    http.client ends the headers at the first line that is not ``name: value`` (a space in the name, no colon,
+    a non-ASCII name) and keeps the rest as a payload; a folded line (obs-fold) or a bare CR stays in a value.
+    RFC 9112 §5 asks a server to refuse such requests with 400, which is also what a proxy in front of API
+    Gateway does: nothing after the bad line may be silently dropped (Content-Length, Authorization).
+    """
+    if headers.defects or headers.get_payload():
+        return "malformed header field (each must be 'name: value' on one line)"
+    for name, value in headers.items():
+        if not _FIELD_NAME.fullmatch(name):
+            return f"invalid header field name {name[:40]!r}"
+        if "\r" in value or "\n" in value:
+            return f"header {name[:40]} is folded over lines or holds a bare CR"
+    return None
 
 
 def _status_line(status: int) -> str:
@@ -521,6 +546,7 @@ class LocalGateway:
                 environ["lakehouse.target"] = target
                 environ["lakehouse.headers"] = list(self.headers.items())
                 environ["lakehouse.request_line"] = self.requestline
+                environ["lakehouse.connection"] = self.connection
                 return environ
 
             def parse_request(self) -> bool:
@@ -529,7 +555,14 @@ class LocalGateway:
                 if self.request_version == "HTTP/0.9":  # 'GET /' without a version: no headers, no status line
                     self.send_error(400, "Bad request syntax: no HTTP version")
                     return False
+                problem = _header_problem(self.headers)
+                if problem:  # http.client stops at a bad line and drops every header after it: refuse instead
+                    self.send_error(400, f"Bad Request: {problem}")
+                    return False
                 return True
+
+            def handle_expect_100(self) -> bool:
+                return True  # Werkzeug sends the "100 Continue" itself when the application reads the body
 
             def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
                 """http.server's own errors (bad request line, 414, 431, ...) as API Gateway-style JSON."""

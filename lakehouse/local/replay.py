@@ -258,6 +258,9 @@ def _send(client: _Client, batch: Batch, policy: Retry, sleep: Callable[[float],
         else:
             answer = _json_object(response.content)
             status = response.status_code
+            if status == 200 and not isinstance(answer.get("accepted"), int):  # nothing says the events are stored
+                last = f"HTTP 200 without the API's count of accepted events: {response.content[:200]!r}"
+                return BatchOutcome(events, failed=events, requests=attempts, retries=attempts - 1, errors=(last,))
             if status == 200 or (status == 400 and answer.get("code") == "invalid_events"):
                 errors = tuple(f"{e.get('index')}: {e.get('errors')}" for e in answer.get("errors", [])[:5])
                 return BatchOutcome(events, int(answer.get("accepted", 0)), int(answer.get("duplicates", 0)),

@@ -14,6 +14,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.core.config import Settings
+from lakehouse.core.job_args import JobArgumentsError
+from stream import glue_job
 from stream.glue_job import ARRIVAL_COLUMN, GLUE_SCHEMA, kinesis_options, parsed_from_rows, process_glue_batch
 from stream.job import build_processor
 from stream.records import RawStreamRecord, Rejected, StreamEvent, parse_record
@@ -182,3 +184,19 @@ def test_the_glue_streaming_job_reads_glues_kinesis_source_and_resumes_its_check
     assert len({p.run for p in processors}) == 1
     expected = oracle_features(data.records, DEFAULT_BREAKPOINTS)
     assert_features_match(expected, actual_features(stored_items(aws_settings)))
+
+
+@pytest.mark.parametrize("seconds, window", [(0, "1 seconds"), (0.4, "1 seconds"), (1, "1 seconds"),
+                                             (2.5, "3 seconds"), (60, "60 seconds")])
+def test_glue_window_is_never_shorter_than_the_trigger(seconds: float, window: str) -> None:
+    """Seen failing: with ``round()``, 2.5 s gave a 2-second window (micro-batches more often than configured)."""
+    assert glue_job.window_size(seconds) == window
+
+
+def test_bad_arguments_are_refused_before_glue_is_touched() -> None:
+    """Off Glue (no awsglue here) a missing argument must still be a clear error, not an ImportError.
+
+    Seen failing: with the awsglue imports first in main(), this raised ModuleNotFoundError: No module named 'awsglue'.
+    """
+    with pytest.raises(JobArgumentsError, match="needs --stream_arn and --checkpoint_location"):
+        glue_job.main(["glue_job.py", "--stage", "dev"])

@@ -30,7 +30,7 @@ def key_store(settings: Settings) -> WriteKeyStore:
 
 @friendly_errors
 def serve(
-    port: int = typer.Option(8080, help="port to listen on (0 picks a free one)"),
+    port: int = typer.Option(8080, min=0, max=65535, help="port to listen on (0 picks a free one)"),
     host: str = typer.Option("127.0.0.1", help="address to bind (keep it local)"),
     concurrency: int = typer.Option(4, min=1, max=64, help="function instances serving requests at once"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="show the function's logs and each request"),

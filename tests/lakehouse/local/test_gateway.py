@@ -250,6 +250,14 @@ MALFORMED = [
      "200: the request reached the function"),
     ("request target over 10,240 bytes", b"GET /" + b"a" * 11_000 + b" HTTP/1.1\r\nHost: local\r\n\r\n", True, 414,
      "200: the request reached the function"),
+    ("header line without a colon", POST + b"Oops\r\nContent-Length: 2\r\n\r\n{}", True, 400,
+     "the function got the request with Content-Length dropped (its own 400: empty body)"),
+    ("space in a header name", POST + b"X Bad: 1\r\nContent-Length: 2\r\n\r\n{}", True, 400,
+     "the function got the request with every later header dropped"),
+    ("non-ASCII header name", POST + "Ä: 1\r\n".encode() + b"Content-Length: 2\r\n\r\n{}", True, 400,
+     "the function got the request with every later header dropped"),
+    ("folded header (obs-fold)", POST + b"X-Note: a\r\n folded\r\nContent-Length: 2\r\n\r\n{}", True, 400,
+     "the function got the header value 'a\\r\\n folded'"),
 ]
 
 
@@ -367,3 +375,32 @@ def test_fifty_clients_on_four_instances_queue_or_get_429_and_no_connection_is_r
     delivered = Counter(answered[200])
     assert Counter(record["event_id"] for _, record in raw_records(settings)) == delivered
     assert Counter(record["event_id"] for _, record in stream_records(settings)) == delivered
+
+
+def test_a_huge_declared_body_that_never_comes_gets_its_413_at_once(settings: Settings) -> None:
+    """Seen failing: the 413 came only after the 30 s read timeout, the server waiting for a body never sent."""
+    recorder = Recorder()
+    with LocalGateway(settings, handler_factory=recorder.factory) as gateway:  # the default 30 s read timeout
+        started = time.monotonic()
+        response = raw_exchange(gateway.url, POST + b"Content-Length: 99999999999999999999\r\n\r\n",
+                                finish_sending=False)
+        assert response.status == 413 and json.loads(response.read())["message"]
+        assert time.monotonic() - started < 5 and recorder.events == []
+
+
+def test_expect_100_continue_gets_one_interim_answer(settings: Settings) -> None:
+    """Seen failing: two "HTTP/1.1 100 Continue" lines (http.server's and Werkzeug's) before the answer."""
+    recorder = Recorder()
+    with LocalGateway(settings, handler_factory=recorder.factory) as gateway:
+        host, port = gateway.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as conn:
+            conn.sendall(POST + b"Expect: 100-continue\r\nContent-Length: 2\r\n\r\n")
+            time.sleep(0.3)
+            conn.sendall(b"{}")
+            received = b""
+            while b"\r\n\r\n" not in received.split(b"100 Continue", 1)[-1]:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                received += chunk
+    assert received.count(b"100 Continue") == 1 and len(recorder.events) == 1

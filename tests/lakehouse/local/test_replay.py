@@ -230,3 +230,18 @@ def test_retry_delays(case: str, headers: dict[str, str], low: float, high: floa
     for _ in range(2):
         retry = retry.increment("POST", "http://api/v1/batch", error=requests.ConnectionError("refused"))
     assert low <= retry_delay(retry, response_with(headers)) <= high, case
+
+
+@pytest.mark.parametrize("body", ["OK", "", '{"success": true}', '["accepted"]'])
+def test_a_200_that_does_not_count_the_events_is_a_failure(settings: Settings, tmp_path: Path, body: str) -> None:
+    """Something answering 200 without the API's count (a proxy page, a wrong URL) confirms nothing was stored.
+
+    Seen failing: such a batch was reported as sent with ``failed == 0`` (and ``accepted == 0``).
+    """
+    def factory():
+        return lambda event, context: {"statusCode": 200, "body": body}
+
+    with LocalGateway(settings, handler_factory=factory) as gateway:
+        report = post_files([write_calls(tmp_path / "c.jsonl", 5, "p")], gateway.url, "wk")
+    assert (report.accepted, report.failed, report.requests) == (0, 5, 1) and not report.ok
+    assert "without the API's count" in report.errors[0]
