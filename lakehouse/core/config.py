@@ -8,6 +8,7 @@ and the code that talks to those resources can never disagree.
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -54,6 +55,35 @@ class IngestSettings(BaseModel):
     kinesis_attempts: int = Field(default=5, ge=1, le=20, description="PutRecords rounds before answering 503")
     kinesis_backoff_seconds: float = Field(default=0.05, ge=0, le=5, description="first retry delay (doubles)")
     retry_after_seconds: int = Field(default=5, ge=1, le=3600, description="Retry-After sent with a 503")
+
+
+class EventTimeSettings(BaseModel):
+    """Which event times are believable (see docs/ingestion.md, "Event times").
+
+    After clock-skew correction an event stamped more than ``future_tolerance_seconds`` after the API
+    received it, or before ``earliest_event_date``, is quarantined with a reason (never clamped: a clamped
+    time would be a time nobody sent). The ingestion API, the batch validation and the stream apply the same
+    rule; the batch's as-of date is never later than the day the run starts.
+    """
+
+    future_tolerance_seconds: int = Field(
+        default=86_400, ge=0, le=366 * 86_400, description="how far after receivedAt an event time may lie")
+    earliest_event_date: date = Field(
+        default=date(1990, 1, 1), description="events dated before this day (UTC) are quarantined")
+
+
+class MoneySettings(BaseModel):
+    """Money: the reporting currency and the daily exchange-rate table (see docs/money.md).
+
+    ``rates_key`` is the rate CSV's key in the lake (``reference/currency_rates.csv``): columns
+    ``rate_date,currency,rate`` where ``rate`` is how many units of the reporting currency one unit of
+    ``currency`` buys on ``rate_date``. An amount is converted with the latest rate dated on or before its
+    day and at most ``max_rate_age_days`` older; without one it is reported as unconverted, never summed.
+    """
+
+    reporting_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
+    rates_key: str = Field(default="reference/currency_rates.csv", description="rate CSV, relative to the lake")
+    max_rate_age_days: int = Field(default=7, ge=0, le=366, description="how stale a rate may be (weekends)")
 
 
 class BatchSettings(BaseModel):
@@ -171,6 +201,8 @@ class Settings(BaseSettings):
     pii: PiiSettings = PiiSettings()
     ingest: IngestSettings = IngestSettings()
     stream: StreamSettings = StreamSettings()
+    event_time: EventTimeSettings = EventTimeSettings()
+    money: MoneySettings = MoneySettings()
 
     @field_validator("stage")
     @classmethod
