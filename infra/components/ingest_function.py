@@ -44,6 +44,11 @@ def function_environment(deployment: Deployment, pii_hash_key: str) -> dict[str,
         "LAKEHOUSE_REGION": settings.region,
         "LAKEHOUSE_LAKE_ROOT": settings.lake.root_uri,
         "LAKEHOUSE_HOME": "/tmp/lakehouse",  # the only writable directory on Lambda
+        # the deployment's own rules, which the function would otherwise read as defaults
+        "LAKEHOUSE_PII__EMAIL": settings.pii.email,
+        "LAKEHOUSE_PII__IP": settings.pii.ip,
+        "LAKEHOUSE_EVENT_TIME__FUTURE_TOLERANCE_SECONDS": str(settings.event_time.future_tolerance_seconds),
+        "LAKEHOUSE_EVENT_TIME__EARLIEST_EVENT_DATE": settings.event_time.earliest_event_date.isoformat(),
         "POWERTOOLS_SERVICE_NAME": "ingest",
         "POWERTOOLS_METRICS_NAMESPACE": "CustomerLakehouse",
         "POWERTOOLS_LOG_LEVEL": "INFO",

@@ -141,7 +141,7 @@ class BatchStack(Stack):
             names.build_star_job,
             "build_star.py",
             "curated/ -> warehouse/ (dimensions incl. SCD2 dim_customer, facts, marts)",
-            reads=[zone("curated")],
+            reads=[zone("curated"), zone("reference")],  # reference/: the exchange-rate CSV
             writes=[zone("warehouse")],
             statements=[iam.PolicyStatement(actions=CATALOG_READ_ACTIONS, resources=catalog_arns)],
             arguments=BuildStarArguments.from_settings(settings, **where),

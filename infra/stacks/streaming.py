@@ -118,7 +118,8 @@ class StreamingStack(Stack):
             temp_prefix=temp_prefix,
             writes=[self.checkpoint_prefix],
             appends=[deployment.zone_prefix("quarantine")],  # records the job cannot use
-            read_keys=[deployment.lake.key(BREAKPOINTS_KEY)],  # RFM quintiles published by the batch build
+            # RFM quintiles published by the batch build; the exchange rates users supply
+            read_keys=[deployment.lake.key(BREAKPOINTS_KEY), deployment.lake.key(deployment.settings.money.rates_key)],
             statements=[
                 iam.PolicyStatement(actions=STREAM_READ_ACTIONS, resources=[self.stream.stream_arn]),
                 iam.PolicyStatement(

@@ -27,11 +27,19 @@ import argparse
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from lakehouse.core.config import BatchSettings, RedshiftSettings, Settings, StreamSettings
+from lakehouse.core.config import (
+    BatchSettings,
+    EventTimeSettings,
+    MoneySettings,
+    RedshiftSettings,
+    Settings,
+    StreamSettings,
+)
 
 #: Job parameters AWS Glue sets or reads itself (AWS Glue Developer Guide, "Using job parameters in AWS Glue
 #: jobs", and awsglue.job.Job's reserved names): never reported as unknown.
@@ -182,24 +190,28 @@ class JobArguments(BaseModel):
 class RawToCuratedArguments(JobArguments):
     """``glue_jobs/raw_to_curated.py``: raw -> curated; ``catalog`` registers tables in the Glue Data Catalog.
 
-    ``batch_*``: the :class:`~lakehouse.core.config.BatchSettings` this job reads.
+    ``batch_*``: the :class:`~lakehouse.core.config.BatchSettings` this job reads; ``event_time_*``: which event
+    times are believable (:class:`~lakehouse.core.config.EventTimeSettings`).
     """
 
-    NESTED: ClassVar[Mapping[str, type[BaseModel]]] = {"batch": BatchSettings}
+    NESTED: ClassVar[Mapping[str, type[BaseModel]]] = {"batch": BatchSettings, "event_time": EventTimeSettings}
 
     catalog: bool = False
     batch_session_gap_minutes: int | None = None
     batch_target_file_rows: int | None = None
     batch_validation: Literal["spark", "python"] | None = None
+    event_time_future_tolerance_seconds: int | None = None
+    event_time_earliest_event_date: date | None = None
 
 
 class BuildStarArguments(JobArguments):
     """``glue_jobs/build_star.py``: curated -> star schema; ``force`` rebuilds even when curated is unchanged.
 
-    ``batch_*``: the :class:`~lakehouse.core.config.BatchSettings` this job reads.
+    ``batch_*``: the :class:`~lakehouse.core.config.BatchSettings` this job reads; ``money_*``: the reporting
+    currency and the rate file (:class:`~lakehouse.core.config.MoneySettings`).
     """
 
-    NESTED: ClassVar[Mapping[str, type[BaseModel]]] = {"batch": BatchSettings}
+    NESTED: ClassVar[Mapping[str, type[BaseModel]]] = {"batch": BatchSettings, "money": MoneySettings}
 
     force: bool = False
     batch_session_gap_minutes: int | None = None
@@ -208,6 +220,9 @@ class BuildStarArguments(JobArguments):
     batch_affinity_min_support: float | None = None
     batch_affinity_min_confidence: float | None = None
     batch_affinity_min_pair_orders: int | None = None
+    money_reporting_currency: str | None = None
+    money_rates_key: str | None = None
+    money_max_rate_age_days: int | None = None
 
 
 class LoadWarehouseArguments(JobArguments):
@@ -234,9 +249,11 @@ class StreamingJobArguments(JobArguments):
     """``stream/glue_job.py``: the Glue streaming job; its tuning as ``--stream_*`` (``StreamSettings`` fields).
 
     ``stream_arn`` and ``checkpoint_location`` are required on Glue (the job cannot start without them).
+    ``event_time_*`` and ``money_*`` carry the event-time rule and the reporting currency, as for the batch.
     """
 
-    NESTED: ClassVar[Mapping[str, type[BaseModel]]] = {"stream": StreamSettings}
+    NESTED: ClassVar[Mapping[str, type[BaseModel]]] = {"stream": StreamSettings, "event_time": EventTimeSettings,
+                                                       "money": MoneySettings}
 
     stream_arn: str | None = None
     checkpoint_location: str | None = None
@@ -250,6 +267,11 @@ class StreamingJobArguments(JobArguments):
     stream_dedup_ttl_hours: int | None = None
     stream_retention_days: int | None = None
     stream_breakpoints_refresh_seconds: float | None = None
+    event_time_future_tolerance_seconds: int | None = None
+    event_time_earliest_event_date: date | None = None
+    money_reporting_currency: str | None = None
+    money_rates_key: str | None = None
+    money_max_rate_age_days: int | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, **given: Any) -> StreamingJobArguments:

@@ -18,7 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
-ZONES = ("raw", "quarantine", "curated", "warehouse", "artifacts", "checkpoints", "state")
+#: top-level prefixes of the lake; ``reference`` holds files users supply (the exchange-rate CSV)
+ZONES = ("raw", "quarantine", "curated", "warehouse", "artifacts", "checkpoints", "state", "reference")
 
 
 @dataclass(frozen=True)

@@ -138,7 +138,7 @@ def test_job_roles_reach_only_their_zones(dev, grants) -> None:
         dev.policy_statements("Batch", "BuildStarJobRole"),
         {
             **COMMON,
-            ("s3:GetObject",): [*COMMON[("s3:GetObject",)], f"{LAKE}/curated/*"],
+            ("s3:GetObject",): [*COMMON[("s3:GetObject",)], f"{LAKE}/curated/*", f"{LAKE}/reference/*"],
             ("s3:DeleteObject", "s3:GetObject", "s3:PutObject"): [f"{LAKE}/state/*", f"{LAKE}/warehouse/*"],
             ("glue:GetDatabase", "glue:GetPartitions", "glue:GetTable", "glue:GetTables"): CATALOG,
         },

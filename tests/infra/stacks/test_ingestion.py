@@ -1,4 +1,6 @@
 import re
+from dataclasses import replace
+from datetime import date
 
 import pytest
 from aws_cdk.assertions import Match
@@ -6,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from infra.components.ingest_api import greater_than_pattern
-from lakehouse.core.config import Settings
+from infra.components.ingest_function import function_environment
+from lakehouse.core.config import EventTimeSettings, PiiSettings, Settings
 from lakehouse.core.contract.limits import MAX_REQUEST_BYTES
 
 
@@ -166,3 +169,18 @@ def test_alarms_cover_api_errors_latency_and_function_health(dev) -> None:
         (action,) = props["AlarmActions"]
         assert dev.render(action, "Ingestion").startswith("${Storage:AlarmsTopic")
         assert props["OKActions"] == props["AlarmActions"]
+
+
+def test_deployment_rules_reach_the_function(dev, monkeypatch) -> None:
+    """The deployment's PII and event-time rules are the function's: without these variables the function read
+    its defaults whatever the deployment said (seen: ``pii.email="drop"`` at deploy time, hashing in the
+    function)."""
+    deployment = dev.lakehouse.deployment
+    custom = deployment.settings.model_copy(update={
+        "pii": PiiSettings(email="drop", ip="drop"),
+        "event_time": EventTimeSettings(future_tolerance_seconds=600, earliest_event_date=date(2005, 3, 1))})
+    for key, value in function_environment(replace(deployment, settings=custom), "key").items():
+        monkeypatch.setenv(key, value)
+    inside = Settings()
+    assert (inside.pii.email, inside.pii.ip) == ("drop", "drop")
+    assert inside.event_time == custom.event_time

@@ -66,6 +66,7 @@ def test_streaming_job_role_reads_the_stream_and_writes_only_its_tables_and_chec
                 "arn:aws:s3:::cdk-*-assets-*.zip",
                 "arn:aws:s3:::cdk-*-assets-*.zip",
                 f"{LAKE}/state/rfm_breakpoints.json",
+                f"{LAKE}/reference/currency_rates.csv",
             ],
             ("s3:PutObject",): [f"{LAKE}/quarantine/*"],
             ("s3:DeleteObject", "s3:GetObject", "s3:PutObject"): [
@@ -125,6 +126,7 @@ def test_streaming_job_lists_only_its_prefixes_and_the_published_breakpoints(dev
                     f"state/{job}/",
                     f"state/{job}/*",
                     "state/rfm_breakpoints.json",
+                    "reference/currency_rates.csv",
                 ]
             )
         }
