@@ -43,6 +43,7 @@ from pathlib import Path
 from lakehouse.core.aws.clients import aws_client
 from lakehouse.core.config import Settings
 from lakehouse.core.contract import parse_event, to_record
+from lakehouse.core.contract.record import dumps_record
 from lakehouse.core.write_keys import WriteKeyStore
 from lakehouse.local.aws.embedded import EmbeddedAws
 from lakehouse.local.aws.provision import provision
@@ -93,8 +94,8 @@ def workload(customers: int, days: int, seed: int = 11) -> list[dict]:
 
 def raw_payloads(calls: list[dict]) -> list[bytes]:
     received = datetime.now(UTC)
-    return [json.dumps(to_record(parse_event(c), c, source="bench", received_at=received),
-                       separators=(",", ":")).encode() for c in calls]
+    return [dumps_record(to_record(parse_event(c), c, source="bench", received_at=received)).encode()
+            for c in calls]
 
 
 def put(settings: Settings, payloads: list[bytes]) -> None:

@@ -83,10 +83,12 @@ class IngestApi(Construct):
                 metrics_enabled=False,
                 tracing_enabled=True,
                 access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
+                # no caller IP: API Gateway's $context.identity.sourceIp cannot be truncated in a log format,
+                # so the function logs it instead, truncated by the PII ip rule (docs/ingestion.md, "Privacy")
                 access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
                     caller=False,
                     http_method=True,
-                    ip=True,
+                    ip=False,
                     protocol=True,
                     request_time=True,
                     resource_path=True,

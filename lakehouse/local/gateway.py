@@ -457,6 +457,12 @@ class LocalGateway:
             listener.close()  # the server holds its own duplicate of the socket
         self._thread: threading.Thread | None = None
 
+    def log_address(self, address: str) -> str | None:
+        """A client address as the access log keeps it: the PII ``ip`` rule of ``settings`` (default: /24, /48)."""
+        from lambdas.ingest.pii import PiiRules  # lazily: the gateway itself needs no Lambda code
+
+        return PiiRules(self.settings.pii).client_ip(address)
+
     @property
     def url(self) -> str:
         """``http://host:port`` of the API root (no stage prefix)."""
@@ -581,14 +587,29 @@ class LocalGateway:
                     self.wfile.write(answer.body)
 
             # the access and error log: http.server's plain lines on stderr unless quiet (Werkzeug's own
-            # log_request re-parses the target with urlsplit, which fails on targets the gateway accepts)
+            # log_request re-parses the target with urlsplit, which fails on targets the gateway accepts).
+            # The client address in them follows the PII ``ip`` rule (truncated by default), as the deployed
+            # function's log does; the proxy event still carries the full address, as API Gateway's does.
+            _for_log = False
+
+            def address_string(self) -> str:
+                address = super().address_string()
+                return (gateway.log_address(address) or "-") if self._for_log else address
+
+            def _log_line(self, message: str, *args: Any) -> None:
+                self._for_log = True
+                try:
+                    BaseHTTPRequestHandler.log_message(self, message, *args)
+                finally:
+                    self._for_log = False
+
             def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
                 if not gateway.quiet:
-                    BaseHTTPRequestHandler.log_message(self, '"%s" %s %s', self.requestline, str(code), str(size))
+                    self._log_line('"%s" %s %s', self.requestline, str(code), str(size))
 
             def log(self, type: str, message: str, *args: Any) -> None:
                 if not gateway.quiet:
-                    BaseHTTPRequestHandler.log_message(self, message, *args)
+                    self._log_line(message, *args)
 
         return RequestHandler
 

@@ -1,7 +1,12 @@
 """The ingestion API on Powertools: REST resolver, routes, Logger, Metrics and Tracer around the service.
 
 Routes: ``POST /v1/events`` (native batch), Segment-compatible ``POST /v1/batch``, ``/v1/track``,
-``/v1/identify``, ``/v1/page``; ``GET /health`` and ``GET /openapi.json``. Every answer is JSON.
+``/v1/identify``, ``/v1/page``, ``/v1/screen``, ``/v1/group``, ``/v1/alias``; ``GET /health`` and
+``GET /openapi.json``. Every answer is JSON.
+
+The access log: API Gateway's access-log format leaves the caller's IP out (it cannot truncate it); this
+function logs one ``ingested`` line per request with ``source_ip`` under the PII ``ip`` rule (truncated
+to /24 or /48 by default) instead.
 
 :func:`create_handler` builds a Lambda handler for explicit settings or sinks (the local gateway and the
 benchmarks use it); ``handler.py`` holds the Lambda entry point built from the environment.
@@ -20,6 +25,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from lakehouse.core.config import Settings
+from lakehouse.core.contract import EventTimeRule
 from lakehouse.core.lake.storage import LakeStorage
 from lakehouse.core.write_keys import CachedWriteKeys, WriteKey, WriteKeyStore
 
@@ -60,6 +66,9 @@ def build_app(service: IngestService, emit_metrics: bool = True) -> APIGatewayRe
     def request_id() -> str | None:
         return app.current_event.request_context.request_id
 
+    def source_ip() -> str | None:
+        return ((app.current_event.get("requestContext") or {}).get("identity") or {}).get("sourceIp")
+
     def ingest() -> Response:
         event = app.current_event
         request = IngestRequest(
@@ -73,7 +82,8 @@ def build_app(service: IngestService, emit_metrics: bool = True) -> APIGatewayRe
         count("DuplicateEvents", outcome.duplicates)
         logger.info("ingested", extra={"route": event.path, "source": result.source, "status": result.status,
                                        "accepted": len(outcome.records), "rejected": len(outcome.rejections),
-                                       "duplicates": outcome.duplicates})
+                                       "duplicates": outcome.duplicates,
+                                       "source_ip": service.normaliser.pii.client_ip(source_ip())})
         return json_response(result.status, {**result.body, "request_id": request_id()})
 
     def post_only() -> Response:
@@ -101,7 +111,8 @@ def build_app(service: IngestService, emit_metrics: bool = True) -> APIGatewayRe
     def not_found(_exc: Exception) -> Response:
         event = app.current_event
         return json_response(404, error_body(
-            "not_found", f"no route {event.http_method} {event.path}; see GET /openapi.json", request_id()))
+            "not_found", f"no route {event.http_method} {event.path}; see GET /openapi.json", request_id(),
+            field="(path)"))
 
     @app.exception_handler(ApiError)
     def api_error(exc: ApiError) -> Response:
@@ -122,8 +133,8 @@ def build_app(service: IngestService, emit_metrics: bool = True) -> APIGatewayRe
 
 def method_not_allowed(allowed: str, request_id: str | None) -> Response:
     """405 ``method_not_allowed`` with ``Allow: <allowed>``."""
-    return json_response(405, error_body("method_not_allowed", f"this route accepts {allowed} only", request_id),
-                         {"Allow": allowed})
+    return json_response(405, error_body("method_not_allowed", f"this route accepts {allowed} only", request_id,
+                                         field="(method)"), {"Allow": allowed})
 
 
 def default_key_lookup(settings: Settings) -> Callable[[str], WriteKey | None]:
@@ -141,9 +152,11 @@ def create_handler(settings: Settings | None = None, *, raw_sink: RawSink | None
     ``emit_metrics=False`` leaves out the CloudWatch EMF metric lines (nothing reads them off AWS).
     """
     settings = settings or Settings()
+    time_rule = EventTimeRule(future_tolerance_seconds=settings.event_time.future_tolerance_seconds,
+                              earliest_event_date=settings.event_time.earliest_event_date)
     service = IngestService(
         lookup_key=key_lookup or default_key_lookup(settings),
-        normaliser=Normaliser(PiiRules(settings.pii)),
+        normaliser=Normaliser(PiiRules(settings.pii), time_rule),
         raw_sink=raw_sink or LakeRawSink(LakeStorage(settings.lake, region=settings.region)),
         stream_sink=stream_sink or KinesisSink(settings.names.stream, settings.region,
                                                attempts=settings.ingest.kinesis_attempts,

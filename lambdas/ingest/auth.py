@@ -37,7 +37,7 @@ def key_from_body(document: Any) -> str | None:
             return None
         if isinstance(key, str) and key:
             return key
-        raise unauthorized("writeKey must be a non-empty string")
+        raise unauthorized("writeKey must be a non-empty string", field="writeKey")
     return None
 
 

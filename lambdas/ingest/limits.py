@@ -6,7 +6,6 @@ stream actually receive. Measuring the record costs nothing extra, since it is s
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from lakehouse.core.contract.limits import (
@@ -17,6 +16,7 @@ from lakehouse.core.contract.limits import (
     MAX_REQUEST_BYTES,
     REQUEST_LIMIT_TEXT,
 )
+from lakehouse.core.contract.record import dumps_record
 
 __all__ = ["BATCH_LIMIT_TEXT", "MAX_BATCH_EVENTS", "MAX_EVENT_BYTES", "MAX_REQUEST_BYTES", "REQUEST_LIMIT_TEXT",
            "EventTooLarge", "EventUnencodable", "encode_record"]
@@ -37,11 +37,14 @@ class EventUnencodable(ValueError):
 def encode_record(record: dict[str, Any]) -> bytes:
     """The record as one compact UTF-8 JSON line, within :data:`MAX_EVENT_BYTES`.
 
-    Raises :class:`EventTooLarge`, or :class:`EventUnencodable` when the record has no strict JSON
-    encoding (NaN/Infinity, lone surrogate escapes, nesting deeper than the JSON encoder allows).
+    Decimal amounts are written as JSON numbers with exactly their digits (``27.50`` stays ``27.50``: no float
+    re-rounding, no strings; :func:`lakehouse.core.contract.record.dumps_record`). Raises
+    :class:`EventTooLarge`, or :class:`EventUnencodable` when the record has no strict JSON encoding
+    (NaN/Infinity, a number too large for a double, lone surrogate escapes, nesting deeper than the JSON
+    encoder allows).
     """
     try:
-        line = json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+        line = dumps_record(record).encode("utf-8")
     except UnicodeEncodeError:  # before ValueError, its base class
         raise EventUnencodable("holds text that is not valid Unicode (a lone surrogate escape)") from None
     except ValueError:

@@ -3,8 +3,11 @@
 Per call, in order: transport fields removed (``writeKey``), batch-level ``context``/``integrations``
 filled in, the route's call type checked, the contract validated (:func:`lakehouse.core.contract.parse_event`),
 the canonical record built (:func:`lakehouse.core.contract.to_record`: event id, server ``received_at``,
-clock-skew correction), PII rules applied, duplicates of an ``event_id`` already seen in the same request
-dropped, and the record serialised once (size and encodability checked on the way) for both sinks.
+clock-skew correction) and its event time judged (:class:`lakehouse.core.contract.EventTimeRule`: too far
+ahead of ``received_at`` or before the earliest date -> rejected on ``timestamp``), PII rules applied,
+duplicates of an ``event_id`` already seen in the same request dropped, and the record serialised once (size
+and encodability checked on the way) for both sinks. A rejected call keeps only its PII-redacted copy
+(:meth:`PiiRules.redact_call`): quarantine never holds the raw personal data.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from lakehouse.core.contract import ContractError, FieldError, parse_event, to_record
+from lakehouse.core.contract import ContractError, EventTimeRule, FieldError, parse_event, to_record
 
 from .limits import EventTooLarge, EventUnencodable, encode_record
 from .pii import PiiRules
@@ -23,7 +26,8 @@ TRANSPORT_FIELDS = ("writeKey",)
 
 @dataclass(frozen=True)
 class Rejection:
-    """A call that was not accepted: its position in the request, what is wrong, and the call as sent."""
+    """A call that was not accepted: its position in the request, what is wrong, and the call (as sent, or the
+    PII-redacted copy the normaliser keeps)."""
 
     index: int
     errors: list[FieldError]
@@ -61,10 +65,12 @@ class BatchContext:
 
 
 class Normaliser:
-    """Turns the calls of a request into raw records (module docstring), applying ``pii`` rules."""
+    """Turns the calls of a request into raw records (module docstring), applying ``pii`` rules and the
+    event-time rule ``time_rule`` (default: ``Settings.event_time``'s defaults, 1 day ahead and 1990-01-01)."""
 
-    def __init__(self, pii: PiiRules):
+    def __init__(self, pii: PiiRules, time_rule: EventTimeRule | None = None):
         self.pii = pii
+        self.time_rule = time_rule or EventTimeRule()
 
     def run(self, calls: list[Any], batch: BatchContext) -> Normalised:
         """Every call accepted, rejected or dropped as a duplicate of an earlier one; never raises for a bad call."""
@@ -75,13 +81,15 @@ class Normaliser:
                 record = self._record(call, batch)
                 line = None if record["event_id"] in seen else encode_record(record)
             except ContractError as exc:
-                result.rejections.append(Rejection(index, exc.errors, call))
+                result.rejections.append(Rejection(index, exc.errors, self.pii.redact_call(call)))
                 continue
             except EventTooLarge as exc:
-                result.rejections.append(Rejection(index, [FieldError("(event)", str(exc))], call, too_large=True))
+                result.rejections.append(Rejection(index, [FieldError("(event)", str(exc))],
+                                                   self.pii.redact_call(call), too_large=True))
                 continue
             except EventUnencodable as exc:
-                result.rejections.append(Rejection(index, [FieldError("(event)", str(exc))], call))
+                result.rejections.append(Rejection(index, [FieldError("(event)", str(exc))],
+                                                   self.pii.redact_call(call)))
                 continue
             if line is None:
                 result.duplicates += 1
@@ -105,7 +113,7 @@ class Normaliser:
                     raise ContractError([FieldError("type", f"must be '{batch.call_type}' on this route")])
         event = parse_event(call)
         record = to_record(event, call, source=batch.source, received_at=batch.received_at,
-                           batch_sent_at=batch.sent_at)
+                           batch_sent_at=batch.sent_at, time_rule=self.time_rule)
         return self.pii.apply(record)
 
 

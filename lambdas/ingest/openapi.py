@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lakehouse.core.contract.envelope import EVENT_ADAPTER, TRACK_MODELS
+from lakehouse.core.contract.envelope import CALL_TYPES, EVENT_ADAPTER, TRACK_MODELS
 
 from .limits import MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_REQUEST_BYTES
 
@@ -28,8 +28,9 @@ def _event_schemas() -> dict[str, Any]:
     schemas = event.pop("$defs")
     # a free-form track call is one whose name is not a modelled domain event
     schemas["TrackEvent"]["not"] = {"required": ["event"], "properties": {"event": {"enum": sorted(TRACK_MODELS)}}}
-    event["description"] = ("One Segment-style call (track, identify or page), at most "
-                            f"{MAX_EVENT_BYTES // 1024} KB as JSON.")
+    event["description"] = (f"One Segment-style call ({', '.join(CALL_TYPES)}), at most "
+                            f"{MAX_EVENT_BYTES // 1024} KB as JSON. Numeric ids become text as JavaScript prints "
+                            "them (4243.0 -> \"4243\"); amounts are kept exactly as sent.")
     schemas["Event"] = event
     return schemas
 
@@ -104,18 +105,23 @@ def _ingest_operation(summary: str, description: str, body_schema: dict[str, Any
 
 def build_spec() -> dict[str, Any]:
     """The OpenAPI 3.1 document of the API, from the contract models and the limits."""
-    single = "Segment-compatible single {kind} call; `type` defaults to '{kind}'."
+    single = ("Segment-compatible single {kind} call; `type` defaults to '{kind}' (another type is rejected). "
+              "Required: {required}.")
+    required = {"track": "`event`, `userId` or `anonymousId`", "identify": "`userId` or `anonymousId`",
+                "page": "`userId` or `anonymousId`", "screen": "`userId` or `anonymousId`",
+                "group": "`groupId`, `userId` or `anonymousId`", "alias": "`previousId` and `userId`"}
     paths = {
         "/v1/events": _ingest_operation(
             "Native batch", "A JSON array of calls, or an object with a `batch` array.",
             {"oneOf": [{"type": "array", "items": _ref("Event"), "minItems": 1, "maxItems": MAX_BATCH_EVENTS},
                        _ref("Batch")]}, "postEvents"),
-        "/v1/batch": _ingest_operation("Segment batch", "Segment's `/v1/batch`: `{batch: [...], sentAt}`.",
-                                       _ref("Batch"), "postBatch"),
+        "/v1/batch": _ingest_operation(
+            "Segment batch", "Segment's `/v1/batch`: `{batch: [...], sentAt}`; calls of any type, mixed.",
+            _ref("Batch"), "postBatch"),
     }
-    for kind in ("track", "identify", "page"):
-        paths[f"/v1/{kind}"] = _ingest_operation(f"Segment {kind}", single.format(kind=kind), _ref("Event"),
-                                                 f"post{kind.capitalize()}")
+    for kind in CALL_TYPES:
+        paths[f"/v1/{kind}"] = _ingest_operation(f"Segment {kind}", single.format(kind=kind, required=required[kind]),
+                                                 _ref("Event"), f"post{kind.capitalize()}")
     paths["/health"] = {"get": {"operationId": "health", "summary": "Liveness", "tags": ["meta"],
                                 "responses": {"200": {"description": "up", "content": _json(_ref("Health"))}}}}
     paths["/openapi.json"] = {"get": {"operationId": "openapi", "summary": "This document", "tags": ["meta"],

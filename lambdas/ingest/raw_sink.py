@@ -2,7 +2,9 @@
 
 Accepted records go to ``raw/source=<source>/dt=YYYY-MM-DD/hour=HH/<uuid>.jsonl.gz`` and rejected calls
 to ``quarantine/dt=YYYY-MM-DD/hour=HH/<uuid>.jsonl.gz``, both partitioned by arrival time, through
-:class:`lakehouse.core.lake.storage.LakeStorage` (S3 or a local directory).
+:class:`lakehouse.core.lake.storage.LakeStorage` (S3 or a local directory). A quarantine line holds the
+reasons and the call as the normaliser redacted it (the PII rules of accepted records; never the raw PII).
+Lines are written with :func:`lakehouse.core.contract.record.dumps_record` (Decimals as exact JSON numbers).
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lakehouse.core.contract import iso
-from lakehouse.core.lake.raw import encode_json_lines, encode_lines, quarantine_object_key, raw_object_key
+from lakehouse.core.contract import dumps_record, iso
+from lakehouse.core.lake.raw import encode_json_lines, quarantine_object_key, raw_object_key
 from lakehouse.core.lake.storage import LakeStorage
 
 from .normalise import Rejection
@@ -43,19 +45,23 @@ class RawSink(Protocol):
 def storable_payload(payload: Any) -> Any:
     """The payload itself if it has a strict JSON encoding, else its escaped text (never raises)."""
     try:
-        json.dumps(payload, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        dumps_record(payload).encode("utf-8")
         return payload
-    except (ValueError, UnicodeEncodeError, RecursionError):
+    except (ValueError, TypeError, UnicodeEncodeError, RecursionError):
         try:
-            return {"unencodable_payload": json.dumps(payload, ensure_ascii=True)[:65536]}
+            return {"unencodable_payload": json.dumps(payload, ensure_ascii=True, default=str)[:65536]}
         except (ValueError, RecursionError):
             return {"unencodable_payload": repr(payload)[:65536]}
+
+
+def _encode(lines: list[dict[str, Any]]) -> bytes:
+    return encode_json_lines(dumps_record(line).encode("utf-8") for line in lines)
 
 
 def quarantine_lines(source: str, received_at: datetime, request_id: str,
                      rejections: list[Rejection]) -> list[dict[str, Any]]:
     """One quarantine line per rejected call: ``received_at``, ``source``, ``request_id``, ``index``, ``errors``,
-    ``payload``."""
+    ``payload`` (the rejection's payload: the normaliser stores the redacted copy there)."""
     stamp = iso(received_at)
     return [{"received_at": stamp, "source": source, "request_id": request_id, "index": r.index,
              "errors": [e.as_dict() for e in r.errors], "payload": storable_payload(r.payload)}
@@ -71,14 +77,14 @@ class LakeRawSink:
     def land(self, source: str, received_at: datetime, records: list[dict[str, Any]],
              lines: list[bytes] | None = None) -> str:
         """Write ``raw/source=<source>/dt=/hour=/<uuid>.jsonl.gz``; raises :class:`StorageUnavailable`."""
-        data = encode_json_lines(lines) if lines is not None else encode_lines(records)
+        data = encode_json_lines(lines) if lines is not None else _encode(records)
         return self._put(raw_object_key(source, received_at), data)
 
     def quarantine(self, source: str, received_at: datetime, request_id: str,
                    rejections: list[Rejection]) -> str:
         """Write ``quarantine/dt=/hour=/<uuid>.jsonl.gz``; raises :class:`StorageUnavailable`."""
         lines = quarantine_lines(source, received_at, request_id, rejections)
-        return self._put(quarantine_object_key(received_at), encode_lines(lines))
+        return self._put(quarantine_object_key(received_at), _encode(lines))
 
     def _put(self, key: str, data: bytes) -> str:
         try:

@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 import zlib
+from decimal import Decimal
 from typing import Any
 
 from .limits import MAX_REQUEST_BYTES, REQUEST_LIMIT_TEXT
@@ -35,7 +36,8 @@ def content_codings(content_encoding: str | None) -> list[str]:
     codings = [c.strip().lower() for c in (content_encoding or "").split(",") if c.strip()]
     unknown = [c for c in codings if c not in ENCODINGS]
     if unknown:
-        raise unsupported_media_type(f"Content-Encoding {unknown[0]!r} is not supported; send gzip or none")
+        raise unsupported_media_type(f"Content-Encoding {unknown[0]!r} is not supported; send gzip or none",
+                                     field="Content-Encoding")
     return [c for c in codings if c != "identity"]
 
 
@@ -94,13 +96,17 @@ def _reject_constant(name: str) -> Any:
 
 
 def parse_json(data: bytes) -> Any:
-    """Strict JSON (no NaN/Infinity) or a 400 that says where it broke."""
+    """Strict JSON (no NaN/Infinity) or a 400 that says where it broke.
+
+    Numbers with a fraction or an exponent become :class:`~decimal.Decimal` (integers stay ``int``): amounts
+    keep exactly the digits the client sent, and the raw record writes them back as sent.
+    """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise invalid_json(f"body is not UTF-8 (invalid byte at position {exc.start})") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant, parse_float=Decimal)
     except json.JSONDecodeError as exc:
         raise invalid_json(f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:

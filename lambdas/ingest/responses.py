@@ -1,4 +1,6 @@
-"""JSON responses, success and error alike: every answer has a JSON body, every error a code and message."""
+"""JSON responses, success and error alike: every answer has a JSON body, every error a code, a message and the
+``field`` at fault (a JSON path such as ``batch``, a header such as ``Content-Type``, or ``(body)``, ``(path)``,
+``(method)`` when the whole body, the route or the method is at fault)."""
 
 from __future__ import annotations
 
@@ -40,29 +42,29 @@ def error_response(error: ApiError, request_id: str | None) -> Response:
                          error.headers)
 
 
-def bad_request(message: str, **details: Any) -> ApiError:
-    """400 ``bad_request``: the body is readable but not a request this route accepts (``details``: e.g. ``field``)."""
-    return ApiError(400, "bad_request", message, **details)
+def bad_request(message: str, field: str = "(body)", **details: Any) -> ApiError:
+    """400 ``bad_request``: the body is readable but not a request this route accepts; ``field`` names the part."""
+    return ApiError(400, "bad_request", message, field=field, **details)
 
 
 def invalid_json(message: str) -> ApiError:
-    """400 ``invalid_json``: the body does not parse as JSON."""
-    return ApiError(400, "invalid_json", message)
+    """400 ``invalid_json``: the body does not parse as JSON (``field``: ``(body)``)."""
+    return ApiError(400, "invalid_json", message, field="(body)")
 
 
-def unauthorized(message: str) -> ApiError:
+def unauthorized(message: str, field: str = "Authorization") -> ApiError:
     """401 ``unauthorized`` with a ``WWW-Authenticate: Basic`` challenge: missing, malformed or unknown write key."""
-    return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": 'Basic realm="ingest"'})
+    return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": 'Basic realm="ingest"'}, field=field)
 
 
-def payload_too_large(message: str) -> ApiError:
-    """413 ``payload_too_large``: the body or the batch is over the API's limits."""
-    return ApiError(413, "payload_too_large", message)
+def payload_too_large(message: str, field: str = "(body)") -> ApiError:
+    """413 ``payload_too_large``: the body (``(body)``) or the batch (``batch``) is over the API's limits."""
+    return ApiError(413, "payload_too_large", message, field=field)
 
 
-def unsupported_media_type(message: str) -> ApiError:
-    """415 ``unsupported_media_type``: a Content-Type or Content-Encoding the API does not read."""
-    return ApiError(415, "unsupported_media_type", message)
+def unsupported_media_type(message: str, field: str = "Content-Type") -> ApiError:
+    """415 ``unsupported_media_type``: a ``Content-Type`` or ``Content-Encoding`` the API does not read."""
+    return ApiError(415, "unsupported_media_type", message, field=field)
 
 
 def unavailable(message: str, retry_after: int) -> ApiError:

@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import TypeAdapter, ValidationError
 
-from lakehouse.core.contract.envelope import UtcTime
+from lakehouse.core.contract.envelope import CALL_TYPES, UtcTime
 from lakehouse.core.contract.errors import from_validation_error
 from lakehouse.core.write_keys import WriteKey
 
@@ -27,7 +27,8 @@ from .request_body import decode_body, parse_json
 from .responses import ApiError, bad_request, payload_too_large, unavailable
 
 SENT_AT = TypeAdapter(UtcTime)
-SINGLE_CALL_ROUTES = {"/v1/track": "track", "/v1/identify": "identify", "/v1/page": "page"}
+#: Segment's single-call routes -> the call type they default to (and require)
+SINGLE_CALL_ROUTES = {f"/v1/{kind}": kind for kind in CALL_TYPES}
 BATCH_ROUTES = ("/v1/batch", "/v1/events")
 
 
@@ -113,7 +114,7 @@ class IngestService:
         if not calls:
             raise bad_request("batch is empty: send at least one call", field="batch")
         if len(calls) > MAX_BATCH_EVENTS:
-            raise payload_too_large(f"batch holds {len(calls)} events; the limit is {BATCH_LIMIT_TEXT}")
+            raise payload_too_large(f"batch holds {len(calls)} events; the limit is {BATCH_LIMIT_TEXT}", field="batch")
         return calls, BatchContext(source, received_at, sent_at=self._sent_at(meta.get("sentAt")),
                                    context=_object(meta, "context"), integrations=_object(meta, "integrations"))
 
@@ -160,10 +161,11 @@ class IngestService:
             first = rejected[0]
             message = "; ".join(str(e) for e in first.errors[:10])
             status, code = (413, "payload_too_large") if first.too_large else (400, "invalid_event")
-            return status, {"code": code, "message": f"the call was rejected: {message}", **body}
+            return status, {"code": code, "message": f"the call was rejected: {message}",
+                            "field": first.errors[0].field if first.errors else "(event)", **body}
         return 400, {"code": "invalid_events",
                      "message": f"none of the {received} events is valid; see errors (stored in quarantine)",
-                     **body}
+                     "field": "batch", **body}
 
 
 def _object(meta: dict[str, Any], name: str) -> dict[str, Any] | None:

@@ -1,14 +1,21 @@
-"""The event envelope: one Segment-compatible shape for track, identify and page calls.
+"""The event envelope: one Segment-compatible shape for the six calls of Segment's tracking API.
 
-Field names are snake_case in Python and accept Segment's camelCase (``messageId``, ``userId``,
-``anonymousId``, ``sentAt``, ``receivedAt``, ``originalTimestamp``) as well. A track event whose name
-is a known domain event gets its ``properties`` checked against that event's model
+Calls: track, identify, page, screen, group, alias (Segment, "HTTP Tracking API" and "Spec"). Field names
+are snake_case in Python and accept Segment's camelCase (``messageId``, ``userId``, ``anonymousId``,
+``previousId``, ``groupId``, ``sentAt``, ``receivedAt``, ``originalTimestamp``) as well. A track event whose
+name is a modelled event gets its ``properties`` checked against that event's model
 (:data:`lakehouse.core.contract.properties.EVENT_PROPERTIES`); other names keep free-form properties.
+
+Segment's field semantics kept here: ``userId``/``anonymousId``/``previousId``/``groupId`` sent as JSON
+numbers become text as JavaScript prints them (:func:`lakehouse.core.contract.numbers.js_number_text`:
+``4243.0`` -> ``"4243"``); ``properties``, ``traits``, ``context`` and ``integrations`` sent as ``null``
+count as empty objects; a trait set to ``null`` is kept (it clears the trait).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
@@ -21,8 +28,11 @@ from pydantic import (
     Tag,
     TypeAdapter,
     create_model,
+    field_validator,
+    model_validator,
 )
 
+from lakehouse.core.contract.numbers import js_number_text
 from lakehouse.core.contract.properties import EVENT_PROPERTIES, Traits
 
 _MIN_TIME = datetime(1970, 1, 1, tzinfo=UTC)
@@ -45,17 +55,38 @@ def _utc(value: datetime) -> datetime:
 
 
 UtcTime = Annotated[datetime, AfterValidator(_utc)]
-Identifier = Annotated[str, Field(min_length=1, max_length=256, coerce_numbers_to_str=True)]
+Identifier = Annotated[str, Field(min_length=1, max_length=256)]
+#: the call types of Segment's tracking API, as the ``type`` field names them
+CALL_TYPES = ("track", "identify", "page", "screen", "group", "alias")
+_ID_FIELDS = ("message_id", "user_id", "anonymous_id", "previous_id", "group_id")
+_OBJECT_FIELDS = ("properties", "traits", "context", "integrations")
 
 
-def _alias(snake: str, camel: str) -> Any:
-    return Field(default=None, validation_alias=AliasChoices(camel, snake), serialization_alias=camel)
+def _alias(snake: str, camel: str, default: Any = None) -> Any:
+    return Field(default=default, validation_alias=AliasChoices(camel, snake), serialization_alias=camel)
+
+
+def _id_text(value: Any) -> Any:
+    """A numeric id as JavaScript prints it (``4243.0`` -> ``"4243"``); anything else is left to validation."""
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return js_number_text(value)
+    return value
 
 
 class Envelope(BaseModel):
     """Fields every call carries."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True, str_strip_whitespace=True)
+
+    @field_validator(*_ID_FIELDS, mode="before", check_fields=False)
+    @classmethod
+    def _numeric_ids_as_javascript_text(cls, value: Any) -> Any:
+        return _id_text(value)
+
+    @field_validator(*_OBJECT_FIELDS, mode="before", check_fields=False)
+    @classmethod
+    def _null_object_is_empty(cls, value: Any) -> Any:
+        return {} if value is None else value
 
     message_id: Identifier | None = _alias("message_id", "messageId")
     user_id: Identifier | None = _alias("user_id", "userId")
@@ -82,10 +113,22 @@ class TrackEvent(Envelope):
 
 
 class IdentifyEvent(Envelope):
-    """An identify call: traits update the customer's profile (attributes it leaves out keep their value)."""
+    """An identify call: traits update the customer's profile (attributes it leaves out keep their value;
+    a trait sent as ``null`` is cleared). With both ``userId`` and ``anonymousId`` it links the two ids."""
 
     type: Literal["identify"]
     traits: Traits = Field(default_factory=Traits)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _traits_from_context(cls, data: Any) -> Any:
+        """RudderStack's libraries send an identify's traits only in ``context.traits`` (RudderStack event spec,
+        "Identify"): without root ``traits`` those are the call's traits (``context`` keeps its copy)."""
+        if isinstance(data, dict) and data.get("traits") is None:
+            context = data.get("context")
+            if isinstance(context, dict) and isinstance(context.get("traits"), dict):
+                return {**data, "traits": context["traits"]}
+        return data
 
 
 class PageEvent(Envelope):
@@ -95,6 +138,35 @@ class PageEvent(Envelope):
     name: str | None = Field(default=None, max_length=200)
     category: str | None = Field(default=None, max_length=200)
     properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class ScreenEvent(Envelope):
+    """A screen call: the customer viewed a screen of a mobile app (the app's page call)."""
+
+    type: Literal["screen"]
+    name: str | None = Field(default=None, max_length=200)
+    category: str | None = Field(default=None, max_length=200)
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class GroupEvent(Envelope):
+    """A group call: the customer belongs to the group ``groupId`` (a company, an account, a team).
+
+    ``traits`` are the group's traits (free-form; a trait sent as ``null`` is kept and clears it).
+    """
+
+    type: Literal["group"]
+    group_id: Identifier = _alias("group_id", "groupId", default=...)
+    traits: dict[str, Any] = Field(default_factory=dict)
+
+
+class AliasEvent(Envelope):
+    """An alias call: ``previousId`` (an earlier id of the customer, often an anonymous one) is the same person
+    as ``userId``. Both are required, as in Segment's spec."""
+
+    type: Literal["alias"]
+    previous_id: Identifier = _alias("previous_id", "previousId", default=...)
+    user_id: Identifier = _alias("user_id", "userId", default=...)
 
 
 def _model_name(event_name: str) -> str:
@@ -108,7 +180,7 @@ TRACK_MODELS: dict[str, type[TrackEvent]] = {
         __base__=TrackEvent,
         __doc__=f"A '{name}' track call.",
         event=(Literal[name], ...),  # type: ignore[valid-type]
-        properties=(props, ...),
+        properties=(props, Field(default_factory=dict, validate_default=True)),
     )
     for name, props in EVENT_PROPERTIES.items()
 }
@@ -117,7 +189,7 @@ CUSTOM_TAG = "track:*"
 
 
 def _tag_of(value: Any) -> str | None:
-    """Discriminator: 'identify', 'page', 'track:<known name>' or 'track:*' (any other name)."""
+    """Discriminator: 'track:<known name>', 'track:*' (any other name), or the call type."""
     if isinstance(value, BaseModel):
         kind, name = getattr(value, "type", None), getattr(value, "event", None)
     elif isinstance(value, dict):
@@ -126,7 +198,7 @@ def _tag_of(value: Any) -> str | None:
         return None
     if kind == "track":
         return f"track:{name}" if isinstance(name, str) and name in TRACK_MODELS else CUSTOM_TAG
-    if kind in ("identify", "page"):
+    if kind in CALL_TYPES:
         return kind
     return None
 
@@ -136,7 +208,13 @@ _members += [
     Annotated[TrackEvent, Tag(CUSTOM_TAG)],
     Annotated[IdentifyEvent, Tag("identify")],
     Annotated[PageEvent, Tag("page")],
+    Annotated[ScreenEvent, Tag("screen")],
+    Annotated[GroupEvent, Tag("group")],
+    Annotated[AliasEvent, Tag("alias")],
 ]
+#: call type -> model, for the calls other than track
+CALL_MODELS: dict[str, type[Envelope]] = {"identify": IdentifyEvent, "page": PageEvent, "screen": ScreenEvent,
+                                          "group": GroupEvent, "alias": AliasEvent}
 
 #: any call: validated in one pass, dispatched on ``type`` and, for track calls, on ``event``
 Event = Annotated[
@@ -144,7 +222,7 @@ Event = Annotated[
     Discriminator(
         _tag_of,
         custom_error_type="invalid_event_type",
-        custom_error_message="type must be one of 'track', 'identify', 'page'",
+        custom_error_message="type must be one of " + ", ".join(f"'{t}'" for t in CALL_TYPES),
         custom_error_context={"discriminator": "type"},
     ),
 ]

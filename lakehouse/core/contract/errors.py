@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-_TAG_PREFIXES = ("track:", "identify", "page")
+_TAGS = frozenset({"identify", "page", "screen", "group", "alias"})  # and "track:<name>"
 _REASONS = {"Field required": "is required", "Extra inputs are not permitted": "is not allowed"}
 
 
@@ -36,7 +36,7 @@ class ContractError(ValueError):
 def field_path(loc: tuple) -> str:
     """('track:Order Completed', 'properties', 'products', 0, 'quantity') -> properties.products[0].quantity"""
     parts = list(loc)
-    if parts and isinstance(parts[0], str) and parts[0].startswith(_TAG_PREFIXES):
+    if parts and isinstance(parts[0], str) and (parts[0] in _TAGS or parts[0].startswith("track:")):
         parts = parts[1:]
     path = ""
     for part in parts:

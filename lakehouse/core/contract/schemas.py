@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from lakehouse.core.contract.envelope import EVENT_ADAPTER, TRACK_MODELS, IdentifyEvent, PageEvent, TrackEvent
+from lakehouse.core.contract.envelope import CALL_MODELS, EVENT_ADAPTER, TRACK_MODELS, TrackEvent
 
 SCHEMA_DIR = Path(__file__).resolve().parents[3] / "schemas"
 
@@ -37,8 +37,8 @@ def build_schemas() -> dict[str, dict]:
     custom = _schema(TrackEvent, "Track (any other event name)")
     _exclude_known_names(custom)
     files = {"event.schema.json": any_call, "track-custom.schema.json": custom}
-    files["identify.schema.json"] = _schema(IdentifyEvent, "Identify")
-    files["page.schema.json"] = _schema(PageEvent, "Page")
+    for kind, model in CALL_MODELS.items():
+        files[f"{kind}.schema.json"] = _schema(model, kind.capitalize())
     for name, model in TRACK_MODELS.items():
         files[f"track-{_slug(name)}.schema.json"] = _schema(model, f"Track: {name}")
     return files

@@ -17,7 +17,18 @@ def parse_event(payload: Any) -> Envelope:
     try:
         event = EVENT_ADAPTER.validate_python(payload)
     except ValidationError as exc:
-        raise from_validation_error(exc) from None
+        error = from_validation_error(exc)
+        if _traits_in_context(payload):  # name the field the caller sent (IdentifyEvent took it from context)
+            error = ContractError([FieldError("context." + e.field, e.reason) if e.field.startswith("traits")
+                                   else e for e in error.errors])
+        raise error from None
     if event.customer_id is None:
         raise ContractError([FieldError("userId", "userId or anonymousId is required")])
     return event
+
+
+def _traits_in_context(payload: dict[str, Any]) -> bool:
+    """An identify whose traits come only in ``context.traits`` (as RudderStack's libraries send them)."""
+    context = payload.get("context")
+    return (payload.get("type") == "identify" and payload.get("traits") is None and isinstance(context, dict)
+            and isinstance(context.get("traits"), dict))

@@ -6,12 +6,12 @@ Written by the ingestion Lambda (and anything else that lands raw data), read by
 from __future__ import annotations
 
 import gzip
-import json
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
+from lakehouse.core.contract.record import dumps_record
 from lakehouse.core.lake.layout import LakeLayout
 
 
@@ -21,9 +21,8 @@ def encode_json_lines(lines: Iterable[bytes]) -> bytes:
 
 
 def encode_lines(records: Iterable[dict[str, Any]]) -> bytes:
-    """Gzip-compressed JSON lines (compact, UTF-8, one record per line)."""
-    return encode_json_lines(json.dumps(r, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-                             for r in records)
+    """Gzip-compressed JSON lines (compact, UTF-8, one record per line; Decimal amounts as exact JSON numbers)."""
+    return encode_json_lines(dumps_record(r).encode("utf-8") for r in records)
 
 
 def decode_lines(data: bytes) -> Iterator[str]:

@@ -69,7 +69,7 @@ def test_raw_lines_are_contract_records_partitioned_by_arrival_time(api, kit) ->
     assert before - timedelta(seconds=1) <= received <= datetime.now(UTC)
     assert f"dt={received:%Y-%m-%d}/hour={received:%H}/" in key  # arrival time, not event time
     assert record["timestamp"] == "2020-01-01T00:00:00.000Z"  # no sentAt: no correction
-    assert record["schema_version"] == 1 and record["properties"]["order_id"] == "o-5001"
+    assert record["schema_version"] == 2 and record["properties"]["order_id"] == "o-5001"
 
 
 def test_clock_skew_is_corrected_from_the_batch_sent_at(api, kit) -> None:
@@ -136,7 +136,7 @@ def test_invalid_events_are_quarantined_without_breaking_the_batch(api, kit) -> 
 
 
 def test_a_batch_with_no_valid_event_is_a_400_listing_each_error(api, kit) -> None:
-    answer = api.post("/v1/batch", {"batch": [{"type": "track"}, {"type": "alias", "userId": "u"}]})
+    answer = api.post("/v1/batch", {"batch": [{"type": "track"}, {"type": "log", "userId": "u"}]})
     assert answer.status == 400 and answer.body["code"] == "invalid_events"
     assert answer.body["rejected"] == 2 and [e["index"] for e in answer.body["errors"]] == [0, 1]
     assert answer.body["errors"][1]["errors"][0]["field"] == "type"
@@ -204,7 +204,7 @@ def test_limits_are_named_in_413_messages(api, kit) -> None:
 
 
 def test_unknown_routes_wrong_methods_health_and_openapi(api, kit) -> None:
-    missing = api.call("POST", "/v1/alias", b"{}")
+    missing = api.call("POST", "/v1/merge", b"{}")
     assert missing.status == 404 and missing.body["code"] == "not_found"
     wrong = api.call("GET", "/v1/batch", auth=False)
     assert wrong.status == 405 and wrong.headers["Allow"] == "POST" and wrong.body["code"] == "method_not_allowed"

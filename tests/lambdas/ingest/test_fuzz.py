@@ -1,5 +1,9 @@
 """Bad input never produces a 5xx: schemathesis against the OpenAPI document, hypothesis on raw bytes,
-and the named categories (oversized, empty, non-JSON, wrong types, deeply nested, unicode-heavy)."""
+and the named categories (oversized, empty, non-JSON, wrong types, deeply nested, unicode-heavy).
+
+Every route of the API is covered (the native batch, Segment's batch and its six single-call routes), and
+every 4xx the function answers is a JSON error naming the field at fault (``field``; each rejected call's
+errors name theirs)."""
 
 from __future__ import annotations
 
@@ -23,7 +27,8 @@ from lakehouse.local.gateway import LocalGateway, LocalLambdaContext, proxy_even
 from lambdas.ingest.app import create_handler
 from lambdas.ingest.openapi import SPEC_PATH
 
-ROUTES = ["/v1/events", "/v1/batch", "/v1/track", "/v1/identify", "/v1/page", "/health", "/openapi.json"]
+ROUTES = ["/v1/events", "/v1/batch", "/v1/track", "/v1/identify", "/v1/page", "/v1/screen", "/v1/group",
+          "/v1/alias", "/health", "/openapi.json"]
 # Default run: schemathesis' generated data, valid and invalid, for every operation. The slow variant adds
 # its other phases (explicit examples, and coverage: boundary and wrong-type values for every keyword).
 schema = schemathesis.openapi.from_path(str(SPEC_PATH))
@@ -50,6 +55,11 @@ def assert_json_answer(status: int, content_type: str | None, body: bytes, reque
     if status >= 400:
         assert isinstance(answer.get("message"), str) and answer["message"], answer
         assert answer.get("code") or status in (403, 413, 429), answer  # API Gateway's own: message only
+        if answer.get("code"):  # the function's answer: it names the field at fault
+            assert isinstance(answer.get("field"), str) and answer["field"], answer
+    for rejection in answer.get("errors") or []:  # 200 with some calls rejected, 400/413 with all rejected
+        assert rejection["errors"] and all(isinstance(e["field"], str) and e["field"] and e["reason"]
+                                           for e in rejection["errors"]), rejection
 
 
 def check_case(case, fuzz_env) -> None:
@@ -79,7 +89,9 @@ def test_openapi_operations_never_answer_5xx(fuzz_env) -> None:
         fuzz(operation, GenerationMode.POSITIVE)
         if operation.method.upper() == "POST":  # GETs take no input that could be made invalid
             fuzz(operation, GenerationMode.NEGATIVE)
-    assert len(sent) == 12 and sum(sent.values()) >= 300, sent
+    posts = {label.split()[1] for label in sent if label.startswith("POST")}
+    assert posts == {r for r in ROUTES if r.startswith("/v1/")}, posts  # every ingest route was fuzzed
+    assert len(sent) == 18 and sum(sent.values()) >= 480, sent
 
 
 @pytest.mark.slow
@@ -93,12 +105,19 @@ json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
     lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5),
     max_leaves=30)
+ids = st.text(max_size=10) | st.integers() | st.floats(allow_nan=False) | st.none()
+event_names = st.sampled_from(["Order Completed", "Order Refunded", "Product Viewed", "Cart Viewed",
+                               "Coupon Applied", "Checkout Step Viewed"]) | st.text(max_size=20) | st.integers()
 call_like = st.fixed_dictionaries(
-    {"type": st.sampled_from(["track", "identify", "page", "alias", 3, None])},
-    optional={"event": st.text(max_size=20) | st.integers(), "userId": st.text(max_size=10) | st.integers(),
-              "anonymousId": st.text(max_size=10), "messageId": st.text(max_size=10),
-              "timestamp": st.text(max_size=30) | st.integers(), "properties": json_values,
-              "traits": json_values, "context": json_values, "sentAt": st.text(max_size=25)})
+    {"type": st.sampled_from(["track", "identify", "page", "screen", "group", "alias", "log", 3, None])},
+    optional={"event": event_names, "userId": ids, "anonymousId": ids, "previousId": ids, "groupId": ids,
+              "messageId": st.text(max_size=10), "name": json_values, "category": json_values,
+              "timestamp": st.text(max_size=30) | st.integers() | st.sampled_from(
+                  ["2099-01-01T00:00:00Z", "1971-01-01T00:00:00Z", "1989-12-31T23:59:59Z"]),
+              "properties": json_values | st.fixed_dictionaries({}, optional={
+                  "order_id": ids, "total": json_values, "revenue": json_values, "products": json_values}),
+              "traits": json_values, "context": json_values, "integrations": json_values,
+              "sentAt": st.text(max_size=25)})
 documents = (json_values | st.lists(call_like, max_size=8) | call_like
              | st.fixed_dictionaries({"batch": st.lists(call_like | json_values, max_size=8)},
                                      optional={"sentAt": json_values, "context": json_values,

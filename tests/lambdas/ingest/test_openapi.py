@@ -21,3 +21,13 @@ def test_spec_is_valid_openapi_and_covers_every_route() -> None:
         responses = spec["paths"][route]["post"]["responses"]
         assert {"200", "400", "401", "413", "415", "503"} <= set(responses)
     assert "OrderCompletedEvent" in spec["components"]["schemas"]
+
+
+def test_spec_has_a_schema_for_every_call_type_and_modelled_event() -> None:
+    from lakehouse.core.contract import CALL_MODELS, TRACK_MODELS
+
+    schemas = json.loads(SPEC_PATH.read_text())["components"]["schemas"]
+    expected = {m.__name__ for m in CALL_MODELS.values()} | {m.__name__ for m in TRACK_MODELS.values()}
+    assert expected - set(schemas) == set()
+    assert {"ScreenEvent", "GroupEvent", "AliasEvent", "OrderCancelledEvent", "ProductsSearchedEvent"} <= expected
+    assert {f"/v1/{kind}" for kind in ("screen", "group", "alias")} <= set(SINGLE_CALL_ROUTES)

@@ -6,7 +6,7 @@ import pytest
 
 from lakehouse.core.config import PiiSettings
 from lakehouse.core.contract import parse_event
-from lambdas.ingest.pii import PiiRules, hash_email, truncate_ip
+from lambdas.ingest.pii import NOT_INSPECTED, PiiRules, hash_email, truncate_ip
 
 
 def record(**over) -> dict:
@@ -69,3 +69,38 @@ def test_pii_settings_come_from_the_environment(monkeypatch) -> None:
     monkeypatch.setenv("LAKEHOUSE_PII__HASH_KEY", "s3cret")
     settings = Settings()
     assert settings.pii.email == "drop" and settings.pii.hash_key.get_secret_value() == "s3cret"
+
+
+def test_a_null_email_is_kept_under_every_rule() -> None:
+    for email in ("hash", "drop", "keep"):
+        out = PiiRules(PiiSettings(email=email)).apply(record(traits={"email": None}, properties={}))
+        assert out["traits"] == {"email": None}
+
+
+@pytest.mark.parametrize(("call", "expected"), [
+    # what the rules cannot look into is not stored: a string may hold an e-mail address
+    ({"type": "identify", "traits": "ada@example.com"}, {"type": "identify", "traits": NOT_INSPECTED}),
+    ({"type": "track", "properties": ["ada@example.com"], "context": "ip=203.0.113.77"},
+     {"type": "track", "properties": NOT_INSPECTED, "context": NOT_INSPECTED}),
+    ({"context": {"traits": "ada@example.com", "ip": "203.0.113.77"}},
+     {"context": {"traits": NOT_INSPECTED, "ip": "203.0.113.0"}}),
+    ({"traits": None, "userId": "u"}, {"traits": None, "userId": "u"}),
+    ("ada@example.com", {"redacted": "the call is a JSON string, not an object; it is not stored"}),
+    (["ada@example.com"], {"redacted": "the call is a JSON array, not an object; it is not stored"}),
+    (42, 42), (None, None), (True, True),
+])
+def test_rejected_calls_are_redacted_or_left_out(call, expected) -> None:
+    assert PiiRules(PiiSettings()).redact_call(call) == expected
+
+
+def test_redaction_follows_the_rules_and_keep_stores_the_call_as_sent() -> None:
+    call = {"type": "identify", "traits": {"email": "Ada@Example.com"}, "context": {"ip": "203.0.113.77"}}
+    dropped = PiiRules(PiiSettings(email="drop", ip="drop")).redact_call(call)
+    assert dropped == {"type": "identify", "traits": {}, "context": {}}
+    assert PiiRules(PiiSettings(email="keep", ip="keep")).redact_call(call) is call
+
+
+@pytest.mark.parametrize(("rule", "expected"), [("truncate", "203.0.113.0"), ("drop", None),
+                                                ("keep", "203.0.113.77")])
+def test_the_client_ip_in_logs_follows_the_ip_rule(rule: str, expected: str | None) -> None:
+    assert PiiRules(PiiSettings(ip=rule)).client_ip("203.0.113.77") == expected

@@ -56,12 +56,23 @@ def test_a_missing_bucket_is_storage_unavailable(moto_endpoint: str) -> None:
         sink.land("web", AT, [{"event_id": "a"}])
 
 
-def test_pre_serialised_lines_give_the_same_bytes_as_encode_lines() -> None:
+def test_records_land_with_decimal_amounts_as_exact_json_numbers(settings: Settings) -> None:
+    """The sink's own encoding (records without pre-encoded lines) and encode_record agree, and both write a
+    Decimal as the number it is: stdlib json.dumps refused Decimals (TypeError) and float() re-rounded them."""
+    from decimal import Decimal
+
     from lakehouse.core.contract import parse_event, to_record
-    from lakehouse.core.contract.examples import example_calls
-    from lakehouse.core.lake.raw import encode_json_lines, encode_lines
+    from lakehouse.core.contract.examples import all_example_calls
+    from lakehouse.core.lake.raw import encode_json_lines
     from lambdas.ingest.limits import encode_record
 
-    records = [to_record(parse_event(c), c, source="web", received_at=AT) for c in example_calls().values()]
+    records = [to_record(parse_event(c), c, source="web", received_at=AT) for c in all_example_calls().values()]
     records[0]["properties"]["note"] = "Zoë \u2028 北京 🚀"
-    assert encode_json_lines([encode_record(r) for r in records]) == encode_lines(records)
+    records[0]["properties"]["amount"] = Decimal("19.999999999999999999")
+    storage = LakeStorage(settings.lake)
+    uri = LakeRawSink(storage).land("web", AT, records)
+    stored = storage.get_bytes(uri.split(storage.layout.root_uri + "/", 1)[1])
+    assert stored == encode_json_lines([encode_record(r) for r in records])
+    parsed = [json.loads(line, parse_float=Decimal) for line in decode_lines(stored)]
+    assert parsed == records
+    assert parsed[0]["properties"]["amount"] == Decimal("19.999999999999999999")

@@ -5,7 +5,7 @@ import json
 import jsonschema
 import pytest
 
-from lakehouse.core.contract.examples import example_calls
+from lakehouse.core.contract.examples import all_example_calls, example_calls
 from lakehouse.core.contract.schemas import SCHEMA_DIR, build_schemas, render, write_schemas
 
 
@@ -24,10 +24,25 @@ def test_write_schemas_removes_stale_files(tmp_path) -> None:
     assert {p.name for p in written} == set(build_schemas())
 
 
-@pytest.mark.parametrize("name", sorted(example_calls()))
+@pytest.mark.parametrize("name", sorted(all_example_calls()))
 def test_examples_validate_against_the_published_schema(name: str) -> None:
     schema = json.loads((SCHEMA_DIR / "event.schema.json").read_text())
-    jsonschema.validate(example_calls()[name], schema)
+    jsonschema.validate(all_example_calls()[name], schema)
+
+
+def test_there_is_a_schema_file_per_call_type() -> None:
+    names = {p.name for p in SCHEMA_DIR.glob("*.schema.json")}
+    assert {f"{kind}.schema.json" for kind in ("identify", "page", "screen", "group", "alias")} <= names
+    assert {"track-order-cancelled.schema.json", "track-product-added-to-wishlist.schema.json"} <= names
+
+
+def test_published_schema_requires_order_id_but_not_amounts() -> None:
+    schema = json.loads((SCHEMA_DIR / "track-order-refunded.schema.json").read_text())
+    jsonschema.validate({"type": "track", "event": "Order Refunded", "userId": "u",
+                         "properties": {"order_id": "o-1"}}, schema)
+    with pytest.raises(jsonschema.ValidationError, match="order_id"):
+        jsonschema.validate({"type": "track", "event": "Order Refunded", "userId": "u",
+                             "properties": {"total": 5}}, schema)
 
 
 def test_published_schema_rejects_a_bad_order() -> None:
