@@ -7,6 +7,7 @@ model's fields, limits or enums changes the batch validation with it. Runs on th
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import enum
 import types
 import typing
@@ -18,7 +19,7 @@ from pydantic import AliasChoices, BaseModel
 from pydantic.fields import FieldInfo
 
 from lakehouse.core.contract import properties as contract_properties
-from lakehouse.core.contract.envelope import PageEvent, TrackEvent
+from lakehouse.core.contract.envelope import CALL_MODELS, CALL_TYPES, Envelope, TrackEvent
 from lakehouse.core.contract.properties import EVENT_PROPERTIES, Traits
 
 #: validators of the contract that the Spark rules reproduce as patterns (applied after upper-casing
@@ -35,7 +36,7 @@ class FieldSpec:
     """One field of a properties/traits object: its kind, presence rules and limits."""
 
     name: str
-    kind: str  # string | int | float | bool | enum | date | list
+    kind: str  # string | int | float | decimal | bool | enum | date | list | object
     required: bool = False
     nullable: bool = True
     aliases: tuple[str, ...] = ()  # keys tried in order (pydantic AliasChoices); default: (name,)
@@ -91,6 +92,8 @@ def _kind(annotation: Any) -> str:
         return "int"
     if annotation is float:
         return "float"
+    if annotation is decimal.Decimal:
+        return "decimal"
     if annotation is str:
         return "string"
     if annotation is dt.date:
@@ -99,6 +102,8 @@ def _kind(annotation: Any) -> str:
         return "enum"
     if typing.get_origin(annotation) is list:
         return "list"
+    if annotation is dict or typing.get_origin(annotation) is dict:
+        return "object"
     raise TypeError(f"unsupported field type in the contract: {annotation!r}")
 
 
@@ -155,17 +160,69 @@ def traits_spec() -> ObjectSpec:
 
 
 def envelope_limits() -> dict[str, int]:
-    """Length limits of the envelope's identifiers and names."""
+    """Length limits of the envelope's identifiers and names (``identifier``, ``event``, ``page_name``,
+    ``category``: the page's and the screen's, which the contract keeps equal)."""
     def max_len(model: type[BaseModel], name: str) -> int:
         spec = field_spec(name, model.model_fields[name])
         assert spec.max_length is not None
         return spec.max_length
 
+    named = [model for model in CALL_MODELS.values() if "name" in model.model_fields]
+    name_limits = {max_len(model, "name") for model in named}
+    category_limits = {max_len(model, "category") for model in named if "category" in model.model_fields}
+    if len(name_limits) != 1 or len(category_limits) != 1:
+        raise TypeError("page and screen calls must share their name and category limits for the batch rules")
     return {
-        "identifier": max_len(TrackEvent, "user_id"),
+        "identifier": max_len(Envelope, "user_id"),
         "event": max_len(TrackEvent, "event"),
-        "page_name": max_len(PageEvent, "name"),
+        "page_name": name_limits.pop(),
+        "category": category_limits.pop(),
     }
+
+
+def call_types() -> tuple[str, ...]:
+    """The call types the contract accepts (``track``, ``identify``, ``page``, ``screen``, ``group``, ``alias``)."""
+    return tuple(CALL_TYPES)
+
+
+def _calls_with(field_name: str) -> tuple[str, ...]:
+    models = {"track": TrackEvent, **CALL_MODELS}
+    return tuple(t for t in CALL_TYPES if field_name in models[t].model_fields)
+
+
+def calls_with_object(field_name: str) -> tuple[str, ...]:
+    """Call types whose model has the object field ``field_name`` (``properties``, ``traits``)."""
+    return _calls_with(field_name)
+
+
+def named_calls() -> tuple[str, ...]:
+    """Call types that carry a ``name`` and ``category`` (page, screen)."""
+    return _calls_with("name")
+
+
+def required_ids() -> dict[str, tuple[str, ...]]:
+    """Call type -> identifier fields its model requires beyond the envelope (alias: ``previous_id``,
+    ``user_id``; group: ``group_id``), in field order."""
+    out: dict[str, tuple[str, ...]] = {}
+    for kind, model in CALL_MODELS.items():
+        required = tuple(name for name, info in model.model_fields.items()
+                         if info.is_required() and name.endswith("_id"))
+        if required:
+            out[kind] = required
+    return out
+
+
+def traits_models() -> dict[str, ObjectSpec | None]:
+    """Call type -> spec of its ``traits`` (None: free-form object, e.g. a group's traits)."""
+    out: dict[str, ObjectSpec | None] = {}
+    for kind, model in CALL_MODELS.items():
+        info = model.model_fields.get("traits")
+        if info is None:
+            continue
+        annotation, _, _ = _unwrap(info.annotation, info.metadata)
+        out[kind] = object_spec(annotation) if isinstance(annotation, type) and issubclass(annotation,
+                                                                                          BaseModel) else None
+    return out
 
 
 def time_bounds() -> tuple[str, str]:

@@ -152,7 +152,7 @@ def run_raw_to_curated(spark: SparkSession, settings: Settings, *, lines: DataFr
     delete_prefix(storage.layout, STAGING)
 
     step("validate")
-    parsed = parse_lines(lines, settings.batch.validation).persist()
+    parsed = parse_lines(lines, settings.batch.validation, settings.event_time).persist()
     for reason, count in parsed.groupBy("reject_reason").count().collect():
         report.records_read += count
         if reason is None:

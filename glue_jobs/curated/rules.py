@@ -26,10 +26,14 @@ from functools import lru_cache
 from glue_jobs.curated.contract_spec import (
     FieldSpec,
     ObjectSpec,
+    call_types,
+    calls_with_object,
     envelope_limits,
     event_property_specs,
+    named_calls,
+    required_ids,
     time_bounds,
-    traits_spec,
+    traits_models,
 )
 
 BOOL_TRUE = ("true", "1", "1.0", "yes", "on", "t", "y")
@@ -60,6 +64,11 @@ def number_of(text: str, clean: str | None = None) -> str:
             f"ELSE try_cast({clean} AS DOUBLE) END")
 
 
+def decimal_number_of(text: str, clean: str | None = None) -> str:
+    """The numeric value of a JSON scalar's text for a Decimal field (pydantic's Decimal refuses booleans)."""
+    return f"try_cast({clean or stripped(text)} AS DOUBLE)"
+
+
 def number(text: str) -> str:
     """SQL for the number a JSON scalar's text holds, NULL if none: how curated tables type their numbers."""
     return number_of(text)
@@ -80,7 +89,7 @@ class Rule:
 
 def spark_type(spec: FieldSpec) -> str | None:
     """The type ``from_json`` reads a field as on the fast path (None: text only)."""
-    if spec.kind in ("int", "float"):
+    if spec.kind in ("int", "float", "decimal"):
         return "double"
     if spec.kind == "bool":
         return "boolean"
@@ -114,7 +123,10 @@ class Values:
     inline: bool = False
 
     def add(self, sql: str) -> str:
-        """A value worth computing once per row (a parsed list and the reason of its first bad item)."""
+        """A value worth computing once per row: a field's text, stripped text and number (many events' rules
+        read the same key), a parsed list and the reason of its first bad item. Named by a hash of its SQL, so
+        one value is computed once however many rules read it; this keeps the rule expression small enough for
+        Spark to analyse and compile quickly."""
         if self.inline:
             return f"({sql})"
         name = "_v" + hashlib.sha1(sql.encode()).hexdigest()[:12]
@@ -123,7 +135,7 @@ class Values:
 
     def present(self, spec: FieldSpec) -> str:
         """SQL: true when the field is present under any of its keys (even as JSON null)."""
-        return "(" + " OR ".join(f"map_contains_key({self.container}, {lit(k)})" for k in spec.keys) + ")"
+        return self.add("(" + " OR ".join(f"map_contains_key({self.container}, {lit(k)})" for k in spec.keys) + ")")
 
     def _pick(self, values: list[str], keys: tuple[str, ...]) -> str:
         if len(keys) == 1:
@@ -133,11 +145,11 @@ class Values:
 
     def text(self, spec: FieldSpec) -> str:
         """SQL of the field's JSON text (the first key present), NULL when absent or null."""
-        return self._pick([f"{self.container}[{lit(k)}]" for k in spec.keys], spec.keys)
+        return self.add(self._pick([f"{self.container}[{lit(k)}]" for k in spec.keys], spec.keys))
 
     def clean(self, spec: FieldSpec) -> str:
         """SQL of the field's text, stripped as pydantic strips strings."""
-        return stripped(self.text(spec))
+        return self.add(stripped(self.text(spec)))
 
     def _typed(self, spec: FieldSpec) -> str | None:
         if self.typed is None or not all(k in self.typed_fields for k in spec.keys):
@@ -145,10 +157,14 @@ class Values:
         return self._pick([f"{self.typed}.{k}" for k in spec.keys], spec.keys)
 
     def number(self, spec: FieldSpec) -> str:
-        """SQL of the field as a double: the typed value, else the lax reading of its text (NULL if neither)."""
-        lax = number_of(self.text(spec), self.clean(spec))
+        """SQL of the field as a double: the typed value, else the lax reading of its text (NULL if neither).
+
+        Only the range is checked on this double; curated tables read amounts exactly
+        (:mod:`glue_jobs.curated.parse`)."""
+        reader = decimal_number_of if spec.kind == "decimal" else number_of
+        lax = reader(self.text(spec), self.clean(spec))
         fast = self._typed(spec)
-        return f"coalesce({fast}, {lax})" if fast else f"({lax})"
+        return self.add(f"coalesce({fast}, {lax})" if fast else f"({lax})")
 
 
 def _fmt(x: float) -> str:
@@ -200,9 +216,12 @@ def value_rule(path: str, spec: FieldSpec, values: Values) -> Rule:
         value = values.number(spec)
         return Rule.named(f"{where}: must be an integer{_range_text(spec)}",
                           f"{text} IS NOT NULL AND ({_out_of_range(value, spec)} OR rint({value}) <> {value})")
-    if spec.kind == "float":
+    if spec.kind in ("float", "decimal"):
         return Rule.named(f"{where}: must be a number{_range_text(spec)}",
                           f"{text} IS NOT NULL AND ({_out_of_range(values.number(spec), spec)})")
+    if spec.kind == "object":
+        return Rule.named(f"{where}: must be an object",
+                          f"{text} IS NOT NULL AND from_json({text}, 'map<string,string>') IS NULL")
     if spec.kind == "bool":
         typed = values._typed(spec)
         lax = f"lower({values.clean(spec)}) NOT IN {in_list(BOOL_TRUE + BOOL_FALSE)}"
@@ -279,18 +298,29 @@ class RuleSet:
     derived: tuple[tuple[str, str], ...]
     envelope: tuple[Rule, ...]
     events: dict[str, tuple[Rule, ...]]  # track event name -> rules of its properties
-    identify: tuple[Rule, ...]
+    traits: dict[str, tuple[Rule, ...]]  # call type (identify, ...) -> rules of its traits
+
+    @property
+    def identify(self) -> tuple[Rule, ...]:
+        """The rules of an identify call's traits."""
+        return self.traits.get("identify", ())
 
     def reject_reason(self) -> str:
         """One SQL expression: the first failing rule's reason, or NULL for a valid record."""
-        per_event = " ".join(f"WHEN {lit(name)} THEN {case(list(rules))}" for name, rules in self.events.items())
-        body = (f"CASE WHEN type = 'track' THEN CASE event {per_event} END "
-                f"WHEN type = 'identify' THEN {case(list(self.identify))} END")
+        groups: dict[tuple[Rule, ...], list[str]] = {}
+        for name, rules in self.events.items():  # events sharing a properties model share their rules
+            groups.setdefault(rules, []).append(name)
+        per_event = " ".join(f"WHEN event IN {in_list(names)} THEN {case(list(rules))}"
+                             for rules, names in groups.items())
+        per_call = " ".join(f"WHEN type = {lit(kind)} THEN {case(list(rules))}"
+                            for kind, rules in self.traits.items() if rules)
+        body = f"CASE WHEN type = 'track' THEN CASE {per_event} END {per_call} END"
         return f"coalesce({case(list(self.envelope))}, {body})"
 
     def all_reasons(self) -> list[str]:
         """The reason SQL of every rule (literals for all but list items), e.g. to check their wording."""
-        rules = [*self.envelope, *self.identify, *(r for rs in self.events.values() for r in rs)]
+        rules = [*self.envelope, *(r for rs in self.traits.values() for r in rs),
+                 *(r for rs in self.events.values() for r in rs)]
         return [r.reason for r in rules]
 
 
@@ -300,8 +330,8 @@ def PROPERTIES_SCHEMA() -> str:
 
 
 def TRAITS_SCHEMA() -> str:
-    """The typed struct of identify traits (column ``tt``)."""
-    return typed_schema([traits_spec()])
+    """The typed struct of modelled traits (identify calls; column ``tt``)."""
+    return typed_schema([spec for spec in traits_models().values() if spec is not None])
 
 
 def _field_names(schema: str) -> frozenset[str]:
@@ -319,38 +349,95 @@ def _field_names(schema: str) -> frozenset[str]:
     return frozenset(n.split(":", 1)[0].strip() for n in names if n.strip())
 
 
+#: how reasons name the envelope's identifier columns (the API's camelCase names)
+ID_LABELS = {"user_id": "userId", "anonymous_id": "anonymousId", "previous_id": "previousId",
+             "group_id": "groupId"}
+
+
+def _in_calls(kinds: tuple[str, ...], rule: Rule) -> Rule:
+    return Rule(f"type IN {in_list(kinds)} AND ({rule.failed})", rule.reason)
+
+
+def _object_rule(column: str, kinds: tuple[str, ...] | None = None) -> Rule:
+    rule = Rule.named(f"{column}: must be an object",
+                      f"{column} IS NOT NULL AND from_json({column}, 'map<string,string>') IS NULL")
+    return rule if kinds is None else _in_calls(kinds, rule)
+
+
 @lru_cache(maxsize=1)
 def contract_rules() -> RuleSet:
-    """The contract's rules (built once per process)."""
+    """The contract's rules (built once per process).
+
+    Envelope rules follow the call models (:data:`lakehouse.core.contract.envelope.CALL_MODELS`): the call
+    types, the page/screen name and category limits, the ids a call type requires (alias: ``previousId`` and
+    ``userId``; group: ``groupId``), and which calls carry ``properties`` and ``traits``.
+    """
     limits = envelope_limits()
     low, high = time_bounds()
     ts = "try_to_timestamp(timestamp)"
+    types = call_types()
+    named = named_calls()
+    required = [(kind, name) for kind, names in required_ids().items() for name in names]
     envelope = [
         Rule.named(LINE_ERROR, "_corrupt_record IS NOT NULL"),
         *_string_limit("event_id", "event_id", limits["identifier"], required=True),
-        Rule.named("type: must be one of 'track', 'identify', 'page'",
-                   "type IS NULL OR type NOT IN ('track', 'identify', 'page')"),
+        Rule.named("type: must be one of " + ", ".join(f"'{t}'" for t in types),
+                   f"type IS NULL OR type NOT IN {in_list(types)}"),
         *[Rule(f"type = 'track' AND ({r.failed})", r.reason)
           for r in _string_limit("event", "event", limits["event"], required=True)],
-        Rule.named(f"name: must have at most {limits['page_name']} characters",
-                   f"type = 'page' AND char_length({stripped('name')}) > {limits['page_name']}"),
-        *_string_limit("user_id", "userId", limits["identifier"], required=False),
-        *_string_limit("anonymous_id", "anonymousId", limits["identifier"], required=False),
+        _in_calls(named, Rule.named(f"name: must have at most {limits['page_name']} characters",
+                                    f"char_length({stripped('name')}) > {limits['page_name']}")),
+        _in_calls(named, Rule.named(f"category: must have at most {limits['category']} characters",
+                                    f"char_length({stripped('category')}) > {limits['category']}")),
+        *[_in_calls((kind,), Rule.named(f"{ID_LABELS.get(name, name)}: is required",
+                                        f"{name} IS NULL OR char_length({stripped(name)}) = 0"))
+          for kind, name in required],
+        *[rule for column in ("user_id", "anonymous_id", "previous_id", "group_id")
+          for rule in _string_limit(column, ID_LABELS[column], limits["identifier"], required=False)],
         Rule.named("userId: userId or anonymousId is required", "user_id IS NULL AND anonymous_id IS NULL"),
         Rule.named("timestamp: is required", "timestamp IS NULL"),
         Rule.named(f"timestamp: must be an ISO 8601 time between {low} and {high}",
                    f"{ts} IS NULL OR {ts} < TIMESTAMP '{low} 00:00:00' OR {ts} >= TIMESTAMP '{high} 00:00:00'"),
         Rule.named("received_at: must be an ISO 8601 time",
                    "received_at IS NOT NULL AND try_to_timestamp(received_at) IS NULL"),
-        Rule.named("properties: must be an object", "properties IS NOT NULL AND p IS NULL"),
-        Rule.named("traits: must be an object", "traits IS NOT NULL AND tr IS NULL"),
-        Rule.named("context: must be an object",
-                   "context IS NOT NULL AND from_json(context, 'map<string,string>') IS NULL"),
+        _in_calls(calls_with_object("properties"),
+                  Rule.named("properties: must be an object", "properties IS NOT NULL AND p IS NULL")),
+        _in_calls(calls_with_object("traits"),
+                  Rule.named("traits: must be an object", "traits IS NOT NULL AND tr IS NULL")),
+        _object_rule("context"),
+        _object_rule("integrations"),
     ]
     empty = "cast(map() AS map<string,string>)"
     props = Values(f"coalesce(p, {empty})", "pt", _field_names(PROPERTIES_SCHEMA()))
     traits = Values(f"coalesce(tr, {empty})", "tt", _field_names(TRAITS_SCHEMA()))
     events = {name: tuple(object_rules("properties", spec, props)) for name, spec in event_property_specs().items()}
-    identify = tuple(object_rules("traits", traits_spec(), traits))
+    per_call = {kind: tuple(object_rules("traits", spec, traits)) if spec else ()
+                for kind, spec in traits_models().items()}
     derived = tuple({**props.derived, **traits.derived}.items())
-    return RuleSet(derived, tuple(envelope), events, identify)
+    return RuleSet(derived, tuple(envelope), events, per_call)
+
+
+def schema_version_reason(versions: tuple[int, ...]) -> str:
+    """SQL: the reason a record's ``schema_version`` is not one this job reads (NULL when it is, or absent)."""
+    accepted = ", ".join(f"{v}.0D" for v in versions)
+    label = " or ".join(str(v) for v in versions)
+    return (f"CASE WHEN schema_version IS NOT NULL AND coalesce(try_cast(schema_version AS DOUBLE) NOT IN "
+            f"({accepted}), true) THEN {lit(f'schema_version: must be {label}')} END")
+
+
+def event_time_reason(future_tolerance_seconds: int, earliest_event_date: str) -> str:
+    """SQL: the reason a record's (skew-corrected) ``timestamp`` is not believable, NULL when it is.
+
+    The rule of ``Settings.event_time`` (:class:`lakehouse.core.contract.record.EventTimeRule`, which the API
+    applies): more than ``future_tolerance_seconds`` after ``received_at`` (when the record has one), or before
+    ``earliest_event_date`` (an ISO date, 00:00 UTC). Reasons are fixed texts (no per-record values) so that
+    the run report can count them per rule.
+    """
+    ts, received = "try_to_timestamp(timestamp)", "try_to_timestamp(received_at)"
+    future = (f"timestamp: more than {future_tolerance_seconds} seconds after the call was received; "
+              "rule: event_time.future_tolerance_seconds")
+    early = (f"timestamp: before the earliest accepted date {earliest_event_date}; "
+             "rule: event_time.earliest_event_date")
+    return (f"CASE WHEN {received} IS NOT NULL AND unix_micros({ts}) - unix_micros({received}) > "
+            f"{future_tolerance_seconds * 1_000_000}L THEN {lit(future)} "
+            f"WHEN {ts} < TIMESTAMP '{earliest_event_date} 00:00:00' THEN {lit(early)} END")

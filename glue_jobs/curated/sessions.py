@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from glue_jobs.curated.tables import PARTITION, event_channel, interactive
+from glue_jobs.curated.tables import PARTITION, VIEW_CALLS, event_channel, interactive
 
 
 def session_id(customer_id: Column, session_start: Column) -> Column:
@@ -42,13 +42,14 @@ def sessionize(events: DataFrame, gap_minutes: int) -> DataFrame:
     """Curated ``events`` -> one row per session; ``event_date`` is the date the session started.
 
     Curated ``sessions``: key ``session_id``. ``duration_seconds`` is whole seconds from the first to the last
-    event (truncated); ``channel`` is the first event's; the counts are of the session's events.
+    event (truncated); ``channel`` is the first event's; the counts are of the session's events
+    (``page_views``: page and screen views).
     """
     name = F.col("event_name")
     sessions = assign_sessions(events, gap_minutes).groupBy("session_id", "customer_id", "session_start").agg(
         F.max("event_ts").alias("session_end"),
         F.count("*").alias("event_count"),
-        F.sum(F.when(F.col("event_type") == "page", 1).otherwise(0)).alias("page_views"),
+        F.sum(F.when(F.col("event_type").isin(*VIEW_CALLS), 1).otherwise(0)).alias("page_views"),
         F.sum(F.when(name == "Product Viewed", 1).otherwise(0)).alias("product_views"),
         F.sum(F.when(name == "Product Added", 1).otherwise(0)).alias("cart_adds"),
         F.sum(F.when(name == "Order Completed", 1).otherwise(0)).alias("orders"),

@@ -2,7 +2,15 @@
 
 Every table is partitioned by ``event_date`` (the UTC date of the skew-corrected event time), so a late
 event lands in its true partition whatever day it arrives. Values are normalised the way the contract
-normalises them (strings stripped, currencies upper-cased, numbers typed).
+normalises them (strings stripped, currencies upper-cased, numbers typed). Money is ``DECIMAL(18,4)``
+everywhere, read exactly from the raw JSON text (``pm``, :data:`glue_jobs.curated.parse.AMOUNTS_SCHEMA`) and
+rounded half up to 4 decimal places, never through a double. Every table keeps ``customer_id`` as sent
+(``user_id``, else ``anonymous_id``): the star build stitches identities with ``identity_links``.
+
+Order values follow :mod:`lakehouse.core.commerce` (docs/money.md, "Order value"): the first of ``total``,
+``revenue``, ``subtotal``, ``value`` that is a number >= 0, else the sum of ``price x quantity`` over the
+products (``price``, else ``unit_price``, as the rule reads a line; ``quantity`` 1 when absent; unpriced lines
+skipped), else unknown (NULL). A refund's amount follows the same rule; NULL is the spec's full refund.
 """
 
 from __future__ import annotations
@@ -13,16 +21,40 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from glue_jobs.curated.rules import number, stripped
+from glue_jobs.curated.parse import AMOUNT, QUANTITY
+from glue_jobs.curated.rules import lit, number, stripped
+from lakehouse.core.commerce import (
+    AMOUNT_PRECEDENCE,
+    ORDER_CANCELLED,
+    ORDER_COMPLETED,
+    ORDER_REFUNDED,
+    ORDER_UPDATED,
+)
 
 PARTITION = "event_date"
+#: money in every curated table
+MONEY = "decimal(18,4)"
+#: a sum of line amounts, exact (price x quantity is DECIMAL(38,18); an order lists at most 500 lines)
+_LINE_SUM = "decimal(30,18)"
 #: track events a system sends about a customer (not the customer's own activity)
 SYSTEM_EVENTS = ("Account Snapshot", "Offer Sent", "Ticket Resolved", "Order Refunded")
+#: calls that are views (a page of a site, a screen of an app): the customer's activity like track events
+VIEW_CALLS = ("page", "screen")
+#: e-commerce spec v2 events about one product (``quantity`` 1 when absent)
+SINGLE_PRODUCT_EVENTS = ("Product Clicked", "Product Viewed", "Product Added", "Product Removed", "Product Shared",
+                         "Product Reviewed", "Product Added to Wishlist", "Product Removed from Wishlist",
+                         "Wishlist Product Added to Cart")
+#: e-commerce spec v2 browsing and cart events about lists of products (product columns NULL unless sent)
+LIST_EVENTS = ("Products Searched", "Product List Viewed", "Product List Filtered", "Cart Viewed", "Cart Shared")
+PRODUCT_EVENTS = SINGLE_PRODUCT_EVENTS + LIST_EVENTS
 
 
 def interactive(event_type: str = "event_type", event_name: str = "event_name") -> Column:
-    """True for the customer's own activity: page views and track events other than system events."""
-    return (F.col(event_type) == "page") | (
+    """True for the customer's own activity: page and screen views and track events other than system events.
+
+    Identify, group and alias calls are not activity (a profile update, a membership, a link of two ids).
+    """
+    return F.col(event_type).isin(*VIEW_CALLS) | (
         (F.col(event_type) == "track") & ~F.col(event_name).isin(*SYSTEM_EVENTS))
 
 
@@ -55,81 +87,179 @@ def _currency() -> Column:
 
 
 def _lines() -> Column:
-    """The ``products`` list as an array of maps."""
+    """The ``products`` list as an array of maps (presence of keys; text values)."""
     return F.expr("from_json(p['products'], 'array<map<string,string>>')")
+
+
+def _line_count() -> Column:
+    """Products listed; 0 without a list whatever Spark's ANSI mode (``size(NULL)`` is -1 with it off, as on
+    Glue 5, NULL with it on)."""
+    return F.when(_lines().isNull(), F.lit(0)).otherwise(F.size(_lines()))
+
+
+def amount_sql(name: str, *, non_negative: bool = True) -> str:
+    """SQL: the property ``name`` as an exact decimal (``pm``), else its text read as a decimal (a numeric
+    string with spaces), NULL when neither, or (``non_negative``) when below 0 (``decimal_of``'s rule)."""
+    value = f"coalesce(pm.{name}, try_cast({stripped(f'p[{lit(name)}]')} AS {AMOUNT}))"
+    return f"(CASE WHEN {value} >= 0 THEN {value} END)" if non_negative else f"({value})"
+
+
+def _priced_lines_sql() -> str:
+    """SQL: the products as (price, quantity) structs by the commerce rule's reading of a line."""
+    maps = "from_json(p['products'], 'array<map<string,string>>')"
+    key = f"map_contains_key(coalesce(try_element_at({maps}, i + 1), cast(map() AS map<string,string>)), 'price')"
+    return (f"transform(pm.products, (x, i) -> named_struct("
+            f"'price', CASE WHEN {key} THEN x.price ELSE x.unit_price END, "
+            f"'quantity', CASE WHEN x.quantity >= 0 THEN x.quantity ELSE CAST(1 AS {QUANTITY}) END))")
+
+
+def lines_amount_sql() -> str:
+    """SQL: sum of ``price x quantity`` over the priced lines (price >= 0), exact; NULL when none is priced."""
+    priced = f"filter({_priced_lines_sql()}, x -> x.price >= 0)"
+    return (f"aggregate({priced}, CAST(NULL AS {_LINE_SUM}), (acc, x) -> CAST(coalesce(acc, CAST(0 AS {_LINE_SUM})) "
+            f"+ CAST(x.price * x.quantity AS {_LINE_SUM}) AS {_LINE_SUM}))")
+
+
+def order_value() -> tuple[Column, Column]:
+    """(``order_value`` DECIMAL(18,4), ``value_source``) of an order or refund by the commerce rule.
+
+    ``value_source`` names the property the value came from (``total``, ``revenue``, ``subtotal``, ``value``)
+    or ``products``; both are NULL when the value is unknown.
+    """
+    sources = [(name, amount_sql(name)) for name in AMOUNT_PRECEDENCE] + [("products", lines_amount_sql())]
+    value = "coalesce(" + ", ".join(sql for _, sql in sources) + ")"
+    source = "CASE " + " ".join(f"WHEN {sql} IS NOT NULL THEN {lit(name)}" for name, sql in sources) + " END"
+    return F.expr(f"CAST({value} AS {MONEY})"), F.expr(source)
+
+
+def _money(name: str, *, non_negative: bool = True) -> Column:
+    return F.expr(f"CAST({amount_sql(name, non_negative=non_negative)} AS {MONEY})")
 
 
 def events_table(events: DataFrame) -> DataFrame:
     """All accepted events (the conformed activity log): one row per event id; key ``event_id``.
 
-    ``properties``, ``traits`` and ``context`` stay JSON text (the audit copy); times are UTC.
+    ``properties``, ``traits``, ``context`` and ``integrations`` stay JSON text (the audit copy, unknown keys
+    kept; numbers as Spark's JSON reader prints them, so read amounts from the typed tables); times are UTC.
+    ``page_name``/``page_category`` are a page's or a screen's; ``previous_id`` is an alias call's,
+    ``group_id`` a group call's. Ids are as sent (``customer_id`` = ``user_id``, else ``anonymous_id``).
     """
-    return events.select("event_id", "message_id", "event_type", "event_name", "page_name", "customer_id",
-                         "user_id", "anonymous_id", "event_ts", "original_ts", "sent_at", "received_at", "source",
-                         "properties", "traits", "context", "schema_version", "raw_object", PARTITION)
+    return events.select("event_id", "message_id", "event_type", "event_name", "page_name", "page_category",
+                         "customer_id", "user_id", "anonymous_id", "previous_id", "group_id", "event_ts",
+                         "original_ts", "sent_at", "received_at", "source", "properties", "traits", "context",
+                         "integrations", "schema_version", "raw_object", PARTITION)
 
 
 def _named(events: DataFrame, *names: str) -> DataFrame:
     return events.where((F.col("event_type") == "track") & F.col("event_name").isin(*names))
 
 
-def orders_table(events: DataFrame) -> DataFrame:
-    """Curated ``orders``: one row per Order Completed event; key ``event_id`` (``order_id`` is the source's).
+def identity_links_table(events: DataFrame) -> DataFrame:
+    """Curated ``identity_links``: one row per identify call carrying both ids, and per alias call; key
+    ``event_id``.
 
-    ``total``, ``discount``, ``shipping`` and ``tax`` are in ``currency`` (USD when the event names none);
-    ``line_count`` is the number of products listed (the contract requires at least one).
+    ``link_type`` 'identify' links ``source_id`` = ``anonymous_id`` to ``target_id`` = ``user_id``; 'alias' links
+    ``previous_id`` to ``user_id`` (Segment's identify and alias semantics). The links are kept as sent; the
+    rule that turns them into one customer per id (first link wins, conflicts ignored, transitive) is
+    :mod:`lakehouse.core.identity`, applied by the star build.
     """
-    return _named(events, "Order Completed").select(
+    identify = (F.col("event_type") == "identify") & F.col("user_id").isNotNull() & F.col("anonymous_id").isNotNull()
+    alias = (F.col("event_type") == "alias") & F.col("user_id").isNotNull() & F.col("previous_id").isNotNull()
+    return events.where(identify | alias).select(
+        "event_id",
+        F.when(F.col("event_type") == "alias", F.col("previous_id")).otherwise(F.col("anonymous_id"))
+        .alias("source_id"),
+        F.col("user_id").alias("target_id"),
+        F.when(F.col("event_type") == "alias", F.lit("alias")).otherwise(F.lit("identify")).alias("link_type"),
+        "event_ts", "received_at", PARTITION)
+
+
+def orders_table(events: DataFrame) -> DataFrame:
+    """Curated ``orders``: one row per Order Completed event; key ``event_id`` (an ``order_id`` sent twice gives
+    two rows: the star build keeps the first, :mod:`lakehouse.core.commerce`).
+
+    ``order_value`` is the commerce rule's value (module docstring) and ``value_source`` the property it came
+    from; ``total``, ``revenue``, ``subtotal``, ``shipping``, ``tax`` and ``discount`` as sent. Money is
+    DECIMAL(18,4) in ``currency`` (USD when the event names none). ``line_count`` is the number of products
+    listed (0 without a list).
+    """
+    value, source = order_value()
+    return _named(events, ORDER_COMPLETED).select(
         "event_id", _text("p", "order_id").alias("order_id"), "customer_id", F.col("event_ts").alias("order_ts"),
-        _double("p", "total").alias("total"), _currency().alias("currency"),
-        _double("p", "discount").alias("discount"), _double("p", "shipping").alias("shipping"),
-        _double("p", "tax").alias("tax"), _text("p", "coupon").alias("coupon"),
-        F.size(_lines()).alias("line_count"), "source", PARTITION)
+        "received_at", value.alias("order_value"), source.alias("value_source"),
+        *[_money(name).alias(name) for name in ("total", "revenue", "subtotal", "shipping", "tax", "discount")],
+        _currency().alias("currency"), _text("p", "coupon").alias("coupon"), _line_count().alias("line_count"),
+        "source", PARTITION)
+
+
+def order_changes_table(events: DataFrame) -> DataFrame:
+    """Curated ``order_changes``: one row per Order Updated / Order Cancelled event; key ``event_id``.
+
+    ``change`` is 'updated' or 'cancelled'. An update's ``order_value`` (DECIMAL(18,4), the commerce rule; NULL
+    when it names no amount) and ``currency`` (USD when none) replace the order's; a cancellation has no value
+    (its ``currency`` is only what the event says). The star build applies them by ``order_id`` (latest update
+    wins; a cancellation reverses the order).
+    """
+    value, _ = order_value()
+    updated = F.col("event_name") == ORDER_UPDATED
+    return _named(events, ORDER_UPDATED, ORDER_CANCELLED).select(
+        "event_id", _text("p", "order_id").alias("order_id"), "customer_id",
+        F.when(updated, F.lit("updated")).otherwise(F.lit("cancelled")).alias("change"),
+        "event_ts", "received_at", F.when(updated, value).alias("order_value"),
+        _currency().alias("currency"), PARTITION)
 
 
 def order_lines_table(events: DataFrame) -> DataFrame:
     """Curated ``order_lines``: one row per product of an Order Completed event; key (``event_id``,
     ``line_number``), ``line_number`` counting from 1 in list order.
 
-    ``unit_price`` is the item's ``unit_price`` (else its ``price``), ``line_amount`` = ``quantity`` x
-    ``unit_price``, both in the order's currency.
+    ``unit_price`` is the line's ``price`` (else its ``unit_price``), ``quantity`` 1 when absent,
+    ``line_amount`` = ``quantity`` x ``unit_price`` (NULL for an unpriced line), DECIMAL(18,4) in the order's
+    currency; ``category`` is NULL when the line names none (the star build looks it up by ``product_id``).
     """
-    exploded = _named(events, "Order Completed").select(
+    exploded = _named(events, ORDER_COMPLETED).select(
         "event_id", _text("p", "order_id").alias("order_id"), "customer_id", F.col("event_ts").alias("order_ts"),
-        PARTITION, F.posexplode(_lines()).alias("line_index", "item"))
-    unit_price = F.expr(number("CASE WHEN map_contains_key(item, 'unit_price') THEN item['unit_price'] "
-                               "ELSE item['price'] END"))
-    quantity = F.expr(f"CAST({number('item[' + chr(39) + 'quantity' + chr(39) + ']')} AS INT)")
+        PARTITION, F.expr(_priced_lines_sql()).alias("_priced"), F.posexplode(_lines()).alias("line_index", "item"))
+    typed = F.expr("try_element_at(_priced, line_index + 1)")
+    price = F.when(typed["price"] >= 0, typed["price"])
+    quantity = F.coalesce(typed["quantity"], F.lit(1).cast(QUANTITY))
     return exploded.select(
         "event_id", "order_id", (F.col("line_index") + 1).alias("line_number"), "customer_id", "order_ts",
         _text("item", "product_id").alias("product_id"), _text("item", "name").alias("product_name"),
         _text("item", "sku").alias("sku"), _text("item", "category").alias("category"),
-        quantity.alias("quantity"), unit_price.alias("unit_price"), (quantity * unit_price).alias("line_amount"),
-        PARTITION)
+        quantity.cast("int").alias("quantity"), price.cast(MONEY).alias("unit_price"),
+        (price * quantity).cast(MONEY).alias("line_amount"), PARTITION)
 
 
 def refunds_table(events: DataFrame) -> DataFrame:
     """Curated ``refunds``: one row per Order Refunded event; key ``event_id``.
 
-    ``amount`` is the refund's ``total`` in ``currency`` (USD when none). ``line_count`` of a refund without
-    products is 0 whatever Spark's ANSI mode (``size(NULL)`` is NULL with it on, as here, but -1 with it off, as
-    on Glue 5).
+    ``amount`` (DECIMAL(18,4) in ``currency``, USD when none) by the commerce rule: an amount property, else the
+    refunded products' ``price x quantity`` (a partial refund); NULL when neither, which is the spec's full
+    refund (``is_full_refund``: the whole remaining value of the order). ``line_count`` is the products listed,
+    0 without a list whatever Spark's ANSI mode.
     """
-    return _named(events, "Order Refunded").select(
+    value, _ = order_value()
+    return _named(events, ORDER_REFUNDED).select(
         "event_id", _text("p", "order_id").alias("order_id"), "customer_id", F.col("event_ts").alias("refund_ts"),
-        _double("p", "total").alias("amount"), _currency().alias("currency"),
-        F.when(_lines().isNull(), F.lit(0)).otherwise(F.size(_lines())).alias("line_count"), PARTITION)
+        "received_at", value.alias("amount"), value.isNull().alias("is_full_refund"), _currency().alias("currency"),
+        _line_count().alias("line_count"), PARTITION)
 
 
 def product_events_table(events: DataFrame) -> DataFrame:
-    """Curated ``product_events``: one row per Product Viewed / Added / Removed event; key ``event_id``.
+    """Curated ``product_events``: one row per e-commerce browsing/cart event about products (spec v2:
+    :data:`PRODUCT_EVENTS`, e.g. Product Viewed/Added/Removed/Clicked, Product List Viewed, Products Searched,
+    Cart Viewed); key ``event_id``; ``event_name`` says which.
 
-    ``price`` as sent (no currency on these events); ``quantity`` defaults to 1.
+    Product columns are NULL when the event names none; ``price`` DECIMAL(18,4) as sent; ``quantity`` as sent,
+    1 when absent on an event about one product (:data:`SINGLE_PRODUCT_EVENTS`), else NULL.
     """
-    return _named(events, "Product Viewed", "Product Added", "Product Removed").select(
+    single = F.col("event_name").isin(*SINGLE_PRODUCT_EVENTS)
+    return _named(events, *PRODUCT_EVENTS).select(
         "event_id", "customer_id", "event_name", "event_ts", _text("p", "product_id").alias("product_id"),
         _text("p", "name").alias("product_name"), _text("p", "category").alias("category"),
-        _double("p", "price").alias("price"), F.coalesce(_int("p", "quantity"), F.lit(1)).alias("quantity"),
+        _money("price").alias("price"),
+        F.coalesce(_int("p", "quantity"), F.when(single, F.lit(1))).alias("quantity"),
         _text("p", "cart_id").alias("cart_id"), "source", PARTITION)
 
 
@@ -170,11 +300,12 @@ def content_watched_table(events: DataFrame) -> DataFrame:
 
 
 def account_snapshots_table(events: DataFrame) -> DataFrame:
-    """Curated ``account_snapshots``: one row per Account Snapshot event; key ``event_id``; ``balance`` as
-    sent (no currency), ``num_products`` the products the customer holds."""
+    """Curated ``account_snapshots``: one row per Account Snapshot event; key ``event_id``; ``balance``
+    DECIMAL(18,4) as sent (may be negative; no currency), ``num_products`` the products the customer holds."""
     return _named(events, "Account Snapshot").select(
         "event_id", "customer_id", "event_ts", _text("p", "product_type").alias("product_type"),
-        _double("p", "balance").alias("balance"), _int("p", "num_products").alias("num_products"), PARTITION)
+        _money("balance", non_negative=False).alias("balance"), _int("p", "num_products").alias("num_products"),
+        PARTITION)
 
 
 def account_closures_table(events: DataFrame) -> DataFrame:
@@ -189,12 +320,16 @@ def customers_table(events: DataFrame) -> DataFrame:
 
     Curated ``customers``: one row per identify call; key ``event_id``. Attributes a call leaves out are
     NULL here (``dim_customer`` carries the previous value forward); ``signup_date`` is NULL when unreadable.
+    ``traits_cleared`` lists, sorted, the traits the call set to JSON ``null`` (Segment's way to clear a trait,
+    known or not; empty when none): their columns are NULL because they were cleared, not left out.
     """
+    cleared = F.expr("array_sort(map_keys(map_filter(tr, (k, v) -> v IS NULL)))")
     return events.where(F.col("event_type") == "identify").select(
         "event_id", "customer_id", "user_id", "anonymous_id", "event_ts", _text("tr", "name").alias("name"),
         _text("tr", "email").alias("email"), _int("tr", "age").alias("age"), F.col("tr")["gender"].alias("gender"),
         _text("tr", "geography").alias("geography"), _text("tr", "city").alias("city"),
-        F.expr("try_cast(tr['signup_date'] AS DATE)").alias("signup_date"), PARTITION)
+        F.expr("try_cast(tr['signup_date'] AS DATE)").alias("signup_date"), cleared.alias("traits_cleared"),
+        PARTITION)
 
 
 @dataclass(frozen=True)
@@ -208,7 +343,9 @@ class CuratedTable:
 
 EVENT_TABLES: tuple[CuratedTable, ...] = (
     CuratedTable("events", events_table),
+    CuratedTable("identity_links", identity_links_table),
     CuratedTable("orders", orders_table),
+    CuratedTable("order_changes", order_changes_table),
     CuratedTable("order_lines", order_lines_table, ("event_id", "line_number")),
     CuratedTable("refunds", refunds_table),
     CuratedTable("product_events", product_events_table),

@@ -3,7 +3,9 @@
 The alternative to the Spark SQL rules (:mod:`glue_jobs.curated.rules`): the same pydantic models the
 ingestion API uses, run on the executors' Python workers, one Arrow batch at a time. bench/bench_batch.py
 measures both in the same run; ``Settings.batch.validation`` chooses. The record-level checks the API
-guarantees (an event id and an event time) are added here, as the SQL rules add them.
+guarantees (an event id and an event time) are added here, as the SQL rules add them; the record's
+``schema_version`` (1 or 2) and the event-time rule (``Settings.event_time``) are applied after this, as SQL,
+in both modes alike (:func:`glue_jobs.curated.parse.record_reason`).
 """
 
 from __future__ import annotations

@@ -83,6 +83,25 @@ def partition_counts_of(tables: dict[str, DataFrame],
     return out
 
 
+def conform(old: DataFrame, new: DataFrame) -> DataFrame:
+    """``old`` rows shaped like ``new``: columns ``new`` lacks dropped, columns ``old`` lacks NULL, types cast.
+
+    Partitions written by an earlier version of a table (``total`` DOUBLE before money became DECIMAL(18,4),
+    no ``received_at``) then merge with new rows instead of failing or widening the new types. Values an older
+    version never computed stay NULL: rebuild the curated zone to fill them (docs/batch.md).
+    """
+    kinds = dict(old.dtypes)
+    columns = []
+    for field in new.schema.fields:
+        if field.name not in kinds:
+            columns.append(F.lit(None).cast(field.dataType).alias(field.name))
+        elif kinds[field.name] != field.dataType.simpleString():
+            columns.append(F.col(field.name).cast(field.dataType).alias(field.name))
+        else:
+            columns.append(F.col(field.name))
+    return old.select(*columns)
+
+
 def merge_partitions(spark: SparkSession, storage: LakeStorage, table: str, rows: DataFrame, *,
                      keys: Sequence[str], order: Sequence[str], run_id: str, target_file_rows: int,
                      replace: bool = False, replace_dates: Sequence[str] = (),
@@ -108,7 +127,7 @@ def merge_partitions(spark: SparkSession, storage: LakeStorage, table: str, rows
     existing = sorted(partition_values(storage, table_rel, PARTITION) & set(dates))
     combined = rows
     if existing and not replace:
-        old = read_partitions(spark, layout, table_rel, existing)
+        old = conform(read_partitions(spark, layout, table_rel, existing), rows)
         combined = first_per_key(old.unionByName(rows, allowMissingColumns=True), keys, order)
     combined = combined.select(*rows.columns)
     if existing and not replace:

@@ -23,12 +23,16 @@ def test_the_thirty_minute_rule(spark) -> None:
             ("c1", timedelta(minutes=60, milliseconds=1), "track", "Product Added"),  # 30 min + 1 ms: new one
             ("c1", timedelta(minutes=61), "track", "Order Completed"),
             ("c1", timedelta(minutes=62), "track", "Account Snapshot"),  # system event: not activity
+            ("c1", timedelta(minutes=62), "screen", None),  # a screen view: activity, counted as a view
+            ("c1", timedelta(minutes=63), "group", None),  # a membership: not activity
+            ("c1", timedelta(minutes=200), "alias", None),  # a link of two ids: not activity (no 3rd session)
             ("c2", timedelta(minutes=5), "identify", None)]  # profile update: not activity
     sessions = sessionize(events(spark, rows), 30).orderBy("session_start").collect()
     assert [(s["customer_id"], s["event_count"], s["duration_seconds"]) for s in sessions] == [
-        ("c1", 2, 1800), ("c1", 2, 59)]  # whole seconds, truncated
+        ("c1", 2, 1800), ("c1", 3, 119)]  # whole seconds, truncated
     first, second = sessions
     assert (first["page_views"], first["product_views"], second["cart_adds"], second["orders"]) == (1, 1, 1, 1)
+    assert second["page_views"] == 1  # the screen view
     assert str(first["event_date"]) == "2025-06-01" and str(second["event_date"]) == "2025-06-02"
     assert first["channel"] == "mobile"
     again = sessionize(events(spark, rows), 30).orderBy("session_start").collect()
