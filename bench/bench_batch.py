@@ -50,7 +50,7 @@ DASHBOARD_QUERIES = {
     "support impact": "SELECT * FROM mart_support_impact",
 }
 REVENUE_BY_GEOGRAPHY = """
-SELECT c.geography, d.year_month, COUNT(*) AS orders, SUM(o.order_total) AS revenue
+SELECT c.geography, d.year_month, COUNT(*) AS orders, SUM(o.net_revenue_rc) AS revenue
 FROM fact_order o
 JOIN dim_customer c ON c.customer_key = o.customer_key
 JOIN dim_date d ON d.date_key = o.date_key

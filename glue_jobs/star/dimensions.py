@@ -59,8 +59,11 @@ def dim_date(spark: SparkSession, first: date, last: date) -> DataFrame:
 def customer_versions(customers: DataFrame, events: DataFrame) -> DataFrame:
     """SCD2 versions of every customer seen in ``events`` (profile history from ``customers``).
 
-    A version starts when an identify call changes a tracked attribute (attributes a call leaves out keep
-    their previous value); the first version starts when the customer was first seen, so every event
+    A version starts when an identify call changes a tracked attribute: an attribute the call sets takes
+    its value, one it names in ``traits_cleared`` (Segment: a trait set to null) becomes NULL, one it leaves
+    out keeps its previous value. ``customers`` and ``events`` carry the stitched ``customer_id``
+    (:func:`glue_jobs.star.identity.stitch`), so an anonymous id that identified is part of its customer.
+    The first version starts when the customer was first seen, so every event
     finds the version valid at its time. Validity is half-open: ``[dw_start_date, dw_end_date)``.
 
     ``dim_customer``: one row per customer profile version; key ``customer_key`` (a hash of ``customer_id`` and
@@ -75,8 +78,14 @@ def customer_versions(customers: DataFrame, events: DataFrame) -> DataFrame:
         F.max(F.col("user_id").isNotNull()).alias("is_registered"))
     order = Window.partitionBy("customer_id").orderBy("event_ts", "event_id")
     so_far = order.rowsBetween(Window.unboundedPreceding, Window.currentRow)
-    state = customers.select("customer_id", "event_id", "event_ts",
-                             *[F.last(a, ignorenulls=True).over(so_far).alias(a) for a in TRACKED])
+    cleared = (F.coalesce(F.col("traits_cleared"), F.array().cast("array<string>"))
+               if "traits_cleared" in customers.columns else F.array().cast("array<string>"))
+    said = customers.withColumn("_cleared", cleared).select(
+        "customer_id", "event_id", "event_ts",
+        *[F.when(F.col(a).isNotNull() | F.array_contains("_cleared", a), F.struct(F.col(a).alias("v")))
+          .alias(a) for a in TRACKED])
+    state = said.select("customer_id", "event_id", "event_ts",
+                        *[F.last(a, ignorenulls=True).over(so_far)["v"].alias(a) for a in TRACKED])
     fingerprint = F.sha2(F.to_json(F.struct(*TRACKED)), 256)
     changes = (state.withColumn("_fp", fingerprint)
                .withColumn("_prev", F.lag("_fp").over(order))
@@ -125,19 +134,24 @@ def with_customer_key(facts: DataFrame, dim_customer: DataFrame, at: str) -> Dat
 def dim_product(product_events: DataFrame, order_lines: DataFrame) -> DataFrame:
     """Latest name, category and price seen for each product (views, cart events and order lines).
 
-    ``dim_product``: one row per ``product_id``; key ``product_key`` (a hash of ``product_id``). "Latest" is by
-    event time, NULLs skipped; ``list_price`` is the price as sent, in the event's currency (not converted);
+    ``dim_product``: one row per ``product_id``, plus the member 'unknown' (the key of a line or event naming no
+    product, as :func:`key_of` hashes NULL); key ``product_key`` (a hash of ``product_id``). "Latest" is by
+    event time, NULLs skipped; a product no event names a category for has the category 'unknown' (order lines
+    and product events without one take this known category: :func:`category_of`); ``list_price`` is the price
+    as sent, in the event's currency (not converted);
     ``first_seen_date`` the UTC date of the product's first event.
     """
     seen = product_events.select("product_id", "product_name", "category", "price", "event_ts").unionByName(
         order_lines.select("product_id", "product_name", "category", F.col("unit_price").alias("price"),
-                           F.col("order_ts").alias("event_ts")))
+                           F.col("order_ts").alias("event_ts"))).where(F.col("product_id").isNotNull())
+    unknown = seen.sparkSession.createDataFrame([(UNKNOWN, None, UNKNOWN, None, None)], seen.schema)
+    seen = seen.unionByName(unknown)
     latest = Window.partitionBy("product_id").orderBy("event_ts").rowsBetween(
         Window.unboundedPreceding, Window.unboundedFollowing)
     products = seen.select(
         "product_id",
         F.last("product_name", ignorenulls=True).over(latest).alias("product_name"),
-        F.last("category", ignorenulls=True).over(latest).alias("category"),
+        F.coalesce(F.last("category", ignorenulls=True).over(latest), F.lit(UNKNOWN)).alias("category"),
         F.last("price", ignorenulls=True).over(latest).alias("list_price"),
         F.min("event_ts").over(latest).alias("first_seen_ts")).distinct()
     return products.select(key_of(F.col("product_id")).alias("product_key"), "product_id", "product_name",
@@ -183,3 +197,13 @@ def dim_channel(*channel_columns: DataFrame) -> DataFrame:
     unknown = names.sparkSession.createDataFrame([(UNKNOWN,)], "channel string")
     distinct = names.where(F.col("channel").isNotNull()).unionByName(unknown).distinct()
     return distinct.select(key_of(F.col("channel")).alias("channel_key"), "channel")
+
+
+def category_of(frame: DataFrame, dim_product: DataFrame) -> DataFrame:
+    """``frame`` (with ``product_id`` and ``category``) with ``category`` filled: the row's own, else the
+    category ``dim_product`` knows for its ``product_id``, else 'unknown' (e-commerce spec v2 makes ``category``
+    optional; docs/batch.md, "Star schema"). Same rows and columns."""
+    known = F.broadcast(dim_product.select(F.col("product_id").alias("_pid"), F.col("category").alias("_known")))
+    joined = frame.join(known, frame["product_id"] == known["_pid"], "left")
+    filled = F.coalesce(frame["category"], F.col("_known"), F.lit(UNKNOWN)).alias("category")
+    return joined.select(*[filled if c == "category" else frame[c] for c in frame.columns])

@@ -11,7 +11,8 @@ from pyspark.sql import functions as F
 
 from glue_jobs.curated.sessions import assign_sessions
 from glue_jobs.curated.tables import event_channel, interactive
-from glue_jobs.star.dimensions import UNKNOWN, date_key, key_of, with_customer_key
+from glue_jobs.star.dimensions import UNKNOWN, category_of, date_key, key_of, with_customer_key
+from glue_jobs.star.money import AMOUNT, MONEY_RC, to_reporting
 
 
 def channel_key(column: str = "channel") -> F.Column:
@@ -45,42 +46,65 @@ def fact_customer_activity(events: DataFrame, dim_customer: DataFrame, gap_minut
         "page_name", "is_interactive")
 
 
-def fact_order(orders: DataFrame, order_lines: DataFrame, refunds: DataFrame, channels: DataFrame,
-               dim_customer: DataFrame) -> DataFrame:
-    """``fact_order``: one row per Order Completed event; key ``event_id`` (``order_id`` is the source's id).
+def fact_order(orders: DataFrame, channels: DataFrame, dim_customer: DataFrame) -> DataFrame:
+    """``fact_order``: one row per order; key ``order_id`` (``event_id`` names the Order Completed event that
+    won: the first by event time, then ``received_at``, then ``event_id``; ``duplicate_events`` counts the others).
 
-    ``units`` is the sum of the order's line quantities (0 without lines); ``refunded_amount`` the sum of the
-    totals of every Order Refunded event with the same ``order_id`` (0 if none). Money columns
-    (``order_total``, ``discount``, ``shipping``, ``tax``, ``refunded_amount``) are in the order's currency,
-    never converted (the currency itself stays in curated ``orders``). ``channels`` is
-    :func:`event_channels`; the customer version is the one valid at ``order_ts``.
+    ``orders`` is :func:`glue_jobs.star.orders.order_facts`'s first frame. Own-currency amounts (``order_value``
+    by the commerce rule, after the latest Order Updated; ``discount``, ``shipping``, ``tax`` as sent;
+    ``refunded_amount`` the refunds netted against the order, capped at its value) are DECIMAL(18,4) in
+    ``currency``; ``order_value_rc``, ``refunded_amount_rc`` and ``net_revenue_rc`` are in the reporting
+    currency (DECIMAL(18,2)) at the order day's ``rate``, NULL when ``is_converted`` is false. A cancelled
+    order (``is_cancelled``) has ``net_revenue_rc`` 0. ``channels`` is :func:`event_channels`; the customer
+    version is the one valid at ``order_ts``.
     """
-    units = order_lines.groupBy("event_id").agg(F.sum("quantity").alias("units"))
-    refunded = refunds.groupBy("order_id").agg(F.sum("amount").alias("refunded_amount"))
-    facts = (orders.join(units, "event_id", "left").join(refunded, "order_id", "left")
-             .join(channels, "event_id", "left"))
-    facts = with_customer_key(facts, dim_customer, "order_ts")
+    facts = with_customer_key(orders.join(channels, "event_id", "left"), dim_customer, "order_ts")
     return facts.select(
-        "event_id", "order_id", "customer_key", "customer_id", date_key(F.col("order_ts")).alias("date_key"),
-        channel_key().alias("channel_key"), "order_ts", F.col("total").alias("order_total"), "discount",
-        "shipping", "tax", "line_count", F.coalesce("units", F.lit(0)).alias("units"),
-        F.coalesce("refunded_amount", F.lit(0.0)).alias("refunded_amount"))
+        "order_id", "event_id", "duplicate_events", "customer_key", "customer_id",
+        date_key(F.col("order_ts")).alias("date_key"), channel_key().alias("channel_key"), "order_ts", "currency",
+        "value_source", "order_value", "discount", "shipping", "tax", "line_count", "units", "is_updated",
+        "is_cancelled", "cancelled_ts", "refund_count", "refunded_amount", "refund_capped", "rate", "is_converted",
+        "order_value_rc", "refunded_amount_rc", "net_revenue_rc")
 
 
-def fact_order_line(order_lines: DataFrame, channels: DataFrame, dim_customer: DataFrame) -> DataFrame:
-    """``fact_order_line``: one row per product line of an Order Completed event; key (``event_id``,
-    ``line_number``), ``line_number`` counting from 1 in the order's ``products`` list.
+def fact_refund(ledger: DataFrame, dim_customer: DataFrame) -> DataFrame:
+    """``fact_refund``: one row per Order Refunded event; key ``event_id``.
 
-    ``line_amount`` = ``unit_price`` (rounded to ``DECIMAL(18,2)`` first) x ``quantity``, in the order's
-    currency; the customer version is the one valid at ``order_ts``.
+    ``ledger`` is :func:`glue_jobs.star.orders.refund_ledger`: ``requested_amount`` as sent (NULL = the spec's
+    full refund) in ``currency``; ``refund_amount`` what nets against the order, in ``order_currency``
+    (DECIMAL(18,4)); ``refund_amount_rc`` in the reporting currency; ``status`` 'netted', 'unknown_order' (no
+    such order: reported, not netted) or 'unconverted' (a currency without rates: reported, not netted);
+    ``is_capped`` when it asked for more than remained of its order. Customer version valid at ``refund_ts``.
     """
-    lines = with_customer_key(order_lines.join(channels, "event_id", "left"), dim_customer, "order_ts")
-    unit_price = F.col("unit_price").cast("decimal(18,2)")
+    facts = with_customer_key(ledger, dim_customer, "refund_ts")
+    return facts.select(
+        "event_id", "order_id", "customer_key", "customer_id", date_key(F.col("refund_ts")).alias("date_key"),
+        "refund_ts", "currency", "requested_amount", "is_full_refund", "order_currency", "refund_amount",
+        "refund_amount_rc", "is_capped", "status")
+
+
+def fact_order_line(order_lines: DataFrame, orders: DataFrame, channels: DataFrame, dim_customer: DataFrame,
+                    dim_product: DataFrame) -> DataFrame:
+    """``fact_order_line``: one row per product line of an order's winning Order Completed event; key
+    (``event_id``, ``line_number``), ``line_number`` counting from 1 in the order's ``products`` list.
+
+    Lines of duplicate Order Completed events are not facts. ``line_amount`` = ``unit_price`` x ``quantity`` in
+    the order's ``currency`` (DECIMAL(18,4)); ``line_amount_rc`` the same at the order day's rate in the
+    reporting currency (NULL when the order is unconverted). ``category`` is the line's, else the one
+    ``dim_product`` knows, else 'unknown'. ``orders`` is :func:`glue_jobs.star.orders.order_facts`'s first frame;
+    ``is_cancelled`` is the order's. The customer version is the one valid at ``order_ts``.
+    """
+    won = orders.select("event_id", "currency", "rate", "is_cancelled")
+    lines = category_of(order_lines.join(won, "event_id"), dim_product)
+    lines = with_customer_key(lines.join(channels, "event_id", "left"), dim_customer, "order_ts")
+    unit_price = F.col("unit_price").cast(AMOUNT)
+    amount = (unit_price * F.col("quantity")).cast(AMOUNT)
     return lines.select(
         "event_id", "line_number", "order_id", "customer_key", "customer_id",
-        key_of(F.col("product_id")).alias("product_key"), date_key(F.col("order_ts")).alias("date_key"),
+        key_of(F.col("product_id")).alias("product_key"), "category", date_key(F.col("order_ts")).alias("date_key"),
         channel_key().alias("channel_key"), "order_ts", "quantity", unit_price.alias("unit_price"),
-        (unit_price * F.col("quantity")).alias("line_amount"))
+        "currency", amount.alias("line_amount"), to_reporting(amount, F.col("rate")).alias("line_amount_rc"),
+        "is_cancelled")
 
 
 def fact_session(sessions: DataFrame, dim_customer: DataFrame) -> DataFrame:
@@ -171,31 +195,36 @@ def fact_content_watch(content: DataFrame, channels: DataFrame, dim_customer: Da
 def fact_daily_kpis(dim_date: DataFrame, activity: DataFrame, orders: DataFrame, sessions: DataFrame,
                     refunds: DataFrame, dim_customer: DataFrame) -> DataFrame:
     """Per day: DAU (customers with interactive events), new registered customers, sessions, orders,
-    purchasers, units, revenue (order totals), refunds, AOV (revenue / orders) and conversion
-    (purchasers / DAU).
+    purchasers, units, revenue, refunds, AOV (revenue / converted orders) and conversion (purchasers / DAU).
 
-    ``fact_daily_kpis``: one row per day of ``dim_date`` (first to last event date, quiet days included with
-    zero counts and NULL ``aov``/``conversion_rate``); key ``date_key``. ``activity`` is
-    fact_customer_activity, ``orders`` fact_order, ``sessions`` fact_session, ``refunds`` curated refunds
-    (dated by ``refund_ts``). New customers are registered customers by the date first seen. Revenue,
-    refunds and AOV add up amounts in each order's own currency, unconverted.
+    ``fact_daily_kpis``: one row per day of ``dim_date`` (first event date to the as-of date, quiet days included
+    with zero counts and NULL ``aov``/``conversion_rate``); key ``date_key``. ``activity`` is
+    fact_customer_activity, ``orders`` fact_order, ``sessions`` fact_session, ``refunds`` fact_refund (dated by
+    ``refund_ts``; only refunds netted against their order). Orders, purchasers, units and revenue count orders
+    that are not cancelled, by order date; revenue (``order_value_rc``), refunds (``refund_amount_rc``) and AOV
+    are in the reporting currency; ``unconverted_orders`` counts the day's orders whose value could not be
+    converted (in ``orders``, not in revenue). New customers are registered customers by the date first seen.
     """
     dau = activity.where("is_interactive").groupBy("date_key").agg(F.countDistinct("customer_id").alias("dau"))
     new = (dim_customer.where("is_registered AND version = 1")
            .groupBy(date_key(F.col("first_seen_date")).alias("date_key")).agg(F.count("*").alias("new_customers")))
     sess = sessions.groupBy("date_key").agg(F.count("*").alias("sessions"))
-    sales = orders.groupBy("date_key").agg(
+    sales = orders.where(~F.col("is_cancelled")).groupBy("date_key").agg(
         F.count("*").alias("orders"), F.countDistinct("customer_id").alias("purchasers"),
-        F.sum("units").alias("units_sold"), F.sum("order_total").alias("revenue"))
-    refunded = refunds.groupBy(date_key(F.col("refund_ts")).alias("date_key")).agg(
-        F.sum(F.col("amount").cast("decimal(18,2)")).alias("refunds"))
+        F.sum("units").alias("units_sold"), F.sum("order_value_rc").cast(MONEY_RC).alias("revenue"),
+        F.count("order_value_rc").alias("_converted"),
+        F.sum(F.when(~F.col("is_converted"), 1).otherwise(0)).alias("unconverted_orders"))
+    refunded = refunds.where(F.col("status") == "netted").groupBy("date_key").agg(
+        F.sum("refund_amount_rc").cast(MONEY_RC).alias("refunds"))
     days = dim_date.select("date_key", "full_date")
     for part in (dau, new, sess, sales, refunded):
         days = days.join(part, "date_key", "left")
-    zero = {c: 0 for c in ("dau", "new_customers", "sessions", "orders", "purchasers", "units_sold")}
-    days = days.fillna(zero).withColumn("revenue", F.coalesce("revenue", F.lit(0).cast("decimal(18,2)"))) \
-        .withColumn("refunds", F.coalesce("refunds", F.lit(0).cast("decimal(18,2)")))
+    zero = {c: 0 for c in ("dau", "new_customers", "sessions", "orders", "purchasers", "units_sold", "_converted",
+                           "unconverted_orders")}
+    days = days.fillna(zero).withColumn("revenue", F.coalesce("revenue", F.lit(0).cast(MONEY_RC))) \
+        .withColumn("refunds", F.coalesce("refunds", F.lit(0).cast(MONEY_RC)))
     return days.select(
         "date_key", "full_date", "dau", "new_customers", "sessions", "orders", "purchasers", "units_sold", "revenue",
-        "refunds", F.when(F.col("orders") > 0, F.col("revenue") / F.col("orders")).alias("aov"),
-        F.when(F.col("dau") > 0, F.col("purchasers") / F.col("dau")).alias("conversion_rate"))
+        "refunds", F.when(F.col("_converted") > 0, F.col("revenue") / F.col("_converted")).alias("aov"),
+        F.when(F.col("dau") > 0, F.col("purchasers") / F.col("dau")).alias("conversion_rate"),
+        "unconverted_orders")

@@ -1,5 +1,11 @@
 """curated -> star schema (``warehouse/<table>/``), the RFM breakpoints, and the load manifests.
 
+Before any table is built the curated frames are made true (docs/batch.md, "Star schema"): events dated after
+the batch's as-of date (never later than the run's own day) or before the earliest believable date are left
+out; every ``customer_id`` is stitched with the identity map (docs/identity.md); duplicate Order Completed
+events of an ``order_id`` are dropped and orders, changes and refunds are resolved by ``order_id`` with money
+in the reporting currency (docs/money.md); sessions are recomputed on the stitched ids.
+
 The star is rebuilt from the curated zone as a whole whenever a raw_to_curated run committed since the
 last build (and skipped otherwise, writing nothing). A full rebuild keeps SCD2 validity, surrogate keys
 and point-in-time joins exact when late events arrive; the incremental, expensive work (parsing and
@@ -15,7 +21,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
@@ -26,10 +32,13 @@ from glue_jobs.common.progress import Progress, Steps
 from glue_jobs.curated.job import configure
 from glue_jobs.curated.parse import accepted_events, parse_lines
 from glue_jobs.curated.sessions import sessionize
-from glue_jobs.curated.tables import EVENT_TABLES, SESSIONS, events_table
+from glue_jobs.curated.tables import EVENT_TABLES, PARTITION, SESSIONS, events_table
 from glue_jobs.star import dimensions as D
 from glue_jobs.star import facts as FX
+from glue_jobs.star.identity import IdentityStats, identity_map, stitch
 from glue_jobs.star.metrics import breakpoints_document, customer_metrics, rfm_breakpoints
+from glue_jobs.star.money import daily_rates, dim_currency_rate, load_rates
+from glue_jobs.star.orders import NETTED, UNCONVERTED, UNKNOWN_ORDER, order_facts, unconverted_summary, winning_orders
 from glue_jobs.star.schema import STAR_TABLES, conform
 from lakehouse.core.config import Settings
 from lakehouse.core.job_state import MANIFESTS, STAR_STATE, curated_version, new_run_id, read_json, write_json
@@ -37,7 +46,17 @@ from lakehouse.core.lake.storage import LakeStorage
 from lakehouse.core.rfm_breakpoints import BREAKPOINTS_KEY
 
 DIMENSIONS = ("dim_date", "dim_geography", "dim_customer", "dim_product", "dim_offer", "dim_support_issue",
-              "dim_channel", "mart_parameters")
+              "dim_channel", "dim_currency_rate", "mart_parameters")
+#: curated tables the star reads (sessions are recomputed on stitched ids, not read)
+CURATED_INPUTS = ("events", "orders", "order_lines", "order_changes", "refunds", "product_events", "support_tickets",
+                  "offers", "content_watched", "account_snapshots", "account_closures", "customers", "identity_links")
+#: schemas of curated tables for a lake whose curated zone predates them (empty frames)
+FALLBACK_SCHEMAS = {
+    "identity_links": "event_id string, source_id string, target_id string, link_type string, "
+                      "event_ts timestamp, received_at timestamp, event_date date",
+    "order_changes": "event_id string, order_id string, customer_id string, change string, event_ts timestamp, "
+                     "received_at timestamp, order_value decimal(18,4), currency string, event_date date",
+}
 
 
 @dataclass
@@ -50,34 +69,84 @@ class StarTable:
 
 
 @dataclass
+class OrderSummary:
+    """Orders by ``order_id`` (docs/money.md): ``orders`` (one per order_id), ``duplicate_events`` (Order
+    Completed events that lost to an earlier one: counted nowhere), ``updated``, ``cancelled``; refunds by
+    outcome: ``refunds_netted``, ``refunds_capped`` (netted, capped at what remained), ``refunds_unknown_order``
+    and ``refunds_unconverted`` (reported, never netted)."""
+
+    orders: int = 0
+    duplicate_events: int = 0
+    updated: int = 0
+    cancelled: int = 0
+    refunds_netted: int = 0
+    refunds_capped: int = 0
+    refunds_unknown_order: int = 0
+    refunds_unconverted: int = 0
+
+
+@dataclass
+class MoneySummary:
+    """The reporting currency and what could not be converted into it.
+
+    ``rates_file`` says whether the rate CSV (``settings.money.rates_key``) exists, ``rate_rows`` its rows;
+    ``converted_orders``/``unconverted_orders`` count orders; ``unconverted`` maps each currency without a
+    rate to ``{"orders": n, "amount": "<decimal text in that currency>"}`` — amounts never summed.
+    """
+
+    reporting_currency: str = "USD"
+    rates_file: bool = False
+    rate_rows: int = 0
+    converted_orders: int = 0
+    unconverted_orders: int = 0
+    unconverted: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
 class StarReport:
     """The outcome of :func:`run_build_star`.
 
-    ``skipped`` says why nothing was built (then ``tables`` is empty); ``as_of`` is the last curated event
-    date (ISO); ``tables`` maps each star table to what was written; ``seconds`` is wall-clock time.
+    ``skipped`` says why nothing was built (then ``tables`` is empty); ``as_of`` is the batch's as-of date
+    (ISO): the last curated event date, but never after ``run_date`` (the day the run started, UTC);
+    ``excluded_events`` counts events outside [earliest event date, as_of] (``after_as_of``,
+    ``before_earliest``), which no star table holds; ``identity`` is the identity map's
+    :class:`~glue_jobs.star.identity.IdentityStats`; ``orders`` an :class:`OrderSummary`; ``money`` a
+    :class:`MoneySummary`; ``tables`` maps each star table to what was written; ``seconds`` is wall-clock time.
     """
 
     build_id: str | None = None
     curated_version: str | None = None
     as_of: str | None = None
+    run_date: str | None = None
+    excluded_events: dict[str, int] = field(default_factory=dict)
+    identity: IdentityStats = field(default_factory=IdentityStats)
+    orders: OrderSummary = field(default_factory=OrderSummary)
+    money: MoneySummary = field(default_factory=MoneySummary)
     tables: dict[str, StarTable] = field(default_factory=dict)
     breakpoints_key: str | None = None
     skipped: str | None = None
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        """The report as plain JSON-ready values (nested ``StarTable`` objects become dicts)."""
+        """The report as plain JSON-ready values (nested dataclasses become dicts)."""
         return asdict(self)
 
 
 def empty_curated(spark: SparkSession, table: str) -> DataFrame:
-    """An empty frame with a curated table's schema (for tables no event has filled yet)."""
+    """An empty frame with a curated table's schema (for tables no event has filled yet).
+
+    The schema is taken from the curated builder applied to no lines, then the frame is a plain empty one: the
+    builder's plan holds the whole contract validation, which Spark would otherwise re-optimise in every query
+    of the build that reads the table (minutes on a small lake).
+    """
+    if table in FALLBACK_SCHEMAS and table not in {t.name for t in EVENT_TABLES}:
+        return spark.createDataFrame([], FALLBACK_SCHEMAS[table])
     lines = spark.createDataFrame([], "raw_object string, value string")
     events = accepted_events(parse_lines(lines))
     if table == SESSIONS:
-        return sessionize(events_table(events), 30)
+        return spark.createDataFrame([], sessionize(events_table(events), 30).schema)
     builder = next(t.build for t in EVENT_TABLES if t.name == table)
-    return builder(events)
+    return spark.createDataFrame([], builder(events).schema)
 
 
 def read_curated(spark: SparkSession, storage: LakeStorage, table: str) -> DataFrame:
@@ -115,13 +184,62 @@ def mart_parameters(spark: SparkSession, settings: Settings) -> DataFrame:
     return spark.createDataFrame(values, "name string, value double")
 
 
+def as_of_date(last_event_day: date, run_day: date) -> date:
+    """The batch's as-of date: the last event day, never later than the day the run started (issue 11: an
+    event stamped in the future must not move ``dim_date`` or any recency)."""
+    return min(last_event_day, run_day)
+
+
+def in_window(frame: DataFrame, first: date, as_of: date) -> DataFrame:
+    """Rows of a curated table whose ``event_date`` lies in [``first``, ``as_of``]."""
+    return frame.where(F.col(PARTITION).between(F.lit(first), F.lit(as_of)))
+
+
+def duplicate_order_events(orders: DataFrame) -> DataFrame:
+    """``event_id`` of every Order Completed event that is not its order (a later copy of an ``order_id``)."""
+    winners = winning_orders(orders.select("event_id", "order_id", "order_ts", "received_at"))
+    return orders.select("event_id").join(winners.select("event_id"), "event_id", "left_anti")
+
+
+def summarize_orders(orders: DataFrame, ledger: DataFrame) -> OrderSummary:
+    """The :class:`OrderSummary` of :func:`glue_jobs.star.orders.order_facts`'s two frames (two Spark jobs)."""
+    o = orders.agg(F.count("*").alias("n"), F.sum("duplicate_events").alias("dup"),
+                   F.sum(F.col("is_updated").cast("int")).alias("upd"),
+                   F.sum(F.col("is_cancelled").cast("int")).alias("can")).first()
+    by_status = {r["status"]: (r["n"], r["capped"]) for r in ledger.groupBy("status").agg(
+        F.count("*").alias("n"), F.sum(F.col("is_capped").cast("int")).alias("capped")).collect()}
+    return OrderSummary(orders=o["n"], duplicate_events=int(o["dup"] or 0), updated=int(o["upd"] or 0),
+                        cancelled=int(o["can"] or 0), refunds_netted=by_status.get(NETTED, (0, 0))[0],
+                        refunds_capped=int(by_status.get(NETTED, (0, 0))[1] or 0),
+                        refunds_unknown_order=by_status.get(UNKNOWN_ORDER, (0, 0))[0],
+                        refunds_unconverted=by_status.get(UNCONVERTED, (0, 0))[0])
+
+
+def summarize_money(orders: DataFrame, money: MoneySummary) -> MoneySummary:
+    """``money`` with the converted/unconverted order counts and the unconverted amounts per currency."""
+    rows = unconverted_summary(orders).collect()
+    money.unconverted = {r["currency"] or "(none)": {"orders": r["orders"], "amount": str(r["amount"] or 0)}
+                         for r in sorted(rows, key=lambda r: r["currency"] or "")}
+    money.unconverted_orders = sum(r["orders"] for r in rows)
+    money.converted_orders = orders.where("is_converted").count()
+    return money
+
+
 def run_build_star(spark: SparkSession, settings: Settings, *, force: bool = False,
                    on_progress: Progress | None = None, now: datetime | None = None) -> StarReport:
-    """Rebuild the star schema if the curated zone changed since the last build (or ``force``)."""
+    """Rebuild the star schema if the curated zone changed since the last build (or ``force``).
+
+    Before anything is built: events outside [``settings.event_time.earliest_event_date``, as-of] are left
+    out (:func:`as_of_date`), every curated frame's ``customer_id`` is stitched
+    (:mod:`glue_jobs.star.identity`), duplicate Order Completed events are dropped (:mod:`glue_jobs.star.orders`)
+    and sessions are recomputed on the stitched ids. Raises :class:`lakehouse.core.money.RateFileError` for an
+    unreadable rate file (the message names the line).
+    """
     started = time.monotonic()
     storage = LakeStorage(settings.lake, region=settings.region)
     configure(spark, storage)
-    report = StarReport(curated_version=curated_version(storage))
+    run_day = (now or datetime.now(UTC)).astimezone(UTC).date()
+    report = StarReport(curated_version=curated_version(storage), run_date=run_day.isoformat())
     if report.curated_version is None:
         report.skipped = "no curated data yet"
         return report
@@ -130,26 +248,50 @@ def run_build_star(spark: SparkSession, settings: Settings, *, force: bool = Fal
         report.skipped = "curated zone unchanged since the last build"
         report.build_id = last.get("build_id")
         return report
-    steps = [*STAR_TABLES, "rfm breakpoints", "commit"]
+    steps = ["identity", *STAR_TABLES, "rfm breakpoints", "commit"]
     progress = Steps(steps, on_progress)
     step = progress.start
 
-    curated = {name: read_curated(spark, storage, name) for name in [t.name for t in EVENT_TABLES] + [SESSIONS]}
-    events = curated["events"].persist()
-    bounds = events.agg(F.min("event_date").alias("first"), F.max("event_date").alias("last"),
-                        F.count("*").alias("n")).first()
-    if bounds["n"] == 0:
-        report.skipped = "no curated events yet"
-        events.unpersist()
+    raw = {name: read_curated(spark, storage, name) for name in CURATED_INPUTS}
+    earliest = settings.event_time.earliest_event_date
+    bounds = raw["events"].agg(
+        F.min(F.when(F.col(PARTITION) >= F.lit(earliest), F.col(PARTITION))).alias("first"),
+        F.max(F.when(F.col(PARTITION) <= F.lit(run_day), F.col(PARTITION))).alias("last"),
+        F.sum(F.when(F.col(PARTITION) < F.lit(earliest), 1).otherwise(0)).alias("before"),
+        F.count("*").alias("n")).first()
+    if bounds["n"] == 0 or bounds["first"] is None or bounds["last"] is None or bounds["first"] > bounds["last"]:
+        report.skipped = "no curated events yet" if bounds["n"] == 0 else "no curated event dated in the window"
         return report
-    as_of, gap = bounds["last"], settings.batch.session_gap_minutes
-    fact_files = max(1, math.ceil(bounds["n"] / settings.batch.target_file_rows))
+    first, as_of, gap = bounds["first"], as_of_date(bounds["last"], run_day), settings.batch.session_gap_minutes
     report.build_id, report.as_of = new_run_id(now), as_of.isoformat()
+
+    step("identity")
+    windowed = {name: in_window(frame, first, as_of) for name, frame in raw.items()}
+    id_map, report.identity = identity_map(spark, windowed["identity_links"])
+    id_map = id_map.persist()
+    curated = {name: stitch(frame, id_map) if "customer_id" in frame.columns else frame
+               for name, frame in windowed.items()}
+    duplicates = duplicate_order_events(curated["orders"])
+    events = curated["events"].join(duplicates, "event_id", "left_anti").persist()
+    kept = events.count()
+    report.excluded_events = {"before_earliest": int(bounds["before"] or 0),
+                              "after_as_of": int(bounds["n"]) - int(bounds["before"] or 0) - kept
+                              - duplicates.count()}
+    fact_files = max(1, math.ceil(kept / settings.batch.target_file_rows))
+
+    rates, report.money.rates_file = load_rates(storage, settings.money)
+    report.money.reporting_currency, report.money.rate_rows = settings.money.reporting_currency, len(rates.rows)
+    currency_rates = dim_currency_rate(spark, rates)
+    daily = daily_rates(currency_rates, settings.money.max_rate_age_days).persist()
+    orders, ledger = order_facts(curated["orders"], curated["order_changes"], curated["refunds"],
+                                 curated["order_lines"], daily, settings.money.reporting_currency)
+    orders, ledger = orders.persist(), ledger.persist()
+    sessions = sessionize(events, gap)
 
     dim_customer = conform(D.customer_versions(curated["customers"], events), "dim_customer").persist()
     channels = FX.event_channels(events)
     built: dict[str, Callable[[], DataFrame]] = {
-        "dim_date": lambda: D.dim_date(spark, bounds["first"], as_of),
+        "dim_date": lambda: D.dim_date(spark, first, as_of),
         "dim_geography": lambda: D.dim_geography(dim_customer),
         "dim_customer": lambda: dim_customer,
         "dim_product": lambda: D.dim_product(curated["product_events"], curated["order_lines"]),
@@ -158,20 +300,22 @@ def run_build_star(spark: SparkSession, settings: Settings, *, force: bool = Fal
         "dim_channel": lambda: D.dim_channel(
             channels.select("channel"), curated["support_tickets"].select("channel"),
             curated["offers"].select("channel")),
-        "fact_order": lambda: FX.fact_order(curated["orders"], curated["order_lines"], curated["refunds"], channels,
-                                            dim_customer),
-        "fact_order_line": lambda: FX.fact_order_line(curated["order_lines"], channels, dim_customer),
+        "dim_currency_rate": lambda: currency_rates,
+        "fact_order": lambda: FX.fact_order(orders, channels, dim_customer),
+        "fact_refund": lambda: FX.fact_refund(ledger, dim_customer),
+        "fact_order_line": lambda: FX.fact_order_line(curated["order_lines"], orders, channels, dim_customer,
+                                                      written("dim_product")),
         "fact_customer_activity": lambda: FX.fact_customer_activity(events, dim_customer, gap),
-        "fact_session": lambda: FX.fact_session(curated[SESSIONS], dim_customer),
+        "fact_session": lambda: FX.fact_session(sessions, dim_customer),
         "fact_support_ticket": lambda: FX.fact_support_ticket(curated["support_tickets"], dim_customer),
         "fact_offer_response": lambda: FX.fact_offer_response(curated["offers"], dim_customer),
         "fact_content_watch": lambda: FX.fact_content_watch(curated["content_watched"], channels, dim_customer),
         "fact_customer_metrics": lambda: customer_metrics(
-            dim_customer, written("fact_order"), curated["refunds"], written("fact_support_ticket"),
+            dim_customer, written("fact_order"), written("fact_refund"), written("fact_support_ticket"),
             curated["account_snapshots"], curated["account_closures"], as_of, settings.batch.rfm_window_days),
         "fact_daily_kpis": lambda: FX.fact_daily_kpis(
             written("dim_date"), written("fact_customer_activity"), written("fact_order"),
-            written("fact_session"), curated["refunds"], dim_customer),
+            written("fact_session"), written("fact_refund"), dim_customer),
         "mart_parameters": lambda: mart_parameters(spark, settings),
     }
 
@@ -182,6 +326,8 @@ def run_build_star(spark: SparkSession, settings: Settings, *, force: bool = Fal
         step(table)
         files = 1 if table in DIMENSIONS else fact_files
         report.tables[table] = write_table(spark, storage, table, built[table](), files)
+    report.orders = summarize_orders(orders, ledger)
+    report.money = summarize_money(orders, report.money)
 
     step("rfm breakpoints")
     metrics = written("fact_customer_metrics").where(F.col("snapshot_date") == F.lit(as_of))
@@ -193,10 +339,12 @@ def run_build_star(spark: SparkSession, settings: Settings, *, force: bool = Fal
     step("commit")
     report.seconds = time.monotonic() - started
     write_json(storage, STAR_STATE, {"build_id": report.build_id, "curated_version": report.curated_version,
-                                     "as_of": report.as_of, "built_at": computed_at,
+                                     "as_of": report.as_of, "run_date": report.run_date, "built_at": computed_at,
+                                     "identity": asdict(report.identity), "orders": asdict(report.orders),
+                                     "money": asdict(report.money), "excluded_events": report.excluded_events,
                                      "tables": {k: asdict(v) for k, v in report.tables.items()}})
-    events.unpersist()
-    dim_customer.unpersist()
+    for frame in (events, dim_customer, orders, ledger, daily, id_map):
+        frame.unpersist()
     progress.finish()
     return report
 

@@ -4,7 +4,8 @@ RFM definitions (also published for the streaming job, see docs/batch.md):
 
 * recency_days: days from the customer's last completed order to the snapshot day (NULL: never ordered);
 * frequency: completed orders in the ``window_days`` days ending on the snapshot day (inclusive);
-* monetary: sum of those orders' totals.
+* monetary: sum of those orders' values in the reporting currency (refunds not subtracted; cancelled orders
+  are no orders; an order without a rate counts in frequency, not in monetary).
 
 The population scored on a day is every registered customer with frequency >= 1 that day. Breakpoints
 are the exact 20/40/60/80th percentiles (linear interpolation) of that population. A score counts the
@@ -67,9 +68,12 @@ def customer_metrics(dim_customer: DataFrame, orders: DataFrame, refunds: DataFr
     """One row per registered customer per day from first seen to ``as_of`` (RFM scores included).
 
     ``fact_customer_metrics``: key (``customer_id``, ``snapshot_date``); ``customer_key`` is the version valid
-    at the end of the day. ``orders`` is fact_order, ``tickets`` fact_support_ticket; the others are curated
-    tables (``snapshots`` account snapshots, ``closures`` account closures). Units: ``tenure_days`` and
-    ``recency_days`` in days, ``avg_resolution_hours`` in hours, money in the orders' currencies unconverted;
+    at the end of the day. ``orders`` is fact_order, ``refunds`` fact_refund, ``tickets`` fact_support_ticket;
+    the others are curated tables (``snapshots`` account snapshots, ``closures`` account closures), every
+    ``customer_id`` stitched. Cancelled orders are no orders (nor recency); revenue and monetary add the orders'
+    ``order_value_rc`` (reporting currency; an unconverted order counts in orders and frequency, never in money),
+    refunds the netted ``refund_amount_rc``. Units: ``tenure_days`` and ``recency_days`` in days,
+    ``avg_resolution_hours`` in hours;
     ``frequency`` and ``monetary`` cover the ``window_days`` days ending on the snapshot day. ``churn_date``
     is the customer's first Account Closed date, shown from that day on. Definitions: the module docstring
     and docs/batch.md.
@@ -79,9 +83,10 @@ def customer_metrics(dim_customer: DataFrame, orders: DataFrame, refunds: DataFr
     spine = profile.select("customer_id", "first_date", "signup_date",
                            F.explode(F.sequence("first_date", F.lit(as_of))).alias("snapshot_date"))
     daily = [
-        _daily(orders, F.to_date("order_ts"), day_orders=F.count("*"),
-               day_revenue=F.sum(F.col("order_total").cast("decimal(18,2)"))),
-        _daily(refunds, F.to_date("refund_ts"), day_refunds=F.sum(F.col("amount").cast("decimal(18,2)"))),
+        _daily(orders.where(~F.col("is_cancelled")), F.to_date("order_ts"), day_orders=F.count("*"),
+               day_revenue=F.sum("order_value_rc")),
+        _daily(refunds.where(F.col("status") == "netted"), F.to_date("refund_ts"),
+               day_refunds=F.sum("refund_amount_rc")),
         _daily(tickets, F.to_date("opened_ts"), day_tickets=F.count("*")),
         _daily(tickets.where("is_resolved"), F.to_date("resolved_ts"), day_resolved=F.count("*"),
                day_hours=F.sum("resolution_hours")),

@@ -13,6 +13,8 @@ from pyspark.sql import functions as F
 
 KEY, INT, TEXT, DOUBLE, MONEY, BOOL, DATE, TS = ("bigint", "int", "string", "double", "decimal(18,2)", "boolean",
                                                  "date", "timestamp_ntz")
+#: an amount in its own currency (curated precision) and an exchange rate; MONEY is cents (reporting currency)
+AMOUNT, RATE = "decimal(18,4)", "decimal(18,8)"
 
 STAR_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "dim_date": (("date_key", INT), ("full_date", DATE), ("year", INT), ("quarter", INT), ("month", INT),
@@ -29,13 +31,24 @@ STAR_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
                   ("first_sent_date", DATE)),
     "dim_support_issue": (("issue_key", KEY), ("issue_type", TEXT), ("severity", TEXT), ("severity_rank", INT)),
     "dim_channel": (("channel_key", KEY), ("channel", TEXT)),
-    "fact_order": (("event_id", TEXT), ("order_id", TEXT), ("customer_key", KEY), ("customer_id", TEXT),
-                   ("date_key", INT), ("channel_key", KEY), ("order_ts", TS), ("order_total", MONEY),
-                   ("discount", MONEY), ("shipping", MONEY), ("tax", MONEY), ("line_count", INT), ("units", INT),
-                   ("refunded_amount", MONEY)),
+    "dim_currency_rate": (("currency", TEXT), ("rate_date", DATE), ("date_key", INT), ("rate", RATE),
+                          ("reporting_currency", TEXT)),
+    "fact_order": (("order_id", TEXT), ("event_id", TEXT), ("duplicate_events", INT), ("customer_key", KEY),
+                   ("customer_id", TEXT), ("date_key", INT), ("channel_key", KEY), ("order_ts", TS),
+                   ("currency", TEXT), ("value_source", TEXT), ("order_value", AMOUNT), ("discount", AMOUNT),
+                   ("shipping", AMOUNT), ("tax", AMOUNT), ("line_count", INT), ("units", INT), ("is_updated", BOOL),
+                   ("is_cancelled", BOOL), ("cancelled_ts", TS), ("refund_count", INT), ("refunded_amount", AMOUNT),
+                   ("refund_capped", BOOL), ("rate", RATE), ("is_converted", BOOL), ("order_value_rc", MONEY),
+                   ("refunded_amount_rc", MONEY), ("net_revenue_rc", MONEY)),
+    "fact_refund": (("event_id", TEXT), ("order_id", TEXT), ("customer_key", KEY), ("customer_id", TEXT),
+                    ("date_key", INT), ("refund_ts", TS), ("currency", TEXT), ("requested_amount", AMOUNT),
+                    ("is_full_refund", BOOL), ("order_currency", TEXT), ("refund_amount", AMOUNT),
+                    ("refund_amount_rc", MONEY), ("is_capped", BOOL), ("status", TEXT)),
     "fact_order_line": (("event_id", TEXT), ("line_number", INT), ("order_id", TEXT), ("customer_key", KEY),
-                        ("customer_id", TEXT), ("product_key", KEY), ("date_key", INT), ("channel_key", KEY),
-                        ("order_ts", TS), ("quantity", INT), ("unit_price", MONEY), ("line_amount", MONEY)),
+                        ("customer_id", TEXT), ("product_key", KEY), ("category", TEXT), ("date_key", INT),
+                        ("channel_key", KEY), ("order_ts", TS), ("quantity", INT), ("unit_price", AMOUNT),
+                        ("currency", TEXT), ("line_amount", AMOUNT), ("line_amount_rc", MONEY),
+                        ("is_cancelled", BOOL)),
     "fact_customer_activity": (("event_id", TEXT), ("customer_key", KEY), ("customer_id", TEXT), ("date_key", INT),
                                ("channel_key", KEY), ("product_key", KEY), ("session_id", TEXT), ("event_ts", TS),
                                ("event_type", TEXT), ("event_name", TEXT), ("page_name", TEXT),
@@ -62,7 +75,8 @@ STAR_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
                            ("watch_seconds", DOUBLE)),
     "fact_daily_kpis": (("date_key", INT), ("full_date", DATE), ("dau", INT), ("new_customers", INT),
                         ("sessions", INT), ("orders", INT), ("purchasers", INT), ("units_sold", INT),
-                        ("revenue", MONEY), ("refunds", MONEY), ("aov", MONEY), ("conversion_rate", DOUBLE)),
+                        ("revenue", MONEY), ("refunds", MONEY), ("aov", MONEY), ("conversion_rate", DOUBLE),
+                        ("unconverted_orders", INT)),
     "mart_parameters": (("name", TEXT), ("value", DOUBLE)),
 }
 

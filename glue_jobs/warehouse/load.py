@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -123,14 +123,41 @@ class DuckDbTarget:
             row = con.execute(f"SELECT version FROM {STATE_TABLE} WHERE target = 'duckdb'").fetchone()
             return row[0] if row else None
 
-    def statements(self, version: str, files: dict[str, list[str]]) -> list[tuple[str, str]]:
-        """(step, DuckDB SQL) of the whole load.
+    @staticmethod
+    def _columns(con, names: list[str]) -> dict[str, list[str]]:
+        """``table -> ['name TYPE', …]`` (in order) for the given tables that exist in ``con``."""
+        rows = con.execute("SELECT table_name, column_name, data_type FROM information_schema.columns "
+                           "WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position").fetchall()
+        found: dict[str, list[str]] = {}
+        for table, column, kind in rows:
+            if table in names:
+                found.setdefault(table, []).append(f"{column} {kind}")
+        return found
+
+    def drifted(self, con) -> list[str]:
+        """Tables in ``con`` whose columns (names, order, DuckDB types) differ from their DDL's."""
+        import duckdb
+
+        from lakehouse.core.warehouse.dialect import to_duckdb
+
+        names = list(tables())
+        with duckdb.connect(":memory:") as scratch:
+            for spec in tables().values():
+                for sql in to_duckdb(spec.ddl):
+                    scratch.execute(sql)
+            expected = self._columns(scratch, names)
+        return plan.drifted_tables(self._columns(con, names), expected)
+
+    def statements(self, version: str, files: dict[str, list[str]],
+                   drifted: Sequence[str] = ()) -> list[tuple[str, str]]:
+        """(step, DuckDB SQL) of the whole load; ``drifted`` tables (:meth:`drifted`) are dropped first.
 
         Raises ``WarehouseError`` when a file is on ``s3://`` (DuckDB here reads a local lake only).
         """
         from lakehouse.core.warehouse.dialect import to_duckdb
 
-        out: list[tuple[str, str]] = [("tables", s) for spec in tables().values() for s in to_duckdb(spec.ddl)]
+        out: list[tuple[str, str]] = [("tables", plan.drop_table(name, cascade=False)) for name in drifted]
+        out += [("tables", s) for spec in tables().values() for s in to_duckdb(spec.ddl)]
         for name, spec in star_tables().items():
             paths = files.get(name, [])
             if any(p.startswith("s3://") for p in paths):
@@ -150,8 +177,8 @@ class DuckDbTarget:
         """Run :meth:`statements` in one transaction; returns how many ran (``duckdb.Error``: rolled back)."""
         import duckdb
 
-        statements = self.statements(version, files)
         with self._connect() as con:
+            statements = self.statements(version, files, self.drifted(con))
             con.execute("BEGIN TRANSACTION")
             try:
                 current = None
@@ -190,8 +217,9 @@ class RedshiftTarget:
         """The Redshift schema every table and view lives in (``LAKEHOUSE_REDSHIFT__SCHEMA_NAME``)."""
         return self.settings.redshift.schema_name
 
-    def statements(self, version: str) -> list[tuple[str, str]]:
-        """(step, Redshift SQL) of the whole load; table names qualified with the configured schema.
+    def statements(self, version: str, drifted: Sequence[str] = ()) -> list[tuple[str, str]]:
+        """(step, Redshift SQL) of the whole load; table names qualified with the configured schema; ``drifted``
+        tables (:meth:`drifted`) are dropped with their views first.
 
         Raises ``WarehouseError`` without a COPY role (``LAKEHOUSE_REDSHIFT__COPY_ROLE_ARN``) or when the lake
         is not on S3.
@@ -203,6 +231,7 @@ class RedshiftTarget:
             raise WarehouseError("Redshift loads from S3: set LAKEHOUSE_LAKE_ROOT to the s3:// lake")
         q = lambda sql: plan.qualify(sql, self.schema)  # noqa: E731
         out = [("tables", f"CREATE SCHEMA IF NOT EXISTS {self.schema}")]
+        out += [("tables", q(plan.drop_table(name))) for name in drifted]
         out += [("tables", q(spec.ddl)) for spec in tables().values()]
         for name, spec in star_tables().items():
             create, copy = plan.redshift_stage_statements(spec, _manifest_uri(self.settings, name), role)
@@ -212,6 +241,16 @@ class RedshiftTarget:
         out += [("views", q(view.sql)) for view in views()]
         out += [("state", q(sql)) for sql in plan.state_statements(self.name, version)]
         return out
+
+    def drifted(self, cursor) -> list[str]:
+        """Tables of the schema whose column names (in order) differ from their DDL's (Redshift reports its own
+        type names, so types are not compared; a type change alone needs a column rename or a manual drop)."""
+        cursor.execute("SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s "
+                       "ORDER BY table_name, ordinal_position", (self.schema,))
+        existing: dict[str, list[str]] = {}
+        for table, column in cursor.fetchall():
+            existing.setdefault(table, []).append(column)
+        return plan.drifted_tables(existing, {name: list(spec.column_names) for name, spec in tables().items()})
 
     def loaded_version(self) -> str | None:
         """The star build id recorded for ``redshift``, None before the first load."""
@@ -231,11 +270,11 @@ class RedshiftTarget:
     def load(self, version: str, files: dict[str, list[str]], on_step: Callable[[str], None]) -> int:
         """Run :meth:`statements` in one transaction (COPY reads the manifests, so ``files`` is unused);
         returns how many ran. Any failure rolls back and is re-raised."""
-        statements = self.statements(version)
         con = self._connect()
         try:
             con.autocommit = False
             cursor = con.cursor()
+            statements = self.statements(version, self.drifted(cursor))
             current = None
             for step, sql in statements:
                 if step != current:

@@ -2,6 +2,7 @@
 
 One load is one transaction::
 
+    DROP TABLE … CASCADE                          (only tables whose columns differ from their DDL now)
     CREATE TABLE IF NOT EXISTS …                 (every DDL file)
     CREATE TEMP TABLE stage_t (LIKE t)            (per table)
     COPY stage_t FROM '<manifest>' IAM_ROLE '<role>' FORMAT AS PARQUET MANIFEST
@@ -57,6 +58,23 @@ def redshift_stage_statements(spec: TableSpec, manifest_uri: str, copy_role_arn:
     stage = stage_name(spec.name)
     return [f"CREATE TEMP TABLE {stage} (LIKE {spec.name})",
             f"COPY {stage} FROM {_quote(manifest_uri)} IAM_ROLE {_quote(copy_role_arn)} FORMAT AS PARQUET MANIFEST"]
+
+
+def drifted_tables(existing: dict[str, list[str]], expected: dict[str, list[str]]) -> list[str]:
+    """Tables that exist with other columns (names and order; types where both sides give them) than their DDL.
+
+    ``existing`` maps each table found in the warehouse to its column descriptions in order, ``expected`` each
+    DDL table to the same. ``CREATE TABLE IF NOT EXISTS`` leaves such a table as it was, and COPY (columns by
+    position) or MERGE would then fail or misplace values; the load drops and recreates them (every load
+    brings the whole table from the build, so nothing is lost). Sorted by name.
+    """
+    return sorted(name for name, columns in existing.items() if name in expected and columns != expected[name])
+
+
+def drop_table(name: str, cascade: bool = True) -> str:
+    """DROP a table whose DDL changed; ``CASCADE`` drops the mart views over it (Redshift binds views to
+    tables), which the load recreates after the tables."""
+    return f"DROP TABLE IF EXISTS {name}" + (" CASCADE" if cascade else "")
 
 
 def drop_stage(spec: TableSpec) -> str:

@@ -1,11 +1,14 @@
--- Which products sell? Units, revenue (line amounts) and orders per product, ranked overall and in category.
+-- Which products sell? Units, revenue (line amounts in the reporting currency) and orders per product, ranked
+-- overall and in category. Lines of cancelled orders are not sales; lines of unconverted orders count in units
+-- and orders, not in revenue.
 CREATE OR REPLACE VIEW mart_bestsellers AS
 WITH sales AS (
     SELECT l.product_key,
            SUM(l.quantity) AS units_sold,
-           SUM(l.line_amount) AS revenue,
-           COUNT(DISTINCT l.event_id) AS orders
+           COALESCE(SUM(l.line_amount_rc), 0) AS revenue,
+           COUNT(DISTINCT l.order_id) AS orders
     FROM fact_order_line AS l
+    WHERE NOT l.is_cancelled
     GROUP BY l.product_key
 )
 SELECT p.product_id,

@@ -1,4 +1,5 @@
--- The daily KPI board: DAU, sessions, orders, revenue, AOV and conversion (purchasers / DAU).
+-- The daily KPI board: DAU, sessions, orders, revenue, AOV and conversion (purchasers / DAU). Money in the
+-- reporting currency; unconverted_orders = the day's orders whose value had no rate (in orders, not in revenue).
 CREATE OR REPLACE VIEW mart_daily_kpis AS
 SELECT d.full_date,
        d.year_month,
@@ -13,6 +14,7 @@ SELECT d.full_date,
        k.revenue,
        k.refunds,
        k.aov,
-       k.conversion_rate
+       k.conversion_rate,
+       k.unconverted_orders
 FROM fact_daily_kpis AS k
 JOIN dim_date AS d ON d.date_key = k.date_key;

@@ -1,9 +1,10 @@
 -- Which products sell together? For every ordered pair (A -> B) of products in the same order:
 -- support = orders with both / all orders, confidence = orders with both / orders with A,
--- lift = confidence / (orders with B / all orders). Thresholds come from mart_parameters.
+-- lift = confidence / (orders with B / all orders); cancelled orders are no baskets. Thresholds come from
+-- mart_parameters.
 CREATE OR REPLACE VIEW mart_product_affinity AS
 WITH baskets AS (
-    SELECT DISTINCT event_id AS order_key, product_key FROM fact_order_line
+    SELECT DISTINCT order_id AS order_key, product_key FROM fact_order_line WHERE NOT is_cancelled
 ), totals AS (
     SELECT COUNT(DISTINCT order_key) AS orders FROM baskets
 ), product_orders AS (

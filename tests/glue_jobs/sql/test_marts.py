@@ -2,13 +2,19 @@
 
 The pandas side reads the raw zone itself (gzip JSON lines), keeps the lines the contract accepts
 (``parse_event``), keeps the first-received copy of every event id, and computes each business answer
-from the definitions in docs/batch.md — no Spark, no curated or star table is used.
+from the definitions in docs/batch.md, docs/identity.md and docs/money.md, written again here by hand: identity
+stitching (first link per id by event time, transitive, no cycles), orders by ``order_id`` (the first Order
+Completed wins, updates, cancellations, refunds netted and capped), money in the reporting currency from the
+lake's rate CSV (latest rate on or before the day, at most 7 days old, half-up cents). No Spark, no curated or
+star table is used.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import permutations
 
@@ -22,11 +28,37 @@ from lakehouse.core.lake.raw import decode_lines
 from lakehouse.core.lake.storage import LakeStorage
 
 SYSTEM_EVENTS = {"Account Snapshot", "Offer Sent", "Ticket Resolved", "Order Refunded"}
+VIEW_CALLS = {"page", "screen"}
 SESSION_GAP = pd.Timedelta(minutes=30)
 RFM_WINDOW_DAYS = 365
+EARLIEST = pd.Timestamp("1990-01-01")
+CENT = Decimal("0.01")
+PRODUCT_EVENT_PREFIXES = ("Product", "Products", "Cart", "Wishlist")
 
 
 # ----------------------------------------------------------------------------------------- raw events
+def identity_map(events: pd.DataFrame) -> dict[str, str]:
+    """id -> customer: identify (anonymous -> user) and alias (previous -> user) links, first per id by
+    (event time, received_at, event_id); a link closing a cycle is ignored; resolved transitively."""
+    links = []
+    for row in events.itertuples():
+        if row.type == "identify" and row.user_id and row.anonymous_id:
+            links.append((row.ts, row.received_at, row.event_id, row.anonymous_id, row.user_id))
+        elif row.type == "alias" and row.user_id and isinstance(row.previous_id, str) and row.previous_id:
+            links.append((row.ts, row.received_at, row.event_id, row.previous_id, row.user_id))
+    target: dict[str, str] = {}
+
+    def resolve(identifier: str) -> str:
+        while identifier in target:
+            identifier = target[identifier]
+        return identifier
+
+    for *_, source, to in sorted(links):
+        if source != to and source not in target and resolve(to) != source:
+            target[source] = to
+    return {source: resolve(source) for source in target}
+
+
 def raw_events(settings) -> pd.DataFrame:
     storage = LakeStorage(settings.lake)
     rows = []
@@ -42,11 +74,19 @@ def raw_events(settings) -> pd.DataFrame:
     events = events.drop_duplicates("event_id", keep="first")
     strip = lambda v: v.strip() if isinstance(v, str) and v.strip() else None  # noqa: E731
     events["user_id"] = events["user_id"].map(strip)
-    events["customer_id"] = events["user_id"].fillna(events["anonymous_id"].map(strip))
+    events["anonymous_id"] = events["anonymous_id"].map(strip)
+    if "previous_id" not in events:
+        events["previous_id"] = None
     events["ts"] = pd.to_datetime(events["timestamp"], utc=True).dt.tz_convert(None)
     events["date"] = events["ts"].dt.normalize()
+    today = pd.Timestamp(datetime.now(UTC).date())
+    as_of = min(events.loc[events["date"] <= today, "date"].max(), today)
+    events = events[(events["date"] >= EARLIEST) & (events["date"] <= as_of)].copy()
+    stitched = identity_map(events)
+    sent_as = events["user_id"].fillna(events["anonymous_id"])
+    events["customer_id"] = sent_as.map(lambda c: stitched.get(c, c))
     events["props"] = events["properties"].map(lambda p: p if isinstance(p, dict) else {})
-    events["interactive"] = (events["type"] == "page") | (
+    events["interactive"] = events["type"].isin(VIEW_CALLS) | (
         (events["type"] == "track") & ~events["event"].isin(SYSTEM_EVENTS))
     return events.reset_index(drop=True)
 
@@ -54,7 +94,33 @@ def raw_events(settings) -> pd.DataFrame:
 def named(events: pd.DataFrame, name: str) -> pd.DataFrame:
     rows = events[(events["type"] == "track") & (events["event"] == name)].copy()
     props = pd.DataFrame(rows["props"].tolist(), index=rows.index)
-    return rows.join(props, rsuffix="_p")
+    return rows.join(props, lsuffix="_record")  # a property wins over the record's field (name, category)
+
+
+def amount(props: dict) -> Decimal | None:
+    """The order value rule: total, revenue, subtotal, value, else the products' price x quantity."""
+    for name in ("total", "revenue", "subtotal", "value"):
+        value = props.get(name)
+        if isinstance(value, int | float | Decimal) and not isinstance(value, bool) and value >= 0:
+            return Decimal(str(value))
+    total = None
+    for line in props.get("products") or []:
+        price = line.get("price", line.get("unit_price")) if isinstance(line, dict) else None
+        if isinstance(price, int | float) and not isinstance(price, bool) and price >= 0:
+            total = (total or Decimal(0)) + Decimal(str(price)) * Decimal(str(line.get("quantity", 1)))
+    return total
+
+
+def read_rates(settings) -> dict[str, list[tuple[date, Decimal]]]:
+    storage = LakeStorage(settings.lake)
+    key = settings.money.rates_key
+    if not storage.exists(key):
+        return {}
+    rates: dict[str, dict[date, Decimal]] = {}
+    for row in csv.DictReader(io.StringIO(storage.get_bytes(key).decode("utf-8"))):
+        rates.setdefault(row["currency"].strip().upper(), {})[date.fromisoformat(row["rate_date"].strip())] = \
+            Decimal(row["rate"].strip())
+    return {c: sorted(days.items()) for c, days in rates.items()}
 
 
 def half_up(value: float) -> float:
@@ -77,35 +143,124 @@ def age_band(age) -> str:
 class Oracle:
     """Business answers computed with pandas from the raw events."""
 
-    def __init__(self, events: pd.DataFrame, min_pair_orders: int):
-        self.e = events
+    def __init__(self, events: pd.DataFrame, min_pair_orders: int, rates: dict, reporting: str = "USD"):
         self.min_pair_orders = min_pair_orders
-        self.as_of = events["date"].max()
-        self.first = events["date"].min()
-        registered = events.loc[events["user_id"].notna(), "customer_id"].unique()
+        self.rates, self.reporting = rates, reporting
+        completed = named(events, "Order Completed")
+        completed["order_id"] = completed["order_id"].fillna(completed["event_id"])
+        completed = completed.sort_values(["order_id", "ts", "received_at", "event_id"])
+        duplicates = completed[completed.duplicated("order_id", keep="first")]["event_id"]
+        self.e = events[~events["event_id"].isin(set(duplicates))].reset_index(drop=True)
+        self.as_of = self.e["date"].max()
+        self.first = self.e["date"].min()
+        registered = self.e.loc[self.e["user_id"].notna(), "customer_id"].unique()
         self.registered = pd.Index(sorted(registered))
-        self.orders = named(events, "Order Completed")
-        self.orders["total2"] = self.orders["total"].astype(float).round(2)
-        self.refunds = named(events, "Order Refunded")
-        self.refunds["total2"] = self.refunds["total"].astype(float).round(2)
+        self.orders = self._orders(completed.drop_duplicates("order_id", keep="first").copy())
+        self.refunds = self._refunds()
+        self.lines = self._lines()
+
+    def rate(self, currency: str, day) -> Decimal | None:
+        if currency == self.reporting:
+            return Decimal(1)
+        day = pd.Timestamp(day).date()
+        found = [(d, r) for d, r in self.rates.get(currency, []) if d <= day]
+        if not found or (day - found[-1][0]).days > 7:
+            return None
+        return found[-1][1]
+
+    def _orders(self, orders: pd.DataFrame) -> pd.DataFrame:
+        orders["value"] = [amount(p) or Decimal(0) for p in orders["props"]]
+        orders["cur"] = [str(p.get("currency") or "USD").strip().upper() for p in orders["props"]]
+        changes = pd.concat([named(self.e, "Order Updated").assign(change="updated"),
+                             named(self.e, "Order Cancelled").assign(change="cancelled")])
+        cancelled: set[str] = set()
+        if len(changes):
+            changes = changes.sort_values(["ts", "received_at", "event_id"])
+            cancelled = set(changes.loc[changes["change"] == "cancelled", "order_id"])
+            for row in changes[changes["change"] == "updated"].itertuples():
+                value = amount(row.props)
+                if value is not None and row.order_id in set(orders["order_id"]):
+                    at = orders["order_id"] == row.order_id
+                    orders.loc[at, "value"] = value
+                    orders.loc[at, "cur"] = str(row.props.get("currency") or "USD").strip().upper()
+        orders["cancelled"] = orders["order_id"].isin(cancelled)
+        orders["rate"] = [self.rate(c, d) for c, d in zip(orders["cur"], orders["date"], strict=True)]
+        orders["value_rc"] = [None if r is None else (v * r).quantize(CENT, ROUND_HALF_UP)
+                              for v, r in zip(orders["value"], orders["rate"], strict=True)]
+        return orders.set_index("order_id", drop=False)
+
+    def _refunds(self) -> pd.DataFrame:
+        """Netted refunds: one row per refund of a known order, with its reporting-currency amount (cumulative,
+        capped at the order's value, 0 for a cancelled order, rounded cumulatively)."""
+        refunds = named(self.e, "Order Refunded").sort_values(["ts", "received_at", "event_id"])
+        out, done = [], {}
+        for row in refunds.itertuples():
+            if row.order_id not in self.orders.index:
+                continue
+            order = self.orders.loc[row.order_id]
+            cur = str(row.props.get("currency") or order["cur"]).strip().upper()
+            asked = amount(row.props)
+            if asked is not None and cur != order["cur"]:
+                r_from, r_to = self.rate(cur, row.date), self.rate(order["cur"], row.date)
+                if r_from is None or r_to is None:
+                    continue
+                asked = (asked * r_from / r_to).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+            cap = Decimal(0) if order["cancelled"] else order["value"]
+            before = done.get(row.order_id, Decimal(0))
+            after = min(before + (cap if asked is None else asked), cap)
+            done[row.order_id] = after
+            rc = None
+            if order["rate"] is not None:
+                rc = ((after * order["rate"]).quantize(CENT, ROUND_HALF_UP)
+                      - (before * order["rate"]).quantize(CENT, ROUND_HALF_UP))
+            out.append({"customer_id": row.customer_id, "date": row.date, "amount_rc": rc})
+        return pd.DataFrame(out, columns=["customer_id", "date", "amount_rc"])
+
+    def _lines(self) -> pd.DataFrame:
+        known: dict[str, tuple] = {}
+        for row in self.e[self.e["type"] == "track"].itertuples():
+            candidates = []
+            if row.event == "Order Completed":
+                candidates = [line for line in row.props.get("products") or [] if isinstance(line, dict)]
+            elif str(row.event).split(" ")[0] in PRODUCT_EVENT_PREFIXES:
+                candidates = [row.props]
+            for item in candidates:
+                if item.get("product_id") and item.get("category"):
+                    key = (row.ts,)
+                    if item["product_id"] not in known or known[item["product_id"]][0] <= key:
+                        known[item["product_id"]] = (key, str(item["category"]).strip())
+        self.categories = {p: c for p, (_, c) in known.items()}
         lines = []
-        for _, row in self.orders.iterrows():
-            for item in row["products"]:
-                price = round(float(item.get("unit_price", item.get("price"))), 2)
-                lines.append({"order_key": row["event_id"], "customer_id": row["customer_id"], "date": row["date"],
-                              "ts": row["ts"], "product_id": item["product_id"], "category": item["category"],
-                              "quantity": int(item["quantity"]), "amount": price * int(item["quantity"])})
-        self.lines = pd.DataFrame(lines)
+        for _, row in self.orders[~self.orders["cancelled"]].iterrows():
+            for item in row["products"] if isinstance(row["products"], list) else []:
+                price = item.get("price", item.get("unit_price"))
+                quantity = int(item.get("quantity", 1))
+                line = None if price is None else Decimal(str(price)) * quantity
+                rc = None if line is None or row["rate"] is None else (line * row["rate"]).quantize(CENT, ROUND_HALF_UP)
+                product = item.get("product_id") or "unknown"
+                lines.append({"order_key": row["order_id"], "customer_id": row["customer_id"], "date": row["date"],
+                              "ts": row["ts"], "product_id": product,
+                              "category": item.get("category") or self.categories.get(product, "unknown"),
+                              "quantity": quantity, "amount": float(rc) if rc is not None else 0.0})
+        return pd.DataFrame(lines)
+
+    def counted(self) -> pd.DataFrame:
+        """Orders that count: not cancelled (value_rc as float, NaN when unconverted)."""
+        counted = self.orders[~self.orders["cancelled"]].copy()
+        counted["rc"] = counted["value_rc"].map(lambda v: np.nan if v is None else float(v))
+        return counted
 
     # ------------------------------------------------------------------------------ customers
     def profiles(self) -> pd.DataFrame:
-        """Current profile of every registered customer (latest value of each trait)."""
+        """Current profile of every registered customer (latest value of each trait; null clears it)."""
         ident = self.e[self.e["type"] == "identify"].sort_values(["ts", "event_id"])
         current = {}
         for _, row in ident.iterrows():
             state = current.setdefault(row["customer_id"], {})
             for key, value in (row["traits"] or {}).items():
-                if value is not None:
+                if value is None:
+                    state.pop(key, None)  # Segment: a trait set to null clears it
+                else:
                     state[key] = value.strip() if isinstance(value, str) else value
         out = []
         for cid in self.registered:
@@ -119,14 +274,15 @@ class Oracle:
         as_of = self.as_of
         closed = named(self.e, "Account Closed")
         churned = set(closed.loc[closed["date"] <= as_of, "customer_id"])
-        revenue = self.orders.groupby("customer_id")["total2"].sum()
-        refunds = self.refunds.groupby("customer_id")["total2"].sum()
+        orders = self.counted()
+        revenue = orders.groupby("customer_id")["rc"].sum()
+        refunds = self.refunds.assign(rc=self.refunds["amount_rc"].map(float)).groupby("customer_id")["rc"].sum()
         snaps = named(self.e, "Account Snapshot").sort_values(["ts", "event_id"])
         balance = snaps.groupby("customer_id")["balance"].last()
-        window = self.orders[self.orders["date"] > as_of - timedelta(days=RFM_WINDOW_DAYS)]
+        window = orders[orders["date"] > as_of - timedelta(days=RFM_WINDOW_DAYS)]
         frequency = window.groupby("customer_id").size()
-        monetary = window.groupby("customer_id")["total2"].sum().round(2)
-        last_order = self.orders.groupby("customer_id")["date"].max()
+        monetary = window.groupby("customer_id")["rc"].sum().round(2)
+        last_order = orders.groupby("customer_id")["date"].max()
         snap = pd.DataFrame(index=self.registered)
         snap["is_churned"] = snap.index.isin(churned)
         snap["clv"] = (revenue.reindex(snap.index, fill_value=0) - refunds.reindex(snap.index, fill_value=0)).round(2)
@@ -303,13 +459,16 @@ class Oracle:
         first_seen = e[e["customer_id"].isin(self.registered)].groupby("customer_id")["date"].min()
         out["new_customers"] = first_seen.value_counts()
         out["sessions"] = self.sessions_per_day()
-        out["orders"] = self.orders.groupby("date").size()
-        out["purchasers"] = self.orders.groupby("date")["customer_id"].nunique()
+        orders = self.counted()
+        out["orders"] = orders.groupby("date").size()
+        out["purchasers"] = orders.groupby("date")["customer_id"].nunique()
         out["units_sold"] = self.lines.groupby("date")["quantity"].sum()
-        out["revenue"] = self.orders.groupby("date")["total2"].sum()
-        out["refunds"] = self.refunds.groupby("date")["total2"].sum()
+        out["revenue"] = orders.groupby("date")["rc"].sum()
+        out["_converted"] = orders.groupby("date")["rc"].count()
+        out["refunds"] = self.refunds.assign(rc=self.refunds["amount_rc"].map(float)).groupby("date")["rc"].sum()
+        out["unconverted_orders"] = orders[orders["rc"].isna()].groupby("date").size()
         out = out.fillna(0)
-        out["aov"] = [half_up(r / n) if n else np.nan for r, n in zip(out["revenue"], out["orders"], strict=True)]
+        out["aov"] = [half_up(r / n) if n else np.nan for r, n in zip(out["revenue"], out["_converted"], strict=True)]
         out["conversion_rate"] = out["purchasers"] / out["dau"].replace(0, np.nan)
         return out.reset_index()
 
@@ -322,11 +481,10 @@ class Oracle:
 
     def bestsellers(self) -> pd.DataFrame:
         lines = self.lines
-        category = lines.sort_values("ts").groupby("product_id")["category"].last()
         out = lines.groupby("product_id").agg(units_sold=("quantity", "sum"), revenue=("amount", "sum"),
                                               orders=("order_key", "nunique")).reset_index()
         out["revenue"] = out["revenue"].round(2)
-        out["category"] = out["product_id"].map(category)
+        out["category"] = out["product_id"].map(lambda p: self.categories.get(p, "unknown"))
         out["revenue_rank"] = out["revenue"].rank(method="min", ascending=False).astype(int)
         out["category_rank"] = out.groupby("category")["revenue"].rank(method="min", ascending=False).astype(int)
         return out
@@ -353,7 +511,9 @@ class Oracle:
 # ------------------------------------------------------------------------------------------- tests
 @pytest.fixture(scope="module")
 def oracle(built_lake) -> Oracle:
-    return Oracle(raw_events(built_lake.settings), built_lake.settings.batch.affinity_min_pair_orders)
+    settings = built_lake.settings
+    return Oracle(raw_events(settings), settings.batch.affinity_min_pair_orders, read_rates(settings),
+                  settings.money.reporting_currency)
 
 
 @pytest.fixture(scope="module")
@@ -443,7 +603,7 @@ def test_conversion_funnel_daily(oracle, warehouse) -> None:
 def test_daily_kpis(oracle, warehouse) -> None:
     assert_same(mart(warehouse, "mart_daily_kpis"), oracle.daily_kpis(), ["full_date"],
                 ["dau", "new_customers", "sessions", "orders", "purchasers", "units_sold", "revenue", "refunds",
-                 "aov", "conversion_rate"], money=("revenue", "refunds", "aov"))
+                 "aov", "conversion_rate", "unconverted_orders"], money=("revenue", "refunds", "aov"))
 
 
 def test_sales_trends(oracle, warehouse) -> None:

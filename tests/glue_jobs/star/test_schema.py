@@ -6,7 +6,8 @@ from glue_jobs.star.schema import STAR_TABLES
 from glue_jobs.warehouse.sql_files import star_tables
 
 SPARK_FOR_REDSHIFT = {"BIGINT": "bigint", "INTEGER": "int", "DOUBLE PRECISION": "double",
-                      "DECIMAL(18, 2)": "decimal(18,2)", "BOOLEAN": "boolean", "DATE": "date",
+                      "DECIMAL(18, 2)": "decimal(18,2)", "DECIMAL(18, 4)": "decimal(18,4)",
+                      "DECIMAL(18, 8)": "decimal(18,8)", "BOOLEAN": "boolean", "DATE": "date",
                       "TIMESTAMP": "timestamp_ntz"}
 
 

@@ -18,7 +18,8 @@ from glue_jobs.warehouse.sql_files import views
 from lakehouse.core.job_state import MANIFESTS, STAR_STATE
 
 ARROW = {"bigint": pa.int64(), "int": pa.int32(), "string": pa.string(), "double": pa.float64(),
-         "decimal(18,2)": pa.decimal128(18, 2), "boolean": pa.bool_(), "date": pa.date32(),
+         "decimal(18,2)": pa.decimal128(18, 2), "decimal(18,4)": pa.decimal128(18, 4),
+         "decimal(18,8)": pa.decimal128(18, 8), "boolean": pa.bool_(), "date": pa.date32(),
          "timestamp_ntz": pa.timestamp("us")}
 
 
@@ -32,7 +33,7 @@ def dim_date_row(day: date) -> dict:
 def kpi_row(day: date, orders: int, revenue: str) -> dict:
     return {"date_key": int(day.strftime("%Y%m%d")), "full_date": day, "dau": 10, "new_customers": 1,
             "sessions": 12, "orders": orders, "purchasers": orders, "units_sold": orders, "revenue": Decimal(revenue),
-            "refunds": Decimal("0"), "conversion_rate": 0.1,
+            "refunds": Decimal("0"), "conversion_rate": 0.1, "unconverted_orders": 0,
             "aov": (Decimal(revenue) / orders).quantize(Decimal("0.01")) if orders else None}
 
 
@@ -102,3 +103,20 @@ def test_an_s3_lake_cannot_load_into_local_duckdb(settings) -> None:
     target = DuckDbTarget(settings.warehouse_path)
     with pytest.raises(WarehouseError, match="local lake only"):
         target.statements("b1", {"dim_date": ["s3://bucket/warehouse/dim_date/part-0.parquet"]})
+
+
+def test_a_table_whose_ddl_changed_is_recreated_by_the_next_load(settings) -> None:
+    """Seen failing without the drift check: the old fact_order (keyed by event_id, 14 columns) stayed, and the
+    load failed with "Binder Error: Table "fact_order" does not have a column with name "duplicate_events"". """
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute("CREATE TABLE fact_order (event_id VARCHAR, order_id VARCHAR, order_total DECIMAL(18,2))")
+        con.execute("INSERT INTO fact_order VALUES ('e1', 'o1', 10.00)")
+        con.execute("CREATE TABLE dim_channel (channel_key BIGINT, channel VARCHAR)")  # as its DDL: kept
+        con.execute("INSERT INTO dim_channel VALUES (1, 'web')")
+    write_build(settings, "b1", {"dim_channel": [{"channel_key": 1, "channel": "web"}]})
+    report = load_warehouse(settings)
+    assert report.tables["fact_order"] == 0 and report.tables["dim_channel"] == 1
+    columns = [r[0] for r in query(settings, "SELECT column_name FROM information_schema.columns "
+                                             "WHERE table_name = 'fact_order' ORDER BY ordinal_position")]
+    assert columns == [name for name, _ in STAR_TABLES["fact_order"]]

@@ -71,8 +71,9 @@ def test_redshift_needs_a_copy_role_and_an_s3_lake(tmp_path) -> None:
 class RecordingConnection:
     """Stands in for a redshift_connector connection: records statements, commits and rollbacks."""
 
-    def __init__(self, fail_on: str | None = None):
+    def __init__(self, fail_on: str | None = None, columns: list[tuple[str, str]] = ()):
         self.executed: list[str] = []
+        self.columns = list(columns)  # what information_schema.columns answers: (table, column)
         self.commits = self.rollbacks = 0
         self.autocommit = True
         self.fail_on = fail_on
@@ -84,6 +85,9 @@ class RecordingConnection:
         if self.fail_on and self.fail_on in sql:
             raise RuntimeError("COPY failed: S3 access denied")
         self.executed.append(sql)
+
+    def fetchall(self):
+        return self.columns
 
     def commit(self):
         self.commits += 1
@@ -101,7 +105,8 @@ def test_the_load_is_one_transaction(s3_settings) -> None:
     steps = []
     count = target.load("v1", {}, steps.append)
     assert connection.autocommit is False and connection.commits == 1 and connection.rollbacks == 0
-    assert count == len(connection.executed)
+    assert count == len(connection.executed) - 1  # the first reads information_schema (drifted tables)
+    assert not any(sql.startswith("DROP TABLE IF EXISTS analytics.") for sql in connection.executed)
     assert connection.executed[-1].startswith("INSERT INTO analytics.etl_load_state")
     assert steps[0] == "tables" and steps[-1] == "state" and len(views()) > 0
 
@@ -112,3 +117,17 @@ def test_a_failing_statement_rolls_everything_back(s3_settings) -> None:
     with pytest.raises(RuntimeError, match="access denied"):
         target.load("v1", {}, lambda step: None)
     assert connection.commits == 0 and connection.rollbacks == 1
+
+
+def test_a_table_whose_ddl_changed_is_dropped_and_recreated(s3_settings) -> None:
+    """Issue 11 changed fact_order's grain (key order_id, new columns): with only CREATE TABLE IF NOT EXISTS the
+    old table stayed and COPY, which maps Parquet columns by position, failed or misplaced the values."""
+    old = [("fact_order", c) for c in ("event_id", "order_id", "customer_key", "customer_id", "date_key")]
+    current = [("dim_channel", "channel_key"), ("dim_channel", "channel")]
+    connection = RecordingConnection(columns=old + current)
+    RedshiftTarget(s3_settings, connect=lambda: connection).load("v1", {}, lambda step: None)
+    drops = [sql for sql in connection.executed if sql.startswith("DROP TABLE IF EXISTS analytics.")]
+    assert drops == ["DROP TABLE IF EXISTS analytics.fact_order CASCADE"]
+    create = next(i for i, sql in enumerate(connection.executed)
+                  if "CREATE TABLE IF NOT EXISTS analytics.fact_order " in sql)
+    assert connection.executed.index(drops[0]) < create
