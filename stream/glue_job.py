@@ -24,22 +24,24 @@ import math
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from pyspark.sql import DataFrame
 
+from lakehouse.core.config import EventTimeSettings
 from lakehouse.core.job_args import JobArgumentsError, StreamingJobArguments
 from stream.identity import checkpoint_identity
 from stream.job import build_processor
 from stream.microbatch import BatchResult, MicroBatchProcessor
 from stream.records import RawStreamRecord, Rejected, StreamEvent, event_from_payload
 
-GLUE_SCHEMA = ("event_id STRING, message_id STRING, type STRING, event STRING, name STRING, user_id STRING, "
-               "anonymous_id STRING, customer_id STRING, timestamp STRING, original_timestamp STRING, "
-               "sent_at STRING, received_at STRING, source STRING, properties STRING, traits STRING, "
-               "context STRING, schema_version INT")
+GLUE_SCHEMA = ("event_id STRING, message_id STRING, type STRING, event STRING, name STRING, category STRING, "
+               "user_id STRING, anonymous_id STRING, customer_id STRING, previous_id STRING, group_id STRING, "
+               "timestamp STRING, original_timestamp STRING, sent_at STRING, received_at STRING, source STRING, "
+               "properties STRING, traits STRING, context STRING, integrations STRING, schema_version INT")
 ARRIVAL_COLUMN = "__src_timestamp"
-JSON_FIELDS = ("properties", "traits", "context")
+JSON_FIELDS = ("properties", "traits", "context", "integrations")
 
 
 def _arrival(value: Any) -> datetime | None:
@@ -50,8 +52,11 @@ def _arrival(value: Any) -> datetime | None:
     return None
 
 
-def parsed_from_rows(rows: Iterable[Any]) -> list[StreamEvent | Rejected]:
-    """Rows of Glue's parsed Kinesis frame -> validated events or rejects (same rules as the raw bytes)."""
+def parsed_from_rows(rows: Iterable[Any], event_time: EventTimeSettings | None = None) -> list[StreamEvent | Rejected]:
+    """Rows of Glue's parsed Kinesis frame -> validated events or rejects (same rules as the raw bytes).
+
+    The nested objects arrive as JSON text and are read with exact decimals (amounts never become floats).
+    """
     parsed: list[StreamEvent | Rejected] = []
     for index, row in enumerate(rows):
         values = row.asDict() if hasattr(row, "asDict") else dict(row)
@@ -60,9 +65,9 @@ def parsed_from_rows(rows: Iterable[Any]) -> list[StreamEvent | Rejected]:
         for name in JSON_FIELDS:
             if isinstance(payload.get(name), str):
                 with contextlib.suppress(ValueError):  # left as text: the validation says what is wrong
-                    payload[name] = json.loads(payload[name])
+                    payload[name] = json.loads(payload[name], parse_float=Decimal)
         record = RawStreamRecord(json.dumps(payload, default=str), "", str(index + 1), arrival)
-        parsed.append(event_from_payload(payload, record))
+        parsed.append(event_from_payload(payload, record, event_time or EventTimeSettings()))
     return parsed
 
 
@@ -98,9 +103,10 @@ def process_glue_batch(processor: MicroBatchProcessor, batch: DataFrame, batch_i
     ``batch`` has the columns of :data:`GLUE_SCHEMA` and :data:`ARRIVAL_COLUMN`; the result's counts are
     printed as one JSON line (the job's log) and returned.
     """
-    result = processor.process_parsed(parsed_from_rows(batch.collect()), batch_id)
+    result = processor.process_parsed(parsed_from_rows(batch.collect(), processor.event_time), batch_id)
     print(json.dumps({"batch_id": batch_id, "records": result.records, "events": result.events,
                       "rejected": result.rejected, "duplicates": result.duplicates, "customers": result.written,
+                      "links": result.links, "merged": result.merged,
                       "seconds": round(result.seconds, 3), "lag_ms": result.lag_ms}), flush=True)
     return result
 

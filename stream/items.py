@@ -2,15 +2,24 @@
 
 Item of the ``customer_features`` table (key ``customer_id``)::
 
-    features   map: last_seen_at, first_order_at, last_order_at (ISO 8601 'Z'), as_of (day), orders, revenue,
-               refunds, avg_order_value, orders_90d, revenue_90d, views_7d, carts_7d, open_tickets,
-               recency_days, frequency, monetary, r_score, f_score, m_score, segment, rfm_window_days,
-               breakpoints_as_of — a feature without a value (no order yet, no scores) is absent
-    state      map: order_total, order_days {day: "orders|order_total|refunds"},
-               activity_days {day: "views|carts"}, tickets_opened, tickets_resolved (lists)
+    features   map: last_seen_at, first_order_at, last_order_at (ISO 8601 'Z'), as_of (day), orders,
+               order_total, revenue, refunds, avg_order_value, orders_90d, revenue_90d, views_7d, carts_7d,
+               open_tickets, recency_days, frequency, monetary, r_score, f_score, m_score, segment,
+               rfm_window_days, breakpoints_as_of, cancelled_orders, duplicate_orders, capped_refunds,
+               unmatched_refunds, unconverted_orders, unconverted_amounts {currency: amount},
+               reporting_currency, merged_ids — a feature without a value (no order yet, no scores) is absent
+    state      map: last_seen_at; orders {order_id: {c: completion, d: [duplicate event ids], u: update,
+               x: cancellation, r: {refund event id: [day, amount or ""]}}} where a completion / update is
+               [event time, received_at, event_id, value or "", currency or ""] and a cancellation
+               [event time, received_at, event_id]; settled {orders, order_total, refunds, cancelled,
+               duplicates, capped, unconverted_orders, unconverted {currency: amount}, first_order_at,
+               last_order_at}; activity_days {day: "views|carts"}; tickets_opened, tickets_resolved,
+               merged_from (lists)
     last_batch the micro-batch token that wrote the item; version (optimistic lock); updated_at (wall clock)
 
-Two map attributes and compact day buckets keep each write to one short update expression.
+An item merged into another customer's (identity stitching) keeps only ``customer_id``, ``merged_into`` (the
+customer it was merged into then; follow the identity links for today's), ``merged_by`` (the micro-batch
+token), ``merged_at`` and the bookkeeping: it has no ``features`` and no ``state``, so it is no customer.
 """
 
 from __future__ import annotations
@@ -21,11 +30,20 @@ from decimal import Decimal
 from typing import Any
 
 from lakehouse.core.contract.record import iso
-from stream.features import CustomerFeatures, CustomerState, DayActivity, DayOrders
+from stream.features import (
+    CustomerFeatures,
+    CustomerState,
+    DayActivity,
+    OrderMark,
+    OrderState,
+    RefundMark,
+    Settled,
+)
 from stream.records import parse_time
 
 FEATURES = "features"
 STATE = "state"
+MERGED_INTO = "merged_into"
 
 
 def features_map(features: CustomerFeatures) -> dict[str, Any]:
@@ -37,6 +55,7 @@ def features_map(features: CustomerFeatures) -> dict[str, Any]:
         "last_order_at": iso(features.last_order_at),
         "as_of": features.as_of.isoformat() if features.as_of else None,
         "orders": features.orders,
+        "order_total": features.order_total,
         "revenue": features.revenue,
         "refunds": features.refunds,
         "avg_order_value": features.avg_order_value,
@@ -54,43 +73,110 @@ def features_map(features: CustomerFeatures) -> dict[str, Any]:
         "segment": features.segment,
         "rfm_window_days": features.rfm_window_days,
         "breakpoints_as_of": features.breakpoints_as_of,
+        "cancelled_orders": features.cancelled_orders,
+        "duplicate_orders": features.duplicate_orders,
+        "capped_refunds": features.capped_refunds,
+        "unmatched_refunds": features.unmatched_refunds,
+        "unconverted_orders": features.unconverted_orders,
+        "unconverted_amounts": dict(sorted(features.unconverted_amounts.items())),
+        "reporting_currency": features.reporting_currency,
+        "merged_ids": features.merged_ids,
     }
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _mark(mark: OrderMark) -> list[str]:
+    return [*mark.said_at, "" if mark.value is None else str(mark.value), mark.currency or ""]
+
+
+def _order_map(order: OrderState) -> dict[str, Any]:
+    stored: dict[str, Any] = {}
+    if order.completed is not None:
+        stored["c"] = _mark(order.completed)
+    if order.duplicates:
+        stored["d"] = sorted(order.duplicates)
+    if order.updated is not None:
+        stored["u"] = _mark(order.updated)
+    if order.cancelled is not None:
+        stored["x"] = list(order.cancelled)
+    if order.refunds:
+        stored["r"] = {eid: [r.day, "" if r.amount is None else str(r.amount)]
+                       for eid, r in sorted(order.refunds.items())}
+    return stored
+
+
+def _settled_map(settled: Settled) -> dict[str, Any]:
+    values = {"orders": settled.orders, "order_total": settled.order_total, "refunds": settled.refunds,
+              "cancelled": settled.cancelled, "duplicates": settled.duplicates, "capped": settled.capped,
+              "unconverted_orders": settled.unconverted_orders,
+              "unconverted": dict(sorted(settled.unconverted.items())),
+              "first_order_at": iso(settled.first_order_at), "last_order_at": iso(settled.last_order_at)}
     return {k: v for k, v in values.items() if v is not None}
 
 
 def state_map(state: CustomerState) -> dict[str, Any]:
     """The item's ``state`` map: the accumulators the features are not enough to rebuild (module docstring)."""
-    return {
-        "order_total": state.order_total,
-        "order_days": {d: f"{b.orders}|{b.order_total}|{b.refunds}" for d, b in sorted(state.order_days.items())},
+    values = {
+        "last_seen_at": iso(state.last_seen_at),
+        "orders": {oid: _order_map(o) for oid, o in sorted(state.orders.items())},
+        "settled": _settled_map(state.settled),
         "activity_days": {d: f"{a.views}|{a.carts}" for d, a in sorted(state.activity_days.items())},
         "tickets_opened": sorted(state.tickets_opened),
         "tickets_resolved": sorted(state.tickets_resolved),
+        "merged_from": sorted(state.merged_from),
     }
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _said_at(values: Any) -> tuple[str, str, str]:
+    time, received, event_id = (str(v) for v in list(values)[:3])
+    return time, received, event_id
+
+
+def _mark_of(values: Any) -> OrderMark:
+    parts = [str(v) for v in values]
+    return OrderMark(_said_at(parts), Decimal(parts[3]) if parts[3] else None, parts[4] or None)
+
+
+def _order_of(stored: Mapping[str, Any]) -> OrderState:
+    return OrderState(
+        completed=_mark_of(stored["c"]) if "c" in stored else None,
+        duplicates=frozenset(str(d) for d in stored.get("d") or ()),
+        updated=_mark_of(stored["u"]) if "u" in stored else None,
+        cancelled=_said_at(stored["x"]) if "x" in stored else None,
+        refunds={str(eid): RefundMark(str(v[0]), Decimal(str(v[1])) if str(v[1]) else None)
+                 for eid, v in dict(stored.get("r") or {}).items()})
+
+
+def _settled_of(stored: Mapping[str, Any]) -> Settled:
+    return Settled(
+        orders=int(stored.get("orders", 0)), order_total=Decimal(stored.get("order_total", 0)),
+        refunds=Decimal(stored.get("refunds", 0)), cancelled=int(stored.get("cancelled", 0)),
+        duplicates=int(stored.get("duplicates", 0)), capped=int(stored.get("capped", 0)),
+        unconverted_orders=int(stored.get("unconverted_orders", 0)),
+        unconverted={str(c): Decimal(a) for c, a in dict(stored.get("unconverted") or {}).items()},
+        first_order_at=_time(stored.get("first_order_at")), last_order_at=_time(stored.get("last_order_at")))
 
 
 def state_from_item(item: Mapping[str, Any]) -> CustomerState:
-    """The accumulators of a stored item (plain Python values, as boto3's deserializer gives them)."""
-    features = item.get(FEATURES) or {}
+    """The accumulators of a stored item (plain Python values, as boto3's deserializer gives them); a merged
+    item (or one without a state) gives an empty state."""
     state = item.get(STATE) or {}
     return CustomerState(
         customer_id=str(item["customer_id"]),
-        last_seen_at=_time(features.get("last_seen_at")),
-        first_order_at=_time(features.get("first_order_at")),
-        last_order_at=_time(features.get("last_order_at")),
-        orders=int(features.get("orders", 0)),
-        order_total=Decimal(state.get("order_total", 0)),
-        refunds=Decimal(features.get("refunds", 0)),
-        order_days={d: _day_orders(text) for d, text in dict(state.get("order_days") or {}).items()},
+        last_seen_at=_time(state.get("last_seen_at")),
+        orders={str(oid): _order_of(o) for oid, o in dict(state.get("orders") or {}).items()},
+        settled=_settled_of(state.get("settled") or {}),
         activity_days={d: _day_activity(text) for d, text in dict(state.get("activity_days") or {}).items()},
         tickets_opened=set(state.get("tickets_opened") or ()),
         tickets_resolved=set(state.get("tickets_resolved") or ()),
+        merged_from=set(state.get("merged_from") or ()),
     )
 
 
-def _day_orders(text: str) -> DayOrders:
-    orders, total, refunds = str(text).split("|")
-    return DayOrders(int(orders), Decimal(total), Decimal(refunds))
+def is_customer(item: Mapping[str, Any]) -> bool:
+    """Whether a stored item is a customer's (not one merged into another customer's)."""
+    return MERGED_INTO not in item and STATE in item
 
 
 def _day_activity(text: str) -> DayActivity:

@@ -28,12 +28,14 @@ from stream.features import FeatureConfig
 from stream.identity import CheckpointIdentity, checkpoint_identity, stale_checkpoint
 from stream.microbatch import BatchResult, Fault, MicroBatchProcessor
 from stream.records import RawStreamRecord
+from stream.reference import RatesProvider
 from stream.rfm import BreakpointsProvider
 from stream.sink import FeatureSink
 
 MAX_BATCHES_KEPT = 10_000
 MAX_FRESHNESS_SAMPLES = 500_000
-TOTALS = ("records", "events", "rejected", "duplicates", "written", "seconds")
+TOTALS = ("records", "events", "rejected", "duplicates", "written", "seconds", "links", "identity_conflicts",
+          "merged")
 ROW_COLUMNS = ("data", "shard_id", "sequence_number", "unix_micros(approximate_arrival_timestamp) AS arrival_us")
 
 
@@ -91,6 +93,16 @@ class StreamReport:
         return self._sum("written")
 
     @property
+    def links(self) -> int:
+        """Identity links added (identify with both ids, alias)."""
+        return self._sum("links")
+
+    @property
+    def merged(self) -> int:
+        """Items of stitched ids merged into their customer's item."""
+        return self._sum("merged")
+
+    @property
     def busy_seconds(self) -> float:
         """Seconds spent inside micro-batches (excludes Spark's planning and idle triggers)."""
         return self.totals.get("seconds", 0.0)
@@ -130,6 +142,7 @@ class StreamReport:
         """The headline figures, rounded, for display and JSON (units in the names: ``_ms``, ``_seconds``)."""
         return {"batches": self._sum("batches"), "records": self.records, "events": self.events,
                 "rejected": self.rejected, "duplicates": self.duplicates, "customers_written": self.customers_written,
+                "links": self.links, "identity_conflicts": self._sum("identity_conflicts"), "merged": self.merged,
                 "records_per_second": round(self.records_per_second, 1),
                 "batch_seconds_p50": _round(self.batch_seconds_p50, 3),
                 "batch_seconds_p95": _round(self.batch_seconds_p95, 3),
@@ -179,14 +192,17 @@ def source_options(settings: Settings, identity: CheckpointIdentity, max_records
 
 
 def build_processor(settings: Settings, run: str, fault: Fault | None = None) -> MicroBatchProcessor:
-    """The micro-batch processor for ``settings`` (also what the Glue job builds)."""
+    """The micro-batch processor for ``settings`` (also what the Glue job builds): the feature and dedup tables,
+    the RFM breakpoints and the exchange rates from the lake (re-read every ``breakpoints_refresh_seconds``),
+    the event-time rule of ``settings.event_time``."""
     tuning = settings.stream
     config = FeatureConfig(retention_days=tuning.retention_days)
     sink = FeatureSink(settings.names.features_table, settings.names.stream_dedup_table, settings.region,
                        threads=tuning.writer_threads, dedup_ttl_hours=tuning.dedup_ttl_hours, config=config)
     breakpoints = BreakpointsProvider(lambda: load_breakpoints(settings), tuning.breakpoints_refresh_seconds)
     return MicroBatchProcessor(sink, LakeStorage(settings.lake, region=settings.region), breakpoints, run,
-                               settings.names.stream, update_chunk=tuning.update_chunk, fault=fault)
+                               settings.names.stream, update_chunk=tuning.update_chunk, fault=fault,
+                               rates=RatesProvider.of_settings(settings), event_time=settings.event_time)
 
 
 def rows_to_records(rows) -> list[RawStreamRecord]:

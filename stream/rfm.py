@@ -28,13 +28,12 @@ A customer without scores (no completed order in the window) is ``No recent purc
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from lakehouse.core.rfm_breakpoints import NO_PURCHASE, Breakpoints
+from stream.reference import Refreshed
 
 SEGMENTS = ("Champions", "Loyal", "Potential Loyalist", "Can't Lose Them", "At Risk", "Hibernating", "Lost")
 
@@ -88,33 +87,16 @@ def segment(rfm: RfmScores | None) -> str:
     return "Lost"
 
 
-class BreakpointsProvider:
-    """The breakpoints in force: loaded at start, re-read every ``refresh_seconds`` (thread-safe)."""
+class BreakpointsProvider(Refreshed[Breakpoints]):
+    """The breakpoints in force: loaded at start, re-read every ``refresh_seconds`` (thread-safe).
+
+    A load that returns None gives :data:`DEFAULT_BREAKPOINTS`; one that raises is logged and the breakpoints
+    in force are kept (:meth:`current` never raises).
+    """
 
     def __init__(self, load: Callable[[], Breakpoints | None], refresh_seconds: float = 300.0,
                  clock: Callable[[], float] = time.monotonic):
-        self._load = load
-        self._refresh = refresh_seconds
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._current: Breakpoints = DEFAULT_BREAKPOINTS
-        self._loaded_at: float | None = None
-
-    def current(self) -> Breakpoints:
-        """The breakpoints in force, re-loaded when ``refresh_seconds`` have passed since the last load.
-
-        A load that returns None gives :data:`DEFAULT_BREAKPOINTS`; one that raises is logged and the
-        breakpoints in force are kept (never raises).
-        """
-        with self._lock:
-            now = self._clock()
-            if self._loaded_at is None or now - self._loaded_at >= self._refresh:
-                try:
-                    self._current = self._load() or DEFAULT_BREAKPOINTS
-                except Exception as exc:  # storage or document trouble: keep the breakpoints in force
-                    logging.getLogger(__name__).warning("RFM breakpoints not refreshed: %s", exc)
-                self._loaded_at = now
-            return self._current
+        super().__init__(load, DEFAULT_BREAKPOINTS, refresh_seconds, clock, what="RFM breakpoints")
 
     @classmethod
     def fixed(cls, breakpoints: Breakpoints) -> BreakpointsProvider:

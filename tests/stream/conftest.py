@@ -22,37 +22,58 @@ from lakehouse.core.aws.clients import aws_client
 from lakehouse.core.config import Settings
 from lakehouse.core.contract import parse_event, to_record
 from lakehouse.core.contract.examples import example_calls
+from lakehouse.core.contract.record import dumps_record
 from lakehouse.core.rfm_breakpoints import Breakpoints
 
 TEMPLATES = example_calls()
 KINDS = ("Order Completed", "Order Refunded", "Product Viewed", "Product Added", "Ticket Opened",
-         "Ticket Resolved", "page", "identify", "Content Watched")
-WEIGHTS = (18, 4, 30, 12, 4, 4, 14, 4, 10)
+         "Ticket Resolved", "page", "identify", "Content Watched", "Order Updated", "Order Cancelled",
+         "Order Re-posted")
+WEIGHTS = (18, 4, 30, 12, 4, 4, 14, 4, 10, 2, 1, 2)
 BAD_RECORDS = (
     b"this is not JSON",
     b"[1, 2, 3]",
-    json.dumps({"event_id": "bad-type", "type": "alias", "customer_id": "c1",
+    json.dumps({"event_id": "bad-type", "type": "batch", "customer_id": "c1",
                 "timestamp": "2025-05-01T00:00:00.000Z"}).encode(),
     json.dumps({"event_id": "bad-customer", "type": "track", "event": "Order Completed", "customer_id": "",
+                "timestamp": "2025-05-01T00:00:00.000Z", "properties": {"order_id": "o", "total": 10}}).encode(),
+    json.dumps({"event_id": "bad-order", "type": "track", "event": "Order Completed", "customer_id": "c1",
                 "timestamp": "2025-05-01T00:00:00.000Z", "properties": {"total": 10}}).encode(),
-    json.dumps({"event_id": "bad-total", "type": "track", "event": "Order Completed", "customer_id": "c1",
-                "timestamp": "2025-05-01T00:00:00.000Z", "properties": {"order_id": "o"}}).encode(),
+    json.dumps({"event_id": "bad-time", "type": "track", "event": "Order Completed", "customer_id": "c1",
+                "timestamp": "2099-05-01T00:00:00.000Z", "received_at": "2025-05-01T00:00:00.000Z",
+                "properties": {"order_id": "o-2099", "total": 10}}).encode(),
 )
+#: the field each of :data:`BAD_RECORDS` is refused for
+BAD_FIELDS = ("data", "data", "type", "customer_id", "properties.order_id", "timestamp")
 
 
-def make_call(kind: str, customer: str, at: datetime, message_id: str, rng: random.Random) -> dict[str, Any]:
-    call = copy.deepcopy(TEMPLATES[kind])
-    call["userId"] = customer
+def stamp(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+def make_call(kind: str, customer: str, at: datetime, message_id: str, rng: random.Random,
+              anonymous_id: str | None = None, order_id: str | None = None,
+              total: Decimal | None = None) -> dict[str, Any]:
+    """A Segment call of ``kind`` by ``customer`` (its ``anonymous_id`` alone when ``customer`` is None; both ids
+    for an identify that links them). Order events are written from the e-commerce spec v2: ``order_id``, an
+    amount (``total``) when given, ``currency``."""
+    if kind in ("Order Completed", "Order Updated", "Order Cancelled", "Order Refunded"):
+        properties: dict[str, Any] = {"order_id": order_id or f"o-{message_id}", "currency": "USD"}
+        if total is not None:
+            properties["total"] = total
+        call: dict[str, Any] = {"type": "track", "event": kind, "properties": properties}
+        if kind == "Order Completed":
+            properties["products"] = [{"product_id": "p-1", "category": "books", "price": total, "quantity": 1}]
+    else:
+        call = copy.deepcopy(TEMPLATES[kind])
+        call.pop("userId", None)
+    if customer is not None:
+        call["userId"] = customer
+    if anonymous_id is not None:
+        call["anonymousId"] = anonymous_id
     call["messageId"] = message_id
-    call["timestamp"] = at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+    call["timestamp"] = stamp(at)
     props = call.get("properties", {})
-    if kind in ("Order Completed", "Order Refunded"):
-        cents = rng.randrange(500, 40_000)
-        props["total"] = cents / 100
-        props["order_id"] = f"o-{message_id}"
-        for line in props.get("products", []):
-            line["unit_price"] = cents / 100
-            line["quantity"] = 1
     if kind in ("Ticket Opened", "Ticket Resolved"):
         props["ticket_id"] = f"t-{customer}-{rng.randrange(4)}"
     return call
@@ -61,6 +82,11 @@ def make_call(kind: str, customer: str, at: datetime, message_id: str, rng: rand
 def raw_record(call: dict[str, Any], received_at: datetime | None = None) -> dict[str, Any]:
     """The canonical raw record the ingestion API puts on the stream for ``call``."""
     return to_record(parse_event(call), call, source="test", received_at=received_at or datetime.now(UTC))
+
+
+def record_bytes(record: dict[str, Any]) -> bytes:
+    """A raw record as the API puts it on the stream (amounts as exact JSON numbers)."""
+    return dumps_record(record).encode()
 
 
 @dataclass
@@ -78,25 +104,61 @@ class Scenario:
 
 def scenario(seed: int, customers: int = 40, events: int = 600, duplicate_share: float = 0.1,
              bad_every: int = 97, start: datetime = datetime(2025, 1, 1, tzinfo=UTC), days: int = 200) -> Scenario:
-    """Events in random time order (late and out-of-order), refunds, tickets, re-sent duplicates, bad records.
+    """Events in random time order (late and out-of-order), re-sent duplicates, bad records, and what real clients
+    send: orders re-posted under a new messageId, updated, cancelled, refunded in part, in full or beyond their
+    value; browsing under an anonymous id that an identify (both ids) later links to the customer.
 
-    About 2% of events are dated ~400 days before the window (beyond the order-bucket retention).
+    About 2% of events are dated ~400 days before the window (beyond the order retention); re-posts, updates,
+    cancellations and refunds come after their order, and never for those old orders (docs/streaming.md: an order
+    older than the retention is settled, and later events about it no longer find it).
     """
     rng = random.Random(seed)
     out = Scenario()
     received = datetime.now(UTC)
+    anonymous = {f"c{i:03d}": f"anon-{seed}-{i:03d}" for i in range(customers) if rng.random() < 0.4}
+    placed: list[tuple[str, str, datetime, Decimal]] = []  # (customer, order id, time, total): recent orders
     for index in range(events):
         kind = rng.choices(KINDS, WEIGHTS)[0]
         customer = f"c{rng.randrange(customers):03d}"
+        message_id = f"s{seed}-{index}"
         offset = timedelta(minutes=rng.randrange(days * 24 * 60))
-        if rng.random() < 0.02:
+        ancient = rng.random() < 0.02
+        if ancient:
             offset -= timedelta(days=400)
-        record = raw_record(make_call(kind, customer, start + offset, f"s{seed}-{index}", rng), received)
-        out.records.append(record)
+        at = start + offset
+        sender: str | None = customer
+        anonymous_id = None
+        order_id, total = None, None
+        if kind in ("Order Refunded", "Order Updated", "Order Cancelled", "Order Re-posted"):
+            mine = [o for o in placed if o[0] == customer]
+            if not mine:
+                kind = "Product Viewed"
+            else:
+                _, order_id, placed_at, value = rng.choice(mine)
+                at = placed_at + timedelta(minutes=rng.randrange(1, 10 * 24 * 60))
+                if kind == "Order Refunded":
+                    share = rng.choice((None, Decimal("0.25"), Decimal("0.5"), Decimal("1.5")))  # None: full refund
+                    total = None if share is None else (value * share).quantize(Decimal("0.01"))
+                elif kind == "Order Updated":
+                    total = Decimal(rng.randrange(500, 40_000)) / 100
+                elif kind == "Order Re-posted":  # a client retry after a timeout: same order, new messageId
+                    kind, total = "Order Completed", value
+        elif kind == "Order Completed":
+            total = Decimal(rng.randrange(500, 40_000)) / 100
+            order_id = f"o-{message_id}"
+            if not ancient:
+                placed.append((customer, order_id, at, total))
+        if customer in anonymous:
+            if kind in ("Product Viewed", "Product Added", "page") and rng.random() < 0.5:
+                sender, anonymous_id = None, anonymous[customer]  # browsing before login
+            elif kind == "identify" and rng.random() < 0.7:
+                anonymous_id = anonymous[customer]  # the identify that links the anonymous id
+        call = make_call(kind, sender, at, message_id, rng, anonymous_id, order_id, total)
+        out.records.append(raw_record(call, received))
     for record in rng.sample(out.records, int(len(out.records) * duplicate_share)):
         out.records.insert(rng.randrange(len(out.records) + 1), copy.deepcopy(record))
     for index, record in enumerate(out.records):
-        out.payloads.append(json.dumps(record, separators=(",", ":")).encode())
+        out.payloads.append(record_bytes(record))
         if bad_every and index % bad_every == bad_every - 1:
             out.payloads.append(BAD_RECORDS[(index // bad_every) % len(BAD_RECORDS)])
             out.bad += 1
@@ -147,9 +209,10 @@ def stored_items(settings: Settings) -> dict[str, dict[str, Any]]:
     return items
 
 
-FEATURE_COLUMNS = ("last_seen_at", "first_order_at", "last_order_at", "as_of", "orders", "revenue", "refunds",
-                   "avg_order_value", "orders_90d", "revenue_90d", "views_7d", "carts_7d", "open_tickets",
-                   "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score", "segment")
+FEATURE_COLUMNS = ("last_seen_at", "first_order_at", "last_order_at", "as_of", "orders", "order_total", "revenue",
+                   "refunds", "avg_order_value", "orders_90d", "revenue_90d", "views_7d", "carts_7d", "open_tickets",
+                   "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score", "segment",
+                   "cancelled_orders", "duplicate_orders", "capped_refunds", "unmatched_refunds", "unconverted_orders")
 
 
 def _cuts_sql(value: str, cuts: Iterable[float]) -> str:
@@ -158,57 +221,106 @@ def _cuts_sql(value: str, cuts: Iterable[float]) -> str:
 
 def oracle_features(records: list[dict[str, Any]], breakpoints: Breakpoints,
                     retention_days: int = 365) -> dict[str, dict[str, Any]]:
-    """Expected features per customer, computed with DuckDB over the raw records (duplicates included)."""
+    """Expected features per customer, computed with DuckDB over the raw records (duplicates included).
+
+    The rules, written independently of the stream's code: one event per event_id; an anonymous id that an
+    identify links to a user id is that user (one hop: the scenarios have no chains nor conflicts); group and
+    alias are no activity; per (customer, order_id) the first Order Completed (time, received_at, event_id) is the
+    order, the others duplicates; the latest Order Updated's total replaces its value; an Order Cancelled removes
+    it from every figure; refunds add up per order, capped at its value (a refund without an amount refunds it
+    whole); money in USD cents (the scenarios send USD); windows by the order's day.
+    """
     window = min(breakpoints.window_days, retention_days)
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    rows = [(r["event_id"], r["customer_id"], r["type"], r["event"], r["timestamp"],
-             json.dumps(r.get("properties") or {})) for r in records]
-    con.execute("CREATE TABLE raw (event_id TEXT, customer_id TEXT, type TEXT, event TEXT, ts TEXT, props JSON)")
-    con.executemany("INSERT INTO raw VALUES (?, ?, ?, ?, ?, ?)", rows)
+    rows = [(r["event_id"], r["type"], r["event"], r.get("user_id"), r.get("anonymous_id"), r["customer_id"],
+             r["timestamp"], r.get("received_at") or "", dumps_record(r.get("properties") or {})) for r in records]
+    con.execute("CREATE TABLE raw (event_id TEXT, type TEXT, event TEXT, user_id TEXT, anonymous_id TEXT, "
+                "sent_as TEXT, ts TEXT, received_at TEXT, props JSON)")
+    con.executemany("INSERT INTO raw VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     r_score = f"5 - ({_cuts_sql('recency_days', breakpoints.recency_days)})"
     f_score = f"1 + ({_cuts_sql('frequency', breakpoints.frequency)})"
     m_score = f"1 + ({_cuts_sql('CAST(monetary AS DOUBLE)', breakpoints.monetary)})"
     query = f"""
     WITH ev AS (SELECT DISTINCT ON (event_id) * FROM raw ORDER BY event_id),
+    links AS (SELECT DISTINCT anonymous_id AS source, user_id AS target FROM ev
+              WHERE type = 'identify' AND user_id IS NOT NULL AND anonymous_id IS NOT NULL),
     e AS (
-        SELECT customer_id, event, CAST(ts AS TIMESTAMPTZ) AS moment, CAST(CAST(ts AS TIMESTAMPTZ) AS DATE) AS day,
-               CAST(ROUND(CAST(json_extract_string(props, '$.total') AS DECIMAL(18, 4)), 2) AS DECIMAL(18, 2)) AS total,
+        SELECT coalesce(l.target, ev.user_id, ev.anonymous_id, ev.sent_as) AS customer_id, ev.event_id, ev.event,
+               ev.received_at, CAST(ts AS TIMESTAMPTZ) AS moment, CAST(CAST(ts AS TIMESTAMPTZ) AS DATE) AS day,
+               json_extract_string(props, '$.order_id') AS order_id,
+               CAST(json_extract_string(props, '$.total') AS DECIMAL(18, 4)) AS total,
                json_extract_string(props, '$.ticket_id') AS ticket
-        FROM ev),
+        FROM ev LEFT JOIN links l ON l.source = coalesce(ev.user_id, ev.anonymous_id)
+        WHERE ev.type IN ('track', 'identify', 'page', 'screen')),
+    completed AS (
+        SELECT customer_id, order_id, moment, day, total,
+               row_number() OVER (PARTITION BY customer_id, order_id ORDER BY moment, received_at, event_id) AS rn,
+               count(*) OVER (PARTITION BY customer_id, order_id) AS n
+        FROM e WHERE event = 'Order Completed'),
+    updated AS (
+        SELECT customer_id, order_id, total,
+               row_number() OVER (PARTITION BY customer_id, order_id
+                                  ORDER BY moment DESC, received_at DESC, event_id DESC) AS rn
+        FROM e WHERE event = 'Order Updated'),
+    cancelled AS (SELECT DISTINCT customer_id, order_id FROM e WHERE event = 'Order Cancelled'),
+    refunded AS (
+        SELECT customer_id, order_id, coalesce(sum(total), 0) AS partial, bool_or(total IS NULL) AS whole
+        FROM e WHERE event = 'Order Refunded' GROUP BY customer_id, order_id),
+    o AS (
+        SELECT c.customer_id, c.order_id, c.moment, c.day, c.n - 1 AS dups, x.order_id IS NOT NULL AS is_cancelled,
+               coalesce(u.total, c.total, 0) AS value, coalesce(r.partial, 0) AS partial,
+               coalesce(r.whole, false) AS whole
+        FROM completed c
+        LEFT JOIN updated u ON u.customer_id = c.customer_id AND u.order_id = c.order_id AND u.rn = 1
+        LEFT JOIN cancelled x ON x.customer_id = c.customer_id AND x.order_id = c.order_id
+        LEFT JOIN refunded r ON r.customer_id = c.customer_id AND r.order_id = c.order_id
+        WHERE c.rn = 1),
+    ov AS (
+        SELECT *, ROUND(value, 2) AS value_c,
+               ROUND(CASE WHEN whole THEN value ELSE least(partial, value) END, 2) AS refund_c,
+               NOT whole AND partial > value AS capped
+        FROM o),
     per AS (
         SELECT customer_id, max(moment) AS last_seen, CAST(max(moment) AS DATE) AS as_of FROM e GROUP BY customer_id),
     tickets AS (
         SELECT customer_id, count(*) AS open_tickets FROM (
             SELECT DISTINCT customer_id, ticket FROM e WHERE event = 'Ticket Opened'
             EXCEPT SELECT DISTINCT customer_id, ticket FROM e WHERE event = 'Ticket Resolved') GROUP BY 1),
-    agg AS (
-        SELECT p.customer_id, p.last_seen, p.as_of,
-            min(moment) FILTER (WHERE event = 'Order Completed') AS first_order,
-            max(moment) FILTER (WHERE event = 'Order Completed') AS last_order,
-            count(*) FILTER (WHERE event = 'Order Completed') AS orders,
-            coalesce(sum(total) FILTER (WHERE event = 'Order Completed'), 0) AS order_total,
-            coalesce(sum(total) FILTER (WHERE event = 'Order Refunded'), 0) AS refunds,
-            count(*) FILTER (WHERE event = 'Order Completed' AND day BETWEEN as_of - 89 AND as_of) AS orders_90d,
-            coalesce(sum(CASE WHEN event = 'Order Completed' THEN total WHEN event = 'Order Refunded' THEN -total END)
-                     FILTER (WHERE day BETWEEN as_of - 89 AND as_of), 0) AS revenue_90d,
+    activity AS (
+        SELECT p.customer_id,
             count(*) FILTER (WHERE event = 'Product Viewed' AND day BETWEEN as_of - 6 AND as_of) AS views_7d,
-            count(*) FILTER (WHERE event = 'Product Added' AND day BETWEEN as_of - 6 AND as_of) AS carts_7d,
-            count(*) FILTER (WHERE event = 'Order Completed' AND day BETWEEN as_of - {window - 1} AND as_of)
-                AS frequency,
-            coalesce(sum(total) FILTER (WHERE event = 'Order Completed'
-                                         AND day BETWEEN as_of - {window - 1} AND as_of), 0) AS monetary
-        FROM per p JOIN e USING (customer_id) GROUP BY p.customer_id, p.last_seen, p.as_of),
+            count(*) FILTER (WHERE event = 'Product Added' AND day BETWEEN as_of - 6 AND as_of) AS carts_7d
+        FROM per p JOIN e USING (customer_id) GROUP BY p.customer_id),
+    money AS (
+        SELECT p.customer_id,
+            min(moment) FILTER (WHERE NOT is_cancelled) AS first_order,
+            max(moment) FILTER (WHERE NOT is_cancelled) AS last_order,
+            count(*) FILTER (WHERE NOT is_cancelled) AS orders,
+            coalesce(sum(value_c) FILTER (WHERE NOT is_cancelled), 0) AS order_total,
+            coalesce(sum(refund_c) FILTER (WHERE NOT is_cancelled), 0) AS refunds,
+            count(*) FILTER (WHERE is_cancelled) AS cancelled_orders,
+            coalesce(sum(dups), 0) AS duplicate_orders,
+            count(*) FILTER (WHERE capped AND NOT is_cancelled) AS capped_refunds,
+            count(*) FILTER (WHERE NOT is_cancelled AND day BETWEEN as_of - 89 AND as_of) AS orders_90d,
+            coalesce(sum(value_c - refund_c) FILTER (WHERE NOT is_cancelled AND day BETWEEN as_of - 89 AND as_of), 0)
+                AS revenue_90d,
+            count(*) FILTER (WHERE NOT is_cancelled AND day BETWEEN as_of - {window - 1} AND as_of) AS frequency,
+            coalesce(sum(value_c) FILTER (WHERE NOT is_cancelled AND day BETWEEN as_of - {window - 1} AND as_of), 0)
+                AS monetary
+        FROM per p LEFT JOIN ov USING (customer_id) GROUP BY p.customer_id),
     scored AS (
-        SELECT agg.*, coalesce(t.open_tickets, 0) AS open_tickets,
-               CASE WHEN last_order IS NOT NULL THEN as_of - CAST(last_order AS DATE) END AS recency_days
-        FROM agg LEFT JOIN tickets t USING (customer_id)),
+        SELECT p.customer_id, p.last_seen, p.as_of, m.*, a.views_7d, a.carts_7d,
+               coalesce(t.open_tickets, 0) AS open_tickets,
+               CASE WHEN last_order IS NOT NULL THEN p.as_of - CAST(last_order AS DATE) END AS recency_days
+        FROM per p JOIN money m USING (customer_id) JOIN activity a USING (customer_id)
+        LEFT JOIN tickets t USING (customer_id)),
     s AS (
         SELECT *, CASE WHEN frequency >= 1 THEN {r_score} END AS r, CASE WHEN frequency >= 1 THEN {f_score} END AS f,
                CASE WHEN frequency >= 1 THEN {m_score} END AS m FROM scored)
     SELECT customer_id, strftime(last_seen, '%Y-%m-%dT%H:%M:%S.%gZ'), strftime(first_order, '%Y-%m-%dT%H:%M:%S.%gZ'),
-           strftime(last_order, '%Y-%m-%dT%H:%M:%S.%gZ'), CAST(as_of AS TEXT), orders, order_total - refunds, refunds,
-           order_total, orders_90d, revenue_90d,
+           strftime(last_order, '%Y-%m-%dT%H:%M:%S.%gZ'), CAST(as_of AS TEXT), orders, order_total,
+           order_total - refunds, refunds, NULL, orders_90d, revenue_90d,
            views_7d, carts_7d, open_tickets, recency_days, frequency, monetary, r, f, m,
            CASE WHEN r IS NULL THEN 'No recent purchase'
                 WHEN r >= 4 AND f >= 4 AND m >= 4 THEN 'Champions'
@@ -217,7 +329,8 @@ def oracle_features(records: list[dict[str, Any]], breakpoints: Breakpoints,
                 WHEN f >= 4 AND m >= 4 THEN 'Can''t Lose Them'
                 WHEN f >= 3 THEN 'At Risk'
                 WHEN r = 2 THEN 'Hibernating'
-                ELSE 'Lost' END
+                ELSE 'Lost' END,
+           cancelled_orders, duplicate_orders, capped_refunds, 0, 0
     FROM s"""
     expected: dict[str, dict[str, Any]] = {}
     for row in con.execute(query).fetchall():
@@ -238,9 +351,10 @@ def _normal(value: Any) -> Any:
 
 
 def actual_features(items: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The features of stored items, normalised like :func:`oracle_features`' output."""
+    """The features of stored customer items (not the ids merged into a customer), normalised like
+    :func:`oracle_features`' output."""
     return {cid: {k: _normal(v) for k, v in item.get("features", {}).items() if k in FEATURE_COLUMNS}
-            for cid, item in items.items()}
+            for cid, item in items.items() if "merged_into" not in item}
 
 
 def assert_features_match(expected: dict[str, dict[str, Any]], actual: dict[str, dict[str, Any]]) -> None:

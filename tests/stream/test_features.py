@@ -11,10 +11,11 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stream.features import CustomerState, FeatureConfig, customer_deltas, dedup_within, derive, merge
+from stream.features import CustomerState, FeatureConfig, combine, customer_deltas, dedup_within, derive, merge
 from stream.items import features_map, state_from_item, state_map
 from stream.records import RawStreamRecord, StreamEvent, parse_record
 from stream.rfm import DEFAULT_BREAKPOINTS
+from stream.stitching import StoredLink, stitch
 
 from .conftest import actual_features, assert_features_match, oracle_features, scenario
 
@@ -27,16 +28,28 @@ def events_of(payloads: list[bytes]) -> list[StreamEvent]:
 
 
 def apply_batches(batches: list[list[StreamEvent]], config: FeatureConfig = CONFIG) -> dict[str, CustomerState]:
-    """What the sink does, without DynamoDB: dedup within and across batches, merge per customer."""
+    """What the sink does, without DynamoDB: dedup within and across batches, stitch identities (an id linked in a
+    batch has its state folded into its customer's), merge per customer."""
     states: dict[str, CustomerState] = {}
     seen: set[str] = set()
-    for batch in batches:
+    links: dict[str, StoredLink] = {}
+    for number, batch in enumerate(batches):
         unique, _ = dedup_within(batch)
         fresh = [e for e in unique if e.event_id not in seen]
         seen.update(e.event_id for e in fresh)
-        for cid, delta in customer_deltas(fresh).items():
+        stitched = stitch(unique, links, f"t/{number}")
+        links.update({link.source: link for link in stitched.new_links})
+        deltas = customer_deltas(fresh, stitched.customer_of)
+        for cid, sources in stitched.absorbs().items():
+            state = states.get(cid) or CustomerState(cid)
+            for source in sources:
+                if source in states:
+                    state = combine(state, states.pop(source))
+                state.merged_from.add(source)
+            states[cid] = state
+        for cid, delta in deltas.items():
             states[cid] = merge(states.get(cid), delta, config)
-    return states
+    return {cid: state for cid, state in states.items() if state.last_seen_at is not None}
 
 
 def as_items(states: dict[str, CustomerState]) -> dict[str, dict]:
@@ -68,9 +81,11 @@ def test_batching_and_order_do_not_change_the_result(seed: int, cuts: list[int],
 
 
 def event(kind: str, at: datetime, eid: str, amount: str | None = None, ticket: str | None = None,
-          customer: str = "c1", position: int = 0) -> StreamEvent:
+          customer: str = "c1", position: int = 0, order: str | None = None) -> StreamEvent:
+    """A track event; an order event's order id is ``order`` (default: its own event id)."""
     return StreamEvent(eid, customer, "track", kind, at, None, Decimal(amount) if amount else None, ticket,
-                       ("shardId-0", position))
+                       ("shardId-0", position), user_id=customer,
+                       order_id=(order or eid) if kind.startswith("Order ") else None)
 
 
 def test_rolling_windows_end_on_the_day_of_the_latest_event() -> None:
@@ -78,7 +93,8 @@ def test_rolling_windows_end_on_the_day_of_the_latest_event() -> None:
     events = [
         event("Order Completed", last - timedelta(days=89), "o1", "10.00"),  # 2025-04-02: inside 90 days
         event("Order Completed", last - timedelta(days=90), "o2", "20.00"),  # 2025-04-01: outside
-        event("Order Refunded", last - timedelta(days=10), "r1", "4.00"),
+        # issue 11: a refund nets against its order (o1, inside the 90 days), no longer on its own day
+        event("Order Refunded", last - timedelta(days=10), "r1", "4.00", order="o1"),
         event("Product Viewed", last - timedelta(days=6), "v1"),  # inside 7 days
         event("Product Viewed", last - timedelta(days=7), "v2"),  # outside
         event("Product Added", last, "a1"),
@@ -103,19 +119,20 @@ def test_recency_is_a_max_and_tickets_close_in_any_order() -> None:
         [late_order, event("Ticket Opened", t0 - timedelta(days=2), "t1-o", ticket="t1"),
          event("Ticket Opened", t0, "t2-o", ticket="t2")],
     ]
-    state = apply_batches(batches)["c1"]
-    assert state.last_order_at == t0 and state.first_order_at == t0 - timedelta(days=30)
-    assert derive(state, DEFAULT_BREAKPOINTS, CONFIG).open_tickets == 1
+    features = derive(apply_batches(batches)["c1"], DEFAULT_BREAKPOINTS, CONFIG)
+    assert features.last_order_at == t0 and features.first_order_at == t0 - timedelta(days=30)
+    assert features.open_tickets == 1
 
 
 def test_events_older_than_the_retention_count_but_leave_no_bucket() -> None:
     t0 = datetime(2025, 3, 1, tzinfo=UTC)
     config = FeatureConfig(retention_days=30)
     first = apply_batches([[event("Order Completed", t0 - timedelta(days=40), "o1", "9.00")]], config)["c1"]
-    assert list(first.order_days) == ["2025-01-20"]  # the only event: it is the as-of day
+    assert list(first.orders) == ["o1"]  # the only event: its day is the as-of day
     both = apply_batches([[event("Order Completed", t0 - timedelta(days=40), "o1", "9.00")],
                           [event("Product Viewed", t0, "v1")]], config)["c1"]
-    assert both.orders == 1 and both.order_days == {}
+    assert both.orders == {} and both.settled.orders == 1 and both.settled.order_total == Decimal("9.00")
+    assert derive(both, DEFAULT_BREAKPOINTS, config).orders == 1
     assert derive(both, DEFAULT_BREAKPOINTS, config).rfm_window_days == 30
 
 
