@@ -1,6 +1,6 @@
 """Generator throughput and size, against a same-run serialisation floor.
 
-    python bench/bench_generator.py [--events N] [--days D] [--gzip-level L] [--keep DIR]
+    python bench/bench_generator.py [--events N] [--days D] [--gzip-level L] [--spec-scale S] [--keep DIR]
 
 1. ``generate`` about N events (customers sized from a calibrated events-per-customer rate) into a
    temporary directory; report events/s (wall clock and CPU time) and bytes/event (gzip and raw).
@@ -53,10 +53,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--gzip-level", type=int, default=GeneratorConfig().gzip_level)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--spec-scale", type=float, default=GeneratorConfig().spec_scale,
+                        help="x the rates of the Segment spec variety (0: off)")
     parser.add_argument("--keep", type=Path, default=None, help="write the data set here instead of a temp dir")
     args = parser.parse_args(argv)
 
-    config = GeneratorConfig(seed=args.seed, days=args.days, gzip_level=args.gzip_level)
+    config = GeneratorConfig(seed=args.seed, days=args.days, gzip_level=args.gzip_level, spec_scale=args.spec_scale)
     config = replace(config, customers=customers_for_events(args.events, config))
     with tempfile.TemporaryDirectory(prefix="bench-generator-") as tmp:
         out = args.keep or Path(tmp)
@@ -71,6 +73,7 @@ def main(argv: list[str] | None = None) -> dict:
         "customers": config.customers,
         "days": config.days,
         "gzip_level": config.gzip_level,
+        "spec_scale": config.spec_scale,
         "seconds": round(report.elapsed_s, 2),
         "cpu_seconds": round(cpu, 2),
         "events_per_s": round(report.events_per_second),

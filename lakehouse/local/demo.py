@@ -27,9 +27,10 @@ from lakehouse.local.aws.provision import provision
 from lakehouse.local.cli.common import progress_bar
 from lakehouse.local.gateway import LocalGateway
 from lakehouse.local.generator import GenerationReport, GeneratorConfig, generate
-from lakehouse.local.replay import post_files
+from lakehouse.local.replay import SingleCallSample, post_files
 
 STREAM_RECORDS_PER_BATCH = 100_000  # the backlog is read in a few large micro-batches
+SINGLE_CALLS_PER_ROUTE = 25  # calls of each type posted alone to /v1/track, /identify, /page, /screen, /group, /alias
 BEST_CUSTOMER = ("SELECT customer_id FROM fact_customer_metrics WHERE snapshot_date = "
                  "(SELECT MAX(snapshot_date) FROM fact_customer_metrics) ORDER BY clv_to_date DESC LIMIT 1")
 
@@ -45,6 +46,14 @@ ANSWERS = (
      "SELECT rfm_segment, customers, share_of_customers, avg_recency_days, avg_monetary "
      "FROM mart_rfm_segments ORDER BY avg_monetary DESC"),
 )
+
+
+#: counted in the warehouse when the star build's report does not say (-1: the warehouse cannot say either)
+WAREHOUSE_FALLBACKS = {
+    "stitched_ids": "SELECT -1",  # the warehouse keeps stitched ids only: the star report is the source
+    "duplicate_orders": "SELECT SUM(duplicate_events) FROM fact_order",
+    "unconverted_orders": "SELECT COUNT(*) FROM fact_order WHERE NOT is_converted",
+}
 
 
 class DemoError(RuntimeError):
@@ -138,6 +147,10 @@ class Demo:
         resources = provision(self.settings)
         self.console.print(f"moto server {'started' if started else 'reused'} at {state.endpoint} "
                            f"(pid {state.pid}); {len(resources)} resources ready")
+        for item in resources:
+            if item.kind == "rate file":
+                self.console.print(f"exchange rates at {self.settings.lake.uri(item.name)}: {item.status}"
+                                   f"{' (' + item.detail + ')' if item.detail else ''}")
         return {"endpoint": state.endpoint, "resources": len(resources),
                 "created": sum(r.status == "created" for r in resources)}
 
@@ -155,8 +168,17 @@ class Demo:
         self.report.data_dir = out_dir
         self.console.print(f"{generated.total_events:,} events for {generated.customers:,} customers "
                            f"({generated.first_timestamp[:10]} .. {generated.last_timestamp[:10]}) in {out_dir}")
+        spec = generated.extra.get("spec", {})
+        shapes = {route: generated.counts.get(route, 0) for route in ("screen", "group", "alias")}
+        self.console.print(f"spec variety: {spec.get('journeys', 0)} anonymous-then-identified journeys, "
+                           f"{spec.get('guest_orders', 0)} guest orders merged by alias, "
+                           f"{spec.get('orders_EUR', 0)} EUR and {spec.get('orders_GBP', 0)} GBP orders, "
+                           f"{spec.get('orders_reposted_retry', 0) + spec.get('orders_reposted_resend', 0)} orders "
+                           f"re-posted, " + ", ".join(f"{n:,} {route}" for route, n in shapes.items()))
         return {"events": generated.total_events, "customers": generated.customers,
-                "files": len(generated.files), "orders": generated.counts.get("Order Completed", 0)}
+                "files": len(generated.files), "orders": generated.counts.get("Order Completed", 0),
+                "journeys": spec.get("journeys", 0) + spec.get("guest_orders", 0),
+                "non_usd_orders": spec.get("orders_EUR", 0) + spec.get("orders_GBP", 0)}
 
     def ingest_events(self) -> dict[str, Any]:
         """Post the generated files through the local API Gateway stand-in into the real Lambda handler."""
@@ -165,15 +187,22 @@ class Demo:
         key = WriteKeyStore(self.settings.names.write_keys_table, self.settings.region).create("demo").key
         with LocalGateway(self.settings) as gateway, progress_bar(transient=True) as bar:
             task = bar.add_task("posting events", total=self.generated.total_events)
-            posted = post_files(files, gateway.url, key, on_progress=lambda n: bar.advance(task, n))
+            posted = post_files(files, gateway.url, key, on_progress=lambda n: bar.advance(task, n),
+                                single_calls=SingleCallSample(SINGLE_CALLS_PER_ROUTE))
         raw_objects = sum(1 for _ in LakeStorage(self.settings.lake, self.settings.region).list("raw"))
         self.console.print(f"{posted.accepted:,} events accepted, {posted.rejected:,} rejected, "
                            f"{posted.duplicates:,} duplicates in {posted.requests:,} requests "
                            f"({posted.events_per_second:,.0f} events/s); {raw_objects:,} raw objects")
+        singles = ", ".join(f"/v1/{kind} {n}" for kind, n in sorted(posted.single_calls.items()))
+        self.console.print(f"single-call routes: {singles or 'none'}")
+        if posted.single_unrouted:
+            missing = ", ".join(f"/v1/{kind}" for kind in sorted(posted.single_unrouted))
+            self.console.print(f"[yellow]the API has no route {missing} (404): those calls went in batches[/]")
         if not posted.ok:
             raise DemoError(f"{posted.failed:,} events could not be delivered: {posted.errors[:3]}")
         return {"accepted": posted.accepted, "rejected": posted.rejected, "requests": posted.requests,
-                "raw_objects": raw_objects}
+                "raw_objects": raw_objects, "single_calls": sum(posted.single_calls.values()),
+                "single_routes": len(posted.single_calls), "unrouted": sum(posted.single_unrouted.values())}
 
     def run_batch_chain(self) -> dict[str, Any]:
         """raw -> curated Parquet (+ Glue catalog on the emulator) -> star schema -> DuckDB warehouse."""
@@ -192,9 +221,35 @@ class Demo:
                            f"{curated.files_written:,} Parquet files; star: {len(star.tables)} tables; "
                            f"warehouse ({warehouse.target}): {len(warehouse.tables)} tables, "
                            f"{len(warehouse.views)} marts at {self.settings.warehouse_path}")
-        return {"curated_events": curated.accepted, "rejected": curated.rejected,
-                "star_tables": len(star.tables), "warehouse_tables": len(warehouse.tables),
-                "marts": len(warehouse.views)}
+        facts = {"curated_events": curated.accepted, "rejected": curated.rejected,
+                 "star_tables": len(star.tables), "warehouse_tables": len(warehouse.tables),
+                 "marts": len(warehouse.views)}
+        facts.update(self._identity_and_money(star))
+        self.console.print(f"identities stitched: {facts['stitched_ids']:,} ids resolve to another customer; "
+                           f"duplicate orders counted once: {facts['duplicate_orders']:,}; "
+                           f"unconverted amounts: {facts['unconverted_orders']:,} orders "
+                           f"(reporting currency {self.settings.money.reporting_currency})")
+        return facts
+
+    def _identity_and_money(self, star: Any) -> dict[str, Any]:
+        """Stitched ids, duplicate orders and unconverted orders from the star build's report, or (an older
+        build without them) counted in the warehouse."""
+        identity, orders, money = (getattr(star, name, None) for name in ("identity", "orders", "money"))
+        facts: dict[str, Any] = {}
+        if identity is not None and hasattr(identity, "stitched_ids"):
+            facts["stitched_ids"] = int(identity.stitched_ids)
+        if orders is not None and hasattr(orders, "duplicate_events"):
+            facts["duplicate_orders"] = int(orders.duplicate_events)
+        if money is not None and hasattr(money, "unconverted_orders"):
+            facts["unconverted_orders"] = int(money.unconverted_orders)
+        for name, sql in WAREHOUSE_FALLBACKS.items():
+            if name not in facts:
+                try:
+                    rows = run_query(self.settings.warehouse_path, sql, limit=1).rows
+                    facts[name] = int(rows[0][0]) if rows and rows[0][0] is not None else 0
+                except Exception:
+                    facts[name] = -1
+        return facts
 
     def run_stream_job(self) -> dict[str, Any]:
         """Kinesis -> Spark Structured Streaming -> DynamoDB over everything on the stream, then one customer."""
@@ -215,8 +270,11 @@ class Demo:
             table, note = customer_table(self.settings, best[0][0])
             self.console.print(table)
             self.console.print(f"[dim]{note} — look up any customer: lakehouse customer <id>[/]")
+        links, merged = int(report.totals.get("links", 0)), int(report.totals.get("merged", 0))
+        self.console.print(f"identity links applied live: {links:,}; anonymous / merged items folded into their "
+                           f"customer: {merged:,}")
         return {"records": report.records, "events": report.events, "customer_items": report.customers_written,
-                "duplicates": report.duplicates, "rejected": report.rejected}
+                "duplicates": report.duplicates, "rejected": report.rejected, "links": links, "merged": merged}
 
     def show_answers(self) -> dict[str, Any]:
         """A few business questions answered by the marts, as an analyst would ask them."""

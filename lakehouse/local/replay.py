@@ -20,6 +20,12 @@ and every attempt must carry a fresh ``sentAt`` — the API corrects clock skew 
 would move every event of the batch 5 s into the future. urllib3 offers no hook between its retries and the
 body, so the adapter itself never retries (``max_retries=0``) and each attempt re-stamps the batch.
 
+Single-call routes: with ``single_calls=SingleCallSample(per_route)`` the first ``per_route`` calls of each
+type go to their own route (``/v1/track``, ``/identify``, ``/page``, ``/screen``, ``/group``, ``/alias``), one
+call per request with its own ``sentAt`` — the way Segment's single-call libraries send — and the rest in
+batches. A single-call route the API does not have (404) is reported (``single_unrouted``) and its calls go
+in a batch instead, so nothing is lost.
+
 >>> report = post_files([Path("events.jsonl.gz")], "http://127.0.0.1:8080", "wk_...")
 >>> report.accepted, report.events_per_second
 """
@@ -46,6 +52,8 @@ from urllib3.util import Retry
 MAX_BATCH_EVENTS = 500
 MAX_BATCH_BYTES = 500 * 1000  # a little under the API's 500 KiB, leaving room for the envelope
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
+#: call type -> Segment's single-call route
+SINGLE_CALL_ROUTES = {kind: f"/v1/{kind}" for kind in ("track", "identify", "page", "screen", "group", "alias")}
 MAX_RETRY_AFTER = 60  # seconds: the longest wait a Retry-After or the backoff may impose
 
 
@@ -65,6 +73,8 @@ class ReplayReport:
     duplicates: int = 0
     rejected: int = 0
     failed: int = 0  # events of batches that still failed after every retry
+    single_calls: dict[str, int] = field(default_factory=dict)  # call type -> calls sent to its own route
+    single_unrouted: dict[str, int] = field(default_factory=dict)  # call type -> 404 there; sent in a batch
     requests: int = 0
     retries: int = 0
     seconds: float = 0.0
@@ -90,6 +100,29 @@ class Batch:
     def body(self, sent_at: str) -> bytes:
         """The ``/v1/batch`` JSON body (UTF-8) with ``sentAt`` = ``sent_at`` (ISO 8601 text)."""
         return ('{"batch":[' + ",".join(self.lines) + '],"sentAt":"' + sent_at + '"}').encode("utf-8")
+
+
+class SingleCallSample:
+    """Chooses the calls that go to their single-call route: the first ``per_route`` of each call type."""
+
+    def __init__(self, per_route: int = 25):
+        self.per_route = per_route
+        self.taken: dict[str, int] = {}
+
+    def __call__(self, line: str) -> str | None:
+        """The route for the call ``line`` (JSON text), or None: it goes in a batch."""
+        kind = json.loads(line).get("type")
+        if kind not in SINGLE_CALL_ROUTES or self.taken.get(kind, 0) >= self.per_route:
+            return None
+        self.taken[kind] = self.taken.get(kind, 0) + 1
+        return SINGLE_CALL_ROUTES[kind]
+
+
+def single_body(line: str, sent_at: str) -> bytes:
+    """One call's body for its single-call route, with ``sentAt`` = ``sent_at``."""
+    call = json.loads(line)
+    call["sentAt"] = sent_at
+    return json.dumps(call, separators=(",", ":")).encode("utf-8")
 
 
 def read_calls(paths: Iterable[Path], report: ReplayReport) -> Iterator[str]:
@@ -193,7 +226,8 @@ class _Client:
         parts = urlsplit(base_url.rstrip("/"))
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"base URL {base_url!r} must be http(s)://host[:port][/stage]")
-        self.url = base_url.rstrip("/") + "/v1/batch"
+        self.base_url = base_url.rstrip("/")
+        self.url = self.base_url + "/v1/batch"
         self.timeout = timeout
         self.gzip_level = gzip_level
         self.auth = (write_key, "")  # Segment's scheme: Basic base64("<writeKey>:")
@@ -212,10 +246,12 @@ class _Client:
             self._local.session = session
         return session
 
-    def post(self, body: bytes) -> requests.Response:
-        """One attempt; raises ``requests.RequestException`` when no HTTP answer came back."""
+    def post(self, body: bytes, route: str | None = None) -> requests.Response:
+        """One attempt (to ``/v1/batch``, or ``route``); raises ``requests.RequestException`` when no HTTP answer
+        came back."""
         data = gzip.compress(body, compresslevel=self.gzip_level, mtime=0)
-        return self._session().post(self.url, data=data, headers=self.headers, auth=self.auth,
+        url = self.url if route is None else self.base_url + route
+        return self._session().post(url, data=data, headers=self.headers, auth=self.auth,
                                     timeout=self.timeout, allow_redirects=False)
 
     def close(self) -> None:
@@ -234,6 +270,7 @@ class BatchOutcome:
     requests: int = 0
     retries: int = 0
     errors: tuple[str, ...] = ()
+    unrouted: bool = False  # a single-call route answered 404: the call was not sent
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:
@@ -244,7 +281,8 @@ def _json_object(raw: bytes) -> dict[str, Any]:
     return answer if isinstance(answer, dict) else {}
 
 
-def _send(client: _Client, batch: Batch, policy: Retry, sleep: Callable[[float], None]) -> BatchOutcome:
+def _send(client: _Client, batch: Batch, policy: Retry, sleep: Callable[[float], None],
+          route: str | None = None) -> BatchOutcome:
     events = len(batch.lines)
     retry, attempts, last = policy, 0, ""
     while True:
@@ -252,7 +290,9 @@ def _send(client: _Client, batch: Batch, policy: Retry, sleep: Callable[[float],
         response: requests.Response | None = None
         error: Exception | None = None
         try:
-            response = client.post(batch.body(sent_at_now()))
+            sent_at = sent_at_now()
+            body = batch.body(sent_at) if route is None else single_body(batch.lines[0], sent_at)
+            response = client.post(body, route)
         except requests.RequestException as exc:
             error, last = exc, f"connection failed: {exc}"
         else:
@@ -261,7 +301,9 @@ def _send(client: _Client, batch: Batch, policy: Retry, sleep: Callable[[float],
             if status == 200 and not isinstance(answer.get("accepted"), int):  # nothing says the events are stored
                 last = f"HTTP 200 without the API's count of accepted events: {response.content[:200]!r}"
                 return BatchOutcome(events, failed=events, requests=attempts, retries=attempts - 1, errors=(last,))
-            if status == 200 or (status == 400 and answer.get("code") == "invalid_events"):
+            if route is not None and status == 404:
+                return BatchOutcome(events, requests=attempts, retries=attempts - 1, unrouted=True)
+            if status == 200 or (status == 400 and answer.get("code") in ("invalid_events", "invalid_event")):
                 errors = tuple(f"{e.get('index')}: {e.get('errors')}" for e in answer.get("errors", [])[:5])
                 return BatchOutcome(events, int(answer.get("accepted", 0)), int(answer.get("duplicates", 0)),
                                     int(answer.get("rejected", 0)), 0, attempts, attempts - 1, errors)
@@ -282,7 +324,8 @@ def _send(client: _Client, batch: Batch, policy: Retry, sleep: Callable[[float],
 def post_files(paths: Iterable[Path], base_url: str, write_key: str, *,
                on_progress: Callable[[int], None] | None = None, concurrency: int = 2, max_retries: int = 8,
                backoff_seconds: float = 0.5, timeout: float = 60.0, gzip_level: int = 6,
-               sleep: Callable[[float], None] = time.sleep) -> ReplayReport:
+               sleep: Callable[[float], None] = time.sleep,
+               single_calls: Callable[[str], str | None] | None = None) -> ReplayReport:
     """Post every call in ``paths`` to ``base_url`` (the API root, e.g. the local gateway's ``.url``).
 
     ``concurrency`` requests are in flight at once; each batch gets up to ``max_retries`` retries (see
@@ -290,6 +333,7 @@ def post_files(paths: Iterable[Path], base_url: str, write_key: str, *,
     timeout in seconds of one attempt. ``on_progress(n)`` is called with the number of calls each finished
     batch covered (sent or failed). Raises :class:`ReplayError` when the API refuses the write key and
     ValueError when ``base_url`` is not http(s); other failures are counted in the report.
+    ``single_calls(line)`` names the single-call route of a call that goes alone (module docstring), or None.
     """
     workers = max(1, concurrency)
     client = _Client(base_url, write_key, timeout, gzip_level, pool_size=workers)
@@ -298,9 +342,21 @@ def post_files(paths: Iterable[Path], base_url: str, write_key: str, *,
     started = time.perf_counter()
     in_flight: set[Future[BatchOutcome]] = set()
 
+    unrouted: list[str] = []
+    singles: dict[Future[BatchOutcome], tuple[str, str]] = {}
+
     def collect(done: Iterable[Future[BatchOutcome]]) -> None:
         for future in done:
             outcome = future.result()
+            single = singles.pop(future, None)
+            if single is not None:
+                kind = json.loads(single[1]).get("type", "?")
+                if outcome.unrouted:
+                    report.single_unrouted[kind] = report.single_unrouted.get(kind, 0) + 1
+                    report.requests += outcome.requests
+                    unrouted.append(single[1])
+                    continue
+                report.single_calls[kind] = report.single_calls.get(kind, 0) + 1
             report.events_sent += outcome.events - outcome.failed
             report.accepted += outcome.accepted
             report.duplicates += outcome.duplicates
@@ -315,11 +371,29 @@ def post_files(paths: Iterable[Path], base_url: str, write_key: str, *,
     try:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="replay") as pool:
             try:
-                for batch in batches(read_calls([Path(p) for p in paths], report)):
+                def submit(batch: Batch, route: str | None = None) -> Future[BatchOutcome]:
+                    nonlocal in_flight
                     if len(in_flight) >= 2 * workers:
                         done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                         collect(done)
-                    in_flight.add(pool.submit(_send, client, batch, policy, sleep))
+                    future = pool.submit(_send, client, batch, policy, sleep, route)
+                    in_flight.add(future)
+                    return future
+
+                def batched(lines: Iterable[str]) -> Iterator[str]:
+                    for line in lines:
+                        route = single_calls(line) if single_calls is not None else None
+                        if route is None:
+                            yield line
+                        else:
+                            singles[submit(Batch([line]), route)] = (route, line)
+
+                for batch in batches(batched(read_calls([Path(p) for p in paths], report))):
+                    submit(batch)
+                done, in_flight = wait(in_flight)
+                collect(done)
+                for batch in batches(unrouted):
+                    submit(batch)
                 done, in_flight = wait(in_flight)
                 collect(done)
             except BaseException:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from botocore.exceptions import ClientError
 
 from lakehouse.core.aws.clients import aws_client
 from lakehouse.core.aws.resources import TableSpec, buckets, dynamodb_tables
 from lakehouse.core.config import Settings
+from lakehouse.core.lake.storage import LakeStorage
+from lakehouse.core.money import parse_rates
 
 
 @dataclass(frozen=True)
@@ -99,13 +102,41 @@ def ensure_glue_database(name: str, region: str) -> Provisioned:
     return Provisioned("glue database", name, "created")
 
 
+def shipped_rates_path() -> Path:
+    """The exchange-rate CSV shipped with the package (synthetic, for the demo and tests; see docs/money.md)."""
+    return Path(__file__).resolve().parents[1] / "data" / "currency_rates.csv"
+
+
+def upload_rates(settings: Settings, text: str) -> int:
+    """Validate a rate CSV (``lakehouse.core.money.parse_rates``) and store it at ``settings.money.rates_key``.
+
+    Returns the number of rates. Raises :class:`lakehouse.core.money.RateFileError` naming the bad line; nothing
+    is stored then.
+    """
+    rows = parse_rates(text)
+    LakeStorage(settings.lake, region=settings.region).put_bytes(
+        settings.money.rates_key, text.encode("utf-8"), content_type="text/csv")
+    return len(rows)
+
+
+def ensure_rates(settings: Settings) -> Provisioned:
+    """Put the shipped rate file at ``settings.money.rates_key`` in the lake unless a rate file is there."""
+    key = settings.money.rates_key
+    if LakeStorage(settings.lake, region=settings.region).exists(key):
+        return Provisioned("rate file", key, "exists")
+    count = upload_rates(settings, shipped_rates_path().read_text(encoding="utf-8"))
+    return Provisioned("rate file", key, "created", f"{count:,} shipped synthetic rates (EUR, GBP)")
+
+
 def provision(settings: Settings) -> list[Provisioned]:
-    """Create every resource the local pipeline needs, on whatever ``AWS_ENDPOINT_URL`` points to."""
+    """Create every resource the local pipeline needs, on whatever ``AWS_ENDPOINT_URL`` points to, and the
+    exchange-rate file in the lake when there is none (``ensure_rates``)."""
     region = settings.region
     report = [ensure_bucket(name, region) for name in buckets(settings)]
     report.append(ensure_stream(settings.names.stream, settings.kinesis_shards, region))
     report.extend(ensure_table(spec, region) for spec in dynamodb_tables(settings))
     report.append(ensure_glue_database(settings.names.glue_database, region))
+    report.append(ensure_rates(settings))
     return report
 
 

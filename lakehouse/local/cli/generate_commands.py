@@ -13,7 +13,7 @@ from rich.table import Table
 from lakehouse.local import generator
 from lakehouse.local.cli.common import UserError, console, friendly_errors, load_settings, progress_bar
 from lakehouse.local.generator import ConfigError, GenerationReport, GeneratorConfig
-from lakehouse.local.generator.config import MAX_CUSTOMERS, MAX_DAYS
+from lakehouse.local.generator.config import MAX_CUSTOMERS, MAX_DAYS, MAX_SPEC_SCALE
 
 DEFAULTS = GeneratorConfig()
 
@@ -71,6 +71,9 @@ def generate(
     streaming_share: float = typer.Option(DEFAULTS.streaming_share, min=0.0, max=1.0,
                                           help="share of customers using the streaming app"),
     gzip_level: int = typer.Option(DEFAULTS.gzip_level, min=0, max=9, help="gzip compression level"),
+    spec_scale: float = typer.Option(DEFAULTS.spec_scale, min=0.0, max=MAX_SPEC_SCALE,
+                                     help="x the rates of the Segment spec variety (screen, group, alias, journeys, "
+                                          "EUR/GBP, order shapes...); 0 = page/identify/track only"),
 ) -> None:
     """Generate synthetic customer events (chunked gzip JSON lines, manifest.json, ground truth)."""
     if customers is not None and events is not None:
@@ -78,7 +81,8 @@ def generate(
     out = out or _default_dir("generated")
     try:
         config = GeneratorConfig(seed=seed, customers=customers or DEFAULTS.customers, start=start.date(), days=days,
-                                 chunk_events=chunk_events, streaming_share=streaming_share, gzip_level=gzip_level)
+                                 chunk_events=chunk_events, streaming_share=streaming_share, gzip_level=gzip_level,
+                                 spec_scale=spec_scale)
         if events is not None:
             with console.status("measuring events per customer on a pilot run"):
                 rate = generator.events_per_customer(config)

@@ -11,6 +11,7 @@ from lakehouse.local.cli import (
     demo_command,
     generate_commands,
     ingest_commands,
+    rates_commands,
     stream_commands,
 )
 
@@ -34,6 +35,7 @@ app.command("demo")(demo_command.demo)
 app.command("serve")(ingest_commands.serve)
 app.command("post")(ingest_commands.post)
 app.add_typer(ingest_commands.keys_app, name="keys")
+app.add_typer(rates_commands.rates_app, name="rates")
 
 app.command("batch")(batch_commands.batch)
 app.command("sql")(batch_commands.sql)

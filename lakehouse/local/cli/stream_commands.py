@@ -140,26 +140,37 @@ def customer_table(settings: Settings, customer_id: str, item: dict[str, Any] | 
     from lakehouse.core.rfm_breakpoints import load_breakpoints
     from stream.features import FeatureConfig, derive
     from stream.items import features_map, state_from_item
+    from stream.reference import load_rates, no_rates
     from stream.rfm import DEFAULT_BREAKPOINTS
 
     item = item if item is not None else stored_item(settings, customer_id)
+    if item.get("merged_into"):
+        table = Table(title=f"customer {customer_id}", show_edge=False)
+        table.add_column("identity")
+        table.add_row(f"merged into {item['merged_into']} (identity stitching), {item.get('merged_at', '')}")
+        return table, f"look up {item['merged_into']} for the features"
     stored = item.get("features", {})
+    money = settings.money
+    rates = load_rates(settings) or no_rates(money.reporting_currency, money.max_rate_age_days)
     breakpoints = load_breakpoints(settings) or DEFAULT_BREAKPOINTS
     today = datetime.now(UTC).date()
     state = state_from_item(item)
     config = FeatureConfig(retention_days=settings.stream.retention_days)
     now = features_map(derive(state, breakpoints, config, as_of=max(today, state.last_seen_at.date()
-                                                                     if state.last_seen_at else today)))
+                                                                     if state.last_seen_at else today),
+                              rates=rates))
     table = Table(title=f"customer {customer_id}", show_edge=False)
     table.add_column("feature")
     table.add_column(f"at last event ({stored.get('as_of', '-')})", justify="right")
     table.add_column(f"as of today ({today.isoformat()})", justify="right")
-    for name in ("last_seen_at", "first_order_at", "last_order_at", "orders", "revenue", "refunds",
+    for name in ("last_seen_at", "first_order_at", "last_order_at", "orders", "order_total", "revenue", "refunds",
                  "avg_order_value", "orders_90d", "revenue_90d", "views_7d", "carts_7d", "open_tickets",
-                 "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score", "segment"):
+                 "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score", "segment",
+                 "cancelled_orders", "duplicate_orders", "unconverted_orders", "merged_ids"):
         later = _value(now.get(name)) if name in TIME_DEPENDENT else ""
         table.add_row(name.replace("_", " "), _value(stored.get(name)), later)
     note = (f"updated {item.get('updated_at', '-')} by micro-batch {item.get('last_batch', '-')}; "
             f"RFM breakpoints: {stored.get('breakpoints_as_of', '-')} "
-            f"(window {stored.get('rfm_window_days', '-')} days)")
+            f"(window {stored.get('rfm_window_days', '-')} days); money in "
+            f"{stored.get('reporting_currency', money.reporting_currency)}")
     return table, note

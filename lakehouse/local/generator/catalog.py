@@ -184,6 +184,36 @@ CONTENT_CHANNEL_WEIGHT = np.array([0.5, 0.3, 0.2])  # tv, mobile, web
 PROFILE_UPDATE_P = 0.35 / 365  # daily chance of an identify call with changed traits
 PROFILE_UPDATE_KIND_WEIGHT = np.array([0.35, 0.35, 0.30])  # move country, move city, new e-mail
 
+# ---------------------------------------------- Segment spec variety (spec.py; its own random stream)
+#: every probability below is multiplied by GeneratorConfig.spec_scale (0 turns the variety off), at most 1
+APP_USER_P = 0.30  # customers whose mobile sessions are in the native app: `screen` calls instead of `page`
+B2B_P = 0.04  # customers buying for a company: a `group` call (groupId + company traits) after their first identify
+B2B_CUSTOMERS_PER_COMPANY = 2.5  # companies = ceil(B2B customers / this), customers assigned uniformly
+NUMERIC_ID_P = 0.005  # customers whose source system sends userId as a JSON number (10000 + index)
+LOCAL_CURRENCY_P = 0.30  # customers in the UK / the euro area who buy in GBP / EUR (local storefront)
+TRAIT_CLEAR_P = 0.06 / 365  # daily chance of an identify that clears a trait (``age`` or ``gender`` set to null)
+JOURNEY_P = 0.04  # sessions ending in an order that start logged out: anonymous views + cart, identify, order
+GUEST_ORDER_P = 0.004  # orders placed under a guest account, merged into the customer later by `alias`
+#: value shape of an order: total+subtotal+shipping (standard), revenue only, subtotal+shipping, products only
+ORDER_SHAPE_WEIGHT = np.array([0.88, 0.05, 0.04, 0.03])
+BARE_LINES_P = 0.05  # orders whose lines carry no `category` (and `price` instead of `unit_price`)
+BARE_PRODUCT_P = 0.03  # Product Viewed / Added / Removed without `category`
+REPOST_P = (0.005, 0.005)  # orders posted again under a new messageId: a client retry (same timestamp), a resend
+ORDER_UPDATED_P = 0.015  # orders upgraded to express shipping minutes to hours later (Order Updated)
+EXPRESS_SHIPPING_CENTS = 999
+ORDER_CANCELLED_P = 0.01  # orders cancelled minutes to hours later (Order Cancelled; never refunded then)
+BARE_REFUND_P = 0.5  # refunds without an amount: a full refund sends only order_id, a partial one its product line
+SEARCHED_P = 0.4  # sessions landing on Search that send Products Searched
+LIST_VIEWED_P = 0.4  # sessions landing on a Category page that send Product List Viewed
+PROMOTION_VIEWED_P = 0.2  # sessions landing on Home that see the banner (Promotion Viewed) ...
+PROMOTION_CLICKED_P = 0.25  # ... and click it (Promotion Clicked)
+CART_VIEWED_P = 0.25  # checkouts preceded by Cart Viewed
+PAYMENT_INFO_P = 0.4  # orders preceded by Payment Info Entered (orders with a coupon always send Coupon Applied)
+PAYMENT_METHODS: tuple[str, ...] = ("card", "paypal", "apple_pay")
+INDUSTRIES: tuple[str, ...] = ("retail", "software", "health", "education", "logistics", "hospitality")
+PROMOTIONS: tuple[tuple[str, str], ...] = (("promo_spring", "Spring sale"), ("promo_free_ship", "Free shipping"),
+                                           ("promo_new", "New arrivals"))
+
 # ---------------------------------------------------------------------------------------------- pages
 LANDING_WEIGHT = np.array([0.45, 0.15, 0.20, 0.20])  # Home, Deals, Search, Category (funnel.PAGE_NAMES)
 SITE = "https://shop.example.com"

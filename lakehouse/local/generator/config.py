@@ -8,6 +8,7 @@ from typing import Any
 
 MAX_CUSTOMERS = 10_000_000
 MAX_DAYS = 3_660
+MAX_SPEC_SCALE = 20
 
 
 class ConfigError(ValueError):
@@ -27,6 +28,7 @@ class GeneratorConfig:
     existing_share: float = 0.40  # share of customers already signed up on the start date
     anonymous_share: float = 0.03  # anonymous page views per logged-in landing page
     gzip_level: int = 6
+    spec_scale: float = 1.0  # x every rate of the Segment spec variety (spec.py); 0 = page/identify/track only
 
     def __post_init__(self) -> None:
         """Raise ``ConfigError`` naming the first value out of range."""
@@ -39,6 +41,9 @@ class GeneratorConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
                 raise ConfigError(f"{name} must be a number between 0 and 1 (got {value!r})")
+        value = self.spec_scale
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_SPEC_SCALE:
+            raise ConfigError(f"spec_scale must be a number between 0 and {MAX_SPEC_SCALE} (got {value!r})")
         if not isinstance(self.start, date):
             raise ConfigError(f"start must be a date (got {self.start!r})")
         if not 1971 <= self.start.year <= 2090:

@@ -28,13 +28,18 @@ class Kind(IntEnum):
     CONTENT = 9
     SNAPSHOT = 10
     CLOSED = 11
+    GROUP = 12  # a B2B customer's company (spec.py)
+    ALIAS = 13  # a guest account merged into the customer
+    LOGIN = 14  # identify linking an anonymousId (and a guest account) to a userId
+    BROWSE = 15  # the spec's other browsing / checkout events (column ``action``)
+    ORDER_CHANGE = 16  # Order Updated / Order Cancelled (column ``change``)
 
 
 #: event name(s) each kind produces; the column selecting among several is in EVENT_NAME_COLUMN
 EVENT_NAMES: dict[Kind, tuple[str, ...]] = {
     Kind.IDENTIFY: ("identify",),
     Kind.PROFILE: ("identify",),
-    Kind.PAGE: ("page",),
+    Kind.PAGE: ("page", "screen"),
     Kind.PRODUCT: ("Product Viewed", "Product Added", "Product Removed"),
     Kind.CHECKOUT: ("Checkout Started",),
     Kind.ORDER: ("Order Completed",),
@@ -44,8 +49,15 @@ EVENT_NAMES: dict[Kind, tuple[str, ...]] = {
     Kind.CONTENT: ("Content Watched",),
     Kind.SNAPSHOT: ("Account Snapshot",),
     Kind.CLOSED: ("Account Closed",),
+    Kind.GROUP: ("group",),
+    Kind.ALIAS: ("alias",),
+    Kind.LOGIN: ("identify",),
+    Kind.BROWSE: ("Products Searched", "Product List Viewed", "Promotion Viewed", "Promotion Clicked", "Cart Viewed",
+                  "Payment Info Entered", "Coupon Applied"),
+    Kind.ORDER_CHANGE: ("Order Updated", "Order Cancelled"),
 }
-EVENT_NAME_COLUMN: dict[Kind, str] = {Kind.PRODUCT: "action", Kind.TICKET: "phase", Kind.OFFER: "phase"}
+EVENT_NAME_COLUMN: dict[Kind, str] = {Kind.PRODUCT: "action", Kind.TICKET: "phase", Kind.OFFER: "phase",
+                                      Kind.PAGE: "screen", Kind.BROWSE: "action", Kind.ORDER_CHANGE: "change"}
 ALL_EVENT_NAMES: tuple[str, ...] = tuple(dict.fromkeys(n for names in EVENT_NAMES.values() for n in names))
 
 Table = dict[str, np.ndarray]
@@ -65,11 +77,12 @@ def take(table: Table, mask_or_index: np.ndarray) -> Table:
 
 @dataclass
 class Items:
-    """Order lines of one day (product index, quantity, unit price in cents)."""
+    """Order lines of one day (product index, quantity, unit price in USD cents and in the order's currency)."""
 
     product: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     quantity: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     price_cents: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    local_cents: np.ndarray | None = None  # unit price in the order's currency (None: same as price_cents)
 
 
 @dataclass

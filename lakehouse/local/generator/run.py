@@ -13,9 +13,11 @@ from lakehouse.local.generator.catalog import build_catalog
 from lakehouse.local.generator.config import MAX_CUSTOMERS, ConfigError, GeneratorConfig
 from lakehouse.local.generator.events import ALL_EVENT_NAMES
 from lakehouse.local.generator.population import draw_population
+from lakehouse.local.generator.rates import day_rates
 from lakehouse.local.generator.report import MANIFEST, GenerationReport
 from lakehouse.local.generator.serialize import EventRenderer, MessageIds, iso_ms
 from lakehouse.local.generator.simulation import Simulation
+from lakehouse.local.generator.spec import SpecMix
 from lakehouse.local.generator.truth import TRUTH_FILE, write_truth
 from lakehouse.local.generator.writer import ChunkWriter
 
@@ -26,12 +28,13 @@ Progress = Callable[[int, int], None]
 
 def build(config: GeneratorConfig) -> tuple[Simulation, EventRenderer, MessageIds]:
     """The simulation, the renderer and the message-id stream of ``config`` (independent RNG streams)."""
-    catalog_seq, population_seq, simulation_seq, id_seq = np.random.SeedSequence(config.seed).spawn(4)
+    catalog_seq, population_seq, simulation_seq, id_seq, spec_seq = np.random.SeedSequence(config.seed).spawn(5)
     catalog = build_catalog(np.random.Generator(np.random.PCG64(catalog_seq)))
     pop = draw_population(np.random.Generator(np.random.PCG64(population_seq)), config.customers, config.start,
                           config.days, config.streaming_share, config.existing_share)
-    sim = Simulation(config, pop, catalog, np.random.Generator(np.random.PCG64(simulation_seq)))
-    return sim, EventRenderer(pop, catalog, config.start), MessageIds(id_seq)
+    spec = SpecMix(config, pop, np.random.Generator(np.random.PCG64(spec_seq)), day_rates(config.start, config.days))
+    sim = Simulation(config, pop, catalog, np.random.Generator(np.random.PCG64(simulation_seq)), spec)
+    return sim, EventRenderer(pop, catalog, config.start, spec), MessageIds(id_seq)
 
 
 def generate(config: GeneratorConfig, out_dir: Path, on_progress: Progress | None = None) -> GenerationReport:
@@ -59,11 +62,13 @@ def generate(config: GeneratorConfig, out_dir: Path, on_progress: Progress | Non
                 writer.write(calls)
             if on_progress:
                 on_progress(d + 1, config.days)
-    write_truth(out_dir, sim.pop, sim.state, config.start, config.days)
+    write_truth(out_dir, sim.pop, sim.state, config.start, config.days, sim.spec)
     stamps = iso_ms(np.array([first_ts, last_ts], dtype=np.int64)).tolist() if first_ts is not None else [None, None]
     report = GenerationReport(
         out_dir=out_dir, source="generator", config=config.to_dict(), customers=config.customers, counts=counts,
         files=writer.files, first_timestamp=stamps[0], last_timestamp=stamps[1], truth_file=TRUTH_FILE.as_posix(),
+        extra={"spec": {"numeric_user_ids": len(sim.spec.numeric), "b2b_customers": int((sim.spec.company >= 0).sum()),
+                        "app_users": int(sim.spec.app_user.sum()), **dict(sorted(sim.spec.tally.items()))}},
     )
     report.write_manifest()
     report.elapsed_s = time.perf_counter() - started

@@ -21,13 +21,17 @@ from typing import Any
 import numpy as np
 import orjson
 
+from lakehouse.core.commerce import order_value
+from lakehouse.local.generator.rates import usd_per_unit
 from lakehouse.local.generator.report import read_manifest
 from lakehouse.local.generator.truth import TRUTH_FILE
 
 #: events a customer sends by acting (back-office events like Offer Sent or Account Snapshot excluded)
 CUSTOMER_INITIATED = frozenset({
-    "page", "identify", "Product Viewed", "Product Added", "Product Removed", "Checkout Started", "Order Completed",
-    "Content Watched", "Ticket Opened", "Offer Responded",
+    "page", "screen", "identify", "Product Viewed", "Product Added", "Product Removed", "Checkout Started",
+    "Order Completed", "Content Watched", "Ticket Opened", "Offer Responded", "Products Searched",
+    "Product List Viewed", "Promotion Viewed", "Promotion Clicked", "Cart Viewed", "Payment Info Entered",
+    "Coupon Applied", "Order Updated", "Order Cancelled",
 })
 SEVERE = frozenset({"high", "critical"})
 
@@ -79,38 +83,75 @@ class Activity:
     severe_ticket_days: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     movers: set = field(default_factory=set)
     watchers: set = field(default_factory=set)
-    anonymous_pages: int = 0
+    anonymous_pages: int = 0  # page / screen calls without a userId (visitors, logged-out journeys)
+    order_values: dict[str, float] = field(default_factory=dict)  # order_id -> USD value (the commerce rule)
+
+
+def js_id(value: Any) -> str | None:
+    """An id as the API stores it: a JSON number printed the way JavaScript prints it (``10123.0`` -> "10123")."""
+    if value is None or isinstance(value, str):
+        return value
+    return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+def usd(props: dict[str, Any], day: str) -> float:
+    """The order value rule (lakehouse.core.commerce) in USD with the shipped rate of ``day``; 0 when unknown."""
+    value = order_value(props)
+    return 0.0 if value is None else float(value) * usd_per_unit(props.get("currency", "USD"), date.fromisoformat(day))
 
 
 def gather(events: Iterator[dict[str, Any]]) -> Activity:
-    """Per-customer facts of ``events``, in one pass."""
+    """Per-customer facts of ``events``, in one pass, identities stitched as they are learnt.
+
+    Links: identify with both ids and alias (previousId -> userId); an order id counts once (first Order
+    Completed); an Order Cancelled takes its order's value back; amounts are in USD.
+    """
     act = Activity()
+    links: dict[str, str] = {}
+
+    def resolve(identifier: str | None) -> str | None:
+        while identifier in links:
+            identifier = links[identifier]
+        return identifier
+
     for e in events:
         name = e.get("event") or e["type"]
         act.counts[name] += 1
-        user = e.get("userId")
+        props = e.get("properties") or {}
+        if name == "Product Added":
+            act.carts_added.add(props["cart_id"])
+        user = js_id(e.get("userId"))
+        if e["type"] == "alias":
+            links.setdefault(js_id(e["previousId"]), user)
+        elif e["type"] == "identify" and user is not None and e.get("anonymousId"):
+            links.setdefault(e["anonymousId"], user)
         if user is None:
-            act.anonymous_pages += 1
+            act.anonymous_pages += e["type"] in ("page", "screen")
             continue
         day = e["timestamp"][:10]
-        props = e.get("properties", {})
         if name in CUSTOMER_INITIATED:
             days = act.last_active[user]
             if not days or days[-1] != day:
                 days.append(day)
-        if name == "Product Added":
-            act.carts_added.add(props["cart_id"])
-        elif name == "Order Completed":
+        if name == "Order Completed":
+            if props["order_id"] in act.orders:  # a re-post under a new messageId counts once
+                continue
             act.carts_ordered.add(props["cart_id"])
             act.orders[props["order_id"]] = (user, e["timestamp"])
             act.order_days[user].append(day)
-            act.revenue[user] += props["total"]
+            act.revenue[user] += usd(props, day)
+            act.order_values[props["order_id"]] = usd(props, day)
+        elif name == "Order Cancelled":
+            placed = act.orders.get(props["order_id"])
+            if placed is not None:
+                act.revenue[placed[0]] -= act.order_values.pop(props["order_id"], 0.0)
         elif name == "Order Refunded":
             placed = act.orders.get(props["order_id"])
-            act.refunds_unknown_order += placed is None or placed[0] != user or placed[1] >= e["timestamp"]
+            act.refunds_unknown_order += (placed is None or resolve(placed[0]) != resolve(user)
+                                          or placed[1] >= e["timestamp"])
         elif name == "Ticket Opened" and props["severity"] in SEVERE:
             act.severe_ticket_days[user].append(day)
-        elif name == "identify" and "geography" in e["traits"] and "signup_date" not in e["traits"]:
+        elif name == "identify" and "geography" in (e.get("traits") or {}) and "signup_date" not in e["traits"]:
             act.movers.add(user)
         elif name == "Content Watched":
             act.watchers.add(user)
@@ -135,7 +176,7 @@ def churn_signal(act: Activity, truth: list[dict[str, str]], cutoff: date, horiz
         churn = date.fromisoformat(t["churn_date"]) if t["churn_date"] else None
         if churn is not None and churn <= cutoff:
             continue
-        user = t["customer_id"]
+        user = t["user_id"]
         active = [d for d in act.last_active.get(user, []) if d < cutoff.isoformat()]
         recency = _days_between(active[-1], cutoff) if active else 9999
         since = (cutoff - timedelta(days=90)).isoformat()
@@ -178,7 +219,7 @@ def purchase_signal(act: Activity, truth: list[dict[str, str]], cutoff: date, ho
     for t in truth:
         if t["signup_date"] >= cut:
             continue
-        days = act.order_days.get(t["customer_id"], [])
+        days = act.order_days.get(t["user_id"], [])
         before = [d for d in days if d < cut]
         label.append(any(cut <= d < end for d in days))
         frequency.append(sum(1 for d in before if d >= since))
@@ -211,7 +252,7 @@ def measure(out_dir: Path, cutoff_day: int | None = None, horizon_days: int = 60
     truth = read_truth(out_dir)
     c = act.counts
     kinds = Counter(t["churn_kind"] for t in truth)
-    streaming = {t["customer_id"] for t in truth if t["streaming"] == "1"}
+    streaming = {t["user_id"] for t in truth if t["streaming"] == "1"}
     return {
         "events": sum(c.values()), "customers": len(truth), "counts": dict(c),
         "funnel": {

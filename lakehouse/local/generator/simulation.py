@@ -19,6 +19,7 @@ from lakehouse.local.generator.events import DayEvents, Kind, Table, concat, tak
 from lakehouse.local.generator.funnel import Sessions, shop
 from lakehouse.local.generator.population import Population
 from lakehouse.local.generator.seasonality import day_factor, is_black_friday_campaign, season_factor
+from lakehouse.local.generator.spec import SpecMix
 
 DAY_MS = 86_400_000
 DAY_S = 86_400.0
@@ -87,8 +88,10 @@ class State:
 class Simulation:
     """Advance the customers one day at a time; :meth:`step` returns that day's events."""
 
-    def __init__(self, config: GeneratorConfig, pop: Population, catalog: Catalog, rng: np.random.Generator):
+    def __init__(self, config: GeneratorConfig, pop: Population, catalog: Catalog, rng: np.random.Generator,
+                 spec: SpecMix):
         self.config = config
+        self.spec = spec
         self.pop = pop
         self.catalog = catalog
         self.rng = rng
@@ -217,11 +220,13 @@ class Simulation:
             existing = np.flatnonzero(self.pop.signup_day < 0)
             cust = np.concatenate([existing, newcomers])
             secs = np.concatenate([np.zeros(len(existing)), seconds])  # stamped at midnight: before anything else
-        events.add(Kind.IDENTIFY, {
+        identifies = {
             "ts": self._ms(d, secs), "cust": cust, "geography": st.geography[cust], "city": st.city[cust],
             "email_version": st.email_version[cust],
             "channel": (rng.random(len(cust)) < self.pop.mobile_share[cust]).astype(np.int64),
-        })
+        }
+        events.add(Kind.IDENTIFY, identifies)
+        events.add(Kind.GROUP, self.spec.groups(cust, identifies["ts"], identifies["channel"]))
         return seconds
 
     def _shopping(self, living: np.ndarray, act: np.ndarray, new: np.ndarray, identify_s: np.ndarray, d: int,
@@ -254,7 +259,9 @@ class Simulation:
             spend=pop.spend[cust], coupon_id=np.repeat(coupon, count),
             coupon_kind=np.repeat(np.where(coupon >= 0, st.offer_kind[living], -1), count),
         )
-        result = shop(rng, sessions, self.catalog, self.start_ms + d * DAY_MS, self.next_cart, self.next_order)
+        day_ms = self.start_ms + d * DAY_MS
+        result = shop(rng, sessions, self.catalog, day_ms, self.next_cart, self.next_order)
+        extra, reposts = self.spec.shopping(d, sessions, result, self.next_cart, st.geography, day_ms)
         self.next_cart += len(cust)
         self.next_order += len(result.checkouts["ts"])
         events.items = result.items
@@ -263,6 +270,9 @@ class Simulation:
         events.add(Kind.CHECKOUT, result.checkouts)
         events.add(Kind.ORDER, result.orders)
         self._after_orders(result.orders, result.items, d)
+        events.add(Kind.ORDER, reposts)
+        for kind, table in extra.items():
+            events.add(kind, table)
         return len(cust)
 
     def _after_orders(self, orders: Table, items, d: int) -> None:
@@ -277,16 +287,27 @@ class Simulation:
         np.add.at(st.balance_cents, cust, np.round(total * (C.CASHBACK_RATE + cashback)).astype(np.int64))
         used = orders["coupon"] >= 0
         st.offer_id[cust[used]] = -1
+        # spec variety (spec.py): an Order Updated adds express shipping, an Order Cancelled reverses the order
+        updated, cancelled = orders["updated"] == 1, orders["cancelled"] == 1
+        np.add.at(st.revenue_cents, cust[updated], C.EXPRESS_SHIPPING_CENTS)
+        np.add.at(st.revenue_cents, cust[cancelled], -total[cancelled])
+        np.add.at(st.orders, cust[cancelled], -1)
         refunded = np.flatnonzero(rng.random(len(cust)) < C.REFUND_P)
         delay = rng.integers(*C.REFUND_DELAY_DAYS, len(refunded))
         partial = rng.random(len(refunded)) < C.PARTIAL_REFUND_P
         first_line = orders["item_start"][refunded]
         first_value = items.quantity[first_line] * items.price_cents[first_line]
         amount = np.where(partial, np.minimum(first_value, total[refunded]), total[refunded])
-        self._schedule(Kind.REFUND, {
+        local = items.local_cents if items.local_cents is not None else items.price_cents
+        keep = ~cancelled[refunded]  # a cancelled order is never refunded
+        self._schedule(Kind.REFUND, take({
             "ts": self._ms(d + delay, rng.random(len(refunded)) * DAY_S), "cust": cust[refunded],
-            "order": orders["order"][refunded], "total": amount,
-        })
+            "order": orders["order"][refunded], "total": amount, "partial": partial.astype(np.int64),
+            "currency": orders["currency"][refunded], "l_value": orders["l_value"][refunded],
+            "line_product": items.product[first_line], "line_quantity": items.quantity[first_line],
+            "line_local": local[first_line],
+            "bare": (orders["refund_bare"][refunded] == 1) | updated[refunded],
+        }, keep))
 
     def _tickets(self, idx: np.ndarray, d: int, events: DayEvents) -> None:
         st, rng = self.state, self.rng
@@ -409,6 +430,8 @@ class Simulation:
             "geography": st.geography[who], "city": st.city[who], "email_version": st.email_version[who],
             "channel": (rng.random(n) < self.pop.mobile_share[who]).astype(np.int64),
         })
+        events.add(Kind.PROFILE, self.spec.clears(idx, d, self.start_ms + d * DAY_MS, st.geography, st.city,
+                                                   st.email_version))
 
     def _anonymous_pages(self, n_sessions: int, d: int, events: DayEvents) -> None:
         rng = self.rng
@@ -419,6 +442,7 @@ class Simulation:
             "page": rng.choice(len(C.LANDING_WEIGHT), size=n, p=_p(C.LANDING_WEIGHT)),
             "category": rng.integers(0, len(C.CATEGORY_NAMES), n), "channel": rng.integers(0, 2, n),
             "anon": rng.integers(1, 2**63, n, dtype=np.int64).astype(np.uint64),
+            "screen": np.zeros(n, np.int64), "guest": np.full(n, -1, np.int64),
         })
 
     def _deliver_pending(self, d: int, events: DayEvents) -> None:

@@ -12,13 +12,14 @@ import numpy as np
 from lakehouse.local.generator import catalog as C
 from lakehouse.local.generator.population import Population
 from lakehouse.local.generator.simulation import CHURNED, NEVER, State
+from lakehouse.local.generator.spec import SpecMix
 from lakehouse.local.generator.writer import open_gzip
 
 TRUTH_FILE = Path("truth") / "customers.csv.gz"
 COLUMNS = (
     "customer_id", "signup_date", "geography", "geography_end", "age", "age_band", "gender", "streaming", "whale",
     "engagement", "spend_scale", "plan_end", "churned", "churn_date", "churn_kind", "decline_start", "orders",
-    "revenue", "tickets", "severe_tickets", "moves",
+    "revenue", "tickets", "severe_tickets", "moves", "user_id", "group_id",
 )
 BLOCK = 100_000
 
@@ -28,8 +29,14 @@ def _dates(start: date, days: np.ndarray, valid: np.ndarray) -> list[str]:
     return np.where(valid, text, "").tolist()
 
 
-def write_truth(out_dir: Path, pop: Population, state: State, start: date, days: int) -> Path:
-    """Write one row per customer; returns the file's path."""
+def write_truth(out_dir: Path, pop: Population, state: State, start: date, days: int, spec: SpecMix) -> Path:
+    """Write one row per customer; returns the file's path.
+
+    ``customer_id`` is the index form (``c0000123``); ``user_id`` is the id the pipeline sees once identities
+    are stitched (the number's text for numeric-id customers); ``group_id`` the B2B company, if any.
+    ``orders`` and ``revenue`` (USD at the catalog's prices) leave cancelled orders out and include the
+    express shipping an Order Updated added; refunds are not subtracted.
+    """
     path = out_dir / TRUTH_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     raw, gz = open_gzip(path, 6)
@@ -63,6 +70,8 @@ def write_truth(out_dir: Path, pop: Population, state: State, start: date, days:
                 state.tickets[sl].tolist(),
                 state.severe_tickets[sl].tolist(),
                 state.moves[sl].tolist(),
+                [str(spec.numeric[i]) if i in spec.numeric else f"c{i:07d}" for i in range(sl.start, sl.stop)],
+                [f"g{c:05d}" if c >= 0 else "" for c in spec.company[sl].tolist()],
                 strict=True,
             )
             writer.writerows(rows)

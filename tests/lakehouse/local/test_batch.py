@@ -26,7 +26,7 @@ def warehouse_counts(settings: Settings) -> dict[str, int]:
 
 def revenue(settings: Settings) -> float:
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        return float(con.execute("SELECT sum(order_total) FROM fact_order").fetchone()[0])
+        return float(con.execute("SELECT sum(order_value_rc) FROM fact_order").fetchone()[0])
 
 
 def curated_rows(settings: Settings, table: str) -> list[dict]:

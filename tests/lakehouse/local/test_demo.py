@@ -8,7 +8,8 @@ from rich.console import Console
 
 from lakehouse.core.config import Settings
 from lakehouse.local.aws.embedded import state_file
-from lakehouse.local.demo import Demo, DemoOptions
+from lakehouse.local.demo import SINGLE_CALLS_PER_ROUTE, Demo, DemoOptions
+from lakehouse.local.sample_data import read_calls
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def test_demo_runs_every_stage_and_cleans_up(tmp_path: Path, isolated_env: None)
                                                "batch: curated, star, warehouse", "real-time features",
                                                "answers from the warehouse"]
     aws = report.facts("embedded AWS")
-    assert aws["resources"] == 6 and aws["created"] == 6
+    assert aws["resources"] == 7 and aws["created"] == 7  # 6 AWS resources and the shipped rate file
     generated = report.facts("generate events")
     assert generated["customers"] == 150 and generated["events"] > 1_000 and generated["orders"] > 0
     assert len(list((tmp_path / "home" / "data" / "demo").glob("events-*.jsonl.gz"))) == generated["files"]
@@ -37,10 +38,20 @@ def test_demo_runs_every_stage_and_cleans_up(tmp_path: Path, isolated_env: None)
     ingested = report.facts("ingest through the API")
     assert ingested["accepted"] == generated["events"] and ingested["rejected"] == 0
     assert ingested["raw_objects"] == ingested["requests"]
+    # a sample of every call type in the data went through its own single-call route (and none hit a 404)
+    calls = list(read_calls(tmp_path / "home" / "data" / "demo"))
+    types = {c["type"] for c in calls}
+    assert {"track", "identify", "page", "screen", "group"} <= types
+    assert ingested["single_routes"] == len(types) and ingested["unrouted"] == 0
+    assert ingested["single_calls"] == sum(min(SINGLE_CALLS_PER_ROUTE, sum(c["type"] == t for c in calls))
+                                           for t in types)
 
     batch = report.facts("batch: curated, star, warehouse")
     assert batch["curated_events"] == ingested["accepted"] and batch["rejected"] == 0
     assert batch["marts"] >= 12 and batch["warehouse_tables"] >= 15
+    logins = [c for c in calls if c["type"] in ("identify", "alias") and ("anonymousId" in c or "previousId" in c)]
+    assert logins and batch["stitched_ids"] >= 1  # anonymous journeys (and guest accounts) were stitched
+    assert batch["unconverted_orders"] == 0  # the shipped rates cover every EUR / GBP order
     live = report.facts("real-time features")
     assert live["records"] == ingested["accepted"]  # every accepted event reached the stream exactly once
     assert live["events"] == ingested["accepted"] and live["duplicates"] == 0 and live["rejected"] == 0
@@ -49,6 +60,7 @@ def test_demo_runs_every_stage_and_cleans_up(tmp_path: Path, isolated_env: None)
 
     text = " ".join(console.export_text().split())  # the console wraps long lines
     assert "summary" in text and f"{generated['events']:,}" in text
+    assert "identities stitched" in text and "unconverted amounts: 0 orders" in text
     assert "look up any customer" in text and "segment" in text
     assert "Where do customers churn?" in text and "Which RFM segments hold the value?" in text
     assert not state_file(settings.run_dir).exists()

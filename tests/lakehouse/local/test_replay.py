@@ -245,3 +245,48 @@ def test_a_200_that_does_not_count_the_events_is_a_failure(settings: Settings, t
         report = post_files([write_calls(tmp_path / "c.jsonl", 5, "p")], gateway.url, "wk")
     assert (report.accepted, report.failed, report.requests) == (0, 5, 1) and not report.ok
     assert "without the API's count" in report.errors[0]
+
+
+def route_calls(path: Path) -> Path:
+    """Three calls of each of the six types, written from Segment's HTTP tracking API documentation."""
+    at = "2025-06-02T10:00:00.000Z"
+    calls = []
+    for i in range(3):
+        calls += [
+            {"type": "track", "event": "Product Viewed", "userId": f"u{i}", "properties": {"product_id": "p1"}},
+            {"type": "identify", "userId": f"u{i}", "anonymousId": f"a{i}", "traits": {"plan": None}},
+            {"type": "page", "name": "Home", "anonymousId": f"a{i}", "properties": {"path": "/"}},
+            {"type": "screen", "name": "Cart", "userId": f"u{i}", "properties": {}},
+            {"type": "group", "userId": f"u{i}", "groupId": f"g{i}", "traits": {"name": "Initech"}},
+            {"type": "alias", "previousId": f"old{i}", "userId": f"u{i}"},
+        ]
+    lines = [json.dumps(dict(c, messageId=f"r-{n}", timestamp=at)) for n, c in enumerate(calls)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_sample_of_each_call_type_goes_to_its_single_call_route(keyed, tmp_path: Path) -> None:
+    """Two calls of each type go alone to /v1/<type> (one request each, its own sentAt), the rest in one batch;
+    everything arrives once. Without the routing every call would go to /v1/batch (single_calls empty)."""
+    from lakehouse.local.replay import SingleCallSample
+
+    settings, key = keyed
+    path = route_calls(tmp_path / "routes.jsonl")
+    with LocalGateway(settings) as gateway:
+        report = post_files([path], gateway.url, key, single_calls=SingleCallSample(2))
+    assert report.single_calls == {kind: 2 for kind in ("track", "identify", "page", "screen", "group", "alias")}
+    assert report.single_unrouted == {} and report.failed == 0
+    assert (report.accepted, report.requests) == (18, 12 + 1)
+    assert stored_ids(settings) == sorted(f"r-{n}" for n in range(18))
+
+
+def test_a_single_call_route_the_api_lacks_falls_back_to_a_batch(keyed, tmp_path: Path) -> None:
+    """An API without a route answers 404: the call is reported as unrouted and sent in a batch, not lost."""
+    settings, key = keyed
+    path = route_calls(tmp_path / "routes.jsonl")
+    with LocalGateway(settings) as gateway:
+        report = post_files([path], gateway.url, key,
+                            single_calls=lambda line: "/v1/nowhere" if '"alias"' in line else None)
+    assert report.single_unrouted == {"alias": 3} and report.single_calls == {}
+    assert report.accepted == 18 and report.failed == 0
+    assert stored_ids(settings) == sorted(f"r-{n}" for n in range(18))

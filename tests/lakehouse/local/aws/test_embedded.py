@@ -26,7 +26,8 @@ def test_provision_creates_everything_then_is_idempotent(moto_endpoint, settings
     settings = settings.model_copy(update={"kinesis_shards": 3})
     first = provision(settings)
     assert {p.status for p in first} == {"created"}
-    assert {p.kind for p in first} == {"s3 bucket", "kinesis stream", "dynamodb table", "glue database"}
+    assert {p.kind for p in first} == {"s3 bucket", "kinesis stream", "dynamodb table", "glue database",
+                                       "rate file"}
 
     second = provision(settings)
     assert [(p.kind, p.name) for p in second] == [(p.kind, p.name) for p in first]

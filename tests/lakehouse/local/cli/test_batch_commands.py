@@ -26,8 +26,11 @@ def tiny_calls() -> list[dict]:
     start = datetime(2025, 6, 2, 9, tzinfo=UTC)
     for n, (customer, day) in enumerate([("c1", 0), ("c2", 0), ("c1", 1)]):
         for k, call in enumerate(example_calls().values()):
-            calls.append(call | {"userId": customer, "messageId": f"m-{n}-{k}",
-                                 "timestamp": iso(start + timedelta(days=day, minutes=k))})
+            copy = call | {"userId": customer, "messageId": f"m-{n}-{k}",
+                           "timestamp": iso(start + timedelta(days=day, minutes=k))}
+            if "order_id" in copy.get("properties", {}):  # each copy its own order (one order_id counts once)
+                copy["properties"] = copy["properties"] | {"order_id": f"{copy['properties']['order_id']}-{n}"}
+            calls.append(copy)
     return calls
 
 

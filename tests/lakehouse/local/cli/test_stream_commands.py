@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from lakehouse.core.config import Settings
 from lakehouse.local.cli.main import app
-from tests.stream.conftest import make_call, put_payloads, raw_record
+from tests.stream.conftest import make_call, put_payloads, raw_record, record_bytes
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def put_orders(settings: Settings) -> None:
     calls = [make_call("Order Completed", "c-cli", datetime(2025, 6, day, 12, tzinfo=UTC), f"cli-{day}", rng)
              for day in (1, 2, 3)]
     calls.append(make_call("Product Viewed", "c-cli", datetime(2025, 6, 3, 13, tzinfo=UTC), "cli-v", rng))
-    payloads = [json.dumps(raw_record(c)).encode() for c in calls] + [b"{broken"]
+    payloads = [record_bytes(raw_record(c)) for c in calls] + [b"{broken"]
     put_payloads(settings.names.stream, payloads)
 
 
@@ -57,3 +57,16 @@ def test_user_mistakes_get_a_message_not_a_traceback(cli_env: Settings, monkeypa
     missing = runner.invoke(app, ["customer", "c1"])
     assert missing.exit_code == 2 and "lakehouse up" in missing.output
     assert "Traceback" not in unknown.output + bad.output + missing.output
+
+
+def test_customer_of_a_merged_id_points_to_the_customer(cli_env: Settings) -> None:
+    """An anonymous id stitched to a customer has no features of its own: the CLI says where they went."""
+    from rich.console import Console
+
+    from lakehouse.local.cli.stream_commands import customer_table
+
+    table, note = customer_table(cli_env, "anon-1", {"customer_id": "anon-1", "merged_into": "u-42",
+                                                     "merged_at": "2026-11-30T05:00:00Z"})
+    console = Console(width=200, record=True)
+    console.print(table)
+    assert "merged into u-42" in console.export_text() and "u-42" in note

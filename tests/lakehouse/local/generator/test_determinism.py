@@ -57,6 +57,8 @@ def test_chunk_size_changes_the_files_not_the_content(tmp_path: Path) -> None:
         ({"existing_share": -0.1}, "existing_share must be a number between 0 and 1"),
         ({"seed": -1}, "seed must be between 0"),
         ({"gzip_level": 10}, "gzip_level must be between 0 and 9"),
+        ({"spec_scale": -1}, "spec_scale must be a number between 0 and 20"),
+        ({"spec_scale": True}, "spec_scale must be a number between 0 and 20"),
         ({"start": "2025-01-01"}, "start must be a date"),
         ({"start": date(1960, 1, 1)}, "start must be between 1971-01-01 and 2090-12-31"),
     ],

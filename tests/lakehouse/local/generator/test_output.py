@@ -9,12 +9,12 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from lakehouse.core.contract import IdentifyEvent, PageEvent, TrackEvent, parse_event
+from lakehouse.core.contract import IdentifyEvent, TrackEvent, parse_event
 from lakehouse.local.generator import GenerationReport
 from lakehouse.local.generator.events import ALL_EVENT_NAMES
 from lakehouse.local.generator.signal import read_truth
 
-USER_ID = re.compile(r"^c\d{7}$")
+USER_ID = re.compile(r"^(c\d{7}|guest-\d{8})$")
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -24,34 +24,33 @@ def test_every_event_passes_the_contract(small_events: list[dict]) -> None:
     for payload in small_events:
         event = parse_event(payload)
         if isinstance(event, TrackEvent):
-            assert not isinstance(event.properties, dict), f"{payload['event']} is not a modelled event"
             names[payload["event"]] += 1
         elif isinstance(event, IdentifyEvent):
             names["identify"] += 1
         else:
-            assert isinstance(event, PageEvent)
-            names["page"] += 1
-    assert set(names) == set(ALL_EVENT_NAMES)  # every event kind occurs, even in a small run
+            names[payload["type"]] += 1
+    rare = {"alias", "Order Cancelled"}  # a few per thousand orders: tested on a larger run (test_spec_variety)
+    assert set(ALL_EVENT_NAMES) - rare <= set(names) <= set(ALL_EVENT_NAMES)
 
 
 def test_calls_look_like_what_a_source_posts(small_events: list[dict]) -> None:
     anonymous = 0
     for e in small_events:
-        assert e["type"] in ("track", "identify", "page")
+        assert e["type"] in ("track", "identify", "page", "screen", "group", "alias")
         assert "sentAt" not in e and "receivedAt" not in e
         assert UUID4.match(e["messageId"]) and TIMESTAMP.match(e["timestamp"])
         assert e["context"]["library"] == {"name": "lakehouse-generator", "version": "1"}
         assert e["context"]["channel"] in ("web", "mobile", "tv")
         if "userId" in e:
-            assert USER_ID.match(e["userId"]) and "anonymousId" not in e
+            assert USER_ID.match(e["userId"]) if isinstance(e["userId"], str) else e["userId"] >= 10_000
         else:
-            assert e["type"] == "page" and e["anonymousId"].startswith("anon-")
+            assert e["anonymousId"].startswith("anon-")
             anonymous += 1
         if e["type"] == "identify":
-            assert e["traits"] and "properties" not in e
+            assert ("traits" not in e or e["traits"] is None or e["traits"]) and "properties" not in e
         if e["type"] == "page":
             assert {"url", "path", "title"} <= set(e["properties"]) and e["name"]
-    assert 0 < anonymous < 0.02 * len(small_events)
+    assert 0 < anonymous < 0.04 * len(small_events)
     assert len({e["messageId"] for e in small_events}) == len(small_events)
 
 
@@ -98,18 +97,23 @@ def test_ground_truth_covers_every_customer(small_run: GenerationReport, small_e
     for t in truth:
         assert (t["churn_kind"] == "none") == (t["churned"] == "0") == (t["churn_date"] == "")
         assert 18 <= int(t["age"]) <= 85 and float(t["engagement"]) > 0 and float(t["spend_scale"]) > 0
-    closed = {e["userId"] for e in small_events if e.get("event") == "Account Closed"}
-    assert closed == {t["customer_id"] for t in truth if t["churn_kind"] == "closed"}
-    users = {e["userId"] for e in small_events if "userId" in e}
-    signed_up = {t["customer_id"] for t in truth if t["signup_date"] < "2025-05-01"}
+    closed = {_js(e["userId"]) for e in small_events if e.get("event") == "Account Closed"}
+    assert closed == {t["user_id"] for t in truth if t["churn_kind"] == "closed"}
+    users = {_js(e["userId"]) for e in small_events if "userId" in e and not str(e["userId"]).startswith("guest-")}
+    signed_up = {t["user_id"] for t in truth if t["signup_date"] < "2025-05-01"}
     assert users == signed_up  # everyone who exists during the run appears, nobody else
+
+
+def _js(value: str | int | float) -> str:
+    """A userId as the API stores it (a JSON number printed as JavaScript does)."""
+    return value if isinstance(value, str) else str(int(value))
 
 
 def test_identify_at_signup_precedes_the_customers_other_events(small_events: list[dict]) -> None:
     first: dict[str, dict] = {}
     for e in small_events:
-        if "userId" in e:
-            first.setdefault(e["userId"], e)
+        if "userId" in e and not str(e["userId"]).startswith("guest-"):
+            first.setdefault(_js(e["userId"]), e)
     assert all(e["type"] == "identify" and "signup_date" in e["traits"] for e in first.values())
 
 

@@ -65,7 +65,7 @@ def test_activity_fades_before_churn(big_activity: Activity, big_truth) -> None:
             continue
         if date.fromisoformat(t["decline_start"]) - date.fromisoformat(t["signup_date"]) < timedelta(days=28):
             continue
-        days = big_activity.last_active.get(t["customer_id"], [])
+        days = big_activity.last_active.get(t["user_id"], [])
         decline, churn = date.fromisoformat(t["decline_start"]), date.fromisoformat(t["churn_date"])
         before.append(_active_days(days, decline - timedelta(days=28), decline))
         last.append(_active_days(days, churn - timedelta(days=28), churn))
@@ -79,7 +79,7 @@ def test_nobody_acts_after_churning(big_activity: Activity, big_truth) -> None:
     assert sum(t["churn_kind"] == "closed" for t in churned) >= 200
     assert sum(t["churn_kind"] == "lapsed" for t in churned) >= 200
     for t in churned:
-        days = big_activity.last_active.get(t["customer_id"], [])
+        days = big_activity.last_active.get(t["user_id"], [])
         assert not days or days[-1] <= t["churn_date"]
 
 
@@ -89,7 +89,7 @@ def test_next_purchase_depends_on_frequency_and_spend_is_heavy_tailed(big_activi
     frequency, bought = [], []
     for t in big_truth:
         if t["signup_date"] < cut and not (t["churn_date"] and t["churn_date"] <= cut):
-            days = big_activity.order_days.get(t["customer_id"], [])
+            days = big_activity.order_days.get(t["user_id"], [])
             frequency.append(sum(since <= d < cut for d in days))
             bought.append(any(cut <= d < end for d in days))
     f, y = np.array(frequency), np.array(bought)
@@ -114,14 +114,14 @@ def test_churn_differs_by_geography_and_age(big_truth) -> None:
 
 
 def test_some_customers_move_country(big_activity: Activity, big_truth) -> None:
-    moved = {t["customer_id"] for t in big_truth if int(t["moves"]) > 0}
+    moved = {t["user_id"] for t in big_truth if int(t["moves"]) > 0}
     assert len(moved) >= 100
     assert big_activity.movers == moved
     assert all(t["geography"] != t["geography_end"] for t in big_truth if int(t["moves"]) == 1)
 
 
 def test_only_the_streaming_segment_watches_content(big_activity: Activity, big_truth) -> None:
-    streaming = {t["customer_id"] for t in big_truth if t["streaming"] == "1"}
+    streaming = {t["user_id"] for t in big_truth if t["streaming"] == "1"}
     assert big_activity.watchers <= streaming
     assert len(big_activity.watchers) >= 0.9 * len(streaming)
     assert 0.25 <= len(streaming) / len(big_truth) <= 0.45
@@ -158,7 +158,7 @@ def _features_at_cutoff(act: Activity, truth: list[dict[str, str]]) -> dict[str,
     for t in truth:
         if t["signup_date"] > (CUTOFF - timedelta(days=30)).isoformat() or (t["churn_date"] and t["churn_date"] <= cut):
             continue
-        user = t["customer_id"]
+        user = t["user_id"]  # the id the calls carry (numeric-id customers: the number)
         active = [d for d in act.last_active.get(user, []) if d < cut]
         label.append(bool(t["churn_date"]) and t["churn_date"] <= end)
         recency.append((CUTOFF - date.fromisoformat(active[-1])).days if active else 365)
