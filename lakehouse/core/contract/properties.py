@@ -86,7 +86,18 @@ class _Properties(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, str_strip_whitespace=True)
 
 
-class LineItem(_Properties):
+class _Product(_Properties):
+    """What names a product in the spec's product objects; every field optional."""
+
+    product_id: Id | None = None
+    sku: Text | None = None
+    category: Label | None = None
+    name: Text | None = None
+    brand: Text | None = None
+    variant: Text | None = None
+
+
+class LineItem(_Product):
     """One product of a cart, checkout, order or refund (the spec's ``products.$`` object).
 
     Every field is optional, as in the spec. ``unit_price`` (sent as ``price`` or ``unit_price``) is the price
@@ -94,26 +105,14 @@ class LineItem(_Properties):
     then counts the line once). Other keys (``position``, ``url``, ``image_url``, …) are kept as sent.
     """
 
-    product_id: Id | None = None
-    sku: Text | None = None
-    category: Label | None = None
-    name: Text | None = None
-    brand: Text | None = None
-    variant: Text | None = None
     quantity: int = Field(default=1, ge=1, le=10_000)
     unit_price: Money | None = Field(default=None, validation_alias=AliasChoices("unit_price", "price"))
     coupon: Text | None = None
 
 
-class ListedProduct(_Properties):
+class ListedProduct(_Product):
     """A product shown in a list (Product List Viewed/Filtered): no quantity is implied."""
 
-    product_id: Id | None = None
-    sku: Text | None = None
-    category: Label | None = None
-    name: Text | None = None
-    brand: Text | None = None
-    variant: Text | None = None
     price: Money | None = None
 
 
