@@ -435,12 +435,17 @@ class Oracle:
 
     def funnel_daily(self) -> pd.DataFrame:
         track = self.e[self.e["type"] == "track"]
-        steps = {"viewers": "Product Viewed", "cart_adders": "Product Added", "purchasers": "Order Completed"}
+        steps = {"viewers": ["Product Viewed"], "cart_adders": ["Product Added"],
+                 "checkout_starters": ["Checkout Started", "Checkout Step Viewed", "Checkout Step Completed",
+                                       "Payment Info Entered"],
+                 "purchasers": ["Order Completed"]}
         out = pd.DataFrame(index=pd.Index(sorted(track["date"].unique()), name="full_date"))
-        for column, name in steps.items():
-            out[column] = track[track["event"] == name].groupby("date")["customer_id"].nunique()
+        for column, names in steps.items():
+            out[column] = track[track["event"].isin(names)].groupby("date")["customer_id"].nunique()
         out = out.fillna(0).reset_index()
         out["view_to_cart_rate"] = out["cart_adders"] / out["viewers"].replace(0, np.nan)
+        out["cart_to_checkout_rate"] = out["checkout_starters"] / out["cart_adders"].replace(0, np.nan)
+        out["checkout_to_purchase_rate"] = out["purchasers"] / out["checkout_starters"].replace(0, np.nan)
         out["cart_to_purchase_rate"] = out["purchasers"] / out["cart_adders"].replace(0, np.nan)
         out["view_to_purchase_rate"] = out["purchasers"] / out["viewers"].replace(0, np.nan)
         return out
@@ -596,7 +601,8 @@ def test_activeness_segments(oracle, warehouse) -> None:
 
 def test_conversion_funnel_daily(oracle, warehouse) -> None:
     assert_same(mart(warehouse, "mart_funnel_daily"), oracle.funnel_daily(), ["full_date"],
-                ["viewers", "cart_adders", "purchasers", "view_to_cart_rate", "cart_to_purchase_rate",
+                ["viewers", "cart_adders", "checkout_starters", "purchasers", "view_to_cart_rate",
+                 "cart_to_checkout_rate", "checkout_to_purchase_rate", "cart_to_purchase_rate",
                  "view_to_purchase_rate"])
 
 
