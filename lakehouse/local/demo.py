@@ -262,7 +262,7 @@ class Demo:
                                 max_records=STREAM_RECORDS_PER_BATCH,
                                 on_progress=lambda batch: bar.advance(task, batch.records))
         batches = int(report.totals.get("batches", 0))
-        self.console.print(f"{report.events:,} events applied to {report.customers_written:,} customer items in "
+        self.console.print(f"{report.events:,} events applied in {report.customers_written:,} customer item writes in "
                            f"{batches} micro-batch{'es' if batches != 1 else ''}; {report.duplicates:,} duplicates, "
                            f"{report.rejected:,} quarantined")
         best = run_query(self.settings.warehouse_path, BEST_CUSTOMER, limit=1).rows

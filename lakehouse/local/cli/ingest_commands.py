@@ -13,6 +13,7 @@ from lakehouse.local.cli.common import UserError, console, friendly_errors, load
 from lakehouse.local.cli.common import progress_bar as make_progress_bar
 from lakehouse.local.gateway import LocalGateway
 from lakehouse.local.replay import ReplayError, api_is_up, count_events, post_files
+from lambdas.ingest.app import INGEST_ROUTES
 
 keys_app = typer.Typer(help="Create, list and revoke ingestion write keys (one source per key).",
                        no_args_is_help=True)
@@ -44,7 +45,7 @@ def serve(
         raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     console.print(f"ingestion API on [bold]{gateway.url}[/] (stage {settings.stage}, AWS: {where}, "
                   f"lake: {settings.lake.root_uri})")
-    console.print("routes: POST /v1/events /v1/batch /v1/track /v1/identify /v1/page · GET /health /openapi.json")
+    console.print(f"routes: POST {' '.join(INGEST_ROUTES)} · GET /health /openapi.json")
     console.print("a write key: [bold]lakehouse keys create <source>[/]  ·  stop with Ctrl-C")
     try:
         gateway.serve_forever()

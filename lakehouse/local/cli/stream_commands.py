@@ -126,10 +126,17 @@ def stored_item(settings: Settings, customer_id: str) -> dict[str, Any]:
     from boto3.dynamodb.types import TypeDeserializer
 
     from lakehouse.core.aws.clients import aws_client
+    from stream.sink import link_key
 
     answer = aws_client("dynamodb", region=settings.region).get_item(
         TableName=settings.names.features_table, Key={"customer_id": {"S": customer_id}}, ConsistentRead=True)
     if "Item" not in answer:
+        link = aws_client("dynamodb", region=settings.region).get_item(
+            TableName=settings.names.stream_dedup_table, Key={"dedup_key": {"S": link_key(customer_id)}},
+            ConsistentRead=True).get("Item")
+        if link is not None:  # stitched before it ever had an item of its own
+            return {"customer_id": customer_id, "merged_into": link["target"]["S"],
+                    "merged_at": link.get("event_ts", {}).get("S", "")}
         raise UserError(f"no live features for customer {customer_id!r} yet (is `lakehouse stream` running?)")
     deserializer = TypeDeserializer()
     return {k: deserializer.deserialize(v) for k, v in answer["Item"].items()}
