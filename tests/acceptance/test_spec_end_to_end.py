@@ -478,3 +478,15 @@ def test_every_stream_record_was_applied_once(pipeline: Pipeline) -> None:
     applied = sum(r.events for r in pipeline.streams)
     assert applied == len(pipeline.raw) and sum(r.rejected for r in pipeline.streams) == 0
     assert Counter(pipeline.raw[m]["type"] for m in pipeline.raw)["alias"] >= 3
+
+
+def test_funnel_purchasers_are_customers_with_orders_that_count(pipeline: Pipeline) -> None:
+    """The funnel's purchasers per day: distinct customers with an order that counts (a cancelled order is no
+    purchase, a re-post is the same order). Seen failing while the funnel counted Order Completed events: the
+    cancelled order's customer was a purchaser on 2025-06-16."""
+    hand: dict[date, set[str]] = {}
+    for o in ORDERS:
+        if o.counts:
+            hand.setdefault(o.day, set()).add(o.customer)
+    rows = pipeline.dicts("SELECT full_date, purchasers FROM mart_funnel_daily WHERE purchasers > 0")
+    assert {r["full_date"]: r["purchasers"] for r in rows} == {day: len(c) for day, c in hand.items()}

@@ -437,11 +437,11 @@ class Oracle:
         track = self.e[self.e["type"] == "track"]
         steps = {"viewers": ["Product Viewed"], "cart_adders": ["Product Added"],
                  "checkout_starters": ["Checkout Started", "Checkout Step Viewed", "Checkout Step Completed",
-                                       "Payment Info Entered"],
-                 "purchasers": ["Order Completed"]}
+                                       "Payment Info Entered"]}
         out = pd.DataFrame(index=pd.Index(sorted(track["date"].unique()), name="full_date"))
         for column, names in steps.items():
             out[column] = track[track["event"].isin(names)].groupby("date")["customer_id"].nunique()
+        out["purchasers"] = self.counted().groupby("date")["customer_id"].nunique()  # orders that count
         out = out.fillna(0).reset_index()
         out["view_to_cart_rate"] = out["cart_adders"] / out["viewers"].replace(0, np.nan)
         out["cart_to_checkout_rate"] = out["checkout_starters"] / out["cart_adders"].replace(0, np.nan)
