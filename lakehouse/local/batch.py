@@ -57,6 +57,18 @@ class BatchReport:
                 out.append(("star", "skipped", s.skipped))
             else:
                 out.append(("star", "as of", s.as_of or ""))
+                out += [("star", f"events left out: {why}", f"{n:,}") for why, n in s.excluded_events.items() if n]
+                out.append(("star", "identities stitched / conflicts",
+                            f"{s.identity.stitched_ids:,} / {s.identity.conflicts:,}"))
+                o = s.orders
+                out.append(("star", "orders / duplicates / updated / cancelled",
+                            f"{o.orders:,} / {o.duplicate_events:,} / {o.updated:,} / {o.cancelled:,}"))
+                out.append(("star", "refunds netted / capped / unknown order",
+                            f"{o.refunds_netted:,} / {o.refunds_capped:,} / {o.refunds_unknown_order:,}"))
+                m = s.money
+                out.append(("star", f"orders unconverted into {m.reporting_currency}", f"{m.unconverted_orders:,}"))
+                out += [("star", f"  unconverted: {currency}", f"{v['orders']:,} orders, {v['amount']} {currency}")
+                        for currency, v in sorted(m.unconverted.items())]
                 out += [("star", name, f"{t.rows:,} rows, {t.files} file(s), {t.bytes:,} B")
                         for name, t in s.tables.items()]
                 out.append(("star", "seconds", f"{s.seconds:.1f}"))

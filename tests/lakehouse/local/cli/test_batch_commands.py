@@ -54,6 +54,7 @@ def batch_home(tmp_path_factory, spark) -> Path:
         assert result.exit_code == 0, result.output
         assert "records read" in result.output and "(line): is not a JSON object" in result.output
         assert "warehouse (duckdb)" in result.output
+        assert "identities stitched / conflicts" in result.output and "orders unconverted into USD" in result.output
         again = runner.invoke(app, ["batch", "--no-catalog"])
         assert again.exit_code == 0 and "no new raw objects" in again.output
         assert "already holds star build" in again.output
