@@ -6,15 +6,22 @@ Job parameters (:class:`lakehouse.core.job_args.LoadWarehouseArguments`): ``--la
 ``--redshift_port``, ``--redshift_database``, ``--redshift_workgroup``, ``--redshift_secret_arn``,
 ``--redshift_copy_role_arn``, ``--redshift_schema_name`` (each overrides the matching
 ``LAKEHOUSE_REDSHIFT__*`` variable). Locally: ``python -m glue_jobs.load_warehouse`` loads the DuckDB file.
+
+A load that cannot go through (duplicate keys in the build, a value a column cannot hold, an unusable target)
+ends the job with exit status 1 and one line on stderr (``load_warehouse.py: error: cannot load dim_customer:
+duplicate key customer_key=7 (2 rows). Nothing was loaded …``); the warehouse keeps its previous build.
 """
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 from glue_jobs.common.runtime import job_run, print_summary, run_entry_script
 from glue_jobs.warehouse.load import load_warehouse, target_for
 from lakehouse.core.job_args import LoadWarehouseArguments
+from lakehouse.core.warehouse import WarehouseError
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -25,5 +32,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return print_summary(report.as_dict())
 
 
+def entry(argv: list[str] | None = None) -> None:
+    """``__main__``: run :func:`main`; a failed load ends with its one-line message and exit status 1 (no stack
+    trace), a bad argument with exit status 2."""
+    try:
+        run_entry_script(lambda: main(argv))
+    except WarehouseError as exc:
+        print(f"{Path((argv or sys.argv)[0]).name}: error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
 if __name__ == "__main__":
-    run_entry_script(main)
+    entry()

@@ -7,6 +7,7 @@ build id in ``etl_load_state``; a load whose build id is already recorded writes
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -167,6 +168,9 @@ class DuckDbTarget:
                       if paths else f"SELECT * FROM {name} LIMIT 0")
             stage = plan.stage_name(name)
             out.append((name, f"CREATE OR REPLACE TEMP TABLE {stage} AS {source}"))
+            widths = width_check(spec)
+            out += [(name, widths)] if widths else []
+            out += [(name, s) for s in to_duckdb(plan.key_check(spec))]
             out += [(name, s) for sql in plan.merge_statements(spec) for s in to_duckdb(sql)]
             out.append((name, f"DROP TABLE IF EXISTS {stage}"))
         out += [("views", s) for view in views() for s in to_duckdb(view.sql)]
@@ -174,23 +178,37 @@ class DuckDbTarget:
         return out
 
     def load(self, version: str, files: dict[str, list[str]], on_step: Callable[[str], None]) -> int:
-        """Run :meth:`statements` in one transaction; returns how many ran (``duckdb.Error``: rolled back)."""
+        """Run :meth:`statements` in one transaction; returns how many ran.
+
+        A check that finds problems (duplicate keys, text too long in bytes) or a failing statement (a value
+        that does not convert, a NULL in a NOT NULL column) rolls everything back and raises ``WarehouseError``
+        with one line naming the table; the file keeps its previous build and load state.
+        """
         import duckdb
 
         with self._connect() as con:
             statements = self.statements(version, files, self.drifted(con))
             con.execute("BEGIN TRANSACTION")
+            step = "tables"
             try:
                 current = None
                 for step, sql in statements:
                     if step != current:
                         on_step(step)
                         current = step
-                    con.execute(sql)
+                    if plan.is_check(sql):
+                        problems = [row[0] for row in con.execute(sql).fetchall()]
+                        if problems:
+                            raise WarehouseError(plan.check_failure(step, problems))
+                    else:
+                        con.execute(sql)
                 con.execute("COMMIT")
-            except duckdb.Error:
+            except WarehouseError:
                 con.execute("ROLLBACK")
                 raise
+            except duckdb.Error as exc:
+                con.execute("ROLLBACK")
+                raise WarehouseError(failure_line(step, exc)) from None
         return len(statements)
 
     def row_counts(self) -> dict[str, int]:
@@ -202,8 +220,9 @@ class DuckDbTarget:
 class RedshiftTarget:
     """Redshift Serverless through ``redshift_connector``: COPY Parquet with an IAM role, MERGE, one transaction.
 
-    Not executable without an AWS account: moto does not implement Redshift Serverless (the statements
-    are unit-tested to parse in sqlglot's Redshift dialect).
+    Not executable without an AWS account: moto does not implement Redshift Serverless. The statements are
+    unit-tested against our checker of Redshift's documented grammar (:mod:`glue_jobs.warehouse.grammar`);
+    ``python -m glue_jobs.warehouse.smoke`` runs the load on a real workgroup (docs/warehouse-load.md).
     """
 
     name = "redshift"
@@ -235,7 +254,7 @@ class RedshiftTarget:
         out += [("tables", q(spec.ddl)) for spec in tables().values()]
         for name, spec in star_tables().items():
             create, copy = plan.redshift_stage_statements(spec, _manifest_uri(self.settings, name), role)
-            out += [(name, q(create)), (name, copy)]
+            out += [(name, q(create)), (name, copy), (name, plan.key_check(spec))]
             out += [(name, q(sql)) for sql in plan.merge_statements(spec)]
             out.append((name, plan.drop_stage(spec)))
         out += [("views", q(view.sql)) for view in views()]
@@ -243,14 +262,17 @@ class RedshiftTarget:
         return out
 
     def drifted(self, cursor) -> list[str]:
-        """Tables of the schema whose column names (in order) differ from their DDL's (Redshift reports its own
-        type names, so types are not compared; a type change alone needs a column rename or a manual drop)."""
-        cursor.execute("SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s "
-                       "ORDER BY table_name, ordinal_position", (self.schema,))
+        """Tables of the schema whose columns (names in order, and the byte length of each character column)
+        differ from their DDL's. Other types are not compared (Redshift reports its own type names); a change of
+        one needs a column rename or a manual drop. A widened VARCHAR is a change: the table is recreated."""
+        cursor.execute("SELECT table_name, column_name, character_maximum_length FROM information_schema.columns "
+                       "WHERE table_schema = %s ORDER BY table_name, ordinal_position", (self.schema,))
         existing: dict[str, list[str]] = {}
-        for table, column in cursor.fetchall():
-            existing.setdefault(table, []).append(column)
-        return plan.drifted_tables(existing, {name: list(spec.column_names) for name, spec in tables().items()})
+        for table, column, length in cursor.fetchall():
+            existing.setdefault(table, []).append(_sized(column, length))
+        expected = {name: [_sized(column, _char_length(kind)) for column, kind in spec.columns]
+                    for name, spec in tables().items()}
+        return plan.drifted_tables(existing, expected)
 
     def loaded_version(self) -> str | None:
         """The star build id recorded for ``redshift``, None before the first load."""
@@ -269,8 +291,15 @@ class RedshiftTarget:
 
     def load(self, version: str, files: dict[str, list[str]], on_step: Callable[[str], None]) -> int:
         """Run :meth:`statements` in one transaction (COPY reads the manifests, so ``files`` is unused);
-        returns how many ran. Any failure rolls back and is re-raised."""
+        returns how many ran.
+
+        A check that finds problems or any failing statement rolls everything back and raises
+        ``WarehouseError`` with one line naming the table (for a failed COPY, the column and reason Redshift
+        logged in ``sys_load_error_detail``); ``etl_load_state`` keeps the previous build, so the next load of a
+        corrected build runs normally.
+        """
         con = self._connect()
+        step, sql = "tables", ""
         try:
             con.autocommit = False
             cursor = con.cursor()
@@ -281,10 +310,18 @@ class RedshiftTarget:
                     on_step(step)
                     current = step
                 cursor.execute(sql)
+                if plan.is_check(sql):
+                    problems = [row[0] for row in cursor.fetchall() or ()]
+                    if problems:
+                        raise WarehouseError(plan.check_failure(step, problems))
             con.commit()
-        except Exception:
+        except WarehouseError:
             con.rollback()
             raise
+        except Exception as exc:
+            con.rollback()
+            detail = _load_error_detail(con) if sql.startswith("COPY ") else None
+            raise WarehouseError(failure_line(step, exc, detail)) from None
         finally:
             con.close()
         return len(statements)
@@ -301,6 +338,75 @@ class RedshiftTarget:
             return counts
         finally:
             con.close()
+
+
+def _char_length(kind: str) -> int | None:
+    """n of a ``VARCHAR(n)``/``CHAR(n)`` type (bytes), None for other types."""
+    size = re.fullmatch(r"N?(?:VAR)?CHAR\((\d+)\)", kind.upper().replace(" ", ""))
+    return int(size[1]) if size else None
+
+
+def _sized(column: str, length: int | None) -> str:
+    return f"{column}({length})" if length is not None else column
+
+
+#: the last COPY error Redshift logged for this user (SYS_LOAD_ERROR_DETAIL, Amazon Redshift Database Developer
+#: Guide: "Use SYS_LOAD_ERROR_DETAIL to view details of COPY command errors"; regular users see their own rows)
+LOAD_ERROR_QUERY = ("SELECT TRIM(column_name), TRIM(column_type), TRIM(error_message) FROM sys_load_error_detail "
+                    "ORDER BY start_time DESC LIMIT 1")
+
+
+def _load_error_detail(con) -> str | None:
+    """``column city (varchar(512)): <reason>`` of the last failed COPY, None when Redshift cannot say."""
+    try:
+        cursor = con.cursor()
+        cursor.execute(LOAD_ERROR_QUERY)
+        row = cursor.fetchone()
+    except Exception:  # a diagnosis only: the load error is reported either way
+        return None
+    if not row:
+        return None
+    column, kind, message = row
+    return f"column {column} ({kind}): {message}"
+
+
+def _driver_message(exc: BaseException) -> str:
+    """The server's message of a driver error: redshift_connector passes the server's error fields as a dict
+    (``M`` holds the message); DuckDB and others give text. First line only."""
+    first = exc.args[0] if exc.args else exc
+    if isinstance(first, dict):
+        first = first.get("M") or first
+    text = str(first).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def failure_line(step: str, exc: BaseException, detail: str | None = None) -> str:
+    """One readable line for a statement that failed at ``step`` (a table name, ``tables``, ``views`` or
+    ``state``), with ``detail`` (e.g. the column of a failed COPY) when known."""
+    where = f"loading {step}" if step in star_tables() else f"the load's {step} step"
+    reason = _driver_message(exc) + (f"; {detail}" if detail else "")
+    return f"{where} failed: {reason}. {plan.NOTHING_LOADED}"
+
+
+def width_check(spec) -> str | None:
+    """A DuckDB query giving one line per stage value longer in bytes than its Redshift column holds (at most
+    :data:`plan.SHOWN`), e.g. ``city: 530 bytes, more than VARCHAR(512) holds (customer_key=7)``.
+
+    Redshift ``VARCHAR(n)`` and ``CHAR(n)`` count bytes, not characters (Amazon Redshift Database Developer
+    Guide, "Character types": "CHAR and VARCHAR data types are defined in terms of bytes, not characters"), and
+    its COPY fails on a longer value; DuckDB's VARCHAR has no length, so the local load checks it here (``strlen``
+    counts UTF-8 bytes in DuckDB). None for a table without sized text columns.
+    """
+    stage, key = plan.stage_name(spec.name), plan.key_text(spec)
+    parts = []
+    for column, kind in spec.columns:
+        size = _char_length(kind)
+        if size is not None:
+            parts.append(f"SELECT '{column}: ' || CAST(strlen({column}) AS VARCHAR) || ' bytes, more than {kind} "
+                         f"holds (' || {key} || ')' AS problem FROM {stage} WHERE strlen({column}) > {size}")
+    if not parts:
+        return None
+    return f"SELECT problem FROM ({' UNION ALL '.join(parts)}) AS problems ORDER BY 1 LIMIT {plan.SHOWN}"
 
 
 def redshift_connection(settings: Settings):

@@ -1,4 +1,4 @@
-"""The load, as SQL in the Redshift dialect: stage each table, delete rows the build no longer has, MERGE.
+"""The load, as SQL in the Redshift dialect: stage each table, check it, delete rows the build no longer has, MERGE.
 
 One load is one transaction::
 
@@ -6,11 +6,19 @@ One load is one transaction::
     CREATE TABLE IF NOT EXISTS …                 (every DDL file)
     CREATE TEMP TABLE stage_t (LIKE t)            (per table)
     COPY stage_t FROM '<manifest>' IAM_ROLE '<role>' FORMAT AS PARQUET MANIFEST
+    SELECT … FROM stage_t GROUP BY <key> HAVING COUNT(*) > 1   (the key check: any row fails the load)
     DELETE FROM t WHERE NOT EXISTS (… stage_t …) (rows a rebuild dropped, e.g. a session merged into another)
-    MERGE INTO t USING stage_t …                  (update on the primary key, insert the rest)
+    MERGE INTO t USING stage_t AS s ON t.k = s.k WHEN MATCHED THEN UPDATE SET … WHEN NOT MATCHED THEN INSERT …
     DROP TABLE stage_t
     CREATE OR REPLACE VIEW …                      (every mart, dependencies first)
     DELETE/INSERT etl_load_state                  (the build id this target now holds)
+
+Every statement follows the grammar of the Amazon Redshift Database Developer Guide, as
+:mod:`glue_jobs.warehouse.grammar` checks it: MERGE names no target alias (``MERGE INTO target_table USING
+source_table [ [ AS ] alias ] ON match_condition WHEN MATCHED … WHEN NOT MATCHED …``, r_MERGE), UPDATE SET and
+INSERT name target columns without a table name, COPY of a manifest says MANIFEST. Primary keys are informational
+in Redshift (r_CREATE_TABLE_NEW: "They aren't enforced by the system"), and MERGE fails when one target row
+matches several stage rows, so the key check runs first and names the duplicate keys.
 
 Running it twice leaves the same rows: the star build's surrogate keys are stable hashes, so every
 statement is idempotent. Locally the DuckDB target runs the same statements, transpiled, with the
@@ -37,20 +45,56 @@ def _quote(text: str) -> str:
 def merge_statements(spec: TableSpec) -> list[str]:
     """DELETE rows missing from the stage, then MERGE the stage into the table (Redshift dialect).
 
-    Rows match on the DDL's primary key (e.g. ``event_id`` for fact_order, ``customer_id, snapshot_date``
-    for fact_customer_metrics); matched rows get every other column from the stage.
+    Rows match on the DDL's primary key (e.g. ``order_id`` for fact_order, ``customer_id, snapshot_date``
+    for fact_customer_metrics); matched rows get every other column from the stage. The target takes no alias
+    (Redshift's MERGE grammar has none) and is named by its table name in the ON condition; both WHEN clauses
+    are always present, as the grammar requires (a table whose columns are all key updates its first key
+    column to itself).
     """
-    stage = stage_name(spec.name)
-    match = " AND ".join(f"s.{k} = {spec.name}.{k}" for k in spec.primary_key)
-    on = " AND ".join(f"t.{k} = s.{k}" for k in spec.primary_key)
-    others = [c for c in spec.column_names if c not in spec.primary_key]
+    name, stage = spec.name, stage_name(spec.name)
+    match = " AND ".join(f"s.{k} = {name}.{k}" for k in spec.primary_key)
+    on = " AND ".join(f"{name}.{k} = s.{k}" for k in spec.primary_key)
+    others = [c for c in spec.column_names if c not in spec.primary_key] or list(spec.primary_key[:1])
     columns = ", ".join(spec.column_names)
     values = ", ".join(f"s.{c}" for c in spec.column_names)
-    merge = f"MERGE INTO {spec.name} AS t USING {stage} AS s ON {on}"
-    if others:
-        merge += " WHEN MATCHED THEN UPDATE SET " + ", ".join(f"{c} = s.{c}" for c in others)
-    merge += f" WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({values})"
-    return [f"DELETE FROM {spec.name} WHERE NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {match})", merge]
+    merge = (f"MERGE INTO {name} USING {stage} AS s ON {on}"
+             " WHEN MATCHED THEN UPDATE SET " + ", ".join(f"{c} = s.{c}" for c in others) +
+             f" WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({values})")
+    return [f"DELETE FROM {name} WHERE NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {match})", merge]
+
+
+#: how many problem rows a check reports
+SHOWN = 5
+
+
+def is_check(sql: str) -> bool:
+    """Whether a load statement is a check: a query whose rows (one text column each) are problems that fail the
+    load (:func:`key_check`); every other statement changes the warehouse."""
+    return sql.lstrip().upper().startswith("SELECT")
+
+
+def key_text(spec: TableSpec) -> str:
+    """A SQL expression naming a row by its primary key as text, e.g. ``'order_id=' || … `` -> ``order_id=o1``."""
+    return " || ', ' || ".join(f"'{k}=' || COALESCE(CAST({k} AS VARCHAR), 'NULL')" for k in spec.primary_key)
+
+
+def key_check(spec: TableSpec) -> str:
+    """A query giving one line per primary key the stage holds more than once (at most :data:`SHOWN`), e.g.
+    ``duplicate key order_id=o1 (2 rows)``; none when the stage has one row per key, as MERGE needs."""
+    keys = ", ".join(spec.primary_key)
+    return (f"SELECT 'duplicate key ' || {key_text(spec)} || ' (' || CAST(COUNT(*) AS VARCHAR) || ' rows)' AS problem "
+            f"FROM {stage_name(spec.name)} GROUP BY {keys} HAVING COUNT(*) > 1 ORDER BY 1 LIMIT {SHOWN}")
+
+
+def check_failure(table: str, problems: list[str]) -> str:
+    """The one-line error of a failed check on ``table`` (``problems``: the lines the check returned)."""
+    shown = "; ".join(problems[:SHOWN]) + ("; …" if len(problems) > SHOWN else "")
+    return f"cannot load {table}: {shown}. {NOTHING_LOADED}"
+
+
+#: what every load failure adds: the state a failed load leaves
+NOTHING_LOADED = ("Nothing was loaded (the load rolled back and the warehouse keeps its previous build); "
+                  "the next load of a corrected build goes ahead normally")
 
 
 def redshift_stage_statements(spec: TableSpec, manifest_uri: str, copy_role_arn: str) -> list[str]:

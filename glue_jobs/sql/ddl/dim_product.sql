@@ -2,9 +2,9 @@
 -- member 'unknown' for lines and events naming no product (no first_seen_date).
 CREATE TABLE IF NOT EXISTS dim_product (
     product_key      BIGINT         NOT NULL ENCODE RAW,
-    product_id       VARCHAR(128)   NOT NULL ENCODE ZSTD,
-    product_name     VARCHAR(256)   ENCODE ZSTD,
-    category         VARCHAR(64)    NOT NULL ENCODE ZSTD,
+    product_id       VARCHAR(512)   NOT NULL ENCODE ZSTD,
+    product_name     VARCHAR(1024)  ENCODE ZSTD,
+    category         VARCHAR(256)   NOT NULL ENCODE ZSTD,
     list_price       DECIMAL(18,2)  ENCODE ZSTD,
     first_seen_date  DATE           ENCODE ZSTD,
     PRIMARY KEY (product_key)

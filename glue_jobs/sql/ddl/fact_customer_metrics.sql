@@ -1,6 +1,8 @@
 -- fact_customer_metrics: daily snapshot, one row per registered customer and day since first seen.
+-- Distributed on customer_id, as dim_customer and every customer-grain fact are: the marts join them on
+-- customer_id (the current version of dim_customer), so those joins are collocated.
 CREATE TABLE IF NOT EXISTS fact_customer_metrics (
-    customer_id           VARCHAR(256)      NOT NULL ENCODE ZSTD,
+    customer_id           VARCHAR(1024)     NOT NULL ENCODE ZSTD,
     snapshot_date         DATE              NOT NULL ENCODE ZSTD,
     date_key              INTEGER           NOT NULL ENCODE RAW,
     customer_key          BIGINT            NOT NULL ENCODE ZSTD,
@@ -24,5 +26,5 @@ CREATE TABLE IF NOT EXISTS fact_customer_metrics (
     balance               DECIMAL(18,2)     ENCODE ZSTD,
     PRIMARY KEY (customer_id, snapshot_date)
 )
-DISTKEY (customer_key)
+DISTKEY (customer_id)
 SORTKEY (date_key);

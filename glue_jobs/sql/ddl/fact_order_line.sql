@@ -1,11 +1,13 @@
 -- fact_order_line: one row per product line of an order's winning Order Completed event. category: the line's,
 -- else the product's known one, else 'unknown'. line_amount in `currency`, line_amount_rc in the reporting currency.
+-- Distributed on order_id, as fact_order is: the join of lines to their order and mart_product_affinity's self-join
+-- of baskets (lines of one order) are collocated. Text widths are bytes: 4 per character of the contract's limit.
 CREATE TABLE IF NOT EXISTS fact_order_line (
-    event_id        VARCHAR(256)   NOT NULL ENCODE ZSTD,
+    event_id        VARCHAR(1024)  NOT NULL ENCODE ZSTD,
     line_number     INTEGER        NOT NULL ENCODE ZSTD,
-    order_id        VARCHAR(128)   NOT NULL ENCODE ZSTD,
+    order_id        VARCHAR(512)   NOT NULL ENCODE ZSTD,
     customer_key    BIGINT         NOT NULL ENCODE ZSTD,
-    customer_id     VARCHAR(256)   NOT NULL ENCODE ZSTD,
+    customer_id     VARCHAR(1024)  NOT NULL ENCODE ZSTD,
     product_key     BIGINT         NOT NULL ENCODE ZSTD,
     category        VARCHAR(256)   NOT NULL ENCODE ZSTD,
     date_key        INTEGER        NOT NULL ENCODE RAW,
@@ -19,5 +21,5 @@ CREATE TABLE IF NOT EXISTS fact_order_line (
     is_cancelled    BOOLEAN        NOT NULL ENCODE ZSTD,
     PRIMARY KEY (event_id, line_number)
 )
-DISTKEY (event_id)
+DISTKEY (order_id)
 SORTKEY (date_key);

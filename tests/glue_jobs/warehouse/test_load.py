@@ -120,3 +120,78 @@ def test_a_table_whose_ddl_changed_is_recreated_by_the_next_load(settings) -> No
     columns = [r[0] for r in query(settings, "SELECT column_name FROM information_schema.columns "
                                              "WHERE table_name = 'fact_order' ORDER BY ordinal_position")]
     assert columns == [name for name, _ in STAR_TABLES["fact_order"]]
+
+
+def geography_row(key: int, city: str) -> dict:
+    return {"geography_key": key, "geography": "Japan", "city": city}
+
+
+def test_duplicate_keys_fail_the_load_and_the_next_good_build_loads(settings) -> None:
+    """A stage with two rows for one key (e.g. two dim_customer versions with one key) fails with the keys named,
+    leaves the warehouse on its previous build, and does not block the next build.
+
+    Seen failing without the key check: the load failed at the MERGE with DuckDB's "MERGE INTO command cannot affect
+    the same target row more than once", naming no key (and Redshift's message differs again)."""
+    days = [date(2025, 6, 1), date(2025, 6, 2)]
+    write_build(settings, "b1", {"dim_date": [dim_date_row(d) for d in days]})
+    load_warehouse(settings)
+    write_build(settings, "b2", {"dim_date": [dim_date_row(days[0]), dim_date_row(days[0]), dim_date_row(days[1])],
+                                 "fact_daily_kpis": [kpi_row(days[0], 2, "50.00")]})
+    with pytest.raises(WarehouseError) as caught:
+        load_warehouse(settings)
+    message = str(caught.value)
+    assert message.startswith("cannot load dim_date: duplicate key date_key=20250601 (2 rows). Nothing was loaded")
+    assert "\n" not in message
+    assert query(settings, "SELECT target, version FROM etl_load_state") == [("duckdb", "b1")]
+    assert query(settings, "SELECT count(*) FROM dim_date") == [(2,)]
+    assert query(settings, "SELECT count(*) FROM fact_daily_kpis") == [(0,)]  # nothing of b2 half-loaded
+    write_build(settings, "b3", {"dim_date": [dim_date_row(d) for d in days],
+                                 "fact_daily_kpis": [kpi_row(days[0], 2, "50.00")]})
+    report = load_warehouse(settings)
+    assert report.version == "b3" and report.tables["fact_daily_kpis"] == 1
+    assert query(settings, "SELECT version FROM etl_load_state") == [("b3",)]
+
+
+def test_a_multibyte_city_at_the_contract_limit_loads(settings) -> None:
+    """The contract allows 128 characters of city; Redshift's VARCHAR counts bytes (up to 4 per character).
+
+    Seen failing with the DDL's former VARCHAR(128): "cannot load dim_geography: city: 512 bytes, more than
+    VARCHAR(128) holds (geography_key=1)", as Redshift's COPY would have failed."""
+    from lakehouse.core.contract.properties import Traits
+
+    city = "\U0001d538" * 128  # MATHEMATICAL DOUBLE-STRUCK CAPITAL A: 4 bytes in UTF-8
+    assert Traits(city=city).city == city and len(city.encode()) == 512
+    with pytest.raises(ValueError):
+        Traits(city=city + "A")
+    write_build(settings, "b1", {"dim_geography": [geography_row(1, city), geography_row(2, "Ōsaka")]})
+    assert load_warehouse(settings).tables["dim_geography"] == 2
+    assert query(settings, "SELECT city FROM dim_geography ORDER BY geography_key") == [(city,), ("Ōsaka",)]
+
+
+def test_a_value_too_long_in_bytes_fails_like_redshift_copy(settings) -> None:
+    """context.channel has no length in the contract: a longer one than dim_channel holds cannot load on Redshift.
+
+    Seen failing before the byte check: DuckDB (VARCHAR without length) loaded it and the local load passed where
+    Redshift's COPY fails."""
+    write_build(settings, "b1", {"dim_channel": [{"channel_key": 1, "channel": "web"}]})
+    load_warehouse(settings)
+    long_channel = "é" * 200  # 200 characters, 400 bytes
+    write_build(settings, "b2", {"dim_channel": [{"channel_key": 2, "channel": long_channel}]})
+    with pytest.raises(WarehouseError, match=r"^cannot load dim_channel: channel: 400 bytes, more than VARCHAR\(256\) "
+                                             r"holds \(channel_key=2\)\. Nothing was loaded"):
+        load_warehouse(settings)
+    assert query(settings, "SELECT channel FROM dim_channel") == [("web",)]
+
+
+def test_a_row_that_cannot_load_gives_one_line_naming_the_table(settings) -> None:
+    """A NULL in a NOT NULL column: the load fails with one line naming the table, not DuckDB's exception.
+
+    Seen failing before: duckdb.ConstraintException propagated ("NOT NULL constraint failed: dim_channel.channel");
+    the CLI catches WarehouseError only, so `lakehouse batch` ended in a stack trace."""
+    write_build(settings, "b1", {"dim_channel": [{"channel_key": 1, "channel": None}]})
+    with pytest.raises(WarehouseError) as caught:
+        load_warehouse(settings)
+    message = str(caught.value)
+    assert message.startswith("loading dim_channel failed: ") and "NOT NULL" in message and "\n" not in message
+    write_build(settings, "b2", {"dim_channel": [{"channel_key": 1, "channel": "web"}]})
+    assert load_warehouse(settings).tables["dim_channel"] == 1

@@ -55,7 +55,8 @@ def test_merge_matches_on_the_primary_key_and_updates_the_rest() -> None:
     spec = tables()["fact_order_line"]
     delete, merge = plan.merge_statements(spec)
     assert "s.event_id = fact_order_line.event_id AND s.line_number = fact_order_line.line_number" in delete
-    assert "ON t.event_id = s.event_id AND t.line_number = s.line_number" in merge
+    assert merge.startswith("MERGE INTO fact_order_line USING stage_fact_order_line AS s ON ")
+    assert "ON fact_order_line.event_id = s.event_id AND fact_order_line.line_number = s.line_number" in merge
     assert "UPDATE SET order_id = s.order_id" in merge and "event_id = s.event_id" not in merge.split("UPDATE")[1]
     for sql in (delete, merge):
         parses_as_redshift(sql)
@@ -71,9 +72,13 @@ def test_redshift_needs_a_copy_role_and_an_s3_lake(tmp_path) -> None:
 class RecordingConnection:
     """Stands in for a redshift_connector connection: records statements, commits and rollbacks."""
 
-    def __init__(self, fail_on: str | None = None, columns: list[tuple[str, str]] = ()):
+    def __init__(self, fail_on: str | None = None, columns: list[tuple[str, str, int | None]] = (),
+                 duplicates: dict[str, list[str]] | None = None, load_error: tuple | None = None):
         self.executed: list[str] = []
-        self.columns = list(columns)  # what information_schema.columns answers: (table, column)
+        self.columns = list(columns)  # what information_schema.columns answers: (table, column, char length)
+        self.duplicates = duplicates or {}  # stage table -> what its key check answers
+        self.load_error = load_error  # what sys_load_error_detail answers
+        self.last = ""
         self.commits = self.rollbacks = 0
         self.autocommit = True
         self.fail_on = fail_on
@@ -83,11 +88,18 @@ class RecordingConnection:
 
     def execute(self, sql, params=None):
         if self.fail_on and self.fail_on in sql:
-            raise RuntimeError("COPY failed: S3 access denied")
+            raise RuntimeError({"S": "ERROR", "C": "XX000", "M": "COPY failed: S3 access denied"})
         self.executed.append(sql)
+        self.last = sql
 
     def fetchall(self):
+        if self.last.startswith("SELECT 'duplicate key"):
+            stage = self.last.split(" FROM ")[1].split()[0]
+            return [(line,) for line in self.duplicates.get(stage, [])]
         return self.columns
+
+    def fetchone(self):
+        return self.load_error
 
     def commit(self):
         self.commits += 1
@@ -106,6 +118,10 @@ def test_the_load_is_one_transaction(s3_settings) -> None:
     count = target.load("v1", {}, steps.append)
     assert connection.autocommit is False and connection.commits == 1 and connection.rollbacks == 0
     assert count == len(connection.executed) - 1  # the first reads information_schema (drifted tables)
+    checks = [sql for sql in connection.executed[1:] if plan.is_check(sql)]
+    assert len(checks) == len(star_tables())
+    order = [sql.split()[0] for sql in connection.executed if "stage_fact_order " in sql + " "]
+    assert order == ["CREATE", "COPY", "SELECT", "DELETE", "MERGE", "DROP"]
     assert not any(sql.startswith("DROP TABLE IF EXISTS analytics.") for sql in connection.executed)
     assert connection.executed[-1].startswith("INSERT INTO analytics.etl_load_state")
     assert steps[0] == "tables" and steps[-1] == "state" and len(views()) > 0
@@ -122,8 +138,8 @@ def test_a_failing_statement_rolls_everything_back(s3_settings) -> None:
 def test_a_table_whose_ddl_changed_is_dropped_and_recreated(s3_settings) -> None:
     """Issue 11 changed fact_order's grain (key order_id, new columns): with only CREATE TABLE IF NOT EXISTS the
     old table stayed and COPY, which maps Parquet columns by position, failed or misplaced the values."""
-    old = [("fact_order", c) for c in ("event_id", "order_id", "customer_key", "customer_id", "date_key")]
-    current = [("dim_channel", "channel_key"), ("dim_channel", "channel")]
+    old = [("fact_order", c, n) for c, n in (("event_id", 256), ("order_id", 128), ("customer_key", None))]
+    current = [("dim_channel", "channel_key", None), ("dim_channel", "channel", 256)]
     connection = RecordingConnection(columns=old + current)
     RedshiftTarget(s3_settings, connect=lambda: connection).load("v1", {}, lambda step: None)
     drops = [sql for sql in connection.executed if sql.startswith("DROP TABLE IF EXISTS analytics.")]
@@ -131,3 +147,45 @@ def test_a_table_whose_ddl_changed_is_dropped_and_recreated(s3_settings) -> None
     create = next(i for i, sql in enumerate(connection.executed)
                   if "CREATE TABLE IF NOT EXISTS analytics.fact_order " in sql)
     assert connection.executed.index(drops[0]) < create
+
+
+def test_duplicate_keys_in_a_stage_fail_the_load_before_merge(s3_settings) -> None:
+    """MERGE fails (or double-counts) when one target row matches several stage rows; the key check names them.
+
+    Seen failing before the key check: the load ran through (commits == 1) with the duplicates in the stage."""
+    connection = RecordingConnection(duplicates={"stage_dim_customer": ["duplicate key customer_key=7 (2 rows)"]})
+    target = RedshiftTarget(s3_settings, connect=lambda: connection)
+    with pytest.raises(WarehouseError, match=r"cannot load dim_customer: duplicate key customer_key=7 \(2 rows\)"):
+        target.load("v1", {}, lambda step: None)
+    assert connection.commits == 0 and connection.rollbacks == 1
+    assert not any(sql.startswith("MERGE INTO analytics.dim_customer ") for sql in connection.executed)
+
+
+def test_a_copy_that_fails_on_a_value_names_the_column_in_one_line(s3_settings) -> None:
+    """A stage row that cannot load: the error is one line with the column and reason from sys_load_error_detail.
+
+    Seen failing before: the driver's exception (a dict of server fields) propagated as is."""
+    connection = RecordingConnection(fail_on="COPY stage_dim_geography ",
+                                     load_error=("city", "varchar(512)", "String length exceeds DDL length"))
+    target = RedshiftTarget(s3_settings, connect=lambda: connection)
+    with pytest.raises(WarehouseError) as caught:
+        target.load("v1", {}, lambda step: None)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("loading dim_geography failed: COPY failed: S3 access denied; column city "
+                              "(varchar(512)): String length exceeds DDL length.")
+    assert "next load of a corrected build" in message
+    assert connection.commits == 0 and connection.rollbacks >= 1
+
+
+def test_a_column_widened_in_bytes_recreates_the_table(s3_settings) -> None:
+    """dim_geography.city went from VARCHAR(128) to VARCHAR(512) (bytes for 128 characters): an existing table with
+    the old width is dropped and recreated, else COPY would still fail on a long multi-byte city.
+
+    Seen failing before: the drift check compared column names only, so no DROP was sent."""
+    narrow = [("dim_geography", "geography_key", None), ("dim_geography", "geography", 256),
+              ("dim_geography", "city", 128)]
+    connection = RecordingConnection(columns=narrow)
+    RedshiftTarget(s3_settings, connect=lambda: connection).load("v1", {}, lambda step: None)
+    assert [sql for sql in connection.executed if sql.startswith("DROP TABLE IF EXISTS analytics.")] == [
+        "DROP TABLE IF EXISTS analytics.dim_geography CASCADE"]

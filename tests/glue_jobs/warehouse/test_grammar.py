@@ -1,0 +1,111 @@
+"""The Redshift grammar checker, on statements from the Amazon Redshift Database Developer Guide, and on every
+statement the loader sends to Redshift.
+
+Seen failing before the fix: ``test_every_statement_the_loader_sends_follows_redshift_grammar`` failed on the
+loader's ``MERGE INTO analytics.dim_channel AS t USING stage_dim_channel AS s …`` with "merge-target-alias: the
+MERGE target has an alias (t); only source_table takes one (…/r_MERGE.html)".
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from glue_jobs.warehouse import grammar
+from glue_jobs.warehouse.load import RedshiftTarget
+from glue_jobs.warehouse.sql_files import star_tables, tables
+from lakehouse.core.config import RedshiftSettings, Settings
+
+ROLE = "arn:aws:iam::0123456789012:role/MyRedshiftRole"
+
+#: statements the documentation gives as examples (lower case as the pages print them)
+DOCUMENTED = [
+    # r_MERGE.html, Examples
+    "MERGE INTO target USING source ON target.id = source.id WHEN MATCHED THEN UPDATE SET id = source.id, "
+    "name = source.name WHEN NOT MATCHED THEN INSERT VALUES (source.id, source.name)",
+    "MERGE INTO target USING source ON target.id = source.id WHEN MATCHED THEN DELETE "
+    "WHEN NOT MATCHED THEN INSERT VALUES (source.id, source.name)",
+    "MERGE INTO target USING source ON target.id = source.id REMOVE DUPLICATES",
+    # r_DELETE.html, Examples
+    "delete from category",
+    "delete from category where catid between 0 and 9",
+    "delete from listing where listing.sellerid not in(select sales.sellerid from sales)",
+    "delete from category using event where event.catid=category.catid and category.catid=9",
+    # copy-parameters-data-source-s3.html and r_COPY_command_examples.html
+    f"copy customer from 's3://mybucket/cust.manifest' iam_role '{ROLE}' manifest",
+    f"copy listing from 's3://amzn-s3-demo-bucket/data/listings/parquet/' iam_role '{ROLE}' format as parquet",
+    # r_CREATE_TABLE_NEW.html and r_CREATE_TABLE_examples.html
+    "create table test(col1 varchar(max))",
+    "create table t1(col1 int, col2 int) diststyle key distkey(col1)",  # DISTKEY as a table attribute
+    "create table sales(salesid integer not null, listid integer not null, primary key(salesid)) "
+    "distkey(listid) compound sortkey(listid, salesid)",
+    "create temp table stage (like target)",
+    # r_DROP_TABLE.html, r_INSERT_30.html, r_BEGIN.html, r_COMMIT.html
+    "drop table feedback cascade",
+    "drop table if exists feedback",
+    "insert into category_stage values (12, 'Concerts', 'Comedy', 'All stand-up comedy performances')",
+    "begin", "begin transaction", "commit", "end transaction",
+]
+
+#: (statement, the rule it breaks): each against a sentence of the documentation
+BROKEN = [
+    ("MERGE INTO target AS t USING source AS s ON t.id = s.id WHEN MATCHED THEN UPDATE SET name = s.name "
+     "WHEN NOT MATCHED THEN INSERT (id, name) VALUES (s.id, s.name)", "merge-target-alias"),
+    ("MERGE INTO target USING source ON target.id = source.id WHEN NOT MATCHED THEN INSERT VALUES (source.id)",
+     "merge-clauses"),
+    ("MERGE INTO target USING source ON target.id = source.id WHEN MATCHED THEN UPDATE SET target.name = "
+     "source.name WHEN NOT MATCHED THEN INSERT VALUES (source.id, source.name)", "merge-update-column"),
+    ("MERGE INTO target USING source ON target.id = source.id WHEN MATCHED AND source.x > 1 THEN DELETE "
+     "WHEN NOT MATCHED THEN INSERT VALUES (source.id)", "merge-when-condition"),
+    ("MERGE INTO target USING (SELECT * FROM source) AS s ON target.id = s.id WHEN MATCHED THEN DELETE "
+     "WHEN NOT MATCHED THEN INSERT VALUES (s.id)", "merge-source"),
+    ("MERGE INTO target USING source ON target.id > source.id WHEN MATCHED THEN DELETE "
+     "WHEN NOT MATCHED THEN INSERT VALUES (source.id)", "merge-on"),
+    ("MERGE INTO target AS t USING source ON t.id = source.id REMOVE DUPLICATES", "merge-remove-duplicates"),
+    ("delete category using event where event.catid = category.catid", "delete-from"),
+    ("delete from category as c where c.catid = 9", "delete-target-alias"),
+    (f"copy stage from 's3://b/warehouse/_manifests/t.json' iam_role '{ROLE}' format as parquet", "copy-manifest"),
+    (f"copy stage from 's3://b/m.json' iam_role '{ROLE}' format as parquet manifest region 'us-east-1'",
+     "copy-columnar-parameters"),
+    (f"copy stage from 's3://b/m.json' iam_role '{ROLE}' format as parquet manifest maxerror 10",
+     "copy-columnar-parameters"),
+    ("copy stage from 's3://b/m.json' format as parquet manifest", "copy-authorization"),
+    ("create table t (city varchar(70000))", "character-length"),
+    ("create table t (code char(5000))", "character-length"),
+    ("create temp table analytics.stage (like analytics.t)", "temp-table-schema"),
+    ("create temp table stage (like t) diststyle all", "like-physical"),
+    ("create table t (a int, b int) diststyle all distkey(a)", "distkey-style"),
+    ("create table t (a int) diststyle key", "diststyle-key"),
+    ("create table t (a int) distkey(b)", "distkey-column"),
+    ("create table t (a int) sortkey(a, b)", "sortkey-column"),
+    ("create table t (a int encode snappy)", "encode"),
+    ("create table t (a int, primary key (b))", "primary-key-column"),
+    ("insert into t (a, b) values (1, 2, 3)", "insert-values"),
+    ("drop table t purge", "drop-table"),
+    ("vacuum t", "kind"),
+]
+
+
+@pytest.mark.parametrize("sql", DOCUMENTED)
+def test_documented_statements_pass(sql: str) -> None:
+    assert grammar.violations(sql) == []
+
+
+@pytest.mark.parametrize(("sql", "rule"), BROKEN)
+def test_statements_against_the_documentation_are_caught(sql: str, rule: str) -> None:
+    found = grammar.violations(sql)
+    assert rule in {v.rule for v in found}, found
+    assert all(v.source.startswith(grammar.DOCS) for v in found)
+    with pytest.raises(grammar.GrammarError, match=rule):
+        grammar.check(sql)
+
+
+@pytest.mark.parametrize("schema", ["analytics", "public"])
+def test_every_statement_the_loader_sends_follows_redshift_grammar(tmp_path, schema: str) -> None:
+    """Every table in glue_jobs/sql/ddl: its DDL, stage, COPY, key check, DELETE, MERGE; the views; the state rows."""
+    settings = Settings(stage="prod", home=tmp_path, lake_root="s3://acme-lake/lakehouse",
+                        redshift=RedshiftSettings(copy_role_arn=ROLE, schema_name=schema))
+    statements = RedshiftTarget(settings).statements("20250601T000000Z-abc", drifted=list(tables()))
+    merges = [sql for _, sql in statements if sql.startswith("MERGE")]
+    assert len(merges) == len(star_tables())
+    problems = [f"{step}: {v}" for step, sql in statements for v in grammar.violations(sql)]
+    assert problems == []
