@@ -59,41 +59,57 @@ def dim_date(spark: SparkSession, first: date, last: date) -> DataFrame:
 def customer_versions(customers: DataFrame, events: DataFrame) -> DataFrame:
     """SCD2 versions of every customer seen in ``events`` (profile history from ``customers``).
 
-    A version starts when an identify call changes a tracked attribute: an attribute the call sets takes
-    its value, one it names in ``traits_cleared`` (Segment: a trait set to null) becomes NULL, one it leaves
-    out keeps its previous value. ``customers`` and ``events`` carry the stitched ``customer_id``
-    (:func:`glue_jobs.star.identity.stitch`), so an anonymous id that identified is part of its customer.
-    The first version starts when the customer was first seen, so every event
-    finds the version valid at its time. Validity is half-open: ``[dw_start_date, dw_end_date)``.
+    The rule (docs/batch.md, "SCD type 2"): a customer's profile is folded from their identify calls in the
+    order (``event_ts``, ``event_id``): an attribute a call sets takes its value, one it names in
+    ``traits_cleared`` (Segment: a trait set to null) becomes NULL and stays NULL until a call sets it, one it
+    leaves out keeps its previous value. Calls at one instant (same ``event_ts``) are one change: their combined
+    effect, so of two conflicting values at one instant the call with the greater ``event_id`` wins. An instant
+    whose profile equals the previous version's opens no version (a change reverted at the same instant, an
+    identify that repeats what is known); a revert at a later instant is a change. The first version starts when
+    the customer was first seen (their first event or identify call), so every event finds a version.
+    ``customers`` and ``events`` carry the stitched ``customer_id`` (:func:`glue_jobs.star.identity.stitch`), so
+    versions are per resolved customer. The result is a function of the rows, not of their order or
+    partitioning: a call arriving in a later run with an earlier time gives the versions of an in-order arrival.
 
-    ``dim_customer``: one row per customer profile version; key ``customer_key`` (a hash of ``customer_id`` and
-    ``dw_start_date``), natural key (``customer_id``, ``version``), ``version`` counting from 1. The current
-    version has ``dw_end_date`` 9999-12-31 00:00:00 and ``is_current``; exactly one per customer. Validity
-    timestamps are UTC wall-clock times. A customer without identify calls (e.g. an anonymous visitor) gets one
-    version with NULL attributes and 'unknown' geography and city; ``is_registered`` is true for a customer
-    any of whose events carries a ``user_id``.
+    ``dim_customer``: one row per customer profile version; key ``customer_key``, a hash of ``customer_id`` and
+    ``dw_start_date`` (microseconds since the epoch), unique because a customer's versions start at distinct
+    instants; natural key (``customer_id``, ``version``), ``version`` counting from 1 in time order.
+    Validity is the half-open interval [``dw_start_date``, ``dw_end_date``) of UTC timestamps (microseconds):
+    ``dw_start_date`` is the instant the version took effect, ``dw_end_date`` the start of the next version
+    (exclusive); the current version has ``dw_end_date`` 9999-12-31 00:00:00 and ``is_current``, exactly one
+    per customer. A customer without identify calls (e.g. an anonymous visitor) gets one version with NULL
+    attributes and 'unknown' geography and city; ``is_registered`` is true for a customer any of whose events
+    carries a ``user_id``.
     """
     seen = events.groupBy("customer_id").agg(
-        F.min("event_ts").alias("first_seen_ts"),
+        F.min("event_ts").alias("_first_event_ts"),
         F.max(F.col("user_id").isNotNull()).alias("is_registered"))
-    order = Window.partitionBy("customer_id").orderBy("event_ts", "event_id")
-    so_far = order.rowsBetween(Window.unboundedPreceding, Window.currentRow)
     cleared = (F.coalesce(F.col("traits_cleared"), F.array().cast("array<string>"))
                if "traits_cleared" in customers.columns else F.array().cast("array<string>"))
     said = customers.withColumn("_cleared", cleared).select(
         "customer_id", "event_id", "event_ts",
         *[F.when(F.col(a).isNotNull() | F.array_contains("_cleared", a), F.struct(F.col(a).alias("v")))
           .alias(a) for a in TRACKED])
+    # total order of a customer's calls; the row's own content breaks a tie of two rows with one event_id
+    said = said.withColumn("_content", F.to_json(F.struct(*TRACKED)))
+    order = Window.partitionBy("customer_id").orderBy("event_ts", "event_id", "_content")
+    so_far = order.rowsBetween(Window.unboundedPreceding, Window.currentRow)
     state = said.select("customer_id", "event_id", "event_ts",
-                        *[F.last(a, ignorenulls=True).over(so_far)["v"].alias(a) for a in TRACKED])
-    fingerprint = F.sha2(F.to_json(F.struct(*TRACKED)), 256)
-    changes = (state.withColumn("_fp", fingerprint)
-               .withColumn("_prev", F.lag("_fp").over(order))
-               .where(F.col("_prev").isNull() | (F.col("_fp") != F.col("_prev")))
-               .drop("_fp", "_prev"))
-    profiled = seen.join(changes, "customer_id", "left")
-    first = F.row_number().over(Window.partitionBy("customer_id").orderBy("event_ts", "event_id")) == 1
-    versions = profiled.withColumn("dw_start_date", F.when(first, F.col("first_seen_ts")).otherwise(F.col("event_ts")))
+                        *[F.last(a, ignorenulls=True).over(so_far)["v"].alias(a) for a in TRACKED],
+                        F.row_number().over(Window.partitionBy("customer_id", "event_ts").orderBy(
+                            F.col("event_id").desc(), F.col("_content").desc())).alias("_nth_from_last"))
+    instants = state.where(F.col("_nth_from_last") == 1).drop("_nth_from_last", "event_id")
+    by_instant = Window.partitionBy("customer_id").orderBy("event_ts")
+    profile = F.to_json(F.struct(*TRACKED))
+    changes = (instants.withColumn("_profile", profile)
+               .withColumn("_previous", F.lag("_profile").over(by_instant))
+               .where(F.col("_previous").isNull() | (F.col("_profile") != F.col("_previous")))
+               .drop("_profile", "_previous"))
+    profiled = (seen.join(changes, "customer_id", "left")
+                .withColumn("_first_change_ts", F.min("event_ts").over(Window.partitionBy("customer_id"))))
+    first = F.col("event_ts").isNull() | (F.col("event_ts") == F.col("_first_change_ts"))
+    versions = (profiled.withColumn("first_seen_ts", F.least("_first_event_ts", "_first_change_ts"))
+                .withColumn("dw_start_date", F.when(first, F.col("first_seen_ts")).otherwise(F.col("event_ts"))))
     by_start = Window.partitionBy("customer_id").orderBy("dw_start_date")
     versions = (versions
                 .withColumn("version", F.row_number().over(by_start))
@@ -102,8 +118,7 @@ def customer_versions(customers: DataFrame, events: DataFrame) -> DataFrame:
     geography = F.coalesce("geography", F.lit(UNKNOWN))
     city = F.coalesce("city", F.lit(UNKNOWN))
     return versions.select(
-        key_of(F.col("customer_id"), F.date_format("dw_start_date", "yyyy-MM-dd HH:mm:ss.SSSSSS"))
-        .alias("customer_key"),
+        key_of(F.col("customer_id"), F.unix_micros("dw_start_date")).alias("customer_key"),
         "customer_id", "version", "is_registered", "name", "email", "age", age_band(F.col("age")).alias("age_band"),
         "gender", geography.alias("geography"), city.alias("city"), key_of(geography, city).alias("geography_key"),
         "signup_date", F.to_date("first_seen_ts").alias("first_seen_date"), "dw_start_date", "dw_end_date",
