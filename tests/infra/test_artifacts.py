@@ -36,7 +36,7 @@ SOURCES = build.Sources()
 CORE = SOURCES.root / "lakehouse" / "core"
 LOCAL_TOOLING = ("moto", "typer", "rich", "duckdb", "pyspark", "pandas", "pyarrow", "numpy", "sqlglot", "psutil")
 #: Core modules the layer cannot import, and what they need: they serve the Glue jobs and the local tooling.
-NOT_FOR_THE_LAYER = {"lakehouse.core.warehouse.dialect": "sqlglot"}
+NOT_FOR_THE_LAYER = {"lakehouse.core.warehouse.dialect": "sqlglot", "lakehouse.core.warehouse.formats": "sqlglot"}
 
 
 def _files(package: Path, prefix: str) -> set[str]:

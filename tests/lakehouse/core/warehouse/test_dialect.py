@@ -60,3 +60,20 @@ def test_opaque_commands_do_not_count_as_parsed() -> None:
     with pytest.raises(ValueError, match="opaque"):
         parses_as_redshift("VACUUM dim_date")
     assert parses_as_redshift("SELECT 1").sql() == "SELECT 1"
+
+
+def test_every_mart_view_runs_when_transpiled_with_the_warehouse_column_types() -> None:
+    """`lakehouse sql --redshift` types columns from the warehouse; the marts' own SQL must survive that path too
+    (qualification, integer-division and AVG rewrites with real column types)."""
+    from lakehouse.core.warehouse.query import warehouse_schema
+
+    with duckdb.connect() as con:
+        for spec in tables().values():
+            for sql in to_duckdb(spec.ddl):
+                con.execute(sql)
+        for view in views():
+            for sql in to_duckdb(view.sql, warehouse_schema(con)):
+                con.execute(sql)
+            con.execute(f"SELECT * FROM {view.name}").fetchall()
+            (select,) = to_duckdb(f"SELECT * FROM {view.name}", warehouse_schema(con))
+            con.execute(select).fetchall()

@@ -41,3 +41,16 @@ def test_mistakes_are_reported_without_a_traceback(warehouse, tmp_path) -> None:
     with pytest.raises(WarehouseError):
         run_query(warehouse, "DELETE FROM t")  # the connection is read-only
     assert run_query(warehouse, "SELECT count(*) FROM t").rows == [(5,)]
+
+
+def test_redshift_queries_use_the_warehouse_column_types(warehouse) -> None:
+    """`n` is a BIGINT column of the warehouse: Redshift divides integers as integers (4 / 3 = 1).
+
+    Seen failing before: the translation knew no column types and DuckDB answered 1.333…"""
+    result = run_query(warehouse, "SELECT MAX(n) / 3 AS third, AVG(n) AS mean FROM t WHERE n > 1", dialect="redshift")
+    assert result.rows == [(1, 3)]
+
+
+def test_redshift_sql_that_cannot_be_translated_is_refused_by_name(warehouse) -> None:
+    with pytest.raises(WarehouseError, match="not translated to DuckDB: TO_CHAR"):
+        run_query(warehouse, "SELECT TO_CHAR(GETDATE(), 'J')", dialect="redshift")
