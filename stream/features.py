@@ -35,7 +35,10 @@ group and alias calls are not activity):
   as-of day;
 * ``open_tickets``: tickets with ``Ticket Opened`` and no ``Ticket Resolved`` (either order of arrival);
 * ``recency_days``, ``frequency``, ``monetary`` (order values, refunds not subtracted), scores and
-  ``segment``: see :mod:`stream.rfm`.
+  ``segment``: :func:`lakehouse.core.rfm.measures` as of the as-of day, scored by :mod:`stream.rfm` (docs/rfm.md).
+  They age: the state keeps every order of the last ``retention_days`` (>= the RFM window) with its day and
+  value, so :func:`derive` with a later ``as_of`` gives the measures, scores and segment of that day; the stored
+  ``features`` are a cache as of their ``as_of``.
 
 Bounded state: orders are kept for ``retention_days`` (by the order's day) and activity for 7 days,
 relative to the as-of day, which only moves forward. An order older than that is *settled*: its figures
@@ -54,6 +57,7 @@ from decimal import Decimal
 
 from lakehouse.core.commerce import ORDER_CANCELLED, ORDER_COMPLETED, ORDER_EVENTS, ORDER_UPDATED
 from lakehouse.core.money import RateTable, cents
+from lakehouse.core.rfm import measures
 from lakehouse.core.rfm_breakpoints import Breakpoints
 from stream.records import PRODUCT_ADDED, PRODUCT_VIEWED, TICKET_OPENED, TICKET_RESOLVED, StreamEvent
 from stream.reference import no_rates
@@ -446,27 +450,23 @@ def derive(state: CustomerState, breakpoints: Breakpoints, config: FeatureConfig
     last_order_at = _max(settled.last_order_at, max((f.at for f in counting), default=None))
     orders_90d, revenue_90d = 0, ZERO
     views_7d = carts_7d = 0
-    frequency, monetary = 0, ZERO
+    recency, frequency, monetary = None, 0, ZERO
     window = config.rfm_window(breakpoints)
     if as_of is not None:
         day_90 = as_of - timedelta(days=WINDOW_90 - 1)
-        day_rfm = as_of - timedelta(days=window - 1)
         for f in counting:
-            if f.day > as_of:
-                continue
-            if f.day >= day_90:
+            if day_90 <= f.day <= as_of:
                 orders_90d += 1
                 if f.value_rc is not None:
                     revenue_90d += f.value_rc - (f.refunded_rc or ZERO)
-            if f.day >= day_rfm:
-                frequency += 1
-                monetary += f.value_rc or ZERO
         day_7, today = _days_before(as_of, WINDOW_7), as_of.isoformat()
         for day, activity in state.activity_days.items():
             if day_7 <= day <= today:
                 views_7d += activity.views
                 carts_7d += activity.carts
-    recency = (as_of - last_order_at.date()).days if as_of and last_order_at else None
+        rfm_measures = measures(((f.day, f.value_rc) for f in counting), as_of, window,
+                                last_order_day=settled.last_order_at.date() if settled.last_order_at else None)
+        recency, frequency, monetary = rfm_measures.recency_days, rfm_measures.frequency, rfm_measures.monetary
     rfm = scores(breakpoints, recency, frequency, float(monetary))
     return CustomerFeatures(
         customer_id=state.customer_id, as_of=as_of, last_seen_at=state.last_seen_at,

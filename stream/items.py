@@ -7,7 +7,9 @@ Item of the ``customer_features`` table (key ``customer_id``)::
                open_tickets, recency_days, frequency, monetary, r_score, f_score, m_score, segment,
                rfm_window_days, breakpoints_as_of, cancelled_orders, duplicate_orders, capped_refunds,
                unmatched_refunds, unconverted_orders, unconverted_amounts {currency: amount},
-               reporting_currency, merged_ids — a feature without a value (no order yet, no scores) is absent
+               reporting_currency, merged_ids — a feature without a value (no order yet, no scores) is absent.
+               A cache as of its ``as_of``: readers derive the time-dependent ones (windows, RFM, segment) for
+               their own day with :func:`features_as_of` (docs/rfm.md)
     state      map: last_seen_at; orders {order_id: {c: completion, d: [duplicate event ids], u: update,
                x: cancellation, r: {refund event id: [day, amount or ""]}}} where a completion / update is
                [event time, received_at, event_id, value or "", currency or ""] and a cancellation
@@ -25,19 +27,23 @@ token), ``merged_at`` and the bookkeeping: it has no ``features`` and no ``state
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from lakehouse.core.contract.record import iso
+from lakehouse.core.money import RateTable
+from lakehouse.core.rfm_breakpoints import Breakpoints
 from stream.features import (
     CustomerFeatures,
     CustomerState,
     DayActivity,
+    FeatureConfig,
     OrderMark,
     OrderState,
     RefundMark,
     Settled,
+    derive,
 )
 from stream.records import parse_time
 
@@ -172,6 +178,23 @@ def state_from_item(item: Mapping[str, Any]) -> CustomerState:
         tickets_resolved=set(state.get("tickets_resolved") or ()),
         merged_from=set(state.get("merged_from") or ()),
     )
+
+
+def features_as_of(item: Mapping[str, Any], breakpoints: Breakpoints, config: FeatureConfig, as_of: date,
+                   rates: RateTable) -> CustomerFeatures:
+    """A stored customer's features derived at read time as of ``as_of`` (a UTC day) from the item's ``state``.
+
+    This is how a reader gets a segment that ages (docs/rfm.md): the item's ``features`` are a cache as of their
+    own ``as_of`` (the day of the customer's last event), while the state holds every order of the last
+    ``retention_days`` with its day and value, so recency, frequency, monetary, scores and segment can be
+    computed for any later day. For an ``as_of`` before the item's last event, orders settled by then (older than
+    ``retention_days`` before the last event) count in recency only. ``ValueError`` for an item that is no
+    customer's (merged into another one, :func:`is_customer`).
+    """
+    if not is_customer(item):
+        raise ValueError(f"item {item.get('customer_id')!r} is no customer's (merged into "
+                         f"{item.get(MERGED_INTO)!r}): derive its customer's item instead")
+    return derive(state_from_item(item), breakpoints, config, as_of=as_of, rates=rates)
 
 
 def is_customer(item: Mapping[str, Any]) -> bool:

@@ -1,29 +1,18 @@
-"""RFM scores (1 to 5) and the named segment of a customer (pure).
+"""RFM scores (1 to 5) and the named segment of a customer (pure), by the one definition in
+:mod:`lakehouse.core.rfm` (docs/rfm.md).
 
 Scores use the quintile breakpoints the batch star build publishes (``state/rfm_breakpoints.json``, see
-:mod:`lakehouse.core.rfm_breakpoints`) with the batch's definitions, so a live score and a batch score of the
-same customer on the same day agree:
+:mod:`lakehouse.core.rfm_breakpoints`) and the measures of :func:`lakehouse.core.rfm.measures`, so a live score and
+a batch score of the same customer as of the same day agree:
 
 * recency_days = days from the last completed order's day to the as-of day;
 * frequency = completed orders in the ``window_days`` days ending on the as-of day (inclusive);
-* monetary = the sum of those orders' totals (refunds are not subtracted, as in the batch);
+* monetary = the sum of those orders' values in the reporting currency (refunds not subtracted, as in the batch);
 * F, M = 1 + #(cuts < value); R = 5 - #(cuts < recency_days). No order in the window: no scores.
 
-Until a build has published breakpoints, :data:`DEFAULT_BREAKPOINTS` apply.
-
-Segments (first matching rule wins; every (R, F, M) combination has exactly one):
-
-=====================  ==========================================
-Champions              R >= 4, F >= 4, M >= 4
-Loyal                  R >= 3, F >= 4
-Potential Loyalist     R >= 3, F <= 3
-Can't Lose Them        R <= 2, F >= 4, M >= 4
-At Risk                R <= 2, F >= 3
-Hibernating            R = 2, F <= 2
-Lost                   R = 1, F <= 2
-=====================  ==========================================
-
-A customer without scores (no completed order in the window) is ``No recent purchase``, as in the batch.
+Until a build has published breakpoints, :data:`DEFAULT_BREAKPOINTS` apply. Segments: the rule table
+:data:`lakehouse.core.rfm.RULES` (seven segments, first matching rule wins, total); a customer without scores is
+``No recent purchase``, as in the batch.
 """
 
 from __future__ import annotations
@@ -32,10 +21,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lakehouse.core.rfm_breakpoints import NO_PURCHASE, Breakpoints
+from lakehouse.core.rfm import Segment, label
+from lakehouse.core.rfm_breakpoints import Breakpoints
 from stream.reference import Refreshed
 
-SEGMENTS = ("Champions", "Loyal", "Potential Loyalist", "Can't Lose Them", "At Risk", "Hibernating", "Lost")
+SEGMENTS = tuple(s.value for s in Segment)  #: the segment names (lakehouse.core.rfm.Segment)
 
 DEFAULT_BREAKPOINTS = Breakpoints(
     recency_days=(14.0, 30.0, 60.0, 120.0),
@@ -64,27 +54,8 @@ def scores(breakpoints: Breakpoints, recency_days: int | None, frequency: int, m
 
 
 def segment(rfm: RfmScores | None) -> str:
-    """The streaming segment of ``rfm`` (the table in the module docstring; 'No recent purchase' for None).
-
-    Not the batch's vocabulary: ``fact_customer_metrics.rfm_segment`` and :meth:`Breakpoints.segment` use
-    Champions / Loyal / Recent / At Risk / Hibernating / Needs Attention.
-    """
-    if rfm is None:
-        return NO_PURCHASE
-    r, f, m = rfm.r, rfm.f, rfm.m
-    if r >= 4 and f >= 4 and m >= 4:
-        return "Champions"
-    if r >= 3 and f >= 4:
-        return "Loyal"
-    if r >= 3:
-        return "Potential Loyalist"
-    if f >= 4 and m >= 4:
-        return "Can't Lose Them"
-    if f >= 3:
-        return "At Risk"
-    if r == 2:
-        return "Hibernating"
-    return "Lost"
+    """The segment label of ``rfm`` (:func:`lakehouse.core.rfm.label`; 'No recent purchase' for None)."""
+    return label((rfm.r, rfm.f, rfm.m) if rfm is not None else None)
 
 
 class BreakpointsProvider(Refreshed[Breakpoints]):

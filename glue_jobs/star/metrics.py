@@ -1,6 +1,7 @@
 """The daily customer snapshot (``fact_customer_metrics``) and the RFM quintile breakpoints.
 
-RFM definitions (also published for the streaming job, see docs/batch.md):
+RFM definitions (:mod:`lakehouse.core.rfm`, docs/rfm.md; the breakpoints are published for the streaming job).
+Each snapshot day is an as-of day, scored as of that day's end:
 
 * recency_days: days from the customer's last completed order to the snapshot day (NULL: never ordered);
 * frequency: completed orders in the ``window_days`` days ending on the snapshot day (inclusive);
@@ -10,8 +11,9 @@ RFM definitions (also published for the streaming job, see docs/batch.md):
 The population scored on a day is every registered customer with frequency >= 1 that day. Breakpoints
 are the exact 20/40/60/80th percentiles (linear interpolation) of that population. A score counts the
 breakpoints a value passes: F and M score ``1 + #(cuts < value)`` (5 = most orders / money), R scores
-``5 - #(cuts < recency)`` (5 = most recent). Customers outside the population have no scores and the
-segment 'No recent purchase'.
+``5 - #(cuts < recency)`` (5 = most recent). The segment comes from the scores by the rule table
+:data:`lakehouse.core.rfm.RULES`. Customers outside the population have no scores and the segment
+'No recent purchase'.
 """
 
 from __future__ import annotations
@@ -22,20 +24,22 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from glue_jobs.star.dimensions import date_key
+from lakehouse.core.rfm import NO_PURCHASE, RULES
 
 QUANTILES = (0.2, 0.4, 0.6, 0.8)
-NO_PURCHASE = "No recent purchase"
 
 
 def rfm_segment(r: Column, f: Column, m: Column) -> Column:
-    """Named segments from the three scores (first matching rule wins)."""
-    return (F.when(r.isNull(), NO_PURCHASE)
-            .when((r >= 4) & (f >= 4) & (m >= 4), "Champions")
-            .when(f >= 4, "Loyal")
-            .when(r >= 4, "Recent")
-            .when((r <= 2) & (f >= 3), "At Risk")
-            .when(r <= 2, "Hibernating")
-            .otherwise("Needs Attention"))
+    """The segment label from the three scores: a ``F.when`` chain generated from the one rule table
+    :data:`lakehouse.core.rfm.RULES` (first matching row wins), 'No recent purchase' when ``r`` is NULL."""
+    scores = {"r": r, "f": f, "m": m}
+    chain = F.when(r.isNull(), NO_PURCHASE)
+    for rule in RULES:
+        test = F.lit(True)
+        for name, (lo, hi) in rule.bands().items():
+            test = test & scores[name].between(lo, hi)
+        chain = chain.when(test, rule.segment.value)
+    return chain  # no otherwise: the table is total, an unmatched row would be NULL and fail the NOT NULL column
 
 
 def _passed(cuts: str, value: str) -> Column:

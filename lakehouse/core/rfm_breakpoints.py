@@ -1,14 +1,15 @@
 """RFM quintile breakpoints published by the batch star build, for the streaming job and anyone scoring
-customers the same way (see docs/batch.md, "RFM").
+customers the same way (docs/rfm.md; the measures and segments: :mod:`lakehouse.core.rfm`).
 
 The batch job writes ``state/rfm_breakpoints.json`` in the lake::
 
     {"recency_days": [4 cuts], "frequency": [4 cuts], "monetary": [4 cuts], "window_days": 365,
      "population": n, "quantiles": [0.2, 0.4, 0.6, 0.8], "as_of": "YYYY-MM-DD", "computed_at": ISO time}
 
-Definitions: recency_days = days since the last completed order; frequency = completed orders in the
-``window_days`` days up to today; monetary = their order totals. Cuts are exact percentiles (linear
-interpolation) over customers with frequency >= 1. F and M score ``1 + #(cuts < value)``; R scores
+Definitions (:func:`lakehouse.core.rfm.measures`): recency_days = days from the last completed order's day to
+the as-of day; frequency = completed orders in the ``window_days`` days ending on the as-of day (inclusive);
+monetary = their values in the reporting currency. Cuts are exact percentiles (linear interpolation) over the
+registered customers with frequency >= 1 on the ``as_of`` day. F and M score ``1 + #(cuts < value)``; R scores
 ``5 - #(cuts < recency_days)``, so 5 is always best (most recent, most orders, most money).
 """
 
@@ -19,17 +20,19 @@ from dataclasses import dataclass
 
 from lakehouse.core.config import Settings
 from lakehouse.core.lake.storage import LakeStorage
+from lakehouse.core.rfm import NO_PURCHASE, label
+
+__all__ = ["BREAKPOINTS_KEY", "NO_PURCHASE", "Breakpoints", "load_breakpoints"]
 
 BREAKPOINTS_KEY = "state/rfm_breakpoints.json"
-NO_PURCHASE = "No recent purchase"
 
 
 @dataclass(frozen=True)
 class Breakpoints:
     """The published RFM cut points (four per measure) and what they were computed from.
 
-    ``recency_days`` in days, ``frequency`` in orders, ``monetary`` in order-total units (currencies not
-    converted); ``window_days`` is the frequency/monetary window; ``as_of`` the day (ISO) they describe.
+    ``recency_days`` in days, ``frequency`` in orders, ``monetary`` in the reporting currency's units;
+    ``window_days`` is the frequency/monetary window; ``as_of`` the day (ISO) they describe.
     """
 
     recency_days: tuple[float, ...]
@@ -57,24 +60,9 @@ class Breakpoints:
         return r, f, m
 
     def segment(self, recency_days: float | None, frequency: int, monetary: float) -> str:
-        """The named RFM segment, with the same rules as the batch ``fact_customer_metrics``."""
-        scored = self.scores(recency_days, frequency, monetary)
-        return segment_of(*scored) if scored else NO_PURCHASE
-
-
-def segment_of(r: int, f: int, m: int) -> str:
-    """The batch's named segment for scores (r, f, m), first matching rule wins (docs/batch.md, "RFM")."""
-    if r >= 4 and f >= 4 and m >= 4:
-        return "Champions"
-    if f >= 4:
-        return "Loyal"
-    if r >= 4:
-        return "Recent"
-    if r <= 2 and f >= 3:
-        return "At Risk"
-    if r <= 2:
-        return "Hibernating"
-    return "Needs Attention"
+        """The segment label of these measures (:func:`lakehouse.core.rfm.label`: a segment's name, or
+        'No recent purchase' without scores), as the batch's ``fact_customer_metrics.rfm_segment``."""
+        return label(self.scores(recency_days, frequency, monetary))
 
 
 def load_breakpoints(settings: Settings) -> Breakpoints | None:

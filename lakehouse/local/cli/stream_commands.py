@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -14,6 +14,9 @@ from rich.table import Table
 from lakehouse.core.config import Settings
 from lakehouse.core.spark import local_spark
 from lakehouse.local.cli.common import UserError, console, friendly_errors, load_settings, require_resources
+
+if TYPE_CHECKING:
+    from stream.features import CustomerFeatures
 
 POSITIONS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
 TIME_DEPENDENT = ("recency_days", "orders_90d", "revenue_90d", "views_7d", "carts_7d", "frequency", "monetary",
@@ -105,20 +108,48 @@ def _value(value: Any) -> str:
 @friendly_errors
 def customer(
     customer_id: str = typer.Argument(..., help="the customer (user id or anonymous id)"),
+    as_of: str = typer.Option(None, "--as-of", metavar="YYYY-MM-DD",
+                              help="derive the windows, RFM and segment as of this UTC day (default: today)"),
     as_json: bool = typer.Option(False, "--json", help="print the stored item as JSON"),
 ) -> None:
-    """Print a customer's live features (as stored by the stream, and re-evaluated as of today)."""
-
-
+    """Print a customer's live features: as stored by the stream, and derived as of today (or --as-of)."""
+    day = _day(as_of) if as_of else None
     settings = load_settings()
     _require(settings)
     item = stored_item(settings, customer_id)
     if as_json:
         console.print_json(json.dumps(item, default=str))
         return
-    table, note = customer_table(settings, customer_id, item)
+    table, note = customer_table(settings, customer_id, item, as_of=day)
     console.print(table)
     console.print(f"[dim]{note}[/]")
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"--as-of must be a day like 2025-06-30, got {text!r}") from None
+
+
+def customer_features(settings: Settings, item: dict[str, Any], as_of: date) -> CustomerFeatures:
+    """The features of a stored customer item derived at read time as of ``as_of`` (what ``lakehouse customer``
+    shows): the lake's latest RFM breakpoints (the stream's defaults before the first build) and rates.
+
+    The same definition as the batch's ``fact_customer_metrics`` of that day (docs/rfm.md). ``ValueError`` for an
+    item merged into another customer's.
+    """
+    from lakehouse.core.rfm_breakpoints import load_breakpoints
+    from stream.features import FeatureConfig
+    from stream.items import features_as_of
+    from stream.reference import load_rates, no_rates
+    from stream.rfm import DEFAULT_BREAKPOINTS
+
+    money = settings.money
+    rates = load_rates(settings) or no_rates(money.reporting_currency, money.max_rate_age_days)
+    breakpoints = load_breakpoints(settings) or DEFAULT_BREAKPOINTS
+    config = FeatureConfig(retention_days=settings.stream.retention_days)
+    return features_as_of(item, breakpoints, config, as_of, rates)
 
 
 def stored_item(settings: Settings, customer_id: str) -> dict[str, Any]:
@@ -142,13 +173,11 @@ def stored_item(settings: Settings, customer_id: str) -> dict[str, Any]:
     return {k: deserializer.deserialize(v) for k, v in answer["Item"].items()}
 
 
-def customer_table(settings: Settings, customer_id: str, item: dict[str, Any] | None = None) -> tuple[Table, str]:
-    """A customer's live features as stored and re-evaluated as of today, and a note on their provenance."""
-    from lakehouse.core.rfm_breakpoints import load_breakpoints
-    from stream.features import FeatureConfig, derive
+def customer_table(settings: Settings, customer_id: str, item: dict[str, Any] | None = None,
+                   as_of: date | None = None) -> tuple[Table, str]:
+    """A customer's live features as stored and derived as of ``as_of`` (default: today, or the day of the
+    customer's last event when that is later), and a note on their provenance."""
     from stream.items import features_map, state_from_item
-    from stream.reference import load_rates, no_rates
-    from stream.rfm import DEFAULT_BREAKPOINTS
 
     item = item if item is not None else stored_item(settings, customer_id)
     if item.get("merged_into"):
@@ -157,19 +186,17 @@ def customer_table(settings: Settings, customer_id: str, item: dict[str, Any] | 
         table.add_row(f"merged into {item['merged_into']} (identity stitching), {item.get('merged_at', '')}")
         return table, f"look up {item['merged_into']} for the features"
     stored = item.get("features", {})
-    money = settings.money
-    rates = load_rates(settings) or no_rates(money.reporting_currency, money.max_rate_age_days)
-    breakpoints = load_breakpoints(settings) or DEFAULT_BREAKPOINTS
-    today = datetime.now(UTC).date()
-    state = state_from_item(item)
-    config = FeatureConfig(retention_days=settings.stream.retention_days)
-    now = features_map(derive(state, breakpoints, config, as_of=max(today, state.last_seen_at.date()
-                                                                     if state.last_seen_at else today),
-                              rates=rates))
+    heading = f"derived as of {as_of.isoformat()}" if as_of else ""
+    if as_of is None:
+        last_seen = state_from_item(item).last_seen_at
+        as_of = max(datetime.now(UTC).date(), last_seen.date() if last_seen else date.min)
+        heading = f"derived as of today ({as_of.isoformat()})"
+    derived = customer_features(settings, item, as_of)
+    now = features_map(derived)
     table = Table(title=f"customer {customer_id}", show_edge=False)
     table.add_column("feature")
-    table.add_column(f"at last event ({stored.get('as_of', '-')})", justify="right")
-    table.add_column(f"as of today ({today.isoformat()})", justify="right")
+    table.add_column(f"stored, at last event ({stored.get('as_of', '-')})", justify="right")
+    table.add_column(heading, justify="right")
     for name in ("last_seen_at", "first_order_at", "last_order_at", "orders", "order_total", "revenue", "refunds",
                  "avg_order_value", "orders_90d", "revenue_90d", "views_7d", "carts_7d", "open_tickets",
                  "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score", "segment",
@@ -177,7 +204,6 @@ def customer_table(settings: Settings, customer_id: str, item: dict[str, Any] | 
         later = _value(now.get(name)) if name in TIME_DEPENDENT else ""
         table.add_row(name.replace("_", " "), _value(stored.get(name)), later)
     note = (f"updated {item.get('updated_at', '-')} by micro-batch {item.get('last_batch', '-')}; "
-            f"RFM breakpoints: {stored.get('breakpoints_as_of', '-')} "
-            f"(window {stored.get('rfm_window_days', '-')} days); money in "
-            f"{stored.get('reporting_currency', money.reporting_currency)}")
+            f"RFM breakpoints: {derived.breakpoints_as_of} (window {derived.rfm_window_days} days; "
+            f"segments: docs/rfm.md); money in {derived.reporting_currency}")
     return table, note

@@ -300,17 +300,17 @@ class Oracle:
             r = 5 - int((cuts["recency_days"] < row["recency_days"]).sum())
             f = 1 + int((cuts["frequency"] < row["frequency"]).sum())
             m = 1 + int((cuts["monetary"] < row["monetary"]).sum())
-            if r >= 4 and f >= 4 and m >= 4:
+            if r >= 4 and f >= 4 and m >= 4:  # docs/rfm.md, the seven segments
                 return "Champions"
-            if f >= 4:
+            if r >= 3 and f >= 4:
                 return "Loyal"
-            if r >= 4:
-                return "Recent"
-            if r <= 2 and f >= 3:
+            if r >= 3:
+                return "Potential Loyalist"
+            if f >= 4 and m >= 4:
+                return "Can't Lose Them"
+            if f >= 3:
                 return "At Risk"
-            if r <= 2:
-                return "Hibernating"
-            return "Needs Attention"
+            return "Hibernating" if r == 2 else "Lost"
 
         snap["rfm_segment"] = snap.apply(score, axis=1)
         return snap.join(self.profiles())

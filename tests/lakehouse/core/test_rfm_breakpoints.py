@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from lakehouse.core.lake.storage import LakeStorage
-from lakehouse.core.rfm_breakpoints import BREAKPOINTS_KEY, Breakpoints, load_breakpoints, segment_of
+from lakehouse.core.rfm_breakpoints import BREAKPOINTS_KEY, Breakpoints, load_breakpoints
 
 DOCUMENT = {"recency_days": [5, 12, 30, 60], "frequency": [1, 1, 2, 4], "monetary": [20, 50, 100, 250],
             "window_days": 365, "population": 120, "as_of": "2025-06-30", "computed_at": "2025-07-01T02:00:00Z"}
@@ -31,10 +31,11 @@ def test_scores_count_the_cut_points_passed() -> None:
     assert bp.segment(3, 6, 400.0) == "Champions" and bp.segment(None, 0, 0) == "No recent purchase"
 
 
-def test_segments_follow_the_documented_rules() -> None:
-    assert segment_of(4, 4, 4) == "Champions"
-    assert segment_of(2, 5, 1) == "Loyal"
-    assert segment_of(5, 1, 1) == "Recent"
-    assert segment_of(1, 3, 3) == "At Risk"
-    assert segment_of(2, 1, 5) == "Hibernating"
-    assert segment_of(3, 2, 2) == "Needs Attention"
+def test_breakpoints_name_segments_from_the_one_rule_table() -> None:
+    """Seen failing before issue 12's item 5: ``Breakpoints.segment`` named the batch's own six (Recent for R 5,
+    F 1), the live features the seven of docs/rfm.md."""
+    bp = Breakpoints.from_dict(DOCUMENT)
+    assert bp.segment(3, 1, 10.0) == "Potential Loyalist"  # R 5, F 1, M 1
+    assert bp.segment(90, 6, 400.0) == "Can't Lose Them"  # R 1, F 5, M 5
+    assert bp.segment(13, 2, 60.0) == "Potential Loyalist"  # R 3, F 3, M 3
+    assert bp.segment(40, 1, 10.0) == "Hibernating" and bp.segment(61, 1, 10.0) == "Lost"
