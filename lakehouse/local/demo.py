@@ -254,6 +254,7 @@ class Demo:
     def run_stream_job(self) -> dict[str, Any]:
         """Kinesis -> Spark Structured Streaming -> DynamoDB over everything on the stream, then one customer."""
         from lakehouse.local.cli.stream_commands import customer_table
+        from lakehouse.local.rfm_agreement import compare_rfm
         from stream.job import run_stream
 
         with progress_bar(transient=True) as bar:
@@ -273,8 +274,15 @@ class Demo:
         links, merged = int(report.totals.get("links", 0)), int(report.totals.get("merged", 0))
         self.console.print(f"identity links applied live: {links:,}; anonymous / merged items folded into their "
                            f"customer: {merged:,}")
+        agreement = compare_rfm(self.settings)
+        colour = "green" if agreement.agree == agreement.customers else "red"
+        self.console.print(f"[{colour}]live RFM = warehouse RFM for {agreement.agree:,} of {agreement.customers:,} "
+                           f"customers as of {agreement.as_of}[/] (recency, frequency, monetary, scores, segment)")
+        for customer_id, diff in list(agreement.differ.items())[:3]:
+            self.console.print(f"[red]  {customer_id}: (warehouse, live) {diff}[/]")
         return {"records": report.records, "events": report.events, "customer_items": report.customers_written,
-                "duplicates": report.duplicates, "rejected": report.rejected, "links": links, "merged": merged}
+                "duplicates": report.duplicates, "rejected": report.rejected, "links": links, "merged": merged,
+                "rfm_customers": agreement.customers, "rfm_agree": agreement.agree}
 
     def show_answers(self) -> dict[str, Any]:
         """A few business questions answered by the marts, as an analyst would ask them."""

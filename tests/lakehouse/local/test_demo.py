@@ -56,12 +56,15 @@ def test_demo_runs_every_stage_and_cleans_up(tmp_path: Path, isolated_env: None)
     assert live["records"] == ingested["accepted"]  # every accepted event reached the stream exactly once
     assert live["events"] == ingested["accepted"] and live["duplicates"] == 0 and live["rejected"] == 0
     assert 0 < live["customer_items"] <= generated["customers"] * 2  # identified and anonymous visitors
+    # one RFM definition: every customer's live RFM, derived as of the warehouse's snapshot day, equals the mart's
+    # (tests/stream/test_rfm_agreement.py says how the two disagreed before the shared rule table)
+    assert live["rfm_customers"] > 100 and live["rfm_agree"] == live["rfm_customers"]
     assert report.facts("answers from the warehouse")["questions"] == 3
 
     text = " ".join(console.export_text().split())  # the console wraps long lines
     assert "summary" in text and f"{generated['events']:,}" in text
     assert "identities stitched" in text and "unconverted amounts: 0 orders" in text
-    assert "look up any customer" in text and "segment" in text
+    assert "live RFM = warehouse RFM" in text and "look up any customer" in text and "segment" in text
     assert "Where do customers churn?" in text and "Which RFM segments hold the value?" in text
     assert not state_file(settings.run_dir).exists()
     port = report.endpoint.rsplit(":", 1)[1]
