@@ -1,14 +1,19 @@
 """raw -> curated, the I/O around the pure transforms: one incremental, idempotent run.
 
 1. find raw objects no committed run has processed (the manifest in ``state/``; on Glue, job bookmarks);
-2. parse and validate every line against the contract; rejects go to the report and to quarantine;
-3. keep one row per event id in the batch, and drop ids an earlier run already curated;
+2. parse and validate every line against the contract; rejects go to the report and to quarantine; a raw
+   object Spark cannot read is set aside with its reason and its readable lines salvaged
+   (:mod:`glue_jobs.curated.raw_objects`);
+3. keep one row per event id in the batch, and drop ids an earlier run already curated, whatever their date
+   (the event id index, :mod:`glue_jobs.curated.event_index`);
 4. rewrite each touched ``event_date`` partition of every curated table as dedup(existing + new);
-5. recompute sessions around the touched dates; register tables/partitions in the Glue Data Catalog;
-6. commit: write the run record (which is what marks the raw objects processed).
+5. recompute sessions around the touched dates; append the run's new ids to the event id index; register
+   tables/partitions in the Glue Data Catalog;
+6. commit: write the run record (which is what marks the raw objects processed, unreadable ones included).
 
 A crash before step 6 leaves no record, so the next run takes the same raw objects again and, because
-every write in step 4-5 is an idempotent partition rewrite, converges to the same tables.
+every write in step 4-5 is an idempotent partition rewrite or an append the next run ignores for its own raw
+objects, converges to the same tables.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
@@ -26,7 +31,9 @@ from glue_jobs.common.catalog import register_table
 from glue_jobs.common.lakefs import delete_prefix, partition_values
 from glue_jobs.common.progress import Progress, Steps
 from glue_jobs.curated.dedup import dedup_batch, drop_already_curated
-from glue_jobs.curated.parse import accepted_events, parse_lines, raw_object_of
+from glue_jobs.curated.event_index import append_ids, compact, curated_ids, ensure_index
+from glue_jobs.curated.parse import SKEW_NOT_CORRECTED, accepted_events, parse_lines, raw_object_of
+from glue_jobs.curated.raw_objects import Unreadable, find_unreadable, write_dead_letters
 from glue_jobs.curated.report import CuratedReport, TableWrite
 from glue_jobs.curated.sessions import sessionize
 from glue_jobs.curated.tables import EVENT_TABLES, PARTITION, SESSIONS
@@ -88,15 +95,40 @@ def _days_around(dates: set[date], before: int, after: int) -> set[date]:
     return {d + timedelta(days=k) for d in dates for k in range(-before, after + 1)}
 
 
-def _curated_ids(spark: SparkSession, storage: LakeStorage, dates: set[date], pending: DataFrame) -> DataFrame | None:
-    """Event ids already curated within a day of ``dates`` by raw objects outside this batch."""
-    table_rel = storage.layout.curated_table("events")
-    existing = partition_values(storage, table_rel, PARTITION)
-    wanted = sorted(d.isoformat() for d in _days_around(dates, 1, 1) if d.isoformat() in existing)
-    if not wanted:
-        return None
-    ids = read_partitions(spark, storage.layout, table_rel, wanted).select("event_id", "raw_object")
-    return ids.join(F.broadcast(pending), "raw_object", "left_anti").select("event_id")
+def _parse_counted(lines: DataFrame, settings: Settings) -> tuple[DataFrame, list[Row]]:
+    """The parsed lines (persisted) and their counts per (``reject_reason``, ``skew_not_corrected``)."""
+    parsed = parse_lines(lines, settings.batch.validation, settings.event_time).persist()
+    try:
+        return parsed, parsed.groupBy("reject_reason", SKEW_NOT_CORRECTED).count().collect()
+    except Exception:
+        parsed.unpersist()
+        raise
+
+
+def parse_objects(spark: SparkSession, storage: LakeStorage, settings: Settings,
+                  objects: list[StoredObject]) -> tuple[DataFrame, list[Row], list[Unreadable]]:
+    """Parse every line of ``objects``: (parsed lines, counts as :func:`_parse_counted`, objects set aside).
+
+    When Spark fails to read the batch, each object is checked in Python (:func:`find_unreadable`); the ones
+    that do not decompress are set aside, their complete lines salvaged, and the batch read again without them.
+    A failure with no unreadable object is raised as it came.
+    """
+    try:
+        parsed, counts = _parse_counted(read_raw_lines(spark, storage, objects), settings)
+        return parsed, counts, []
+    except Exception:  # which object broke the scan is only known by reading each one
+        unreadable = find_unreadable(storage, objects)
+        if not unreadable:
+            raise
+    broken = {u.raw_object for u in unreadable}
+    readable = [o for o in objects if o.key not in broken]
+    schema = "raw_object string, value string"
+    lines = read_raw_lines(spark, storage, readable) if readable else spark.createDataFrame([], schema)
+    salvaged = [(u.raw_object, text) for u in unreadable for text in u.lines]
+    if salvaged:
+        lines = lines.unionByName(spark.createDataFrame(salvaged, schema))
+    parsed, counts = _parse_counted(lines, settings)
+    return parsed, counts, unreadable
 
 
 def _sessions(spark: SparkSession, storage: LakeStorage, settings: Settings, dates: set[date],
@@ -127,19 +159,19 @@ def run_raw_to_curated(spark: SparkSession, settings: Settings, *, lines: DataFr
     storage = LakeStorage(settings.lake, region=settings.region)
     configure(spark, storage)
     steps = ["read raw objects", "validate", "deduplicate", *[t.name for t in EVENT_TABLES], SESSIONS,
-             "catalog", "commit"]
+             "event id index", "catalog", "commit"]
     progress = Steps(steps, on_progress)
     step = progress.start
 
     report = CuratedReport()
     step("read raw objects")
+    objects: list[StoredObject] | None = None
     if lines is None:
         objects = raw_objects if raw_objects is not None else pending_raw_objects(storage)
         if not objects:
             report.skipped = "no new raw objects"
             report.seconds = time.monotonic() - started
             return report
-        lines = read_raw_lines(spark, storage, objects)
         keys = [o.key for o in objects]
         report.raw_bytes = sum(o.size for o in objects)
     else:
@@ -152,14 +184,20 @@ def run_raw_to_curated(spark: SparkSession, settings: Settings, *, lines: DataFr
     delete_prefix(storage.layout, STAGING)
 
     step("validate")
-    parsed = parse_lines(lines, settings.batch.validation, settings.event_time).persist()
-    for reason, count in parsed.groupBy("reject_reason").count().collect():
+    if objects is not None:
+        parsed, tallies, unreadable = parse_objects(spark, storage, settings, objects)
+        write_dead_letters(storage, unreadable, run_id)
+        report.unreadable_objects = [u.as_report() for u in unreadable]
+    else:  # lines from the caller (Glue job bookmarks): a read failure is the caller's
+        parsed, tallies = _parse_counted(lines, settings)
+    for reason, skew_not_corrected, count in tallies:
         report.records_read += count
         if reason is None:
             report.accepted += count
+            report.skew_corrections_not_applied += count if skew_not_corrected else 0
         else:
             report.rejected += count
-            report.rejected_by_rule[reason] = count
+            report.rejected_by_rule[reason] = report.rejected_by_rule.get(reason, 0) + count
     report.quarantine_objects = quarantine_rejects(storage, parsed, run_id) if report.rejected else []
 
     step("deduplicate")
@@ -168,8 +206,14 @@ def run_raw_to_curated(spark: SparkSession, settings: Settings, *, lines: DataFr
     parsed.unpersist()
     report.duplicates_in_batch = report.accepted - sum(per_date.values())
     pending = spark.createDataFrame([(k,) for k in keys], "raw_object string")
-    known = _curated_ids(spark, storage, set(per_date), pending) if per_date else None
-    new = drop_already_curated(batch, known) if known is not None else batch
+    report.event_ids_backfilled = ensure_index(spark, storage, storage.layout.curated_table("events"))
+    known = curated_ids(spark, storage, batch, pending) if per_date else None
+    if known is not None:
+        # the ids found are collected (at most the batch's own ids): the batch's plan then holds a small local
+        # relation instead of the index scan, which Spark 3.5 (Glue 5) ran out of heap planning in later writes
+        seen = batch.select("event_id").join(known, "event_id", "left_semi").distinct().collect()
+        known = spark.createDataFrame([(r[0],) for r in seen], "event_id string") if seen else None
+    new = drop_already_curated(batch, F.broadcast(known)) if known is not None else batch
     # clustered by event name, the cached batches of other events are skipped when a table filters on it
     new = new.repartition(max(1, spark.sparkContext.defaultParallelism), "event_type", "event_name") \
         .sortWithinPartitions("event_type", "event_name").persist()
@@ -195,6 +239,11 @@ def run_raw_to_curated(spark: SparkSession, settings: Settings, *, lines: DataFr
     step(SESSIONS)
     if new_dates:
         report.tables[SESSIONS], schemas[SESSIONS] = _sessions(spark, storage, settings, new_dates, run_id)
+
+    step("event id index")
+    if report.new_events:
+        append_ids(storage, new, run_id)
+        report.event_index_buckets_compacted = len(compact(spark, storage, run_id, region=settings.region))
 
     step("catalog")
     if catalog:

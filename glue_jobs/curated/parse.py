@@ -64,6 +64,30 @@ def record_reason(reason: Column, event_time: EventTimeSettings) -> Column:
         F.expr(event_time_reason(event_time.future_tolerance_seconds, event_time.earliest_event_date.isoformat())))
 
 
+SKEW_NOT_CORRECTED = "skew_not_corrected"
+
+
+def bounded_skew_correction(records: DataFrame, event_time: EventTimeSettings) -> DataFrame:
+    """``records`` (the raw record's fields as text) with the clock-skew correction bounded as the API bounds it
+    (:func:`lakehouse.core.contract.record.corrected_timestamp`): where ``|received_at - sent_at|`` exceeds
+    ``event_time.max_skew_correction_seconds`` and the record's ``original_timestamp`` is believable (not more
+    than ``future_tolerance_seconds`` after ``received_at``, not before ``earliest_event_date``), ``timestamp``
+    becomes the ``original_timestamp`` — records landed before the API bounded the correction were moved by the
+    whole difference — and the boolean column ``skew_not_corrected`` says so (false elsewhere).
+    """
+    gap = F.expr("abs(unix_micros(try_to_timestamp(received_at)) - unix_micros(try_to_timestamp(sent_at)))")
+    original = "try_to_timestamp(original_timestamp)"
+    believable = F.expr(
+        f"{original} IS NOT NULL AND unix_micros({original}) - unix_micros(try_to_timestamp(received_at)) <= "
+        f"{event_time.future_tolerance_seconds * 1_000_000}L AND "
+        f"{original} >= TIMESTAMP '{event_time.earliest_event_date.isoformat()} 00:00:00'")
+    skipped = F.coalesce((gap > F.lit(event_time.max_skew_correction_seconds * 1_000_000)) & believable,
+                         F.lit(False))
+    return (records.withColumn(SKEW_NOT_CORRECTED, skipped)
+            .withColumn("timestamp", F.when(F.col(SKEW_NOT_CORRECTED), F.col("original_timestamp"))
+                        .otherwise(F.col("timestamp"))))
+
+
 def parse_lines(lines: DataFrame, validation: str = "spark", event_time: EventTimeSettings | None = None) -> DataFrame:
     """``lines`` (``raw_object``, ``value``) -> record fields, ``p``/``tr`` maps and ``reject_reason``.
 
@@ -72,7 +96,8 @@ def parse_lines(lines: DataFrame, validation: str = "spark", event_time: EventTi
     ``(line): is not a JSON object``. Valid records have a NULL ``reject_reason``. ``event_time``
     (``Settings.event_time``; its defaults when None) quarantines events whose skew-corrected time lies more
     than its tolerance after ``received_at`` or before its earliest date, with a reason on ``timestamp``:
-    records landed before the API applied the rule (a 2099 event in an old raw object) are caught here.
+    records landed before the API applied the rule (a 2099 event in an old raw object) are caught here. The
+    clock-skew correction is bounded first (:func:`bounded_skew_correction`, column ``skew_not_corrected``).
 
     One row per non-blank line (no key: the same event may arrive on many lines); raises ``ValueError`` for
     another ``validation``.
@@ -87,8 +112,9 @@ def parse_lines(lines: DataFrame, validation: str = "spark", event_time: EventTi
         lines = python_reasons(lines)
     record = F.from_json("value", RECORD_SCHEMA, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT})
     kept = ["reject_reason"] if validation == "python" else []
-    parsed = (lines.select("raw_object", "value", *kept, record.alias("r"))
-              .select("raw_object", "value", *kept, "r.*"))
+    parsed = bounded_skew_correction(lines.select("raw_object", "value", *kept, record.alias("r"))
+                                     .select("raw_object", "value", *kept, "r.*"),
+                                     event_time)
     maps = [F.from_json("properties", "map<string,string>").alias("p"),
             F.from_json("traits", "map<string,string>").alias("tr")]
     if validation == "python":

@@ -23,6 +23,11 @@ class CuratedReport:
 
     Counts are of records (raw lines) and events; ``rejected_by_rule`` maps each reason to its count;
     ``late_events`` are new events whose event date precedes their arrival date; ``seconds`` is wall-clock.
+    ``skew_corrections_not_applied``: accepted records whose clock-skew correction exceeded
+    ``Settings.event_time.max_skew_correction_seconds`` (they keep the client's time); ``unreadable_objects``:
+    raw objects set aside (``raw_object``, ``reason``, ``lines_salvaged``, ``dead_letter`` key), processed all
+    the same; ``event_ids_backfilled``: rows of the event id index built from curated events by this run (None:
+    the index existed); ``event_index_buckets_compacted``: index buckets rewritten as one file.
     """
 
     run_id: str | None = None
@@ -36,7 +41,11 @@ class CuratedReport:
     duplicates_of_earlier_runs: int = 0
     new_events: int = 0
     late_events: int = 0
+    skew_corrections_not_applied: int = 0
     quarantine_objects: list[str] = field(default_factory=list)
+    unreadable_objects: list[dict[str, Any]] = field(default_factory=list)
+    event_ids_backfilled: int | None = None
+    event_index_buckets_compacted: int = 0
     tables: dict[str, TableWrite] = field(default_factory=dict)
     catalog_tables: int = 0
     catalog_partitions_added: int = 0

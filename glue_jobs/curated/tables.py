@@ -58,10 +58,20 @@ def interactive(event_type: str = "event_type", event_name: str = "event_name") 
         (F.col(event_type) == "track") & ~F.col(event_name).isin(*SYSTEM_EVENTS))
 
 
+#: the longest ``context.channel`` kept, in characters: a contract label (``Label``); the warehouse sizes
+#: ``dim_channel.channel`` for it in bytes
+CHANNEL_MAX_CHARS = 64
+
+
 def event_channel() -> Column:
-    """Where an event happened: its ``context.channel`` when the source sent one, else the source."""
+    """Where an event happened: its ``context.channel`` when the source sent one, else the source.
+
+    ``context`` is free-form, so a channel longer than :data:`CHANNEL_MAX_CHARS` names no channel (the source
+    stands in): one client's overlong value must not make ``dim_channel`` unloadable for everyone.
+    """
     channel = F.expr(stripped("from_json(context, 'map<string,string>')['channel']"))
-    return F.coalesce(F.when(F.length(channel) > 0, channel), F.col("source"), F.lit("unknown"))
+    named = F.when(F.length(channel).between(1, CHANNEL_MAX_CHARS), channel)
+    return F.coalesce(named, F.col("source"), F.lit("unknown"))
 
 
 def _text(container: str, key: str) -> Column:

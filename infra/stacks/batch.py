@@ -131,7 +131,9 @@ class BatchStack(Stack):
             reads=[zone("raw")],
             writes=[zone("curated")],
             appends=(zone("quarantine"),),  # malformed raw lines, with the reason
-            bookmarks=True,  # only raw objects not processed yet
+            # new raw objects from the lake's manifest of committed runs, not a job bookmark: Glue's bookmarked
+            # reader fails the whole run on one unreadable object, and the bookmark never advances past it
+            bookmarks=False,
             # register curated tables and partitions in the Glue catalog
             arguments=RawToCuratedArguments.from_settings(settings, **where, catalog=True),
             statements=[iam.PolicyStatement(actions=CATALOG_WRITE_ACTIONS, resources=catalog_arns)],

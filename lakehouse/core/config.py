@@ -64,12 +64,21 @@ class EventTimeSettings(BaseModel):
     received it, or before ``earliest_event_date``, is quarantined with a reason (never clamped: a clamped
     time would be a time nobody sent). The ingestion API, the batch validation and the stream apply the same
     rule; the batch's as-of date is never later than the day the run starts.
+
+    Segment's clock-skew correction ``timestamp + (receivedAt - sentAt)`` is applied only when
+    ``|receivedAt - sentAt|`` is at most ``max_skew_correction_seconds`` (default 1 day: wider than any time-zone
+    mistake, narrower than a request replayed days later with its original ``sentAt``, which the correction would
+    otherwise move by days); a larger one is not applied and the event keeps its client time, unless that time
+    breaks the rule above (a device clock in 2099: then only the correction can save it) — docs/ingestion.md.
     """
 
     future_tolerance_seconds: int = Field(
         default=86_400, ge=0, le=366 * 86_400, description="how far after receivedAt an event time may lie")
     earliest_event_date: date = Field(
         default=date(1990, 1, 1), description="events dated before this day (UTC) are quarantined")
+    max_skew_correction_seconds: int = Field(
+        default=86_400, ge=0, le=366 * 86_400,
+        description="largest clock-skew correction (receivedAt - sentAt) applied; a larger one is not applied")
 
 
 class MoneySettings(BaseModel):

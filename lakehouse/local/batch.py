@@ -17,6 +17,36 @@ from lakehouse.core.config import Settings
 
 STEPS = ("curated", "star", "warehouse")
 Progress = Callable[[str, str, int, int], None]  # (step, what, done, total)
+_JVM_NOISE = ("An error occurred while calling", "at ", "...")
+
+
+class BatchStepFailed(RuntimeError):
+    """A step of the batch chain failed: ``step``, and ``reason``, one readable line (never a JVM stack trace).
+
+    The step's own run record was not written, so the next ``lakehouse batch`` repeats it; the original
+    exception is the ``__cause__``.
+    """
+
+    def __init__(self, step: str, reason: str):
+        self.step, self.reason = step, reason
+        super().__init__(f"the {step} step failed: {reason} — nothing of this step was committed; fix the cause "
+                         f"and run `lakehouse batch --step {step}` (or the whole chain) again")
+
+
+def one_line(exc: BaseException, limit: int = 400) -> str:
+    """``exc`` as one line: its type and first meaningful message line, plus the deepest ``Caused by:`` of a
+    Java exception (Py4J's text holds the whole JVM stack trace; its frames and Py4J's preamble are dropped)."""
+    lines = [t.strip().removeprefix(": ").strip() for t in str(exc).splitlines()]
+    lines = [t for t in lines if t and not t.startswith(_JVM_NOISE)]
+    causes = [t.removeprefix("Caused by:").strip() for t in lines if t.startswith("Caused by:")]
+    head = next((t for t in lines if not t.startswith("Caused by:")), "") or type(exc).__name__
+    parts = [f"{type(exc).__name__}: {head}"] + ([f"caused by {causes[-1]}"] if causes else [])
+    share = limit // len(parts)
+    return "; ".join(_clip(" ".join(p.split()), share) for p in parts)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass
@@ -46,7 +76,12 @@ class BatchReport:
                         ("curated", "new events", f"{c.new_events:,}"),
                         ("curated", "late events", f"{c.late_events:,}"),
                         ("curated", "files / bytes written", f"{c.files_written:,} / {c.bytes_written:,}"),
-                        ("curated", "quarantine objects", f"{len(c.quarantine_objects):,}")]
+                        ("curated", "quarantine objects", f"{len(c.quarantine_objects):,}"),
+                        ("curated", "clock-skew corrections not applied", f"{c.skew_corrections_not_applied:,}"),
+                        ("curated", "unreadable raw objects set aside", f"{len(c.unreadable_objects):,}")]
+                out += [("curated", f"  set aside: {u['raw_object']}",
+                         f"{u['reason']}; {u['lines_salvaged']:,} line(s) salvaged; see {u['dead_letter']}")
+                        for u in c.unreadable_objects]
                 if c.catalog_tables:
                     out.append(("curated", "catalog tables / new partitions",
                                 f"{c.catalog_tables} / {c.catalog_partitions_added}"))
@@ -84,7 +119,10 @@ class BatchReport:
 
 def run_batch(settings: Settings, spark: SparkSession, *, steps: Sequence[str] = STEPS, catalog: bool = False,
               force: bool = False, on_progress: Progress | None = None) -> BatchReport:
-    """Run the chosen steps in order; a step whose input is unchanged is skipped and writes nothing."""
+    """Run the chosen steps in order; a step whose input is unchanged is skipped and writes nothing.
+
+    Raises :class:`BatchStepFailed` (one readable line) when a step fails, ``ValueError`` for unknown steps.
+    """
     unknown = set(steps) - set(STEPS)
     if unknown:
         raise ValueError(f"unknown batch steps {sorted(unknown)}; choose from {', '.join(STEPS)}")
@@ -94,11 +132,18 @@ def run_batch(settings: Settings, spark: SparkSession, *, steps: Sequence[str] =
     def relay(step: str):
         return (lambda what, done, total: on_progress(step, what, done, total)) if on_progress else None
 
-    if "curated" in steps:
-        report.curated = run_raw_to_curated(spark, settings, catalog=catalog, on_progress=relay("curated"))
-    if "star" in steps:
-        report.star = run_build_star(spark, settings, force=force, on_progress=relay("star"))
-    if "warehouse" in steps:
-        report.warehouse = load_warehouse(settings, force=force, on_progress=relay("warehouse"))
+    runners = {
+        "curated": lambda: setattr(report, "curated", run_raw_to_curated(spark, settings, catalog=catalog,
+                                                                           on_progress=relay("curated"))),
+        "star": lambda: setattr(report, "star", run_build_star(spark, settings, force=force,
+                                                               on_progress=relay("star"))),
+        "warehouse": lambda: setattr(report, "warehouse", load_warehouse(settings, force=force,
+                                                                         on_progress=relay("warehouse"))),
+    }
+    for step in (s for s in STEPS if s in steps):
+        try:
+            runners[step]()
+        except Exception as exc:  # any failure, Spark's included, ends as one readable line
+            raise BatchStepFailed(step, one_line(exc)) from exc
     report.seconds = time.monotonic() - started
     return report

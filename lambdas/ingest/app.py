@@ -80,9 +80,11 @@ def build_app(service: IngestService, emit_metrics: bool = True) -> APIGatewayRe
         count("AcceptedEvents", len(outcome.records))
         count("RejectedEvents", len(outcome.rejections))
         count("DuplicateEvents", outcome.duplicates)
+        count("SkewCorrectionsNotApplied", outcome.skew_not_corrected)
         logger.info("ingested", extra={"route": event.path, "source": result.source, "status": result.status,
                                        "accepted": len(outcome.records), "rejected": len(outcome.rejections),
                                        "duplicates": outcome.duplicates,
+                                       "skew_corrections_not_applied": outcome.skew_not_corrected,
                                        "source_ip": service.normaliser.pii.client_ip(source_ip())})
         return json_response(result.status, {**result.body, "request_id": request_id()})
 
@@ -153,7 +155,8 @@ def create_handler(settings: Settings | None = None, *, raw_sink: RawSink | None
     """
     settings = settings or Settings()
     time_rule = EventTimeRule(future_tolerance_seconds=settings.event_time.future_tolerance_seconds,
-                              earliest_event_date=settings.event_time.earliest_event_date)
+                              earliest_event_date=settings.event_time.earliest_event_date,
+                              max_skew_correction_seconds=settings.event_time.max_skew_correction_seconds)
     service = IngestService(
         lookup_key=key_lookup or default_key_lookup(settings),
         normaliser=Normaliser(PiiRules(settings.pii), time_rule),

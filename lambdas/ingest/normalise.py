@@ -3,8 +3,10 @@
 Per call, in order: transport fields removed (``writeKey``), batch-level ``context``/``integrations``
 filled in, the route's call type checked, the contract validated (:func:`lakehouse.core.contract.parse_event`),
 the canonical record built (:func:`lakehouse.core.contract.to_record`: event id, server ``received_at``,
-clock-skew correction) and its event time judged (:class:`lakehouse.core.contract.EventTimeRule`: too far
-ahead of ``received_at`` or before the earliest date -> rejected on ``timestamp``), PII rules applied,
+clock-skew correction, not applied when larger than ``EventTimeRule.max_skew_correction_seconds`` and then
+counted in ``Normalised.skew_not_corrected``) and its event time judged
+(:class:`lakehouse.core.contract.EventTimeRule`: too far ahead of ``received_at`` or before the earliest date
+-> rejected on ``timestamp``), PII rules applied,
 duplicates of an ``event_id`` already seen in the same request dropped, and the record serialised once (size
 and encodability checked on the way) for both sinks. A rejected call keeps only its PII-redacted copy
 (:meth:`PiiRules.redact_call`): quarantine never holds the raw personal data.
@@ -17,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from lakehouse.core.contract import ContractError, EventTimeRule, FieldError, parse_event, to_record
+from lakehouse.core.contract.record import skew_correction_skipped
 
 from .limits import EventTooLarge, EventUnencodable, encode_record
 from .pii import PiiRules
@@ -50,6 +53,9 @@ class Normalised:
     lines: list[bytes] = field(default_factory=list)  # each record as compact UTF-8 JSON (stream payload)
     rejections: list[Rejection] = field(default_factory=list)
     duplicates: int = 0
+    #: accepted records whose clock-skew correction was larger than the bound and so not applied (they keep
+    #: the client's timestamp; :func:`lakehouse.core.contract.record.skew_correction_skipped`)
+    skew_not_corrected: int = 0
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,7 @@ class Normaliser:
                 result.duplicates += 1
                 continue
             seen.add(record["event_id"])
+            result.skew_not_corrected += skew_correction_skipped(record, self.time_rule)
             result.records.append(record)
             result.lines.append(line)
         return result

@@ -89,20 +89,16 @@ def payload_event_id(payload: dict[str, Any]) -> str:
     return "h-" + digest.hexdigest()[:32]
 
 
-def corrected_timestamp(event: Envelope, received_at: datetime, batch_sent_at: datetime | None) -> datetime:
-    """Segment's clock-skew correction: ``timestamp + (receivedAt - sentAt)`` when sentAt is known.
+#: the default bound of the clock-skew correction (``Settings.event_time.max_skew_correction_seconds``)
+MAX_SKEW_CORRECTION_SECONDS = 86_400
 
-    A correction that would move the time out of the contract's range (a sender clock decades off) is not
-    applied: the event keeps the timestamp it was validated with (and :class:`EventTimeRule` judges that one).
-    """
-    original = event.timestamp or event.original_timestamp
-    if original is None:
-        return received_at
-    sent_at = event.sent_at or batch_sent_at
-    if not sent_at:
-        return original
-    corrected = original + (received_at - sent_at)
-    return corrected if in_time_range(corrected) else original
+
+def skew_correction_too_large(received_at: datetime, sent_at: datetime | None,
+                              max_correction_seconds: int = MAX_SKEW_CORRECTION_SECONDS) -> bool:
+    """Whether the clock-skew correction ``receivedAt - sentAt`` is larger (either way) than the bound."""
+    if sent_at is None:
+        return False
+    return abs((received_at - sent_at).total_seconds()) > max_correction_seconds
 
 
 @dataclass(frozen=True)
@@ -116,6 +112,8 @@ class EventTimeRule:
 
     future_tolerance_seconds: int = 86_400
     earliest_event_date: date = date(1990, 1, 1)
+    #: the bound of the clock-skew correction (:func:`corrected_timestamp`)
+    max_skew_correction_seconds: int = MAX_SKEW_CORRECTION_SECONDS
 
     def violation(self, timestamp: datetime, received_at: datetime) -> FieldError | None:
         """The :class:`FieldError` on ``timestamp`` naming the rule it breaks, or None when it is believable."""
@@ -131,6 +129,45 @@ class EventTimeRule:
                 f"is {iso(timestamp)} after clock-skew correction, before the earliest accepted date "
                 f"{self.earliest_event_date.isoformat()}; rule: event_time.earliest_event_date"))
         return None
+
+
+def corrected_timestamp(event: Envelope, received_at: datetime, batch_sent_at: datetime | None,
+                        time_rule: EventTimeRule | None = None) -> datetime:
+    """Segment's clock-skew correction: ``timestamp + (receivedAt - sentAt)`` when sentAt is known.
+
+    Source: Segment's Spec, Common fields, "Timestamps" (``timestamp`` is ``originalTimestamp`` corrected by the
+    difference between ``receivedAt`` and ``sentAt``). The event keeps the timestamp it was validated with (which
+    :class:`EventTimeRule` then judges) when the correction would move it out of the contract's range (a sender
+    clock decades off), and when the correction is larger than ``time_rule.max_skew_correction_seconds`` (default
+    rule: :data:`MAX_SKEW_CORRECTION_SECONDS`) while the client's own time is believable: a request replayed days
+    later with its original ``sentAt`` must not move its events by days, and it cannot be told from a sender clock
+    that is days off — except when the client's time breaks the rule (a device clock in 2099 or 1971), which only
+    a wrong clock explains; then the correction is applied whatever its size.
+    """
+    original = event.timestamp or event.original_timestamp
+    if original is None:
+        return received_at
+    sent_at = event.sent_at or batch_sent_at
+    if not sent_at:
+        return original
+    corrected = original + (received_at - sent_at)
+    if not in_time_range(corrected):
+        return original
+    rule = time_rule or EventTimeRule()
+    if (skew_correction_too_large(received_at, sent_at, rule.max_skew_correction_seconds)
+            and rule.violation(original, received_at) is None):
+        return original
+    return corrected
+
+
+def skew_correction_skipped(record: dict[str, Any], time_rule: EventTimeRule | None = None) -> bool:
+    """Whether a raw record's clock-skew correction was left out for its size: it has a ``sent_at`` further than
+    the bound from its ``received_at`` and kept its ``original_timestamp`` (:func:`corrected_timestamp`)."""
+    if not (record.get("sent_at") and record.get("received_at") and record.get("original_timestamp")):
+        return False
+    bound = (time_rule or EventTimeRule()).max_skew_correction_seconds
+    return (record["timestamp"] == record["original_timestamp"]
+            and skew_correction_too_large(parse_iso(record["received_at"]), parse_iso(record["sent_at"]), bound))
 
 
 def plain(value: Any) -> Any:
@@ -161,9 +198,11 @@ def to_record(event: Envelope, payload: dict[str, Any], *, source: str, received
     """The raw record (module docstring) for a validated ``event``; ``payload`` is the call as received.
 
     With ``time_rule``, raises :class:`~lakehouse.core.contract.errors.ContractError` on ``timestamp`` when the
-    corrected event time breaks it (the ingestion API quarantines such calls).
+    corrected event time breaks it (the ingestion API quarantines such calls); the clock-skew correction is
+    bounded by ``time_rule.max_skew_correction_seconds`` (the default rule's without one). A correction not
+    applied for its size is visible in the record (:func:`skew_correction_skipped`).
     """
-    timestamp = corrected_timestamp(event, received_at, batch_sent_at)
+    timestamp = corrected_timestamp(event, received_at, batch_sent_at, time_rule)
     if time_rule is not None:
         problem = time_rule.violation(timestamp, received_at)
         if problem is not None:

@@ -54,7 +54,7 @@ def batch(
     use_catalog = bool(endpoint) if catalog is None else catalog
 
     from lakehouse.core.warehouse import WarehouseError
-    from lakehouse.local.batch import run_batch
+    from lakehouse.local.batch import BatchStepFailed, run_batch
 
     with progress_bar() as bar:
         boot = bar.add_task("starting Spark", total=1)
@@ -68,11 +68,14 @@ def batch(
         try:
             report = run_batch(settings, spark, steps=steps, catalog=use_catalog, force=force,
                                on_progress=on_progress)
-        except WarehouseError as exc:
+        except BatchStepFailed as exc:  # one readable line, never a JVM stack trace
+            cause = exc.__cause__
+            if isinstance(cause, WarehouseError):
+                raise UserError(str(cause)) from None
+            if isinstance(cause, ClientError):
+                raise UserError(f"AWS refused a call ({cause}); is the emulator provisioned (`lakehouse up`)? "
+                                "Run with --no-catalog to skip the Glue Data Catalog.") from None
             raise UserError(str(exc)) from None
-        except ClientError as exc:
-            raise UserError(f"AWS refused a call ({exc}); is the emulator provisioned (`lakehouse up`)? "
-                            "Run with --no-catalog to skip the Glue Data Catalog.") from None
         for name, task in tasks.items():
             bar.update(task, description=f"{name}: done", completed=bar.tasks[task].total)
     console.print(_report_table(report))
@@ -93,7 +96,8 @@ def _cell(value) -> str:
 @friendly_errors
 def sql(
     query: str = typer.Argument(..., help="SQL to run on the local warehouse (DuckDB dialect by default)"),
-    redshift: bool = typer.Option(False, "--redshift", help="the query is in the Redshift dialect: transpile it"),
+    redshift: bool = typer.Option(False, "--redshift", help="the query is in the Redshift dialect: transpile it so "
+                                  "it gives Redshift's answers (7/2 = 3, TRUNC(timestamp) a date; docs/batch.md)"),
     limit: int = typer.Option(100, min=1, help="show at most this many rows"),
 ) -> None:
     """Query the local warehouse and print the result as a table."""

@@ -37,3 +37,16 @@ def test_the_thirty_minute_rule(spark) -> None:
     assert first["channel"] == "mobile"
     again = sessionize(events(spark, rows), 30).orderBy("session_start").collect()
     assert [s["session_id"] for s in again] == [s["session_id"] for s in sessions]
+
+
+def test_an_overlong_context_channel_names_no_channel(spark) -> None:
+    """``context`` is free-form: a 65-character (or 300-byte) channel would not fit ``dim_channel.channel``
+    (``VARCHAR(256)`` bytes) and would fail every warehouse load; the source stands in for it. Seen failing
+    before the bound: the session's channel was the 65-character text."""
+    frame = spark.createDataFrame(
+        [("e1", "c1", T0, "page", None, '{"channel": "%s"}' % ("é" * 65), "web"),
+         ("e2", "c2", T0, "page", None, '{"channel": "%s"}' % ("é" * 64), "web")],
+        "event_id string, customer_id string, event_ts timestamp, event_type string, event_name string, "
+        "context string, source string")
+    sessions = {s["customer_id"]: s["channel"] for s in sessionize(frame, 30).collect()}
+    assert sessions == {"c1": "web", "c2": "é" * 64}

@@ -241,7 +241,7 @@ def test_job_parameters_carry_the_settings_the_job_scripts_read(dev) -> None:
         assert args["--python-modules-installer-option"] == "--no-index"
         assert props["SecurityConfiguration"] == names.batch_glue_security
     raw = jobs[names.raw_to_curated_job]["DefaultArguments"]
-    assert raw["--job-bookmark-option"] == "job-bookmark-enable" and raw["--catalog"] == "true"
+    assert raw["--job-bookmark-option"] == "job-bookmark-disable" and raw["--catalog"] == "true"  # manifest
     assert jobs[names.build_star_job]["DefaultArguments"]["--job-bookmark-option"] == "job-bookmark-disable"
     load = jobs[names.load_warehouse_job]
     assert load["Connections"] == {"Connections": [names.warehouse_connection]}

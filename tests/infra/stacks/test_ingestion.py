@@ -189,7 +189,8 @@ def test_deployment_rules_reach_the_function(dev, monkeypatch) -> None:
     deployment = dev.lakehouse.deployment
     custom = deployment.settings.model_copy(update={
         "pii": PiiSettings(email="drop", ip="drop"),
-        "event_time": EventTimeSettings(future_tolerance_seconds=600, earliest_event_date=date(2005, 3, 1))})
+        "event_time": EventTimeSettings(future_tolerance_seconds=600, earliest_event_date=date(2005, 3, 1),
+                                        max_skew_correction_seconds=3600)})
     for key, value in function_environment(replace(deployment, settings=custom), "key").items():
         monkeypatch.setenv(key, value)
     inside = Settings()
