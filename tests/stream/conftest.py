@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import duckdb
+from boto3.dynamodb.types import TypeDeserializer
 
 from lakehouse.core.aws.clients import aws_client
 from lakehouse.core.config import Settings
@@ -23,7 +24,6 @@ from lakehouse.core.contract import parse_event, to_record
 from lakehouse.core.contract.examples import example_calls
 from lakehouse.core.contract.record import dumps_record
 from lakehouse.core.rfm_breakpoints import Breakpoints
-from lakehouse.local.rfm_agreement import live_items
 
 TEMPLATES = example_calls()
 KINDS = ("Order Completed", "Order Refunded", "Product Viewed", "Product Added", "Ticket Opened",
@@ -198,7 +198,15 @@ def put_payloads(stream: str, payloads: Iterable[bytes], region: str = "us-east-
 
 def stored_items(settings: Settings) -> dict[str, dict[str, Any]]:
     """Every item of the feature table, deserialized."""
-    return live_items(settings)
+    dynamodb = aws_client("dynamodb", region=settings.region)
+    deserializer = TypeDeserializer()
+    items: dict[str, dict[str, Any]] = {}
+    for page in dynamodb.get_paginator("scan").paginate(TableName=settings.names.features_table,
+                                                          ConsistentRead=True):
+        for raw in page["Items"]:
+            item = {k: deserializer.deserialize(v) for k, v in raw.items()}
+            items[item["customer_id"]] = item
+    return items
 
 
 FEATURE_COLUMNS = ("last_seen_at", "first_order_at", "last_order_at", "as_of", "orders", "order_total", "revenue",
