@@ -26,6 +26,7 @@ from glue_jobs.curated.rules import (
 from lakehouse.core.config import EventTimeSettings
 from lakehouse.core.contract.record import RECORD_FIELDS as CONTRACT_RECORD_FIELDS
 from lakehouse.core.contract.record import RECORD_SCHEMA_VERSION
+from lakehouse.core.contract.validation import NUL_REASON
 
 #: top-level fields of the canonical raw record (lakehouse.core.contract.record), all read as JSON text
 RECORD_FIELDS = CONTRACT_RECORD_FIELDS
@@ -55,12 +56,20 @@ def raw_object_of(file_path: Column) -> Column:
     return F.regexp_extract(file_path, RAW_KEY_PATTERN, 1)
 
 
+#: a JSON-escaped U+0000 in a raw line (``\u0000`` not itself preceded by an escaping backslash)
+ESCAPED_NUL = r"(?<!\\)(?:\\\\)*\\u0000"
+NUL_LINE_REASON = f"(event): a string {NUL_REASON}"
+
+
 def record_reason(reason: Column, event_time: EventTimeSettings) -> Column:
     """The record-level checks around the contract's ``reason``, in both validation modes alike: a
-    ``schema_version`` this job does not read comes first, then the contract, then the event-time rule
-    (:func:`glue_jobs.curated.rules.event_time_reason`)."""
+    ``schema_version`` this job does not read comes first, then a string holding U+0000 anywhere in the line
+    (the contract's :data:`~lakehouse.core.contract.validation.NUL_REASON`, for lines landed before the API
+    refused it), then the contract, then the event-time rule (:func:`glue_jobs.curated.rules.event_time_reason`).
+    """
     return F.coalesce(
-        F.expr(schema_version_reason(SCHEMA_VERSIONS)), reason,
+        F.expr(schema_version_reason(SCHEMA_VERSIONS)),
+        F.when(F.col("value").rlike(ESCAPED_NUL), F.lit(NUL_LINE_REASON)), reason,
         F.expr(event_time_reason(event_time.future_tolerance_seconds, event_time.earliest_event_date.isoformat())))
 
 

@@ -9,11 +9,40 @@ from pydantic import ValidationError
 from lakehouse.core.contract.envelope import EVENT_ADAPTER, Envelope
 from lakehouse.core.contract.errors import ContractError, FieldError, from_validation_error
 
+#: why a text holding U+0000 is refused: Amazon Redshift cannot store it (its COPY treats NUL as a terminator and
+#: fails the load; Database Developer Guide, "Preparing your input data"), and one such value would stop every
+#: later warehouse load. Every string counts: ids, names, property, trait and context values, and object keys.
+NUL_REASON = "must not contain the NUL character (U+0000): the warehouse cannot store it"
+
+
+def nul_field(value: Any, path: str = "") -> str | None:
+    """The dotted path (list indexes in brackets) of the first string in ``value`` holding U+0000, else None.
+
+    A key holding it names the object it is in, followed by the key with the NUL shown as ``\\u0000``.
+    """
+    if isinstance(value, str):
+        return (path or "(event)") if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and "\x00" in key:
+                return where.replace("\x00", "\\u0000")
+            if (found := nul_field(item, where)) is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if (found := nul_field(item, f"{path}[{index}]")) is not None:
+                return found
+    return None
+
 
 def parse_event(payload: Any) -> Envelope:
-    """The typed event for ``payload``, or :class:`ContractError` naming each field at fault."""
+    """The typed event for ``payload``, or :class:`ContractError` naming each field at fault (a string holding
+    U+0000 anywhere is refused with :data:`NUL_REASON`)."""
     if not isinstance(payload, dict):
         raise ContractError([FieldError("(event)", f"must be a JSON object, not {type(payload).__name__}")])
+    if (where := nul_field(payload)) is not None:
+        raise ContractError([FieldError(where, NUL_REASON)])
     try:
         event = EVENT_ADAPTER.validate_python(payload)
     except ValidationError as exc:

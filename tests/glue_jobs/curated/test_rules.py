@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from glue_jobs.curated.parse import parse_lines
+from glue_jobs.curated.parse import NUL_LINE_REASON, parse_lines
 from glue_jobs.curated.rules import LINE_ERROR, contract_rules, lit
 from lakehouse.core.contract import ContractError, parse_event
 from tests.glue_jobs.curated.cases import INVALID, PAGE_RECORD, VALID, changed, line
@@ -103,3 +103,14 @@ def test_rules_are_derived_from_the_contract_models() -> None:
     assert lit("previousId: is required") in reasons_ and lit("groupId: is required") in reasons_
     assert any(r.startswith("'properties.issue_type: must be one of") and "product_quality" in r
                for r in reasons_)  # the IssueType enum
+
+
+@pytest.mark.parametrize("validation", ["spark", "python"])
+def test_a_string_holding_nul_is_refused_wherever_it_is(spark, validation: str) -> None:
+    """Lines landed before the API refused U+0000 are quarantined by the batch too (Redshift cannot store it).
+    Seen failing before the rule: the first three lines passed both modes; the escaped backslash must pass."""
+    lines = [line(changed(PAGE_RECORD, "user_id", "u\x00x")),
+             line(changed(PAGE_RECORD, "context", {"channel": "we\x00b"})),
+             line(changed(PAGE_RECORD, "properties", {"title\x00": "x"})),
+             line(changed(PAGE_RECORD, "context", {"note": "a backslash then u0000: \\u0000"}))]
+    assert reasons(spark, lines, validation) == [NUL_LINE_REASON] * 3 + [None]

@@ -254,3 +254,22 @@ def test_identify_traits_only_in_context_are_the_calls_traits() -> None:
     with pytest.raises(ContractError) as caught:
         parse_event({"type": "identify", "userId": "u1", "context": {"traits": {"email": "not-an-address"}}})
     assert [e.field for e in caught.value.errors] == ["context.traits.email"]
+
+
+@pytest.mark.parametrize(("where", "payload"), [
+    ("userId", {"userId": "u\x00x"}),
+    ("context.channel", {"context": {"channel": "we\x00b"}}),
+    ("properties.products[0].product_id", {"properties": {"order_id": "o1", "products": [{"product_id": "p\x00"}]}}),
+    ("properties.note\\u0000", {"properties": {"order_id": "o1", "note\x00": "x"}}),
+])
+def test_a_string_holding_nul_is_refused_naming_its_field(where: str, payload: dict) -> None:
+    """Amazon Redshift cannot store U+0000, so one such value would stop every warehouse load. Seen failing
+    before the rule: all four were accepted (the first three loaded into DuckDB as they were)."""
+    call = {"type": "track", "event": "Order Completed", "timestamp": "2025-06-02T09:30:00Z", "userId": "u1",
+            "properties": {"order_id": "o1"}, **payload}
+    with pytest.raises(ContractError) as caught:
+        parse_event(call)
+    [error] = caught.value.errors
+    assert error.field == where and "NUL" in error.reason
+    assert parse_event({**call, **{k: v for k, v in payload.items() if k != "userId"}, "userId": "u1",
+                        "context": {"note": "\\u0000 as text"}, "properties": {"order_id": "o1"}})
