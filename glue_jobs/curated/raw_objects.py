@@ -17,8 +17,6 @@ Text that is not UTF-8, or lines that are not JSON, do not stop a scan: their li
 
 from __future__ import annotations
 
-import gzip
-import io
 import zlib
 from dataclasses import asdict, dataclass, field
 
@@ -27,6 +25,7 @@ from lakehouse.core.lake.storage import LakeStorage, StoredObject
 
 DEAD_LETTERS = "quarantine/unreadable"
 READ_CHUNK_BYTES = 1 << 20
+GZIP_WBITS = 31  # zlib: a gzip header and trailer (16 + the 32 KiB window)
 
 
 @dataclass
@@ -53,12 +52,19 @@ def check_object(key: str, body: bytes) -> Unreadable | None:
     if not body:
         return Unreadable(key, "empty object (0 bytes): not gzip")
     out = bytearray()
+    rest = body
     try:
-        with gzip.GzipFile(fileobj=io.BytesIO(body)) as stream:
-            while chunk := stream.read(READ_CHUNK_BYTES):
-                out += chunk
-    except (OSError, EOFError, zlib.error) as exc:
-        complete = bytes(out[: out.rfind(b"\n") + 1])
+        while rest:  # one gzip member after another (a gzip file may hold several)
+            decoder = zlib.decompressobj(wbits=GZIP_WBITS)
+            for start in range(0, len(rest), READ_CHUNK_BYTES):
+                out += decoder.decompress(rest[start:start + READ_CHUNK_BYTES])
+                if decoder.eof:
+                    break
+            if not decoder.eof:
+                raise EOFError("compressed data ended before the end-of-stream marker")
+            rest = decoder.unused_data
+    except (EOFError, zlib.error) as exc:
+        complete = bytes(out[: out.rfind(b"\n") + 1])  # what the decoder produced before the damage
         lines = [t for t in complete.decode("utf-8", errors="replace").split("\n") if t.strip()]
         what = "truncated gzip" if isinstance(exc, EOFError) else "not readable as gzip"
         return Unreadable(key, f"{what}: {type(exc).__name__}: {exc}", lines)
