@@ -29,6 +29,16 @@ Semantics (queries and view bodies), each rule from the Amazon Redshift Database
 - ``TO_CHAR`` / ``TO_DATE`` / ``TO_TIMESTAMP`` ("Datetime format strings"): the format elements are translated
   one by one, keeping case (``MON`` = ``DEC``, ``Mon`` = ``Dec``) and blank padding (``MONTH``, ``DAY``: 9
   characters). Elements without a DuckDB equivalent raise :class:`UntranslatableSql`, as does a numeric format.
+- ``CONCAT`` ("CONCAT function"): NULL if either argument is NULL, as ``||`` (DuckDB's CONCAT skips NULLs).
+- ``OCTET_LENGTH`` ("OCTET_LENGTH function"): the bytes of the UTF-8 text (``'français'`` = 9).
+- ``LEN`` of a ``CAST(… AS CHAR(n))`` ("LEN function"): trailing blanks of a CHAR are not counted.
+- ``NEXT_DAY`` / ``LAST_DAY`` ("NEXT_DAY function", "LAST_DAY function"): a string literal argument is read
+  as a DATE (DuckDB would not choose an overload for it); the result is a DATE.
+- ``STRTOL(num_string, base)`` ("STRTOL function"): leading blanks, a sign, ``0x`` for base 16, then the digits
+  valid in ``base``; a BIGINT, '' gives 0. Only a literal base (2-36) is translated.
+
+Not translated (docs/batch.md): trailing blanks are significant in DuckDB's string comparisons, where Redshift
+disregards them ("Character types", significance of trailing blanks): ``'abc' = 'abc  '`` is false here.
 
 Anything else is sqlglot's transpilation (NVL, NVL2, DECODE with NULL matching NULL, LEN, CHARINDEX, LEFT/RIGHT,
 CONVERT_TIMEZONE, DATE_TRUNC, DATEADD, DATE_PART/EXTRACT with Sunday = 0, LISTAGG, MEDIAN, PERCENTILE_CONT, ``||``);
@@ -107,6 +117,8 @@ def _strip(tree: exp.Expression) -> list[exp.Expression]:
         if isinstance(key.parent, exp.Schema):
             key.pop()
     for dtype in tree.find_all(exp.DataType):
+        if dtype.this in (exp.DataType.Type.CHAR, exp.DataType.Type.NCHAR) and isinstance(dtype.parent, exp.Cast):
+            dtype.parent.meta[_CHAR] = True  # DuckDB has no blank-padded CHAR: LEN must still ignore trailing blanks
         if dtype.this in _CHAR_TYPES:
             dtype.replace(exp.DataType.build("VARCHAR"))
     return before
@@ -216,6 +228,7 @@ def _annotate(tree: exp.Expression, schema: Schema | None) -> exp.Expression:
 # --- rewrites ----------------------------------------------------------------------------------------------
 
 _KINDS = "redshift_kinds"  # node.meta key: operand kinds recorded before any rewrite
+_CHAR = "redshift_char"  # node.meta key: a CAST to CHAR(n) (before CHAR became VARCHAR)
 _NONZERO = "CASE WHEN __d = 0 THEN ERROR('division by zero') ELSE __d END"
 
 
@@ -274,7 +287,49 @@ def _iso_literal(node: exp.Cast) -> exp.Expression:
     return node
 
 
+def _to_date(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Literal) and node.is_string:
+        return exp.cast(node.copy(), exp.DataType.build("DATE"))
+    return node
+
+
+_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _strtol(node: exp.FromBase) -> exp.Expression:
+    """Redshift ``STRTOL(num_string, base)`` ("STRTOL function"): leading white space, an optional sign, for
+    base 16 an optional ``0x``, then the longest run of digits valid in ``base``; '' gives 0, NULL gives NULL."""
+    base = node.expression
+    if not (isinstance(base, exp.Literal) and base.is_int and 2 <= int(base.this) <= 36):
+        raise UntranslatableSql("STRTOL: only a literal base between 2 and 36 is translated")
+    b = int(base.this)
+    valid = _DIGITS[:b]
+    digits = "0-9" if b >= 10 else f"0-{b - 1}"
+    if b > 10:
+        digits += f"a-{valid[-1]}"
+    hex_prefix = "(?:0x)?" if b == 16 else ""
+    pattern = rf"^\s*([+-]?){hex_prefix}([{digits}]*)"
+    return _duck(f"CASE WHEN REGEXP_EXTRACT(LOWER(__s), '{pattern}', 2) = '' THEN CAST(0 AS BIGINT) "
+                 f"ELSE (CASE WHEN REGEXP_EXTRACT(LOWER(__s), '{pattern}', 1) = '-' THEN -1 ELSE 1 END) * "
+                 f"LIST_REDUCE(LIST_TRANSFORM(STRING_SPLIT(REGEXP_EXTRACT(LOWER(__s), '{pattern}', 2), ''), "
+                 f"LAMBDA c : CAST(INSTR('{_DIGITS}', c) - 1 AS BIGINT)), LAMBDA a, d : a * {b} + d) END",
+                 __s=node.this)
+
+
 def _rewrite(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Concat):  # DuckDB's CONCAT skips NULLs; Redshift's CONCAT is || (NULL in, NULL out)
+        args = [a.copy() for a in node.expressions]
+        result = args[0]
+        for arg in args[1:]:
+            result = exp.DPipe(this=result, expression=arg)
+        return exp.Paren(this=result) if len(args) > 1 else result
+    if isinstance(node, exp.NextDay | exp.LastDay):
+        node.set("this", _to_date(node.this))
+        return node
+    if isinstance(node, exp.FromBase):
+        return _strtol(node)
+    if isinstance(node, exp.Length) and node.this.meta.get(_CHAR):
+        return exp.Length(this=exp.func("RTRIM", node.this.copy(), exp.Literal.string(" ")))
     if isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string:
         return _iso_literal(node)
     if isinstance(node, exp.Div):
@@ -296,6 +351,8 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
                          " + (CAST(__d AS TIMESTAMP) - DATE_TRUNC('day', CAST(__d AS TIMESTAMP)))"
                          " ELSE CAST(__d AS TIMESTAMP) + TO_MONTHS(CAST(__n AS INTEGER)) END",
                          __d=_to_timestamp(args[0]), __n=args[1])
+        if name == "OCTET_LENGTH" and len(args) == 1:  # bytes of the UTF-8 text
+            return _duck("STRLEN(CAST(__s AS VARCHAR))", __s=args[0])
         if name == "TO_CHAR":
             from lakehouse.core.warehouse.formats import to_char
 
@@ -356,3 +413,47 @@ def parses_as_redshift(sql: str) -> exp.Expression:
     if isinstance(tree, exp.Command):
         raise ValueError(f"sqlglot could only treat this as an opaque command: {sql[:80]}")
     return tree
+
+
+_TYPE_NAMES = {"INT": "int4", "BIGINT": "int8", "SMALLINT": "int2", "VARCHAR": "varchar", "CHAR": "bpchar",
+               "DATE": "date", "TIMESTAMP": "timestamp", "DECIMAL": "numeric", "DOUBLE": "float8",
+               "FLOAT": "float4", "BOOLEAN": "bool", "TEXT": "text"}
+
+
+def _column_name(node: exp.Expression, sql: str) -> str:
+    if isinstance(node, exp.Alias):
+        return node.alias
+    if isinstance(node, exp.Column):
+        return node.name
+    if isinstance(node, exp.Func) and "start" in node.meta:  # the function name as the user wrote it
+        return sql[node.meta["start"]:node.meta["end"] + 1].lower()
+    if isinstance(node, exp.Case):
+        return "case"
+    if isinstance(node, exp.Cast):
+        inner = _column_name(node.this, sql)
+        return inner if inner != "?column?" else _TYPE_NAMES.get(node.to.this.value, "?column?")
+    return "?column?"
+
+
+def column_names(sql: str) -> list[str] | None:
+    """The names Redshift gives the result columns of the query ``sql``, or None where they cannot be told
+    (not a single SELECT, or a ``*`` in the select list).
+
+    Rule (Redshift's PostgreSQL heritage, as the guide's examples show: ``SELECT OCTET_LENGTH('français'),
+    LEN('français')`` has the columns ``octet_length`` and ``len``): an alias names its column, a column its
+    own name, a function call the function's name as written, CASE ``case``, a cast its operand's name or else
+    the type's, anything else ``?column?``.
+    """
+    try:
+        trees = sqlglot.parse(sql, read=_Redshift)
+    except sqlglot.errors.SqlglotError:
+        return None
+    if len(trees) != 1 or trees[0] is None:
+        return None
+    tree = trees[0]
+    while isinstance(tree, exp.SetOperation):
+        tree = tree.this
+    if not isinstance(tree, exp.Select) or any(isinstance(e, exp.Star) or (isinstance(e, exp.Column)
+                                               and isinstance(e.this, exp.Star)) for e in tree.expressions):
+        return None
+    return [_column_name(e, sql) for e in tree.expressions]

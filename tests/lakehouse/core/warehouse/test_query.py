@@ -54,3 +54,20 @@ def test_redshift_queries_use_the_warehouse_column_types(warehouse) -> None:
 def test_redshift_sql_that_cannot_be_translated_is_refused_by_name(warehouse) -> None:
     with pytest.raises(WarehouseError, match="not translated to DuckDB: TO_CHAR"):
         run_query(warehouse, "SELECT TO_CHAR(GETDATE(), 'J')", dialect="redshift")
+
+
+def test_redshift_columns_carry_the_names_redshift_gives_them(warehouse) -> None:
+    """The guide's ``SELECT OCTET_LENGTH('français'), LEN('français')`` has the columns octet_length and len.
+
+    Seen failing before: the header was the translated DuckDB expression ("strlen(CAST('français' AS VARCHAR))",
+    "length('français')")."""
+    result = run_query(warehouse, "SELECT OCTET_LENGTH('français'), LEN('français'), n + 1, n AS m, label "
+                                  "FROM t WHERE n = 0", dialect="redshift")
+    assert result.columns == ["octet_length", "len", "?column?", "m", "label"]
+    assert result.rows == [(9, 8, 1, 0, "row 0")]
+
+
+def test_a_function_duckdb_does_not_know_is_refused_by_name(warehouse) -> None:
+    """Seen failing before: DuckDB's raw "Catalog Error: Scalar Function with name ... does not exist"."""
+    with pytest.raises(WarehouseError, match=r"^SOUNDEX_X is not translated for DuckDB"):
+        run_query(warehouse, "SELECT SOUNDEX_X(label) FROM t", dialect="redshift")

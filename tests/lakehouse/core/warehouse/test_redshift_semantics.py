@@ -22,6 +22,12 @@ Outside the table: ``GETDATE()`` came back as TIMESTAMP WITH TIME ZONE, division
 ``TO_CHAR(…, 'J')`` answered the letter ``J`` and ``TO_CHAR(…, 'WW')`` a Sunday-based week (``%U``) instead
 of being refused (a numeric format failed with DuckDB's binder error, not naming the cause). The rows that
 already passed guard what sqlglot translates right.
+
+Measured before the second fix (a reviewer's comparison with the guide): ``CONCAT('a', NULL)`` gave ``a``
+(DuckDB's CONCAT skips NULLs); ``OCTET_LENGTH('français')``, ``NEXT_DAY('2014-08-20', 'Tuesday')`` and
+``LAST_DAY('2008-02-10')`` failed with DuckDB binder errors (a string literal where DuckDB wants a date or
+blob); ``STRTOL`` failed with "Scalar Function with name from_base does not exist";
+``LEN(CAST('abc  ' AS CHAR(10)))`` gave 5. The other new rows already passed.
 """
 
 from __future__ import annotations
@@ -119,6 +125,21 @@ CASES: list[tuple[str, object, str]] = [
     ("SELECT LISTAGG(sellerid, ',') WITHIN GROUP (ORDER BY sellerid DESC) FROM (SELECT DISTINCT sellerid "
      "FROM winsales)", "2,1", _DG + "LISTAGG function (rule): values in WITHIN GROUP order"),
     ("SELECT 'a' || NULL", None, _DG + "Concatenation operator (rule): NULL operand gives NULL"),
+    ("SELECT CONCAT('a', NULL)", None, _DG + "CONCAT function (rule): null if one or both expressions is null"),
+    ("SELECT CONCAT('December 25, ', '2008')", "December 25, 2008", _DG + "CONCAT function example"),
+    ("SELECT OCTET_LENGTH('français')", 9, _DG + "OCTET_LENGTH function example (bytes)"),
+    ("SELECT LEN(CAST('abc  ' AS CHAR(10)))", 3, _DG + "LEN function (rule): trailing spaces of a CHAR not counted"),
+    ("SELECT LEN(CAST('abc  ' AS VARCHAR(10)))", 5, _DG + "LEN function (rule): trailing spaces of a VARCHAR counted"),
+    ("SELECT NEXT_DAY('2014-08-20','Tuesday')", date(2014, 8, 26), _DG + "NEXT_DAY function example"),
+    ("SELECT NEXT_DAY(TIMESTAMP '2008-01-01 05:54:44', 'Tue')", date(2008, 1, 8), _DG + "NEXT_DAY function example"),
+    ("SELECT LAST_DAY('2008-02-10')", date(2008, 2, 29),
+     _DG + "LAST_DAY function (rule): last day of the month that contains date, a DATE"),
+    ("SELECT STRTOL('ff', 16)", 255, _DG + "STRTOL function (rule): base-16 string to BIGINT"),
+    ("SELECT STRTOL('0xf', 16)", 15, _DG + "STRTOL function example"),
+    ("SELECT STRTOL('abcd1234', 16)", 2882343476, _DG + "STRTOL function example"),
+    ("SELECT STRTOL('1234567', 8)", 342391, _DG + "STRTOL function example"),
+    ("SELECT STRTOL('110101', 2)", 53, _DG + "STRTOL function example"),
+    ("SELECT STRTOL('', 2)", 0, _DG + "STRTOL function (rule): an empty num_string converts to 0"),
 ]
 
 
@@ -175,3 +196,11 @@ def test_division_by_zero_is_an_error_as_in_redshift(con, redshift: str) -> None
 def test_what_cannot_be_translated_is_refused_by_name(redshift: str) -> None:
     with pytest.raises(UntranslatableSql, match="TO_CHAR"):
         to_duckdb(redshift)
+
+
+@pytest.mark.xfail(strict=True, reason="known difference (docs/batch.md): DuckDB compares trailing blanks")
+def test_trailing_blanks_are_disregarded_in_comparisons(con) -> None:
+    """Character types, significance of trailing blanks: trailing spaces in VARCHAR and CHAR values are
+    insignificant when values are compared. Not translated; strict xfail so a fix is noticed."""
+    (sql,) = to_duckdb("SELECT CASE WHEN 'abc' = 'abc  ' THEN 'eq' ELSE 'ne' END", warehouse_schema(con))
+    assert con.execute(sql).fetchone()[0] == "eq"
