@@ -4,8 +4,10 @@ DuckDB runs the same load locally, but DuckDB accepting a statement proves nothi
 ``MERGE INTO t AS t …``; Redshift's MERGE grammar has no target alias). sqlglot's Redshift dialect is lenient
 too, so it is used here only to get a statement's structure; every rule below is ours, taken from the page
 its ``source`` names. The checker covers the statement kinds the loader and the smoke script send: MERGE,
-DELETE, COPY, CREATE TABLE / CREATE TEMP TABLE … (LIKE …), CREATE SCHEMA, CREATE OR REPLACE VIEW, DROP TABLE,
-DROP SCHEMA, INSERT … VALUES, SELECT and BEGIN/COMMIT/END/ROLLBACK. Any other kind is itself a violation (so a
+DELETE, COPY, CREATE TABLE / CREATE TEMP TABLE … (LIKE …), CREATE SCHEMA, CREATE VIEW, DROP TABLE, DROP VIEW,
+DROP SCHEMA, INSERT … VALUES / INSERT … query, SELECT and BEGIN/COMMIT/END/ROLLBACK. ``CREATE OR REPLACE VIEW`` is
+a violation: Redshift replaces a view only by one with the identical set of columns (r_CREATE_VIEW), which the
+checker cannot know, so a loader must drop and create its views. Any other kind is itself a violation (so a
 new kind of statement in the loader fails the test until a rule covers it). Known limits: a view's query and a
 SELECT are only parsed (their functions are the translation layer's concern), and DISTKEY/SORTKEY written as
 column attributes are not parsed (the DDL uses the table attributes).
@@ -36,6 +38,10 @@ DROP_SCHEMA = DOCS + "r_DROP_SCHEMA.html"
 INSERT = DOCS + "r_INSERT_30.html"
 CREATE_SCHEMA = DOCS + "r_CREATE_SCHEMA.html"
 CREATE_VIEW = DOCS + "r_CREATE_VIEW.html"
+DROP_VIEW = DOCS + "r_DROP_VIEW.html"
+NUMERIC_TYPES = DOCS + "r_Numeric_types201.html"
+COMPRESSION = DOCS + "c_Compression_encodings.html"
+RESERVED_WORDS = DOCS + "r_pg_keywords.html"
 BEGIN = DOCS + "r_BEGIN.html"
 
 #: VARCHAR(n) counts bytes, at most 65535 (VARCHAR(MAX)); CHAR(n) at most 4096 (r_Character_types)
@@ -51,6 +57,47 @@ COLUMNAR_COPY_PARAMETERS = frozenset({"ACCEPTINVCHARS", "FILLRECORD", "FROM", "I
                                       "STATUPDATE", "MANIFEST", "ACCESS_KEY_ID", "SECRET_ACCESS_KEY",
                                       "SESSION_TOKEN", "EXPLICIT_IDS", "FORMAT"})
 _AUTHORIZATION = ("IAM_ROLE", "CREDENTIALS", "ACCESS_KEY_ID")
+#: DECIMAL(precision, scale): "The maximum precision is 38" (r_Numeric_types201)
+MAX_DECIMAL_PRECISION = 38
+_T = exp.DataType.Type
+#: the Redshift type of each sqlglot type a DDL column can have (TEXT is VARCHAR(256), BPCHAR is CHAR in Redshift)
+_REDSHIFT_TYPE = {_T.SMALLINT: "SMALLINT", _T.INT: "INTEGER", _T.BIGINT: "BIGINT", _T.DECIMAL: "DECIMAL",
+                  _T.FLOAT: "REAL", _T.DOUBLE: "DOUBLE PRECISION", _T.BOOLEAN: "BOOLEAN", _T.CHAR: "CHAR",
+                  _T.NCHAR: "CHAR", _T.BPCHAR: "CHAR", _T.VARCHAR: "VARCHAR", _T.NVARCHAR: "VARCHAR",
+                  _T.TEXT: "VARCHAR", _T.DATE: "DATE", _T.TIMESTAMP: "TIMESTAMP", _T.TIMESTAMPTZ: "TIMESTAMPTZ"}
+_NUMBERS = ("SMALLINT", "INTEGER", "BIGINT", "DECIMAL")
+_ALL_TYPES = frozenset(_REDSHIFT_TYPE.values())
+#: the data types each compression encoding supports (c_Compression_encodings, the table of encodings and "Data
+#: types"); a type not in :data:`_REDSHIFT_TYPE` (TIME, SUPER, VARBYTE …) is not checked
+ENCODING_TYPES: dict[str, frozenset[str]] = {
+    "RAW": _ALL_TYPES,
+    "AZ64": frozenset({*_NUMBERS, "DATE", "TIMESTAMP", "TIMESTAMPTZ"}),
+    "BYTEDICT": _ALL_TYPES - {"BOOLEAN"},
+    "DELTA": frozenset({*_NUMBERS, "DATE", "TIMESTAMP"}),
+    "DELTA32K": frozenset({"INTEGER", "BIGINT", "DECIMAL", "DATE", "TIMESTAMP"}),
+    "LZO": frozenset({*_NUMBERS, "CHAR", "VARCHAR", "DATE", "TIMESTAMP", "TIMESTAMPTZ"}),
+    "MOSTLY8": frozenset(_NUMBERS),
+    "MOSTLY16": frozenset({"INTEGER", "BIGINT", "DECIMAL"}),
+    "MOSTLY32": frozenset({"BIGINT", "DECIMAL"}),
+    "RUNLENGTH": _ALL_TYPES,
+    "TEXT255": frozenset({"VARCHAR"}),
+    "TEXT32K": frozenset({"VARCHAR"}),
+    "ZSTD": _ALL_TYPES,
+}
+#: Amazon Redshift reserved words (r_pg_keywords: usable as names only as delimited identifiers, in double quotes)
+_RESERVED_LIST = """
+AES128 AES256 ALL ALLOWOVERWRITE ANALYSE ANALYZE AND ANY ARRAY AS ASC AUTHORIZATION AZ64 BACKUP BETWEEN BINARY
+BLANKSASNULL BOTH BYTEDICT BZIP2 CASE CAST CHECK COLLATE COLUMN CONSTRAINT CREATE CREDENTIALS CROSS CURRENT_DATE
+CURRENT_TIME CURRENT_TIMESTAMP CURRENT_USER CURRENT_USER_ID DEFAULT DEFERRABLE DEFLATE DEFRAG DELTA DELTA32K DESC
+DISABLE DISTINCT DO ELSE EMPTYASNULL ENABLE ENCODE ENCRYPT ENCRYPTION END EXCEPT EXPLICIT FALSE FOR FOREIGN FREEZE
+FROM FULL GLOBALDICT256 GLOBALDICT64K GRANT GROUP GZIP HAVING IDENTITY IGNORE ILIKE IN INITIALLY INNER INTERSECT
+INTERVAL INTO IS ISNULL JOIN LEADING LEFT LIKE LIMIT LOCALTIME LOCALTIMESTAMP LUN LUNS LZO LZOP MINUS MOSTLY16
+MOSTLY32 MOSTLY8 NATURAL NEW NOT NOTNULL NULL NULLS OFF OFFLINE OFFSET OID OLD ON ONLY OPEN OR ORDER OUTER OVERLAPS
+PARALLEL PARTITION PERCENT PERMISSIONS PIVOT PLACING PRIMARY RAW READRATIO RECOVER REFERENCES REJECTLOG RESORT
+RESPECT RESTORE RIGHT SELECT SESSION_USER SIMILAR SNAPSHOT SOME SYSDATE SYSTEM TABLE TAG TDES TEXT255 TEXT32K THEN
+TIMESTAMP TO TOP TRAILING TRUE TRUNCATECOLUMNS UNION UNIQUE UNNEST UNPIVOT USER USING VERBOSE WALLET WHEN WHERE WITH
+WITHOUT"""
+RESERVED = frozenset(_RESERVED_LIST.split())
 
 
 @dataclass(frozen=True)
@@ -123,6 +170,9 @@ def _alias(table: exp.Expression | None) -> str:
 #   WHEN NOT MATCHED THEN INSERT [ ( col_name [,...] ) ] VALUES ( { expr } [, ...] ) | REMOVE DUPLICATES ]
 def _merge(tree: exp.Merge) -> list[Violation]:
     out: list[Violation] = []
+    if tree.args.get("with_") or tree.args.get("with"):
+        out.append(Violation("merge-with", "MERGE takes no WITH clause (MERGE INTO target_table USING "
+                             "source_table …); stage the query in a table first", MERGE))
     target, source = tree.this, tree.args.get("using")
     if not isinstance(target, exp.Table):
         out.append(Violation("merge-target", "the MERGE target must be a table", MERGE))
@@ -287,6 +337,7 @@ def _create_table(tree: exp.Create, text: str) -> list[Violation]:
         out.append(Violation("temp-table-schema", "a temporary table's name takes no schema", CREATE_TABLE))
     items = schema.expressions if isinstance(schema, exp.Schema) else []
     columns = {c.name: c for c in items if isinstance(c, exp.ColumnDef)}
+    out += _reserved_names(c for c in items if isinstance(c, exp.ColumnDef))
     like = [i for i in items if isinstance(i, exp.LikeProperty)] or list(tree.find_all(exp.LikeProperty))
     properties = tree.args.get("properties")
     props = list(properties.expressions) if properties else []
@@ -299,14 +350,48 @@ def _create_table(tree: exp.Create, text: str) -> list[Violation]:
         out += _column_type(name, column)
         for constraint in column.constraints:
             kind = constraint.args.get("kind")
-            if isinstance(kind, exp.EncodeColumnConstraint) and kind.this.name.upper() not in ENCODINGS:
-                out.append(Violation("encode", f"{name}: unknown encoding {kind.this.name}", CREATE_TABLE))
+            if isinstance(kind, exp.EncodeColumnConstraint):
+                out += _encoding(name, column, kind.this.name.upper())
     out += _table_attributes(props, columns, items)
     return out
 
 
+def _reserved_names(columns) -> list[Violation]:
+    """Column names that are reserved words written without double quotes (r_pg_keywords)."""
+    out = []
+    for column in columns:
+        identifier = column.this
+        if isinstance(identifier, exp.Identifier):
+            if identifier.quoted or identifier.name.upper() not in RESERVED:
+                continue
+            word = identifier.name
+        else:  # sqlglot read a keyword as an expression (USER -> CURRENT_USER): a reserved word either way
+            word = identifier.sql("redshift")
+        out.append(Violation("reserved-word", f"column {word} is a reserved word; quote it (\"{word}\") or rename it",
+                             RESERVED_WORDS))
+    return out
+
+
+def _encoding(name: str, column: exp.ColumnDef, encoding: str) -> list[Violation]:
+    """ENCODE names a known encoding (r_CREATE_TABLE_NEW) that supports the column's type (c_Compression_encodings)."""
+    if encoding not in ENCODINGS:
+        return [Violation("encode", f"{name}: unknown encoding {encoding}", CREATE_TABLE)]
+    kind = column.args.get("kind")
+    redshift_type = _REDSHIFT_TYPE.get(kind.this) if isinstance(kind, exp.DataType) else None
+    if redshift_type is not None and redshift_type not in ENCODING_TYPES[encoding]:
+        return [Violation("encode-type", f"{name}: ENCODE {encoding} does not support {redshift_type}", COMPRESSION)]
+    return []
+
+
 def _column_type(name: str, column: exp.ColumnDef) -> list[Violation]:
     kind = column.args.get("kind")
+    if isinstance(kind, exp.DataType) and kind.this == exp.DataType.Type.DECIMAL and kind.expressions:
+        precision = kind.expressions[0].this
+        text = precision.name if isinstance(precision, exp.Expression) else str(precision)
+        if not text.isdigit() or not 1 <= int(text) <= MAX_DECIMAL_PRECISION:
+            return [Violation("decimal-precision", f"{name}: {kind.sql('redshift')} (precision 1 to "
+                              f"{MAX_DECIMAL_PRECISION})", NUMERIC_TYPES)]
+        return []
     if not isinstance(kind, exp.DataType) or kind.this not in (exp.DataType.Type.VARCHAR, exp.DataType.Type.CHAR,
                                                                 exp.DataType.Type.NVARCHAR, exp.DataType.Type.NCHAR):
         return []
@@ -361,14 +446,23 @@ def _create_schema(text: str) -> list[Violation]:
 
 # CREATE [ OR REPLACE ] VIEW name [ ( column_name [, ...] ) ] AS query [ WITH NO SCHEMA BINDING ]
 def _create_view(tree: exp.Create, text: str) -> list[Violation]:
+    """CREATE VIEW name AS query. OR REPLACE is a violation: "You can only replace a view with a new query that
+    generates the identical set of columns, using the same column names and data types" (r_CREATE_VIEW), so it
+    fails as soon as a view's columns change; a loader drops the view (``DROP VIEW IF EXISTS … CASCADE``) and
+    creates it instead."""
     if not re.match(r"^CREATE\s+(?:OR\s+REPLACE\s+)?VIEW\s+[\w.]+\s+(?:\([^)]*\)\s+)?AS\s", text, re.IGNORECASE):
         return [Violation("create-view", "expected CREATE [OR REPLACE] VIEW name AS query", CREATE_VIEW)]
     if not isinstance(tree.expression, exp.Query):
         return [Violation("create-view", "a view is defined by a query", CREATE_VIEW)]
+    if re.match(r"^CREATE\s+OR\s+REPLACE\b", text, re.IGNORECASE):
+        return [Violation("create-or-replace-view", "OR REPLACE only replaces a view by one with the identical set "
+                          "of columns (names and types); DROP VIEW IF EXISTS … CASCADE, then CREATE VIEW",
+                          CREATE_VIEW)]
     return []
 
 
 # DROP TABLE [ IF EXISTS ] name [, ...] [ CASCADE | RESTRICT ]
+# DROP VIEW [ IF EXISTS ] name [, ... ] [ CASCADE | RESTRICT ]
 # DROP SCHEMA [ IF EXISTS ] name [, ...] [ DROP EXTERNAL DATABASE ] [ CASCADE | RESTRICT ]
 def _drop_table(tree: exp.Drop, text: str) -> list[Violation]:
     if tree.kind == "SCHEMA":
@@ -377,6 +471,12 @@ def _drop_table(tree: exp.Drop, text: str) -> list[Violation]:
             return []
         return [Violation("drop-schema", "expected DROP SCHEMA [ IF EXISTS ] name [, …] [ CASCADE | RESTRICT ]",
                           DROP_SCHEMA)]
+    if tree.kind == "VIEW":
+        if re.match(r"^DROP\s+VIEW\s+(?:IF\s+EXISTS\s+)?[\w.]+(?:\s*,\s*[\w.]+)*(?:\s+(?:CASCADE|RESTRICT))?$", text,
+                    re.IGNORECASE):
+            return []
+        return [Violation("drop-view", "expected DROP VIEW [ IF EXISTS ] name [, …] [ CASCADE | RESTRICT ]",
+                          DROP_VIEW)]
     if re.match(r"^DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?[\w.]+(?:\s*,\s*[\w.]+)*(?:\s+(?:CASCADE|RESTRICT))?$", text,
                 re.IGNORECASE):
         return []
@@ -398,6 +498,12 @@ def _insert(tree: exp.Insert) -> list[Violation]:
             if len(row.expressions) != len(columns):
                 out.append(Violation("insert-values", f"{len(columns)} columns but {len(row.expressions)} values",
                                      INSERT))
+    if columns and isinstance(values, exp.Query):
+        selected = values.selects
+        if not any(isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star))
+                   for e in selected) and len(selected) != len(columns):
+            out.append(Violation("insert-query", f"{len(columns)} columns but the query gives {len(selected)}",
+                                 INSERT))
     return out
 
 

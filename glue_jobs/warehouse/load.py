@@ -173,7 +173,7 @@ class DuckDbTarget:
             out += [(name, s) for s in to_duckdb(plan.key_check(spec))]
             out += [(name, s) for sql in plan.merge_statements(spec) for s in to_duckdb(sql)]
             out.append((name, f"DROP TABLE IF EXISTS {stage}"))
-        out += [("views", s) for view in views() for s in to_duckdb(view.sql)]
+        out += [("views", s) for view in views() for sql in plan.view_statements(view) for s in to_duckdb(sql)]
         out += [("state", s) for sql in plan.state_statements(self.name, version) for s in to_duckdb(sql)]
         return out
 
@@ -257,7 +257,7 @@ class RedshiftTarget:
             out += [(name, q(create)), (name, copy), (name, plan.key_check(spec))]
             out += [(name, q(sql)) for sql in plan.merge_statements(spec)]
             out.append((name, plan.drop_stage(spec)))
-        out += [("views", q(view.sql)) for view in views()]
+        out += [("views", q(sql)) for view in views() for sql in plan.view_statements(view)]
         out += [("state", q(sql)) for sql in plan.state_statements(self.name, version)]
         return out
 

@@ -10,13 +10,14 @@ One load is one transaction::
     DELETE FROM t WHERE NOT EXISTS (… stage_t …) (rows a rebuild dropped, e.g. a session merged into another)
     MERGE INTO t USING stage_t AS s ON t.k = s.k WHEN MATCHED THEN UPDATE SET … WHEN NOT MATCHED THEN INSERT …
     DROP TABLE stage_t
-    CREATE OR REPLACE VIEW …                      (every mart, dependencies first)
+    DROP VIEW IF EXISTS v CASCADE; CREATE VIEW v … (every mart, dependencies first)
     DELETE/INSERT etl_load_state                  (the build id this target now holds)
 
 Every statement follows the grammar of the Amazon Redshift Database Developer Guide, as
 :mod:`glue_jobs.warehouse.grammar` checks it: MERGE names no target alias (``MERGE INTO target_table USING
 source_table [ [ AS ] alias ] ON match_condition WHEN MATCHED … WHEN NOT MATCHED …``, r_MERGE), UPDATE SET and
-INSERT name target columns without a table name, COPY of a manifest says MANIFEST. Primary keys are informational
+INSERT name target columns without a table name, COPY of a manifest says MANIFEST, a view is dropped and created
+(``CREATE OR REPLACE VIEW`` fails once a mart's columns change, r_CREATE_VIEW). Primary keys are informational
 in Redshift (r_CREATE_TABLE_NEW: "They aren't enforced by the system"), and MERGE fails when one target row
 matches several stage rows, so the key check runs first and names the duplicate keys.
 
@@ -27,10 +28,12 @@ staging step reading the Parquet files listed in the manifest instead of COPY.
 
 from __future__ import annotations
 
+import re
+
 import sqlglot
 from sqlglot import exp
 
-from glue_jobs.warehouse.sql_files import STATE_TABLE, TableSpec
+from glue_jobs.warehouse.sql_files import STATE_TABLE, TableSpec, ViewSpec
 
 
 def stage_name(table: str) -> str:
@@ -119,6 +122,22 @@ def drop_table(name: str, cascade: bool = True) -> str:
     """DROP a table whose DDL changed; ``CASCADE`` drops the mart views over it (Redshift binds views to
     tables), which the load recreates after the tables."""
     return f"DROP TABLE IF EXISTS {name}" + (" CASCADE" if cascade else "")
+
+
+_OR_REPLACE = re.compile(r"\bCREATE\s+OR\s+REPLACE\s+VIEW\b", re.IGNORECASE)
+
+
+def view_statements(view: ViewSpec) -> list[str]:
+    """``DROP VIEW IF EXISTS <view> CASCADE`` then ``CREATE VIEW <view> AS …`` (the mart file's query).
+
+    Not ``CREATE OR REPLACE VIEW``: Redshift replaces a view only by "a new query that generates the identical set
+    of columns, using the same column names and data types" (r_CREATE_VIEW), so a mart whose columns change would
+    fail every load. Called for the views in :func:`~glue_jobs.warehouse.sql_files.views` order (every view after
+    the views it reads), inside the load's transaction: the CASCADE can only drop views that read this one, and
+    those come later in the same plan and are created again; nothing is dropped if the load rolls back.
+    """
+    create = _OR_REPLACE.sub("CREATE VIEW", view.sql, count=1)
+    return [f"DROP VIEW IF EXISTS {view.name} CASCADE", create]
 
 
 def drop_stage(spec: TableSpec) -> str:

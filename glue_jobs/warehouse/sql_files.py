@@ -45,7 +45,9 @@ class TableSpec:
 
 @dataclass(frozen=True)
 class ViewSpec:
-    """A mart view: its ``CREATE OR REPLACE VIEW`` statement and the tables and views it reads."""
+    """A mart view: its ``CREATE [OR REPLACE] VIEW`` statement as the file has it (the load sends it as
+    ``CREATE VIEW`` after a ``DROP VIEW``: :func:`glue_jobs.warehouse.plan.view_statements`) and the tables and
+    views it reads."""
 
     name: str
     sql: str
@@ -101,7 +103,7 @@ def views() -> list[ViewSpec]:
         sql = _read(path)
         tree = sqlglot.parse_one(sql, read="redshift")
         if not isinstance(tree, exp.Create) or tree.kind != "VIEW":
-            raise ValueError(f"{path.name}: expected CREATE OR REPLACE VIEW")
+            raise ValueError(f"{path.name}: expected CREATE [OR REPLACE] VIEW")
         name = tree.this.name
         if name != path.name.removesuffix(".sql"):
             raise ValueError(f"{path.name} defines view {name}; name the file after the view")

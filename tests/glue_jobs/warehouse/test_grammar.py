@@ -4,6 +4,14 @@ statement the loader sends to Redshift.
 Seen failing before the fix: ``test_every_statement_the_loader_sends_follows_redshift_grammar`` failed on the
 loader's ``MERGE INTO analytics.dim_channel AS t USING stage_dim_channel AS s …`` with "merge-target-alias: the
 MERGE target has an alias (t); only source_table takes one (…/r_MERGE.html)".
+
+Issue 12 (seen failing on the code before it): the same test failed on every mart view with "create-or-replace-view:
+OR REPLACE only replaces a view by one with the identical set of columns …" (r_CREATE_VIEW) once that rule existed,
+and the loader then sent ``CREATE OR REPLACE VIEW analytics.mart_…``; the new BROKEN cases ``decimal-precision``,
+``encode-type``, ``merge-with``, ``insert-query``, ``reserved-word``, ``create-or-replace-view`` and ``drop-view``
+each returned no violation at all (``[]``; ``drop view …`` fell to the DROP TABLE rule, ``drop-table``), so
+``test_statements_against_the_documentation_are_caught`` failed on each; the new DOCUMENTED ``drop view …`` lines
+failed with ``drop-table``.
 """
 
 from __future__ import annotations
@@ -44,6 +52,21 @@ DOCUMENTED = [
     "drop table if exists feedback",
     "insert into category_stage values (12, 'Concerts', 'Comedy', 'All stand-up comedy performances')",
     "begin", "begin transaction", "commit", "end transaction",
+    # r_INSERT_30.html: INSERT … query
+    "insert into category_stage (select * from category)",
+    "insert into category_stage (catid, catgroup) select catid, catgroup from category",
+    # r_CREATE_VIEW.html, r_DROP_VIEW.html
+    "create view myevent as select eventname from event where eventname = 'LeAnn Rimes'",
+    "drop view eventview cascade",
+    "drop view if exists eventview",
+    # Examples__compression_encodings_in_CREATE_TABLE_statements.html (every encoding on a type it supports)
+    "create table customer(custkey int encode delta, custname varchar(30) encode raw, gender varchar(7) encode "
+    "text255, address varchar(200) encode text255, city varchar(30) encode text255, state char(2) encode raw, "
+    "zipcode char(5) encode bytedict, start_date date encode delta32k)",
+    # r_Numeric_types201.html: "The maximum precision is 38"
+    "create table t (amount decimal(38,2))",
+    # r_pg_keywords.html: reserved words are usable "with delimited identifiers (double quotation marks)"
+    'create table t ("user" varchar(10), "timestamp" timestamp)',
 ]
 
 #: (statement, the rule it breaks): each against a sentence of the documentation
@@ -80,6 +103,22 @@ BROKEN = [
     ("create table t (a int encode snappy)", "encode"),
     ("create table t (a int, primary key (b))", "primary-key-column"),
     ("insert into t (a, b) values (1, 2, 3)", "insert-values"),
+    ("insert into t (a) select 1, 2", "insert-query"),
+    ("create table t (amount decimal(39,2))", "decimal-precision"),
+    ("create table t (flag boolean encode az64)", "encode-type"),
+    ("create table t (name varchar(10) encode az64)", "encode-type"),
+    ("create table t (price double precision encode delta)", "encode-type"),
+    ("create table t (code varchar(3) encode delta)", "encode-type"),
+    ("create table t (code char(3) encode text255)", "encode-type"),
+    ("create table t (n smallint encode delta32k)", "encode-type"),
+    ("with s as (select 1 as id) merge into target using source on target.id = source.id when matched then delete "
+     "when not matched then insert values (source.id)", "merge-with"),
+    ("create table t (user varchar(10))", "reserved-word"),
+    ("create table t (timestamp timestamp)", "reserved-word"),
+    ("create table t (partition integer)", "reserved-word"),
+    ("create table t (tag varchar(32))", "reserved-word"),
+    ("create or replace view v as select 1 as a", "create-or-replace-view"),
+    ("drop view v purge", "drop-view"),
     ("drop table t purge", "drop-table"),
     ("vacuum t", "kind"),
 ]

@@ -195,3 +195,23 @@ def test_a_row_that_cannot_load_gives_one_line_naming_the_table(settings) -> Non
     assert message.startswith("loading dim_channel failed: ") and "NOT NULL" in message and "\n" not in message
     write_build(settings, "b2", {"dim_channel": [{"channel_key": 1, "channel": "web"}]})
     assert load_warehouse(settings).tables["dim_channel"] == 1
+
+
+def test_a_mart_view_whose_columns_changed_is_recreated_locally(settings) -> None:
+    """The local load sends the same DROP VIEW IF EXISTS … CASCADE / CREATE VIEW pair as Redshift (never OR REPLACE,
+    r_CREATE_VIEW): a view left by an older build with other columns, and a view reading it, are recreated.
+
+    A guard that the DuckDB path keeps working with the DROP/CREATE pair (DuckDB's OR REPLACE accepted changed
+    columns, so this passed before the fix too; the Redshift failure is caught by test_plan and test_grammar)."""
+    day = date(2025, 6, 1)
+    write_build(settings, "b1", {"dim_date": [dim_date_row(day)]})
+    load_warehouse(settings)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute("DROP VIEW mart_activeness_segments")
+        con.execute("CREATE OR REPLACE VIEW mart_customer_activeness AS SELECT 1 AS old_column")
+        con.execute("CREATE VIEW mart_activeness_segments AS SELECT old_column FROM mart_customer_activeness")
+    load_warehouse(settings, force=True)
+    columns = [row[0] for row in query(settings, "SELECT column_name FROM information_schema.columns WHERE "
+                                                 "table_name = 'mart_customer_activeness'")]
+    assert "old_column" not in columns and "customer_id" in columns
+    query(settings, "SELECT COUNT(*) FROM mart_activeness_segments")

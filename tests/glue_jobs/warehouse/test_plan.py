@@ -6,7 +6,11 @@ sqlglot and the transaction handling with a recording stand-in for the ``redshif
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
+import sqlglot
 from sqlglot import exp
 
 from glue_jobs.warehouse import plan
@@ -44,11 +48,53 @@ def test_copy_reads_the_build_manifest_with_the_iam_role(s3_settings) -> None:
 def test_tables_are_qualified_and_ctes_are_not(s3_settings) -> None:
     statements = RedshiftTarget(s3_settings).statements("v1")
     view_sql = [sql for step, sql in statements if step == "views"]
-    affinity = next(s for s in view_sql if "mart_product_affinity" in s)
+    affinity = next(s for s in view_sql if "CREATE VIEW analytics.mart_product_affinity" in s)
     assert "analytics.fact_order_line" in affinity and "analytics.mart_parameters" in affinity
     assert "analytics.baskets" not in affinity
     merge = next(sql for _, sql in statements if sql.startswith("MERGE INTO analytics.dim_date"))
     assert "USING stage_dim_date AS s" in merge
+
+
+def test_views_are_dropped_and_created_never_replaced(s3_settings) -> None:
+    """``CREATE OR REPLACE VIEW`` fails on Redshift once a mart's columns change ("You can only replace a view with a
+    new query that generates the identical set of columns", r_CREATE_VIEW), so each view is dropped (CASCADE) and
+    created; a CASCADE drop may only remove views that are created again later in the plan.
+
+    Seen failing before the fix: the plan sent ``CREATE OR REPLACE VIEW analytics.mart_… `` and no DROP VIEW, so the
+    first assertion (no OR REPLACE) failed."""
+    view_sql = [sql for step, sql in RedshiftTarget(s3_settings).statements("v1") if step == "views"]
+    assert not any("OR REPLACE" in sql.upper() for sql in view_sql)
+    order = [v.name for v in views()]
+    pairs = [(view_sql[i], view_sql[i + 1]) for i in range(0, len(view_sql), 2)]
+    assert [d for d, _ in pairs] == [f"DROP VIEW IF EXISTS analytics.{name} CASCADE" for name in order]
+    assert all(f"CREATE VIEW analytics.{name} " in c for name, (_, c) in zip(order, pairs, strict=True))
+    readers = {v.name: set() for v in views()}  # view -> views that read it, directly or not
+    for view in reversed(views()):  # readers first, so readers[view.name] is complete when used
+        for name in view.depends_on & set(readers):
+            readers[name] |= {view.name} | readers[view.name]
+    for position, name in enumerate(order):  # what a CASCADE drop of `name` removes is created after it
+        assert readers[name] <= set(order[position + 1:])
+    assert readers["mart_customer_activeness"] == {"mart_activeness_segments"}
+
+
+def test_the_documented_collocated_merges_match_the_ddl() -> None:
+    """docs/warehouse-load.md names the star tables whose DISTKEY is in the MERGE match condition (their primary key):
+    only there does the stage (CREATE TEMP TABLE … (LIKE t), same distribution) join the table without
+    redistribution. Recomputed from glue_jobs/sql/ddl.
+
+    Seen failing before the fix: the document said the stage lands "on the slices the MERGE reads" for every table
+    and named none: looking up the document's row of collocated tables raised StopIteration."""
+    collocated = set()
+    for name, spec in star_tables().items():
+        properties = sqlglot.parse_one(spec.ddl, read="redshift").args["properties"].expressions
+        distkey = next((p.this.name for p in properties if isinstance(p, exp.DistKeyProperty)), None)
+        if distkey in spec.primary_key:
+            collocated.add(name)
+    assert collocated == {"fact_order", "fact_customer_metrics", "fact_offer_response"}
+    doc = (Path(__file__).parents[3] / "docs" / "warehouse-load.md").read_text(encoding="utf-8")
+    row = next(line for line in doc.splitlines() if line.startswith("| `fact_order` (key"))
+    assert set(re.findall(r"`(fact_\w+|dim_\w+)` \(", row)) == collocated and "| yes |" in row
+    assert "on the slices the MERGE reads" not in doc
 
 
 def test_merge_matches_on_the_primary_key_and_updates_the_rest() -> None:
