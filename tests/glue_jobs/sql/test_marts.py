@@ -26,6 +26,7 @@ import pytest
 from lakehouse.core.contract import ContractError, parse_event
 from lakehouse.core.lake.raw import decode_lines
 from lakehouse.core.lake.storage import LakeStorage
+from tests.lakehouse.core.test_rfm import documented
 
 SYSTEM_EVENTS = {"Account Snapshot", "Offer Sent", "Ticket Resolved", "Order Refunded"}
 VIEW_CALLS = {"page", "screen"}
@@ -300,17 +301,7 @@ class Oracle:
             r = 5 - int((cuts["recency_days"] < row["recency_days"]).sum())
             f = 1 + int((cuts["frequency"] < row["frequency"]).sum())
             m = 1 + int((cuts["monetary"] < row["monetary"]).sum())
-            if r >= 4 and f >= 4 and m >= 4:  # docs/rfm.md, the seven segments
-                return "Champions"
-            if r >= 3 and f >= 4:
-                return "Loyal"
-            if r >= 3:
-                return "Potential Loyalist"
-            if f >= 4 and m >= 4:
-                return "Can't Lose Them"
-            if f >= 3:
-                return "At Risk"
-            return "Hibernating" if r == 2 else "Lost"
+            return documented(r, f, m)  # docs/rfm.md's seven segments, written by hand
 
         snap["rfm_segment"] = snap.apply(score, axis=1)
         return snap.join(self.profiles())
