@@ -36,14 +36,19 @@ from glue_jobs.curated.tables import EVENT_TABLES, PARTITION, SESSIONS, events_t
 from glue_jobs.star import dimensions as D
 from glue_jobs.star import facts as FX
 from glue_jobs.star.identity import IdentityStats, identity_map, stitch
-from glue_jobs.star.metrics import breakpoints_document, customer_metrics, rfm_breakpoints
+from glue_jobs.star.metrics import (
+    breakpoints_document,
+    breakpoints_history_document,
+    customer_metrics,
+    rfm_breakpoints,
+)
 from glue_jobs.star.money import daily_rates, dim_currency_rate, load_rates
 from glue_jobs.star.orders import NETTED, UNCONVERTED, UNKNOWN_ORDER, order_facts, unconverted_summary, winning_orders
 from glue_jobs.star.schema import STAR_TABLES, conform
 from lakehouse.core.config import Settings
 from lakehouse.core.job_state import MANIFESTS, STAR_STATE, curated_version, new_run_id, read_json, write_json
 from lakehouse.core.lake.storage import LakeStorage
-from lakehouse.core.rfm_breakpoints import BREAKPOINTS_KEY
+from lakehouse.core.rfm_breakpoints import BREAKPOINTS_KEY, HISTORY_KEY
 
 DIMENSIONS = ("dim_date", "dim_geography", "dim_customer", "dim_product", "dim_offer", "dim_support_issue",
               "dim_channel", "dim_currency_rate", "mart_parameters")
@@ -330,11 +335,15 @@ def run_build_star(spark: SparkSession, settings: Settings, *, force: bool = Fal
     report.money = summarize_money(orders, report.money)
 
     step("rfm breakpoints")
-    metrics = written("fact_customer_metrics").where(F.col("snapshot_date") == F.lit(as_of))
+    # every built day's cuts, computed once: the latest for the stream, all of them for past as-of days
+    cuts = rfm_breakpoints(written("fact_customer_metrics").where(F.col("snapshot_date") <= F.lit(as_of))).cache()
     computed_at = (now or datetime.now(UTC)).isoformat()
-    document = breakpoints_document(rfm_breakpoints(metrics), as_of, settings.batch.rfm_window_days, computed_at)
+    document = breakpoints_document(cuts, as_of, settings.batch.rfm_window_days, computed_at)
     report.breakpoints_key = BREAKPOINTS_KEY
     write_json(storage, BREAKPOINTS_KEY, document)
+    history = breakpoints_history_document(cuts, as_of, settings.batch.rfm_window_days, computed_at)
+    write_json(storage, HISTORY_KEY, history)
+    cuts.unpersist()
 
     step("commit")
     report.seconds = time.monotonic() - started

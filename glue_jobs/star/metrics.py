@@ -176,3 +176,23 @@ def breakpoints_document(snapshot_breakpoints: DataFrame, as_of: date, window_da
             "monetary": "1 + count(cuts < monetary): more money scores higher",
         },
     }
+
+
+def breakpoints_history_document(snapshot_breakpoints: DataFrame, as_of: date, window_days: int,
+                                 computed_at: str) -> dict:
+    """The JSON object of every snapshot day's breakpoints up to ``as_of`` (``state/rfm_breakpoints_history.json``,
+    :mod:`lakehouse.core.rfm_breakpoints`): ``days`` maps an ISO day to its four recency, frequency and monetary
+    cuts (doubles) and population, so a reader scores a past day as ``fact_customer_metrics`` scored it. Days
+    without purchasers have no row in ``snapshot_breakpoints`` and no entry."""
+    rows = snapshot_breakpoints.where(F.col("snapshot_date") <= F.lit(as_of)).collect()
+    days = {
+        row["snapshot_date"].isoformat(): {
+            "recency_days": [float(x) for x in row["recency_cuts"]],
+            "frequency": [float(x) for x in row["frequency_cuts"]],
+            "monetary": [float(x) for x in row["monetary_cuts"]],
+            "population": int(row["population"]),
+        }
+        for row in sorted(rows, key=lambda row: row["snapshot_date"])
+    }
+    return {"window_days": window_days, "quantiles": list(QUANTILES), "as_of": as_of.isoformat(),
+            "computed_at": computed_at, "days": days}

@@ -6,6 +6,14 @@ The batch job writes ``state/rfm_breakpoints.json`` in the lake::
     {"recency_days": [4 cuts], "frequency": [4 cuts], "monetary": [4 cuts], "window_days": 365,
      "population": n, "quantiles": [0.2, 0.4, 0.6, 0.8], "as_of": "YYYY-MM-DD", "computed_at": ISO time}
 
+and the breakpoints of every snapshot day it built in ``state/rfm_breakpoints_history.json`` (days x 12
+numbers; the latest document stays small for the stream, which re-reads it)::
+
+    {"window_days": 365, "quantiles": [...], "computed_at": ISO time, "as_of": "YYYY-MM-DD" (the latest day),
+     "days": {"YYYY-MM-DD": {"recency_days": [4], "frequency": [4], "monetary": [4], "population": n}, ...}}
+
+A day without purchasers has no entry.
+
 Definitions (:func:`lakehouse.core.rfm.measures`): recency_days = days from the last completed order's day to
 the as-of day; frequency = completed orders in the ``window_days`` days ending on the as-of day (inclusive);
 monetary = their values in the reporting currency. Cuts are exact percentiles (linear interpolation) over the
@@ -17,14 +25,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date
 
 from lakehouse.core.config import Settings
 from lakehouse.core.lake.storage import LakeStorage
 from lakehouse.core.rfm import NO_PURCHASE, label
 
-__all__ = ["BREAKPOINTS_KEY", "NO_PURCHASE", "Breakpoints", "load_breakpoints"]
+__all__ = ["BREAKPOINTS_KEY", "HISTORY_KEY", "NO_PURCHASE", "Breakpoints", "breakpoints_of_day", "load_breakpoints"]
 
 BREAKPOINTS_KEY = "state/rfm_breakpoints.json"
+HISTORY_KEY = "state/rfm_breakpoints_history.json"
 
 
 @dataclass(frozen=True)
@@ -74,3 +84,18 @@ def load_breakpoints(settings: Settings) -> Breakpoints | None:
     if len(data.get("recency_days", [])) != 4:
         return None
     return Breakpoints.from_dict(data)
+
+
+def breakpoints_of_day(settings: Settings, day: date) -> Breakpoints | None:
+    """The breakpoints the batch scored ``day`` with (``fact_customer_metrics`` of that snapshot day), from the
+    history document; None when the last build did not score that day (after its as-of day, before the data,
+    a day without purchasers, or no build yet): the caller then uses :func:`load_breakpoints` (docs/rfm.md)."""
+    storage = LakeStorage(settings.lake, region=settings.region)
+    if not storage.exists(HISTORY_KEY):
+        return None
+    history = json.loads(storage.get_bytes(HISTORY_KEY))
+    cuts = history.get("days", {}).get(day.isoformat())
+    if not cuts or len(cuts.get("recency_days", [])) != 4:
+        return None
+    return Breakpoints.from_dict({**cuts, "window_days": history["window_days"], "as_of": day.isoformat(),
+                                  "computed_at": history["computed_at"]})

@@ -1,7 +1,7 @@
 """Live RFM against the warehouse: one customer at a time, at the warehouse's latest snapshot day.
 
 For every customer of ``fact_customer_metrics`` on its latest ``snapshot_date``, what ``lakehouse customer <id>
---as-of <that day>`` derives from the live DynamoDB item (:func:`customer_features`) is compared with the
+--as-of <that day>`` derives from the live DynamoDB item (:func:`derivation`) is compared with the
 warehouse row: recency, frequency, monetary, the three scores and the segment (one definition: docs/rfm.md).
 The demo prints the result; its test requires every customer to agree.
 """
@@ -18,7 +18,7 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from lakehouse.core.aws.clients import aws_client
 from lakehouse.core.config import Settings
-from lakehouse.local.cli.stream_commands import customer_features
+from lakehouse.local.cli.stream_commands import derivation
 
 #: the compared measures, as ``fact_customer_metrics`` names them
 MEASURES = ("recency_days", "frequency", "monetary", "r_score", "f_score", "m_score", "rfm_segment")
@@ -73,13 +73,14 @@ def compare_rfm(settings: Settings) -> RfmAgreement:
     if as_of is None:
         return RfmAgreement(None, 0)
     items = live_items(settings)
+    derive = derivation(settings, as_of)
     differ: dict[str, dict[str, tuple[Any, Any]]] = {}
     missing: list[str] = []
     for customer_id, stored in warehouse.items():
         if customer_id not in items:
             missing.append(customer_id)
             continue
-        features = customer_features(settings, items[customer_id], as_of)
+        features = derive(items[customer_id])
         rfm = features.rfm
         live = {"recency_days": features.recency_days, "frequency": features.frequency,
                 "monetary": features.monetary, "r_score": rfm.r if rfm else None,

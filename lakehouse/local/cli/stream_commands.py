@@ -16,6 +16,8 @@ from lakehouse.core.spark import local_spark
 from lakehouse.local.cli.common import UserError, console, friendly_errors, load_settings, require_resources
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from stream.features import CustomerFeatures
 
 POSITIONS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
@@ -110,15 +112,16 @@ def customer(
     customer_id: str = typer.Argument(..., help="the customer (user id or anonymous id)"),
     as_of: str = typer.Option(None, "--as-of", metavar="YYYY-MM-DD",
                               help="derive the windows, RFM and segment as of this UTC day (default: today)"),
-    as_json: bool = typer.Option(False, "--json", help="print the stored item as JSON"),
+    as_json: bool = typer.Option(False, "--json", help="print the stored item and, under \"derived\", the "
+                                 "features derived as of today (or --as-of) as JSON"),
 ) -> None:
     """Print a customer's live features: as stored by the stream, and derived as of today (or --as-of)."""
-    day = _day(as_of) if as_of else None
+    day = _day(as_of) if as_of is not None else None
     settings = load_settings()
     _require(settings)
     item = stored_item(settings, customer_id)
     if as_json:
-        console.print_json(json.dumps(item, default=str))
+        console.print_json(json.dumps(customer_document(settings, item, day), default=str))
         return
     table, note = customer_table(settings, customer_id, item, as_of=day)
     console.print(table)
@@ -132,14 +135,49 @@ def _day(text: str) -> date:
         raise UserError(f"--as-of must be a day like 2025-06-30, got {text!r}") from None
 
 
+def customer_document(settings: Settings, item: dict[str, Any], as_of: date | None = None) -> dict[str, Any]:
+    """What ``lakehouse customer <id> --json`` prints: the stored item, plus for a customer's item (not a merged
+    id's) ``derived``: the time-dependent features as of ``as_of`` (default: :func:`default_as_of`) --
+    ``recency_days``, ``frequency``, ``monetary``, ``r_score``/``f_score``/``m_score`` (None without an order in
+    the window), ``segment``, the 90/7-day windows, ``as_of`` (ISO day), ``breakpoints_as_of`` (the day of the
+    RFM breakpoints used, or 'default') and ``rfm_window_days``. Money stays ``Decimal`` (printed as strings, like
+    the stored item's)."""
+    from stream.items import features_map, is_customer
+
+    if not is_customer(item):
+        return dict(item)
+    day = as_of or default_as_of(item)
+    derived = customer_features(settings, item, day)
+    values = features_map(derived)
+    return {**item, "derived": {"as_of": day.isoformat(), **{name: values.get(name) for name in TIME_DEPENDENT},
+                                "breakpoints_as_of": derived.breakpoints_as_of,
+                                "rfm_window_days": derived.rfm_window_days}}
+
+
+def default_as_of(item: dict[str, Any]) -> date:
+    """Today (UTC), or the day of the customer's last event when that is later."""
+    from stream.items import state_from_item
+
+    last_seen = state_from_item(item).last_seen_at
+    return max(datetime.now(UTC).date(), last_seen.date() if last_seen else date.min)
+
+
 def customer_features(settings: Settings, item: dict[str, Any], as_of: date) -> CustomerFeatures:
     """The features of a stored customer item derived at read time as of ``as_of`` (what ``lakehouse customer``
-    shows): the lake's latest RFM breakpoints (the stream's defaults before the first build) and rates.
+    shows), with the lake's rates and the RFM breakpoints the batch scored ``as_of`` with when its last build
+    covered that day (``state/rfm_breakpoints_history.json``), else the latest published ones (a day after the
+    last build's as-of day), else the stream's defaults before the first build.
 
-    The same definition as the batch's ``fact_customer_metrics`` of that day (docs/rfm.md). ``ValueError`` for an
-    item merged into another customer's.
+    The same definition as the batch's ``fact_customer_metrics`` of that day (docs/rfm.md), as long as the day's
+    window lies inside the orders the item holds (``retention_days`` ending on its last event's day).
+    ``ValueError`` for an item merged into another customer's.
     """
-    from lakehouse.core.rfm_breakpoints import load_breakpoints
+    return derivation(settings, as_of)(item)
+
+
+def derivation(settings: Settings, as_of: date) -> Callable[[dict[str, Any]], CustomerFeatures]:
+    """:func:`customer_features` for many items as of one day: the rates and breakpoints are read once."""
+    from lakehouse.core.rfm_breakpoints import breakpoints_of_day, load_breakpoints
     from stream.features import FeatureConfig
     from stream.items import features_as_of
     from stream.reference import load_rates, no_rates
@@ -147,9 +185,9 @@ def customer_features(settings: Settings, item: dict[str, Any], as_of: date) -> 
 
     money = settings.money
     rates = load_rates(settings) or no_rates(money.reporting_currency, money.max_rate_age_days)
-    breakpoints = load_breakpoints(settings) or DEFAULT_BREAKPOINTS
+    breakpoints = breakpoints_of_day(settings, as_of) or load_breakpoints(settings) or DEFAULT_BREAKPOINTS
     config = FeatureConfig(retention_days=settings.stream.retention_days)
-    return features_as_of(item, breakpoints, config, as_of, rates)
+    return lambda item: features_as_of(item, breakpoints, config, as_of, rates)
 
 
 def stored_item(settings: Settings, customer_id: str) -> dict[str, Any]:
@@ -177,7 +215,7 @@ def customer_table(settings: Settings, customer_id: str, item: dict[str, Any] | 
                    as_of: date | None = None) -> tuple[Table, str]:
     """A customer's live features as stored and derived as of ``as_of`` (default: today, or the day of the
     customer's last event when that is later), and a note on their provenance."""
-    from stream.items import features_map, state_from_item
+    from stream.items import features_map
 
     item = item if item is not None else stored_item(settings, customer_id)
     if item.get("merged_into"):
@@ -188,8 +226,7 @@ def customer_table(settings: Settings, customer_id: str, item: dict[str, Any] | 
     stored = item.get("features", {})
     heading = f"derived as of {as_of.isoformat()}" if as_of else ""
     if as_of is None:
-        last_seen = state_from_item(item).last_seen_at
-        as_of = max(datetime.now(UTC).date(), last_seen.date() if last_seen else date.min)
+        as_of = default_as_of(item)
         heading = f"derived as of today ({as_of.isoformat()})"
     derived = customer_features(settings, item, as_of)
     now = features_map(derived)

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 from lakehouse.core.lake.storage import LakeStorage
-from lakehouse.core.rfm_breakpoints import BREAKPOINTS_KEY, Breakpoints, load_breakpoints
+from lakehouse.core.rfm_breakpoints import (
+    BREAKPOINTS_KEY,
+    HISTORY_KEY,
+    Breakpoints,
+    breakpoints_of_day,
+    load_breakpoints,
+)
 
 DOCUMENT = {"recency_days": [5, 12, 30, 60], "frequency": [1, 1, 2, 4], "monetary": [20, 50, 100, 250],
             "window_days": 365, "population": 120, "as_of": "2025-06-30", "computed_at": "2025-07-01T02:00:00Z"}
@@ -39,3 +46,24 @@ def test_breakpoints_name_segments_from_the_one_rule_table() -> None:
     assert bp.segment(90, 6, 400.0) == "Can't Lose Them"  # R 1, F 5, M 5
     assert bp.segment(13, 2, 60.0) == "Potential Loyalist"  # R 3, F 3, M 3
     assert bp.segment(40, 1, 10.0) == "Hibernating" and bp.segment(61, 1, 10.0) == "Lost"
+
+
+HISTORY = {"window_days": 365, "quantiles": [0.2, 0.4, 0.6, 0.8], "as_of": "2025-06-30",
+           "computed_at": "2025-07-01T02:00:00Z",
+           "days": {"2025-06-29": {"recency_days": [6, 13, 31, 61], "frequency": [1, 1, 2, 4],
+                                   "monetary": [20, 50, 100, 250], "population": 118},
+                    "2025-06-30": {**{k: DOCUMENT[k] for k in ("recency_days", "frequency", "monetary")},
+                                   "population": 120}}}
+
+
+def test_a_built_day_has_its_own_breakpoints_and_other_days_none(settings) -> None:
+    """The history of every snapshot day's cuts: a past day scores with its own (new in issue 12: before, only
+    the latest day's were published, so ``lakehouse customer --as-of`` scored past days with the latest)."""
+    assert breakpoints_of_day(settings, date(2025, 6, 29)) is None  # no build yet
+    LakeStorage(settings.lake).put_bytes(HISTORY_KEY, json.dumps(HISTORY).encode())
+    past = breakpoints_of_day(settings, date(2025, 6, 29))
+    assert past == Breakpoints((6, 13, 31, 61), (1, 1, 2, 4), (20, 50, 100, 250), 365, 118, "2025-06-29",
+                               "2025-07-01T02:00:00Z")
+    assert past.scores(61, 1, 10.0) == (2, 1, 1) and Breakpoints.from_dict(DOCUMENT).scores(61, 1, 10.0) == (1, 1, 1)
+    assert breakpoints_of_day(settings, date(2025, 6, 30)).population == 120
+    assert breakpoints_of_day(settings, date(2025, 7, 1)) is None  # after the last build: the caller takes the latest
