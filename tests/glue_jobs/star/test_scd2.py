@@ -286,6 +286,8 @@ def tie_lake(late: bool) -> CuratedLake:
     return lake
 
 
+@pytest.mark.slow  # a whole build and load, twice (~90 s per environment): make bench; the loader's own tests
+# (tests/glue_jobs/warehouse/test_load.py) keep the duplicate-key and next-load cases in make test
 def test_a_tie_builds_and_loads_and_the_next_run_with_a_late_call_loads_too(tmp_path, spark) -> None:
     """The whole path: curated -> star -> DuckDB warehouse (PRIMARY KEY customer_key, MERGE), twice.
     Seen failing before the fix: "cannot load dim_customer: duplicate key customer_key=… (2 rows)" (the
