@@ -128,6 +128,16 @@ class StreamSettings(BaseModel):
                                                description="how often published RFM breakpoints are re-read")
 
 
+class MLSettings(BaseModel):
+    """The ML stage: label windows and training (docs/ml.md)."""
+
+    horizon_days: int = Field(default=90, ge=1, le=730, description="propensity and CLV window after the cutoff")
+    churn_days: int = Field(default=90, ge=1, le=730, description="no order in this many days after the cutoff = churn")
+    seed: int = Field(default=7, ge=0, description="LightGBM seed (same data + seed + threads = same model)")
+    threads: int = Field(default=1, ge=1, le=64, description="LightGBM threads (part of what makes runs repeatable)")
+    origins: int = Field(default=6, ge=2, le=52, description="rolling training origins before the cutoff, at most")
+
+
 class ResourceNames(BaseModel):
     """Names of every AWS resource, derived from project and stage."""
 
@@ -149,6 +159,7 @@ class ResourceNames(BaseModel):
     raw_to_curated_job: str
     build_star_job: str
     load_warehouse_job: str
+    train_and_score_job: str
     streaming_job: str
     batch_glue_security: str
     streaming_glue_security: str
@@ -179,6 +190,7 @@ class ResourceNames(BaseModel):
             raw_to_curated_job=f"{prefix}-raw-to-curated",
             build_star_job=f"{prefix}-build-star",
             load_warehouse_job=f"{prefix}-load-warehouse",
+            train_and_score_job=f"{prefix}-train-and-score",
             streaming_job=f"{prefix}-stream-features",
             batch_glue_security=f"{prefix}-batch-glue",
             streaming_glue_security=f"{prefix}-streaming-glue",
@@ -212,6 +224,7 @@ class Settings(BaseSettings):
     stream: StreamSettings = StreamSettings()
     event_time: EventTimeSettings = EventTimeSettings()
     money: MoneySettings = MoneySettings()
+    ml: MLSettings = MLSettings()
 
     @field_validator("stage")
     @classmethod

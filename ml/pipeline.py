@@ -1,0 +1,407 @@
+"""Train, evaluate and score: the ML runs over the curated lake (docs/ml.md).
+
+* :func:`evaluate` — back-test at a cutoff inside the data: train with everything before the cutoff (rolling
+  origins, :mod:`ml.train`), fit the baselines on the same pre-cutoff data (:mod:`ml.baselines`), score the
+  window after the cutoff, and write the report (:mod:`ml.report`).
+* :func:`train_and_score` — production: cutoff = the day after the last event; train, promote a new model
+  version only if it beats the current one on the latest validation window (:mod:`ml.artifacts`), score every
+  customer with the current models and serve the scores (warehouse zone Parquet and DynamoDB,
+  :mod:`ml.serving`; the warehouse load picks the Parquet up).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from lakehouse.core.config import Settings
+from lakehouse.core.job_state import new_run_id
+from lakehouse.core.lake.storage import LakeStorage
+from ml import artifacts, baselines, report, serving
+from ml.dataset import Windows, build_features, build_labels
+from ml.source import data_bounds, open_curated
+from ml.train import LABEL, TASKS, Categories, Example, Model, TrainConfig, fit, origins, reasons, validation_score
+
+#: churn probability at or above which a customer's risk band is 'high' / 'medium' (else 'low'; docs/ml.md)
+RISK_HIGH, RISK_MEDIUM = 0.5, 0.25
+POPULATION = {"churn": "customers with an order before the cutoff (active), not closed",
+              "propensity": "registered customers at the cutoff, not closed",
+              "clv": "registered customers at the cutoff, not closed"}
+Progress = Callable[[str], None]
+
+
+class MLError(RuntimeError):
+    """An ML run cannot proceed; the message says why and what to change (cutoff, windows, data)."""
+
+
+@dataclass(frozen=True)
+class MLOptions:
+    """What a run uses: label ``windows`` and the training ``config``."""
+
+    windows: Windows = field(default_factory=Windows)
+    config: TrainConfig = field(default_factory=TrainConfig)
+
+
+def options_of(settings: Settings, horizon_days: int | None = None, churn_days: int | None = None) -> MLOptions:
+    """The run options of ``settings.ml`` (and ``batch.rfm_window_days``), windows overridden when given."""
+    ml = settings.ml
+    return MLOptions(Windows(horizon_days or ml.horizon_days, churn_days or ml.churn_days,
+                             settings.batch.rfm_window_days),
+                     TrainConfig(seed=ml.seed, threads=ml.threads, origins=ml.origins))
+
+
+def _features(con, day: date, options: MLOptions, settings: Settings) -> pd.DataFrame:
+    """The feature frame of ``day`` (:func:`ml.dataset.build_features`) plus the BG/NBD model's own view of each
+    customer as two features (:func:`with_bgnbd_features`)."""
+    frame = build_features(con, day, options.windows, reporting_currency=settings.money.reporting_currency,
+                           max_rate_age_days=settings.money.max_rate_age_days)
+    return with_bgnbd_features(frame, options.windows.horizon_days)
+
+
+def with_bgnbd_features(frame: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
+    """``frame`` with ``bg_p_purchase`` (BG/NBD P(a purchase in the horizon)) and ``bg_expected_purchases``
+    (expected purchase days in it): BG/NBD fitted on the frame's own history before its cutoff, unsupervised, as
+    the BG/NBD baseline is (stacking: the model can use what the baseline knows, and must still beat it out of
+    sample). NaN when BG/NBD cannot be fitted (too few buyers)."""
+    out = frame.copy()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", baselines.BaselineFallbackWarning)
+            out["bg_p_purchase"] = baselines.bgnbd_propensity(frame, horizon_days)
+            out["bg_expected_purchases"] = baselines.bgnbd_expected_purchases(frame, horizon_days)
+    except (baselines.BaselineFitError, ValueError):
+        out["bg_p_purchase"] = np.nan
+        out["bg_expected_purchases"] = np.nan
+    return out
+
+
+def _labels(con, frame: pd.DataFrame, day: date, options: MLOptions, settings: Settings) -> pd.DataFrame:
+    return build_labels(con, frame.index, day, options.windows, reporting_currency=settings.money.reporting_currency,
+                        max_rate_age_days=settings.money.max_rate_age_days)
+
+
+def task_rows(task: str, frame: pd.DataFrame) -> pd.Series:
+    """The rows of a feature frame in ``task``'s population: churn needs an order before the cutoff."""
+    if task == "churn":
+        return frame["orders_total"] > 0
+    return pd.Series(True, index=frame.index)
+
+
+def label_days(task: str, windows: Windows) -> int:
+    """The label window of ``task`` in days."""
+    return windows.churn_days if task == "churn" else windows.horizon_days
+
+
+@dataclass
+class Examples:
+    """Training examples of every task at the rolling origins before a cutoff (most recent first)."""
+
+    by_task: dict[str, list[Example]] = field(default_factory=dict)
+    origins: list[date] = field(default_factory=list)
+    rows: int = 0
+
+
+def training_examples(con, settings: Settings, cutoff: date, first_day: date, options: MLOptions,
+                      progress: Progress = lambda _: None) -> Examples:
+    """Features and labels at each origin before ``cutoff`` (:func:`ml.train.origins`); labels end on or before
+    the cutoff. Raises :class:`MLError` when fewer than two origins fit."""
+    days = origins(cutoff, options.windows.label_days, first_day, options.config)
+    if len(days) < 2:
+        need = options.windows.label_days * 2 + options.config.min_history_days
+        raise MLError(f"the cutoff {cutoff} leaves too little history to train: it needs about {need} days of data "
+                      f"before it (two label windows of {options.windows.label_days} days after "
+                      f"{options.config.min_history_days} days of history); the data start on {first_day}. "
+                      "Choose a later cutoff or shorter --horizon-days/--churn-days.")
+    out = Examples(by_task={task: [] for task in TASKS}, origins=days)
+    for day in days:
+        frame = _features(con, day, options, settings)
+        labels = _labels(con, frame, day, options, settings)
+        for task in TASKS:
+            rows = task_rows(task, frame)
+            out.by_task[task].append(Example(day, frame[rows], labels.loc[rows, LABEL[task]].to_numpy("float64")))
+        out.rows += len(frame)
+        progress(f"features and labels as of {day}: {len(frame):,} customers")
+    return out
+
+
+def train_models(examples: Examples, options: MLOptions, progress: Progress = lambda _: None) -> dict[str, Model]:
+    """One LightGBM model per task (:func:`ml.train.fit`)."""
+    models = {}
+    for task in TASKS:
+        started = time.perf_counter()
+        models[task] = fit(task, examples.by_task[task], label_days(task, options.windows), options.config)
+        progress(f"trained {task} in {time.perf_counter() - started:.1f} s "
+                 f"({models[task].rounds} rounds, validation {models[task].validation['value']:.3f})")
+    return models
+
+
+def predict(task: str, models: dict[str, Model], frame: pd.DataFrame) -> np.ndarray:
+    """``task``'s prediction for each row of ``frame``: a probability (churn, propensity) or the predicted CLV =
+    P(purchase) x expected spend of a buyer (the two-part model of :mod:`ml.train`), reporting currency."""
+    if task == "clv":
+        return models["propensity"].predict(frame) * np.maximum(models["clv"].predict(frame), 0.0)
+    return models[task].predict(frame)
+
+
+def _check_cutoff(cutoff: date, first: date | None, last: date | None, windows: Windows) -> None:
+    if first is None or last is None:
+        raise MLError("the curated zone holds no events: run the batch chain first (lakehouse batch)")
+    if cutoff <= first:
+        raise MLError(f"the cutoff {cutoff} is not after the first event day {first}")
+    end = cutoff + timedelta(days=windows.label_days)
+    if end > last + timedelta(days=1):
+        raise MLError(f"the cutoff {cutoff} with a {windows.label_days}-day label window needs data up to {end}; "
+                      f"the last event day is {last}: choose a cutoff on or before "
+                      f"{last + timedelta(days=1) - timedelta(days=windows.label_days)}")
+
+
+def fingerprint(con: duckdb.DuckDBPyConnection, cutoff: date) -> dict[str, Any]:
+    """What the data before ``cutoff`` looked like: row counts and time ranges per curated table, and a hash of
+    them (:func:`ml.artifacts.data_fingerprint`)."""
+    parts = {}
+    for table, ts in (("events", "event_ts"), ("orders", "order_ts"), ("refunds", "refund_ts"),
+                      ("identity_links", "event_ts"), ("account_closures", "event_ts")):
+        rows, low, high = con.execute(f"SELECT COUNT(*), MIN({ts}), MAX({ts}) FROM {table} "
+                                      f"WHERE {ts} < TIMESTAMP '{cutoff} 00:00:00'").fetchone()
+        parts[table] = {"rows": int(rows), "first": str(low) if low else None, "last": str(high) if high else None}
+    return {"tables": parts, "sha256": artifacts.data_fingerprint(parts)}
+
+
+def evaluate(settings: Settings, cutoff: date, options: MLOptions = MLOptions(), *, dataset: str = "lake",
+             out_dir: Path | None = None, progress: Progress = lambda _: None) -> dict[str, Any]:
+    """Back-test at ``cutoff`` (module docstring); returns the report (:func:`ml.report.build_report`) with
+    ``paths`` of the written files when ``out_dir`` is given. Raises :class:`MLError` for a cutoff without
+    enough history before it or a full label window after it."""
+    started = time.perf_counter()
+    con = open_curated(settings)
+    first, last = data_bounds(con)
+    _check_cutoff(cutoff, first, last, options.windows)
+    examples = training_examples(con, settings, cutoff, first, options, progress)
+    models = train_models(examples, options, progress)
+    test = _features(con, cutoff, options, settings)
+    labels = _labels(con, test, cutoff, options, settings)
+    tasks, reasons_example, timings = [], {}, {}
+    for task in TASKS:
+        rows = task_rows(task, test)
+        frame, y = test[rows], labels.loc[rows, LABEL[task]].to_numpy("float64")
+        train = pd.concat([e.frame for e in examples.by_task[task]])
+        y_train = np.concatenate([e.y for e in examples.by_task[task]])
+        tick = time.perf_counter()
+        scores = {report.MODEL: (predict(task, models, frame), task != "clv")}
+        timings[f"{task}_model_scoring_s"] = round(time.perf_counter() - tick, 3)
+        tick = time.perf_counter()
+        scores.update(baselines.baseline_scores(task, train, y_train, frame, label_days(task, options.windows)))
+        timings[f"{task}_baselines_s"] = round(time.perf_counter() - tick, 3)
+        tasks.append(report.TaskEvaluation(task, "regression" if task == "clv" else "binary", y, scores,
+                                           POPULATION[task]))
+        head = frame.head(5)
+        reasons_example[task] = [{"customer_id": str(i), "score": round(float(s), 4), **{
+            f"reason_{k + 1}": r for k, r in enumerate(rs)}} for i, s, rs in zip(
+            head.index, predict(task, models, head), reasons(models[task], head), strict=True)]
+    evaluation = report.Evaluation(
+        dataset=dataset, cutoff=cutoff, horizon_days=options.windows.horizon_days,
+        churn_days=options.windows.churn_days, tasks=tasks,
+        importances={t: m.importances() for t, m in models.items()}, reasons_example=reasons_example,
+        training={"origins": [d.isoformat() for d in examples.origins], "training_rows": examples.rows,
+                  "models": {t: {"rounds": m.rounds, "params": _public_params(m.params),
+                                 "validation": m.validation} for t, m in models.items()},
+                  "seconds": round(time.perf_counter() - started, 1), **timings},
+        fingerprint=fingerprint(con, cutoff))
+    out = report.build_report(evaluation)
+    if out_dir is not None:
+        out["paths"] = {k: str(v) for k, v in report.write_report(evaluation, Path(out_dir)).items()}
+    return out
+
+
+def _public_params(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in sorted(params.items()) if k not in ("verbosity",)}
+
+
+# --- production: train, promote, score ----------------------------------------------------------------------
+
+
+def model_bytes(model: Model) -> bytes:
+    """The LightGBM text model of ``model``."""
+    return model.booster.model_to_string().encode("utf-8")
+
+
+def model_metadata(model: Model, cutoff: date, options: MLOptions, data: dict[str, Any]) -> dict[str, Any]:
+    """Everything needed to use and audit a saved model (docs/ml.md, "Artifacts")."""
+    return {"task": model.task, "features": model.features, "categories": model.categories.levels,
+            "params": _public_params(model.params), "rounds": model.rounds, "cutoff": cutoff.isoformat(),
+            "windows": {"horizon_days": options.windows.horizon_days, "churn_days": options.windows.churn_days,
+                        "rfm_window_days": options.windows.rfm_window_days},
+            "validation": model.validation, "data": data, "code_version": artifacts.code_version()}
+
+
+def load_saved(storage: LakeStorage, task: str, version: str) -> Model:
+    """A saved model version as a :class:`ml.train.Model`."""
+    text, meta = artifacts.load_model(storage, task, version)
+    booster = lgb.Booster(model_str=text.decode("utf-8"))
+    params = {**meta["params"], "num_threads": meta["params"].get("num_threads", 2)}
+    return Model(task, booster, list(meta["features"]), Categories(meta["categories"]), params, int(meta["rounds"]),
+                 meta["validation"])
+
+
+@dataclass
+class ScoringRun:
+    """What a run did: its id and cutoff; per task the model version used and (after training) the promotion
+    decision; the scores written (customers, files) and the live items updated."""
+
+    run_id: str
+    cutoff: date
+    versions: dict[str, str | None] = field(default_factory=dict)
+    promotions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    customers: int = 0
+    files: list[str] = field(default_factory=list)
+    live: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {"run_id": self.run_id, "cutoff": self.cutoff.isoformat(), "versions": self.versions,
+                "promotions": self.promotions, "customers": self.customers, "files": self.files,
+                "live": self.live, "seconds": self.seconds}
+
+
+def risk_band(churn_probability: float | None) -> str | None:
+    """'high' (≥ :data:`RISK_HIGH`), 'medium' (≥ :data:`RISK_MEDIUM`), 'low'; None without a churn probability
+    (a customer who never ordered is in no churn population)."""
+    if churn_probability is None or np.isnan(churn_probability):
+        return None
+    return "high" if churn_probability >= RISK_HIGH else "medium" if churn_probability >= RISK_MEDIUM else "low"
+
+
+def score_frame(models: dict[str, Model], frame: pd.DataFrame, cutoff: date, run_id: str,
+                currency: str) -> pd.DataFrame:
+    """The ``fact_customer_scores`` rows of every customer of ``frame`` (module docstring of :mod:`ml.serving`):
+    churn probability and its reasons for customers with an order, purchase-propensity reasons for the rest."""
+    active = task_rows("churn", frame).to_numpy()
+    churn = np.full(len(frame), np.nan)
+    texts: list[list[str]] = [[] for _ in range(len(frame))]
+    if active.any():
+        churn[active] = models["churn"].predict(frame[active])
+        for index, row in zip(np.flatnonzero(active), reasons(models["churn"], frame[active]), strict=True):
+            texts[index] = [f"churn: {r}" for r in row]
+    idle = ~active
+    if idle.any():
+        for index, row in zip(np.flatnonzero(idle), reasons(models["propensity"], frame[idle]), strict=True):
+            texts[index] = [f"purchase: {r}" for r in row]
+    out = pd.DataFrame({
+        "customer_id": frame.index.astype(str), "cutoff_date": cutoff, "run_id": run_id,
+        "scored_at": pd.Timestamp(datetime.now(UTC)).tz_convert(None).floor("us"),
+        "churn_probability": churn, "purchase_probability": models["propensity"].predict(frame),
+        "predicted_clv": predict("clv", models, frame), "reporting_currency": currency,
+        "risk_band": [risk_band(p) for p in churn]})
+    for k in range(3):
+        out[f"reason_{k + 1}"] = [row[k] if len(row) > k else None for row in texts]
+    for task in TASKS:
+        out[f"{task}_model_version"] = models[task].validation.get("version")
+    return out
+
+
+def _open(settings: Settings, cutoff: date | None) -> tuple[duckdb.DuckDBPyConnection, date, date]:
+    con = open_curated(settings)
+    first, last = data_bounds(con)
+    if first is None or last is None:
+        raise MLError("the curated zone holds no events: run the batch chain first (lakehouse batch)")
+    return con, first, cutoff or last + timedelta(days=1)
+
+
+def _run_id() -> str:
+    return new_run_id()
+
+
+def train(settings: Settings, cutoff: date | None = None, options: MLOptions = MLOptions(), *,
+          run_id: str | None = None, progress: Progress = lambda _: None) -> ScoringRun:
+    """Train a candidate per task at ``cutoff`` (default: the day after the last event), save it as version
+    ``run_id`` and promote it only if it beats the current version on the candidate's latest validation window
+    (the current model is re-scored on that window; module docstring). Raises :class:`MLError` without
+    enough history."""
+    started = time.perf_counter()
+    con, first, cutoff = _open(settings, cutoff)
+    data = fingerprint(con, cutoff)
+    run = ScoringRun(run_id or _run_id(), cutoff)
+    examples = training_examples(con, settings, cutoff, first, options, progress)
+    candidates = train_models(examples, options, progress)
+    storage = LakeStorage(settings.lake, region=settings.region)
+    for task, model in candidates.items():
+        latest = examples.by_task[task][0]
+        candidate_value = float(model.validation["folds"][0]["score"])
+        current = artifacts.current_version(storage, task)
+        current_value = None if current is None else validation_score(load_saved(storage, task, current), latest)
+        artifacts.save_model(storage, task, run.run_id, model_bytes(model),
+                             model_metadata(model, cutoff, options, data))
+        decision = artifacts.promote(storage, task, run.run_id, model.validation["metric"], candidate_value,
+                                     higher_is_better=True, current_value_on_same_window=current_value)
+        run.promotions[task] = {"candidate": run.run_id, "candidate_value": candidate_value, "current": current,
+                                "current_value": current_value, "promoted": decision.promoted,
+                                "reason": decision.reason, "window": latest.origin.isoformat()}
+        run.versions[task] = run.run_id if decision.promoted else current
+        progress(f"{task}: {'promoted' if decision.promoted else 'kept'} {run.versions[task]} ({decision.reason})")
+    run.seconds = round(time.perf_counter() - started, 1)
+    return run
+
+
+def current_models(settings: Settings) -> dict[str, Model]:
+    """The promoted version of every task's model. Raises :class:`MLError` when a task has none yet."""
+    storage = LakeStorage(settings.lake, region=settings.region)
+    models = {}
+    for task in TASKS:
+        version = artifacts.current_version(storage, task)
+        if version is None:
+            raise MLError(f"no promoted {task} model yet: train first (lakehouse ml train)")
+        models[task] = load_saved(storage, task, version)
+        models[task].validation["version"] = version
+    return models
+
+
+def score(settings: Settings, cutoff: date | None = None, options: MLOptions = MLOptions(), *,
+          run_id: str | None = None, live: bool = True, progress: Progress = lambda _: None) -> ScoringRun:
+    """Score every registered customer as of ``cutoff`` (default: the day after the last event) with the
+    promoted models; write ``fact_customer_scores`` files to the warehouse zone and (``live``) the scores onto
+    the customers' DynamoDB items (:mod:`ml.serving`). Re-running with the same ``run_id`` rewrites the same
+    rows and items (idempotent)."""
+    started = time.perf_counter()
+    con, _, cutoff = _open(settings, cutoff)
+    models = current_models(settings)
+    run = ScoringRun(run_id or _run_id(), cutoff,
+                     versions={t: m.validation["version"] for t, m in models.items()})
+    frame = _features(con, cutoff, options, settings)
+    scores = score_frame(models, frame, cutoff, run.run_id, settings.money.reporting_currency)
+    run.files = serving.write_scores(settings, scores, run.run_id, cutoff)
+    run.customers = len(scores)
+    progress(f"scored {len(scores):,} customers as of {cutoff}")
+    if live:
+        run.live = serving.write_live_scores(settings, scores, run.run_id, cutoff=cutoff).as_dict()
+    run.seconds = round(time.perf_counter() - started, 1)
+    return run
+
+
+def train_and_score(settings: Settings, cutoff: date | None = None, options: MLOptions = MLOptions(), *,
+                    live: bool = True, progress: Progress = lambda _: None) -> ScoringRun:
+    """:func:`train` then :func:`score` under one run id (the AWS job and the demo)."""
+    trained = train(settings, cutoff, options, progress=progress)
+    scored = score(settings, trained.cutoff, options, run_id=trained.run_id, live=live, progress=progress)
+    scored.promotions = trained.promotions
+    scored.seconds = round(trained.seconds + scored.seconds, 1)
+    return scored
+
+
+def run_scoring(settings: Settings, cutoff: date | None = None, horizon_days: int | None = None,
+                churn_days: int | None = None) -> dict[str, Any]:
+    """The AWS Glue job's work (``ml/job.py``): :func:`train_and_score` with the given windows; JSON-ready."""
+    options = options_of(settings, horizon_days, churn_days)
+    run = train_and_score(settings, cutoff, options, progress=lambda line: print(line, flush=True))
+    return json.loads(json.dumps(run.as_dict(), default=str))
