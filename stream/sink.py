@@ -251,17 +251,19 @@ class FeatureSink:
         raise SinkError(f"customer {delta.customer_id}: the item kept changing under the update ({conflicts} times)")
 
     def _mark_merged(self, token: str, source_id: str, customer_id: str) -> int:
-        """Mark ``source_id``'s item merged into ``customer_id``'s (no features, no state); 1 when this call did."""
+        """Mark ``source_id``'s item merged into ``customer_id``'s (no features, no state, no ML ``scores``: they
+        belong to the customer now); 1 when this call did."""
         try:
             self._dynamodb.update_item(
                 TableName=self.features_table, Key={"customer_id": {"S": source_id}},
                 UpdateExpression="SET #merged_into = :customer, #merged_by = :token, #merged_at = :now, "
                                  "#last_batch = :token, #version = if_not_exists(#version, :zero) + :one "
-                                 "REMOVE #features, #state",
+                                 "REMOVE #features, #state, #scores",
                 ConditionExpression="attribute_exists(customer_id) AND attribute_not_exists(#merged_into)",
                 ExpressionAttributeNames={"#merged_into": MERGED_INTO, "#merged_by": "merged_by",
                                           "#merged_at": "merged_at", "#last_batch": "last_batch",
-                                          "#version": "version", "#features": FEATURES, "#state": STATE},
+                                          "#version": "version", "#features": FEATURES, "#state": STATE,
+                                          "#scores": "scores"},
                 ExpressionAttributeValues={":customer": {"S": customer_id}, ":token": {"S": token},
                                            ":now": {"S": _iso_now(self._clock)}, ":zero": {"N": "0"},
                                            ":one": {"N": "1"}})

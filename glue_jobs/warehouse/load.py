@@ -1,7 +1,11 @@
-"""Load the star build into the warehouse: the embedded DuckDB file (default) or Redshift Serverless.
+"""Load the star build and the ML scoring runs into the warehouse: the embedded DuckDB file (default) or Redshift
+Serverless.
 
-Both targets run the plan of :mod:`glue_jobs.warehouse.plan` in one transaction and record the star
-build id in ``etl_load_state``; a load whose build id is already recorded writes nothing.
+Both targets run the plan of :mod:`glue_jobs.warehouse.plan` in one transaction and record what they loaded in
+``etl_load_state``: the star build id under the target's name (:func:`load_warehouse`), the last scoring run under
+``<target>:fact_customer_scores`` (:func:`load_scores`); a load of what is already recorded writes nothing. The two
+loads are independent: the star load neither creates, drifts nor drops ``fact_customer_scores`` (not a star table,
+its DDL is in ``glue_jobs/sql/scores``), and the score load touches only that table and its state row.
 """
 
 from __future__ import annotations
@@ -14,7 +18,16 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from glue_jobs.warehouse import plan
-from glue_jobs.warehouse.sql_files import STATE_TABLE, star_tables, tables, views
+from glue_jobs.warehouse.sql_files import (
+    SCORE_RUNS,
+    SCORES_TABLE,
+    STATE_TABLE,
+    TableSpec,
+    score_tables,
+    star_tables,
+    tables,
+    views,
+)
 from lakehouse.core.config import Settings
 from lakehouse.core.job_state import MANIFESTS, STAR_STATE
 from lakehouse.core.lake.storage import LakeStorage
@@ -50,8 +63,9 @@ class Target(Protocol):
 
     name: str
 
-    def loaded_version(self) -> str | None:
-        """The star build id recorded in ``etl_load_state`` for this target, None before the first load."""
+    def loaded_version(self, target: str | None = None) -> str | None:
+        """The version recorded in ``etl_load_state`` for ``target`` (default: this target's name, whose version is
+        the star build id), None before the first load."""
         ...
 
     def load(self, version: str, manifests: dict[str, list[str]], on_step: Callable[[str], None]) -> int:
@@ -62,8 +76,14 @@ class Target(Protocol):
         """
         ...
 
-    def row_counts(self) -> dict[str, int]:
-        """Rows of every star table now in the warehouse."""
+    def load_scores(self, runs: Sequence[plan.ScoreRun], files: dict[str, list[str]],
+                    on_step: Callable[[str], None]) -> int:
+        """Load scoring ``runs`` (in order; ``files`` maps each run id to its Parquet files) into
+        ``fact_customer_scores`` in one transaction and record the last run; returns statements run."""
+        ...
+
+    def row_counts(self, names: Sequence[str] | None = None) -> dict[str, int]:
+        """Rows of the tables ``names`` (default: every star table) now in the warehouse."""
         ...
 
 
@@ -112,8 +132,9 @@ class DuckDbTarget:
         except duckdb.IOException as exc:
             raise WarehouseError(f"cannot open the local warehouse {self.path}: {exc}") from None
 
-    def loaded_version(self) -> str | None:
-        """The star build id this file holds, None for a new file or before the first load."""
+    def loaded_version(self, target: str | None = None) -> str | None:
+        """The version recorded for ``target`` (default ``duckdb``: the star build id; ``duckdb:fact_customer_scores``:
+        the last scoring run), None for a new file or before the first load."""
         if not self.path.exists():
             return None
         with self._connect() as con:
@@ -121,7 +142,8 @@ class DuckDbTarget:
                                  [STATE_TABLE]).fetchone()[0]
             if not exists:
                 return None
-            row = con.execute(f"SELECT version FROM {STATE_TABLE} WHERE target = 'duckdb'").fetchone()
+            row = con.execute(f"SELECT version FROM {STATE_TABLE} WHERE target = ?",
+                              [target or self.name]).fetchone()
             return row[0] if row else None
 
     @staticmethod
@@ -135,15 +157,17 @@ class DuckDbTarget:
                 found.setdefault(table, []).append(f"{column} {kind}")
         return found
 
-    def drifted(self, con) -> list[str]:
-        """Tables in ``con`` whose columns (names, order, DuckDB types) differ from their DDL's."""
+    def drifted(self, con, specs: dict[str, TableSpec] | None = None) -> list[str]:
+        """Tables in ``con`` whose columns (names, order, DuckDB types) differ from their DDL's (``specs``, default
+        :func:`tables`: the star load's)."""
         import duckdb
 
         from lakehouse.core.warehouse.dialect import to_duckdb
 
-        names = list(tables())
+        specs = tables() if specs is None else specs
+        names = list(specs)
         with duckdb.connect(":memory:") as scratch:
-            for spec in tables().values():
+            for spec in specs.values():
                 for sql in to_duckdb(spec.ddl):
                     scratch.execute(sql)
             expected = self._columns(scratch, names)
@@ -160,22 +184,88 @@ class DuckDbTarget:
         out: list[tuple[str, str]] = [("tables", plan.drop_table(name, cascade=False)) for name in drifted]
         out += [("tables", s) for spec in tables().values() for s in to_duckdb(spec.ddl)]
         for name, spec in star_tables().items():
-            paths = files.get(name, [])
-            if any(p.startswith("s3://") for p in paths):
-                raise WarehouseError("the local DuckDB warehouse loads from a local lake only (no httpfs offline); "
-                                     "use the Redshift target for an s3:// lake")
-            source = ("SELECT * FROM read_parquet([" + ", ".join(plan._quote(p) for p in paths) + "])"
-                      if paths else f"SELECT * FROM {name} LIMIT 0")
-            stage = plan.stage_name(name)
-            out.append((name, f"CREATE OR REPLACE TEMP TABLE {stage} AS {source}"))
+            out.append((name, self._stage(spec, files.get(name, []))))
             widths = width_check(spec)
             out += [(name, widths)] if widths else []
             out += [(name, s) for s in to_duckdb(plan.key_check(spec))]
             out += [(name, s) for sql in plan.merge_statements(spec) for s in to_duckdb(sql)]
-            out.append((name, f"DROP TABLE IF EXISTS {stage}"))
+            out.append((name, plan.drop_stage(spec)))
         out += [("views", s) for view in views() for sql in plan.view_statements(view) for s in to_duckdb(sql)]
         out += [("state", s) for sql in plan.state_statements(self.name, version) for s in to_duckdb(sql)]
         return out
+
+    @staticmethod
+    def _stage(spec: TableSpec, paths: Sequence[str]) -> str:
+        """``CREATE OR REPLACE TEMP TABLE stage_<t> AS`` the rows of the local Parquet ``paths`` (none: no rows).
+
+        Raises ``WarehouseError`` for an ``s3://`` path (DuckDB here reads a local lake only). Hive partition folders
+        in the paths (``cutoff_date=…``) are not read as columns: the files hold every column.
+        """
+        if any(p.startswith("s3://") for p in paths):
+            raise WarehouseError("the local DuckDB warehouse loads from a local lake only (no httpfs offline); "
+                                 "use the Redshift target for an s3:// lake")
+        source = ("SELECT * FROM read_parquet([" + ", ".join(plan._quote(p) for p in paths) +
+                  "], hive_partitioning = false)" if paths else f"SELECT * FROM {spec.name} LIMIT 0")
+        return f"CREATE OR REPLACE TEMP TABLE {plan.stage_name(spec.name)} AS {source}"
+
+    def score_statements(self, runs: Sequence[plan.ScoreRun], files: dict[str, list[str]]) -> list[tuple[str, str]]:
+        """(step, DuckDB SQL) of a score load: the state and score tables (created if missing), then per run (in
+        order) its stage from ``files[run_id]``, the run, width and key checks, the DELETE of its cutoff's rows the
+        run lacks, the MERGE; then the state row ``duckdb:fact_customer_scores`` = the last run."""
+        from lakehouse.core.warehouse.dialect import to_duckdb
+
+        spec = score_tables()[SCORES_TABLE]
+        out = [("tables", s) for table in (tables()[STATE_TABLE], spec) for s in to_duckdb(table.ddl)]
+        for run in runs:
+            out.append((SCORES_TABLE, self._stage(spec, files.get(run.run_id, []))))
+            widths = width_check(spec)
+            out += [(SCORES_TABLE, widths)] if widths else []
+            out += [(SCORES_TABLE, s) for sql in plan.score_statements(spec, run) for s in to_duckdb(sql)]
+            out.append((SCORES_TABLE, plan.drop_stage(spec)))
+        state = plan.scores_state_target(self.name, SCORES_TABLE)
+        out += [("state", s) for sql in plan.state_statements(state, runs[-1].run_id) for s in to_duckdb(sql)]
+        return out
+
+    def load_scores(self, runs: Sequence[plan.ScoreRun], files: dict[str, list[str]],
+                    on_step: Callable[[str], None]) -> int:
+        """Run :meth:`score_statements` in one transaction; returns how many ran. Raises ``WarehouseError`` when
+        ``fact_customer_scores`` exists with other columns than its DDL (it holds every cutoff's scores: it is not
+        dropped, see :func:`load_scores`) and, rolling everything back, for a failed check or statement."""
+        with self._connect() as con:
+            drifted = self.drifted(con, score_tables())
+            if drifted:
+                raise WarehouseError(scores_drift_message(drifted))
+            statements = self.score_statements(runs, files)
+            self._run(con, statements, on_step)
+        return len(statements)
+
+    @staticmethod
+    def _run(con, statements: Sequence[tuple[str, str]], on_step: Callable[[str], None]) -> None:
+        """Run ``statements`` in one transaction on ``con``: a check that returns rows, or a failing statement,
+        rolls back and raises ``WarehouseError`` with one line naming the step."""
+        import duckdb
+
+        con.execute("BEGIN TRANSACTION")
+        step = "tables"
+        try:
+            current = None
+            for step, sql in statements:
+                if step != current:
+                    on_step(step)
+                    current = step
+                if plan.is_check(sql):
+                    problems = [row[0] for row in con.execute(sql).fetchall()]
+                    if problems:
+                        raise WarehouseError(plan.check_failure(step, problems))
+                else:
+                    con.execute(sql)
+            con.execute("COMMIT")
+        except WarehouseError:
+            con.execute("ROLLBACK")
+            raise
+        except duckdb.Error as exc:
+            con.execute("ROLLBACK")
+            raise WarehouseError(failure_line(step, exc)) from None
 
     def load(self, version: str, files: dict[str, list[str]], on_step: Callable[[str], None]) -> int:
         """Run :meth:`statements` in one transaction; returns how many ran.
@@ -184,37 +274,16 @@ class DuckDbTarget:
         that does not convert, a NULL in a NOT NULL column) rolls everything back and raises ``WarehouseError``
         with one line naming the table; the file keeps its previous build and load state.
         """
-        import duckdb
-
         with self._connect() as con:
             statements = self.statements(version, files, self.drifted(con))
-            con.execute("BEGIN TRANSACTION")
-            step = "tables"
-            try:
-                current = None
-                for step, sql in statements:
-                    if step != current:
-                        on_step(step)
-                        current = step
-                    if plan.is_check(sql):
-                        problems = [row[0] for row in con.execute(sql).fetchall()]
-                        if problems:
-                            raise WarehouseError(plan.check_failure(step, problems))
-                    else:
-                        con.execute(sql)
-                con.execute("COMMIT")
-            except WarehouseError:
-                con.execute("ROLLBACK")
-                raise
-            except duckdb.Error as exc:
-                con.execute("ROLLBACK")
-                raise WarehouseError(failure_line(step, exc)) from None
+            self._run(con, statements, on_step)
         return len(statements)
 
-    def row_counts(self) -> dict[str, int]:
-        """Rows of every star table (opens the file read-only)."""
+    def row_counts(self, names: Sequence[str] | None = None) -> dict[str, int]:
+        """Rows of the tables ``names`` (default: every star table; opens the file read-only)."""
         with self._connect(read_only=True) as con:
-            return {name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] for name in star_tables()}
+            return {name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+                    for name in (star_tables() if names is None else names)}
 
 
 class RedshiftTarget:
@@ -261,21 +330,23 @@ class RedshiftTarget:
         out += [("state", q(sql)) for sql in plan.state_statements(self.name, version)]
         return out
 
-    def drifted(self, cursor) -> list[str]:
+    def drifted(self, cursor, specs: dict[str, TableSpec] | None = None) -> list[str]:
         """Tables of the schema whose columns (names in order, and the byte length of each character column)
-        differ from their DDL's. Other types are not compared (Redshift reports its own type names); a change of
-        one needs a column rename or a manual drop. A widened VARCHAR is a change: the table is recreated."""
+        differ from their DDL's (``specs``, default :func:`tables`: the star load's). Other types are not compared
+        (Redshift reports its own type names); a change of one needs a column rename or a manual drop. A widened
+        VARCHAR is a change: the star load recreates the table."""
         cursor.execute("SELECT table_name, column_name, character_maximum_length FROM information_schema.columns "
                        "WHERE table_schema = %s ORDER BY table_name, ordinal_position", (self.schema,))
         existing: dict[str, list[str]] = {}
         for table, column, length in cursor.fetchall():
             existing.setdefault(table, []).append(_sized(column, length))
         expected = {name: [_sized(column, _char_length(kind)) for column, kind in spec.columns]
-                    for name, spec in tables().items()}
+                    for name, spec in (tables() if specs is None else specs).items()}
         return plan.drifted_tables(existing, expected)
 
-    def loaded_version(self) -> str | None:
-        """The star build id recorded for ``redshift``, None before the first load."""
+    def loaded_version(self, target: str | None = None) -> str | None:
+        """The version recorded for ``target`` (default ``redshift``: the star build id;
+        ``redshift:fact_customer_scores``: the last scoring run), None before the first load."""
         con = self._connect()
         try:
             cursor = con.cursor()
@@ -283,7 +354,8 @@ class RedshiftTarget:
                            "AND table_name = %s", (self.schema, STATE_TABLE))
             if not cursor.fetchone()[0]:
                 return None
-            cursor.execute(f"SELECT version FROM {self.schema}.{STATE_TABLE} WHERE target = 'redshift'")
+            cursor.execute(f"SELECT version FROM {self.schema}.{STATE_TABLE} WHERE target = %s",
+                           (target or self.name,))
             row = cursor.fetchone()
             return row[0] if row else None
         finally:
@@ -298,12 +370,58 @@ class RedshiftTarget:
         logged in ``sys_load_error_detail``); ``etl_load_state`` keeps the previous build, so the next load of a
         corrected build runs normally.
         """
+        return self._run(lambda cursor: self.statements(version, self.drifted(cursor)), on_step)
+
+    def score_statements(self, runs: Sequence[plan.ScoreRun]) -> list[tuple[str, str]]:
+        """(step, Redshift SQL) of a score load, table names qualified with the configured schema::
+
+            CREATE SCHEMA IF NOT EXISTS; CREATE TABLE IF NOT EXISTS etl_load_state, fact_customer_scores
+            per run, in order: CREATE TEMP TABLE stage (LIKE t); COPY … FORMAT AS PARQUET MANIFEST (the run's
+              manifest); run check; key check; DELETE FROM t WHERE cutoff_date = <run's> AND NOT EXISTS (stage);
+              MERGE INTO t USING stage ON (customer_id, cutoff_date); DROP TABLE stage
+            DELETE/INSERT etl_load_state ('redshift:fact_customer_scores', the last run id)
+
+        Raises ``WarehouseError`` without a COPY role or when the lake is not on S3.
+        """
+        role = self.settings.redshift.copy_role_arn
+        if not role:
+            raise WarehouseError("set LAKEHOUSE_REDSHIFT__COPY_ROLE_ARN: Redshift COPY needs an IAM role")
+        if not self.settings.lake.is_s3:
+            raise WarehouseError("Redshift loads from S3: set LAKEHOUSE_LAKE_ROOT to the s3:// lake")
+        q = lambda sql: plan.qualify(sql, self.schema)  # noqa: E731
+        spec = score_tables()[SCORES_TABLE]
+        out = [("tables", f"CREATE SCHEMA IF NOT EXISTS {self.schema}")]
+        out += [("tables", q(table.ddl)) for table in (tables()[STATE_TABLE], spec)]
+        for run in runs:
+            create, copy = plan.redshift_stage_statements(spec, self.settings.lake.uri(run.manifest), role)
+            out += [(SCORES_TABLE, q(create)), (SCORES_TABLE, copy)]
+            out += [(SCORES_TABLE, q(sql)) for sql in plan.score_statements(spec, run)]
+            out.append((SCORES_TABLE, plan.drop_stage(spec)))
+        state = plan.scores_state_target(self.name, SCORES_TABLE)
+        out += [("state", q(sql)) for sql in plan.state_statements(state, runs[-1].run_id)]
+        return out
+
+    def load_scores(self, runs: Sequence[plan.ScoreRun], files: dict[str, list[str]],
+                    on_step: Callable[[str], None]) -> int:
+        """Run :meth:`score_statements` in one transaction (COPY reads the manifests: ``files`` is unused); returns
+        how many ran. Raises ``WarehouseError`` when ``fact_customer_scores`` exists with other columns than its DDL,
+        and, rolling back, for a failed check or statement."""
+        def build(cursor) -> list[tuple[str, str]]:
+            drifted = self.drifted(cursor, score_tables())
+            if drifted:
+                raise WarehouseError(scores_drift_message(drifted))
+            return self.score_statements(runs)
+
+        return self._run(build, on_step)
+
+    def _run(self, build: Callable[[Any], list[tuple[str, str]]], on_step: Callable[[str], None]) -> int:
+        """Run the statements ``build(cursor)`` gives in one transaction (autocommit off, one commit)."""
         con = self._connect()
         step, sql = "tables", ""
         try:
             con.autocommit = False
             cursor = con.cursor()
-            statements = self.statements(version, self.drifted(cursor))
+            statements = build(cursor)
             current = None
             for step, sql in statements:
                 if step != current:
@@ -326,18 +444,26 @@ class RedshiftTarget:
             con.close()
         return len(statements)
 
-    def row_counts(self) -> dict[str, int]:
-        """Rows of every star table in the configured schema."""
+    def row_counts(self, names: Sequence[str] | None = None) -> dict[str, int]:
+        """Rows of the tables ``names`` (default: every star table) in the configured schema."""
         con = self._connect()
         try:
             cursor = con.cursor()
             counts = {}
-            for name in star_tables():
+            for name in (star_tables() if names is None else names):
                 cursor.execute(f"SELECT count(*) FROM {self.schema}.{name}")
                 counts[name] = cursor.fetchone()[0]
             return counts
         finally:
             con.close()
+
+
+def scores_drift_message(drifted: Sequence[str]) -> str:
+    """The error of a score load that finds ``fact_customer_scores`` with other columns than its DDL."""
+    return (f"{', '.join(drifted)} has other columns than glue_jobs/sql/scores/{drifted[0]}.sql; it holds the scores "
+            "of every cutoff, so the load does not drop it: migrate it (ALTER TABLE), or drop it and run "
+            "`lakehouse ml score` for the cutoffs to keep (their files stay in the lake under "
+            f"warehouse/{SCORES_TABLE}/). Nothing was loaded")
 
 
 def _char_length(kind: str) -> int | None:
@@ -383,7 +509,7 @@ def _driver_message(exc: BaseException) -> str:
 def failure_line(step: str, exc: BaseException, detail: str | None = None) -> str:
     """One readable line for a statement that failed at ``step`` (a table name, ``tables``, ``views`` or
     ``state``), with ``detail`` (e.g. the column of a failed COPY) when known."""
-    where = f"loading {step}" if step in star_tables() else f"the load's {step} step"
+    where = f"loading {step}" if step in star_tables() or step in score_tables() else f"the load's {step} step"
     reason = _driver_message(exc) + (f"; {detail}" if detail else "")
     return f"{where} failed: {reason}. {plan.NOTHING_LOADED}"
 
@@ -473,6 +599,78 @@ def load_warehouse(settings: Settings, *, target: Target | None = None, force: b
     report.statements = target.load(report.version, files, on_step)
     report.tables = target.row_counts()
     report.views = [v.name for v in views()]
+    report.seconds = time.monotonic() - started
+    if on_progress:
+        on_progress("done", len(steps), len(steps))
+    return report
+
+
+def score_runs(settings: Settings) -> list[plan.ScoreRun]:
+    """Every committed scoring run (a record under ``state/score/runs/``, written by ml/serving.py after its Parquet
+    file and COPY manifest), ordered by run id (run ids sort in time order)."""
+    storage = LakeStorage(settings.lake, region=settings.region)
+    runs = []
+    for obj in storage.list(SCORE_RUNS):
+        if obj.key.endswith(".json"):
+            record = json.loads(storage.get_bytes(obj.key))
+            runs.append(plan.ScoreRun(record["run_id"], record["cutoff_date"], record["manifest"],
+                                      int(record.get("rows", 0))))
+    return sorted(runs, key=lambda r: r.run_id)
+
+
+def runs_to_load(runs: Sequence[plan.ScoreRun], loaded: str | None, force: bool = False) -> list[plan.ScoreRun]:
+    """The runs a score load applies, in run order: those after the ``loaded`` run (all before the first load; with
+    ``force`` the latest run again), keeping only the last run of each cutoff (a later run of a cutoff replaces an
+    earlier one's rows entirely, so loading the earlier one first would change nothing)."""
+    pending = [r for r in runs if loaded is None or r.run_id > loaded]
+    if force and runs and not pending:
+        pending = [runs[-1]]
+    last = {r.cutoff_date: r for r in pending}
+    return sorted(last.values(), key=lambda r: r.run_id)
+
+
+def load_scores(settings: Settings, *, target: Target | None = None, force: bool = False,
+                on_progress: Progress | None = None) -> LoadReport:
+    """Load the scoring runs written since the last score load into ``fact_customer_scores`` (default target:
+    ``settings.warehouse_target``), in one transaction.
+
+    Grain and key of the table: one row per (customer_id, cutoff_date). Each run replaces exactly its cutoff's rows
+    (rows of customers it no longer scores are deleted, the rest MERGEd); other cutoffs are kept. The last run loaded
+    is recorded in ``etl_load_state`` under ``<target>:fact_customer_scores``; loading again with no newer run is
+    skipped (``report.skipped``), and ``force`` reloads the latest run, which leaves the same rows. The star load
+    never touches this table. Raises ``WarehouseError`` for a missing manifest, a table whose columns differ from
+    its DDL, a run whose files hold another run's or cutoff's rows, duplicate keys, or any failed statement (the
+    load rolls back; the state keeps the previous run, so the next load retries).
+    """
+    started = time.monotonic()
+    target = target or target_for(settings)
+    report = LoadReport(target=target.name)
+    runs = score_runs(settings)
+    if not runs:
+        report.skipped = "no scoring run yet"
+        return report
+    state = plan.scores_state_target(target.name, SCORES_TABLE)
+    loaded = target.loaded_version(state)
+    chosen = runs_to_load(runs, loaded, force)
+    if not chosen:
+        report.version = loaded
+        report.skipped = f"{target.name} already holds scoring run {loaded}"
+        return report
+    report.version = chosen[-1].run_id
+    storage = LakeStorage(settings.lake, region=settings.region)
+    files: dict[str, list[str]] = {}
+    for run in chosen:
+        if not storage.exists(run.manifest):
+            raise WarehouseError(f"scoring run {run.run_id} has no manifest {run.manifest}; score again")
+        files[run.run_id] = [entry["url"] for entry in json.loads(storage.get_bytes(run.manifest))["entries"]]
+    steps = ["tables", SCORES_TABLE, "state"]
+
+    def on_step(step: str) -> None:
+        if on_progress:
+            on_progress(step, steps.index(step), len(steps))
+
+    report.statements = target.load_scores(chosen, files, on_step)
+    report.tables = target.row_counts([SCORES_TABLE])
     report.seconds = time.monotonic() - started
     if on_progress:
         on_progress("done", len(steps), len(steps))

@@ -29,11 +29,22 @@ staging step reading the Parquet files listed in the manifest instead of COPY.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
 
 from glue_jobs.warehouse.sql_files import STATE_TABLE, TableSpec, ViewSpec
+
+
+@dataclass(frozen=True)
+class ScoreRun:
+    """One committed scoring run as its record (``state/score/runs/<run_id>.json``) names it."""
+
+    run_id: str
+    cutoff_date: str  # YYYY-MM-DD
+    manifest: str  # the COPY manifest's key in the lake
+    rows: int = 0
 
 
 def stage_name(table: str) -> str:
@@ -45,8 +56,12 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def merge_statements(spec: TableSpec) -> list[str]:
+def merge_statements(spec: TableSpec, scope: str | None = None) -> list[str]:
     """DELETE rows missing from the stage, then MERGE the stage into the table (Redshift dialect).
+
+    ``scope`` (a condition on the table's own columns, e.g. ``cutoff_date = CAST('2025-06-01' AS DATE)``) limits
+    the DELETE to the rows the stage replaces: a scoring run replaces its cutoff's rows and keeps the others
+    (:func:`score_statements`); the star load replaces whole tables (no scope).
 
     Rows match on the DDL's primary key (e.g. ``order_id`` for fact_order, ``customer_id, snapshot_date``
     for fact_customer_metrics); matched rows get every other column from the stage. The target takes no alias
@@ -63,7 +78,8 @@ def merge_statements(spec: TableSpec) -> list[str]:
     merge = (f"MERGE INTO {name} USING {stage} AS s ON {on}"
              " WHEN MATCHED THEN UPDATE SET " + ", ".join(f"{c} = s.{c}" for c in others) +
              f" WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({values})")
-    return [f"DELETE FROM {name} WHERE NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {match})", merge]
+    where = f"{scope} AND " if scope else ""
+    return [f"DELETE FROM {name} WHERE {where}NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {match})", merge]
 
 
 #: how many problem rows a check reports
@@ -163,3 +179,29 @@ def qualify(sql: str, schema: str) -> str:
             continue
         table.set("db", exp.to_identifier(schema))
     return tree.sql("redshift")
+
+
+def scores_state_target(target: str, table: str) -> str:
+    """The ``etl_load_state.target`` of a score table's loads on ``target``: ``duckdb:fact_customer_scores``."""
+    return f"{target}:{table}"
+
+
+def run_scope(run: ScoreRun) -> str:
+    """The rows a scoring run replaces: its cutoff's (``cutoff_date = CAST('YYYY-MM-DD' AS DATE)``)."""
+    return f"cutoff_date = CAST({_quote(run.cutoff_date)} AS DATE)"
+
+
+def run_check(spec: TableSpec, run: ScoreRun) -> str:
+    """A query giving one line per stage row (at most :data:`SHOWN`) of another run or cutoff than the run record
+    says: the DELETE replaces exactly the record's cutoff, so the stage must hold nothing else."""
+    return (f"SELECT 'row of run ' || run_id || ', cutoff ' || CAST(cutoff_date AS VARCHAR) || ' in the files of run "
+            f"{run.run_id} (cutoff {run.cutoff_date}): ' || {key_text(spec)} AS problem "
+            f"FROM {stage_name(spec.name)} WHERE run_id <> {_quote(run.run_id)} OR NOT ({run_scope(run)}) "
+            f"ORDER BY 1 LIMIT {SHOWN}")
+
+
+def score_statements(spec: TableSpec, run: ScoreRun) -> list[str]:
+    """After the stage holds one scoring run's rows: the run check, the key check, then DELETE that cutoff's rows
+    the run no longer has and MERGE on (customer_id, cutoff_date). Other cutoffs are never touched; the same run
+    loaded twice leaves the same rows (MERGE sets every column to the stage's value)."""
+    return [run_check(spec, run), key_check(spec), *merge_statements(spec, scope=run_scope(run))]

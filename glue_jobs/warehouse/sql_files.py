@@ -1,4 +1,9 @@
-"""The warehouse SQL files (Redshift dialect): table DDL and mart views, and what they declare."""
+"""The warehouse SQL files (Redshift dialect): table DDL and mart views, and what they declare.
+
+``sql/ddl``: the star tables (loaded whole from each star build) and ``etl_load_state``; ``sql/marts``: the mart
+views; ``sql/scores``: tables loaded from the ML scoring runs (``fact_customer_scores``), which keep rows across
+runs and are therefore not part of the star load (its tables come from ``sql/ddl`` only).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,10 @@ import sqlglot
 from sqlglot import exp
 
 STATE_TABLE = "etl_load_state"
+SCORES_TABLE = "fact_customer_scores"
+#: the COPY manifests of the scoring runs (``<run_id>.json``) and their run records, as ml/serving.py writes them
+SCORE_MANIFESTS = f"warehouse/_manifests/{SCORES_TABLE}"
+SCORE_RUNS = "state/score/runs"
 
 
 def sql_dir() -> Traversable:
@@ -83,6 +92,13 @@ def parse_table(sql: str) -> TableSpec:
 def tables() -> dict[str, TableSpec]:
     """Every warehouse table by name (the star tables and the load-state table)."""
     specs = [parse_table(_read(p)) for p in _sql_files("ddl")]
+    return {spec.name: spec for spec in specs}
+
+
+@lru_cache(maxsize=1)
+def score_tables() -> dict[str, TableSpec]:
+    """Tables loaded from the ML scoring runs (``glue_jobs/sql/scores``), by name: ``fact_customer_scores``."""
+    specs = [parse_table(_read(p)) for p in _sql_files("scores")]
     return {spec.name: spec for spec in specs}
 
 

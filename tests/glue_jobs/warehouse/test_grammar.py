@@ -20,7 +20,8 @@ import pytest
 
 from glue_jobs.warehouse import grammar
 from glue_jobs.warehouse.load import RedshiftTarget
-from glue_jobs.warehouse.sql_files import star_tables, tables
+from glue_jobs.warehouse.plan import ScoreRun
+from glue_jobs.warehouse.sql_files import score_tables, star_tables, tables
 from lakehouse.core.config import RedshiftSettings, Settings
 
 ROLE = "arn:aws:iam::0123456789012:role/MyRedshiftRole"
@@ -147,4 +148,20 @@ def test_every_statement_the_loader_sends_follows_redshift_grammar(tmp_path, sch
     merges = [sql for _, sql in statements if sql.startswith("MERGE")]
     assert len(merges) == len(star_tables())
     problems = [f"{step}: {v}" for step, sql in statements for v in grammar.violations(sql)]
+    assert problems == []
+
+
+@pytest.mark.parametrize("schema", ["analytics", "public"])
+def test_every_statement_of_the_score_load_follows_redshift_grammar(tmp_path, schema: str) -> None:
+    """The scores DDL (glue_jobs/sql/scores) and the whole score load: tables, per run its stage, COPY, run and key
+    checks, the cutoff's DELETE, MERGE, the stage drop, the state rows."""
+    settings = Settings(stage="prod", home=tmp_path, lake_root="s3://acme-lake/lakehouse",
+                        redshift=RedshiftSettings(copy_role_arn=ROLE, schema_name=schema))
+    runs = [ScoreRun("20250603T000000Z-b", "2025-05-01", "warehouse/_manifests/fact_customer_scores/b.json"),
+            ScoreRun("20250604T000000Z-c", "2025-06-01", "warehouse/_manifests/fact_customer_scores/c.json")]
+    statements = RedshiftTarget(settings).score_statements(runs)
+    assert sum(sql.startswith("MERGE") for _, sql in statements) == len(runs)
+    assert sum(sql.startswith("COPY") for _, sql in statements) == len(runs)
+    problems = [f"{step}: {v}" for step, sql in statements for v in grammar.violations(sql)]
+    problems += [f"{name} DDL: {v}" for name, spec in score_tables().items() for v in grammar.violations(spec.ddl)]
     assert problems == []
