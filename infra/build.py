@@ -6,8 +6,8 @@ emulator, the CLI, the generator, the demo):
 * the ingest function's **layer**: ``pip install -r lambdas/ingest/requirements.txt`` for the Lambda platform
   (manylinux wheels only) into ``<layer>/python``, plus the shared core (``lakehouse/__init__.py`` and
   ``lakehouse/core/``);
-* the **Glue libraries**: zips of the shared core with ``glue_jobs`` (batch jobs) or ``stream`` (the streaming
-  job), passed to the Glue jobs as ``--extra-py-files``;
+* the **Glue libraries**: zips of the shared core with ``glue_jobs`` (batch jobs), ``stream`` (the streaming
+  job) or ``ml`` (the train-and-score job), passed to the Glue jobs as ``--extra-py-files``;
 * the **Glue Python modules**: a zip of the wheels the Glue jobs need beyond Glue's own (pydantic, sqlglot,
   redshift-connector … at the versions pinned in pyproject.toml, every dependency at the version constraints.txt
   pins), installed by Glue from S3 with ``--additional-python-modules`` and ``--no-index``: jobs never download
@@ -55,10 +55,24 @@ GLUE_PIP_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64", "manylinu
 #: What each kind of Glue job imports beyond Glue's own modules (versions from pyproject.toml): the Spark jobs
 #: (raw_to_curated, build_star, the streaming job) only what the core needs; the warehouse load also the SQL
 #: transpiler and the Redshift driver. redshift-connector requires a newer boto3 than the one Glue 5.0 provides, so
-#: only the job that uses it gets the newer SDK; the others keep Glue's own.
+#: only the job that uses it gets the newer SDK; the others keep Glue's own. The ML job (``ml/job.py``, pandas and
+#: LightGBM on the driver) ships the whole scientific stack at the versions the tests run, numpy, pandas and pyarrow
+#: included, over Glue's own older ones (docs/decisions-infra.md, "The ML job").
 GLUE_MODULE_SETS: dict[str, tuple[str, ...]] = {
     "spark": ("pydantic", "pydantic-settings"),
     "warehouse": ("pydantic", "pydantic-settings", "sqlglot", "redshift-connector"),
+    "ml": (
+        "pydantic",
+        "pydantic-settings",
+        "numpy",
+        "pandas",
+        "pyarrow",
+        "duckdb",
+        "scikit-learn",
+        "lightgbm",
+        "lifetimes",
+        "matplotlib",
+    ),
 }
 #: Every package some Glue job imports beyond Glue's own modules.
 GLUE_RUNTIME_PACKAGES = tuple(dict.fromkeys(p for packages in GLUE_MODULE_SETS.values() for p in packages))
@@ -147,6 +161,11 @@ class Sources:
         return self.root / "stream" / "glue_job.py"
 
     @property
+    def ml_script(self) -> Path:
+        """Entry script of the ML (train, evaluate, score) Glue job."""
+        return self.root / "ml" / "job.py"
+
+    @property
     def batch_packages(self) -> tuple[Path, ...]:
         """What the batch jobs' library holds: the core and ``glue_jobs``."""
         return (*self.core, self.root / "glue_jobs")
@@ -155,6 +174,11 @@ class Sources:
     def streaming_packages(self) -> tuple[Path, ...]:
         """What the streaming job's library holds: the core and ``stream``."""
         return (*self.core, self.root / "stream")
+
+    @property
+    def ml_packages(self) -> tuple[Path, ...]:
+        """What the ML job's library holds: the core and ``ml``."""
+        return (*self.core, self.root / "ml")
 
     @property
     def pyproject(self) -> Path:
@@ -351,6 +375,11 @@ def streaming_library(sources: Sources = Sources(), build_dir: Path = BUILD_DIR)
     return python_library("lakehouse-streaming", sources.streaming_packages, build_dir)
 
 
+def ml_library(sources: Sources = Sources(), build_dir: Path = BUILD_DIR) -> Path:
+    """The core + ``ml``: the shared code of the ML Glue job."""
+    return python_library("lakehouse-ml", sources.ml_packages, build_dir)
+
+
 def normalise(name: str) -> str:
     """A distribution's name as PyPI compares names (PEP 503: ``Redshift_Connector`` is ``redshift-connector``)."""
     return re.sub(r"[-_.]+", "-", name).lower()
@@ -461,8 +490,10 @@ def main() -> None:
         ("ingest layer", ingest_layer),
         ("batch library", batch_library),
         ("streaming library", streaming_library),
+        ("ml library", ml_library),
         ("glue python modules (spark jobs)", glue_python_modules),
         ("glue python modules (warehouse load)", lambda: glue_python_modules(kind="warehouse")),
+        ("glue python modules (ml job)", lambda: glue_python_modules(kind="ml")),
     ):
         path = build()
         aim = f"; aim <= {LAYER_SIZE_AIM_MB} MB" if build is ingest_layer else ""

@@ -1,13 +1,16 @@
 """The batch state machine: one Glue task per step, run in order, then any extra steps appended by the app.
 
+A step is ``(state name, Glue job)`` or ``(state name, Glue job, arguments)``: the arguments (``{"--tables":
+"scores"}``) override the job's default arguments for that run only, so one job can serve two states.
+
 Extension point: a *step factory* is a callable that receives the construct scope and returns a chainable
-(a task, a ``Parallel``, a ``Chain``…). ``create_app(batch_steps=[...])`` appends them after the warehouse
-load, so the ML stage joins later without placeholder states; see docs/deploy.md ("Adding batch steps").
+(a task, a ``Parallel``, a ``Chain``…). ``create_app(batch_steps=[...])`` appends them after the last Glue step
+(``LoadScores``); see docs/deploy.md ("Adding batch steps").
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from aws_cdk import Duration
 from aws_cdk import aws_kms as kms
@@ -21,18 +24,26 @@ from infra.components.nag import acknowledge
 from infra.config import Deployment
 
 StepFactory = Callable[[Construct], sfn.IChainable]
+#: (state name, job) or (state name, job, run arguments)
+Step = tuple[str, GlueJob] | tuple[str, GlueJob, Mapping[str, str]]
 
 #: Glue errors worth retrying: another run still holds the job's single concurrency slot, or Glue throttled.
 RETRYABLE_GLUE_ERRORS = ["Glue.ConcurrentRunsExceededException", "Glue.ThrottlingException"]
 
 
-def glue_step(scope: Construct, state_name: str, job: GlueJob) -> tasks.GlueStartJobRun:
-    """Run a Glue job and wait for it (``.sync``); keep only its run id, state and duration in the state."""
+def glue_step(
+    scope: Construct, state_name: str, job: GlueJob, arguments: Mapping[str, str] | None = None
+) -> tasks.GlueStartJobRun:
+    """Run a Glue job and wait for it (``.sync``); keep only its run id, state and duration in the state.
+
+    ``arguments`` (``{"--name": "value"}``) are added to the job's default arguments for this run.
+    """
     step = tasks.GlueStartJobRun(
         scope,
         state_name,
         state_name=state_name,
         glue_job_name=job.name,
+        arguments=sfn.TaskInput.from_object(dict(arguments)) if arguments else None,
         integration_pattern=sfn.IntegrationPattern.RUN_JOB,
         result_selector={
             "JobRunId.$": "$.Id",
@@ -46,7 +57,10 @@ def glue_step(scope: Construct, state_name: str, job: GlueJob) -> tasks.GlueStar
 
 
 class BatchPipeline(Construct):
-    """Runs ``steps`` (state name → Glue job) in order, then ``extra_steps``; logs and traces every execution."""
+    """Runs ``steps`` (state name → Glue job [, run arguments]) in order, then ``extra_steps``; logs and traces
+    every execution. A failed step fails the execution: later steps do not run, earlier ones stay done (each job
+    commits its own work).
+    """
 
     def __init__(
         self,
@@ -55,7 +69,7 @@ class BatchPipeline(Construct):
         *,
         deployment: Deployment,
         key: kms.IKey,
-        steps: Sequence[tuple[str, GlueJob]],
+        steps: Sequence[Step],
         extra_steps: Sequence[StepFactory] = (),
     ) -> None:
         super().__init__(scope, construct_id)
@@ -64,8 +78,8 @@ class BatchPipeline(Construct):
         if not steps:
             raise ValueError("the batch pipeline needs at least one step")
         chain = sfn.Chain.start(glue_step(self, *steps[0]))
-        for state_name, job in steps[1:]:
-            chain = chain.next(glue_step(self, state_name, job))
+        for step in steps[1:]:
+            chain = chain.next(glue_step(self, *step))
         for factory in extra_steps:
             chain = chain.next(factory(self))
         self.definition = chain

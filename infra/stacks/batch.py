@@ -1,5 +1,5 @@
-"""Batch: Glue catalog, the raw→curated, star-schema and warehouse-load Glue jobs, the Step Functions chain,
-its EventBridge schedule and failure notifications.
+"""Batch: Glue catalog, the raw→curated, star-schema, warehouse-load and ML (train-and-score) Glue jobs, the Step
+Functions chain, its EventBridge schedule and failure notifications.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import Aws, CfnOutput, Stack
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -30,6 +31,21 @@ from infra.stacks.warehouse import WarehouseStack
 from lakehouse.core.job_args import BuildStarArguments, JobArguments, LoadWarehouseArguments, RawToCuratedArguments
 
 GLUE_JOBS_DIR = ROOT / "glue_jobs"
+ML_SCRIPT = ROOT / "ml" / "job.py"
+#: The ML job runs pandas/LightGBM on the driver only (no Spark work): the smallest G.1X job Glue allows (a driver
+#: and one executor; 4 vCPU and 16 GB on the driver), whatever the stage's batch size (docs/decisions-infra.md).
+ML_WORKER_TYPE = "G.1X"
+ML_WORKERS = 2
+#: Lake prefixes the ML job writes below the artifacts and warehouse zones: model versions (ml/artifacts.py) and
+#: each scoring run's Parquet and Redshift COPY manifest (ml/serving.py), which the LoadScores state loads. The run
+#: writes no evaluation report to the lake (run_scoring returns its metrics; the job logs them).
+ML_MODELS_PREFIX = "models/"
+SCORES_TABLE = "fact_customer_scores"
+#: What ml/serving.py calls on the customers' feature items: batched reads of the stored scores (BatchGetItem) and
+#: one conditional UpdateItem per customer (SET scores); no PutItem, no PartiQL.
+SCORE_WRITE_ACTIONS = ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"]
+#: The LoadScores state's run arguments: the warehouse-load job, scores table only (glue_jobs/load_warehouse.py).
+LOAD_SCORES_ARGUMENTS = {"--tables": "scores"}
 CATALOG_WRITE_ACTIONS = [
     "glue:BatchCreatePartition",
     "glue:BatchGetPartition",
@@ -44,8 +60,11 @@ CATALOG_READ_ACTIONS = ["glue:GetDatabase", "glue:GetPartitions", "glue:GetTable
 
 
 class BatchStack(Stack):
-    """State names of the chain (``RawToCurated`` → ``BuildStar`` → ``LoadWarehouse``) are part of its contract:
-    the snapshot test pins the definition.
+    """State names of the chain (``RawToCurated`` → ``BuildStar`` → ``LoadWarehouse`` → ``TrainAndScore`` →
+    ``LoadScores``) are part of its contract: the snapshot test pins the definition.
+
+    ``LoadScores`` runs the warehouse-load job again with ``--tables scores``. A failed ``TrainAndScore`` stops the
+    execution (failure notification and alarm) without touching what ``LoadWarehouse`` committed before it.
     """
 
     def __init__(
@@ -59,7 +78,11 @@ class BatchStack(Stack):
         library: Path,
         python_modules: Path,
         warehouse_python_modules: Path,
+        ml_library: Path,
+        ml_python_modules: Path,
+        features_table: dynamodb.ITableV2,
         scripts_dir: Path = GLUE_JOBS_DIR,
+        ml_script: Path = ML_SCRIPT,
         extra_steps: Sequence[StepFactory] = (),
         **kwargs: Any,
     ) -> None:
@@ -191,7 +214,49 @@ class BatchStack(Stack):
         for glue_job in (self.raw_to_curated, self.build_star, self.load_warehouse):
             glue_job.job.node.add_dependency(self.catalog.database)
 
-        self.jobs = [self.raw_to_curated, self.build_star, self.load_warehouse]
+        # The ML job: a Glue 5.0 (Python 3.11) job whose driver trains, evaluates and scores; no Spark work.
+        ml_job_name = names.train_and_score_job
+        self.train_and_score = GlueJob(
+            self,
+            "TrainAndScoreJob",
+            spec=GlueJobSpec(
+                name=ml_job_name,
+                script=ml_script,
+                description="curated/ -> churn, propensity and CLV models (artifacts/models/), customer scores "
+                "(warehouse/fact_customer_scores/, DynamoDB)",
+                worker_type=ML_WORKER_TYPE,
+                workers=ML_WORKERS,
+                timeout_minutes=profile.batch_timeout_minutes,
+                # ml/job.py parses these with TrainAndScoreArguments (the base fields: the label windows and the
+                # cutoff keep the pipeline's defaults)
+                arguments=JobArguments.from_settings(settings, **where).to_glue(),
+            ),
+            library=ml_library,
+            security=security,
+            key=key,
+            lake_bucket=bucket,
+            temp_prefix=f"{zone('state')}{ml_job_name}/",
+            reads=[zone("curated"), zone("reference")],  # the events; the exchange-rate CSV
+            writes=[
+                f"{zone('artifacts')}{ML_MODELS_PREFIX}",
+                f"{zone('warehouse')}{SCORES_TABLE}/",
+                f"{zone('warehouse')}_manifests/{SCORES_TABLE}/",
+                # the RFM breakpoints the star build published; the scoring run records (state/score/runs/), the
+                # job's temporary files
+                zone("state"),
+            ],
+            statements=[
+                iam.PolicyStatement(
+                    sid="WriteScoresToFeatureItems",
+                    actions=SCORE_WRITE_ACTIONS,
+                    resources=[features_table.table_arn],
+                ),
+                policies.kms_via(key, policies.KMS_ENCRYPT_DECRYPT, ["dynamodb"]),
+            ],
+            python_modules=ml_python_modules,  # + the scientific stack (infra/build.py, GLUE_MODULE_SETS["ml"])
+        )
+
+        self.jobs = [self.raw_to_curated, self.build_star, self.load_warehouse, self.train_and_score]
         self.pipeline = BatchPipeline(
             self,
             "Pipeline",
@@ -201,6 +266,8 @@ class BatchStack(Stack):
                 ("RawToCurated", self.raw_to_curated),
                 ("BuildStar", self.build_star),
                 ("LoadWarehouse", self.load_warehouse),
+                ("TrainAndScore", self.train_and_score),
+                ("LoadScores", self.load_warehouse, LOAD_SCORES_ARGUMENTS),
             ],
             extra_steps=extra_steps,
         )

@@ -48,8 +48,9 @@ def test_state_machine_definition_matches_the_snapshot(dev) -> None:
     assert definition == SNAPSHOT.read_text(), "definition changed: review, then UPDATE_SNAPSHOTS=1 (module docstring)"
 
 
-def test_chain_runs_raw_to_curated_then_star_then_warehouse_load(dev) -> None:
+def test_chain_runs_raw_to_curated_then_star_then_warehouse_load_then_ml(dev) -> None:
     names = Settings(stage="dev").names
+    ml_job = names.train_and_score_job
     definition = state_machine_definition(dev)
     order, state = [], definition["StartAt"]
     while state:
@@ -59,16 +60,21 @@ def test_chain_runs_raw_to_curated_then_star_then_warehouse_load(dev) -> None:
         assert step["Retry"][0]["ErrorEquals"] == ["Glue.ConcurrentRunsExceededException", "Glue.ThrottlingException"]
         state = step.get("Next")
     jobs = [definition["States"][s]["Parameters"]["JobName"] for s in order]
-    assert order == ["RawToCurated", "BuildStar", "LoadWarehouse"]
-    assert jobs == [names.raw_to_curated_job, names.build_star_job, names.load_warehouse_job]
+    assert order == ["RawToCurated", "BuildStar", "LoadWarehouse", "TrainAndScore", "LoadScores"]
+    assert jobs == [names.raw_to_curated_job, names.build_star_job, names.load_warehouse_job, ml_job,
+                    names.load_warehouse_job]
+    # only LoadScores overrides arguments: the warehouse-load job, scores table only
+    arguments = {s: definition["States"][s]["Parameters"].get("Arguments") for s in order}
+    assert arguments == {**dict.fromkeys(order), "LoadScores": {"--tables": "scores"}}
     glue_jobs = {j["Properties"]["Name"]: j["Properties"] for j in dev.resources("Batch", "AWS::Glue::Job").values()}
     assert set(glue_jobs) == set(jobs)
-    for name, script in zip(jobs, ("raw_to_curated.py", "build_star.py", "load_warehouse.py"), strict=True):
+    scripts = ("glue_jobs/raw_to_curated.py", "glue_jobs/build_star.py", "glue_jobs/load_warehouse.py", "ml/job.py")
+    for name, script in zip(jobs, scripts, strict=False):
         location = dev.render(glue_jobs[name]["Command"]["ScriptLocation"], "Batch")
         assert location.endswith(".py"), location
         asset = dev.outdir / f"asset.{location.rsplit('/', 1)[1]}"
         # the uploaded script is the repository's script, byte for byte
-        assert asset.read_bytes() == (ROOT / "glue_jobs" / script).read_bytes()
+        assert asset.read_bytes() == (ROOT / script).read_bytes()
         assert glue_jobs[name]["GlueVersion"] == "5.0" and glue_jobs[name]["Command"]["Name"] == "glueetl"
 
 
@@ -177,6 +183,7 @@ def test_job_roles_reach_only_their_zones(dev, grants) -> None:
                 "arn:aws:glue:us-east-1:${AWS::AccountId}:job/customer-lakehouse-dev-build-star",
                 "arn:aws:glue:us-east-1:${AWS::AccountId}:job/customer-lakehouse-dev-load-warehouse",
                 "arn:aws:glue:us-east-1:${AWS::AccountId}:job/customer-lakehouse-dev-raw-to-curated",
+                "arn:aws:glue:us-east-1:${AWS::AccountId}:job/customer-lakehouse-dev-train-and-score",
             ],
             (
                 "logs:CreateLogDelivery",

@@ -19,6 +19,7 @@ from lakehouse.core.job_args import (
     RawToCuratedArguments,
     StreamingJobArguments,
 )
+from ml.job import TrainAndScoreArguments
 
 #: entry script -> the model it parses (each script names its model; checked below)
 SCRIPTS: dict[str, type[JobArguments]] = {
@@ -26,6 +27,7 @@ SCRIPTS: dict[str, type[JobArguments]] = {
     "glue_jobs/build_star.py": BuildStarArguments,
     "glue_jobs/load_warehouse.py": LoadWarehouseArguments,
     "stream/glue_job.py": StreamingJobArguments,
+    "ml/job.py": TrainAndScoreArguments,
 }
 
 
