@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,8 @@ from lakehouse.local.generator import GenerationReport, GeneratorConfig, generat
 from lakehouse.local.replay import SingleCallSample, post_files
 
 STREAM_RECORDS_PER_BATCH = 100_000  # the backlog is read in a few large micro-batches
+ML_WINDOW_DAYS = 30  # the demo's label windows, at most: its 180 days hold too little history for the default 90
+ML_MIN_DAYS = 90  # fewer simulated days leave too little history to train and back-test (the stage says so)
 SINGLE_CALLS_PER_ROUTE = 25  # calls of each type posted alone to /v1/track, /identify, /page, /screen, /group, /alias
 BEST_CUSTOMER = ("SELECT customer_id FROM fact_customer_metrics WHERE snapshot_date = "
                  "(SELECT MAX(snapshot_date) FROM fact_customer_metrics) ORDER BY clv_to_date DESC LIMIT 1")
@@ -113,6 +115,7 @@ class Demo:
             ("ingest through the API", self.ingest_events),
             ("batch: curated, star, warehouse", self.run_batch_chain),
             ("real-time features", self.run_stream_job),
+            ("ML: churn, propensity, CLV", self.run_models),
             ("answers from the warehouse", self.show_answers),
         ]
 
@@ -283,6 +286,49 @@ class Demo:
         return {"records": report.records, "events": report.events, "customer_items": report.customers_written,
                 "duplicates": report.duplicates, "rejected": report.rejected, "links": links, "merged": merged,
                 "rfm_customers": agreement.customers, "rfm_agree": agreement.agree}
+
+    def run_models(self) -> dict[str, Any]:
+        """Back-test the models against the baselines on the last ``ML_WINDOW_DAYS`` days (a sixth of the days
+        simulated, when shorter), then train on everything, score every customer and serve the scores (warehouse
+        and the live DynamoDB items)."""
+        from lakehouse.local.cli.ml_commands import summary_table
+        from lakehouse.local.ml_runs import load_scores_locally, report_dir
+        from ml.pipeline import evaluate, options_of, train_and_score
+        from ml.source import data_bounds, open_curated
+
+        if self.options.days < ML_MIN_DAYS:
+            self.console.print(f"[yellow]{self.options.days} days hold too little history to train and back-test "
+                               f"the models: run the demo with --days {ML_MIN_DAYS} or more (default 180)[/]")
+            return {"skipped": f"fewer than {ML_MIN_DAYS} days"}
+        window = min(ML_WINDOW_DAYS, self.options.days // 6)
+        options = options_of(self.settings, window, window)
+        _, last = data_bounds(open_curated(self.settings))
+        assert last is not None
+        cutoff = last + timedelta(days=1) - timedelta(days=window)
+        folder = report_dir(self.settings, "demo", cutoff.isoformat())
+        with self.console.status("back-testing the models") as status:
+            report = evaluate(self.settings, cutoff, options, dataset="generated", out_dir=folder,
+                              progress=lambda line: status.update(f"back-test: {line}"))
+        self.console.print(summary_table(report))
+        self.console.print(f"[dim]report with calibration and gain charts: {folder / 'report.md'}[/]")
+        with self.console.status("training and scoring") as status:
+            run = train_and_score(self.settings, None, options, progress=lambda line: status.update(line))
+        load_scores_locally(self.settings)
+        rows = run_query(self.settings.warehouse_path, "SELECT COUNT(*) FROM fact_customer_scores WHERE cutoff_date = "
+                         f"DATE '{run.cutoff.isoformat()}'", limit=1).rows[0][0]
+        live = run.live
+        items = int(live.get("written", 0)) + int(live.get("unchanged", 0))
+        self.console.print(f"scored {run.customers:,} customers as of {run.cutoff}: fact_customer_scores in the "
+                           f"warehouse, scores on {items:,} live DynamoDB items "
+                           f"({live.get('no_item', 0):,} customers without one); model versions "
+                           + ", ".join(f"{t} {v}" for t, v in run.versions.items()))
+        self.console.print('[dim]ask: lakehouse sql "SELECT risk_band, COUNT(*), AVG(churn_probability) FROM '
+                           'fact_customer_scores GROUP BY 1"[/]')
+        wins = report.get("tasks", {})
+        return {"customers_scored": run.customers, "live_items": items,
+                "warehouse_rows": int(rows),
+                **{f"{task}_beats_baselines": all(entry.get("beats_baselines", {}).values())
+                   for task, entry in wins.items()}}
 
     def show_answers(self) -> dict[str, Any]:
         """A few business questions answered by the marts, as an analyst would ask them."""

@@ -130,7 +130,7 @@ def export_endpoint(endpoint: str, region: str) -> dict[str, str | None]:
     return previous
 
 
-def _restore_env(previous: dict[str, str | None]) -> None:
+def restore_env(previous: dict[str, str | None]) -> None:
     """Undo :func:`export_endpoint`: put back (or remove) the variables it replaced."""
     for key, value in previous.items():
         if value is None:
@@ -176,7 +176,7 @@ class EmbeddedAws:
 
     def __exit__(self, *exc: object) -> None:
         """Restore the environment and stop the emulator this block started (TERM, then KILL after 10 s)."""
-        _restore_env(self._previous)
+        restore_env(self._previous)
         if self.process is not None:
             self.process.terminate()
             try:

@@ -11,6 +11,7 @@ from lakehouse.local.cli import (
     demo_command,
     generate_commands,
     ingest_commands,
+    ml_commands,
     rates_commands,
     stream_commands,
 )
@@ -42,6 +43,8 @@ app.command("sql")(batch_commands.sql)
 
 app.command("stream")(stream_commands.stream)
 app.command("customer")(stream_commands.customer)
+
+app.add_typer(ml_commands.ml_app, name="ml")
 
 if __name__ == "__main__":
     app()

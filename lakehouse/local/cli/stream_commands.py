@@ -240,6 +240,13 @@ def customer_table(settings: Settings, customer_id: str, item: dict[str, Any] | 
                  "cancelled_orders", "duplicate_orders", "unconverted_orders", "merged_ids"):
         later = _value(now.get(name)) if name in TIME_DEPENDENT else ""
         table.add_row(name.replace("_", " "), _value(stored.get(name)), later)
+    scores = item.get("scores") or {}
+    if scores:  # the ML scoring run's map (ml/serving.py), as of its cutoff
+        table.add_section()
+        for name in ("churn_probability", "purchase_probability", "predicted_clv", "risk_band"):
+            table.add_row(name.replace("_", " "), _value(scores.get(name)), f"scored as of {scores.get('cutoff', '-')}")
+        for number, reason in enumerate(scores.get("reasons") or [], start=1):
+            table.add_row(f"reason {number}", str(reason), "")
     note = (f"updated {item.get('updated_at', '-')} by micro-batch {item.get('last_batch', '-')}; "
             f"RFM breakpoints: {derived.breakpoints_as_of} (window {derived.rfm_window_days} days; "
             f"segments: docs/rfm.md); money in {derived.reporting_currency}")

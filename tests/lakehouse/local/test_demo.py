@@ -6,7 +6,9 @@ import psutil
 import pytest
 from rich.console import Console
 
+from lakehouse.core.aws.clients import aws_client
 from lakehouse.core.config import Settings
+from lakehouse.core.warehouse.query import run_query
 from lakehouse.local.aws.embedded import state_file
 from lakehouse.local.demo import SINGLE_CALLS_PER_ROUTE, Demo, DemoOptions
 from lakehouse.local.sample_data import read_calls
@@ -21,14 +23,48 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(key, "testing")
 
 
+def _live_scores(settings: Settings) -> dict[str, dict]:
+    """The customer items of the features table that carry a ``scores`` map (read while the emulator runs)."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    table, found, start = settings.names.features_table, {}, None
+    client = aws_client("dynamodb", region=settings.region)
+    while True:
+        page = client.scan(TableName=table, **({"ExclusiveStartKey": start} if start else {}))
+        for raw in page["Items"]:
+            item = {k: TypeDeserializer().deserialize(v) for k, v in raw.items()}
+            if "scores" in item:
+                found[item["customer_id"]] = item
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return found
+
+
+class _ReadingDemo(Demo):
+    """The demo plus a last stage that reads the live items while the emulator still runs."""
+
+    live_scores: dict[str, dict] = {}
+
+    @property
+    def stages(self):
+        return [*super().stages, ("read live scores", self._read)]
+
+    def _read(self) -> dict:
+        self.live_scores = _live_scores(self.settings)
+        return {}
+
+
 def test_demo_runs_every_stage_and_cleans_up(tmp_path: Path, isolated_env: None) -> None:
     settings = Settings(home=tmp_path / "home", stage="demotest")
     console = Console(record=True, width=120)
-    report = Demo(settings, DemoOptions(customers=150, days=30, keep_running=False), console).run()
+    # 100 days: the ML stage needs 90 (history before its back-test window and the window itself)
+    demo = _ReadingDemo(settings, DemoOptions(customers=150, days=100, keep_running=False), console)
+    report = demo.run()
+    scores = demo.live_scores
 
-    assert [s.name for s in report.stages] == ["embedded AWS", "generate events", "ingest through the API",
+    assert [s.name for s in report.stages][:-1] == ["embedded AWS", "generate events", "ingest through the API",
                                                "batch: curated, star, warehouse", "real-time features",
-                                               "answers from the warehouse"]
+                                               "ML: churn, propensity, CLV", "answers from the warehouse"]
     aws = report.facts("embedded AWS")
     assert aws["resources"] == 7 and aws["created"] == 7  # 6 AWS resources and the shipped rate file
     generated = report.facts("generate events")
@@ -61,10 +97,23 @@ def test_demo_runs_every_stage_and_cleans_up(tmp_path: Path, isolated_env: None)
     assert live["rfm_customers"] > 100 and live["rfm_agree"] == live["rfm_customers"]
     assert report.facts("answers from the warehouse")["questions"] == 3
 
+    # the scores are in the warehouse (one row per registered customer) and on the live DynamoDB items
+    ml = report.facts("ML: churn, propensity, CLV")
+    rows = run_query(settings.warehouse_path, "SELECT COUNT(*), COUNT(DISTINCT customer_id), MAX(cutoff_date), "
+                     "MIN(purchase_probability), MAX(purchase_probability), COUNT(risk_band) "
+                     "FROM fact_customer_scores", limit=1).rows[0]
+    assert rows[0] == ml["customers_scored"] == ml["warehouse_rows"] == rows[1] > 100
+    assert 0 <= rows[3] <= rows[4] <= 1 and rows[5] > 0
+    assert ml["live_items"] == len(scores) > 100
+    assert all(item["scores"]["cutoff"] == rows[2].isoformat() for item in scores.values())
+    assert {item["scores"]["run_id"] for item in scores.values()} == {
+        run_query(settings.warehouse_path, "SELECT MAX(run_id) FROM fact_customer_scores", limit=1).rows[0][0]}
+
     text = " ".join(console.export_text().split())  # the console wraps long lines
     assert "summary" in text and f"{generated['events']:,}" in text
     assert "identities stitched" in text and "unconverted amounts: 0 orders" in text
     assert "live RFM = warehouse RFM" in text and "look up any customer" in text and "segment" in text
+    assert "model vs baselines" in text and "BG/NBD" in text and "fact_customer_scores" in text
     assert "Where do customers churn?" in text and "Which RFM segments hold the value?" in text
     assert not state_file(settings.run_dir).exists()
     port = report.endpoint.rsplit(":", 1)[1]
