@@ -69,6 +69,11 @@ def _features(con, day: date, options: MLOptions, settings: Settings) -> pd.Data
     return with_bgnbd_features(frame, options.windows.horizon_days)
 
 
+def features_of(settings: Settings, day: date, options: MLOptions = MLOptions()) -> pd.DataFrame:
+    """The feature frame the models score for ``day`` (curated zone of ``settings``)."""
+    return _features(open_curated(settings), day, options, settings)
+
+
 def with_bgnbd_features(frame: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
     """``frame`` with ``bg_p_purchase`` (BG/NBD P(a purchase in the horizon)) and ``bg_expected_purchases``
     (expected purchase days in it): BG/NBD fitted on the frame's own history before its cutoff, unsupervised, as
@@ -116,13 +121,15 @@ def training_examples(con, settings: Settings, cutoff: date, first_day: date, op
                       progress: Progress = lambda _: None) -> Examples:
     """Features and labels at each origin before ``cutoff`` (:func:`ml.train.origins`); labels end on or before
     the cutoff. Raises :class:`MLError` when fewer than two origins fit."""
-    days = origins(cutoff, options.windows.label_days, first_day, options.config)
-    if len(days) < 2:
-        need = options.windows.label_days * 2 + options.config.min_history_days
-        raise MLError(f"the cutoff {cutoff} leaves too little history to train: it needs about {need} days of data "
-                      f"before it (two label windows of {options.windows.label_days} days after "
-                      f"{options.config.min_history_days} days of history); the data start on {first_day}. "
-                      "Choose a later cutoff or shorter --horizon-days/--churn-days.")
+    label = options.windows.label_days
+    days = origins(cutoff, label, first_day, options.config)
+    if not days or not any(day + timedelta(days=label) <= days[0] for day in days[1:]):
+        earliest = first_day + timedelta(days=2 * label + options.config.min_history_days)
+        raise MLError(f"the cutoff {cutoff} leaves too little history to train without looking past it: a "
+                      f"validation window of {label} days needs training labels that end before it, after "
+                      f"{options.config.min_history_days} days of history — the earliest cutoff for this data "
+                      f"(from {first_day}) and these windows is {earliest}; choose a later cutoff or shorter "
+                      "--horizon-days/--churn-days")
     out = Examples(by_task={task: [] for task in TASKS}, origins=days)
     for day in days:
         frame = _features(con, day, options, settings)
@@ -201,7 +208,10 @@ def evaluate(settings: Settings, cutoff: date, options: MLOptions = MLOptions(),
         scores = {report.MODEL: (predict(task, models, frame), task != "clv")}
         timings[f"{task}_model_scoring_s"] = round(time.perf_counter() - tick, 3)
         tick = time.perf_counter()
-        scores.update(baselines.baseline_scores(task, train, y_train, frame, label_days(task, options.windows)))
+        found = baselines.baseline_scores(task, train, y_train, frame, label_days(task, options.windows))
+        if task == "clv":  # for CLV the flag says "in money units": only the RFM rule is a rank score
+            found = {name: (values, name != baselines.RFM_RULE) for name, (values, _) in found.items()}
+        scores.update(found)
         timings[f"{task}_baselines_s"] = round(time.perf_counter() - tick, 3)
         tasks.append(report.TaskEvaluation(task, "regression" if task == "clv" else "binary", y, scores,
                                            POPULATION[task]))

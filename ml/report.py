@@ -76,8 +76,9 @@ class TaskEvaluation:
 
     ``y`` holds one value per customer of the task's population (0/1 for a binary task, holdout value for CLV);
     ``scores`` maps a model's report name (``"LightGBM"``, ``"RFM rule"``, …) to ``(score, is_probability)``,
-    the score aligned with ``y``, higher = more likely positive / more value. ``is_probability`` is ignored for
-    regression. ``population`` optionally describes who is in ``y`` (rendered above the table).
+    the score aligned with ``y``, higher = more likely positive / more value. For regression the flag says
+    whether the score is in the label's units (money): a rank score (False) gets no MAE. ``population``
+    optionally describes who is in ``y`` (rendered above the table).
     """
 
     task: str
@@ -123,7 +124,13 @@ def task_metrics(task: TaskEvaluation) -> dict[str, dict[str, float | None]]:
     """Every metric of every model of ``task``: ``{model: metrics dict}`` in the order of ``task.scores``."""
     if task.kind is TaskKind.BINARY:
         return {m: classification_metrics(task.y, s, is_probability=p) for m, (s, p) in task.scores.items()}
-    return {m: regression_metrics(task.y, s) for m, (s, _) in task.scores.items()}
+    out = {}
+    for model, (score, in_units) in task.scores.items():
+        metrics = regression_metrics(task.y, score)
+        if not in_units:  # a rank score (the RFM rule): no error in money units
+            metrics["mae"] = None
+        out[model] = metrics
+    return out
 
 
 def _beats(models: Mapping[str, Mapping[str, float | None]], metrics: Iterable[str]) -> dict[str, bool]:

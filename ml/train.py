@@ -148,10 +148,12 @@ def corrected(q: np.ndarray, scale_pos_weight: float) -> np.ndarray:
 
 def _score(task: str, y: np.ndarray, prediction: np.ndarray) -> float:
     """Validation score, higher is better: ROC-AUC (binary), Spearman rank correlation (the CLV spend model, on
-    the buyers); NaN when undefined."""
+    the buyers; 0 for a constant prediction); NaN when undefined (one class, one value)."""
     if task == "clv":
-        if np.all(y == y[0]) or np.all(prediction == prediction[0]):
+        if len(y) < 2 or np.all(y == y[0]):
             return float("nan")
+        if np.all(prediction == prediction[0]):  # a constant prediction ranks nobody: no rank correlation
+            return 0.0
         return float(spearmanr(y, prediction).statistic)
     if len(np.unique(y)) < 2:
         return float("nan")

@@ -48,8 +48,9 @@ def _evaluation(clv_y: np.ndarray | None = None) -> Evaluation:
             "BG/NBD": (_sigmoid(0.5 * buy - 1.5 + rng.normal(size=N)), True),
         }),
         TaskEvaluation("clv", TaskKind.REGRESSION, clv, {
-            "LightGBM": (clv * 0.8 + rng.gamma(1.0, 10.0, N), False),
-            "BG/NBD + Gamma-Gamma": (rng.gamma(1.0, 40.0, N), False),
+            "LightGBM": (clv * 0.8 + rng.gamma(1.0, 10.0, N), True),
+            "BG/NBD + Gamma-Gamma": (rng.gamma(1.0, 40.0, N), True),
+            "RFM rule": (rng.integers(0, 16, N).astype(float), False),  # a rank score: no MAE
         }),
     ]
     return Evaluation(
@@ -103,6 +104,7 @@ def test_json_round_trips_and_matches_independent_metrics(written: tuple[Evaluat
     assert got["spearman"] == pytest.approx(np.corrcoef(rankdata(y), rankdata(pred))[0, 1])
     assert got["top_decile_capture"] == pytest.approx(y[np.argsort(-pred)[:40]].sum() / y.sum())
     assert got["mae"] == pytest.approx(np.abs(y - pred).mean())
+    assert stored["tasks"]["clv"]["models"]["RFM rule"]["mae"] is None
 
 
 def _row(markdown: str, task: str, model: str) -> list[str]:
