@@ -312,11 +312,7 @@ class RedshiftTarget:
         Raises ``WarehouseError`` without a COPY role (``LAKEHOUSE_REDSHIFT__COPY_ROLE_ARN``) or when the lake
         is not on S3.
         """
-        role = self.settings.redshift.copy_role_arn
-        if not role:
-            raise WarehouseError("set LAKEHOUSE_REDSHIFT__COPY_ROLE_ARN: Redshift COPY needs an IAM role")
-        if not self.settings.lake.is_s3:
-            raise WarehouseError("Redshift loads from S3: set LAKEHOUSE_LAKE_ROOT to the s3:// lake")
+        role = self._copy_role()
         q = lambda sql: plan.qualify(sql, self.schema)  # noqa: E731
         out = [("tables", f"CREATE SCHEMA IF NOT EXISTS {self.schema}")]
         out += [("tables", q(plan.drop_table(name))) for name in drifted]
@@ -372,6 +368,15 @@ class RedshiftTarget:
         """
         return self._run(lambda cursor: self.statements(version, self.drifted(cursor)), on_step)
 
+    def _copy_role(self) -> str:
+        """The IAM role COPY assumes; raises ``WarehouseError`` without one or when the lake is not on S3."""
+        role = self.settings.redshift.copy_role_arn
+        if not role:
+            raise WarehouseError("set LAKEHOUSE_REDSHIFT__COPY_ROLE_ARN: Redshift COPY needs an IAM role")
+        if not self.settings.lake.is_s3:
+            raise WarehouseError("Redshift loads from S3: set LAKEHOUSE_LAKE_ROOT to the s3:// lake")
+        return role
+
     def score_statements(self, runs: Sequence[plan.ScoreRun]) -> list[tuple[str, str]]:
         """(step, Redshift SQL) of a score load, table names qualified with the configured schema::
 
@@ -383,11 +388,7 @@ class RedshiftTarget:
 
         Raises ``WarehouseError`` without a COPY role or when the lake is not on S3.
         """
-        role = self.settings.redshift.copy_role_arn
-        if not role:
-            raise WarehouseError("set LAKEHOUSE_REDSHIFT__COPY_ROLE_ARN: Redshift COPY needs an IAM role")
-        if not self.settings.lake.is_s3:
-            raise WarehouseError("Redshift loads from S3: set LAKEHOUSE_LAKE_ROOT to the s3:// lake")
+        role = self._copy_role()
         q = lambda sql: plan.qualify(sql, self.schema)  # noqa: E731
         spec = score_tables()[SCORES_TABLE]
         out = [("tables", f"CREATE SCHEMA IF NOT EXISTS {self.schema}")]
