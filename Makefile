@@ -9,9 +9,11 @@ GLUE_BIN   := $(GLUE_VENV)/bin
 GLUE_STAMP := $(GLUE_VENV)/.installed-stamp
 GLUE_REQS  := tests/glue/requirements.txt
 GLUE_TESTS := tests/glue_jobs tests/stream/test_glue_job.py
-# tests of SQL text and of the Redshift grammar use no Spark and no Glue module: they run in the main environment only
+# tests of SQL text, of the Redshift grammar and of the score load (DuckDB) use no Spark and no Glue module: they
+# run in the main environment only
 GLUE_SKIP  := --ignore=tests/glue_jobs/warehouse/test_grammar.py --ignore=tests/glue_jobs/warehouse/test_plan.py \
-	--ignore=tests/glue_jobs/warehouse/test_smoke.py --ignore=tests/glue_jobs/sql/test_ddl.py
+	--ignore=tests/glue_jobs/warehouse/test_smoke.py --ignore=tests/glue_jobs/sql/test_ddl.py \
+	--ignore=tests/glue_jobs/warehouse/test_scores_load.py
 # Glue 5.0 runs Python 3.11, and its pinned modules (numpy 1.26, pyspark 3.5) do not install or run on later ones
 GLUE_PYTHON ?= python3.11
 
