@@ -152,11 +152,11 @@ def population(con: duckdb.DuckDBPyConnection, cutoff: date, id_map: str) -> pd.
         WITH seen AS {_stitched('events', 'event_ts', cutoff, id_map, 't.user_id, t.event_ts')},
         registered AS (SELECT DISTINCT customer FROM seen WHERE user_id IS NOT NULL),
         closed AS (SELECT DISTINCT customer FROM
-                   {_stitched('account_closures', 'event_ts', cutoff, id_map, 't.event_ts')})
-        SELECT s.customer AS customer_id, MIN(s.event_ts) AS first_seen, MAX(s.event_ts) AS last_seen,
-               bool_or(s.customer IN (SELECT customer FROM closed)) AS closed
-        FROM seen s JOIN registered USING (customer)
-        GROUP BY s.customer ORDER BY s.customer""").df()
+                   {_stitched('account_closures', 'event_ts', cutoff, id_map, 't.event_ts')}),
+        spans AS (SELECT customer, MIN(event_ts) AS first_seen, MAX(event_ts) AS last_seen FROM seen GROUP BY customer)
+        SELECT spans.customer AS customer_id, spans.first_seen, spans.last_seen, closed.customer IS NOT NULL AS closed
+        FROM spans JOIN registered USING (customer) LEFT JOIN closed USING (customer)
+        ORDER BY customer_id""").df()
     return frame.set_index("customer_id")
 
 

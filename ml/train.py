@@ -280,16 +280,17 @@ def reasons(model: Model, frame: pd.DataFrame, top: int = 3) -> list[list[str]]:
     contrib = model.contributions(frame).drop(columns="bias").to_numpy()
     values = frame.reindex(columns=model.features)
     order = np.argsort(-contrib, axis=1, kind="stable")[:, :top]
+    rows = np.arange(len(frame))[:, None]
+    amounts = contrib[rows, order]
+    shown = values.to_numpy(dtype=object)[rows, order]
+    names = np.asarray(model.features, dtype=object)[order]
     out = []
     for row in range(len(frame)):
         texts = []
-        for column in order[row]:
-            amount = contrib[row, column]
+        for name, value, amount in zip(names[row], shown[row], amounts[row], strict=True):
             if amount <= 0:
                 break
-            name = model.features[column]
-            value = values.iat[row, column]
-            shown = "missing" if pd.isna(value) else (f"{value:g}" if isinstance(value, float) else str(value))
-            texts.append(f"{name}={shown} ({amount:+.2f})")
+            text = "missing" if pd.isna(value) else (f"{value:g}" if isinstance(value, float) else str(value))
+            texts.append(f"{name}={text} ({amount:+.2f})")
         out.append(texts)
     return out

@@ -27,6 +27,7 @@ METRICS = {"churn": ("roc_auc", "lift_5"), "propensity": ("roc_auc", "lift_5"),
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_each_model_beats_every_baseline_on_generated_data(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     settings = Settings(home=tmp_path / "home", stage="mlaccept")

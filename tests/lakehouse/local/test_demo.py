@@ -54,6 +54,7 @@ class _ReadingDemo(Demo):
         return {}
 
 
+@pytest.mark.timeout(1200)  # every stage, the ML stage included: ~4 min alone on 2 cores, twice that when shared
 def test_demo_runs_every_stage_and_cleans_up(tmp_path: Path, isolated_env: None) -> None:
     settings = Settings(home=tmp_path / "home", stage="demotest")
     console = Console(record=True, width=120)
