@@ -25,7 +25,8 @@ with a ``userId`` before ``c`` and had no Account Closed before ``c``: the regis
 by ``c + H``) placed in [``c``, ``c + H``); ``clv`` = those orders' net revenue (value minus refunds made before
 ``c + H``), reporting currency; ``churn`` (defined for customers with an order before ``c``) = Account Closed
 in [``c``, ``c + N``) or no order placed in it. An order after ``c`` counts for the customer the feature row's
-id resolves to at the end of the window (an alias said after the cutoff moves orders to the merged customer).
+id resolves to at the end of the window (an alias said after the cutoff moves orders to the merged customer);
+when two feature rows resolve to one customer, its orders count once, for the surviving id (else the smallest).
 """
 
 from __future__ import annotations
@@ -329,6 +330,9 @@ def build_features(con: duckdb.DuckDBPyConnection, cutoff: date, windows: Window
     frame["aov"] = frame["gross_total"] / frame["orders_total"].where(frame["orders_total"] > 0)
     frame["refund_share"] = frame["refunded_total"] / frame["gross_total"].where(frame["gross_total"] > 0)
     frame["order_trend"] = frame["orders_30d"] - frame["orders_prior60"] / 2
+    # purchase rates: orders per 30 days of tenure, repeat purchase days per 30 days since the first order
+    frame["order_rate_30d"] = 30 * frame["orders_total"] / frame["tenure_days"].clip(lower=1)
+    frame["repeat_rate_30d"] = 30 * frame["bg_frequency"] / frame["bg_T_days"].clip(lower=1)
     frame["activity_trend"] = frame["active_days_30d"] - frame["active_days_prior60"] / 2
     frame["watch_trend"] = frame["watch_hours_30d"].fillna(0) - frame["watch_hours_prior60"].fillna(0) / 2
     frame["overdue_ratio"] = frame["recency_days"] / frame["ipt_mean"].where(frame["ipt_mean"] > 0)
@@ -367,9 +371,14 @@ def build_labels(con: duckdb.DuckDBPyConnection, customers: pd.Index, cutoff: da
     ids = pd.DataFrame({"customer_id": customers.astype("string")})
     con.register("_label_ids", ids)
     frame = con.execute(f"""
-        WITH ids AS (SELECT CAST(i.customer_id AS VARCHAR) AS customer_id,
-                            COALESCE(m.customer_id, CAST(i.customer_id AS VARCHAR)) AS customer
-                     FROM _label_ids i LEFT JOIN id_map_labels m ON m.id = i.customer_id),
+        WITH resolved AS (SELECT CAST(i.customer_id AS VARCHAR) AS customer_id,
+                                 COALESCE(m.customer_id, CAST(i.customer_id AS VARCHAR)) AS customer
+                          FROM _label_ids i LEFT JOIN id_map_labels m ON m.id = i.customer_id),
+        -- two feature rows merged after the cutoff (an alias) are one customer by the window's end: the orders
+        -- count once, for the surviving id (else the smallest), never for both
+        ids AS (SELECT customer_id, CASE WHEN row_number() OVER (PARTITION BY customer
+                       ORDER BY customer_id <> customer, customer_id) = 1 THEN customer END AS customer
+                FROM resolved),
         p AS {purchases},
         r AS {retained},
         after AS (SELECT customer, COUNT(*) AS orders_after, SUM(net_rc) AS clv FROM p

@@ -33,8 +33,8 @@ from ml.dataset import Windows, build_features, build_labels
 from ml.source import data_bounds, open_curated
 from ml.train import LABEL, TASKS, Categories, Example, Model, TrainConfig, fit, origins, reasons, validation_score
 
-#: churn probability at or above which a customer's risk band is 'high' / 'medium' (else 'low'; docs/ml.md)
-RISK_HIGH, RISK_MEDIUM = 0.5, 0.25
+#: risk bands by rank of churn probability in a scoring run: the top 20 % 'high', the next 30 % 'medium' (docs/ml.md)
+RISK_HIGH_SHARE, RISK_MEDIUM_SHARE = 0.2, 0.3
 POPULATION = {"churn": "customers with an order before the cutoff (active), not closed",
               "propensity": "registered customers at the cutoff, not closed",
               "clv": "registered customers at the cutoff, not closed"}
@@ -75,19 +75,25 @@ def features_of(settings: Settings, day: date, options: MLOptions = MLOptions())
 
 
 def with_bgnbd_features(frame: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
-    """``frame`` with ``bg_p_purchase`` (BG/NBD P(a purchase in the horizon)) and ``bg_expected_purchases``
-    (expected purchase days in it): BG/NBD fitted on the frame's own history before its cutoff, unsupervised, as
-    the BG/NBD baseline is (stacking: the model can use what the baseline knows, and must still beat it out of
-    sample). NaN when BG/NBD cannot be fitted (too few buyers)."""
+    """``frame`` with ``bg_p_purchase`` (BG/NBD P(a purchase in the horizon)), ``bg_expected_purchases``
+    (expected purchase days in it) and ``bg_p_alive`` (P(still alive) at the cutoff): BG/NBD fitted on the
+    frame's own history before its cutoff, unsupervised, as the BG/NBD baseline is (stacking: the model can use
+    what the baseline knows, and must still beat it out of sample). NaN when BG/NBD cannot be fitted (too few
+    buyers)."""
     out = frame.copy()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", baselines.BaselineFallbackWarning)
             out["bg_p_purchase"] = baselines.bgnbd_propensity(frame, horizon_days)
             out["bg_expected_purchases"] = baselines.bgnbd_expected_purchases(frame, horizon_days)
+            model = baselines.fit_bgnbd(frame)
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                out["bg_p_alive"] = np.asarray(model.conditional_probability_alive(
+                    *baselines.bgnbd_inputs(frame)), dtype="float64")
     except (baselines.BaselineFitError, ValueError):
-        out["bg_p_purchase"] = np.nan
-        out["bg_expected_purchases"] = np.nan
+        for column in ("bg_p_purchase", "bg_expected_purchases", "bg_p_alive"):
+            out[column] = np.nan
     return out
 
 
@@ -147,7 +153,10 @@ def train_models(examples: Examples, options: MLOptions, progress: Progress = la
     models = {}
     for task in TASKS:
         started = time.perf_counter()
-        models[task] = fit(task, examples.by_task[task], label_days(task, options.windows), options.config)
+        try:
+            models[task] = fit(task, examples.by_task[task], label_days(task, options.windows), options.config)
+        except ValueError as exc:  # no validation fold: too little history, or one class in every window
+            raise MLError(str(exc)) from None
         progress(f"trained {task} in {time.perf_counter() - started:.1f} s "
                  f"({models[task].rounds} rounds, validation {models[task].validation['value']:.3f})")
     return models
@@ -161,16 +170,43 @@ def predict(task: str, models: dict[str, Model], frame: pd.DataFrame) -> np.ndar
     return models[task].predict(frame)
 
 
-def _check_cutoff(cutoff: date, first: date | None, last: date | None, windows: Windows) -> None:
+def cutoff_range(first: date, last: date, options: MLOptions) -> tuple[date, date]:
+    """The first and last cutoff a back-test can use on data from ``first`` to ``last``: history for two label
+    windows after ``min_history_days`` before it, a whole label window after it (may be empty: first > last)."""
+    label = options.windows.label_days
+    return (first + timedelta(days=2 * label + options.config.min_history_days),
+            last + timedelta(days=1) - timedelta(days=label))
+
+
+def _no_cutoff(first: date, last: date, options: MLOptions) -> str:
+    days = (last - first).days + 1
+    widest = max(0, (days - options.config.min_history_days) // 3)
+    return (f"no cutoff works with {options.windows.label_days}-day label windows on {days} days of data "
+            f"({first} to {last}): windows of at most {widest} days do (--horizon-days/--churn-days)")
+
+
+def _check_cutoff(cutoff: date, first: date | None, last: date | None, options: MLOptions) -> None:
+    """Raise :class:`MLError` naming the usable range unless ``cutoff`` can be back-tested."""
     if first is None or last is None:
         raise MLError("the curated zone holds no events: run the batch chain first (lakehouse batch)")
-    if cutoff <= first:
-        raise MLError(f"the cutoff {cutoff} is not after the first event day {first}")
-    end = cutoff + timedelta(days=windows.label_days)
-    if end > last + timedelta(days=1):
-        raise MLError(f"the cutoff {cutoff} with a {windows.label_days}-day label window needs data up to {end}; "
-                      f"the last event day is {last}: choose a cutoff on or before "
-                      f"{last + timedelta(days=1) - timedelta(days=windows.label_days)}")
+    earliest, latest = cutoff_range(first, last, options)
+    if earliest > latest:
+        raise MLError(_no_cutoff(first, last, options))
+    if not earliest <= cutoff <= latest:
+        raise MLError(f"the cutoff {cutoff} cannot be back-tested with {options.windows.label_days}-day label "
+                      f"windows on this data ({first} to {last}): choose a cutoff from {earliest} to {latest}")
+
+
+def _check_scoring_cutoff(cutoff: date, first: date, last: date, options: MLOptions) -> None:
+    """Train and score as of a day inside the data (up to the day after the last event): a later cutoff would
+    score customers on a present that has not happened and keep the live scores from ever being replaced."""
+    today = last + timedelta(days=1)
+    earliest = first + timedelta(days=2 * options.windows.label_days + options.config.min_history_days)
+    if earliest > today:
+        raise MLError(_no_cutoff(first, last, options))
+    if not earliest <= cutoff <= today:
+        raise MLError(f"the cutoff {cutoff} is outside what this data can train and score: choose a cutoff from "
+                      f"{earliest} to {today} (the day after the last event, the default)")
 
 
 def fingerprint(con: duckdb.DuckDBPyConnection, cutoff: date) -> dict[str, Any]:
@@ -193,22 +229,26 @@ def evaluate(settings: Settings, cutoff: date, options: MLOptions = MLOptions(),
     started = time.perf_counter()
     con = open_curated(settings)
     first, last = data_bounds(con)
-    _check_cutoff(cutoff, first, last, options.windows)
+    _check_cutoff(cutoff, first, last, options)
     examples = training_examples(con, settings, cutoff, first, options, progress)
     models = train_models(examples, options, progress)
     test = _features(con, cutoff, options, settings)
     labels = _labels(con, test, cutoff, options, settings)
-    tasks, reasons_example, timings = [], {}, {}
+    tasks, reasons_example, timings, notes = [], {}, {}, []
     for task in TASKS:
         rows = task_rows(task, test)
         frame, y = test[rows], labels.loc[rows, LABEL[task]].to_numpy("float64")
         train = pd.concat([e.frame for e in examples.by_task[task]])
         y_train = np.concatenate([e.y for e in examples.by_task[task]])
         tick = time.perf_counter()
-        scores = {report.MODEL: (predict(task, models, frame), task != "clv")}
+        # binary tasks: a probability; CLV: in money units (both True)
+        scores = {report.MODEL: (predict(task, models, frame), True)}
         timings[f"{task}_model_scoring_s"] = round(time.perf_counter() - tick, 3)
         tick = time.perf_counter()
-        found = baselines.baseline_scores(task, train, y_train, frame, label_days(task, options.windows))
+        with warnings.catch_warnings(record=True) as caught:  # fallbacks go into the report, not onto the console
+            warnings.simplefilter("always", baselines.BaselineFallbackWarning)
+            found = baselines.baseline_scores(task, train, y_train, frame, label_days(task, options.windows))
+        notes += [f"{task}: {w.message}" for w in caught if issubclass(w.category, baselines.BaselineFallbackWarning)]
         if task == "clv":  # for CLV the flag says "in money units": only the RFM rule is a rank score
             found = {name: (values, name != baselines.RFM_RULE) for name, (values, _) in found.items()}
         scores.update(found)
@@ -226,7 +266,7 @@ def evaluate(settings: Settings, cutoff: date, options: MLOptions = MLOptions(),
         training={"origins": [d.isoformat() for d in examples.origins], "training_rows": examples.rows,
                   "models": {t: {"rounds": m.rounds, "params": _public_params(m.params),
                                  "validation": m.validation} for t, m in models.items()},
-                  "seconds": round(time.perf_counter() - started, 1), **timings},
+                  "seconds": round(time.perf_counter() - started, 1), "baseline_notes": notes, **timings},
         fingerprint=fingerprint(con, cutoff))
     out = report.build_report(evaluation)
     if out_dir is not None:
@@ -285,12 +325,21 @@ class ScoringRun:
                 "live": self.live, "seconds": self.seconds}
 
 
-def risk_band(churn_probability: float | None) -> str | None:
-    """'high' (≥ :data:`RISK_HIGH`), 'medium' (≥ :data:`RISK_MEDIUM`), 'low'; None without a churn probability
-    (a customer who never ordered is in no churn population)."""
-    if churn_probability is None or np.isnan(churn_probability):
-        return None
-    return "high" if churn_probability >= RISK_HIGH else "medium" if churn_probability >= RISK_MEDIUM else "low"
+def risk_bands(churn: np.ndarray) -> list[str | None]:
+    """Risk band of each churn probability, by rank within the run: 'high' for the :data:`RISK_HIGH_SHARE` most
+    likely to churn, 'medium' for the next :data:`RISK_MEDIUM_SHARE`, 'low' for the rest; None without a
+    probability (a customer who never ordered). Ranks, not fixed thresholds: with a 30-day window most buyers
+    "churn" (no order in 30 days), and a fixed 0.5 put nearly all of them in 'high' (reviewer, on the demo)."""
+    known = ~np.isnan(churn)
+    bands: list[str | None] = [None] * len(churn)
+    if not known.any():
+        return bands
+    high = np.quantile(churn[known], 1 - RISK_HIGH_SHARE)
+    medium = np.quantile(churn[known], 1 - RISK_HIGH_SHARE - RISK_MEDIUM_SHARE)
+    for index in np.flatnonzero(known):
+        p = churn[index]
+        bands[index] = "high" if p >= high else "medium" if p >= medium else "low"
+    return bands
 
 
 def score_frame(models: dict[str, Model], frame: pd.DataFrame, cutoff: date, run_id: str,
@@ -313,7 +362,7 @@ def score_frame(models: dict[str, Model], frame: pd.DataFrame, cutoff: date, run
         "scored_at": pd.Timestamp(datetime.now(UTC)).tz_convert(None).floor("us"),
         "churn_probability": churn, "purchase_probability": models["propensity"].predict(frame),
         "predicted_clv": predict("clv", models, frame), "reporting_currency": currency,
-        "risk_band": [risk_band(p) for p in churn]})
+        "risk_band": risk_bands(churn)})
     for k in range(3):
         out[f"reason_{k + 1}"] = [row[k] if len(row) > k else None for row in texts]
     for task in TASKS:
@@ -321,12 +370,20 @@ def score_frame(models: dict[str, Model], frame: pd.DataFrame, cutoff: date, run
     return out
 
 
-def _open(settings: Settings, cutoff: date | None) -> tuple[duckdb.DuckDBPyConnection, date, date]:
+def _open(settings: Settings, cutoff: date | None, options: MLOptions,
+          training: bool = True) -> tuple[duckdb.DuckDBPyConnection, date, date]:
     con = open_curated(settings)
     first, last = data_bounds(con)
     if first is None or last is None:
         raise MLError("the curated zone holds no events: run the batch chain first (lakehouse batch)")
-    return con, first, cutoff or last + timedelta(days=1)
+    cutoff = cutoff or last + timedelta(days=1)
+    if training:
+        _check_scoring_cutoff(cutoff, first, last, options)
+    elif not first < cutoff <= last + timedelta(days=1):
+        raise MLError(f"the cutoff {cutoff} is outside the data: score as of a day from "
+                      f"{first + timedelta(days=1)} to {last + timedelta(days=1)} (the day after the last event, "
+                      "the default)")
+    return con, first, cutoff
 
 
 def _run_id() -> str:
@@ -340,41 +397,79 @@ def train(settings: Settings, cutoff: date | None = None, options: MLOptions = M
     (the current model is re-scored on that window; module docstring). Raises :class:`MLError` without
     enough history."""
     started = time.perf_counter()
-    con, first, cutoff = _open(settings, cutoff)
+    con, first, cutoff = _open(settings, cutoff, options)
     data = fingerprint(con, cutoff)
     run = ScoringRun(run_id or _run_id(), cutoff)
     examples = training_examples(con, settings, cutoff, first, options, progress)
     candidates = train_models(examples, options, progress)
     storage = LakeStorage(settings.lake, region=settings.region)
     for task, model in candidates.items():
-        latest = examples.by_task[task][0]
+        window = date.fromisoformat(model.validation["folds"][0]["origin"])
+        latest = next(e for e in examples.by_task[task] if e.origin == window)
         candidate_value = float(model.validation["folds"][0]["score"])
-        current = artifacts.current_version(storage, task)
-        current_value = None if current is None else validation_score(load_saved(storage, task, current), latest)
         artifacts.save_model(storage, task, run.run_id, model_bytes(model),
                              model_metadata(model, cutoff, options, data))
-        decision = artifacts.promote(storage, task, run.run_id, model.validation["metric"], candidate_value,
-                                     higher_is_better=True, current_value_on_same_window=current_value)
-        run.promotions[task] = {"candidate": run.run_id, "candidate_value": candidate_value, "current": current,
-                                "current_value": current_value, "promoted": decision.promoted,
-                                "reason": decision.reason, "window": latest.origin.isoformat()}
-        run.versions[task] = run.run_id if decision.promoted else current
-        progress(f"{task}: {'promoted' if decision.promoted else 'kept'} {run.versions[task]} ({decision.reason})")
+        decision = _promotion(storage, task, run.run_id, model, candidate_value, latest, options)
+        run.promotions[task] = {"candidate": run.run_id, "candidate_value": candidate_value, **decision,
+                                "window": window.isoformat()}
+        run.versions[task] = run.run_id if decision["promoted"] else decision["current"]
+        progress(f"{task}: {'promoted' if decision['promoted'] else 'kept'} {run.versions[task]} "
+                 f"({decision['reason']})")
     run.seconds = round(time.perf_counter() - started, 1)
     return run
 
 
-def current_models(settings: Settings) -> dict[str, Model]:
-    """The promoted version of every task's model. Raises :class:`MLError` when a task has none yet."""
+def _promotion(storage: LakeStorage, task: str, version: str, model: Model, value: float, latest: Example,
+               options: MLOptions) -> dict[str, Any]:
+    """Promote ``version`` of ``task`` only if it beats the current model like for like: both out of sample on
+    the candidate's latest validation window ``latest`` — the candidate's fold model never trained on it, and
+    the current model only if its own cutoff is on or before the window's start. Otherwise (same windows not
+    yet comparable, other label windows) the current model stays and the reason says when a comparison becomes
+    possible. Returns ``current``, ``current_value``, ``promoted``, ``reason``."""
+    current = artifacts.current_version(storage, task)
+    if current is None:
+        decision = artifacts.promote(storage, task, version, model.validation["metric"], value)
+        return {"current": None, "current_value": None, "promoted": decision.promoted, "reason": decision.reason}
+    meta = artifacts.load_model(storage, task, current)[1]
+    kept = {"current": current, "current_value": None, "promoted": False}
+    if _windows_of(meta) != options.windows:
+        return {**kept, "reason": f"the current model uses other label windows ({meta['windows']}); the two are "
+                                  "not comparable — promote by training all three with the current windows"}
+    current_cutoff = date.fromisoformat(meta["cutoff"])
+    if latest.origin < current_cutoff:
+        return {**kept, "reason": f"the current model trained on data up to {current_cutoff}, after this "
+                                  f"validation window's start ({latest.origin}): no like-for-like comparison "
+                                  f"before a cutoff of {current_cutoff + timedelta(days=options.windows.label_days)}"}
+    current_value = validation_score(load_saved(storage, task, current), latest)
+    decision = artifacts.promote(storage, task, version, model.validation["metric"], value,
+                                 higher_is_better=True, current_value_on_same_window=current_value)
+    return {"current": current, "current_value": current_value, "promoted": decision.promoted,
+            "reason": decision.reason}
+
+
+def _windows_of(meta: dict[str, Any]) -> Windows:
+    w = meta["windows"]
+    return Windows(int(w["horizon_days"]), int(w["churn_days"]), int(w["rfm_window_days"]))
+
+
+def current_models(settings: Settings) -> tuple[dict[str, Model], Windows]:
+    """The promoted version of every task's model and the label windows they were trained with (their features
+    depend on them: the stacked BG/NBD features look ``horizon_days`` ahead). Raises :class:`MLError` when a task
+    has no promoted version yet, or when the three were trained with different windows."""
     storage = LakeStorage(settings.lake, region=settings.region)
-    models = {}
+    models, windows = {}, {}
     for task in TASKS:
         version = artifacts.current_version(storage, task)
         if version is None:
             raise MLError(f"no promoted {task} model yet: train first (lakehouse ml train)")
         models[task] = load_saved(storage, task, version)
         models[task].validation["version"] = version
-    return models
+        windows[task] = _windows_of(artifacts.load_model(storage, task, version)[1])
+    if len(set(windows.values())) > 1:
+        raise MLError("the promoted models were trained with different label windows "
+                      f"({', '.join(f'{t}: {w.horizon_days}/{w.churn_days} days' for t, w in windows.items())}): "
+                      "train all three again with the same --horizon-days/--churn-days")
+    return models, windows["churn"]
 
 
 def score(settings: Settings, cutoff: date | None = None, options: MLOptions = MLOptions(), *,
@@ -384,8 +479,9 @@ def score(settings: Settings, cutoff: date | None = None, options: MLOptions = M
     the customers' DynamoDB items (:mod:`ml.serving`). Re-running with the same ``run_id`` rewrites the same
     rows and items (idempotent)."""
     started = time.perf_counter()
-    con, _, cutoff = _open(settings, cutoff)
-    models = current_models(settings)
+    models, windows = current_models(settings)
+    options = MLOptions(windows, options.config)  # score with the windows the models learned from
+    con, _, cutoff = _open(settings, cutoff, options, training=False)
     run = ScoringRun(run_id or _run_id(), cutoff,
                      versions={t: m.validation["version"] for t, m in models.items()})
     frame = _features(con, cutoff, options, settings)

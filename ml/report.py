@@ -63,7 +63,7 @@ METRIC_LABELS = {
     "spearman": "Spearman", "mae": "MAE", "top_decile_capture": "Top-decile capture",
 }
 #: number formats per metric (default 3 decimals)
-_FORMATS = {"brier": "{:.4f}", "lift_5": "{:.2f}", "lift_10": "{:.2f}", "mae": "{:,.2f}", "gain": "{:,.1f}"}
+_FORMATS = {"brier": "{:.4f}", "lift_5": "{:.2f}", "lift_10": "{:.2f}", "mae": "{:,.2f}", "gain": "{:.1%}"}
 MISSING = "—"
 
 

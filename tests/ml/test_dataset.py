@@ -226,6 +226,20 @@ def test_purchase_and_clv_ignore_changes_after_the_horizon_when_the_churn_window
     assert got.loc["uG", "clv"] == 100
 
 
+def test_two_customers_merged_after_the_cutoff_count_their_orders_once(hand_settings: Settings) -> None:
+    """u1 and u2 both ordered before the cutoff; u1 is aliased into u2 in the window, where u2 orders 100.00.
+    The orders count once, for the surviving id. Seen failing (reviewer): both rows got purchase 1 and CLV 100,
+    the holdout revenue counted twice."""
+    lake = Lake()
+    for user in ("u1", "u2"):
+        lake.identify(f"i{user}", at(5, 1), user=user)
+        lake.order(f"e{user}", f"o{user}", at(5, 10), "10.00", "USD", LINE, user=user)
+    lake.alias("a1", at(6, 5), previous="u1", user="u2")
+    lake.order("e3", "o3", at(6, 10), "100.00", "USD", LINE, user="u2")
+    got = labels(written(hand_settings, lake), ["u1", "u2"], C, Windows(horizon_days=30, churn_days=30))
+    assert got["clv"].tolist() == [0.0, 100.0] and got["purchase"].tolist() == [0.0, 1.0]
+
+
 # --- leakage -----------------------------------------------------------------------------------------------------
 
 

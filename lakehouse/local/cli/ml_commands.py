@@ -27,21 +27,21 @@ def _day(value: datetime | None) -> date | None:
 
 def summary_table(report: dict[str, Any]) -> Table:
     """The model-vs-baselines table of an evaluation report: one row per task and model."""
-    from ml.report import summary_rows
-
     table = Table(title=f"model vs baselines — {report.get('dataset')} data, cutoff {report.get('cutoff')}, "
                         f"horizon {report.get('horizon_days')} d, churn window {report.get('churn_days')} d",
                   show_edge=False, title_justify="left")
-    for column in ("task", "model", "ROC-AUC", "lift@10%", "Spearman", "top-decile capture"):
+    for column in ("task", "model", "ROC-AUC", "lift@5%", "lift@10%", "Spearman", "top-decile capture"):
         table.add_column(column, justify="left" if column in ("task", "model") else "right")
 
     def cell(value: Any) -> str:
         return "—" if value is None else f"{value:.3f}"
 
-    for row in summary_rows(report):
-        style = "bold" if row["model"] == "LightGBM" else None
-        table.add_row(row["task"], row["model"], cell(row.get("roc_auc")), cell(row.get("lift_10")),
-                      cell(row.get("spearman")), cell(row.get("top_decile_capture")), style=style)
+
+    for task, entry in report["tasks"].items():
+        for model, metrics in entry["models"].items():
+            style = "bold" if model == "LightGBM" else None
+            table.add_row(task, model, *(cell(metrics.get(k)) for k in ("roc_auc", "lift_5", "lift_10", "spearman",
+                                                                        "top_decile_capture")), style=style)
     return table
 
 
@@ -149,5 +149,11 @@ def score(
     except MLError as exc:
         raise UserError(str(exc)) from None
     loaded = load_scores_locally(settings)
-    console.print(f"scored {run.customers:,} customers as of {run.cutoff} (run {run.run_id}); "
-                  f"warehouse: {loaded}; live items: {run.live or 'skipped'}")
+    live_items = (f"{run.live['written']:,} live items written, {run.live['unchanged']:,} unchanged, "
+                  f"{run.live['kept_newer']:,} holding a newer cutoff, {run.live['no_item']:,} customers without one"
+                  if run.live else "live items skipped (--no-live)")
+    warehouse = (f"not loaded: {loaded['skipped']}" if loaded.get("skipped")
+                 else f"loaded into {loaded.get('target', 'the warehouse')}")
+    console.print(f"scored {run.customers:,} customers as of {run.cutoff} (run {run.run_id}, models "
+                  + ", ".join(f"{t} {v}" for t, v in run.versions.items()) + f"); fact_customer_scores {warehouse}; "
+                  + live_items)
