@@ -100,7 +100,8 @@ class TaskEvaluation:
 class Evaluation:
     """One evaluation run: what was evaluated and the tasks, plus the model's explanations and provenance.
 
-    ``importances`` maps a task to ``[(feature, gain), ...]`` (LightGBM total gain, descending);
+    ``importances`` maps a task to ``[(feature, gain), ...]`` (LightGBM total gain as a share of the model's
+    total, descending);
     ``reasons_example`` maps a task to a few scored customers as dicts (e.g. customer_id, score, reason_1..3);
     ``training`` holds free-form facts about training (windows, best iteration, parameters, seconds);
     ``fingerprint`` describes the data (e.g. row counts and the hash from :func:`ml.artifacts.data_fingerprint`).
@@ -323,7 +324,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         if not any(c["share_captured"] is not None for c in entry["gain"].values()):
             lines += ["No gain chart: nothing to capture (no positives, or a holdout total <= 0).", ""]
     if report.get("importances"):
-        lines += ["## Feature importances (LightGBM total gain)", ""]
+        lines += ["## Feature importances (LightGBM total gain, as a share of the model's)", ""]
         for task, rows in report["importances"].items():
             lines += [f"### {task}", "", "| Feature | Gain |", "|---|---:|"]
             lines += [f"| {r['feature']} | {_fmt('gain', r['gain'])} |" for r in rows]

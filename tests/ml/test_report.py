@@ -55,7 +55,7 @@ def _evaluation(clv_y: np.ndarray | None = None) -> Evaluation:
     ]
     return Evaluation(
         dataset="generated", cutoff=date(2025, 3, 1), horizon_days=90, churn_days=90, tasks=tasks,
-        importances={"churn": [("recency_days", 120.5), ("frequency", 40.0)]},
+        importances={"churn": [("recency_days", 0.605), ("frequency", 0.2)]},
         reasons_example={"churn": [{"customer_id": "c1", "churn_probability": 0.91, "reason_1": "recency_days"}]},
         training={"seed": 7, "best_iteration": np.int64(120), "auc_folds": np.array([0.8, float("nan")])},
         fingerprint={"sha256": "ab" * 32, "orders": 1234},
@@ -144,7 +144,7 @@ def test_markdown_table_has_every_model_a_dash_for_undefined_and_bold_best(
     assert _row(md, "churn", best_brier)[header.index("Brier")].startswith("**")
     assert f"Positives: **{int(evaluation.tasks[0].y.sum()):,}**" in md
     assert "customers with an order before the cutoff" in md
-    assert "| recency_days | 120.5 |" in md
+    assert "| recency_days | 60.5% |" in md  # a share of the total gain
 
 
 def test_pngs_are_valid_images(written: tuple[Evaluation, dict[str, Path]]) -> None:
