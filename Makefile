@@ -17,12 +17,13 @@ GLUE_SKIP  := --ignore=tests/glue_jobs/warehouse/test_grammar.py --ignore=tests/
 # Glue 5.0 runs Python 3.11, and its pinned modules (numpy 1.26, pyspark 3.5) do not install or run on later ones
 GLUE_PYTHON ?= python3.11
 
-.PHONY: help install demo test test-glue lint format bench schemas clean synth cdk-check
+.PHONY: help install demo test test-glue lint format bench schemas clean synth cdk-check browser
 
 help:
 	@echo "make demo    run the whole local pipeline on the embedded defaults"
 	@echo "make test    run the lint, the import contracts, the offline CDK checks, the test suite and test-glue"
 	@echo "make test-glue  the Glue jobs' tests on Glue 5.0's Spark 3.5 (.venv-glue; part of make test)"
+	@echo "make browser  install Debian's chromium for the dashboard's browser tests (part of make test)"
 	@echo "make bench   run the benchmarks (slow scale tests included)"
 	@echo "make schemas regenerate the contract's JSON Schema files"
 	@echo "make synth   synthesize every CDK stack offline into cdk.out (STAGE=dev|prod)"
@@ -59,7 +60,16 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-test: lint cdk-check
+# the dashboard's browser tests drive Debian's Chromium (Playwright cannot download its own browser offline)
+CHROMIUM := /usr/bin/chromium
+
+browser:
+	@test -x $(CHROMIUM) || { if [ "$$(id -u)" = 0 ]; then echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else echo "the dashboard's browser tests need Debian's chromium: run 'sudo apt-get install chromium' \
+		(or 'make browser' as root)"; exit 1; fi; }
+
+test: lint cdk-check browser
 	$(BIN)/pytest
 	$(MAKE) --no-print-directory test-glue
 

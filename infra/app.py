@@ -1,4 +1,4 @@
-"""The CDK app: six stacks for one stage, checked by cdk-nag's AwsSolutions pack on every synth.
+"""The CDK app: six stacks for one stage (seven with ``-c quicksight=true``), checked by cdk-nag on every synth.
 
 ``npx cdk synth -c stage=prod`` runs ``python -m infra.app`` (see cdk.json). Tests call :func:`create_app`.
 """
@@ -20,8 +20,9 @@ from cdk_nag import AwsSolutionsChecks
 from infra import build
 from infra.components import nag
 from infra.components.batch_pipeline import StepFactory
-from infra.config import PROFILE_FIELDS, Deployment, deployment_from_context
+from infra.config import PROFILE_FIELDS, QUICKSIGHT_KEYS, Deployment, deployment_from_context
 from infra.stacks.batch import BatchStack
+from infra.stacks.dashboards import DashboardsStack
 from infra.stacks.ingestion import IngestionStack
 from infra.stacks.monitoring import MonitoringStack
 from infra.stacks.storage import StorageStack
@@ -41,11 +42,13 @@ class Lakehouse:
     warehouse: WarehouseStack
     batch: BatchStack
     monitoring: MonitoringStack
+    dashboards: DashboardsStack | None = None  # only with -c quicksight=true
 
     @property
     def stacks(self) -> list[Stack]:
-        """The six stacks of the stage, in dependency order (storage first, monitoring last)."""
-        return [self.storage, self.streaming, self.ingestion, self.warehouse, self.batch, self.monitoring]
+        """The stacks of the stage in dependency order: the six core stacks, then Dashboards when it is on."""
+        core = [self.storage, self.streaming, self.ingestion, self.warehouse, self.batch, self.monitoring]
+        return core + ([self.dashboards] if self.dashboards is not None else [])
 
 
 def create_app(
@@ -125,16 +128,37 @@ def create_app(
         **common,
     )
 
+    dashboards = None
+    if deployment.quicksight.enabled:
+        dashboards = DashboardsStack(
+            app,
+            "Dashboards",
+            deployment=deployment,
+            warehouse=warehouse,
+            sql_dir=sources.root / "glue_jobs" / "sql",
+            stack_name=f"{names.prefix}-dashboards",
+            **common,
+        )
+
     Tags.of(app).add("project", deployment.settings.project)
     Tags.of(app).add("stage", deployment.settings.stage)
     if run_nag:
         Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    return Lakehouse(app, deployment, storage, streaming, ingestion, warehouse, batch, monitoring)
+    return Lakehouse(app, deployment, storage, streaming, ingestion, warehouse, batch, monitoring, dashboards)
 
 
 def _context(app: App) -> dict[str, Any]:
     """The context keys the deployment reads: identity, placement and every stage-profile field."""
-    keys = ("stage", "project", "region", "account", "kinesis_shards", "availability_zones", *PROFILE_FIELDS)
+    keys = (
+        "stage",
+        "project",
+        "region",
+        "account",
+        "kinesis_shards",
+        "availability_zones",
+        *QUICKSIGHT_KEYS,
+        *PROFILE_FIELDS,
+    )
     return {key: value for key in keys if (value := app.node.try_get_context(key)) is not None}
 
 

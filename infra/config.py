@@ -9,6 +9,7 @@ profile can be overridden by a context key of the same name. Resource names neve
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
@@ -104,6 +105,43 @@ PROFILES: dict[str, StageProfile] = {
 }
 
 
+#: the context keys of :func:`quicksight_from_context`
+QUICKSIGHT_KEYS = ("quicksight", "quicksightPrincipal")
+#: a QuickSight user or group ARN: arn:aws:quicksight:<identity region>:<account>:user|group/<namespace>/<name>
+QUICKSIGHT_PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:[0-9]{12}:(user|group)/[^/]+/.+$")
+
+
+@dataclass(frozen=True)
+class QuickSightOptions:
+    """QuickSight as code (docs/dashboards-aws.md). Off by default: QuickSight needs an account subscription.
+
+    ``-c quicksight=true -c quicksightPrincipal=<user or group ARN>``: the principal owns the data source,
+    datasets, analysis and dashboard the Dashboards stack creates.
+    """
+
+    enabled: bool = False
+    principal_arn: str = ""
+
+
+def quicksight_from_context(context: Mapping[str, Any]) -> QuickSightOptions:
+    """The QuickSight options from the context keys ``quicksight`` and ``quicksightPrincipal``.
+
+    Raises ``ValueError`` when QuickSight is on without a principal, or the principal is not a QuickSight user or
+    group ARN.
+    """
+    enabled = _coerce(context.get("quicksight", False), False, "quicksight")
+    principal = str(context.get("quicksightPrincipal") or "").strip()
+    if not enabled:
+        return QuickSightOptions()
+    if not QUICKSIGHT_PRINCIPAL.match(principal):
+        raise ValueError(
+            "context 'quicksightPrincipal': with quicksight=true, give the QuickSight user or group that owns the "
+            "dashboards, e.g. arn:aws:quicksight:us-east-1:123456789012:group/default/analysts "
+            f"(got {principal!r}; docs/dashboards-aws.md)"
+        )
+    return QuickSightOptions(True, principal)
+
+
 @dataclass(frozen=True)
 class Deployment:
     """One deployment of the lakehouse: the shared settings, the stage profile and where it goes."""
@@ -112,6 +150,7 @@ class Deployment:
     profile: StageProfile
     account: str | None
     availability_zones: tuple[str, ...]
+    quicksight: QuickSightOptions = QuickSightOptions()
 
     @property
     def names(self) -> ResourceNames:
@@ -190,4 +229,4 @@ def deployment_from_context(context: Mapping[str, Any], environ: Mapping[str, st
     if len(zones) < 3:
         raise ValueError("context 'availability_zones': Redshift Serverless needs subnets in three zones")
     account = context.get("account") or environ.get("CDK_DEFAULT_ACCOUNT") or None
-    return Deployment(settings, profile_for(stage, context), account, zones)
+    return Deployment(settings, profile_for(stage, context), account, zones, quicksight_from_context(context))

@@ -13,8 +13,9 @@ from lakehouse.core.config import Settings
 from lakehouse.local.aws.embedded import EmbeddedAws
 from lakehouse.local.aws.provision import provision
 
-#: the lake built once by the batch chain, shared by the batch, warehouse and local-runner tests
-pytest_plugins = ["tests.lake_fixtures"]
+#: the lake built once by the batch chain (batch, warehouse and local-runner tests), and the demo run once (the
+#: demo test and the dashboard browser tests)
+pytest_plugins = ["tests.lake_fixtures", "tests.demo_fixtures"]
 
 # Tests never read the developer's own configuration.
 for _key in [k for k in os.environ if k.startswith("LAKEHOUSE_")]:

@@ -25,6 +25,7 @@ from lakehouse.core.write_keys import WriteKeyStore
 from lakehouse.local.aws.embedded import export_endpoint, start_detached, stop_detached
 from lakehouse.local.aws.provision import provision
 from lakehouse.local.cli.common import progress_bar
+from lakehouse.local.dashboard_server import DEFAULT_HOST, DEFAULT_PORT
 from lakehouse.local.gateway import LocalGateway
 from lakehouse.local.generator import GenerationReport, GeneratorConfig, generate
 from lakehouse.local.replay import SingleCallSample, post_files
@@ -61,20 +62,27 @@ WAREHOUSE_FALLBACKS = {
 }
 
 
+def dashboard_hint(port: int = DEFAULT_PORT) -> str:
+    """The line that ends the demo: the command that serves the dashboard and the URL it will have."""
+    return (f"the dashboard: run `lakehouse dashboard` and open http://{DEFAULT_HOST}:{port} "
+            "(or `lakehouse demo --dashboard` to serve it right after the demo)")
+
+
 class DemoError(RuntimeError):
     """A stage could not complete; the message says what is missing."""
 
 
 @dataclass(frozen=True)
 class DemoOptions:
-    """What the demo generates (customers over ``days`` days from ``start``, ``seed``), and whether the
-    emulator keeps running afterwards."""
+    """What the demo generates (customers over ``days`` days from ``start``, ``seed``), whether the
+    emulator keeps running afterwards, and whether the dashboard is served after it (by the caller)."""
 
     customers: int = 2_000
     days: int = 180
     seed: int = 7
     start: date = date(2025, 1, 1)
     keep_running: bool = True
+    dashboard: bool = False  # the caller serves the dashboard afterwards (else the demo says how to)
 
 
 @dataclass
@@ -142,6 +150,8 @@ class Demo:
                 stop_detached(self.settings.run_dir)
         self.console.rule("[bold]summary")
         self.console.print(self.summary_table())
+        if not self.options.dashboard:
+            self.console.print(dashboard_hint(), soft_wrap=True)
         return self.report
 
     # --- stages ----------------------------------------------------------------------------------

@@ -1,12 +1,19 @@
-"""``lakehouse batch`` (raw -> curated -> star -> warehouse) and ``lakehouse sql`` (query the local warehouse)."""
+"""``lakehouse batch`` (raw -> curated -> star -> warehouse) and ``lakehouse sql`` (query the warehouse)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import base64
+import csv
+import json
+import math
+import sys
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import TextIO
 
 import typer
 from botocore.exceptions import ClientError
+from rich.markup import escape
 from rich.table import Table
 
 from lakehouse.core.spark import local_spark
@@ -14,6 +21,7 @@ from lakehouse.local.cli.common import (
     UserError,
     attach_running_emulator,
     console,
+    err_console,
     friendly_errors,
     load_settings,
     progress_bar,
@@ -90,34 +98,117 @@ def _cell(value) -> str:
         return f"{value:,}"
     if isinstance(value, datetime | date):
         return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
+    return escape(str(value))
+
+
+def _duration(value: timedelta) -> str:
+    """An ISO 8601 duration: ``P<days>DT<seconds>S`` (``-P…`` when negative), seconds with their microseconds."""
+    sign, value = ("-", -value) if value < timedelta(0) else ("", value)
+    seconds = value.seconds + value.microseconds / 1_000_000
+    return f"{sign}P{value.days}DT{seconds:g}S"
+
+
+def _plain(value) -> str | None:
+    """A value as text for csv and json: ``None`` for NULL; dates, times and intervals in ISO 8601; DECIMAL with
+    every digit and no exponent; floats as Python's shortest round-trip text; booleans ``true``/``false``."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value, "f") if value.is_finite() else str(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return _duration(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, list | tuple | dict):
+        return _json_value(value)
     return str(value)
+
+
+def _json_value(value) -> str:
+    """One JSON value: numbers stay numbers (a DECIMAL keeps its exact digits, NaN/infinity become ``null``),
+    lists and structs nest, everything else is the string :func:`_plain` gives."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else "null"
+    if isinstance(value, Decimal):
+        return format(value, "f") if value.is_finite() else "null"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_json_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(str(k))}: {_json_value(v)}" for k, v in value.items()) + "}"
+    return json.dumps(_plain(value), ensure_ascii=False)
+
+
+def write_csv(result, out: TextIO) -> None:
+    """RFC 4180 CSV (the csv module's defaults: CRLF line ends, quotes where needed): a header, then one line
+    per row; NULL is an empty field, as is an empty string (JSON keeps the two apart)."""
+    writer = csv.writer(out, quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(result.columns)
+    for row in result.rows:
+        writer.writerow([_plain(v) for v in row])  # the csv module writes None as an empty field
+
+
+def write_json(result, out: TextIO) -> None:
+    """A JSON array with one object per row (``{column: value}``, in column order), one object a line."""
+    lines = ["{" + ", ".join(f"{json.dumps(c, ensure_ascii=False)}: {_json_value(v)}"
+                             for c, v in zip(result.columns, row, strict=True)) + "}" for row in result.rows]
+    out.write("[\n" + ",\n".join(lines) + "\n]\n" if lines else "[]\n")
+
+
+FORMATS = ("table", "csv", "json")
+TABLE_ROWS = 100  # rows a table shows unless --limit says otherwise (csv and json write every row)
 
 
 @friendly_errors
 def sql(
-    query: str = typer.Argument(..., help="SQL to run on the local warehouse (DuckDB dialect by default)"),
+    query: str = typer.Argument(..., help="SQL to run on the warehouse (DuckDB dialect by default)"),
     redshift: bool = typer.Option(False, "--redshift", help="the query is in the Redshift dialect: transpile it so "
                                   "it gives Redshift's answers (7/2 = 3, TRUNC(timestamp) a date; docs/batch.md)"),
-    limit: int = typer.Option(100, min=1, help="show at most this many rows"),
+    limit: int = typer.Option(None, min=1, help=f"at most this many rows (default: {TABLE_ROWS} for a table, "
+                              "every row for csv and json)"),
+    output: str = typer.Option("table", "--format", "-f", help="table (for people), csv (RFC 4180, NULL empty) "
+                               "or json (an array of objects): csv and json print nothing else on stdout"),
+    target: str = typer.Option(None, "--target", help="warehouse: duckdb (default) or redshift "
+                               "(LAKEHOUSE_REDSHIFT__*; the SQL is sent as written)"),
 ) -> None:
-    """Query the local warehouse and print the result as a table."""
+    """Query the warehouse and print the result as a table, CSV or JSON."""
     from lakehouse.core.warehouse import WarehouseError
-    from lakehouse.core.warehouse.query import run_query
+    from lakehouse.core.warehouse.query import run_warehouse_query
 
-    settings = load_settings()
+    if output not in FORMATS:
+        raise UserError(f"unknown format {output!r}; choose table, csv or json")
+    if target not in (None, "duckdb", "redshift"):
+        raise UserError(f"unknown target {target!r}; choose duckdb or redshift")
+    settings = load_settings(warehouse_target=target)
+    if settings.warehouse_target == "redshift":
+        attach_running_emulator(settings)  # a secret_arn may live on the embedded Secrets Manager
+    rows = limit or (TABLE_ROWS if output == "table" else None)
     try:
-        result = run_query(settings.warehouse_path, query, limit=limit,
-                           dialect="redshift" if redshift else "duckdb")
+        result = run_warehouse_query(settings, query, limit=rows, dialect="redshift" if redshift else "duckdb")
     except WarehouseError as exc:
         raise UserError(str(exc)) from None
+    more = f"first {rows} rows shown; more exist (raise --limit)"
+    if output != "table":
+        (write_csv if output == "csv" else write_json)(result, sys.stdout)
+        sys.stdout.flush()
+        if result.truncated:
+            err_console.print(f"[yellow]note:[/] {more}")
+        return
     if not result.columns:
         console.print("OK")
         return
     table = Table(show_edge=False)
     for column in result.columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(escape(column), overflow="fold")
     for row in result.rows:
         table.add_row(*[_cell(v) for v in row])
     console.print(table)
-    shown = f"{len(result.rows)} row(s)" + (f" (first {limit}; more exist)" if result.truncated else "")
+    shown = f"{len(result.rows)} row(s)" + (f" ({more})" if result.truncated else "")
     console.print(f"[dim]{shown}[/]")

@@ -1,4 +1,4 @@
-"""``lakehouse demo``: run the whole local pipeline on the embedded defaults."""
+"""``lakehouse demo``: run the whole local pipeline on the embedded defaults (then, if asked, serve the dashboard)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from datetime import datetime
 
 import typer
 
-from lakehouse.local.aws.embedded import EmbeddedAwsError
+from lakehouse.local.aws.embedded import EmbeddedAwsError, stop_detached
 from lakehouse.local.cli.common import UserError, console, friendly_errors, load_settings
+from lakehouse.local.cli.dashboard_commands import serve
+from lakehouse.local.dashboard_server import DEFAULT_PORT
 from lakehouse.local.demo import Demo, DemoError, DemoOptions
 from lakehouse.local.generator import ConfigError
 
@@ -22,13 +24,25 @@ def demo(
     start: datetime = typer.Option(datetime.combine(DEFAULTS.start, datetime.min.time()), formats=["%Y-%m-%d"],
                                    help="first simulated day (YYYY-MM-DD)"),
     keep_running: bool = typer.Option(True, help="leave the embedded AWS running to explore the results"),
+    dashboard: bool = typer.Option(False, "--dashboard/--no-dashboard",
+                                   help="serve the web dashboard after the demo until Ctrl-C (default: print the "
+                                        "command that serves it, so the demo ends by itself)"),
+    dashboard_port: int = typer.Option(DEFAULT_PORT, min=0, max=65535, help="the dashboard's port (--dashboard)"),
 ) -> None:
     """Run the whole pipeline locally: embedded AWS, generated events, and every stage after them."""
     settings = load_settings()
-    options = DemoOptions(customers=customers, days=days, seed=seed, start=start.date(), keep_running=keep_running)
+    # the dashboard's real-time page reads the emulator: it runs while the dashboard does, and stops after it
+    # unless --keep-running
+    options = DemoOptions(customers=customers, days=days, seed=seed, start=start.date(),
+                          keep_running=keep_running or dashboard, dashboard=dashboard)
     try:
         Demo(settings, options, console).run()
+        if dashboard:
+            serve(settings, port=dashboard_port)
     except (ConfigError, EmbeddedAwsError, DemoError) as exc:
         raise UserError(str(exc)) from None
+    finally:
+        if dashboard and not keep_running:
+            stop_detached(settings.run_dir)
     if keep_running:
         console.print("embedded AWS is still running: explore with `lakehouse status`, stop with `lakehouse down`")

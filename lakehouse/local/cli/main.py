@@ -8,6 +8,7 @@ from lakehouse.local.cli import (
     aws_commands,
     batch_commands,
     contract_commands,
+    dashboard_commands,
     demo_command,
     generate_commands,
     ingest_commands,
@@ -40,6 +41,7 @@ app.add_typer(rates_commands.rates_app, name="rates")
 
 app.command("batch")(batch_commands.batch)
 app.command("sql")(batch_commands.sql)
+app.command("dashboard")(dashboard_commands.dashboard)
 
 app.command("stream")(stream_commands.stream)
 app.command("customer")(stream_commands.customer)

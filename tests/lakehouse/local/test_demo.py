@@ -1,82 +1,35 @@
-"""`lakehouse demo` end to end on a small data set: every stage runs and reports what it made."""
-
-from pathlib import Path
+"""`lakehouse demo` end to end on a small data set (the session's run, ``tests/demo_fixtures.py``): every stage
+runs and reports what it made."""
 
 import psutil
 import pytest
-from rich.console import Console
 
-from lakehouse.core.aws.clients import aws_client
-from lakehouse.core.config import Settings
 from lakehouse.core.warehouse.query import run_query
 from lakehouse.local.aws.embedded import state_file
-from lakehouse.local.demo import SINGLE_CALLS_PER_ROUTE, Demo, DemoOptions
+from lakehouse.local.demo import SINGLE_CALLS_PER_ROUTE
 from lakehouse.local.sample_data import read_calls
-
-
-@pytest.fixture
-def isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The demo starts its own emulator: hide the session's endpoint from it."""
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(key, "testing")
-
-
-def _live_scores(settings: Settings) -> dict[str, dict]:
-    """The customer items of the features table that carry a ``scores`` map (read while the emulator runs)."""
-    from boto3.dynamodb.types import TypeDeserializer
-
-    table, found, start = settings.names.features_table, {}, None
-    client = aws_client("dynamodb", region=settings.region)
-    while True:
-        page = client.scan(TableName=table, **({"ExclusiveStartKey": start} if start else {}))
-        for raw in page["Items"]:
-            item = {k: TypeDeserializer().deserialize(v) for k, v in raw.items()}
-            if "scores" in item:
-                found[item["customer_id"]] = item
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return found
-
-
-class _ReadingDemo(Demo):
-    """The demo plus a last stage that reads the live items while the emulator still runs."""
-
-    live_scores: dict[str, dict] = {}
-
-    @property
-    def stages(self):
-        return [*super().stages, ("read live scores", self._read)]
-
-    def _read(self) -> dict:
-        self.live_scores = _live_scores(self.settings)
-        return {}
+from tests.demo_fixtures import DemoRun
 
 
 @pytest.mark.timeout(1200)  # every stage, the ML stage included: ~4 min alone on 2 cores, twice that when shared
-def test_demo_runs_every_stage_and_cleans_up(tmp_path: Path, isolated_env: None) -> None:
-    settings = Settings(home=tmp_path / "home", stage="demotest")
-    console = Console(record=True, width=120)
-    # 100 days: the ML stage needs 90 (history before its back-test window and the window itself)
-    demo = _ReadingDemo(settings, DemoOptions(customers=150, days=100, keep_running=False), console)
-    report = demo.run()
-    scores = demo.live_scores
+def test_demo_runs_every_stage_and_cleans_up(demo_run: DemoRun) -> None:
+    settings, report, console, scores = demo_run.settings, demo_run.report, demo_run.console, demo_run.live_scores
+    home = settings.home
 
-    assert [s.name for s in report.stages][:-1] == ["embedded AWS", "generate events", "ingest through the API",
+    assert [s.name for s in report.stages][:-2] == ["embedded AWS", "generate events", "ingest through the API",
                                                "batch: curated, star, warehouse", "real-time features",
                                                "ML: churn, propensity, CLV", "answers from the warehouse"]
     aws = report.facts("embedded AWS")
     assert aws["resources"] == 7 and aws["created"] == 7  # 6 AWS resources and the shipped rate file
     generated = report.facts("generate events")
     assert generated["customers"] == 150 and generated["events"] > 1_000 and generated["orders"] > 0
-    assert len(list((tmp_path / "home" / "data" / "demo").glob("events-*.jsonl.gz"))) == generated["files"]
+    assert len(list((home / "data" / "demo").glob("events-*.jsonl.gz"))) == generated["files"]
 
     ingested = report.facts("ingest through the API")
     assert ingested["accepted"] == generated["events"] and ingested["rejected"] == 0
     assert ingested["raw_objects"] == ingested["requests"]
     # a sample of every call type in the data went through its own single-call route (and none hit a 404)
-    calls = list(read_calls(tmp_path / "home" / "data" / "demo"))
+    calls = list(read_calls(home / "data" / "demo"))
     types = {c["type"] for c in calls}
     assert {"track", "identify", "page", "screen", "group"} <= types
     assert ingested["single_routes"] == len(types) and ingested["unrouted"] == 0
@@ -116,6 +69,8 @@ def test_demo_runs_every_stage_and_cleans_up(tmp_path: Path, isolated_env: None)
     assert "live RFM = warehouse RFM" in text and "look up any customer" in text and "segment" in text
     assert "model vs baselines" in text and "BG/NBD" in text and "fact_customer_scores" in text
     assert "Where do customers churn?" in text and "Which RFM segments hold the value?" in text
+    assert text.rstrip().endswith("(or `lakehouse demo --dashboard` to serve it right after the demo)")
+    assert "run `lakehouse dashboard` and open http://127.0.0.1:8501" in text  # the demo ends with the URL
     assert not state_file(settings.run_dir).exists()
     port = report.endpoint.rsplit(":", 1)[1]
     assert not any("lakehouse.local.aws.moto_process" in " ".join(p.info["cmdline"] or []) and

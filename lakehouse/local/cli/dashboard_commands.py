@@ -1,0 +1,78 @@
+"""``lakehouse dashboard``: serve the local web dashboard until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+import typer
+
+from lakehouse.core.config import Settings
+from lakehouse.local.cli.common import UserError, attach_running_emulator, console, friendly_errors, load_settings
+from lakehouse.local.dashboard_server import DEFAULT_HOST, DEFAULT_PORT, DashboardError, DashboardServer
+
+
+class Stopped(Exception):
+    """SIGTERM (or SIGINT) arrived while the dashboard ran: stop it and exit normally."""
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Inside the block SIGTERM and SIGINT raise :class:`Stopped` (so ``with DashboardServer`` stops its child);
+    the previous handlers come back afterwards."""
+
+    def raise_stopped(signum: int, frame: FrameType | None) -> None:
+        raise Stopped(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, raise_stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def serve(settings: Settings, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, entry: Path | None = None) -> None:
+    """Start the dashboard, print its URL, and block until Ctrl-C / SIGTERM (then stop it: the normal end).
+
+    Raises :class:`UserError` when it cannot start (no warehouse, port taken: :class:`DashboardError`) or when
+    it stops by itself.
+    """
+    server = DashboardServer(settings, host=host, port=port, entry=entry)
+    try:
+        with stop_on_signals():
+            with server as url:
+                console.print(f"dashboard at [bold]{url}[/] (warehouse: {_warehouse(settings)}); "
+                              "Ctrl-C stops it", highlight=False, soft_wrap=True)
+                code = server.wait()
+            raise UserError(f"the dashboard stopped by itself (exit code {code}); see {server.log_path}")
+    except Stopped:
+        console.print("dashboard stopped")
+    except DashboardError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _warehouse(settings: Settings) -> str:
+    if settings.warehouse_target == "redshift":
+        return f"Redshift {settings.redshift.host}/{settings.redshift.database}"
+    return str(settings.warehouse_path)
+
+
+@friendly_errors
+def dashboard(
+    port: int = typer.Option(DEFAULT_PORT, min=0, max=65535, help="port to listen on (0: any free port)"),
+    host: str = typer.Option(DEFAULT_HOST, help="address to listen on (0.0.0.0: every interface)"),
+    target: str = typer.Option(None, "--target",
+                               help="warehouse: duckdb (default) or redshift (LAKEHOUSE_REDSHIFT__*)"),
+    app_script: Path = typer.Option(None, "--app", hidden=True, exists=True, dir_okay=False,
+                                    help="serve this Streamlit script instead (development and tests)"),
+) -> None:
+    """Serve the web dashboard (Streamlit) over the warehouse until Ctrl-C."""
+    if target not in (None, "duckdb", "redshift"):
+        raise UserError(f"unknown target {target!r}; choose duckdb or redshift")
+    settings = load_settings(warehouse_target=target)
+    attach_running_emulator(settings)  # the real-time page reads the live features from the emulator, when up
+    serve(settings, host=host, port=port, entry=app_script)

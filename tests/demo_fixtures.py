@@ -1,0 +1,102 @@
+"""The demo run once per session, shared by the demo's own test and the dashboard's browser tests.
+
+The demo (150 customers over 100 days: enough for its ML stage) runs with two extra stages while its embedded
+AWS is still up: one reads the live DynamoDB items that carry scores, one opens the dashboard's Real time page in
+headless Chromium for one of those customers. Everything the later tests read persists in the demo's home (the
+warehouse file, the lake, the back-test report); the emulator is stopped by the demo itself, as a user sees it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from lakehouse.core.aws.clients import aws_client, reset_clients
+from lakehouse.core.config import Settings
+from lakehouse.local.demo import Demo, DemoOptions, DemoReport
+
+#: where the browser tests leave their screenshots (gitignored): test artifacts, not committed
+ARTIFACTS = Path(__file__).resolve().parents[1] / ".pytest-artifacts" / "dashboard"
+
+
+def live_scores(settings: Settings) -> dict[str, dict]:
+    """The customer items of the features table that carry a ``scores`` map (read while the emulator runs)."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    table, found, start = settings.names.features_table, {}, None
+    client = aws_client("dynamodb", region=settings.region)
+    while True:
+        page = client.scan(TableName=table, **({"ExclusiveStartKey": start} if start else {}))
+        for raw in page["Items"]:
+            item = {k: TypeDeserializer().deserialize(v) for k, v in raw.items()}
+            if "scores" in item:
+                found[item["customer_id"]] = item
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return found
+
+
+class ReadingDemo(Demo):
+    """The demo plus two last stages that read the live items and the Real time page while the emulator runs."""
+
+    live_scores: dict[str, dict]
+    realtime: dict[str, Any]
+
+    @property
+    def stages(self):
+        return [*super().stages, ("read live scores", self._read), ("browse the real-time page", self._browse)]
+
+    def _read(self) -> dict:
+        self.live_scores = live_scores(self.settings)
+        return {}
+
+    def _browse(self) -> dict:
+        from lakehouse.local.browser import browser_page, errors_on, metrics_on, wait_drawn
+        from lakehouse.local.dashboard_server import DashboardServer
+
+        customer_id = next(cid for cid, item in sorted(self.live_scores.items())  # a buyer, scored for churn
+                           if item["scores"].get("churn_probability") is not None and item["features"].get("orders"))
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        with DashboardServer(self.settings, port=0) as url, browser_page() as page:
+            page.goto(f"{url}/realtime")
+            wait_drawn(page, "Real time")
+            field_box = page.get_by_label("Customer id (user id or anonymous id)")
+            field_box.fill(customer_id)
+            field_box.press("Enter")
+            page.get_by_text("The stored item").wait_for(timeout=60_000)
+            wait_drawn(page, "Real time")
+            page.screenshot(path=str(ARTIFACTS / "realtime.png"), full_page=True)
+            self.realtime = {"customer_id": customer_id, "cards": metrics_on(page), "errors": errors_on(page),
+                             "text": page.inner_text("body")}
+        return {}
+
+
+@dataclass
+class DemoRun:
+    settings: Settings
+    report: DemoReport
+    console: Console
+    live_scores: dict[str, dict] = field(default_factory=dict)
+    realtime: dict[str, Any] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """``lakehouse demo`` on a small data set with its own embedded AWS (the session's endpoint hidden from it)."""
+    settings = Settings(home=tmp_path_factory.mktemp("demo") / "home", stage="demotest")
+    console = Console(record=True, width=120)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("AWS_ENDPOINT_URL", raising=False)
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            patch.setenv(key, "testing")
+        reset_clients()
+        # 100 days: the ML stage needs 90 (history before its back-test window and the window itself)
+        demo = ReadingDemo(settings, DemoOptions(customers=150, days=100, keep_running=False), console)
+        report = demo.run()
+    reset_clients()
+    return DemoRun(settings, report, console, demo.live_scores, demo.realtime)
