@@ -46,8 +46,9 @@ def date_bounds(run: Runner) -> tuple[date, date] | None:
 
 
 def geographies(run: Runner) -> list[str]:
-    """Every geography of ``dim_geography``, sorted."""
-    return run("SELECT DISTINCT geography FROM dim_geography ORDER BY geography")["geography"].tolist()
+    """Every geography a ``dim_customer`` version carries (``unknown`` included), sorted: choosing them all
+    is the same as choosing none."""
+    return run("SELECT DISTINCT geography FROM dim_customer ORDER BY geography")["geography"].tolist()
 
 
 def segments(run: Runner) -> list[str]:
@@ -123,7 +124,11 @@ def churn(run: Runner, filters: Filters) -> dict[str, pd.DataFrame]:
             "support": support}
 
 
-def value(run: Runner, filters: Filters, sample: int = 3000) -> dict[str, pd.DataFrame]:
+#: customers the Value page draws at most (a sample chosen by a hash of the id beyond it)
+VALUE_SAMPLE = 3000
+
+
+def value(run: Runner, filters: Filters, sample: int = VALUE_SAMPLE) -> dict[str, pd.DataFrame]:
     """Value page: ``segments`` (RFM segment: customers, total and average CLV), ``customers`` (one row per
     customer of the snapshot, at most ``sample`` chosen by a hash of the id: clv_to_date, recency_days, monetary,
     rfm_segment) for the distribution and the recency-monetary scatter."""
@@ -174,11 +179,28 @@ def products(run: Runner, filters: Filters, top: int = 15) -> dict[str, pd.DataF
         best = best.merge(names, left_on="product", right_on="product_id", how="left").drop(columns="product_id")
         best["product"] = best["product_name"].fillna(best["product"])
     trend = metric_frame(run, ("revenue", "orders"), filters, ("date",))
-    trend["revenue_7d_avg"] = trend["revenue"].rolling(7, min_periods=1).mean()
-    affinity = run("SELECT antecedent_name AS product_a, consequent_name AS product_b, pair_orders, confidence, lift "
-                   f"FROM mart_product_affinity ORDER BY lift DESC, pair_orders DESC, antecedent_name, consequent_name "
-                   f"LIMIT {int(top)}")
+    trend = _every_day(run, trend, filters)
+    trend["revenue_7d_avg"] = trend["revenue"].rolling(7, min_periods=1).mean()  # 7 calendar days: one row each
+    # one row per unordered pair (lift and the pair's orders are symmetric; the confidence shown is A -> B)
+    affinity = run("SELECT COALESCE(antecedent_name, antecedent_product_id) AS product_a, "
+                   "COALESCE(consequent_name, consequent_product_id) AS product_b, pair_orders, confidence, lift "
+                   "FROM mart_product_affinity WHERE antecedent_product_id < consequent_product_id "
+                   f"ORDER BY lift DESC, pair_orders DESC, product_a, product_b LIMIT {int(top)}")
     return {"bestsellers": best, "trend": trend, "affinity": affinity}
+
+
+def _every_day(run: Runner, frame: pd.DataFrame, filters: Filters) -> pd.DataFrame:
+    """``frame`` (one row per ``date`` with data) on every calendar day of the period, days without data as 0."""
+    bounds = date_bounds(run)
+    if bounds is None:
+        return frame
+    first, last = filters.start or bounds[0], filters.end or bounds[1]
+    days = pd.DataFrame({"date": pd.date_range(first, last, freq="D").date})
+    frame = frame.assign(date=pd.to_datetime(frame["date"]).dt.date) if len(frame) else frame
+    out = days.merge(frame, on="date", how="left")
+    numeric = [c for c in out.columns if c != "date"]
+    out[numeric] = out[numeric].fillna(0.0)
+    return out
 
 
 def offers_support(run: Runner, filters: Filters) -> dict[str, pd.DataFrame]:

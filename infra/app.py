@@ -163,8 +163,16 @@ def _context(app: App) -> dict[str, Any]:
 
 
 def main() -> None:
-    """Synthesize the app for the stage in the CDK context (``cdk synth`` runs this through ``cdk.json``)."""
-    create_app().app.synth()
+    """Synthesize the app for the stage in the CDK context (``cdk synth`` runs this through ``cdk.json``); a bad
+    context value ends it with its one-line message (exit code 2), not a traceback."""
+    import sys
+
+    try:
+        lakehouse = create_app()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    lakehouse.app.synth()
 
 
 if __name__ == "__main__":

@@ -22,10 +22,9 @@ def _choices():
 
 try:
     bounds, geographies, segments = _choices()
-except EXPECTED as exc:
-    st.title("Customer Lakehouse")
-    st.error(f"The warehouse cannot be read: {exc}")
-    st.stop()
+except EXPECTED as exc:  # every page then says what it cannot read; Real time needs no warehouse
+    st.sidebar.error(f"The warehouse cannot be read: {exc}. Build it with `lakehouse batch` (or `make demo`).")
+    bounds, geographies, segments = None, [], []
 
 filters = filters_from_sidebar(bounds, geographies, segments)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
 from dashboards import queries
@@ -21,8 +22,33 @@ def _currency() -> str:
     return settings().money.reporting_currency
 
 
+#: axis and legend names of the frames' non-measure columns
+COLUMN_LABELS = {"date": "day", "month": "month", "year_month": "month", "age_band": "age band",
+                 "geography": "geography", "issue_type": "issue type", "severity": "severity",
+                 "offer_type": "offer type", "rfm_segment": "RFM segment", "activeness_segment": "activeness segment",
+                 "customer_months": "customer-months", "category": "category", "product": "product",
+                 "revenue_7d_avg": "7-day mean", "mean_probability": "mean purchase probability",
+                 "mean_predicted_clv": "mean predicted CLV", "decile": "decile", "taste": "taste",
+                 "variable": "", "value": ""}
+#: one order and one colour per severity on every page (dim_support_issue.severity_rank order)
+SEVERITY = {"low": "#9ecae1", "medium": "#4292c6", "high": "#f16913", "critical": "#a50f15"}
+SEVERITY_ORDER = {"severity": list(SEVERITY)}
+
+
 def _labels(*names: str) -> dict[str, str]:
-    return {n: measure(n).label for n in names}
+    """Axis names: every measure by its label, the frames' other columns by :data:`COLUMN_LABELS`."""
+    return {**COLUMN_LABELS, **{n: measure(n).label for n in names}}
+
+
+def _months(figure, grain: str):
+    """Months (``YYYY-MM``) as categories on the x axis, not as dates a day before each month."""
+    return figure.update_xaxes(type="category") if grain == "month" else figure
+
+
+def _percent_axis(figure, axis: str = "y"):
+    """Show a ratio axis as percentages (the cards show them so)."""
+    (figure.update_yaxes if axis == "y" else figure.update_xaxes)(tickformat=".0%")
+    return figure
 
 
 def overview(filters: Filters) -> None:
@@ -36,8 +62,9 @@ def overview(filters: Filters) -> None:
         for index, name in enumerate(queries.TREND):
             target = left if index % 2 == 0 else right
             with target:
-                chart(px.line(trend, x=grain, y=name, markers=grain == "month", labels=_labels(name),
-                              title=f"{measure(name).label} by {grain}"))
+                figure = px.line(trend, x=grain, y=name, markers=True, labels=_labels(name),
+                                 title=f"{measure(name).label} by {COLUMN_LABELS[grain]}")
+                chart(_months(_percent_axis(figure) if measure(name).format.value == "percent" else figure, grain))
 
 
 def churn(filters: Filters) -> None:
@@ -49,17 +76,26 @@ def churn(filters: Filters) -> None:
         kpis = queries.metric_frame(run, ("customers", "churned_customers", "churn_rate"), filters)
         kpi_row(kpis.iloc[0].to_dict() if len(kpis) else {}, ("customers", "churned_customers", "churn_rate"),
                 _currency(), per_row=3)
-        chart(px.density_heatmap(geo, x="age_band", y="geography", z="churn_rate", histfunc="sum",
-                                 text_auto=".1%", title="Churn rate by geography and age band",
-                                 labels={"churn_rate": "churn rate", "age_band": "age band"}))
+        rates = geo.pivot(index="geography", columns="age_band", values="churn_rate")
+        sizes = geo.pivot(index="geography", columns="age_band", values="customers").reindex_like(rates)
+        cells = [[f"{r:.1%}<br>n={n:,.0f}" if pd.notna(r) else "" for r, n in zip(rr, nn, strict=True)]
+                 for rr, nn in zip(rates.to_numpy(), sizes.to_numpy(), strict=True)]
+        heat = go.Figure(go.Heatmap(z=rates.to_numpy(), x=list(rates.columns), y=list(rates.index), text=cells,
+                                    texttemplate="%{text}", colorscale="Reds", hoverongaps=False,
+                                    colorbar={"title": {"text": "churn rate"}, "tickformat": ".0%"}))
+        heat.update_layout(title="Churn rate by geography and age band (n = customers in the cell)",
+                           xaxis_title="age band", yaxis_title="geography")
+        chart(heat)
         support = frames["support"]
-        chart(px.bar(support, x="issue_type", y="churn_rate", color="severity", barmode="group",
-                     hover_data=["customers", "churned_customers"],
-                     title="Churn rate of customers with a ticket, by issue type and severity"))
+        chart(_percent_axis(px.bar(support, x="issue_type", y="churn_rate", color="severity", barmode="group",
+                                   category_orders=SEVERITY_ORDER, color_discrete_map=SEVERITY,
+                                   hover_data=["customers", "churned_customers"], labels=_labels("churn_rate"),
+                                   title="Churn rate of customers with a ticket, by issue type and severity")))
         trend = frames["trend"]
         grain = queries.trend_grain(filters)
-        chart(px.line(trend, x=grain, y="churn_rate", markers=True, title=f"Churn rate by {grain} (snapshot of each "
-                      f"{grain}'s last day)"))
+        chart(_months(_percent_axis(px.line(trend, x=grain, y="churn_rate", markers=True, labels=_labels("churn_rate"),
+                                            title=f"Churn rate by {COLUMN_LABELS[grain]} (snapshot of its last day)")),
+                      grain))
 
 
 def value(filters: Filters) -> None:
@@ -73,17 +109,24 @@ def value(filters: Filters) -> None:
         customers = frames["customers"]
         left, right = st.columns(2)
         with left:
-            chart(px.histogram(customers, x="clv_to_date", nbins=40, title="CLV distribution (sample of customers)",
-                               labels={"clv_to_date": f"CLV to date ({_currency()})"}))
+            sampled = " (a sample)" if len(customers) >= queries.VALUE_SAMPLE else ""
+            chart(px.histogram(customers, x="clv_to_date", nbins=40, title=f"CLV distribution of customers{sampled}",
+                               labels={"clv_to_date": f"CLV to date ({_currency()})", "count": "customers"}))
         with right:
             segments = frames["segments"].sort_values("customers", ascending=False)
             chart(px.bar(segments, x="rfm_segment", y="customers", hover_data=["average_clv", "total_clv"],
-                         title="RFM segments: customers", labels={"rfm_segment": "RFM segment"}))
+                         title="RFM segments: customers", labels=_labels("customers", "average_clv", "total_clv")))
         chart(px.scatter(customers.dropna(subset=["recency_days"]), x="recency_days", y="monetary",
                          color="rfm_segment", opacity=0.6, title="Recency vs monetary (customers with an order)",
                          labels={"recency_days": "recency (days)", "monetary": f"monetary ({_currency()})"}))
-        segment_table = frames["segments"].rename(columns=_labels("customers", "total_clv", "average_clv"))
-        st.dataframe(segment_table, hide_index=True)
+        currency = _currency()
+        table = frames["segments"].sort_values("total_clv", ascending=False)
+        st.dataframe(pd.DataFrame({
+            "RFM segment": table.rfm_segment,
+            "Customers": [format_value(v, measure("customers").format) for v in table.customers],
+            f"Total CLV ({currency})": [format_value(v, measure("total_clv").format, None) for v in table.total_clv],
+            f"Average CLV ({currency})": [format_value(v, measure("average_clv").format, None)
+                                          for v in table.average_clv]}), hide_index=True)
 
 
 def engagement(filters: Filters) -> None:
@@ -99,28 +142,41 @@ def engagement(filters: Filters) -> None:
         with left:
             chart(px.funnel(steps, x="customers", y="step", title="Conversion funnel"))
         with right:
-            chart(px.bar(frames["activeness"], x="year_month", y="customers", color="activeness_segment",
-                         title="Activeness segments by month (registered customers with an active day)",
-                         labels={"year_month": "month"}))
+            chart(_months(px.bar(frames["activeness"], x="year_month", y="customers", color="activeness_segment",
+                                 title="Activeness segments by month", labels=_labels(),
+                                 category_orders={"activeness_segment": ["At Risk", "Need Attention", "Valuable",
+                                                                         "Loyal"]}), "month"))
         left, right = st.columns(2)
         with left:
-            chart(px.bar(frames["watched"], x="category", y="watch_hours", title="Most watched categories (hours)"))
+            chart(px.bar(frames["watched"], x="category", y="watch_hours", title="Most watched categories",
+                         labels=_labels("watch_hours")))
         with right:
-            chart(px.bar(frames["taste"], x="customer_months", y="taste", orientation="h",
-                         title="Taste combinations (two most-watched categories of a customer's month)"))
+            taste = px.bar(frames["taste"], x="customer_months", y="taste", orientation="h", labels=_labels(),
+                           title="Taste: a month's two most-watched categories")
+            chart(taste.update_yaxes(categoryorder="total ascending"))
 
 
 def products(filters: Filters) -> None:
     """Bestsellers, the revenue trend and the products bought together."""
     with page("Products"):
         frames = queries.products(run, filters)
-        chart(px.bar(frames["bestsellers"], x="product_revenue", y="product", color="category", orientation="h",
-                     hover_data=["units_sold"], title="Bestsellers by product revenue",
-                     labels=_labels("product_revenue")))
+        best = px.bar(frames["bestsellers"], x="product_revenue", y="product", color="category", orientation="h",
+                      hover_data=["units_sold"], title=f"Bestsellers by product revenue ({_currency()})",
+                      labels=_labels("product_revenue", "units_sold"))
+        chart(best.update_yaxes(categoryorder="total ascending"))
         trend = frames["trend"]
-        chart(px.line(trend, x="date", y=["revenue", "revenue_7d_avg"], title="Revenue by day and its 7-day mean"))
+        lines = trend.rename(columns={"revenue": "revenue", "revenue_7d_avg": "7-day mean"})
+        chart(px.line(lines, x="date", y=["revenue", "7-day mean"], markers=True, labels=_labels("revenue"),
+                      title=f"Revenue by day and its 7-day mean ({_currency()})"))
         st.subheader("Bought together (all orders; the filters do not apply)")
-        st.dataframe(frames["affinity"], hide_index=True)
+        affinity = frames["affinity"]
+        if affinity.empty:
+            st.info("No pair of products was bought together often enough to pass the affinity thresholds "
+                    "(LAKEHOUSE_BATCH__AFFINITY_MIN_PAIR_ORDERS, …_MIN_SUPPORT, …_MIN_CONFIDENCE).")
+        else:
+            st.dataframe(affinity.rename(columns={"product_a": "product A", "product_b": "product B",
+                                                  "pair_orders": "orders with both",
+                                                  "confidence": "confidence A → B"}), hide_index=True)
 
 
 def offers_support(filters: Filters) -> None:
@@ -132,12 +188,14 @@ def offers_support(filters: Filters) -> None:
                                                                    "avg_resolution_hours"), _currency(), per_row=3)
         left, right = st.columns(2)
         with left:
-            chart(px.bar(frames["offers"], x="offer_type", y="acceptance_rate", hover_data=["offers",
-                                                                                          "accepted_offers"],
-                         title="Acceptance rate by offer type"))
+            chart(_percent_axis(px.bar(frames["offers"], x="offer_type", y="acceptance_rate",
+                                       hover_data=["offers", "accepted_offers"], title="Acceptance rate by offer type",
+                                       labels=_labels("acceptance_rate", "offers", "accepted_offers"))))
         with right:
             chart(px.bar(frames["support"], x="issue_type", y="avg_resolution_hours", color="severity",
-                         barmode="group", title="Resolution time by issue type and severity (hours)"))
+                         barmode="group", category_orders=SEVERITY_ORDER, color_discrete_map=SEVERITY,
+                         labels=_labels("avg_resolution_hours", "tickets"),
+                         title="Resolution time by issue type and severity"))
 
 
 def _latest_report(home: Path) -> dict[str, Any] | None:
@@ -157,22 +215,38 @@ def _report_table(report: dict[str, Any]) -> pd.DataFrame:
 def models(filters: Filters) -> None:
     """At-risk customers with their reasons, propensity deciles and the model-vs-baseline metrics."""
     with page("Models", "Scores of the latest scoring run (fact_customer_scores): the geography and segment "
-              "filters apply, the date range does not."):
+              "filters apply, the date range does not. The models' churn is the ML definition (docs/ml.md): no "
+              "order, or an account closed, in the churn window after the run's cutoff; among customers who "
+              "have ordered. The Churn page counts account closures only, so its rate is far lower."):
+        no_scores = "No scores yet: run `lakehouse ml score` (or `make demo`) to score the customers."
         if not table_exists("fact_customer_scores"):
-            st.info("No scores yet: run `lakehouse ml score` (or `make demo`) to score the customers.")
+            st.info(no_scores)
             return
         frames = queries.models(run, filters)
         summary = frames["summary"]
         names = ("scored_customers", "average_churn_probability", "average_predicted_clv", "high_risk_customers")
         kpi_row(summary.iloc[0].to_dict() if len(summary) else {}, names, _currency())
         if summary.empty or not summary.iloc[0]["scored_customers"]:
-            st.info("No scores yet: run `lakehouse ml score` (or `make demo`) to score the customers.")
+            any_scores = queries.metric_frame(run, ("scored_customers",), Filters()).iloc[0]["scored_customers"]
+            st.info("No scored customer matches the filters." if any_scores else no_scores)
             return
         st.subheader("Customers most at risk of churning")
-        st.dataframe(frames["at_risk"], hide_index=True)
-        chart(px.bar(frames["deciles"], x="decile", y="mean_probability", hover_data=["customers",
-                                                                                      "mean_predicted_clv"],
-                     title="Purchase propensity by decile (1 = most likely)"))
+        at_risk = frames["at_risk"]
+        currency = _currency()
+        st.dataframe(pd.DataFrame({
+            "customer": at_risk.customer_id, "geography": at_risk.geography,
+            "churn probability": [format_value(v, measure("average_churn_probability").format)
+                                  for v in at_risk.churn_probability],
+            "risk band": at_risk.risk_band,
+            f"predicted CLV ({currency})": [format_value(float(v), measure("average_predicted_clv").format, None)
+                                            for v in at_risk.predicted_clv],
+            "why (the three largest pushes towards churn)": [
+                "; ".join(str(r).removeprefix("churn: ") for r in reasons if isinstance(r, str) and r)
+                for reasons in zip(at_risk.reason_1, at_risk.reason_2, at_risk.reason_3, strict=True)]}),
+            hide_index=True)
+        chart(_percent_axis(px.bar(frames["deciles"], x="decile", y="mean_probability", labels=_labels(),
+                                   hover_data=["customers", "mean_predicted_clv"],
+                                   title="Purchase propensity by decile (1 = most likely)")))
         report = _latest_report(settings().home)
         st.subheader("Model vs baselines (latest back-test)")
         if report is None:
@@ -180,7 +254,7 @@ def models(filters: Filters) -> None:
         else:
             st.caption(f"{report.get('dataset')} data, cutoff {report.get('cutoff')}, horizon "
                        f"{report.get('horizon_days')} days")
-            st.dataframe(_report_table(report), hide_index=True)
+            st.dataframe(_report_table(report).fillna(""), hide_index=True)
 
 
 def realtime(filters: Filters) -> None:
@@ -199,9 +273,16 @@ def realtime(filters: Filters) -> None:
         try:
             answer = aws_client("dynamodb", region=cfg.region).get_item(
                 TableName=cfg.names.features_table, Key={"customer_id": {"S": customer_id}}, ConsistentRead=True)
-        except (BotoCoreError, ClientError) as exc:
-            st.warning(f"The feature table cannot be read ({type(exc).__name__}: {exc}); is the embedded AWS "
-                       "running (`lakehouse aws start`)?")
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "ValidationException":
+                st.warning(f"Not a customer id the feature table can hold: {exc.response['Error'].get('Message')}")
+            else:
+                st.warning(f"The feature table cannot be read ({code or type(exc).__name__}: {exc}).")
+            return
+        except BotoCoreError as exc:
+            st.warning(f"The feature table cannot be reached ({type(exc).__name__}: {exc}): start the embedded AWS "
+                       "with `lakehouse up` (or point AWS_ENDPOINT_URL and your credentials at the stage's account).")
             return
         if "Item" not in answer:
             st.warning(f"No live features for {customer_id!r}.")

@@ -17,8 +17,9 @@ The rules mirror :mod:`lakehouse.core.metrics.sql` (the SQL the local dashboard 
   snapshot row: ``LASTNONBLANK('dim_date'[full_date], CALCULATE(COUNTROWS('t')))`` — per cell, so by month it
   is each month's last snapshot day, as ``_snapshot_days`` groups by the period; a snapshot that is not dated
   (``Source.dated``: the scoring runs) -> its latest snapshot in the filter context,
-  ``'t'[cutoff_date] = MAX('t'[cutoff_date])`` (a boolean filter is ``FILTER(ALL(col), …)``, and the ``MAX`` in it
-  is evaluated in the outer filter context: the SQL's ``MAX`` over the run dates).
+  ``VAR __latest = MAX('t'[cutoff_date]) RETURN CALCULATE(…, 't'[cutoff_date] = __latest)``: the variable is
+  evaluated in the outer filter context (the SQL's ``MAX`` over the run dates), and a boolean filter argument
+  may not hold an aggregation itself (the CALCULATE reference's restriction).
 
 Functions: https://learn.microsoft.com/dax/ (CALCULATE, KEEPFILTERS, DISTINCTCOUNTNOBLANK, SUMMARIZE, DIVIDE,
 COALESCE, LASTNONBLANK, USERELATIONSHIP).
@@ -35,7 +36,7 @@ FORMAT_STRINGS: dict[Format, str] = {
     Format.INTEGER: "#,0",
     Format.DECIMAL: "#,0.00",
     Format.MONEY: "#,0.00",
-    Format.PERCENT: "0.0%",
+    Format.PERCENT: "0.00%",
     Format.HOURS: "#,0.0",
 }
 
@@ -104,9 +105,10 @@ def base_expression(m: Measure, date_link: Relationship | None = None) -> str:
     args = filters(m)
     activate = [use_relationship(date_link)] if date_link is not None and not date_link.active else []
     args += activate
+    latest = None
     if m.source.snapshot and not m.source.dated:  # the latest snapshot the other filters leave
         latest = column_ref(m.source.table, m.source.date_column)
-        args.append(f"{latest} = MAX({latest})")
+        args.append(f"{latest} = __latest")
     elif m.source.snapshot:
         rows = f"COUNTROWS({table_ref(m.source.table)})"
         rows = f"CALCULATE({', '.join([rows, *activate])})"
@@ -116,6 +118,8 @@ def base_expression(m: Measure, date_link: Relationship | None = None) -> str:
         expr = f"CALCULATE({', '.join([expr, *args])})"
     if m.divide_by:
         expr = f"DIVIDE({expr}, {m.divide_by})"
+    if latest:  # a variable: a boolean filter may not hold an aggregation (CALCULATE's documented restriction)
+        expr = f"VAR __latest = MAX({latest}) RETURN {expr}"
     return expr
 
 

@@ -46,6 +46,14 @@ LOG_TAIL_LINES = 15
 ENV_PREFIX = "LAKEHOUSE_"
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM it when its parent dies, even by SIGKILL (Linux ``PR_SET_PDEATHSIG``,
+    prctl(2)), so a killed ``lakehouse dashboard`` never leaves Streamlit holding the port."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 class DashboardError(RuntimeError):
     """The dashboard cannot start or stopped unexpectedly; the message says what to do."""
 
@@ -207,7 +215,8 @@ class DashboardServer:
         self.log_path = self.settings.run_dir / f"dashboard-{self.port}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 (the child writes it until stop())
         self.process = subprocess.Popen(self.command(), env=env, stdin=subprocess.DEVNULL, stdout=self._log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+                                        stderr=subprocess.STDOUT, start_new_session=True,
+                                        preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         try:
             self._wait_ready()
         except BaseException:

@@ -1,7 +1,7 @@
 """Every KPI and measure the dashboards show, defined once (the rules are those of ``docs/measures.md``).
 
 The local dashboard, the QuickSight analysis and the Power BI model are generated from :data:`MEASURES`;
-``tests/core/metrics`` checks each against the marts Spark computes independently.
+``tests/lakehouse/core/metrics`` checks each against the marts Spark computes independently.
 
 Two definitions the marts leave per day and a dashboard needs over a period:
 

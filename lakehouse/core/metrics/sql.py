@@ -4,7 +4,8 @@
 ``SELECT``: one common table expression per source table (its base measures aggregated, grouped by the
 dimensions), full-outer-joined on the dimensions, ratios computed last. The SQL keeps to what both engines
 read the same way (``CASE``, ``NULLIF``, ``CAST … AS DOUBLE PRECISION``, ``FULL OUTER JOIN … USING``, ``DATE``
-literals); ``tests/core/metrics`` checks it with the project's Redshift grammar and runs it on DuckDB.
+literals); ``tests/lakehouse/core/metrics`` runs it on DuckDB and, read as Redshift SQL through the project's dialect
+layer, checks the answers are the same.
 
 Filters:
 

@@ -16,18 +16,18 @@ from lakehouse.local.dashboard_server import DEFAULT_HOST, DEFAULT_PORT, Dashboa
 
 
 class Stopped(Exception):
-    """SIGTERM (or SIGINT) arrived while the dashboard ran: stop it and exit normally."""
+    """SIGTERM, SIGINT or SIGHUP (the terminal closed) arrived while the dashboard ran: stop it, exit normally."""
 
 
 @contextmanager
 def stop_on_signals() -> Iterator[None]:
-    """Inside the block SIGTERM and SIGINT raise :class:`Stopped` (so ``with DashboardServer`` stops its child);
+    """Inside the block SIGTERM, SIGINT and SIGHUP raise :class:`Stopped` (so ``with DashboardServer`` stops its child);
     the previous handlers come back afterwards."""
 
     def raise_stopped(signum: int, frame: FrameType | None) -> None:
         raise Stopped(signal.Signals(signum).name)
 
-    previous = {sig: signal.signal(sig, raise_stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous = {sig: signal.signal(sig, raise_stopped) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     try:
         yield
     finally:

@@ -78,8 +78,8 @@ def test_a_snapshot_that_is_not_dated_reads_its_latest_run() -> None:
     source = Source("fact_customer_scores", "cutoff_date", date_is_key=False, customer_key_column=None,
                     snapshot=True, dated=False)
     assert dax.expression(m(A.AVERAGE, source, "predicted_clv")) == (
-        "CALCULATE(AVERAGE('fact_customer_scores'[predicted_clv]), "
-        "'fact_customer_scores'[cutoff_date] = MAX('fact_customer_scores'[cutoff_date]))")
+        "VAR __latest = MAX('fact_customer_scores'[cutoff_date]) RETURN "
+        "CALCULATE(AVERAGE('fact_customer_scores'[predicted_clv]), 'fact_customer_scores'[cutoff_date] = __latest)")
 
 
 def test_ratio_of_counts_coalesces_the_numerator_like_the_sql() -> None:
@@ -93,4 +93,4 @@ def test_ratio_keeps_an_average_numerator_blank() -> None:
 
 def test_format_strings_cover_every_format() -> None:
     assert set(dax.FORMAT_STRINGS) == set(F)
-    assert dax.FORMAT_STRINGS[F.PERCENT] == "0.0%"
+    assert dax.FORMAT_STRINGS[F.PERCENT] == "0.00%"  # two decimals, as the local dashboard shows

@@ -54,7 +54,7 @@ def _streamlit_children(proc: subprocess.Popen[str]) -> list[psutil.Process]:
     return [p for p in psutil.Process(proc.pid).children(recursive=True) if "streamlit" in " ".join(p.cmdline())]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=["SIGTERM", "Ctrl-C", "SIGHUP"])
 def test_dashboard_serves_until_stopped_and_takes_its_child_along(home: Path, app: Path, sig: signal.Signals) -> None:
     """Seen failing without the signal handler: SIGTERM ended the CLI at once and Streamlit (in its own session)
     went on serving the port as an orphan."""
@@ -73,6 +73,23 @@ def test_dashboard_serves_until_stopped_and_takes_its_child_along(home: Path, ap
     assert "dashboard stopped" in out and "Traceback" not in err
     psutil.wait_procs(children, timeout=5)
     assert not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children)
+    assert health(url) is None
+
+
+def test_a_killed_dashboard_command_takes_its_child_along(home: Path, app: Path) -> None:
+    """SIGKILL leaves no handler to run: the child is tied to its parent's death (PR_SET_PDEATHSIG). Seen failing
+    without it (reviewer): Streamlit went on under PID 1 holding the port, and the next start said it was taken."""
+    proc = _start(home, "--port", "0", "--app", str(app))
+    try:
+        url = _url_of(proc)
+        children = _streamlit_children(proc)
+        proc.kill()
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    _, alive = psutil.wait_procs(children, timeout=15)
+    assert not [c for c in alive if c.status() != psutil.STATUS_ZOMBIE]
     assert health(url) is None
 
 
