@@ -2,8 +2,8 @@
 
 Debian's ``chromium`` (``make browser`` installs it; Playwright's own browser download cannot run here) with
 the flags of ``../shared/DESIGN.md`` §4. :func:`wait_drawn` waits until a dashboard page is drawn: its
-``page-done: <title>`` marker (written by :func:`dashboards.app.ui.page` after everything else) is shown and
-every Plotly chart on it has drawn its SVG.
+``page-done: <title>`` marker (written by :func:`dashboards.app.ui.page` after everything else) is shown, no
+element of a previous run is left (Streamlit's ``data-stale``), and every Plotly chart on it has drawn its SVG.
 """
 
 from __future__ import annotations
@@ -56,9 +56,12 @@ def wait_drawn(page: Any, title: str, timeout_ms: float = 60_000) -> float:
     seconds waited. Raises Playwright's ``TimeoutError`` when it is not drawn in time."""
     started = time.perf_counter()
     page.get_by_text(f"page-done: {title} ").wait_for(timeout=timeout_ms)
+    # during a rerun (a filter changed) Streamlit keeps the previous run's elements, marked data-stale="true",
+    # until the script replaces them: the page is drawn once none is stale and every chart has its SVG
     page.wait_for_function(
-        "() => [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
-        ".every(c => c.querySelector('.main-svg'))", timeout=timeout_ms)
+        "() => !document.querySelector('[data-stale=\"true\"]') && "
+        "[...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')].every(c => c.querySelector('.main-svg'))",
+        timeout=timeout_ms)
     return time.perf_counter() - started
 
 

@@ -35,8 +35,10 @@ from infra.components.ingest_function import CODE_EXCLUDES, HANDLER
 SOURCES = build.Sources()
 CORE = SOURCES.root / "lakehouse" / "core"
 LOCAL_TOOLING = ("moto", "typer", "rich", "duckdb", "pyspark", "pandas", "pyarrow", "numpy", "sqlglot", "psutil")
-#: Core modules the layer cannot import, and what they need: they serve the Glue jobs and the local tooling.
-NOT_FOR_THE_LAYER = {"lakehouse.core.warehouse.dialect": "sqlglot", "lakehouse.core.warehouse.formats": "sqlglot"}
+#: Core modules the layer cannot import, and what they need: they serve the Glue jobs, the local tooling and the CDK
+#: app (the QuickSight datasets read the warehouse DDL with sqlglot at synth time).
+NOT_FOR_THE_LAYER = {"lakehouse.core.warehouse.dialect": "sqlglot", "lakehouse.core.warehouse.formats": "sqlglot",
+                     "lakehouse.core.metrics.quicksight": "sqlglot"}
 
 
 def _files(package: Path, prefix: str) -> set[str]:
