@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from rich.console import Console
 
-from lakehouse.core.aws.clients import aws_client, reset_clients
-from lakehouse.core.config import Settings
-from lakehouse.local.demo import Demo, DemoOptions, DemoReport
+if TYPE_CHECKING:  # the Glue test environment loads this plugin too, and has neither rich nor the local tooling
+    from rich.console import Console
+
+    from lakehouse.core.config import Settings
+    from lakehouse.local.demo import DemoReport
 
 #: where the browser tests leave their screenshots (gitignored): test artifacts, not committed
 ARTIFACTS = Path(__file__).resolve().parents[1] / ".pytest-artifacts" / "dashboard"
@@ -26,6 +27,8 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / ".pytest-artifacts" / "dashboa
 def live_scores(settings: Settings) -> dict[str, dict]:
     """The customer items of the features table that carry a ``scores`` map (read while the emulator runs)."""
     from boto3.dynamodb.types import TypeDeserializer
+
+    from lakehouse.core.aws.clients import aws_client
 
     table, found, start = settings.names.features_table, {}, None
     client = aws_client("dynamodb", region=settings.region)
@@ -40,39 +43,44 @@ def live_scores(settings: Settings) -> dict[str, dict]:
             return found
 
 
-class ReadingDemo(Demo):
+def reading_demo(settings: Settings, options: Any, console: Console) -> Any:
     """The demo plus two last stages that read the live items and the Real time page while the emulator runs."""
+    from lakehouse.local.demo import Demo
 
-    live_scores: dict[str, dict]
-    realtime: dict[str, Any]
+    class ReadingDemo(Demo):
+        live_scores: dict[str, dict]
+        realtime: dict[str, Any]
 
-    @property
-    def stages(self):
-        return [*super().stages, ("read live scores", self._read), ("browse the real-time page", self._browse)]
+        @property
+        def stages(self):
+            return [*super().stages, ("read live scores", self._read), ("browse the real-time page", self._browse)]
 
-    def _read(self) -> dict:
-        self.live_scores = live_scores(self.settings)
-        return {}
+        def _read(self) -> dict:
+            self.live_scores = live_scores(self.settings)
+            return {}
 
-    def _browse(self) -> dict:
-        from lakehouse.local.browser import browser_page, errors_on, metrics_on, wait_drawn
-        from lakehouse.local.dashboard_server import DashboardServer
+        def _browse(self) -> dict:
+            from lakehouse.local.browser import browser_page, errors_on, metrics_on, wait_drawn
+            from lakehouse.local.dashboard_server import DashboardServer
 
-        customer_id = next(cid for cid, item in sorted(self.live_scores.items())  # a buyer, scored for churn
-                           if item["scores"].get("churn_probability") is not None and item["features"].get("orders"))
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        with DashboardServer(self.settings, port=0) as url, browser_page() as page:
-            page.goto(f"{url}/realtime")
-            wait_drawn(page, "Real time")
-            field_box = page.get_by_label("Customer id (user id or anonymous id)")
-            field_box.fill(customer_id)
-            field_box.press("Enter")
-            page.get_by_text("The stored item").wait_for(timeout=60_000)
-            wait_drawn(page, "Real time")
-            page.screenshot(path=str(ARTIFACTS / "realtime.png"), full_page=True)
-            self.realtime = {"customer_id": customer_id, "cards": metrics_on(page), "errors": errors_on(page),
-                             "text": page.inner_text("body")}
-        return {}
+            customer_id = next(cid for cid, item in sorted(self.live_scores.items())  # a buyer, scored for churn
+                               if item["scores"].get("churn_probability") is not None
+                               and item["features"].get("orders"))
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            with DashboardServer(self.settings, port=0) as url, browser_page() as page:
+                page.goto(f"{url}/realtime")
+                wait_drawn(page, "Real time")
+                field_box = page.get_by_label("Customer id (user id or anonymous id)")
+                field_box.fill(customer_id)
+                field_box.press("Enter")
+                page.get_by_text("The stored item").wait_for(timeout=60_000)
+                wait_drawn(page, "Real time")
+                page.screenshot(path=str(ARTIFACTS / "realtime.png"), full_page=True)
+                self.realtime = {"customer_id": customer_id, "cards": metrics_on(page), "errors": errors_on(page),
+                                 "text": page.inner_text("body")}
+            return {}
+
+    return ReadingDemo(settings, options, console)
 
 
 @dataclass
@@ -87,6 +95,12 @@ class DemoRun:
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     """``lakehouse demo`` on a small data set with its own embedded AWS (the session's endpoint hidden from it)."""
+    from rich.console import Console
+
+    from lakehouse.core.aws.clients import reset_clients
+    from lakehouse.core.config import Settings
+    from lakehouse.local.demo import DemoOptions
+
     settings = Settings(home=tmp_path_factory.mktemp("demo") / "home", stage="demotest")
     console = Console(record=True, width=120)
     with pytest.MonkeyPatch.context() as patch:
@@ -96,7 +110,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
             patch.setenv(key, "testing")
         reset_clients()
         # 100 days: the ML stage needs 90 (history before its back-test window and the window itself)
-        demo = ReadingDemo(settings, DemoOptions(customers=150, days=100, keep_running=False), console)
+        demo = reading_demo(settings, DemoOptions(customers=150, days=100, keep_running=False), console)
         report = demo.run()
     reset_clients()
     return DemoRun(settings, report, console, demo.live_scores, demo.realtime)
