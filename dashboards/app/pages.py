@@ -110,15 +110,18 @@ def value(filters: Filters) -> None:
         left, right = st.columns(2)
         with left:
             sampled = " (a sample)" if len(customers) >= queries.VALUE_SAMPLE else ""
-            chart(px.histogram(customers, x="clv_to_date", nbins=40, title=f"CLV distribution of customers{sampled}",
-                               labels={"clv_to_date": f"CLV to date ({_currency()})", "count": "customers"}))
+            histogram = px.histogram(customers, x="clv_to_date", nbins=40,
+                                     title=f"CLV distribution of customers{sampled}",
+                                     labels={"clv_to_date": f"CLV to date ({_currency()})"})
+            chart(histogram.update_yaxes(title="customers"))
         with right:
             segments = frames["segments"].sort_values("customers", ascending=False)
             chart(px.bar(segments, x="rfm_segment", y="customers", hover_data=["average_clv", "total_clv"],
                          title="RFM segments: customers", labels=_labels("customers", "average_clv", "total_clv")))
         chart(px.scatter(customers.dropna(subset=["recency_days"]), x="recency_days", y="monetary",
                          color="rfm_segment", opacity=0.6, title="Recency vs monetary (customers with an order)",
-                         labels={"recency_days": "recency (days)", "monetary": f"monetary ({_currency()})"}))
+                         labels={**_labels(), "recency_days": "recency (days)",
+                                 "monetary": f"monetary ({_currency()})"}))
         currency = _currency()
         table = frames["segments"].sort_values("total_clv", ascending=False)
         st.dataframe(pd.DataFrame({
