@@ -89,7 +89,9 @@ def _customer_filter(filters: Filters, id_column: str, key_column: str | None) -
 
 
 def _snapshot_day(filters: Filters) -> str:
-    """The snapshot of the period's last day that has one (as the metrics layer's snapshot measures read)."""
+    """The snapshot of the period's last day that has one (as the metrics layer's snapshot measures read): a month
+    end or the batch's as-of day, ``fact_customer_metrics`` being a monthly snapshot; NULL (no rows) for a period
+    that holds neither."""
     where = []
     if filters.start:
         where.append(f"snapshot_date >= {literal(filters.start)}")

@@ -1,6 +1,7 @@
 """The curated zone as DuckDB views, for point-in-time queries (thin I/O).
 
-Every curated table is read from ``<lake>/curated/<table>/event_date=.../*.parquet``: a local lake straight by
+Every curated table is read from the files of its current partition versions (the table's manifest,
+:mod:`lakehouse.core.lake.tables`; a legacy table's ``event_date=.../*.parquet``): a local lake straight by
 DuckDB's Parquet reader, an ``s3://`` lake through pyarrow's S3 file system (DuckDB 2.0 cannot load ``httpfs``
 offline; pyarrow honours ``AWS_ENDPOINT_URL``). Only the columns in :data:`COLUMNS` are read. A table without
 files (a lake that never saw a refund) is an empty table of the same columns, so every query runs.
@@ -10,8 +11,6 @@ The exchange rates come from the lake's rate CSV (``settings.money.rates_key``),
 
 from __future__ import annotations
 
-import glob
-import os
 from collections.abc import Iterable
 from datetime import date
 
@@ -19,6 +18,7 @@ import duckdb
 import pandas as pd
 
 from lakehouse.core.config import Settings
+from lakehouse.core.lake import tables as lake_tables
 from lakehouse.core.lake.layout import LakeLayout
 from lakehouse.core.lake.storage import LakeStorage
 from lakehouse.core.money import RateTable
@@ -61,23 +61,27 @@ def _empty(columns: Iterable[tuple[str, str]]) -> str:
     return "SELECT " + ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in columns) + " WHERE FALSE"
 
 
+def _current_files(layout: LakeLayout, table: str) -> list[str]:
+    """Keys (relative to the lake root) of the current data files of a curated table."""
+    storage = LakeStorage(layout)
+    state = lake_tables.current(storage, layout.curated_table(table))
+    return sorted(f.key for f in lake_tables.files(storage, state))
+
+
 def _local_files(layout: LakeLayout, table: str) -> list[str]:
-    root = layout.path(layout.curated_table(table))
-    return sorted(glob.glob(os.path.join(root, "event_date=*", "*.parquet")))
+    return [layout.path(key) for key in _current_files(layout, table)]
 
 
 def _s3_table(layout: LakeLayout, table: str, columns: list[str]):
     import pyarrow.dataset as ds
     from pyarrow import fs
 
-    uri = layout.uri(layout.curated_table(table))
-    filesystem, path = fs.FileSystem.from_uri(uri)
-    try:
-        dataset = ds.dataset(path, filesystem=filesystem, format="parquet", partitioning="hive")
-    except FileNotFoundError:
+    keys = _current_files(layout, table)
+    if not keys:
         return None
-    if not dataset.files:
-        return None
+    filesystem, _ = fs.FileSystem.from_uri(layout.uri(layout.curated_table(table)))
+    dataset = ds.dataset([f"{layout.bucket}/{layout.key(k)}" for k in keys], filesystem=filesystem,
+                         format="parquet")
     return dataset.to_table(columns=[c for c in columns if c in dataset.schema.names])
 
 

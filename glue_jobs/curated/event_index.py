@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from glue_jobs.common.lakefs import data_files, delete_prefix, partition_values
+from glue_jobs.common.lakefs import data_files, delete_prefix, partition_values, read_table
 from lakehouse.core.aws.clients import aws_client
 from lakehouse.core.job_state import write_json
 from lakehouse.core.lake.storage import LakeStorage
@@ -62,8 +62,9 @@ def ensure_index(spark: SparkSession, storage: LakeStorage, events_rel: str) -> 
     layout = storage.layout
     delete_prefix(layout, INDEX)
     indexed = 0
-    if partition_values(storage, events_rel, "event_date"):
-        events = spark.read.parquet(layout.uri(events_rel)).select(
+    current = read_table(spark, storage, events_rel)  # the current partition versions (lakehouse.core.lake.tables)
+    if current is not None:
+        events = current.select(
             "event_id", "event_date", "raw_object", F.lit(None).cast("string").alias("run_id")).persist()
         indexed = events.count()
         _write(events, layout.uri(INDEX))

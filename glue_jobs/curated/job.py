@@ -6,14 +6,18 @@
    (:mod:`glue_jobs.curated.raw_objects`);
 3. keep one row per event id in the batch, and drop ids an earlier run already curated, whatever their date
    (the event id index, :mod:`glue_jobs.curated.event_index`);
-4. rewrite each touched ``event_date`` partition of every curated table as dedup(existing + new);
+4. rewrite each touched ``event_date`` partition of every curated table as dedup(existing + new), into a new
+   version folder, then switch the table's manifest to it (:mod:`glue_jobs.curated.writer`);
 5. recompute sessions around the touched dates; append the run's new ids to the event id index; register
-   tables/partitions in the Glue Data Catalog;
-6. commit: write the run record (which is what marks the raw objects processed, unreadable ones included).
+   tables/partitions in the Glue Data Catalog (locations switched to the new versions);
+6. commit: write the run record (which is what marks the raw objects processed, unreadable ones included);
+7. vacuum: delete partition versions replaced (or orphaned) longer than the retention ago
+   (:mod:`glue_jobs.curated.vacuum`).
 
 A crash before step 6 leaves no record, so the next run takes the same raw objects again and, because
 every write in step 4-5 is an idempotent partition rewrite or an append the next run ignores for its own raw
-objects, converges to the same tables.
+objects, converges to the same tables. A crash at any point leaves every table as it was before or after its
+manifest switch, never half a partition (tests/glue_jobs/curated/test_partition_commits.py kills runs to check).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from glue_jobs.common.catalog import register_table
-from glue_jobs.common.lakefs import delete_prefix, partition_values
+from glue_jobs.common.lakefs import delete_prefix
 from glue_jobs.common.progress import Progress, Steps
 from glue_jobs.curated.dedup import dedup_batch, drop_already_curated
 from glue_jobs.curated.event_index import append_ids, compact, curated_ids, ensure_index
@@ -36,10 +40,12 @@ from glue_jobs.curated.parse import SKEW_NOT_CORRECTED, accepted_events, parse_l
 from glue_jobs.curated.raw_objects import Unreadable, find_unreadable, write_dead_letters
 from glue_jobs.curated.report import CuratedReport, TableWrite
 from glue_jobs.curated.sessions import sessionize
-from glue_jobs.curated.tables import EVENT_TABLES, PARTITION, SESSIONS
+from glue_jobs.curated.tables import EVENT_TABLES, EVENTS_READ_SCHEMA, PARTITION, SESSIONS, upgrade_events
+from glue_jobs.curated.vacuum import vacuum
 from glue_jobs.curated.writer import merge_partitions, partition_counts_of, read_partitions
 from lakehouse.core.config import Settings
 from lakehouse.core.job_state import commit_run, new_run_id, processed_raw_objects
+from lakehouse.core.lake import tables as lake_tables
 from lakehouse.core.lake.raw import encode_lines
 from lakehouse.core.lake.storage import LakeStorage, StoredObject
 
@@ -135,10 +141,11 @@ def _sessions(spark: SparkSession, storage: LakeStorage, settings: Settings, dat
               run_id: str) -> tuple[TableWrite, StructType]:
     """Recompute sessions starting on a touched date or the day before, from the curated events around them."""
     table_rel = storage.layout.curated_table("events")
-    existing = partition_values(storage, table_rel, PARTITION)
-    window = sorted(d.isoformat() for d in _days_around(dates, 2, 1) if d.isoformat() in existing)
+    state = lake_tables.current(storage, table_rel)
+    window = sorted(d.isoformat() for d in _days_around(dates, 2, 1) if d.isoformat() in state.partitions)
     rewrite = sorted(d.isoformat() for d in _days_around(dates, 1, 0))
-    events = read_partitions(spark, storage.layout, table_rel, window)
+    events = upgrade_events(read_partitions(spark, storage, table_rel, window, schema=EVENTS_READ_SCHEMA,
+                                            state=state))  # old and new events files alike
     sessions = sessionize(events, settings.batch.session_gap_minutes).where(
         F.col(PARTITION).isin(*[date.fromisoformat(d) for d in rewrite]))
     written = merge_partitions(spark, storage, SESSIONS, sessions, keys=["session_id"], order=[], run_id=run_id,
@@ -159,7 +166,7 @@ def run_raw_to_curated(spark: SparkSession, settings: Settings, *, lines: DataFr
     storage = LakeStorage(settings.lake, region=settings.region)
     configure(spark, storage)
     steps = ["read raw objects", "validate", "deduplicate", *[t.name for t in EVENT_TABLES], SESSIONS,
-             "event id index", "catalog", "commit"]
+             "event id index", "catalog", "commit", "vacuum"]
     progress = Steps(steps, on_progress)
     step = progress.start
 
@@ -250,8 +257,12 @@ def run_raw_to_curated(spark: SparkSession, settings: Settings, *, lines: DataFr
         for name, write in report.tables.items():
             if not write.partitions or schemas.get(name) is None:
                 continue
+            state = lake_tables.current(storage, storage.layout.curated_table(name))
+            locations = {d: storage.layout.uri(state.dir_rel(d)) for d in write.partitions if d in state.partitions}
+            removed = {r.partition for r in state.retired if r.partition not in state.partitions}
             update = register_table(settings.names.glue_database, name, storage.layout.uri(
-                storage.layout.curated_table(name)), schemas[name], PARTITION, write.partitions, settings.region)
+                storage.layout.curated_table(name)), schemas[name], PARTITION, locations, settings.region,
+                removed=removed)
             report.catalog_tables += 1
             report.catalog_partitions_added += update.partitions_added
 
@@ -259,6 +270,9 @@ def run_raw_to_curated(spark: SparkSession, settings: Settings, *, lines: DataFr
     report.seconds = time.monotonic() - started
     commit_run(storage, run_id, keys, report.as_dict())
     new.unpersist()
+    step("vacuum")
+    retention = timedelta(days=settings.batch.partition_version_retention_days)
+    vacuum(storage, [t.name for t in EVENT_TABLES] + [SESSIONS], retention, run_id, region=settings.region)
     progress.finish()
     return report
 

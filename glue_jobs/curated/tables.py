@@ -22,7 +22,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from glue_jobs.curated.parse import AMOUNT, QUANTITY
-from glue_jobs.curated.rules import lit, number, stripped
+from glue_jobs.curated.rules import in_list, lit, number, stripped
 from lakehouse.core.commerce import (
     AMOUNT_PRECEDENCE,
     ORDER_CANCELLED,
@@ -64,12 +64,13 @@ CHANNEL_MAX_CHARS = 64
 
 
 def event_channel() -> Column:
-    """Where an event happened: its ``context.channel`` when the source sent one, else the source.
+    """Where an event happened (over curated ``events``): its ``context_channel`` (``context.channel`` as sent)
+    when the source sent one, else the source.
 
     ``context`` is free-form, so a channel longer than :data:`CHANNEL_MAX_CHARS` names no channel (the source
     stands in): one client's overlong value must not make ``dim_channel`` unloadable for everyone.
     """
-    channel = F.expr(stripped("from_json(context, 'map<string,string>')['channel']"))
+    channel = F.col("context_channel")
     named = F.when(F.length(channel).between(1, CHANNEL_MAX_CHARS), channel)
     return F.coalesce(named, F.col("source"), F.lit("unknown"))
 
@@ -146,18 +147,163 @@ def _money(name: str, *, non_negative: bool = True) -> Column:
     return F.expr(f"CAST({amount_sql(name, non_negative=non_negative)} AS {MONEY})")
 
 
+#: property keys a typed curated column holds, per track event name (the table that holds them in brackets);
+#: ``events.product_id`` holds ``product_id`` for every event. Everything else goes to ``events.extra``.
+_PRODUCT_KEYS = ("product_id", "name", "category", "price", "quantity", "cart_id")  # product_events
+_TICKET_KEYS = ("ticket_id", "issue_type", "severity", "channel", "resolution_hours", "satisfaction")
+TYPED_PROPERTIES: dict[str, tuple[str, ...]] = {
+    **{name: _PRODUCT_KEYS for name in PRODUCT_EVENTS},
+    ORDER_COMPLETED: ("order_id", "total", "revenue", "subtotal", "shipping", "tax", "discount", "currency",
+                      "coupon"),  # orders; ``products`` too when order_lines holds every key of every line
+    ORDER_UPDATED: ("order_id", "currency"),  # order_changes (amounts stay: order_value is one of them)
+    ORDER_CANCELLED: ("order_id", "currency"),
+    ORDER_REFUNDED: ("order_id", "currency"),  # refunds (amounts and refunded products stay)
+    "Ticket Opened": _TICKET_KEYS, "Ticket Resolved": _TICKET_KEYS,  # support_tickets
+    "Offer Sent": ("offer_id", "offer_type", "channel"),  # offers (``accepted`` only on responses)
+    "Offer Responded": ("offer_id", "offer_type", "channel", "accepted"),
+    "Content Watched": ("content_id", "title", "app", "category", "duration_seconds"),  # content_watched
+    "Account Snapshot": ("product_type", "balance", "num_products"),  # account_snapshots
+    "Account Closed": ("reason", "product_type"),  # account_closures
+}
+#: keys of an Order Completed product line that ``order_lines`` holds (``price``, else ``unit_price``)
+TYPED_LINE_KEYS = ("product_id", "name", "sku", "category", "quantity", "price", "unit_price")
+#: identify traits ``customers`` holds (and every trait set to null: ``traits_cleared``)
+TYPED_TRAITS = ("name", "email", "age", "gender", "geography", "city", "signup_date")
+#: the JSON objects of an event whose leftover keys ``events.extra`` keeps, under ``<object>.<key>``
+EXTRA_SOURCES = ("properties", "traits", "context", "integrations")
+#: columns of earlier versions of ``events`` that this one no longer writes (:func:`upgrade_events` reads them)
+LEGACY_EVENT_COLUMNS = ("message_id", "properties", "traits", "context", "integrations")
+#: legacy columns of a timestamp type
+_LEGACY_TIMESTAMPS = ("original_ts",)
+#: Spark SQL type of every column of ``events`` (without the partition column ``event_date``); a test checks it
+#: against :func:`events_table`
+EVENTS_SCHEMA = ("event_id string, event_type string, event_name string, page_name string, page_category string, "
+                 "customer_id string, user_id string, anonymous_id string, previous_id string, group_id string, "
+                 "event_ts timestamp, skew_correction_micros bigint, sent_at timestamp, received_at timestamp, "
+                 "source string, context_channel string, product_id string, extra map<string,string>, "
+                 "schema_version int, raw_object string")
+#: how curated ``events`` of any version is read: :data:`EVENTS_SCHEMA`, the legacy JSON columns and the partition
+#: column (a file lacking a column reads it as NULL; then :func:`upgrade_events`)
+EVENTS_READ_SCHEMA = (EVENTS_SCHEMA + ", " + ", ".join(f"{c} string" for c in LEGACY_EVENT_COLUMNS)
+                      + ", " + ", ".join(f"{c} timestamp" for c in _LEGACY_TIMESTAMPS) + f", {PARTITION} date")
+_EMPTY_MAP = "cast(map() AS map<string,string>)"
+
+
+def events_columns() -> list[tuple[str, str]]:
+    """(name, Spark SQL type) of every column of curated ``events``, the partition column last."""
+    return [tuple(c.split(" ", 1)) for c in EVENTS_SCHEMA.split(", ")] + [(PARTITION, "date")]  # type: ignore[misc]
+
+
+def _object_map(json_text: str) -> str:
+    """SQL: a JSON object's text as a map (values as text: objects and arrays as JSON text); empty when none."""
+    return f"coalesce(from_json({json_text}, 'map<string,string>'), {_EMPTY_MAP})"
+
+
+def _typed_property_keys_sql() -> str:
+    """SQL: the property keys typed columns hold for this row's event (:data:`TYPED_PROPERTIES`)."""
+    by_keys: dict[tuple[str, ...], list[str]] = {}
+    for name, keys in TYPED_PROPERTIES.items():
+        by_keys.setdefault(("product_id", *keys), []).append(name)
+    cases = " ".join(f"WHEN event_name IN {in_list(names)} THEN array({', '.join(lit(k) for k in keys)})"
+                     for keys, names in by_keys.items())
+    return f"(CASE WHEN event_type = 'track' THEN CASE {cases} ELSE array('product_id') END " \
+           "ELSE array('product_id') END)"
+
+
+def _lines_typed_sql(props: str) -> str:
+    """SQL: true when an Order Completed event's ``products`` are all objects whose every key order_lines holds
+    (one of ``price`` and ``unit_price``, as a line is read by the commerce rule)."""
+    lines = f"from_json({props}['products'], 'array<map<string,string>>')"
+    keys = "array(" + ", ".join(lit(k) for k in TYPED_LINE_KEYS) + ")"
+    line_ok = (f"l IS NOT NULL AND size(array_except(map_keys(l), {keys})) = 0 "
+               "AND NOT (map_contains_key(l, 'price') AND map_contains_key(l, 'unit_price'))")
+    return f"(event_name = {lit(ORDER_COMPLETED)} AND coalesce(forall({lines}, l -> {line_ok}), false))"
+
+
+def extra_sql(properties: str = "properties", traits: str = "traits", context: str = "context",
+              integrations: str = "integrations") -> str:
+    """SQL: ``events.extra`` from the event's JSON objects (text columns): the keys no typed column holds, as a
+    map ``'<object>.<key>' -> value as text`` (objects and arrays as JSON text, JSON null as NULL); NULL when
+    nothing is left.
+
+    Typed elsewhere: ``properties.product_id`` (``events.product_id``), the keys of :data:`TYPED_PROPERTIES` for
+    the event, an Order Completed's ``products`` when :data:`TYPED_LINE_KEYS` hold every line, an identify
+    call's :data:`TYPED_TRAITS` and cleared traits (``customers``), ``context.channel`` (``context_channel``).
+    """
+    props = _object_map(properties)
+    typed = _typed_property_keys_sql()
+    lines_typed = _lines_typed_sql(props)
+    parts = {
+        "properties": f"map_filter({props}, (k, v) -> NOT array_contains({typed}, k) "
+                      f"AND NOT (k = 'products' AND {lines_typed}))",
+        "traits": f"map_filter({_object_map(traits)}, (k, v) -> event_type <> 'identify' "
+                  f"OR NOT (v IS NULL OR k IN {in_list(TYPED_TRAITS)}))",
+        "context": f"map_filter({_object_map(context)}, (k, v) -> k <> 'channel')",
+        "integrations": _object_map(integrations),
+    }
+    merged = "map_concat(" + ", ".join(f"transform_keys({sql}, (k, v) -> concat({lit(name + '.')}, k))"
+                                       for name, sql in parts.items()) + ")"
+    return f"(CASE WHEN size({merged}) > 0 THEN {merged} END)"
+
+
+def _context_channel(context: str = "context") -> Column:
+    channel = F.expr(stripped(f"from_json({context}, 'map<string,string>')['channel']"))
+    return F.when(F.length(channel) > 0, channel)
+
+
+def _skew_correction_micros() -> Column:
+    return F.unix_micros("event_ts") - F.unix_micros("original_ts")
+
+
+def _typed_from_json() -> dict[str, Column]:
+    """The columns of ``events`` read from the event's JSON text columns and its client time."""
+    return {"context_channel": _context_channel(), "product_id": F.get_json_object("properties", "$.product_id"),
+            "extra": F.expr(extra_sql()), "skew_correction_micros": _skew_correction_micros()}
+
+
 def events_table(events: DataFrame) -> DataFrame:
     """All accepted events (the conformed activity log): one row per event id; key ``event_id``.
 
-    ``properties``, ``traits``, ``context`` and ``integrations`` stay JSON text (the audit copy, unknown keys
-    kept; numbers as Spark's JSON reader prints them, so read amounts from the typed tables); times are UTC.
-    ``page_name``/``page_category`` are a page's or a screen's; ``previous_id`` is an alias call's,
-    ``group_id`` a group call's. Ids are as sent (``customer_id`` = ``user_id``, else ``anonymous_id``).
+    Compact (about a third of the raw gzip it comes from, docs/batch.md): typed columns for what any reader
+    takes from an event, and what no typed column of a curated table holds in one map, ``extra``
+    (:func:`extra_sql`: ``'properties.url' -> '/deals'``, ``'context.library' -> '{"name":...}'``). The full
+    original of every event is the raw zone's line: ``raw_object`` names its object and ``event_id`` finds the
+    line (the message id, else a hash of the payload; ``message_id`` is not kept). ``context_channel`` is
+    ``context.channel`` as sent (stripped; NULL when none), ``product_id`` the text of ``properties.product_id``.
+    ``page_name``/``page_category`` are a page's or a screen's; ``previous_id`` is an alias call's, ``group_id`` a
+    group call's. Ids are as sent (``customer_id`` = ``user_id``, else ``anonymous_id``); times are UTC;
+    ``skew_correction_micros`` is how far the clock-skew correction moved the client's time (``event_ts`` minus
+    the client's ``timestamp``, in microseconds; 0 when not corrected). Columns: :data:`EVENTS_SCHEMA`.
     """
-    return events.select("event_id", "message_id", "event_type", "event_name", "page_name", "page_category",
-                         "customer_id", "user_id", "anonymous_id", "previous_id", "group_id", "event_ts",
-                         "original_ts", "sent_at", "received_at", "source", "properties", "traits", "context",
-                         "integrations", "schema_version", "raw_object", PARTITION)
+    typed = _typed_from_json()
+    return events.select("event_id", "event_type", "event_name", "page_name", "page_category", "customer_id",
+                         "user_id", "anonymous_id", "previous_id", "group_id", "event_ts",
+                         typed["skew_correction_micros"].alias("skew_correction_micros"), "sent_at", "received_at",
+                         "source", *[typed[c].alias(c) for c in ("context_channel", "product_id", "extra")],
+                         "schema_version", "raw_object", PARTITION)
+
+
+def upgrade_events(frame: DataFrame) -> DataFrame:
+    """Curated ``events`` rows of any version with this version's columns (:data:`EVENTS_SCHEMA` + partition).
+
+    Rows an earlier version wrote (JSON text ``properties``, ``traits``, ``context``, ``integrations``,
+    ``message_id`` and ``original_ts``: :data:`LEGACY_EVENT_COLUMNS`) get ``context_channel``, ``product_id``,
+    ``extra`` and ``skew_correction_micros`` computed from them as :func:`events_table` computes them; in a frame
+    read with :data:`EVENTS_READ_SCHEMA` (old and new files together) each row keeps its own values. A frame
+    without the legacy columns is returned as it is.
+    """
+    if "properties" not in frame.columns:
+        return frame
+    present = set(frame.columns)
+    typed = _typed_from_json()
+    out = []
+    for name, kind in events_columns():
+        if name in typed:
+            value = F.coalesce(F.col(name), typed[name]) if name in present else typed[name]
+        else:
+            value = F.col(name) if name in present else F.lit(None)
+        out.append(value.cast(kind).alias(name))
+    return frame.select(*out)
 
 
 def _named(events: DataFrame, *names: str) -> DataFrame:

@@ -1,24 +1,33 @@
-"""Idempotent partition writes: a touched partition is rewritten as dedup(existing rows + new rows).
+"""Idempotent, crash-safe partition writes: a touched partition is rewritten as dedup(existing rows + new rows)
+into a new version folder, and the table's manifest switched to it in one write.
 
 Rewriting whole partitions makes a run safe to repeat (after a crash the same raw objects give the same
 partitions), compacts partitions that late events touch again, and keeps files large: each rewritten
 partition is one Spark task, split only above ``target_file_rows`` rows per file.
 
-Spark cannot overwrite a path it is reading, so partitions that already hold data are first written to
-``curated/_staging/<run_id>/<table>`` and then swapped in with a dynamic partition overwrite.
+Commit protocol (:mod:`lakehouse.core.lake.tables`): the rows are written by one Spark job to
+``curated/<table>/_w-<run_id>/event_date=D/`` and each partition folder moved to its version folder
+``curated/<table>/event_date=D/_v-<run_id>/`` (a rename locally, server-side copies on S3) — folders no reader
+resolves yet, so Spark never overwrites what it reads and nothing readers use is touched; then
+the manifest ``curated/<table>/_manifest.json`` is rewritten in one PUT, naming the new version of each touched
+partition and listing the replaced ones as retired. A crash before the switch leaves the table as it was (and an
+orphan version folder, vacuumed later); after it, the table as the run left it. Nothing is deleted here:
+:mod:`glue_jobs.curated.vacuum` removes retired versions after ``batch.partition_version_retention_days``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from glue_jobs.common.lakefs import data_files, delete_prefix, partition_values, stats
+from glue_jobs.common.lakefs import delete_prefix, move_prefix, read_table, stats
 from glue_jobs.curated.dedup import first_per_key
 from glue_jobs.curated.report import TableWrite
-from lakehouse.core.lake.layout import LakeLayout
+from glue_jobs.curated.tables import EVENTS_READ_SCHEMA, upgrade_events
+from lakehouse.core.lake import tables
 from lakehouse.core.lake.storage import LakeStorage
 
 PARTITION = "event_date"
@@ -37,17 +46,18 @@ def write_parquet(frame: DataFrame, uri: str, target_file_rows: int, sort_by: Se
      .parquet(uri))
 
 
-def read_partitions(spark: SparkSession, layout: LakeLayout, table_rel: str, values: Sequence[str],
-                    schema=None) -> DataFrame:
-    """The rows of the ``event_date`` partitions ``values`` of ``table_rel`` (with the ``event_date`` column).
+def read_partitions(spark: SparkSession, storage: LakeStorage, table_rel: str, values: Sequence[str],
+                    schema=None, state: tables.TableState | None = None) -> DataFrame:
+    """The current rows of the ``event_date`` partitions ``values`` of ``table_rel`` (with the ``event_date``
+    column), whichever version holds them (:func:`glue_jobs.common.lakefs.read_table`).
 
-    ``schema`` skips Spark's schema inference; a missing partition makes Spark raise ``AnalysisException``.
+    ``schema`` skips Spark's schema inference. Raises ``KeyError`` for a partition the table does not have and
+    ``ValueError`` for no partition at all.
     """
-    paths = [layout.uri(table_rel, f"{PARTITION}={v}") for v in values]
-    reader = spark.read.option("basePath", layout.uri(table_rel))
-    if schema is not None:
-        reader = reader.schema(schema)
-    return reader.parquet(*paths)
+    frame = read_table(spark, storage, table_rel, values, schema=schema, state=state)
+    if frame is None:
+        raise ValueError(f"no partition of {table_rel} to read")
+    return frame
 
 
 def _partition_counts(rows: DataFrame) -> dict[str, int]:
@@ -90,6 +100,7 @@ def conform(old: DataFrame, new: DataFrame) -> DataFrame:
     no ``received_at``) then merge with new rows instead of failing or widening the new types. Values an older
     version never computed stay NULL: rebuild the curated zone to fill them (docs/batch.md).
     """
+    old = upgrade_events(old)  # helper C (issue 15): events partitions written with the old JSON columns
     kinds = dict(old.dtypes)
     columns = []
     for field in new.schema.fields:
@@ -106,38 +117,49 @@ def merge_partitions(spark: SparkSession, storage: LakeStorage, table: str, rows
                      keys: Sequence[str], order: Sequence[str], run_id: str, target_file_rows: int,
                      replace: bool = False, replace_dates: Sequence[str] = (),
                      sort_by: Sequence[str] = (), counts: dict[str, int] | None = None) -> TableWrite:
-    """Write ``rows`` into ``curated/<table>``; returns what was written.
+    """Write ``rows`` into ``curated/<table>`` as new partition versions and switch the manifest; returns what
+    was written.
 
     ``replace=False`` keeps existing rows of a touched partition (deduplicated on ``keys``, the first by
     ``order`` winning); ``replace=True`` makes ``rows`` the partition's whole new content, and partitions in
-    ``replace_dates`` that ``rows`` leaves empty are removed. ``counts`` (rows per partition value) saves a
-    Spark job when the caller already knows them.
+    ``replace_dates`` that ``rows`` leaves empty are removed from the manifest (retired, not deleted).
+    ``counts`` (rows per partition value) saves a Spark job when the caller already knows them.
     """
     layout = storage.layout
     table_rel = layout.curated_table(table)
+    state = tables.current(storage, table_rel)
     if counts is None:
         counts = _partition_counts(rows)
     dates = sorted(counts)
-    if replace:
-        emptied = (partition_values(storage, table_rel, PARTITION) & set(replace_dates)) - set(dates)
-        for value in sorted(emptied):
-            delete_prefix(layout, f"{table_rel}/{PARTITION}={value}")
-    if not dates:
+    emptied = sorted((set(state.partitions) & set(replace_dates)) - set(dates)) if replace else []
+    if not dates and not emptied:
         return TableWrite(table)
-    existing = sorted(partition_values(storage, table_rel, PARTITION) & set(dates))
+    existing = sorted(set(state.partitions) & set(dates))
     combined = rows
     if existing and not replace:
-        old = conform(read_partitions(spark, layout, table_rel, existing), rows)
+        schema = EVENTS_READ_SCHEMA if table == "events" else None  # helper C: old and new events files alike
+        old = conform(read_partitions(spark, storage, table_rel, existing, schema=schema, state=state), rows)
         combined = first_per_key(old.unionByName(rows, allowMissingColumns=True), keys, order)
     combined = combined.select(*rows.columns)
-    if existing and not replace:
-        stage_rel = f"curated/_staging/{run_id}/{table}"
-        write_parquet(combined, layout.uri(stage_rel), target_file_rows, sort_by)
-        staged = read_partitions(spark, layout, stage_rel, dates, schema=combined.schema)
-        write_parquet(staged.select(*rows.columns), layout.uri(table_rel), target_file_rows, sort_by)
-        delete_prefix(layout, stage_rel)
-    else:
-        write_parquet(combined, layout.uri(table_rel), target_file_rows, sort_by)
-    written = [f for d in dates for f in data_files(storage, f"{table_rel}/{PARTITION}={d}")]
+    version = tables.version_name(run_id)
+    in_use = set(state.partitions.values()) | {r.version for r in state.retired}
+    suffix = 1
+    while version in in_use:  # the same run rewriting a table twice must not overwrite what it reads
+        suffix += 1
+        version = f"{tables.version_name(run_id)}-{suffix}"
+    if dates:
+        work = f"{table_rel}/_w-{version.removeprefix(tables.VERSION_PREFIX)}"
+        write_parquet(combined, layout.uri(work), target_file_rows, sort_by)
+        for value in dates:
+            move_prefix(storage, f"{work}/{PARTITION}={value}", f"{table_rel}/{PARTITION}={value}/{version}")
+        delete_prefix(layout, work)
+    retired_at = datetime.now(UTC).isoformat()
+    for value in [*existing, *emptied]:
+        state.retired.append(tables.Retired(value, state.partitions[value], retired_at))
+    for value in emptied:
+        del state.partitions[value]
+    state.partitions.update({d: version for d in dates})
+    tables.commit(storage, state, run_id)
+    written = tables.files(storage, state, dates)
     summary = stats(written)
     return TableWrite(table, rows=sum(counts.values()), partitions=dates, files=summary.files, bytes=summary.bytes)

@@ -30,11 +30,11 @@ def fact_customer_activity(events: DataFrame, dim_customer: DataFrame, gap_minut
 
     Each event carries the session it belongs to (sessions cut at gaps over ``gap_minutes`` minutes, as in
     :func:`glue_jobs.curated.sessions.sessionize`; NULL for identify calls and system events, which belong to
-    no session), the ``product_key`` of its ``properties.product_id`` (NULL without one), ``is_interactive``,
-    its channel and the customer version valid at ``event_ts``.
+    no session), the ``product_key`` of its ``product_id`` (``properties.product_id``; NULL without one),
+    ``is_interactive``, its channel and the customer version valid at ``event_ts``.
     """
     sessions = assign_sessions(events, gap_minutes).select("event_id", "session_id")
-    product_id = F.get_json_object("properties", "$.product_id")
+    product_id = F.col("product_id")
     activity = events.select(
         "event_id", "customer_id", "event_ts", "event_type", "event_name", "page_name",
         event_channel().alias("channel"), F.when(product_id.isNotNull(), key_of(product_id)).alias("product_key"),

@@ -27,12 +27,12 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from glue_jobs.common.lakefs import data_files, parquet_rows
+from glue_jobs.common.lakefs import data_files, parquet_rows, read_table
 from glue_jobs.common.progress import Progress, Steps
 from glue_jobs.curated.job import configure
 from glue_jobs.curated.parse import accepted_events, parse_lines
 from glue_jobs.curated.sessions import sessionize
-from glue_jobs.curated.tables import EVENT_TABLES, PARTITION, SESSIONS, events_table
+from glue_jobs.curated.tables import EVENT_TABLES, EVENTS_READ_SCHEMA, PARTITION, SESSIONS, events_table, upgrade_events
 from glue_jobs.star import dimensions as D
 from glue_jobs.star import facts as FX
 from glue_jobs.star.identity import IdentityStats, identity_map, stitch
@@ -156,10 +156,11 @@ def empty_curated(spark: SparkSession, table: str) -> DataFrame:
 
 def read_curated(spark: SparkSession, storage: LakeStorage, table: str) -> DataFrame:
     """A curated table as a DataFrame, or an empty frame with its schema when it has no data files yet."""
-    rel = storage.layout.curated_table(table)
-    if not data_files(storage, rel):
+    schema = EVENTS_READ_SCHEMA if table == "events" else None  # old and new events files alike (issue 15)
+    frame = read_table(spark, storage, storage.layout.curated_table(table), schema=schema)  # current versions
+    if frame is None:
         return empty_curated(spark, table)
-    return spark.read.parquet(storage.layout.uri(rel))
+    return upgrade_events(frame) if table == "events" else frame
 
 
 def write_table(spark: SparkSession, storage: LakeStorage, table: str, frame: DataFrame, files: int) -> StarTable:
@@ -335,7 +336,8 @@ def run_build_star(spark: SparkSession, settings: Settings, *, force: bool = Fal
     report.money = summarize_money(orders, report.money)
 
     step("rfm breakpoints")
-    # every built day's cuts, computed once: the latest for the stream, all of them for past as-of days
+    # every snapshot day's cuts (month ends and the as-of day), computed once: the as-of day's for the stream, all
+    # of them for past days (a day between two snapshots reads the month end before it: rfm_breakpoints.py)
     cuts = rfm_breakpoints(written("fact_customer_metrics").where(F.col("snapshot_date") <= F.lit(as_of))).cache()
     computed_at = (now or datetime.now(UTC)).isoformat()
     document = breakpoints_document(cuts, as_of, settings.batch.rfm_window_days, computed_at)

@@ -1,7 +1,9 @@
-"""The daily customer snapshot (``fact_customer_metrics``) and the RFM quintile breakpoints.
+"""The monthly customer snapshot (``fact_customer_metrics``) and the RFM quintile breakpoints.
 
-RFM definitions (:mod:`lakehouse.core.rfm`, docs/rfm.md; the breakpoints are published for the streaming job).
-Each snapshot day is an as-of day, scored as of that day's end:
+``fact_customer_metrics`` is a periodic snapshot (Kimball): one row per registered customer per calendar month
+end from the month first seen, plus one on the batch's as-of day when that is not a month end (docs/batch.md,
+"The customer snapshot"). RFM definitions (:mod:`lakehouse.core.rfm`, docs/rfm.md; the breakpoints are
+published for the streaming job). Each snapshot day is an as-of day, scored as of that day's end:
 
 * recency_days: days from the customer's last completed order to the snapshot day (NULL: never ordered);
 * frequency: completed orders in the ``window_days`` days ending on the snapshot day (inclusive);
@@ -47,7 +49,8 @@ def _passed(cuts: str, value: str) -> Column:
 
 
 def rfm_breakpoints(snapshot: DataFrame) -> DataFrame:
-    """Per snapshot day: the quintile cut points of recency, frequency and monetary (scored population).
+    """Per snapshot day (month ends and the as-of day): the quintile cut points of recency, frequency and monetary
+    (scored population).
 
     One row per ``snapshot_date`` with at least one scored customer (``frequency >= 1``); key
     ``snapshot_date``. ``*_cuts`` are arrays of four doubles (the 20/40/60/80th percentiles, Spark's exact
@@ -67,26 +70,45 @@ def _daily(frame: DataFrame, day: Column, **aggregates: Column) -> DataFrame:
         *[expr.alias(name) for name, expr in aggregates.items()])
 
 
+def snapshot_days(first_date: Column, as_of: date) -> Column:
+    """The snapshot days of a customer first seen on ``first_date`` (an array of dates, ascending): every calendar
+    month end from the month of ``first_date`` up to ``as_of``, then ``as_of`` itself when it is not a month end
+    (the current month, as of today). Empty when ``first_date`` is after ``as_of``."""
+    end = F.lit(as_of).cast("date")
+    months = F.sequence(F.trunc(first_date, "MM"), F.trunc(end, "MM"), F.expr("INTERVAL 1 MONTH"))
+    ends = F.filter(F.transform(months, lambda month: F.last_day(month)), lambda day: day <= end)
+    return F.when(first_date <= end, F.array_distinct(F.concat(ends, F.array(end))))
+
+
+#: what a customer's day holds (NULL: nothing that day); each is summed over the customer's days up to a snapshot
+_DAY_COLUMNS = ("day_orders", "day_revenue", "day_refunds", "day_tickets", "day_resolved", "day_hours",
+                "day_balance", "day_products")
+
+
 def customer_metrics(dim_customer: DataFrame, orders: DataFrame, refunds: DataFrame, tickets: DataFrame,
                      snapshots: DataFrame, closures: DataFrame, as_of: date, window_days: int) -> DataFrame:
-    """One row per registered customer per day from first seen to ``as_of`` (RFM scores included).
+    """A monthly periodic snapshot: one row per registered customer per calendar month end from the month first
+    seen, plus one row on ``as_of`` when it is not a month end (:func:`snapshot_days`; RFM scores included).
 
-    ``fact_customer_metrics``: key (``customer_id``, ``snapshot_date``); ``customer_key`` is the version valid
-    at the end of the day. ``orders`` is fact_order, ``refunds`` fact_refund, ``tickets`` fact_support_ticket;
-    the others are curated tables (``snapshots`` account snapshots, ``closures`` account closures), every
-    ``customer_id`` stitched. Cancelled orders are no orders (nor recency); revenue and monetary add the orders'
-    ``order_value_rc`` (reporting currency; an unconverted order counts in orders and frequency, never in money),
-    refunds the netted ``refund_amount_rc``. Units: ``tenure_days`` and ``recency_days`` in days,
-    ``avg_resolution_hours`` in hours;
-    ``frequency`` and ``monetary`` cover the ``window_days`` days ending on the snapshot day. ``churn_date``
-    is the customer's first Account Closed date, shown from that day on. Definitions: the module docstring
-    and docs/batch.md.
+    ``fact_customer_metrics``: key (``customer_id``, ``snapshot_date``); every column holds its value as of the
+    end of the snapshot day, exactly as a daily snapshot would on that day (``tests/glue_jobs/star`` keeps the
+    daily computation as the oracle). ``customer_key`` is the version valid at the end of the day. ``orders``
+    is fact_order, ``refunds`` fact_refund, ``tickets`` fact_support_ticket; the others are curated tables
+    (``snapshots`` account snapshots, ``closures`` account closures), every ``customer_id`` stitched. Cancelled
+    orders are no orders (nor recency); revenue and monetary add the orders' ``order_value_rc`` (reporting
+    currency; an unconverted order counts in orders and frequency, never in money), refunds the netted
+    ``refund_amount_rc``. Units: ``tenure_days`` and ``recency_days`` in days, ``avg_resolution_hours`` in hours;
+    ``frequency`` and ``monetary`` cover the ``window_days`` days ending on the snapshot day. ``churn_date`` is
+    the customer's first Account Closed date, shown from that day on. Definitions: the module docstring and
+    docs/batch.md.
+
+    No daily spine: the window functions run over each customer's activity days (an order, a refund, a ticket
+    opened or resolved, an account snapshot) together with their snapshot days, and only the snapshot days are
+    kept, so the work grows with activity + customers x months, not customers x days.
     """
     profile = dim_customer.where("is_registered").groupBy("customer_id").agg(
         F.min("first_seen_date").alias("first_date"), F.min("signup_date").alias("signup_date"))
-    spine = profile.select("customer_id", "first_date", "signup_date",
-                           F.explode(F.sequence("first_date", F.lit(as_of))).alias("snapshot_date"))
-    daily = [
+    parts = [
         _daily(orders.where(~F.col("is_cancelled")), F.to_date("order_ts"), day_orders=F.count("*"),
                day_revenue=F.sum("order_value_rc")),
         _daily(refunds.where(F.col("status") == "netted"), F.to_date("refund_ts"),
@@ -98,9 +120,14 @@ def customer_metrics(dim_customer: DataFrame, orders: DataFrame, refunds: DataFr
                day_balance=F.max_by("balance", F.struct("event_ts", "event_id")),
                day_products=F.max_by("num_products", F.struct("event_ts", "event_id"))),
     ]
-    rows = spine
-    for part in daily:
-        rows = rows.join(part, ["customer_id", "snapshot_date"], "left")
+    marks = profile.select("customer_id", F.explode(snapshot_days(F.col("first_date"), as_of))
+                           .alias("snapshot_date"), F.lit(True).alias("is_snapshot"))
+    days = marks
+    for part in parts:  # one row per key and part: the aggregate below never adds two values of one column
+        days = days.unionByName(part, allowMissingColumns=True)
+    days = days.groupBy("customer_id", "snapshot_date").agg(
+        F.max("is_snapshot").alias("is_snapshot"), *[F.max(name).alias(name) for name in _DAY_COLUMNS])
+    rows = days.join(profile, "customer_id").where(F.col("snapshot_date").between(F.col("first_date"), F.lit(as_of)))
     closed = closures.groupBy("customer_id").agg(F.min("event_date").alias("churn_date"))
     rows = rows.join(closed, "customer_id", "left")
 
@@ -123,6 +150,7 @@ def customer_metrics(dim_customer: DataFrame, orders: DataFrame, refunds: DataFr
         F.last("day_balance", ignorenulls=True).over(to_date_).alias("balance"),
         F.last("day_products", ignorenulls=True).over(to_date_).alias("products_held"),
     )
+    rows = rows.where(F.coalesce("is_snapshot", F.lit(False)))
     rows = rows.withColumn("recency_days", F.datediff("snapshot_date", "_last_order"))
     cuts = rfm_breakpoints(rows)
     rows = rows.join(cuts, "snapshot_date", "left")

@@ -106,6 +106,9 @@ class BatchSettings(BaseModel):
     affinity_min_support: float = Field(default=0.0, ge=0, le=1, description="pair orders / all orders")
     affinity_min_confidence: float = Field(default=0.0, ge=0, le=1, description="P(B in order | A in order)")
     affinity_min_pair_orders: int = Field(default=2, ge=1, description="orders holding both products")
+    partition_version_retention_days: float = Field(
+        default=7.0, ge=0, le=3660,
+        description="days a replaced curated partition version is kept for running readers before vacuum")
 
 
 class StreamSettings(BaseModel):

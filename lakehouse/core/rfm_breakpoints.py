@@ -6,13 +6,17 @@ The batch job writes ``state/rfm_breakpoints.json`` in the lake::
     {"recency_days": [4 cuts], "frequency": [4 cuts], "monetary": [4 cuts], "window_days": 365,
      "population": n, "quantiles": [0.2, 0.4, 0.6, 0.8], "as_of": "YYYY-MM-DD", "computed_at": ISO time}
 
-and the breakpoints of every snapshot day it built in ``state/rfm_breakpoints_history.json`` (days x 12
+and the breakpoints of every snapshot day it built in ``state/rfm_breakpoints_history.json`` (snapshot days x 12
 numbers; the latest document stays small for the stream, which re-reads it)::
 
     {"window_days": 365, "quantiles": [...], "computed_at": ISO time, "as_of": "YYYY-MM-DD" (the latest day),
      "days": {"YYYY-MM-DD": {"recency_days": [4], "frequency": [4], "monetary": [4], "population": n}, ...}}
 
-A day without purchasers has no entry.
+The snapshot days are those of ``fact_customer_metrics`` (a monthly snapshot): every calendar month end, and the
+as-of day. A snapshot day without purchasers has no entry. A day that is not a snapshot day is scored with the
+breakpoints of the last snapshot day on or before it (:func:`breakpoints_of_day`): the batch never computed that
+day's population, and the rule, like the metrics layer's "last snapshot on or before the period's end", never
+reads a later day.
 
 Definitions (:func:`lakehouse.core.rfm.measures`): recency_days = days from the last completed order's day to
 the as-of day; frequency = completed orders in the ``window_days`` days ending on the as-of day (inclusive);
@@ -87,15 +91,25 @@ def load_breakpoints(settings: Settings) -> Breakpoints | None:
 
 
 def breakpoints_of_day(settings: Settings, day: date) -> Breakpoints | None:
-    """The breakpoints the batch scored ``day`` with (``fact_customer_metrics`` of that snapshot day), from the
-    history document; None when the last build did not score that day (after its as-of day, before the data,
-    a day without purchasers, or no build yet): the caller then uses :func:`load_breakpoints` (docs/rfm.md)."""
+    """The breakpoints the batch scores ``day`` with, from the history document: those of ``day`` when it is a
+    snapshot day of ``fact_customer_metrics`` (a month end or the last build's as-of day), else those of the last
+    snapshot day before it (the previous month end: the batch never scored the days between two snapshots, and
+    this rule never reads a later day). ``as_of`` of the result is the snapshot day the cuts belong to.
+
+    None when the last build scored no snapshot day on or before ``day`` with purchasers (before the data), when
+    ``day`` is after its as-of day, or before any build: the caller then uses :func:`load_breakpoints`
+    (docs/rfm.md).
+    """
     storage = LakeStorage(settings.lake, region=settings.region)
     if not storage.exists(HISTORY_KEY):
         return None
     history = json.loads(storage.get_bytes(HISTORY_KEY))
-    cuts = history.get("days", {}).get(day.isoformat())
-    if not cuts or len(cuts.get("recency_days", [])) != 4:
+    if history.get("as_of") and day.isoformat() > history["as_of"]:
         return None
-    return Breakpoints.from_dict({**cuts, "window_days": history["window_days"], "as_of": day.isoformat(),
+    days = {d: cuts for d, cuts in history.get("days", {}).items()
+            if d <= day.isoformat() and len(cuts.get("recency_days", [])) == 4}
+    if not days:
+        return None
+    snapshot = max(days)
+    return Breakpoints.from_dict({**days[snapshot], "window_days": history["window_days"], "as_of": snapshot,
                                   "computed_at": history["computed_at"]})

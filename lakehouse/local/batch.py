@@ -11,9 +11,12 @@ from pyspark.sql import SparkSession
 
 from glue_jobs.curated.job import run_raw_to_curated
 from glue_jobs.curated.report import CuratedReport
+from glue_jobs.curated.tables import ALL_TABLES
 from glue_jobs.star.job import StarReport, run_build_star
 from glue_jobs.warehouse.load import LoadReport, load_warehouse
 from lakehouse.core.config import Settings
+from lakehouse.core.lake import tables as lake_tables
+from lakehouse.core.lake.storage import LakeStorage
 
 STEPS = ("curated", "star", "warehouse")
 Progress = Callable[[str, str, int, int], None]  # (step, what, done, total)
@@ -47,6 +50,50 @@ def one_line(exc: BaseException, limit: int = 400) -> str:
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class CuratedFootprint:
+    """The curated zone against the raw zone it came from (issue 15: files sized for scanning, a compact events
+    table): ``tables`` maps each curated table to (files, bytes) of its current partition versions;
+    ``raw_gzip_bytes`` is the size of every raw ``.jsonl.gz`` object."""
+
+    raw_gzip_bytes: int
+    tables: dict[str, tuple[int, int]]
+
+    @property
+    def files(self) -> int:
+        """Parquet files over all curated tables (one per table and partition unless a partition is large)."""
+        return sum(files for files, _ in self.tables.values())
+
+    @property
+    def bytes(self) -> int:
+        """Bytes of :attr:`files`."""
+        return sum(size for _, size in self.tables.values())
+
+    def ratio(self, table: str | None = None) -> float:
+        """Curated bytes (of ``table``, default all tables) / raw gzip bytes; 0.0 without raw objects."""
+        size = self.bytes if table is None else self.tables.get(table, (0, 0))[1]
+        return size / self.raw_gzip_bytes if self.raw_gzip_bytes else 0.0
+
+    def line(self) -> str:
+        """One line for a report: file count, partitions, and the two byte ratios."""
+        used = sum(1 for files, _ in self.tables.values() if files)
+        return (f"curated zone: {self.files:,} Parquet files in {used} tables; events table {self.ratio('events'):.2f}"
+                f" x the raw gzip ({self.tables.get('events', (0, 0))[1]:,} / {self.raw_gzip_bytes:,} B), all curated "
+                f"tables {self.ratio():.2f} x ({self.bytes:,} B)")
+
+
+def curated_footprint(settings: Settings) -> CuratedFootprint:
+    """Count the curated zone's current files and bytes, table by table, and the raw zone's gzip bytes."""
+    storage = LakeStorage(settings.lake, region=settings.region)
+    raw = sum(o.size for o in storage.list("raw") if o.key.endswith(".jsonl.gz"))
+    found: dict[str, tuple[int, int]] = {}
+    for table in ALL_TABLES:
+        rel = storage.layout.curated_table(table)
+        files = lake_tables.files(storage, lake_tables.current(storage, rel))
+        found[table] = (len(files), sum(f.size for f in files))
+    return CuratedFootprint(raw, found)
 
 
 @dataclass

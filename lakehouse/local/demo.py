@@ -222,7 +222,7 @@ class Demo:
 
     def run_batch_chain(self) -> dict[str, Any]:
         """raw -> curated Parquet (+ Glue catalog on the emulator) -> star schema -> DuckDB warehouse."""
-        from lakehouse.local.batch import STEPS, run_batch
+        from lakehouse.local.batch import STEPS, curated_footprint, run_batch
 
         with progress_bar(transient=True) as bar:
             tasks = {step: bar.add_task(f"{step}: waiting", total=1) for step in STEPS}
@@ -237,7 +237,11 @@ class Demo:
                            f"{curated.files_written:,} Parquet files; star: {len(star.tables)} tables; "
                            f"warehouse ({warehouse.target}): {len(warehouse.tables)} tables, "
                            f"{len(warehouse.views)} marts at {self.settings.warehouse_path}")
+        footprint = curated_footprint(self.settings)
+        self.console.print(footprint.line())
         facts = {"curated_events": curated.accepted, "rejected": curated.rejected,
+                 "curated_files": footprint.files, "events_vs_raw_gzip": f"{footprint.ratio('events'):.2f}",
+                 "curated_vs_raw_gzip": f"{footprint.ratio():.2f}",
                  "star_tables": len(star.tables), "warehouse_tables": len(warehouse.tables),
                  "marts": len(warehouse.views)}
         facts.update(self._identity_and_money(star))

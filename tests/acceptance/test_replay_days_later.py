@@ -31,17 +31,16 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow.parquet as pq
 import pytest
 import requests
 
 from lakehouse.core.config import EventTimeSettings, Settings
 from lakehouse.core.contract import EventTimeRule, iso
 from lakehouse.core.lake.storage import LakeStorage
+from lakehouse.core.lake.tables import read_arrow
 from lakehouse.core.write_keys import WriteKeyStore
 from lakehouse.local.aws.provision import provision
 from lakehouse.local.batch import BatchReport, run_batch
@@ -127,9 +126,8 @@ class Replay:
 def snapshot(settings: Settings, last_day: str) -> Snapshot:
     shot = Snapshot()
     for table in ("events", "orders", "refunds", "product_events", "order_lines"):
-        folder = Path(settings.lake.key("curated", table))
-        if folder.exists():
-            rows = pq.read_table(folder).to_pylist()
+        rows = read_arrow(LakeStorage(settings.lake), settings.lake.curated_table(table)).to_pylist()
+        if rows:
             shot.curated[table] = sorted(r["event_id"] for r in rows if r.get("customer_id") == REPLAYED)
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         shot.warehouse = {name: con.execute(query).fetchall() for name, query in mart_queries(last_day).items()}

@@ -16,16 +16,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow.parquet as pq
 import pytest
 import requests
 
 from lakehouse.core.config import Settings
 from lakehouse.core.lake.storage import LakeStorage
+from lakehouse.core.lake.tables import read_arrow
 from lakehouse.core.write_keys import WriteKeyStore
 from lakehouse.local.aws.provision import provision
 from lakehouse.local.batch import BatchReport, run_batch
@@ -124,8 +123,7 @@ class Pipeline:
     def curated(self, table: str) -> list[dict[str, Any]]:
         """Every row of a curated table."""
         self.need("curated")
-        folder = Path(self.settings.lake.key("curated", table))
-        return pq.read_table(folder).to_pylist() if folder.exists() else []
+        return read_arrow(LakeStorage(self.settings.lake), self.settings.lake.curated_table(table)).to_pylist()
 
     def features(self, customer: str) -> dict[str, Any]:
         """The live features of a customer (empty when the stream has no item for it)."""

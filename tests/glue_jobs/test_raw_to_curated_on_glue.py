@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 import pytest
 
 from glue_jobs import raw_to_curated
@@ -27,6 +26,7 @@ from lakehouse.core.contract import ContractError, parse_event, parse_iso
 from lakehouse.core.contract.examples import example_calls
 from lakehouse.core.job_state import run_records
 from lakehouse.core.lake.storage import LakeStorage
+from lakehouse.core.lake.tables import read_arrow
 from lakehouse.local.sample_data import Arrival, land_calls, land_lines
 from tests.glue.runtime import glue_argv, glue_stand_in
 from tests.lake_fixtures import MALFORMED_LINES
@@ -98,11 +98,7 @@ def curated_rows(settings: Settings) -> dict[str, list[tuple]]:
     """Every curated table's rows (partition column included), sorted: read with pyarrow, not Spark."""
     tables = {}
     for table in ALL_TABLES:
-        folder = Path(settings.lake.key("curated", table))
-        if not folder.is_dir():
-            tables[table] = []
-            continue
-        data = pq.read_table(folder).to_pylist()
+        data = read_arrow(LakeStorage(settings.lake), settings.lake.curated_table(table)).to_pylist()
         tables[table] = sorted(tuple(sorted((k, str(v)) for k, v in row.items())) for row in data)
     return tables
 

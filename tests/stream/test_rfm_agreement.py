@@ -7,9 +7,11 @@ and runs the real streaming job into DynamoDB. Then, for every registered custom
 snapshot, what ``lakehouse customer <id> --as-of <that day>`` derives from the live item
 (:func:`lakehouse.local.cli.stream_commands.customer_features`) must equal ``fact_customer_metrics`` of that
 day: recency, frequency, monetary, the three scores and the segment; and ``mart_rfm_segments`` must count the
-live segments. The same must hold at past snapshot days, each scored with that day's breakpoints (the
-batch's ``state/rfm_breakpoints_history.json``), as long as the day's window lies inside the orders the live
-item holds (``retention_days`` before its last event, docs/rfm.md): the data set spans 61 days, well inside 365.
+live segments. The same must hold at past snapshot days (the month ends: ``fact_customer_metrics`` is a
+monthly snapshot), each scored with that day's breakpoints (the batch's ``state/rfm_breakpoints_history.json``);
+a day between two snapshots is scored with the last snapshot day's breakpoints before it. All this as long as
+the day's window lies inside the orders the live item holds (``retention_days`` before its last event,
+docs/rfm.md): the data set spans 61 days, well inside 365.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import duckdb
 from lakehouse.core.lake.raw import decode_lines
 from lakehouse.core.lake.storage import LakeStorage
 from lakehouse.core.rfm import VOCABULARY
+from lakehouse.core.rfm_breakpoints import breakpoints_of_day
 from lakehouse.local.cli.stream_commands import customer_features
 from stream.items import state_from_item
 from stream.job import run_stream
@@ -64,9 +67,10 @@ def test_live_features_and_the_rfm_mart_agree_for_every_customer_at_the_same_as_
     assert len(mart) >= 4  # the data set exercises several segments
 
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        [(first,)] = con.execute("SELECT min(snapshot_date) FROM fact_customer_metrics WHERE frequency >= 1"
-                                 ).fetchall()
-        for day in [as_of - timedelta(days=n) for n in (1, 12, 30)] + [first + timedelta(days=5)]:
+        days = [d for (d,) in con.execute("SELECT DISTINCT snapshot_date FROM fact_customer_metrics "
+                                          "WHERE snapshot_date < ? ORDER BY 1", [as_of]).fetchall()]
+        assert days  # the month ends before the as-of day (monthly snapshot, issue 15)
+        for day in days:
             cursor = con.execute(f"SELECT customer_id, {', '.join(MEASURES)} FROM fact_customer_metrics "
                                  "WHERE snapshot_date = ?", [day])
             past = {row[0]: dict(zip(MEASURES, row[1:], strict=True)) for row in cursor.fetchall()}
@@ -74,6 +78,17 @@ def test_live_features_and_the_rfm_mart_agree_for_every_customer_at_the_same_as_
             for customer_id in past:  # the bound (docs/rfm.md): the day's window lies inside the held orders
                 assert _holds_window(settings, items[customer_id], day), f"{customer_id}: {day} out of reach"
             _assert_agree(past, _live(settings, items, past, day), day)
+
+    # a day between two snapshots scores with the last snapshot day's breakpoints before it (docs/rfm.md)
+    between = days[-1] + timedelta(days=12)
+    assert days[-1] < between < as_of
+    previous = breakpoints_of_day(settings, days[-1])
+    for customer_id in list(batch)[:40]:
+        features = customer_features(settings, items[customer_id], between)
+        assert features.breakpoints_as_of == days[-1].isoformat()
+        rfm = features.rfm
+        scores = previous.scores(features.recency_days, features.frequency, float(features.monetary))
+        assert ((rfm.r, rfm.f, rfm.m) if rfm else None) == scores, customer_id
 
 
 def _live(settings, items: dict, batch: dict, as_of: date) -> dict[str, dict[str, object]]:

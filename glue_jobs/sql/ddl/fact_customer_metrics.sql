@@ -1,4 +1,6 @@
--- fact_customer_metrics: daily snapshot, one row per registered customer and day since first seen.
+-- fact_customer_metrics: monthly periodic snapshot, one row per registered customer per calendar month end from
+-- the month first seen, plus one on the batch's as-of date when it is not a month end (key customer_id, snapshot_date;
+-- every column as of the end of snapshot_date).
 -- Distributed on customer_id, as dim_customer and every customer-grain fact are: the marts join them on
 -- customer_id (the current version of dim_customer), so those joins are collocated.
 CREATE TABLE IF NOT EXISTS fact_customer_metrics (

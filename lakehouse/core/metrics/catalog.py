@@ -93,7 +93,8 @@ MEASURES: tuple[Measure, ...] = (
             where=(("is_current", True), ("is_registered", True)), tags=("overview",)),
     Measure("watch_hours", "Watch hours", "Content Watched durations, in hours.", A.SUM, F.HOURS, "hours", WATCHES,
             "watch_seconds", divide_by=3600),
-    # --- customers as of the period's last snapshot (fact_customer_metrics: registered customers) ---
+    # --- customers as of the period's last snapshot (fact_customer_metrics: registered customers; a monthly
+    # snapshot, so the period's last month end, or the batch's as-of day when the period holds it) ---
     Measure("customers", "Customers", "Registered customers in the snapshot of the period's last day.", A.COUNT,
             F.INTEGER, "customers", CUSTOMER_METRICS, grain="snapshot of the period's last day",
             tags=("overview",)),

@@ -11,10 +11,15 @@ Filters:
 
 * ``start``/``end`` (inclusive UTC days) on each source's date (``dim_date``); a periodic snapshot reads the
   last day of the period that has a snapshot (per period value when broken down by ``date`` or ``month``); a
-  source that is not dated (the scoring runs) reads its latest snapshot whatever the period;
+  source that is not dated (the scoring runs) reads its latest snapshot whatever the period.
+  ``fact_customer_metrics`` is a monthly snapshot (month ends, plus the batch's as-of day): a period reads its
+  last month end, or the as-of day when it holds it; a period holding neither (e.g. the 2nd to the 20th of an
+  earlier month) has no snapshot and no customers; broken down by ``date``, only month ends and the as-of day
+  have values;
 * ``geographies``: the customer's geography on the fact's ``dim_customer`` version (type 2: where the
   customer lived when the fact happened; the current version for sources without a customer key);
-* ``segments``: the customer's RFM segment in the ``fact_customer_metrics`` snapshot of the period's last day.
+* ``segments``: the customer's RFM segment in the last ``fact_customer_metrics`` snapshot on or before the
+  period's last day (the month end before it, unless the period ends on a month end or the as-of day).
 
 A source without customers (``dim_date``) ignores the customer filters.
 """
@@ -87,7 +92,8 @@ def _range(filters: Filters, alias: str) -> list[str]:
 
 
 def _segment_snapshot(filters: Filters) -> str:
-    """The ``fact_customer_metrics`` snapshot day the segment filter reads (the last on or before ``end``)."""
+    """The ``fact_customer_metrics`` snapshot day the segment filter reads: the last on or before ``end`` (a month
+    end or the batch's as-of day: the snapshot is monthly)."""
     bound = f" WHERE sx.snapshot_date <= {literal(filters.end)}" if filters.end else ""
     return f"(SELECT MAX(sx.snapshot_date) FROM fact_customer_metrics sx{bound})"
 
@@ -150,7 +156,8 @@ def _dimensions(names: Sequence[str], sources: Sequence[Source]) -> list[Dimensi
 
 def _snapshot_days(source: Source, filters: Filters, by: Sequence[str]) -> str:
     """``f.<date> IN (…)``: the last snapshot day of the period (of each period value of a date breakdown); the
-    latest snapshot of a source that is not dated."""
+    latest snapshot of a source that is not dated. For the monthly ``fact_customer_metrics`` that is the period's
+    last month end or the as-of day; a period (or a day of a breakdown) without one has no row."""
     if not source.dated:
         return f"f.{source.date_column} = (SELECT MAX(x.{source.date_column}) FROM {source.table} x)"
     period = [DIMENSION_BY_NAME[b].expression.replace("d.", "dx.") for b in by if b in _PERIOD_DIMENSIONS]

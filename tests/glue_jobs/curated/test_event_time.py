@@ -20,6 +20,7 @@ from glue_jobs.curated.parse import parse_lines
 from lakehouse.core.config import BatchSettings, EventTimeSettings, Settings
 from lakehouse.core.lake.raw import decode_lines
 from lakehouse.core.lake.storage import LakeStorage
+from lakehouse.core.lake.tables import read_arrow
 from lakehouse.local.sample_data import land_lines
 from tests.glue_jobs.curated.cases import ORDER_RECORD, PAGE_RECORD, changed, line, v1
 
@@ -86,10 +87,9 @@ OLD_LINES = {  # a raw object written by the API before schema 2 and before the 
 
 def curated_ids(settings: Settings, table: str) -> dict[str, str]:
     """event_id -> event_date partition of a curated table (read from the files, not through Spark)."""
-    import pyarrow.parquet as pq
 
-    folder = Path(settings.lake.key("curated", table))
-    rows = pq.read_table(folder, columns=["event_id", "event_date"]).to_pylist() if folder.is_dir() else []
+    rows = read_arrow(LakeStorage(settings.lake), settings.lake.curated_table(table),
+                      ["event_id", "event_date"]).to_pylist()
     return {r["event_id"]: str(r["event_date"]) for r in rows}
 
 

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pyarrow.parquet as pq
 
 from glue_jobs.curated.tables import ALL_TABLES
 from lakehouse.core.aws.clients import aws_client
 from lakehouse.core.contract import ContractError, parse_event
+from lakehouse.core.lake import tables as lake_tables
 from lakehouse.core.lake.raw import decode_lines
 from lakehouse.core.lake.storage import LakeStorage
 
 
-def curated_dir(settings, table: str) -> Path:
-    return Path(settings.lake.key("curated", table))
+def read_curated(settings, table: str, columns: list[str] | None = None):
+    """A curated table's current rows (through its manifest), as a pyarrow table."""
+    return lake_tables.read_arrow(LakeStorage(settings.lake), settings.lake.curated_table(table), columns)
 
 
 def contract_blames(line: str) -> str | None:
@@ -52,29 +53,30 @@ def test_malformed_lines_are_rejected_with_reasons_and_quarantined(built_lake) -
 
 
 def test_curated_tables_are_zstd_parquet_partitioned_by_event_date(built_lake) -> None:
+    storage = LakeStorage(built_lake.settings.lake)
     for table in ALL_TABLES:
-        folder = curated_dir(built_lake.settings, table)
-        partitions = sorted(p.name for p in folder.iterdir() if p.is_dir())
-        assert partitions and all(p.startswith("event_date=2025-") for p in partitions), table
+        state = lake_tables.current(storage, built_lake.settings.lake.curated_table(table))
+        partitions = sorted(state.partitions)
+        assert partitions and all(p.startswith("2025-") for p in partitions), table
         for partition in partitions:
-            files = list((folder / partition).glob("*.parquet"))
+            files = lake_tables.files(storage, state, [partition])
             assert len(files) == 1, f"{table}/{partition} has {len(files)} files"  # one file per partition
-            meta = pq.ParquetFile(files[0]).metadata
+            assert f"/event_date={partition}/" in files[0].key
+            meta = pq.ParquetFile(built_lake.settings.lake.key(files[0].key)).metadata
             assert {meta.row_group(0).column(i).compression for i in range(meta.num_columns)} == {"ZSTD"}
 
 
 def test_late_events_land_in_their_true_partition(built_lake) -> None:
     report = built_lake.report.curated
     assert report.late_events > 50  # 2% of the calls arrive three days late
-    events = pq.read_table(curated_dir(built_lake.settings, "events"),
-                           columns=["event_ts", "received_at", "event_date"]).to_pandas()
+    events = read_curated(built_lake.settings, "events", ["event_ts", "received_at", "event_date"]).to_pandas()
     late = events[events["received_at"].dt.normalize() > events["event_ts"].dt.normalize()]
     assert len(late) >= report.late_events
     assert (late["event_date"].astype(str) == late["event_ts"].dt.strftime("%Y-%m-%d")).all()
 
 
 def test_every_event_is_curated_once(built_lake) -> None:
-    ids = pq.read_table(curated_dir(built_lake.settings, "events"), columns=["event_id"]).column(0).to_pylist()
+    ids = read_curated(built_lake.settings, "events", ["event_id"]).column(0).to_pylist()
     assert len(ids) == len(set(ids)) == built_lake.report.curated.new_events
 
 
@@ -90,5 +92,9 @@ def test_glue_catalog_lists_tables_and_partitions(built_lake) -> None:
     assert {"Name": "traits_cleared", "Type": "array<string>"} in tables["customers"]["StorageDescriptor"]["Columns"]
     listed = {p["Values"][0] for page in glue.get_paginator("get_partitions").paginate(
         DatabaseName=database, TableName="events") for p in page["Partitions"]}
-    on_disk = {p.name.split("=")[1] for p in curated_dir(built_lake.settings, "events").iterdir() if p.is_dir()}
-    assert listed == on_disk and len(listed) >= 61
+    storage = LakeStorage(built_lake.settings.lake)
+    state = lake_tables.current(storage, built_lake.settings.lake.curated_table("events"))
+    assert listed == set(state.partitions) and len(listed) >= 61
+    located = {p["Values"][0]: p["StorageDescriptor"]["Location"] for page in glue.get_paginator(
+        "get_partitions").paginate(DatabaseName=database, TableName="events") for p in page["Partitions"]}
+    assert located == {d: built_lake.settings.lake.uri(state.dir_rel(d)) for d in state.partitions}

@@ -48,22 +48,31 @@ def test_breakpoints_name_segments_from_the_one_rule_table() -> None:
     assert bp.segment(40, 1, 10.0) == "Hibernating" and bp.segment(61, 1, 10.0) == "Lost"
 
 
-HISTORY = {"window_days": 365, "quantiles": [0.2, 0.4, 0.6, 0.8], "as_of": "2025-06-30",
-           "computed_at": "2025-07-01T02:00:00Z",
-           "days": {"2025-06-29": {"recency_days": [6, 13, 31, 61], "frequency": [1, 1, 2, 4],
+HISTORY = {"window_days": 365, "quantiles": [0.2, 0.4, 0.6, 0.8], "as_of": "2025-07-14",
+           "computed_at": "2025-07-15T02:00:00Z",
+           "days": {"2025-05-31": {"recency_days": [6, 13, 31, 61], "frequency": [1, 1, 2, 4],
                                    "monetary": [20, 50, 100, 250], "population": 118},
                     "2025-06-30": {**{k: DOCUMENT[k] for k in ("recency_days", "frequency", "monetary")},
-                                   "population": 120}}}
+                                   "population": 120},
+                    "2025-07-14": {"recency_days": [5, 12, 30, 60], "frequency": [1, 2, 2, 4],
+                                   "monetary": [20, 50, 100, 250], "population": 125}}}
 
 
-def test_a_built_day_has_its_own_breakpoints_and_other_days_none(settings) -> None:
-    """The history of every snapshot day's cuts: a past day scores with its own (new in issue 12: before, only
-    the latest day's were published, so ``lakehouse customer --as-of`` scored past days with the latest)."""
-    assert breakpoints_of_day(settings, date(2025, 6, 29)) is None  # no build yet
+def test_a_snapshot_day_has_its_own_breakpoints_other_days_the_last_snapshot_before_them(settings) -> None:
+    """The history holds the snapshot days of the monthly ``fact_customer_metrics`` (month ends and the as-of day).
+    A past snapshot day scores with its own cuts (issue 12: before, only the latest day's were published, so
+    ``lakehouse customer --as-of`` scored past days with the latest); a day between two snapshots with the last
+    snapshot day's before it (issue 15: seen failing with the exact-day lookup, which answered None for
+    2025-06-15 and so scored it with the latest cuts, a later day's)."""
+    assert breakpoints_of_day(settings, date(2025, 5, 31)) is None  # no build yet
     LakeStorage(settings.lake).put_bytes(HISTORY_KEY, json.dumps(HISTORY).encode())
-    past = breakpoints_of_day(settings, date(2025, 6, 29))
-    assert past == Breakpoints((6, 13, 31, 61), (1, 1, 2, 4), (20, 50, 100, 250), 365, 118, "2025-06-29",
-                               "2025-07-01T02:00:00Z")
+    past = breakpoints_of_day(settings, date(2025, 5, 31))
+    assert past == Breakpoints((6, 13, 31, 61), (1, 1, 2, 4), (20, 50, 100, 250), 365, 118, "2025-05-31",
+                               "2025-07-15T02:00:00Z")
     assert past.scores(61, 1, 10.0) == (2, 1, 1) and Breakpoints.from_dict(DOCUMENT).scores(61, 1, 10.0) == (1, 1, 1)
+    assert breakpoints_of_day(settings, date(2025, 6, 15)) == past  # between two month ends: the one before
     assert breakpoints_of_day(settings, date(2025, 6, 30)).population == 120
-    assert breakpoints_of_day(settings, date(2025, 7, 1)) is None  # after the last build: the caller takes the latest
+    assert breakpoints_of_day(settings, date(2025, 7, 1)).as_of == "2025-06-30"
+    assert breakpoints_of_day(settings, date(2025, 7, 14)).population == 125  # the as-of day, no month end
+    assert breakpoints_of_day(settings, date(2025, 5, 30)) is None  # before the first snapshot: the caller's
+    assert breakpoints_of_day(settings, date(2025, 7, 15)) is None  # after the last build: the caller takes the latest

@@ -6,13 +6,14 @@ import os
 from pathlib import Path
 
 import duckdb
-import pyarrow.parquet as pq
 import pytest
 
 from glue_jobs.curated.job import run_raw_to_curated
 from glue_jobs.curated.tables import EVENT_TABLES
 from glue_jobs.warehouse.sql_files import star_tables
 from lakehouse.core.config import Settings
+from lakehouse.core.lake.storage import LakeStorage
+from lakehouse.core.lake.tables import read_arrow
 from lakehouse.local.batch import STEPS, run_batch
 from lakehouse.local.sample_data import Arrival, land_calls
 
@@ -30,8 +31,7 @@ def revenue(settings: Settings) -> float:
 
 
 def curated_rows(settings: Settings, table: str) -> list[dict]:
-    folder = Path(settings.lake.key("curated", table))
-    return pq.read_table(folder).to_pylist() if folder.exists() else []
+    return read_arrow(LakeStorage(settings.lake), settings.lake.curated_table(table)).to_pylist()
 
 
 def lake_files(settings: Settings) -> dict[str, float]:
