@@ -102,7 +102,8 @@ def _snapshot_day(filters: Filters) -> str:
 
 
 def churn(run: Runner, filters: Filters) -> dict[str, pd.DataFrame]:
-    """Churn pages' frames: ``geography_age`` (geography x age band), ``trend`` (per period) and ``support``
+    """Churn pages' frames: ``geography_age`` (geography x age band), ``trend`` (per month: the snapshot of its
+    last month end, or of the as-of day in the current month) and ``support``
     (issue type x severity: customers of the snapshot with a ticket of that kind opened in the period, and how
     many of them churned)."""
     measures = ("customers", "churned_customers", "churn_rate")
@@ -122,7 +123,7 @@ def churn(run: Runner, filters: Filters) -> dict[str, pd.DataFrame]:
         "ORDER BY i.issue_type, i.severity_rank")
     support["churn_rate"] = support["churned_customers"] / support["customers"].where(support["customers"] > 0)
     return {"geography_age": metric_frame(run, measures, filters, ("geography", "age_band")),
-            "trend": metric_frame(run, measures, filters, (trend_grain(filters),)),
+            "trend": metric_frame(run, measures, filters, ("month",)),  # the customer snapshot is monthly
             "support": support}
 
 

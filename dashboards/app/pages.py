@@ -92,9 +92,10 @@ def churn(filters: Filters) -> None:
                                    hover_data=["customers", "churned_customers"], labels=_labels("churn_rate"),
                                    title="Churn rate of customers with a ticket, by issue type and severity")))
         trend = frames["trend"]
-        grain = queries.trend_grain(filters)
+        grain = "month"  # fact_customer_metrics is a monthly snapshot (month ends + the as-of day)
         chart(_months(_percent_axis(px.line(trend, x=grain, y="churn_rate", markers=True, labels=_labels("churn_rate"),
-                                            title=f"Churn rate by {COLUMN_LABELS[grain]} (snapshot of its last day)")),
+                                            title="Churn rate by month (month-end snapshot; this month: as of "
+                                                  "the last batch day)")),
                       grain))
 
 

@@ -1,6 +1,6 @@
 """Register curated tables and their partitions in the Glue Data Catalog (boto3; moto locally).
 
-A curated partition lives in its current version folder (``curated/<t>/_v-<run>/event_date=D/``,
+A curated partition lives in its current version folder (``curated/<t>/event_date=D/_v-<run>/``,
 :mod:`lakehouse.core.lake.tables`): a rewrite switches the catalog partition's location to the new folder with
 ``BatchUpdatePartition``, so Athena and Glue readers move from one whole version to the next as the manifest does.
 """

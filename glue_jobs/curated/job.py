@@ -53,9 +53,12 @@ STAGING = "curated/_staging"
 
 
 def configure(spark: SparkSession, storage: LakeStorage) -> None:
-    """Session settings the batch jobs rely on: UTC, and serial listing of local paths (a Spark job to list a
-    few hundred local files costs more than it saves; on S3 the parallel listing stays)."""
+    """Session settings the batch jobs rely on: UTC; a JSON object's key sent twice keeps its last value, as
+    ``json.loads`` (the API's parser) does — Spark's default fails the whole job with ``DUPLICATED_MAP_KEY``
+    when it builds a map of such an object; and serial listing of local paths (a Spark job to list a few
+    hundred local files costs more than it saves; on S3 the parallel listing stays)."""
     spark.conf.set("spark.sql.session.timeZone", "UTC")
+    spark.conf.set("spark.sql.mapKeyDedupPolicy", "LAST_WIN")
     if not storage.layout.is_s3:
         spark.conf.set("spark.sql.sources.parallelPartitionDiscovery.threshold", "100000")
 

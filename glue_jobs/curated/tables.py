@@ -246,8 +246,15 @@ def extra_sql(properties: str = "properties", traits: str = "traits", context: s
     return f"(CASE WHEN size({merged}) > 0 THEN {merged} END)"
 
 
+def _last_value(container: str, key: str) -> str:
+    """SQL: the text of ``key`` in the JSON object ``container``; a key sent twice gives its last value, as
+    ``json.loads`` does (``from_json`` keeps both entries and a lookup finds the first; ``transform_keys`` rebuilds
+    the map under ``spark.sql.mapKeyDedupPolicy=LAST_WIN``, set by ``glue_jobs.curated.job.configure``)."""
+    return f"transform_keys(from_json({container}, 'map<string,string>'), (k, v) -> k)[{lit(key)}]"
+
+
 def _context_channel(context: str = "context") -> Column:
-    channel = F.expr(stripped(f"from_json({context}, 'map<string,string>')['channel']"))
+    channel = F.expr(stripped(_last_value(context, "channel")))
     return F.when(F.length(channel) > 0, channel)
 
 
@@ -257,7 +264,7 @@ def _skew_correction_micros() -> Column:
 
 def _typed_from_json() -> dict[str, Column]:
     """The columns of ``events`` read from the event's JSON text columns and its client time."""
-    return {"context_channel": _context_channel(), "product_id": F.get_json_object("properties", "$.product_id"),
+    return {"context_channel": _context_channel(), "product_id": F.expr(_last_value("properties", "product_id")),
             "extra": F.expr(extra_sql()), "skew_correction_micros": _skew_correction_micros()}
 
 

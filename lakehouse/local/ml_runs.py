@@ -90,8 +90,8 @@ def replay_cdnow(settings: Settings, say: Say = print, steps: tuple[str, ...] = 
             raise DatasetError(f"the ingestion API accepted {posted.accepted:,} of {written.total_events:,} CDNOW "
                                f"calls ({posted.rejected:,} rejected, {posted.failed:,} failed): {posted.errors[:3]}")
         say(f"ingestion API: {posted.accepted:,} accepted in {posted.requests:,} requests")
-        # the features read the curated zone only; the star's daily snapshot of 23,570 customers x 546 days took
-        # over 20 minutes here (its scaling is issue 15's), so `--with-star` builds the rest of the chain on demand
+        # the features read the curated zone only, so `--with-star` builds the rest of the chain on demand (the
+        # star adds ~1.5 minutes on CDNOW: docs/batch.md)
         report = run_batch(settings, local_spark("lakehouse-ml"), steps=steps, catalog=False)
         curated = report.curated.accepted if report.curated else 0
         say(f"batch chain ({', '.join(steps)}): {curated:,} events curated")

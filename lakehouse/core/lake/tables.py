@@ -20,7 +20,7 @@ not its subfolders). Its first rewrite writes the manifest, listing the legacy p
 Manifest document::
 
     {"format": 1, "partition_column": "event_date", "run_id": "<last run that switched it>", "updated_at": "...",
-     "partitions": {"2025-06-01": "_v-20250602T0930Z-1a2b3c4d", "2025-05-01": ""},
+     "partitions": {"2025-06-01": "_v-20250602T093000Z-1a2b3c4d", "2025-05-01": ""},
      "retired": [{"partition": "2025-06-01", "version": "", "retired_at": "2025-06-02T09:31:00+00:00"}]}
 """
 

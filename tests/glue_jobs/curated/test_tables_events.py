@@ -123,3 +123,26 @@ def test_old_and_new_events_partitions_read_and_merge_alike(spark, tmp_path: Pat
                    "e-new": ("p-new", "web", "2025-06-01")}
     channels = {r["event_id"]: r["channel"] for r in event_channels(events).collect()}
     assert channels == {"e-old": "tv", "e-late": "app", "e-new": "web"}
+
+
+def test_a_key_sent_twice_keeps_its_last_value_as_json_loads_does(spark, tmp_path: Path) -> None:
+    """``{"colour": "red", "colour": "blue"}`` is valid JSON; the API's parser keeps the last value. Seen failing
+    without ``spark.sql.mapKeyDedupPolicy=LAST_WIN`` (``glue_jobs.curated.job.configure``): building ``extra``
+    raised ``DUPLICATED_MAP_KEY`` and the whole curated run failed on that one line, every run after it too; and
+    with ``from_json(...)['channel']`` / ``get_json_object`` the channel and the product id were the first value."""
+    from glue_jobs.curated.job import configure
+    from lakehouse.core.lake.layout import LakeLayout
+
+    configure(spark, LakeStorage(LakeLayout.from_uri(str(tmp_path))))
+    text = line(with_id(CASES["viewed"], "twice"))
+    text = text.replace('"colour":"red"', '"colour":"red","colour":"blue"').replace(
+        '"channel":" mobile "', '"channel":" mobile ","channel":"tv"').replace(
+        '"product_id":"p-1"', '"product_id":"p-1","product_id":"p-2"')
+    assert text.count('"colour"') == 2 and text.count('"channel"') == 2 and text.count('"product_id"') == 2, text
+    frame = spark.createDataFrame([(RAW_OBJECT, text)], "raw_object string, value string")
+    for mode in ("python", "spark"):
+        [row] = events_table(accepted_events(parse_lines(frame, mode))).collect()
+        sent = json.loads(text)
+        assert dict(row["extra"])["properties.colour"] == sent["properties"]["colour"] == "blue", mode
+        assert row["context_channel"] == sent["context"]["channel"].strip() == "tv", mode
+        assert row["product_id"] == sent["properties"]["product_id"] == "p-2", mode
