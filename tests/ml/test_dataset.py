@@ -19,6 +19,8 @@ import pandas as pd
 import pytest
 
 from lakehouse.core.config import Settings
+from lakehouse.core.lake import tables
+from lakehouse.core.lake.storage import LakeStorage
 from ml import dataset
 from ml.dataset import Windows, build_features, build_labels
 from ml.source import COLUMNS, open_curated
@@ -296,9 +298,29 @@ def perturb(source: Settings, target: Settings, cutoff: date) -> None:
 
 
 def copy_curated(source: Settings, target: Settings) -> None:
+    """``source``'s curated zone and rates under ``target``, the curated tables in the plain layout (each current
+    partition version's files directly in ``event_date=D/``, no manifest), so the hand-written files these tests
+    add to a partition folder are read with it (lakehouse/core/lake/tables.py: a table without a manifest)."""
     for zone in ("curated", "reference"):
         if Path(source.lake.path(zone)).exists():
             shutil.copytree(source.lake.path(zone), target.lake.path(zone))
+    storage = LakeStorage(target.lake)
+    for manifest in Path(target.lake.path("curated")).glob("*/_manifest.json"):
+        table_rel = f"curated/{manifest.parent.name}"
+        state = tables.current(storage, table_rel)
+        current = {target.lake.path(d) for d in state.dirs()}
+        for value in state.partitions:
+            folder = Path(target.lake.path(state.dir_rel(value, "")))
+            version = Path(target.lake.path(state.dir_rel(value)))
+            for old in folder.glob("*.parquet"):  # a retired legacy version's files
+                if str(folder) not in current:
+                    old.unlink()
+            if version != folder:
+                for data in version.glob("*.parquet"):
+                    data.rename(folder / f"{data.stem}-{version.name.lstrip('_')}.parquet")
+        for stale in Path(target.lake.path(table_rel)).glob("event_date=*/_v-*"):
+            shutil.rmtree(stale)
+        manifest.unlink()
 
 
 def pick(con: duckdb.DuckDBPyConnection, cutoff: date) -> dict[str, str]:
