@@ -167,7 +167,8 @@ def read_arrow(storage: LakeStorage, table_rel: str, columns: list[str] | None =
         if not paths:
             continue
         wanted = [c for c in columns if c != state.column] if columns is not None else None
-        table = pa.concat_tables([pq.read_table(p, columns=wanted) for p in paths], promote_options="default")
+        # ParquetFile: no partition discovery from the path (pyarrow 17's read_table adds event_date itself)
+        table = pa.concat_tables([pq.ParquetFile(p).read(columns=wanted) for p in paths], promote_options="default")
         day = pa.array([datetime.strptime(value, "%Y-%m-%d").date()] * table.num_rows, pa.date32())
         if columns is None or state.column in columns:
             table = table.append_column(state.column, day)
