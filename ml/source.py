@@ -92,6 +92,7 @@ def open_curated(settings: Settings, con: duckdb.DuckDBPyConnection | None = Non
     Columns a table lacks (an older lake) read as NULL. Raises ``duckdb.Error`` for unreadable Parquet.
     """
     con = con or duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")  # curated INT64 timestamps read as TIMESTAMPTZ: cast them in UTC
     layout = settings.lake
     for table, columns in COLUMNS.items():
         select = ", ".join(f"CAST({name} AS {kind}) AS {name}" for name, kind in columns)

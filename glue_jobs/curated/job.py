@@ -32,7 +32,6 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from glue_jobs.common.catalog import register_table
-from glue_jobs.common.lakefs import delete_prefix
 from glue_jobs.common.progress import Progress, Steps
 from glue_jobs.curated.dedup import dedup_batch, drop_already_curated
 from glue_jobs.curated.event_index import append_ids, compact, curated_ids, ensure_index
@@ -48,8 +47,6 @@ from lakehouse.core.job_state import commit_run, new_run_id, processed_raw_objec
 from lakehouse.core.lake import tables as lake_tables
 from lakehouse.core.lake.raw import encode_lines
 from lakehouse.core.lake.storage import LakeStorage, StoredObject
-
-STAGING = "curated/_staging"
 
 
 def configure(spark: SparkSession, storage: LakeStorage) -> None:
@@ -191,7 +188,6 @@ def run_raw_to_curated(spark: SparkSession, settings: Settings, *, lines: DataFr
             return report
     run_id = new_run_id(now)
     report.run_id, report.raw_objects = run_id, len(keys)
-    delete_prefix(storage.layout, STAGING)
 
     step("validate")
     if objects is not None:
@@ -281,7 +277,11 @@ def run_raw_to_curated(spark: SparkSession, settings: Settings, *, lines: DataFr
 
 
 def _sort_order(rows: DataFrame) -> list[str]:
-    """Rows sorted by customer then time inside each partition file (better compression and pruning)."""
+    """Rows sorted by kind of event then time inside each partition file: the smallest files measured
+    (docs/batch.md, "Curated footprint"). Time order makes consecutive timestamps close, so their deltas pack in
+    ~3.5 B/row instead of 4.7 when sorted by customer; the kind columns and the keys each kind carries (``extra``,
+    ``product_id``) then come in long runs. Customers are no longer grouped: a lookup by customer reads the
+    partition's whole ``customer_id`` column (2.3 B/row)."""
     time_column = next((c for c in rows.columns if c.endswith("_ts")), None)
-    return [c for c in ("customer_id", time_column) if c and c in rows.columns]
+    return [c for c in ("event_type", "event_name", time_column) if c and c in rows.columns]
 

@@ -17,7 +17,8 @@ orphan version folder, vacuumed later); after it, the table as the run left it. 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -33,17 +34,57 @@ from lakehouse.core.lake.storage import LakeStorage
 PARTITION = "event_date"
 
 
-def write_parquet(frame: DataFrame, uri: str, target_file_rows: int, sort_by: Sequence[str] = ()) -> None:
-    """Dynamic-overwrite the partitions present in ``frame`` (ZSTD Parquet, one task per partition)."""
+#: Parquet write options of every curated table (docs/batch.md, "Curated footprint": measured with
+#: ``bench/bench_footprint.py``). ZSTD level 16 (Spark's default is 3; levels 10-15 gained nothing over 9 on the
+#: events, 16 is the first of zstd's optimal parsers); Parquet v2 data pages and encodings: timestamps and
+#: integers DELTA_BINARY_PACKED, strings that a dictionary does not shrink (``event_id``) DELTA_BYTE_ARRAY. Any
+#: zstd decoder reads any level; Spark >= 3.3, pyarrow, DuckDB and Trino (Athena engine 3) read v2 pages.
+PARQUET_OPTIONS: dict[str, str] = {
+    "compression": "zstd",
+    "parquet.compression.codec.zstd.level": "16",
+    "parquet.writer.version": "v2",
+}
+#: the session setting that picks the physical type of timestamps in Parquet files Spark writes
+TIMESTAMP_TYPE_CONF = "spark.sql.parquet.outputTimestampType"
+#: timestamps in curated files: INT64 microseconds since the epoch, UTC (Parquet's TIMESTAMP(isAdjustedToUTC=true,
+#: MICROS), 3.5 B/row delta-encoded for ``events.event_ts``) rather than Spark's default INT96 (12 bytes,
+#: deprecated by Parquet, 7.2 B/row); Spark reads both as the same TIMESTAMP, so partitions of either kind merge
+TIMESTAMP_TYPE = "TIMESTAMP_MICROS"
+
+
+@contextmanager
+def _session_conf(spark: SparkSession, key: str, value: str) -> Iterator[None]:
+    """``key`` set to ``value`` for the duration of the block, then put back as it was."""
+    before = spark.conf.get(key, None)
+    spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        if before is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, before)
+
+
+def write_parquet(frame: DataFrame, uri: str, target_file_rows: int, sort_by: Sequence[str] = (),
+                  options: Mapping[str, str] | None = None, timestamp_type: str = TIMESTAMP_TYPE) -> None:
+    """Dynamic-overwrite the partitions present in ``frame`` (ZSTD Parquet, one task per partition, rows sorted
+    by ``sort_by`` inside it).
+
+    ``options`` add to (or override) :data:`PARQUET_OPTIONS`, ``timestamp_type`` is Spark's
+    ``outputTimestampType`` for this write only (``bench/bench_footprint.py`` compares settings; the session's
+    own value is left as it was: the star build's files keep theirs).
+    """
     out = frame.repartition(F.col(PARTITION))
     if sort_by:
         out = out.sortWithinPartitions(PARTITION, *sort_by)
-    (out.write.mode("overwrite")
-     .option("partitionOverwriteMode", "dynamic")
-     .option("compression", "zstd")
-     .option("maxRecordsPerFile", target_file_rows)
-     .partitionBy(PARTITION)
-     .parquet(uri))
+    writer = (out.write.mode("overwrite")
+              .option("partitionOverwriteMode", "dynamic")
+              .option("maxRecordsPerFile", target_file_rows))
+    for key, value in {**PARQUET_OPTIONS, **(options or {})}.items():
+        writer = writer.option(key, value)
+    with _session_conf(frame.sparkSession, TIMESTAMP_TYPE_CONF, timestamp_type):
+        writer.partitionBy(PARTITION).parquet(uri)
 
 
 def read_partitions(spark: SparkSession, storage: LakeStorage, table_rel: str, values: Sequence[str],

@@ -261,6 +261,7 @@ def perturb(source: Settings, target: Settings, cutoff: date) -> None:
     its numbers changed and booleans flipped; or kept and duplicated under a new event id a day later with
     changed numbers. Rows dated before the cutoff are copied unchanged."""
     con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")  # curated timestamps read as TIMESTAMPTZ: compare them in UTC
     cut = f"TIMESTAMP '{cutoff} 00:00:00'"
     for table, ts in DATED_BY.items():
         files = _curated_files(source, table)
@@ -429,20 +430,27 @@ def test_the_comparison_catches_identity_links_read_without_the_cutoff(leak_lake
 
 
 def test_the_perturbation_reaches_many_rows(leak_lakes) -> None:
-    """The perturbed lake does differ after the cutoff in every table that has rows there."""
+    """The perturbed lake does differ after the cutoff in every table that has rows there: in its rows' times
+    (their count and sum: deletions, moves and dated copies change both; a count alone missed it once, when a
+    table's deleted rows and its copies happened to be as many)."""
     cutoff = leak_lakes["cutoff"]
     con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
     for table, ts in DATED_BY.items():
         counts = []
         for name in ("base", "perturbed"):
             files = _curated_files(leak_lakes[name], table)
             listed = ", ".join(f"'{f}'" for f in files)
-            sql = (f"SELECT COUNT(*) FILTER (WHERE {ts} >= TIMESTAMP '{cutoff}'), COUNT(*) FILTER (WHERE "
-                   f"{ts} < TIMESTAMP '{cutoff}') FROM read_parquet([{listed}], union_by_name = true)")
-            counts.append(con.execute(sql).fetchone() if files else (0, 0))
-        assert counts[0][1] == counts[1][1], table  # the past: same rows
+            t = f"CAST({ts} AS TIMESTAMP)"
+            sql = (f"SELECT COUNT(*) FILTER (WHERE {t} >= TIMESTAMP '{cutoff}'), "
+                   f"SUM(epoch_us({t})) FILTER (WHERE {t} >= TIMESTAMP '{cutoff}'), "
+                   f"COUNT(*) FILTER (WHERE {t} < TIMESTAMP '{cutoff}'), "
+                   f"SUM(epoch_us({t})) FILTER (WHERE {t} < TIMESTAMP '{cutoff}') "
+                   f"FROM read_parquet([{listed}], union_by_name = true)")
+            counts.append(con.execute(sql).fetchone() if files else (0, None, 0, None))
+        assert counts[0][2:] == counts[1][2:], table  # the past: the same rows at the same times
         if counts[0][0] > 5:
-            assert counts[1][0] != counts[0][0], table
+            assert counts[1][:2] != counts[0][:2], table
 
 
 def test_the_same_baits_before_the_cutoff_do_change_the_features(leak_lakes) -> None:

@@ -153,6 +153,17 @@ def files(storage: LakeStorage, state: TableState, values: Iterable[str] | None 
     return out
 
 
+def _naive_utc(table):
+    """``table`` with its UTC timestamps (INT64 ``TIMESTAMP(isAdjustedToUTC)``, as the curated writer writes them
+    since issue 15) as naive UTC ``timestamp[ns]``, the type pyarrow gives INT96 files: partitions written before
+    and after concatenate, and callers see one type."""
+    import pyarrow as pa
+
+    fields = [pa.field(f.name, pa.timestamp("ns")) if pa.types.is_timestamp(f.type) and f.type.tz in ("UTC", "+00:00")
+              else f for f in table.schema]
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
+
+
 def read_arrow(storage: LakeStorage, table_rel: str, columns: list[str] | None = None):
     """Every current row of a table as a ``pyarrow.Table``, the partition column last (``date32``); an empty
     table (no columns) when it has no data. For tests and small tables: it reads everything into memory."""
@@ -168,7 +179,8 @@ def read_arrow(storage: LakeStorage, table_rel: str, columns: list[str] | None =
             continue
         wanted = [c for c in columns if c != state.column] if columns is not None else None
         # ParquetFile: no partition discovery from the path (pyarrow 17's read_table adds event_date itself)
-        table = pa.concat_tables([pq.ParquetFile(p).read(columns=wanted) for p in paths], promote_options="default")
+        table = pa.concat_tables([_naive_utc(pq.ParquetFile(p).read(columns=wanted)) for p in paths],
+                                 promote_options="default")
         day = pa.array([datetime.strptime(value, "%Y-%m-%d").date()] * table.num_rows, pa.date32())
         if columns is None or state.column in columns:
             table = table.append_column(state.column, day)
