@@ -16,6 +16,10 @@ GLUE_SKIP  := --ignore=tests/glue_jobs/warehouse/test_grammar.py --ignore=tests/
 	--ignore=tests/glue_jobs/warehouse/test_smoke.py --ignore=tests/glue_jobs/sql/test_ddl.py \
 	--ignore=tests/glue_jobs/warehouse/test_scores_load.py \
 	--ignore=tests/glue_jobs/curated/test_partition_commits.py
+# test processes (pytest-xdist): tests/conftest.py keeps each module and the costly session fixtures it shares
+# (a built lake, the demo run, a CDK synth) in one process, so each is built once; 1 runs everything in one
+TEST_WORKERS ?= 2
+PYTEST_PAR := -n $(TEST_WORKERS) --dist loadgroup
 # Glue 5.0 runs Python 3.11, and its pinned modules (numpy 1.26, pyspark 3.5) do not install or run on later ones
 GLUE_PYTHON ?= python3.11
 
@@ -53,7 +57,7 @@ $(GLUE_STAMP): pyproject.toml constraints.txt $(GLUE_REQS)
 	touch $(GLUE_STAMP)
 
 test-glue: $(GLUE_STAMP)
-	$(GLUE_BIN)/pytest $(GLUE_TESTS) $(GLUE_SKIP)
+	$(GLUE_BIN)/pytest $(PYTEST_PAR) $(GLUE_TESTS) $(GLUE_SKIP)
 
 demo: install
 	$(BIN)/lakehouse demo
@@ -72,7 +76,7 @@ browser:
 		(or 'make browser' as root)"; exit 1; fi; }
 
 test: lint cdk-check browser
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_PAR)
 	$(MAKE) --no-print-directory test-glue
 
 format: install

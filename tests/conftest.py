@@ -14,8 +14,8 @@ from lakehouse.local.aws.embedded import EmbeddedAws
 from lakehouse.local.aws.provision import provision
 
 #: the lake built once by the batch chain (batch, warehouse and local-runner tests), and the demo run once (the
-#: demo test and the dashboard browser tests)
-pytest_plugins = ["tests.lake_fixtures", "tests.demo_fixtures"]
+#: demo test and the dashboard browser tests); the scheduling of ``make test``'s parallel processes
+pytest_plugins = ["tests.lake_fixtures", "tests.demo_fixtures", "tests.xdist_groups"]
 
 # Tests never read the developer's own configuration.
 for _key in [k for k in os.environ if k.startswith("LAKEHOUSE_")]:
