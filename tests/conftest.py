@@ -17,8 +17,10 @@ from lakehouse.local.aws.provision import provision
 #: demo test and the dashboard browser tests); the scheduling of ``make test``'s parallel processes
 pytest_plugins = ["tests.lake_fixtures", "tests.demo_fixtures", "tests.xdist_groups"]
 
-# Tests never read the developer's own configuration.
-for _key in [k for k in os.environ if k.startswith("LAKEHOUSE_")]:
+# Tests never read the developer's own configuration, nor a terminal size fixed for them: pytest-xdist's workers
+# start with COLUMNS=80 and LINES=24, which the CLI's rich consoles would keep as a fixed width when imported (a
+# test that sets COLUMNS then saw its output wrapped at 80 columns).
+for _key in [k for k in os.environ if k.startswith("LAKEHOUSE_") or k in ("COLUMNS", "LINES")]:
     del os.environ[_key]
 
 

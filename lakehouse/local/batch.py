@@ -3,6 +3,7 @@ warehouse, each step skipped when its input did not change."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,9 @@ from lakehouse.core.lake.storage import LakeStorage
 STEPS = ("curated", "star", "warehouse")
 Progress = Callable[[str, str, int, int], None]  # (step, what, done, total)
 _JVM_NOISE = ("An error occurred while calling", "at ", "...")
+#: a path or URI of more than :data:`_PATH_TAIL` folders (``file:/tmp/…/curated/events/event_date=D/part-0.parquet``)
+_LONG_PATH = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:)?/+(?:[^\s/;,'\"]+/){4,}[^\s/;,'\"]*")
+_PATH_TAIL = 4
 
 
 class BatchStepFailed(RuntimeError):
@@ -45,7 +49,14 @@ def one_line(exc: BaseException, limit: int = 400) -> str:
     head = next((t for t in lines if not t.startswith("Caused by:")), "") or type(exc).__name__
     parts = [f"{type(exc).__name__}: {head}"] + ([f"caused by {causes[-1]}"] if causes else [])
     share = limit // len(parts)
-    return "; ".join(_clip(" ".join(p.split()), share) for p in parts)
+    return "; ".join(_clip(_short_paths(" ".join(p.split())), share) for p in parts)
+
+
+def _short_paths(text: str) -> str:
+    """``text`` with each long path cut to its last folders (``…/curated/events/event_date=D/part-0.parquet``): a
+    lake's prefix (a temporary folder, an S3 bucket) would otherwise push what is wrong with the file past the
+    clip."""
+    return _LONG_PATH.sub(lambda m: "…/" + "/".join(m.group(0).rstrip("/").split("/")[-_PATH_TAIL:]), text)
 
 
 def _clip(text: str, limit: int) -> str:

@@ -50,3 +50,17 @@ def test_one_line_keeps_the_message_and_the_root_cause_of_a_java_error(spark, tm
     assert "\n" not in text and " at org." not in text and len(text) <= 400
     assert "EOFException" in text or "Unexpected end" in text, text
     assert str(BatchStepFailed("star", text)).startswith("the star step failed: ")
+
+
+def test_a_long_path_does_not_push_the_root_cause_past_the_clip() -> None:
+    """A file's path is cut to its last folders, so what is wrong with the file stays in the line. Seen failing
+    before the cut: under pytest-xdist the test folder's path is 10 characters longer, and the Spark failure test
+    above lost "is not a Parquet file" to the clip."""
+    prefix = "file:/tmp/" + "/".join(f"folder-{i:02d}-of-a-long-temporary-path" for i in range(8))
+    cause = f"java.lang.RuntimeException: {prefix}/curated/events/event_date=2025-06-02/part-00000.parquet is not a " \
+            "Parquet file. Expected magic number at tail, but found [116, 32, 97, 108]"
+    text = one_line(RuntimeError(f"An error occurred while calling o1.parquet.\n: boom\nCaused by: {cause}\n\tat x"))
+    assert "…/curated/events/event_date=2025-06-02/part-00000.parquet is not a Parquet file" in text, text
+    assert "folder-00" not in text and len(text) <= 400
+    short = one_line(RuntimeError("cannot read s3://bucket/raw/web/a.gz"))
+    assert short == "RuntimeError: cannot read s3://bucket/raw/web/a.gz"  # a short path stays whole
