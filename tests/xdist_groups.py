@@ -63,8 +63,9 @@ def module_groups(items: list[pytest.Item]) -> dict[str, str]:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node) -> None:
-    """Controller: tell each worker where to write the module -> group map."""
-    node.workerinput[GROUPS_KEY] = str(_groups_path(node.config))
+    """Controller, ``--dist loadgroup``: tell each worker where to write the module -> group map."""
+    if node.config.getvalue("dist") == "loadgroup":
+        node.workerinput[GROUPS_KEY] = str(_groups_path(node.config))
 
 
 def _groups_path(config: pytest.Config) -> Path:
