@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if run.arguments.tables == "scores":
             report = load_scores(run.settings, target=target, force=run.arguments.force)
         else:
-            report = load_warehouse(run.settings, target=target, force=run.arguments.force)
+            report = load_warehouse(run.settings, target=target, force=run.arguments.force,
+                                    full=run.arguments.full)
     return print_summary(report.as_dict())
 
 

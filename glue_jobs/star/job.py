@@ -17,6 +17,7 @@ Each table is written as ZSTD Parquet in the DDL's column order, followed by a R
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections.abc import Callable
@@ -27,7 +28,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from glue_jobs.common.lakefs import data_files, parquet_rows, read_table
+from glue_jobs.common.lakefs import data_files, delete_keys, parquet_rows, read_table
 from glue_jobs.common.progress import Progress, Steps
 from glue_jobs.curated.job import configure
 from glue_jobs.curated.parse import accepted_events, parse_lines
@@ -36,20 +37,44 @@ from glue_jobs.curated.tables import EVENT_TABLES, EVENTS_READ_SCHEMA, PARTITION
 from glue_jobs.star import dimensions as D
 from glue_jobs.star import facts as FX
 from glue_jobs.star.identity import IdentityStats, identity_map, stitch
+from glue_jobs.star.incremental import (
+    CUSTOMER_TABLES,
+    DELTA_KEYS,
+    changed_partitions,
+    delta,
+    dirty_customers,
+    is_month_end,
+    of_customers,
+    order_scope,
+    snapshot_days_between,
+    ticket_scope,
+)
 from glue_jobs.star.metrics import (
+    BASE_COLUMNS,
     breakpoints_document,
     breakpoints_history_document,
     customer_metrics,
+    metric_rows,
     rfm_breakpoints,
+    roll_forward,
+    scored,
+    snapshot_profile,
 )
 from glue_jobs.star.money import daily_rates, dim_currency_rate, load_rates
 from glue_jobs.star.orders import NETTED, UNCONVERTED, UNKNOWN_ORDER, order_facts, unconverted_summary, winning_orders
 from glue_jobs.star.schema import STAR_TABLES, conform
 from lakehouse.core.config import Settings
 from lakehouse.core.job_state import MANIFESTS, STAR_STATE, curated_version, new_run_id, read_json, write_json
-from lakehouse.core.lake.storage import LakeStorage
+from lakehouse.core.lake import tables as tables_
+from lakehouse.core.lake.storage import LakeStorage, StoredObject
 from lakehouse.core.rfm_breakpoints import BREAKPOINTS_KEY, HISTORY_KEY
 
+#: the star state's format: 2 records curated partition versions, table folders and the identity map
+STATE_FORMAT = 2
+#: the identity map of the last build (Parquet, ``<build_id>/``), which the next build diffs against
+IDENTITY_STATE = "state/build_star/identity_map"
+#: the deltas of the last build for the warehouse load: ``<build_id>/<table>/{upsert,gone}/``
+DELTAS = "warehouse/_delta"
 DIMENSIONS = ("dim_date", "dim_geography", "dim_customer", "dim_product", "dim_offer", "dim_support_issue",
               "dim_channel", "dim_currency_rate", "mart_parameters")
 #: curated tables the star reads (sessions are recomputed on stitched ids, not read)
@@ -71,6 +96,7 @@ class StarTable:
     rows: int = 0
     files: int = 0
     bytes: int = 0
+    folder: str = ""
 
 
 @dataclass
@@ -117,6 +143,9 @@ class StarReport:
     ``before_earliest``), which no star table holds; ``identity`` is the identity map's
     :class:`~glue_jobs.star.identity.IdentityStats`; ``orders`` an :class:`OrderSummary`; ``money`` a
     :class:`MoneySummary`; ``tables`` maps each star table to what was written; ``seconds`` is wall-clock time.
+    ``mode`` is 'incremental' or 'full' (``full_reason`` says why a build could not be incremental);
+    ``dirty_customers`` how many customers an incremental build recomputed; ``deltas`` the rows of each
+    table's delta for the load (``upsert_rows``, ``gone_rows``).
     """
 
     build_id: str | None = None
@@ -131,6 +160,10 @@ class StarReport:
     breakpoints_key: str | None = None
     skipped: str | None = None
     seconds: float = 0.0
+    mode: str | None = None
+    full_reason: str = ""
+    dirty_customers: int | None = None
+    deltas: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The report as plain JSON-ready values (nested dataclasses become dicts)."""
@@ -154,31 +187,48 @@ def empty_curated(spark: SparkSession, table: str) -> DataFrame:
     return spark.createDataFrame([], builder(events).schema)
 
 
-def read_curated(spark: SparkSession, storage: LakeStorage, table: str) -> DataFrame:
-    """A curated table as a DataFrame, or an empty frame with its schema when it has no data files yet."""
+def read_curated(spark: SparkSession, storage: LakeStorage, table: str, values: list[str] | None = None,
+                 state: tables_.TableState | None = None) -> DataFrame:
+    """A curated table (its partitions ``values``, default all) as a DataFrame, or an empty frame with its schema
+    when it has no data files yet. ``state`` is the table's manifest state when already read."""
     schema = EVENTS_READ_SCHEMA if table == "events" else None  # old and new events files alike (issue 15)
-    frame = read_table(spark, storage, storage.layout.curated_table(table), schema=schema)  # current versions
+    rel = storage.layout.curated_table(table)
+    state = state or tables_.current(storage, rel)
+    if values is not None:
+        values = [v for v in values if v in state.partitions]
+    frame = read_table(spark, storage, rel, values=values, schema=schema, state=state) \
+        if values is None or values else None  # current versions
     if frame is None:
         return empty_curated(spark, table)
     return upgrade_events(frame) if table == "events" else frame
 
 
-def write_table(spark: SparkSession, storage: LakeStorage, table: str, frame: DataFrame, files: int) -> StarTable:
-    """Overwrite ``warehouse/<table>/`` and its COPY manifest; returns rows, files and bytes written."""
-    rel = storage.layout.warehouse_table(table)
+def build_folder(storage: LakeStorage, table: str, build_id: str) -> str:
+    """``warehouse/<table>/_b-<build_id>``: the folder of one build's files of a star table. A build never writes
+    where the previous build's files are (an incremental build reads them), and removes them after its commit."""
+    return f"{storage.layout.warehouse_table(table)}/_b-{build_id}"
+
+
+def write_table(spark: SparkSession, storage: LakeStorage, table: str, frame: DataFrame, files: int,
+                rel: str) -> tuple[StarTable, list[StoredObject]]:
+    """Write ``frame`` (conformed to ``table``'s columns) as ZSTD Parquet into the folder ``rel``; returns rows,
+    files, bytes and folder written, and the files (for the COPY manifest)."""
     out = conform(frame, table)
     order = [c for c in ("date_key", "snapshot_date", "customer_id") if c in out.columns]
     out = out.repartitionByRange(files, *order).sortWithinPartitions(*order) if order and files > 1 \
         else out.coalesce(1)
     out.write.mode("overwrite").option("compression", "zstd").parquet(storage.layout.uri(rel))
     written = data_files(storage, rel)
-    manifest = {"entries": [{"url": storage.layout.uri(f.key) if storage.layout.is_s3 else storage.layout.key(f.key),
-                             "mandatory": True, "meta": {"content_length": f.size}} for f in written]}
-    write_json(storage, f"{MANIFESTS}/{table}.json", manifest)
     rows = parquet_rows(storage, written)
     if rows is None:
         rows = spark.read.parquet(storage.layout.uri(rel)).count()
-    return StarTable(rows, len(written), sum(f.size for f in written))
+    return StarTable(rows, len(written), sum(f.size for f in written), rel), written
+
+
+def copy_manifest(storage: LakeStorage, files: list[StoredObject]) -> dict[str, Any]:
+    """A Redshift COPY manifest naming exactly ``files`` (URIs on S3, local paths otherwise)."""
+    return {"entries": [{"url": storage.layout.uri(f.key) if storage.layout.is_s3 else storage.layout.key(f.key),
+                         "mandatory": True, "meta": {"content_length": f.size}} for f in files]}
 
 
 def mart_parameters(spark: SparkSession, settings: Settings) -> DataFrame:
@@ -231,14 +281,48 @@ def summarize_money(orders: DataFrame, money: MoneySummary) -> MoneySummary:
     return money
 
 
-def run_build_star(spark: SparkSession, settings: Settings, *, force: bool = False,
+def fingerprint(settings: Settings, storage: LakeStorage) -> dict[str, Any]:
+    """What a build's rows depend on besides the curated rows: the settings the star reads and the rate file's
+    SHA-256. An incremental build needs the previous build's fingerprint to be the same (else it rebuilds all)."""
+    rates_key = settings.money.rates_key
+    rates = hashlib.sha256(storage.get_bytes(rates_key)).hexdigest() if storage.exists(rates_key) else None
+    return {"format": STATE_FORMAT, "session_gap_minutes": settings.batch.session_gap_minutes,
+            "rfm_window_days": settings.batch.rfm_window_days,
+            "reporting_currency": settings.money.reporting_currency,
+            "max_rate_age_days": settings.money.max_rate_age_days,
+            "earliest_event_date": settings.event_time.earliest_event_date.isoformat(), "rates_sha256": rates}
+
+
+def incremental_base(storage: LakeStorage, last: dict[str, Any] | None, print_: dict[str, Any],
+                     as_of: date) -> tuple[dict[str, Any] | None, str]:
+    """The previous build an incremental build can start from, or None and why not (then the build is full)."""
+    if not last or last.get("format") != STATE_FORMAT:
+        return None, "no previous build of this format"
+    if last.get("fingerprint") != print_:
+        return None, "settings or rate file changed since the previous build"
+    if date.fromisoformat(last["as_of"]) > as_of:
+        return None, "the previous build's as-of day is later"
+    folders = [t.get("folder") for t in last.get("tables", {}).values()]
+    if len(folders) != len(STAR_TABLES) or not all(folders) or not last.get("identity_map"):
+        return None, "the previous build's tables are not all recorded"
+    if not storage.list(last["identity_map"]):
+        return None, "the previous build's identity map is missing"
+    return last, ""
+
+
+def run_build_star(spark: SparkSession, settings: Settings, *, force: bool = False, full: bool = False,
                    on_progress: Progress | None = None, now: datetime | None = None) -> StarReport:
-    """Rebuild the star schema if the curated zone changed since the last build (or ``force``).
+    """Build the star schema if the curated zone changed since the last build (or ``force``): incrementally from
+    the previous build when there is one of this format with the same settings and rate file, else (or ``full``)
+    from the whole curated zone.
 
     Before anything is built: events outside [``settings.event_time.earliest_event_date``, as-of] are left
     out (:func:`as_of_date`), every curated frame's ``customer_id`` is stitched
     (:mod:`glue_jobs.star.identity`), duplicate Order Completed events are dropped (:mod:`glue_jobs.star.orders`)
-    and sessions are recomputed on the stitched ids. Raises :class:`lakehouse.core.money.RateFileError` for an
+    and sessions are recomputed on the stitched ids. An incremental build recomputes the customer-grain tables for
+    the dirty customers only (:mod:`glue_jobs.star.incremental`), rolls the monthly snapshot forward for the
+    others, rebuilds the small dimensions and the daily KPIs whole, and writes each big table's delta for the
+    warehouse load. Both give the same tables. Raises :class:`lakehouse.core.money.RateFileError` for an
     unreadable rate file (the message names the line).
     """
     started = time.monotonic()
@@ -250,15 +334,16 @@ def run_build_star(spark: SparkSession, settings: Settings, *, force: bool = Fal
         report.skipped = "no curated data yet"
         return report
     last = read_json(storage, STAR_STATE)
-    if last and last.get("curated_version") == report.curated_version and not force:
+    if last and last.get("curated_version") == report.curated_version and not (force or full):
         report.skipped = "curated zone unchanged since the last build"
         report.build_id = last.get("build_id")
         return report
-    steps = ["identity", *STAR_TABLES, "rfm breakpoints", "commit"]
+    steps = ["identity", "scope", *STAR_TABLES, "deltas", "rfm breakpoints", "commit"]
     progress = Steps(steps, on_progress)
     step = progress.start
 
-    raw = {name: read_curated(spark, storage, name) for name in CURATED_INPUTS}
+    states = {name: tables_.current(storage, storage.layout.curated_table(name)) for name in CURATED_INPUTS}
+    raw = {name: read_curated(spark, storage, name, state=states[name]) for name in CURATED_INPUTS}
     earliest = settings.event_time.earliest_event_date
     bounds = raw["events"].agg(
         F.min(F.when(F.col(PARTITION) >= F.lit(earliest), F.col(PARTITION))).alias("first"),
@@ -269,7 +354,11 @@ def run_build_star(spark: SparkSession, settings: Settings, *, force: bool = Fal
         report.skipped = "no curated events yet" if bounds["n"] == 0 else "no curated event dated in the window"
         return report
     first, as_of, gap = bounds["first"], as_of_date(bounds["last"], run_day), settings.batch.session_gap_minutes
+    window_days = settings.batch.rfm_window_days
     report.build_id, report.as_of = new_run_id(now), as_of.isoformat()
+    print_ = fingerprint(settings, storage)
+    previous, report.full_reason = (None, "--full") if full else incremental_base(storage, last, print_, as_of)
+    report.mode = "incremental" if previous else "full"
 
     step("identity")
     windowed = {name: in_window(frame, first, as_of) for name, frame in raw.items()}
@@ -277,87 +366,194 @@ def run_build_star(spark: SparkSession, settings: Settings, *, force: bool = Fal
     id_map = id_map.persist()
     curated = {name: stitch(frame, id_map) if "customer_id" in frame.columns else frame
                for name, frame in windowed.items()}
-    duplicates = duplicate_order_events(curated["orders"])
-    events = curated["events"].join(duplicates, "event_id", "left_anti").persist()
-    kept = events.count()
+    all_duplicates = duplicate_order_events(curated["orders"]).persist()
+    all_events = curated["events"].join(all_duplicates, "event_id", "left_anti")
+    kept = all_events.count()
     report.excluded_events = {"before_earliest": int(bounds["before"] or 0),
                               "after_as_of": int(bounds["n"]) - int(bounds["before"] or 0) - kept
-                              - duplicates.count()}
+                              - all_duplicates.count()}
     fact_files = max(1, math.ceil(kept / settings.batch.target_file_rows))
 
     rates, report.money.rates_file = load_rates(storage, settings.money)
     report.money.reporting_currency, report.money.rate_rows = settings.money.reporting_currency, len(rates.rows)
     currency_rates = dim_currency_rate(spark, rates)
     daily = daily_rates(currency_rates, settings.money.max_rate_age_days).persist()
-    orders, ledger = order_facts(curated["orders"], curated["order_changes"], curated["refunds"],
-                                 curated["order_lines"], daily, settings.money.reporting_currency)
+    products = conform(D.dim_product(curated["product_events"], curated["order_lines"]), "dim_product").persist()
+
+    def before(table: str) -> DataFrame:
+        """The previous build's rows of ``table``."""
+        assert previous is not None
+        return spark.read.parquet(storage.layout.uri(previous["tables"][table]["folder"]))
+
+    step("scope")
+    customers: DataFrame | None = None
+    if previous is not None:
+        prev_as_of = date.fromisoformat(previous["as_of"])
+        changed = {}
+        for name in CURATED_INPUTS:
+            values = changed_partitions(states[name].partitions, previous["partitions"].get(name, {}), prev_as_of,
+                                        as_of)
+            frame = read_curated(spark, storage, name, values=values, state=states[name]) if values else None
+            changed[name] = in_window(frame, first, as_of) if frame is not None else empty_curated(spark, name)
+        old_map = spark.read.schema("id string, resolved_id string").parquet(
+            storage.layout.uri(previous["identity_map"]))
+        old_products = before("dim_product")
+        changed_products = (products.subtract(old_products).select("product_id")
+                            .unionByName(old_products.subtract(products).select("product_id")))
+        customers = dirty_customers(changed, curated, id_map, old_map, changed_products).persist()
+        report.dirty_customers = customers.count()
+
+    scoped = {name: of_customers(frame, customers) for name, frame in curated.items() if "customer_id" in frame.columns}
+    in_orders = order_scope(curated, customers)
+    tickets = ticket_scope(curated["support_tickets"], customers)
+    if customers is None:
+        events = all_events.persist()
+    else:
+        events = scoped["events"].join(duplicate_order_events(in_orders["orders"]), "event_id", "left_anti").persist()
+    orders, ledger = order_facts(in_orders["orders"], in_orders["order_changes"], in_orders["refunds"],
+                                 in_orders["order_lines"], daily, settings.money.reporting_currency)
     orders, ledger = orders.persist(), ledger.persist()
     sessions = sessionize(events, gap)
-
-    dim_customer = conform(D.customer_versions(curated["customers"], events), "dim_customer").persist()
+    dim_customer = conform(D.customer_versions(scoped["customers"], events), "dim_customer").persist()
     channels = FX.event_channels(events)
+
+    def combined(table: str, rows: DataFrame) -> DataFrame:
+        """A customer-grain table: this build's ``rows`` (all, or the dirty customers'), plus the previous build's
+        rows of every other customer."""
+        rows = conform(rows, table)
+        if customers is None:
+            return rows
+        return conform(before(table), table).join(customers, "customer_id", "left_anti").unionByName(
+            of_customers(rows, customers))
+
+    def metrics() -> DataFrame:
+        dim_all = written("dim_customer")
+        facts = {t: written(t) for t in ("fact_order", "fact_refund", "fact_support_ticket")}
+        if customers is None:
+            return customer_metrics(dim_all, facts["fact_order"], facts["fact_refund"], facts["fact_support_ticket"],
+                                    curated["account_snapshots"], curated["account_closures"], as_of, window_days)
+        base = lambda frame: frame.select(*[F.col(c).cast(dict(STAR_TABLES["fact_customer_metrics"])[c])  # noqa: E731
+                                            for c in BASE_COLUMNS])
+        dirty = metric_rows(of_customers(dim_all, customers), *[of_customers(f, customers) for f in facts.values()],
+                            scoped["account_snapshots"], scoped["account_closures"], as_of, window_days)
+        prev_as_of = date.fromisoformat(previous["as_of"])
+        others = base(before("fact_customer_metrics").join(customers, "customer_id", "left_anti"))
+        rows = others if is_month_end(prev_as_of) or prev_as_of == as_of else \
+            others.where(F.col("snapshot_date") != F.lit(prev_as_of))
+        rows = rows.unionByName(base(dirty))
+        days = snapshot_days_between(prev_as_of, as_of)
+        if days:
+            latest = others.where(F.col("snapshot_date") == F.lit(prev_as_of))
+            rows = rows.unionByName(base(roll_forward(latest, snapshot_profile(dim_all), facts["fact_order"], days,
+                                                      window_days)))
+        return scored(rows)
+
     built: dict[str, Callable[[], DataFrame]] = {
         "dim_date": lambda: D.dim_date(spark, first, as_of),
-        "dim_geography": lambda: D.dim_geography(dim_customer),
-        "dim_customer": lambda: dim_customer,
-        "dim_product": lambda: D.dim_product(curated["product_events"], curated["order_lines"]),
+        "dim_geography": lambda: D.dim_geography(written("dim_customer")),
+        "dim_customer": lambda: combined("dim_customer", dim_customer),
+        "dim_product": lambda: products,
         "dim_offer": lambda: D.dim_offer(curated["offers"]),
         "dim_support_issue": lambda: D.dim_support_issue(spark),
         "dim_channel": lambda: D.dim_channel(
-            channels.select("channel"), curated["support_tickets"].select("channel"),
+            FX.event_channels(all_events).select("channel"), curated["support_tickets"].select("channel"),
             curated["offers"].select("channel")),
         "dim_currency_rate": lambda: currency_rates,
-        "fact_order": lambda: FX.fact_order(orders, channels, dim_customer),
-        "fact_refund": lambda: FX.fact_refund(ledger, dim_customer),
-        "fact_order_line": lambda: FX.fact_order_line(curated["order_lines"], orders, channels, dim_customer,
-                                                      written("dim_product")),
-        "fact_customer_activity": lambda: FX.fact_customer_activity(events, dim_customer, gap),
-        "fact_session": lambda: FX.fact_session(sessions, dim_customer),
-        "fact_support_ticket": lambda: FX.fact_support_ticket(curated["support_tickets"], dim_customer),
-        "fact_offer_response": lambda: FX.fact_offer_response(curated["offers"], dim_customer),
-        "fact_content_watch": lambda: FX.fact_content_watch(curated["content_watched"], channels, dim_customer),
-        "fact_customer_metrics": lambda: customer_metrics(
-            dim_customer, written("fact_order"), written("fact_refund"), written("fact_support_ticket"),
-            curated["account_snapshots"], curated["account_closures"], as_of, settings.batch.rfm_window_days),
+        "fact_order": lambda: combined("fact_order", FX.fact_order(orders, channels, dim_customer)),
+        "fact_refund": lambda: combined("fact_refund", FX.fact_refund(ledger, dim_customer)),
+        "fact_order_line": lambda: combined("fact_order_line", FX.fact_order_line(
+            in_orders["order_lines"], orders, channels, dim_customer, written("dim_product"))),
+        "fact_customer_activity": lambda: combined("fact_customer_activity",
+                                                   FX.fact_customer_activity(events, dim_customer, gap)),
+        "fact_session": lambda: combined("fact_session", FX.fact_session(sessions, dim_customer)),
+        "fact_support_ticket": lambda: combined("fact_support_ticket", FX.fact_support_ticket(tickets, dim_customer)),
+        "fact_offer_response": lambda: combined("fact_offer_response",
+                                                FX.fact_offer_response(scoped["offers"], dim_customer)),
+        "fact_content_watch": lambda: combined("fact_content_watch", FX.fact_content_watch(
+            scoped["content_watched"], channels, dim_customer)),
+        "fact_customer_metrics": metrics,
         "fact_daily_kpis": lambda: FX.fact_daily_kpis(
             written("dim_date"), written("fact_customer_activity"), written("fact_order"),
-            written("fact_session"), written("fact_refund"), dim_customer),
+            written("fact_session"), written("fact_refund"), written("dim_customer")),
         "mart_parameters": lambda: mart_parameters(spark, settings),
     }
 
     def written(table: str) -> DataFrame:
-        return spark.read.parquet(storage.layout.uri(storage.layout.warehouse_table(table)))
+        return spark.read.parquet(storage.layout.uri(report.tables[table].folder))
 
+    manifests: dict[str, list[StoredObject]] = {}
     for table in STAR_TABLES:
         step(table)
         files = 1 if table in DIMENSIONS else fact_files
-        report.tables[table] = write_table(spark, storage, table, built[table](), files)
-    report.orders = summarize_orders(orders, ledger)
-    report.money = summarize_money(orders, report.money)
+        report.tables[table], manifests[table] = write_table(
+            spark, storage, table, built[table](), files, build_folder(storage, table, report.build_id))
+    report.orders = summarize_orders(written("fact_order"), written("fact_refund"))
+    report.money = summarize_money(written("fact_order"), report.money)
+
+    step("deltas")
+    delta_record: dict[str, dict[str, Any]] | None = None
+    if previous is not None:
+        delta_record = {}
+        for table, key in DELTA_KEYS.items():
+            upsert, gone = delta(before(table), written(table), key,
+                                 customers if table in CUSTOMER_TABLES else None)
+            record: dict[str, Any] = {}
+            for part, frame in (("upsert", upsert), ("gone", gone)):
+                folder = f"{DELTAS}/{report.build_id}/{table}/{part}"
+                written_part, manifests[f"_delta/{table}-{part}"] = write_table(
+                    spark, storage, table, frame, 1, folder)
+                record[part] = f"{MANIFESTS}/_delta/{table}-{part}.json"
+                record[f"{part}_rows"] = written_part.rows
+            delta_record[table] = record
+    report.deltas = {t: {"upsert_rows": r["upsert_rows"], "gone_rows": r["gone_rows"]}
+                     for t, r in (delta_record or {}).items()}
+    for name, entries in manifests.items():  # the COPY manifests, once every table and delta is written
+        write_json(storage, f"{MANIFESTS}/{name}.json", copy_manifest(storage, entries))
+    identity_folder = f"{IDENTITY_STATE}/{report.build_id}"
+    id_map.coalesce(1).write.mode("overwrite").parquet(storage.layout.uri(identity_folder))
 
     step("rfm breakpoints")
     # every snapshot day's cuts (month ends and the as-of day), computed once: the as-of day's for the stream, all
     # of them for past days (a day between two snapshots reads the month end before it: rfm_breakpoints.py)
     cuts = rfm_breakpoints(written("fact_customer_metrics").where(F.col("snapshot_date") <= F.lit(as_of))).cache()
     computed_at = (now or datetime.now(UTC)).isoformat()
-    document = breakpoints_document(cuts, as_of, settings.batch.rfm_window_days, computed_at)
+    document = breakpoints_document(cuts, as_of, window_days, computed_at)
     report.breakpoints_key = BREAKPOINTS_KEY
     write_json(storage, BREAKPOINTS_KEY, document)
-    history = breakpoints_history_document(cuts, as_of, settings.batch.rfm_window_days, computed_at)
+    history = breakpoints_history_document(cuts, as_of, window_days, computed_at)
     write_json(storage, HISTORY_KEY, history)
     cuts.unpersist()
 
     step("commit")
     report.seconds = time.monotonic() - started
-    write_json(storage, STAR_STATE, {"build_id": report.build_id, "curated_version": report.curated_version,
-                                     "as_of": report.as_of, "run_date": report.run_date, "built_at": computed_at,
-                                     "identity": asdict(report.identity), "orders": asdict(report.orders),
-                                     "money": asdict(report.money), "excluded_events": report.excluded_events,
-                                     "tables": {k: asdict(v) for k, v in report.tables.items()}})
-    for frame in (events, dim_customer, orders, ledger, daily, id_map):
+    write_json(storage, STAR_STATE, {
+        "format": STATE_FORMAT, "build_id": report.build_id, "curated_version": report.curated_version,
+        "as_of": report.as_of, "first": first.isoformat(), "run_date": report.run_date, "built_at": computed_at,
+        "mode": report.mode, "base_build_id": previous["build_id"] if previous else None,
+        "fingerprint": print_, "partitions": {name: dict(states[name].partitions) for name in CURATED_INPUTS},
+        "identity_map": identity_folder, "dirty_customers": report.dirty_customers, "delta": delta_record,
+        "identity": asdict(report.identity), "orders": asdict(report.orders), "money": asdict(report.money),
+        "excluded_events": report.excluded_events, "tables": {k: asdict(v) for k, v in report.tables.items()}})
+    for frame in (events, dim_customer, orders, ledger, daily, id_map, all_duplicates, products):
         frame.unpersist()
+    if customers is not None:
+        customers.unpersist()
+    remove_superseded(storage, report.build_id, identity_folder, settings.region)
     progress.finish()
     return report
+
+
+def remove_superseded(storage: LakeStorage, build_id: str, identity_folder: str, region: str | None) -> None:
+    """After the commit: delete every star table file, delta and identity map of other builds (and a pre-format-2
+    build's files directly in ``warehouse/<table>/``). The committed state names only this build's."""
+    keep = f"_b-{build_id}"
+    doomed = []
+    for table in STAR_TABLES:
+        rel = storage.layout.warehouse_table(table)
+        doomed += [o.key for o in storage.list(rel) if f"/{keep}/" not in o.key]
+    doomed += [o.key for o in storage.list(DELTAS) if f"/{build_id}/" not in o.key]
+    doomed += [o.key for o in storage.list(IDENTITY_STATE) if not o.key.startswith(identity_folder + "/")]
+    delete_keys(storage, doomed, region)
 
 
 def star_state(settings: Settings) -> dict[str, Any] | None:

@@ -85,9 +85,10 @@ _DAY_COLUMNS = ("day_orders", "day_revenue", "day_refunds", "day_tickets", "day_
                 "day_balance", "day_products")
 
 
-def customer_metrics(dim_customer: DataFrame, orders: DataFrame, refunds: DataFrame, tickets: DataFrame,
-                     snapshots: DataFrame, closures: DataFrame, as_of: date, window_days: int) -> DataFrame:
-    """A monthly periodic snapshot: one row per registered customer per calendar month end from the month first
+def metric_rows(dim_customer: DataFrame, orders: DataFrame, refunds: DataFrame, tickets: DataFrame,
+                snapshots: DataFrame, closures: DataFrame, as_of: date, window_days: int) -> DataFrame:
+    """The snapshot rows before RFM scoring (:data:`BASE_COLUMNS`; :func:`scored` adds the scores). A monthly
+    periodic snapshot: one row per registered customer per calendar month end from the month first
     seen, plus one row on ``as_of`` when it is not a month end (:func:`snapshot_days`; RFM scores included).
 
     ``fact_customer_metrics``: key (``customer_id``, ``snapshot_date``); every column holds its value as of the
@@ -106,8 +107,7 @@ def customer_metrics(dim_customer: DataFrame, orders: DataFrame, refunds: DataFr
     opened or resolved, an account snapshot) together with their snapshot days, and only the snapshot days are
     kept, so the work grows with activity + customers x months, not customers x days.
     """
-    profile = dim_customer.where("is_registered").groupBy("customer_id").agg(
-        F.min("first_seen_date").alias("first_date"), F.min("signup_date").alias("signup_date"))
+    profile = snapshot_profile(dim_customer)
     parts = [
         _daily(orders.where(~F.col("is_cancelled")), F.to_date("order_ts"), day_orders=F.count("*"),
                day_revenue=F.sum("order_value_rc")),
@@ -152,13 +152,6 @@ def customer_metrics(dim_customer: DataFrame, orders: DataFrame, refunds: DataFr
     )
     rows = rows.where(F.coalesce("is_snapshot", F.lit(False)))
     rows = rows.withColumn("recency_days", F.datediff("snapshot_date", "_last_order"))
-    cuts = rfm_breakpoints(rows)
-    rows = rows.join(cuts, "snapshot_date", "left")
-    scored = F.col("frequency") >= 1
-    r = F.when(scored, 5 - _passed("recency_cuts", "recency_days"))
-    f = F.when(scored, 1 + _passed("frequency_cuts", "frequency"))
-    m = F.when(scored, 1 + _passed("monetary_cuts", "CAST(monetary AS DOUBLE)"))
-    rows = rows.withColumn("r_score", r).withColumn("f_score", f).withColumn("m_score", m)
     rows = with_version_at_day_end(rows, dim_customer)
     return rows.select(
         "customer_id", "snapshot_date", date_key(F.col("snapshot_date")).alias("date_key"), "customer_key",
@@ -167,11 +160,86 @@ def customer_metrics(dim_customer: DataFrame, orders: DataFrame, refunds: DataFr
         F.greatest(F.lit(0), F.datediff("snapshot_date", F.coalesce("signup_date", "first_date"))).alias("tenure_days"),
         "orders_to_date", "revenue_to_date", "refunds_to_date",
         (F.col("revenue_to_date") - F.col("refunds_to_date")).alias("clv_to_date"),
-        "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score",
-        rfm_segment(F.col("r_score"), F.col("f_score"), F.col("m_score")).alias("rfm_segment"),
+        "recency_days", "frequency", "monetary",
         "tickets_to_date", F.when(F.col("_resolved") > 0, F.col("_hours") / F.col("_resolved"))
         .alias("avg_resolution_hours"),
         "products_held", "balance")
+
+
+#: the columns of a snapshot row before scoring (:func:`metric_rows`, :func:`roll_forward`)
+BASE_COLUMNS = ("customer_id", "snapshot_date", "date_key", "customer_key", "is_churned", "churn_date", "tenure_days",
+                "orders_to_date", "revenue_to_date", "refunds_to_date", "clv_to_date", "recency_days", "frequency",
+                "monetary", "tickets_to_date", "avg_resolution_hours", "products_held", "balance")
+
+
+def scored(rows: DataFrame) -> DataFrame:
+    """Snapshot rows (:data:`BASE_COLUMNS`) with ``r_score``, ``f_score``, ``m_score`` and ``rfm_segment``: each
+    snapshot day's breakpoints (:func:`rfm_breakpoints`) computed over every row of that day in ``rows``, so
+    ``rows`` must hold the whole population of each of its days. Same rows, key (``customer_id``,
+    ``snapshot_date``)."""
+    cuts = rfm_breakpoints(rows)
+    rows = rows.join(cuts, "snapshot_date", "left")
+    in_population = F.col("frequency") >= 1
+    r = F.when(in_population, 5 - _passed("recency_cuts", "recency_days"))
+    f = F.when(in_population, 1 + _passed("frequency_cuts", "frequency"))
+    m = F.when(in_population, 1 + _passed("monetary_cuts", "CAST(monetary AS DOUBLE)"))
+    rows = rows.withColumn("r_score", r).withColumn("f_score", f).withColumn("m_score", m)
+    return rows.select(*BASE_COLUMNS[:14], "r_score", "f_score", "m_score",
+                       rfm_segment(F.col("r_score"), F.col("f_score"), F.col("m_score")).alias("rfm_segment"),
+                       *BASE_COLUMNS[14:])
+
+
+def customer_metrics(dim_customer: DataFrame, orders: DataFrame, refunds: DataFrame, tickets: DataFrame,
+                     snapshots: DataFrame, closures: DataFrame, as_of: date, window_days: int) -> DataFrame:
+    """``fact_customer_metrics`` of every customer in ``dim_customer``: :func:`metric_rows` scored by
+    :func:`scored` (the arguments are :func:`metric_rows`'s). Key (``customer_id``, ``snapshot_date``)."""
+    return scored(metric_rows(dim_customer, orders, refunds, tickets, snapshots, closures, as_of, window_days))
+
+
+def roll_forward(latest: DataFrame, profile: DataFrame, orders: DataFrame, days: list[date],
+                 window_days: int) -> DataFrame:
+    """Unscored snapshot rows (:data:`BASE_COLUMNS`) on ``days`` for customers with no activity after their
+    ``latest`` snapshot row (one row per customer: the previous build's as-of row), equal to what
+    :func:`metric_rows` gives them on those days.
+
+    Nothing that happened to such a customer is after ``latest.snapshot_date``, so the to-date measures, churn,
+    balance, products and tickets carry over; ``recency_days`` grows by the days elapsed; ``tenure_days`` is
+    recomputed from ``profile`` (``customer_id``, ``first_date``, ``signup_date``); ``frequency`` and
+    ``monetary`` count the customer's orders (fact_order, not cancelled) in the ``window_days`` days ending on
+    each day, because old orders leave the window. ``customer_key`` is the version valid at the end of
+    ``latest``'s day, still the current one. Key (``customer_id``, ``snapshot_date``).
+    """
+    spark = latest.sparkSession
+    spine = spark.createDataFrame([(d,) for d in days], "snapshot_date date")
+    carried = latest.select(
+        "customer_id", "customer_key", "churn_date", "orders_to_date", "revenue_to_date", "refunds_to_date",
+        "clv_to_date", "tickets_to_date", "avg_resolution_hours", "products_held", "balance",
+        F.date_sub("snapshot_date", F.col("recency_days")).alias("_last_order")).join(profile, "customer_id")
+    rows = carried.crossJoin(spine)
+    window_start = F.date_sub(F.col("snapshot_date"), window_days - 1)
+    placed = orders.where(~F.col("is_cancelled")).select(
+        F.col("customer_id").alias("_cid"), F.to_date("order_ts").alias("_day"), "order_value_rc")
+    zero = F.lit(0).cast("decimal(18,2)")
+    in_window = rows.select("customer_id", "snapshot_date").join(
+        placed, (F.col("_cid") == F.col("customer_id")) & (F.col("_day") <= F.col("snapshot_date"))
+        & (F.col("_day") >= window_start)).groupBy("customer_id", "snapshot_date").agg(
+        F.count("*").alias("frequency"), F.sum(F.coalesce("order_value_rc", zero)).alias("monetary"))
+    rows = rows.join(in_window, ["customer_id", "snapshot_date"], "left")
+    return rows.select(
+        "customer_id", "snapshot_date", date_key(F.col("snapshot_date")).alias("date_key"), "customer_key",
+        F.col("churn_date").isNotNull().alias("is_churned"), "churn_date",
+        F.greatest(F.lit(0), F.datediff("snapshot_date", F.coalesce("signup_date", "first_date"))).alias("tenure_days"),
+        "orders_to_date", "revenue_to_date", "refunds_to_date", "clv_to_date",
+        F.datediff("snapshot_date", "_last_order").alias("recency_days"),
+        F.coalesce("frequency", F.lit(0)).alias("frequency"), F.coalesce("monetary", zero).alias("monetary"),
+        "tickets_to_date", "avg_resolution_hours", "products_held", "balance")
+
+
+def snapshot_profile(dim_customer: DataFrame) -> DataFrame:
+    """One row per registered customer of ``dim_customer``: ``first_date`` (first seen) and ``signup_date`` (the
+    earliest any version holds), as :func:`metric_rows` derives them. Key ``customer_id``."""
+    return dim_customer.where("is_registered").groupBy("customer_id").agg(
+        F.min("first_seen_date").alias("first_date"), F.min("signup_date").alias("signup_date"))
 
 
 def with_version_at_day_end(rows: DataFrame, dim_customer: DataFrame) -> DataFrame:

@@ -36,13 +36,25 @@ from lakehouse.core.warehouse import WarehouseError
 Progress = Callable[[str, int, int], None]
 
 
+@dataclass(frozen=True)
+class DeltaFiles:
+    """One table's delta in a star build: the Parquet files (URIs or local paths) and COPY manifest keys of the new
+    and changed rows (``upsert``) and of the rows the build dropped (``gone``)."""
+
+    upsert: list[str]
+    gone: list[str]
+    upsert_manifest: str
+    gone_manifest: str
+
+
 @dataclass
 class LoadReport:
     """The outcome of :func:`load_warehouse`.
 
     ``version`` is the star build id loaded (or found already loaded); ``tables`` maps each star table to
     its row count after the load; ``statements`` counts the SQL statements run; ``skipped`` says why
-    nothing was loaded; ``seconds`` is wall-clock time.
+    nothing was loaded; ``seconds`` is wall-clock time; ``mode`` 'delta' (the build's deltas merged into the
+    previous build) or 'full' (every table staged whole).
     """
 
     target: str
@@ -52,6 +64,7 @@ class LoadReport:
     statements: int = 0
     skipped: str | None = None
     seconds: float = 0.0
+    mode: str | None = None  # 'delta' or 'full'
 
     def as_dict(self) -> dict[str, Any]:
         """The report as plain JSON-ready values."""
@@ -68,11 +81,14 @@ class Target(Protocol):
         the star build id), None before the first load."""
         ...
 
-    def load(self, version: str, manifests: dict[str, list[str]], on_step: Callable[[str], None]) -> int:
+    def load(self, version: str, manifests: dict[str, list[str]], on_step: Callable[[str], None],
+             delta: dict[str, DeltaFiles] | None = None) -> int:
         """Load every star table and view in one transaction and record ``version``; returns statements run.
 
-        ``manifests`` maps each star table to its Parquet files; ``on_step`` is called as each step
-        (``tables``, a table name, ``views``, ``state``) begins. Rolls back and re-raises on any failure.
+        ``manifests`` maps each star table to its Parquet files; ``delta`` (tables -> :class:`DeltaFiles`) loads
+        those tables as deltas onto the previous build (a target whose tables drifted loads whole instead);
+        ``on_step`` is called as each step (``tables``, a table name, ``views``, ``state``) begins. Rolls back and
+        re-raises on any failure.
         """
         ...
 
@@ -173,9 +189,10 @@ class DuckDbTarget:
             expected = self._columns(scratch, names)
         return plan.drifted_tables(self._columns(con, names), expected)
 
-    def statements(self, version: str, files: dict[str, list[str]],
-                   drifted: Sequence[str] = ()) -> list[tuple[str, str]]:
-        """(step, DuckDB SQL) of the whole load; ``drifted`` tables (:meth:`drifted`) are dropped first.
+    def statements(self, version: str, files: dict[str, list[str]], drifted: Sequence[str] = (),
+                   delta: dict[str, DeltaFiles] | None = None) -> list[tuple[str, str]]:
+        """(step, DuckDB SQL) of the whole load; ``drifted`` tables (:meth:`drifted`) are dropped first; the
+        tables of ``delta`` stage only their delta (:func:`plan.delta_statements`).
 
         Raises ``WarehouseError`` when a file is on ``s3://`` (DuckDB here reads a local lake only).
         """
@@ -183,20 +200,29 @@ class DuckDbTarget:
 
         out: list[tuple[str, str]] = [("tables", plan.drop_table(name, cascade=False)) for name in drifted]
         out += [("tables", s) for spec in tables().values() for s in to_duckdb(spec.ddl)]
+        delta = delta or {}
         for name, spec in star_tables().items():
-            out.append((name, self._stage(spec, files.get(name, []))))
+            part = delta.get(name)
+            out.append((name, self._stage(spec, part.upsert if part else files.get(name, []))))
             widths = width_check(spec)
             out += [(name, widths)] if widths else []
             out += [(name, s) for s in to_duckdb(plan.key_check(spec))]
-            out += [(name, s) for sql in plan.merge_statements(spec) for s in to_duckdb(sql)]
+            if part:
+                gone = plan.gone_stage_name(name)
+                out.append((name, self._stage(spec, part.gone, gone)))
+                out += [(name, s) for sql in plan.delta_statements(spec) for s in to_duckdb(sql)]
+                out.append((name, plan.drop_stage(spec, gone)))
+            else:
+                out += [(name, s) for sql in plan.merge_statements(spec) for s in to_duckdb(sql)]
             out.append((name, plan.drop_stage(spec)))
         out += [("views", s) for view in views() for sql in plan.view_statements(view) for s in to_duckdb(sql)]
         out += [("state", s) for sql in plan.state_statements(self.name, version) for s in to_duckdb(sql)]
         return out
 
     @staticmethod
-    def _stage(spec: TableSpec, paths: Sequence[str]) -> str:
-        """``CREATE OR REPLACE TEMP TABLE stage_<t> AS`` the rows of the local Parquet ``paths`` (none: no rows).
+    def _stage(spec: TableSpec, paths: Sequence[str], stage: str | None = None) -> str:
+        """``CREATE OR REPLACE TEMP TABLE <stage> AS`` (default ``stage_<t>``) the rows of the local Parquet ``paths``
+        (none: no rows).
 
         Raises ``WarehouseError`` for an ``s3://`` path (DuckDB here reads a local lake only). Hive partition folders
         in the paths (``cutoff_date=…``) are not read as columns: the files hold every column.
@@ -206,7 +232,7 @@ class DuckDbTarget:
                                  "use the Redshift target for an s3:// lake")
         source = ("SELECT * FROM read_parquet([" + ", ".join(plan._quote(p) for p in paths) +
                   "], hive_partitioning = false)" if paths else f"SELECT * FROM {spec.name} LIMIT 0")
-        return f"CREATE OR REPLACE TEMP TABLE {plan.stage_name(spec.name)} AS {source}"
+        return f"CREATE OR REPLACE TEMP TABLE {stage or plan.stage_name(spec.name)} AS {source}"
 
     def score_statements(self, runs: Sequence[plan.ScoreRun], files: dict[str, list[str]]) -> list[tuple[str, str]]:
         """(step, DuckDB SQL) of a score load: the state and score tables (created if missing), then per run (in
@@ -267,15 +293,18 @@ class DuckDbTarget:
             con.execute("ROLLBACK")
             raise WarehouseError(failure_line(step, exc)) from None
 
-    def load(self, version: str, files: dict[str, list[str]], on_step: Callable[[str], None]) -> int:
-        """Run :meth:`statements` in one transaction; returns how many ran.
+    def load(self, version: str, files: dict[str, list[str]], on_step: Callable[[str], None],
+             delta: dict[str, DeltaFiles] | None = None) -> int:
+        """Run :meth:`statements` in one transaction (``delta``: those tables as deltas, unless a table drifted:
+        then every table whole); returns how many ran.
 
         A check that finds problems (duplicate keys, text too long in bytes) or a failing statement (a value
         that does not convert, a NULL in a NOT NULL column) rolls everything back and raises ``WarehouseError``
         with one line naming the table; the file keeps its previous build and load state.
         """
         with self._connect() as con:
-            statements = self.statements(version, files, self.drifted(con))
+            drifted = self.drifted(con)
+            statements = self.statements(version, files, drifted, None if drifted else delta)
             self._run(con, statements, on_step)
         return len(statements)
 
@@ -305,9 +334,11 @@ class RedshiftTarget:
         """The Redshift schema every table and view lives in (``LAKEHOUSE_REDSHIFT__SCHEMA_NAME``)."""
         return self.settings.redshift.schema_name
 
-    def statements(self, version: str, drifted: Sequence[str] = ()) -> list[tuple[str, str]]:
+    def statements(self, version: str, drifted: Sequence[str] = (),
+                   delta: dict[str, DeltaFiles] | None = None) -> list[tuple[str, str]]:
         """(step, Redshift SQL) of the whole load; table names qualified with the configured schema; ``drifted``
-        tables (:meth:`drifted`) are dropped with their views first.
+        tables (:meth:`drifted`) are dropped with their views first; the tables of ``delta`` COPY only their delta's
+        manifests and apply it (:func:`plan.delta_statements`).
 
         Raises ``WarehouseError`` without a COPY role (``LAKEHOUSE_REDSHIFT__COPY_ROLE_ARN``) or when the lake
         is not on S3.
@@ -317,10 +348,20 @@ class RedshiftTarget:
         out = [("tables", f"CREATE SCHEMA IF NOT EXISTS {self.schema}")]
         out += [("tables", q(plan.drop_table(name))) for name in drifted]
         out += [("tables", q(spec.ddl)) for spec in tables().values()]
+        delta = delta or {}
         for name, spec in star_tables().items():
-            create, copy = plan.redshift_stage_statements(spec, _manifest_uri(self.settings, name), role)
+            part = delta.get(name)
+            manifest = self.settings.lake.uri(part.upsert_manifest) if part else _manifest_uri(self.settings, name)
+            create, copy = plan.redshift_stage_statements(spec, manifest, role)
             out += [(name, q(create)), (name, copy), (name, plan.key_check(spec))]
-            out += [(name, q(sql)) for sql in plan.merge_statements(spec)]
+            if part:
+                gone = plan.gone_stage_name(name)
+                out += [(name, q(s)) for s in plan.redshift_stage_statements(
+                    spec, self.settings.lake.uri(part.gone_manifest), role, gone)]
+                out += [(name, q(sql)) for sql in plan.delta_statements(spec)]
+                out.append((name, plan.drop_stage(spec, gone)))
+            else:
+                out += [(name, q(sql)) for sql in plan.merge_statements(spec)]
             out.append((name, plan.drop_stage(spec)))
         out += [("views", q(sql)) for view in views() for sql in plan.view_statements(view)]
         out += [("state", q(sql)) for sql in plan.state_statements(self.name, version)]
@@ -357,16 +398,21 @@ class RedshiftTarget:
         finally:
             con.close()
 
-    def load(self, version: str, files: dict[str, list[str]], on_step: Callable[[str], None]) -> int:
-        """Run :meth:`statements` in one transaction (COPY reads the manifests, so ``files`` is unused);
-        returns how many ran.
+    def load(self, version: str, files: dict[str, list[str]], on_step: Callable[[str], None],
+             delta: dict[str, DeltaFiles] | None = None) -> int:
+        """Run :meth:`statements` in one transaction (COPY reads the manifests, so ``files`` is unused; ``delta``:
+        those tables as deltas unless a table drifted); returns how many ran.
 
         A check that finds problems or any failing statement rolls everything back and raises
         ``WarehouseError`` with one line naming the table (for a failed COPY, the column and reason Redshift
         logged in ``sys_load_error_detail``); ``etl_load_state`` keeps the previous build, so the next load of a
         corrected build runs normally.
         """
-        return self._run(lambda cursor: self.statements(version, self.drifted(cursor)), on_step)
+        def build(cursor) -> list[tuple[str, str]]:
+            drifted = self.drifted(cursor)
+            return self.statements(version, drifted, None if drifted else delta)
+
+        return self._run(build, on_step)
 
     def _copy_role(self) -> str:
         """The IAM role COPY assumes; raises ``WarehouseError`` without one or when the lake is not on S3."""
@@ -569,13 +615,27 @@ def target_for(settings: Settings, name: str | None = None) -> Target:
     raise WarehouseError(f"unknown warehouse target {chosen!r} (duckdb or redshift)")
 
 
-def load_warehouse(settings: Settings, *, target: Target | None = None, force: bool = False,
+def delta_files(settings: Settings, build: dict[str, Any]) -> dict[str, DeltaFiles]:
+    """Table -> :class:`DeltaFiles` of an incremental star build (its ``delta`` record); empty for a full build."""
+    storage = LakeStorage(settings.lake, region=settings.region)
+    out = {}
+    for table, record in (build.get("delta") or {}).items():
+        entries = {part: [e["url"] for e in json.loads(storage.get_bytes(record[part]))["entries"]]
+                   for part in ("upsert", "gone")}
+        out[table] = DeltaFiles(entries["upsert"], entries["gone"], record["upsert"], record["gone"])
+    return out
+
+
+def load_warehouse(settings: Settings, *, target: Target | None = None, force: bool = False, full: bool = False,
                    on_progress: Progress | None = None) -> LoadReport:
     """Load the latest star build into ``target`` (default: ``settings.warehouse_target``).
 
     Skipped (``report.skipped`` says why) before the first star build, or when the target already holds this
-    build and not ``force``. Every warehouse table is keyed as its DDL's PRIMARY KEY declares
-    (``glue_jobs/sql/ddl/``): rows the build no longer has are deleted, the rest MERGEd on that key.
+    build and not ``force`` or ``full``. Every warehouse table is keyed as its DDL's PRIMARY KEY declares
+    (``glue_jobs/sql/ddl/``). When the build is incremental and the target holds the build it started from (and
+    not ``full`` or ``force``), the big tables load as deltas: the rows the build dropped are deleted by key and
+    its new and changed rows MERGEd; otherwise every table loads whole: rows the build no longer has are
+    deleted, the rest MERGEd on that key.
     Raises ``WarehouseError`` for a missing manifest or an unusable target; a failed statement rolls the
     whole load back and its error propagates.
     """
@@ -587,9 +647,13 @@ def load_warehouse(settings: Settings, *, target: Target | None = None, force: b
         report.skipped = "no star build yet"
         return report
     report.version = build["build_id"]
-    if not force and target.loaded_version() == report.version:
+    loaded = target.loaded_version()
+    if not (force or full) and loaded == report.version:
         report.skipped = f"{target.name} already holds star build {report.version}"
         return report
+    incremental = not (force or full) and loaded is not None and loaded == build.get("base_build_id")
+    delta = delta_files(settings, build) if incremental else {}
+    report.mode = "delta" if delta else "full"
     steps = ["tables", *star_tables(), "views", "state"]
 
     def on_step(step: str) -> None:
@@ -597,7 +661,7 @@ def load_warehouse(settings: Settings, *, target: Target | None = None, force: b
             on_progress(step, steps.index(step) if step in steps else 0, len(steps))
 
     files = manifests(settings)
-    report.statements = target.load(report.version, files, on_step)
+    report.statements = target.load(report.version, files, on_step, delta or None)
     report.tables = target.row_counts()
     report.views = [v.name for v in views()]
     report.seconds = time.monotonic() - started

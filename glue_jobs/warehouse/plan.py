@@ -10,6 +10,10 @@ One load is one transaction::
     DELETE FROM t WHERE NOT EXISTS (… stage_t …) (rows a rebuild dropped, e.g. a session merged into another)
     MERGE INTO t USING stage_t AS s ON t.k = s.k WHEN MATCHED THEN UPDATE SET … WHEN NOT MATCHED THEN INSERT …
     DROP TABLE stage_t
+
+A **delta load** (the build is incremental and the target holds the build it started from) stages, for each big
+table, only the build's changed rows and the rows it dropped, and replaces the DELETE NOT EXISTS with a DELETE of
+the dropped keys (:func:`delta_statements`); small tables load whole as above.
     DROP VIEW IF EXISTS v CASCADE; CREATE VIEW v … (every mart, dependencies first)
     DELETE/INSERT etl_load_state                  (the build id this target now holds)
 
@@ -82,6 +86,23 @@ def merge_statements(spec: TableSpec, scope: str | None = None) -> list[str]:
     return [f"DELETE FROM {name} WHERE {where}NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {match})", merge]
 
 
+def gone_stage_name(table: str) -> str:
+    """The temporary stage of the rows a delta removes from ``table`` (``stage_<table>_gone``)."""
+    return f"stage_{table}_gone"
+
+
+def delta_statements(spec: TableSpec) -> list[str]:
+    """Apply a star build's delta (Redshift dialect): DELETE the rows whose key the build dropped (the stage
+    ``stage_<t>_gone`` holds them), then MERGE the new and changed rows (``stage_<t>``) on the primary key.
+
+    Rows of ``t`` in neither stage are the previous build's and stay: the load costs what changed, not the table.
+    The DELETE correlates one level down only (r_correlated_subqueries) and names no target alias (r_DELETE).
+    """
+    name, gone = spec.name, gone_stage_name(spec.name)
+    match = " AND ".join(f"g.{k} = {name}.{k}" for k in spec.primary_key)
+    return [f"DELETE FROM {name} WHERE EXISTS (SELECT 1 FROM {gone} AS g WHERE {match})", merge_statements(spec)[1]]
+
+
 #: how many problem rows a check reports
 SHOWN = 5
 
@@ -116,9 +137,11 @@ NOTHING_LOADED = ("Nothing was loaded (the load rolled back and the warehouse ke
                   "the next load of a corrected build goes ahead normally")
 
 
-def redshift_stage_statements(spec: TableSpec, manifest_uri: str, copy_role_arn: str) -> list[str]:
-    """CREATE the temporary stage like the table, then COPY the build's Parquet files into it by manifest."""
-    stage = stage_name(spec.name)
+def redshift_stage_statements(spec: TableSpec, manifest_uri: str, copy_role_arn: str,
+                              stage: str | None = None) -> list[str]:
+    """CREATE the temporary stage (default ``stage_<t>``) like the table, then COPY the build's Parquet files into it
+    by manifest."""
+    stage = stage or stage_name(spec.name)
     return [f"CREATE TEMP TABLE {stage} (LIKE {spec.name})",
             f"COPY {stage} FROM {_quote(manifest_uri)} IAM_ROLE {_quote(copy_role_arn)} FORMAT AS PARQUET MANIFEST"]
 
@@ -156,9 +179,9 @@ def view_statements(view: ViewSpec) -> list[str]:
     return [f"DROP VIEW IF EXISTS {view.name} CASCADE", create]
 
 
-def drop_stage(spec: TableSpec) -> str:
-    """DROP the table's stage (if it exists)."""
-    return f"DROP TABLE IF EXISTS {stage_name(spec.name)}"
+def drop_stage(spec: TableSpec, stage: str | None = None) -> str:
+    """DROP the table's stage (default ``stage_<t>``; if it exists)."""
+    return f"DROP TABLE IF EXISTS {stage or stage_name(spec.name)}"
 
 
 def state_statements(target: str, version: str) -> list[str]:

@@ -207,7 +207,8 @@ class RawToCuratedArguments(JobArguments):
 
 
 class BuildStarArguments(JobArguments):
-    """``glue_jobs/build_star.py``: curated -> star schema; ``force`` rebuilds even when curated is unchanged.
+    """``glue_jobs/build_star.py``: curated -> star schema; ``force`` rebuilds even when curated is unchanged;
+    ``full`` rebuilds every table from the whole curated zone (not incrementally from the previous build).
 
     ``batch_*``: the :class:`~lakehouse.core.config.BatchSettings` this job reads; ``money_*``: the reporting
     currency and the rate file (:class:`~lakehouse.core.config.MoneySettings`).
@@ -216,6 +217,7 @@ class BuildStarArguments(JobArguments):
     NESTED: ClassVar[Mapping[str, type[BaseModel]]] = {"batch": BatchSettings, "money": MoneySettings}
 
     force: bool = False
+    full: bool = False
     batch_session_gap_minutes: int | None = None
     batch_target_file_rows: int | None = None
     batch_rfm_window_days: int | None = None
@@ -231,12 +233,14 @@ class LoadWarehouseArguments(JobArguments):
     """``glue_jobs/load_warehouse.py``: star build -> warehouse; the Redshift connection as ``--redshift_*``.
 
     Glue sets no environment variables, so the deployed job receives the ``LAKEHOUSE_REDSHIFT__*`` settings as
-    parameters. ``force`` loads even when the build id is already recorded.
+    parameters. ``force`` loads even when the build id is already recorded; ``force`` and ``full`` load every table
+    whole (not the build's deltas).
     """
 
     NESTED: ClassVar[Mapping[str, type[BaseModel]]] = {"redshift": RedshiftSettings}
 
     force: bool = False
+    full: bool = False
     target: Literal["duckdb", "redshift"] | None = None
     redshift_host: str | None = None
     redshift_port: int | None = None

@@ -176,7 +176,7 @@ class BatchReport:
 
 
 def run_batch(settings: Settings, spark: SparkSession, *, steps: Sequence[str] = STEPS, catalog: bool = False,
-              force: bool = False, on_progress: Progress | None = None) -> BatchReport:
+              force: bool = False, full: bool = False, on_progress: Progress | None = None) -> BatchReport:
     """Run the chosen steps in order; a step whose input is unchanged is skipped and writes nothing.
 
     Raises :class:`BatchStepFailed` (one readable line) when a step fails, ``ValueError`` for unknown steps.
@@ -193,9 +193,9 @@ def run_batch(settings: Settings, spark: SparkSession, *, steps: Sequence[str] =
     runners = {
         "curated": lambda: setattr(report, "curated", run_raw_to_curated(spark, settings, catalog=catalog,
                                                                            on_progress=relay("curated"))),
-        "star": lambda: setattr(report, "star", run_build_star(spark, settings, force=force,
+        "star": lambda: setattr(report, "star", run_build_star(spark, settings, force=force, full=full,
                                                                on_progress=relay("star"))),
-        "warehouse": lambda: setattr(report, "warehouse", load_warehouse(settings, force=force,
+        "warehouse": lambda: setattr(report, "warehouse", load_warehouse(settings, force=force, full=full,
                                                                          on_progress=relay("warehouse"))),
     }
     for step in (s for s in STEPS if s in steps):

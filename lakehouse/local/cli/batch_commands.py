@@ -48,6 +48,8 @@ def batch(
                                  help="register curated tables in the Glue Data Catalog "
                                       "(default: when an AWS endpoint or emulator is running)"),
     force: bool = typer.Option(False, "--force", help="rebuild the star schema and reload even if unchanged"),
+    full: bool = typer.Option(False, "--full", help="rebuild the whole star schema from the curated zone and reload "
+                              "every warehouse table (not incrementally)"),
     target: str = typer.Option(None, "--target", help="warehouse target: duckdb (default) or redshift"),
 ) -> None:
     """Run the batch chain: new raw data -> curated Parquet -> star schema -> warehouse."""
@@ -74,7 +76,7 @@ def batch(
             bar.update(tasks[name], description=f"{name}: {what}", completed=done, total=total)
 
         try:
-            report = run_batch(settings, spark, steps=steps, catalog=use_catalog, force=force,
+            report = run_batch(settings, spark, steps=steps, catalog=use_catalog, force=force, full=full,
                                on_progress=on_progress)
         except BatchStepFailed as exc:  # one readable line, never a JVM stack trace
             cause = exc.__cause__
