@@ -77,6 +77,8 @@ IDENTITY_STATE = "state/build_star/identity_map"
 DELTAS = "warehouse/_delta"
 DIMENSIONS = ("dim_date", "dim_geography", "dim_customer", "dim_product", "dim_offer", "dim_support_issue",
               "dim_channel", "dim_currency_rate", "mart_parameters")
+#: the order tables are built in: every table after the tables it reads back (dim_geography reads dim_customer)
+BUILD_ORDER = ("dim_customer", *[t for t in STAR_TABLES if t != "dim_customer"])
 #: curated tables the star reads (sessions are recomputed on stitched ids, not read)
 CURATED_INPUTS = ("events", "orders", "order_lines", "order_changes", "refunds", "product_events", "support_tickets",
                   "offers", "content_watched", "account_snapshots", "account_closures", "customers", "identity_links")
@@ -338,7 +340,7 @@ def run_build_star(spark: SparkSession, settings: Settings, *, force: bool = Fal
         report.skipped = "curated zone unchanged since the last build"
         report.build_id = last.get("build_id")
         return report
-    steps = ["identity", "scope", *STAR_TABLES, "deltas", "rfm breakpoints", "commit"]
+    steps = ["identity", "scope", *BUILD_ORDER, "deltas", "rfm breakpoints", "commit"]
     progress = Steps(steps, on_progress)
     step = progress.start
 
@@ -394,13 +396,14 @@ def run_build_star(spark: SparkSession, settings: Settings, *, force: bool = Fal
             values = changed_partitions(states[name].partitions, previous["partitions"].get(name, {}), prev_as_of,
                                         as_of)
             frame = read_curated(spark, storage, name, values=values, state=states[name]) if values else None
-            changed[name] = in_window(frame, first, as_of) if frame is not None else empty_curated(spark, name)
+            changed[name] = in_window(frame, first, as_of) if frame is not None else raw[name].where(F.lit(False))
         old_map = spark.read.schema("id string, resolved_id string").parquet(
             storage.layout.uri(previous["identity_map"]))
         old_products = before("dim_product")
         changed_products = (products.subtract(old_products).select("product_id")
                             .unionByName(old_products.subtract(products).select("product_id")))
-        customers = dirty_customers(changed, curated, id_map, old_map, changed_products).persist()
+        # checkpoints cut the lineage: every scoped frame below joins C, and C's plan reads every curated table
+        customers = dirty_customers(changed, curated, id_map, old_map, changed_products).localCheckpoint()
         report.dirty_customers = customers.count()
 
     scoped = {name: of_customers(frame, customers) for name, frame in curated.items() if "customer_id" in frame.columns}
@@ -409,7 +412,10 @@ def run_build_star(spark: SparkSession, settings: Settings, *, force: bool = Fal
     if customers is None:
         events = all_events.persist()
     else:
-        events = scoped["events"].join(duplicate_order_events(in_orders["orders"]), "event_id", "left_anti").persist()
+        in_orders = {name: frame.localCheckpoint() for name, frame in in_orders.items()}
+        tickets = tickets.localCheckpoint()
+        events = scoped["events"].join(duplicate_order_events(in_orders["orders"]), "event_id", "left_anti") \
+            .localCheckpoint()
     orders, ledger = order_facts(in_orders["orders"], in_orders["order_changes"], in_orders["refunds"],
                                  in_orders["order_lines"], daily, settings.money.reporting_currency)
     orders, ledger = orders.persist(), ledger.persist()
@@ -482,7 +488,7 @@ def run_build_star(spark: SparkSession, settings: Settings, *, force: bool = Fal
         return spark.read.parquet(storage.layout.uri(report.tables[table].folder))
 
     manifests: dict[str, list[StoredObject]] = {}
-    for table in STAR_TABLES:
+    for table in BUILD_ORDER:
         step(table)
         files = 1 if table in DIMENSIONS else fact_files
         report.tables[table], manifests[table] = write_table(
