@@ -74,8 +74,9 @@ def faults(generated: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
     mover, merged_into, late_profile = customers[1], customers[2], customers[3]
     other = next(c for c in customers if c not in {first["userId"], second["userId"], third["userId"]})
     anon = "anon-visitor-0001"
-    duplicate = {**first, "messageId": str(uuid.uuid4())}
-    early_duplicate = {**second, "messageId": str(uuid.uuid4()), "userId": other,
+    duplicate = {**first, "messageId": str(uuid.uuid5(uuid.NAMESPACE_URL, "again" + first["messageId"]))}
+    early_duplicate = {**second, "messageId": str(uuid.uuid5(uuid.NAMESPACE_URL, "early" + second["messageId"])),
+                       "userId": other,
                        "timestamp": (datetime.fromisoformat(second["timestamp"].replace("Z", "+00:00"))
                                      - timedelta(hours=1)).isoformat().replace("+00:00", "Z")}
     return [

@@ -165,3 +165,27 @@ def test_every_statement_of_the_score_load_follows_redshift_grammar(tmp_path, sc
     problems = [f"{step}: {v}" for step, sql in statements for v in grammar.violations(sql)]
     problems += [f"{name} DDL: {v}" for name, spec in score_tables().items() for v in grammar.violations(spec.ddl)]
     assert problems == []
+
+
+@pytest.mark.parametrize("schema", ["analytics", "public"])
+def test_every_statement_of_a_delta_load_follows_redshift_grammar(tmp_path, schema: str) -> None:
+    """The delta load of an incremental star build (issue 15, item 2): per big table the stage of new and changed
+    rows and the stage of dropped rows, each COPYed from its own manifest, the DELETE of the dropped keys
+    (``DELETE FROM t WHERE EXISTS (SELECT 1 FROM stage_t_gone AS g WHERE g.k = t.k)``), the MERGE; the small
+    tables as in a full load."""
+    from glue_jobs.star.incremental import DELTA_KEYS
+    from glue_jobs.warehouse.load import DeltaFiles
+
+    settings = Settings(stage="prod", home=tmp_path, lake_root="s3://acme-lake/lakehouse",
+                        redshift=RedshiftSettings(copy_role_arn=ROLE, schema_name=schema))
+    delta = {t: DeltaFiles([], [], f"warehouse/_manifests/_delta/{t}-upsert.json",
+                           f"warehouse/_manifests/_delta/{t}-gone.json") for t in DELTA_KEYS}
+    statements = RedshiftTarget(settings).statements("20250602T000000Z-def", delta=delta)
+    sql = [s for _, s in statements]
+    deletes = [s for s in sql if s.startswith("DELETE FROM") and "_gone" in s]
+    assert len(deletes) == len(DELTA_KEYS)
+    assert sum(s.startswith("MERGE") for s in sql) == len(star_tables())
+    assert sum("_delta/" in s for s in sql if s.startswith("COPY")) == 2 * len(DELTA_KEYS)
+    assert not any("NOT EXISTS" in s and s.split()[2].split(".")[-1] in DELTA_KEYS for s in sql)
+    problems = [f"{step}: {v}" for step, s in statements for v in grammar.violations(s)]
+    assert problems == []

@@ -215,3 +215,62 @@ def test_a_mart_view_whose_columns_changed_is_recreated_locally(settings) -> Non
                                                  "table_name = 'mart_customer_activeness'")]
     assert "old_column" not in columns and "customer_id" in columns
     query(settings, "SELECT COUNT(*) FROM mart_activeness_segments")
+
+
+def session_row(session_id: str, customer: str, seconds: int) -> dict:
+    start = datetime(2025, 6, 1, 10)
+    return {"session_id": session_id, "customer_key": 1, "customer_id": customer, "date_key": 20250601,
+            "channel_key": 1, "session_start": start, "session_end": start, "duration_seconds": seconds,
+            "event_count": 1, "page_views": 1, "product_views": 0, "cart_adds": 0, "orders": 0}
+
+
+def write_delta(settings, build_id: str, base: str, upsert: list[dict], gone: list[dict]) -> None:
+    """Make the latest build (``write_build``) an incremental one over ``base`` with a fact_session delta."""
+    root = Path(settings.lake.key(""))
+    schema = pa.schema([(name, ARROW[kind]) for name, kind in STAR_TABLES["fact_session"]])
+    record = {}
+    for part, rows in (("upsert", upsert), ("gone", gone)):
+        path = root / "warehouse" / "_delta" / build_id / "fact_session" / part / "part-0.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
+        key = f"{MANIFESTS}/_delta/fact_session-{part}.json"
+        (root / key).parent.mkdir(parents=True, exist_ok=True)
+        (root / key).write_text(json.dumps({"entries": [{"url": str(path), "mandatory": True,
+                                                         "meta": {"content_length": path.stat().st_size}}]}))
+        record[part] = key
+    state = json.loads((root / STAR_STATE).read_text())
+    state.update({"base_build_id": base, "delta": {"fact_session": record}})
+    (root / STAR_STATE).write_text(json.dumps(state))
+
+
+def sessions(settings) -> list[tuple]:
+    return query(settings, "SELECT session_id, duration_seconds FROM fact_session ORDER BY 1")
+
+
+def test_an_incremental_build_loads_as_a_delta_onto_the_build_it_started_from(settings) -> None:
+    """Issue 15, item 2: the dropped key is deleted, the changed and new rows merged, every other row untouched.
+
+    The build's full files hold s2 with another value on purpose: the delta load must not read them (a full
+    load would), so s2 keeps the value already loaded."""
+    write_build(settings, "b1", {"fact_session": [session_row(s, "c1", 10) for s in ("s1", "s2", "s3")]})
+    assert load_warehouse(settings).mode == "full"
+    write_build(settings, "b2", {"fact_session": [session_row("s1", "c1", 99), session_row("s2", "c1", 55),
+                                                  session_row("s4", "c2", 7)]})
+    write_delta(settings, "b2", "b1", upsert=[session_row("s1", "c1", 99), session_row("s4", "c2", 7)],
+                gone=[session_row("s3", "c1", 10)])
+    report = load_warehouse(settings)
+    assert report.mode == "delta" and report.version == "b2"
+    assert sessions(settings) == [("s1", 99), ("s2", 10), ("s4", 7)]
+    # --full (and --force) reload the build whole, from its full files
+    assert load_warehouse(settings, full=True).mode == "full"
+    assert sessions(settings) == [("s1", 99), ("s2", 55), ("s4", 7)]
+
+
+def test_a_warehouse_not_on_the_base_build_loads_the_build_whole(settings) -> None:
+    """A missed load (the warehouse holds b0, the build's delta is over b1) must not apply b1 -> b2 onto b0."""
+    write_build(settings, "b0", {"fact_session": [session_row("s9", "c9", 1)]})
+    load_warehouse(settings)
+    write_build(settings, "b2", {"fact_session": [session_row("s1", "c1", 99)]})
+    write_delta(settings, "b2", "b1", upsert=[session_row("s1", "c1", 99)], gone=[])
+    report = load_warehouse(settings)
+    assert report.mode == "full" and sessions(settings) == [("s1", 99)]

@@ -235,3 +235,39 @@ def test_a_column_widened_in_bytes_recreates_the_table(s3_settings) -> None:
     RedshiftTarget(s3_settings, connect=lambda: connection).load("v1", {}, lambda step: None)
     assert [sql for sql in connection.executed if sql.startswith("DROP TABLE IF EXISTS analytics.")] == [
         "DROP TABLE IF EXISTS analytics.dim_geography CASCADE"]
+
+
+def _delta(tables_: tuple[str, ...]):
+    from glue_jobs.warehouse.load import DeltaFiles
+
+    return {t: DeltaFiles([], [], f"warehouse/_manifests/_delta/{t}-upsert.json",
+                          f"warehouse/_manifests/_delta/{t}-gone.json") for t in tables_}
+
+
+def test_a_delta_load_is_one_transaction_that_deletes_dropped_keys_and_merges(s3_settings) -> None:
+    """Issue 15, item 2: a big table stages only the build's delta; rows not in it are never touched (no DELETE NOT
+    EXISTS against a partial stage, which would delete every other row); small tables load whole."""
+    connection = RecordingConnection()
+    RedshiftTarget(s3_settings, connect=lambda: connection).load("v2", {}, lambda step: None,
+                                                                 _delta(("fact_order",)))
+    assert connection.commits == 1 and connection.rollbacks == 0
+    order = [sql.split()[0] for sql in connection.executed if re.search(r"stage_fact_order(_gone)?\b", sql)]
+    assert order == ["CREATE", "COPY", "SELECT", "CREATE", "COPY", "DELETE", "MERGE", "DROP", "DROP"]
+    copies = [sql for sql in connection.executed if re.match(r"COPY stage_fact_order(_gone)? ", sql)]
+    assert [c.split("'")[1] for c in copies] == ["s3://acme-lake/lakehouse/warehouse/_manifests/_delta/fact_order-"
+                                                 f"{part}.json" for part in ("upsert", "gone")]
+    delete = next(sql for sql in connection.executed if sql.startswith("DELETE FROM analytics.fact_order "))
+    assert "NOT EXISTS" not in delete and "stage_fact_order_gone AS g WHERE g.order_id = " in delete
+    whole = [sql for sql in connection.executed if sql.startswith("DELETE FROM analytics.dim_date ")]
+    assert len(whole) == 1 and "NOT EXISTS(SELECT 1 FROM stage_dim_date" in whole[0]
+
+
+def test_a_drifted_table_turns_a_delta_load_into_a_full_one(s3_settings) -> None:
+    """A table recreated from its new DDL is empty: a delta onto it would lose every other row."""
+    old = [("fact_order", c, n) for c, n in (("event_id", 256), ("order_id", 128))]
+    connection = RecordingConnection(columns=old)
+    RedshiftTarget(s3_settings, connect=lambda: connection).load("v2", {}, lambda step: None,
+                                                                 _delta(("fact_order",)))
+    assert not any("_gone" in sql for sql in connection.executed)
+    copy = next(sql for sql in connection.executed if sql.startswith("COPY stage_fact_order"))
+    assert "/warehouse/_manifests/fact_order.json" in copy
