@@ -31,7 +31,7 @@ from pathlib import Path
 import duckdb
 
 from glue_jobs.curated.job import run_raw_to_curated
-from glue_jobs.star.job import run_build_star
+from glue_jobs.star.job import run_build_star, star_table_uri
 from glue_jobs.warehouse.load import load_warehouse
 from lakehouse.core.config import BatchSettings, Settings
 from lakehouse.core.contract import parse_event
@@ -105,7 +105,7 @@ def p50(con, sql: str, runs: int = 7) -> float:
 
 def spark_query_p50(spark, settings: Settings, runs: int = 5) -> float:
     for table in ("fact_order", "dim_customer", "dim_date"):
-        spark.read.parquet(settings.lake.uri("warehouse", table)).createOrReplaceTempView(table)
+        spark.read.parquet(star_table_uri(settings, table)).createOrReplaceTempView(table)
     spark.sql(REVENUE_BY_GEOGRAPHY).collect()
     samples = []
     for _ in range(runs):

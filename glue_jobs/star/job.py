@@ -566,3 +566,13 @@ def star_state(settings: Settings) -> dict[str, Any] | None:
     """The last committed star build (``build_id``, ``as_of``, row counts), if any."""
     return read_json(LakeStorage(settings.lake, region=settings.region), STAR_STATE)
 
+
+
+def star_table_uri(settings: Settings, table: str) -> str:
+    """The URI of the folder holding ``table``'s rows of the last committed build (``warehouse/<table>/_b-<id>``),
+    for readers of the lake's star tables (Spark, DuckDB). Raises ``LookupError`` before the first build."""
+    state = star_state(settings)
+    folder = ((state or {}).get("tables", {}).get(table) or {}).get("folder")
+    if not folder:
+        raise LookupError(f"no star build holds {table} yet: run the star build first")
+    return settings.lake.uri(folder)

@@ -98,16 +98,13 @@ def test_every_monthly_row_equals_the_daily_row_of_its_day_on_the_batch_built_la
     does).
     The generated-data test below is the one seen failing under mutations; this one checks the real build."""
     from glue_jobs.star.identity import identity_map, stitch
-    from glue_jobs.star.job import in_window, read_curated
+    from glue_jobs.star.job import in_window, read_curated, star_table_uri
     from lakehouse.core.lake.storage import LakeStorage
 
     settings = built_lake.settings
     storage = LakeStorage(settings.lake, region=settings.region)
 
-    def read(rel: str):
-        return spark.read.parquet(storage.layout.uri(rel))
-
-    warehouse = {t: read(storage.layout.warehouse_table(t)) for t in ("dim_customer", "dim_date", "fact_order",
+    warehouse = {t: spark.read.parquet(star_table_uri(settings, t)) for t in ("dim_customer", "dim_date", "fact_order",
                  "fact_refund", "fact_support_ticket", "fact_customer_metrics")}
     bounds = (warehouse["dim_date"].agg({"full_date": "min"}).first()[0],
               date.fromisoformat(built_lake.report.star.as_of))
