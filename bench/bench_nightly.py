@@ -46,13 +46,20 @@ def calls_arriving(directory: Path, arrival: Arrival, first: int, last: int) -> 
     return (c for c in read_calls(directory) if first <= arrival_day(c, arrival) <= last)
 
 
-def timed_steps(settings: Settings, spark) -> dict[str, float]:
-    """Wall-clock seconds of each batch stage, run one after the other as ``lakehouse batch`` runs them."""
+def timed_steps(settings: Settings, spark, notes: dict[str, Any] | None = None) -> dict[str, float]:
+    """Wall-clock seconds of each batch stage, run one after the other as ``lakehouse batch`` runs them; ``notes``
+    receives how the star built (``star_mode``, ``dirty_customers``, ``customers``) and the load ran
+    (``load_mode``)."""
     seconds = {}
     for step in STEPS:
         started = time.perf_counter()
-        run_batch(settings, spark, steps=[step])
+        report = run_batch(settings, spark, steps=[step])
         seconds[step] = time.perf_counter() - started
+        if notes is not None and step == "star" and report.star and not report.star.skipped:
+            notes.update(star_mode=report.star.mode, dirty_customers=report.star.dirty_customers,
+                         customers=report.star.tables["dim_customer"].rows)
+        if notes is not None and step == "warehouse" and report.warehouse:
+            notes["load_mode"] = report.warehouse.mode
     return seconds
 
 
@@ -91,13 +98,14 @@ def main() -> None:
         history_s = time.perf_counter() - started
         new_calls = list(calls_arriving(generated, arrival, history, history))
         land_calls(nightly, new_calls, arrival=arrival)
-        night = timed_steps(nightly, spark)
+        notes: dict[str, Any] = {}
+        night = timed_steps(nightly, spark, notes)
         full = lake(work / f"full-{history}")
         land_calls(full, calls_arriving(generated, arrival, 0, history), arrival=arrival)
         rebuild = timed_steps(full, spark)
         results.append({"history_days": history, "new_day_calls": len(new_calls), "history_build_s": history_s,
-                        "nightly_s": night, "full_rebuild_s": rebuild})
-        print(f"  {history:>4} days: nightly " + ", ".join(f"{k} {v:.1f}s" for k, v in night.items())
+                        "nightly_s": night, "full_rebuild_s": rebuild, "nightly": notes})
+        print(f"  {history:>4} days: nightly ({notes}) " + ", ".join(f"{k} {v:.1f}s" for k, v in night.items())
               + " | full rebuild " + ", ".join(f"{k} {v:.1f}s" for k, v in rebuild.items()), flush=True)
         if not args.keep:
             for folder in (nightly, full):

@@ -150,6 +150,8 @@ class BatchReport:
                 out.append(("star", "skipped", s.skipped))
             else:
                 out.append(("star", "as of", s.as_of or ""))
+                out.append(("star", "build", f"incremental, {s.dirty_customers:,} dirty customers"
+                            if s.mode == "incremental" else f"full ({s.full_reason})" if s.full_reason else "full"))
                 out += [("star", f"events left out: {why}", f"{n:,}") for why, n in s.excluded_events.items() if n]
                 out.append(("star", "identities stitched / conflicts",
                             f"{s.identity.stitched_ids:,} / {s.identity.conflicts:,}"))
@@ -171,6 +173,8 @@ class BatchReport:
                 out.append((f"warehouse ({w.target})", "skipped", w.skipped))
             else:
                 out.append((f"warehouse ({w.target})", "tables / views loaded", f"{len(w.tables)} / {len(w.views)}"))
+                out.append((f"warehouse ({w.target})", "load", "the build's deltas" if w.mode == "delta"
+                            else "every table whole"))
                 out.append((f"warehouse ({w.target})", "seconds", f"{w.seconds:.1f}"))
         return out
 
