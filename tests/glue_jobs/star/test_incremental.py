@@ -10,16 +10,17 @@ The faults, each arriving on a later night than the rows it changes (table-drive
 * late events of old days (the generator's late share, and a page view of day 1 arriving on the last night);
 * profile changes of old customers: a new city today, and a late identify dated day 3 (it splits an old SCD2
   version, so the customer keys of old facts change);
-* refunds of old orders (one by the order's customer, one sent by another customer), a cancellation of an old
-  order;
+* refunds of old orders (one by the order's customer, one sent by another customer on a quiet customer's order),
+  a cancellation of an old order;
 * an identify merging an anonymous visitor of days 2-4 into an old customer (the visitor's rows move);
-* duplicate Order Completed events of an old order under new message ids: one dated later (loses), one dated
-  earlier and sent by another customer (wins: the order changes customer).
+* duplicate Order Completed events of old orders under new message ids: one dated later (loses), one dated
+  earlier and sent by another customer on a quiet customer's order (wins: the order changes customer).
 
-Seen failing: with the order closure dropped from the dirty customers (``dirty_customers`` without source 3) the
-duplicate that changes an order's customer left the order under its old customer (``fact_order`` and
-``fact_order_line`` rows differed); with the identity-resolution changes dropped (source 2) the merged visitor's
-dim_customer row, sessions and activity stayed under the anonymous id.
+Seen failing: with the order closure dropped from the dirty customers (``dirty_customers`` without source 3),
+``fact_order`` differed (14 rows each side): the orders of quiet customers — who send nothing after the history,
+so only that rule makes them dirty — missed the refund another customer sent and the earlier duplicate that moves
+the order to another customer. An earlier version of the faults, on customers active every night, did *not* fail
+under the same mutation (they were dirty anyway): hence the quiet customers.
 """
 
 from __future__ import annotations
@@ -69,10 +70,16 @@ def faults(generated: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
     orders = [c for c in generated if c.get("event") == "Order Completed" and day_of(c) < 20]
     assert len(orders) >= 4, "the generated set needs old orders"
     customers = sorted({c["userId"] for c in generated if c.get("type") == "identify" and c.get("userId")})
-    first, second, third = orders[0], orders[1], orders[2]
+    # quiet customers send nothing after the history: only the rule under test can make them dirty, so a fault on
+    # their orders fails the comparison when that rule is missing
+    active = {c.get("userId") for c in generated if arrival_day(c) >= NIGHTS[0]}
+    quiet_orders = list({o["userId"]: o for o in reversed(orders) if o["userId"] not in active}.values())
+    assert len(quiet_orders) >= 2, "the generated set needs old orders of two quiet customers"
+    first, cancelled = [o for o in orders if o["userId"] in active][:2]
+    second, third = quiet_orders[0], quiet_orders[1]
     buyer = first["userId"]
-    mover, merged_into, late_profile = customers[1], customers[2], customers[3]
-    other = next(c for c in customers if c not in {first["userId"], second["userId"], third["userId"]})
+    quiet_buyers = {second["userId"], third["userId"]}
+    mover, merged_into, late_profile, other = [c for c in customers if c not in quiet_buyers | {buyer}][:4]
     anon = "anon-visitor-0001"
     duplicate = {**first, "messageId": str(uuid.uuid5(uuid.NAMESPACE_URL, "again" + first["messageId"]))}
     early_duplicate = {**second, "messageId": str(uuid.uuid5(uuid.NAMESPACE_URL, "early" + second["messageId"])),
@@ -96,8 +103,8 @@ def faults(generated: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
                   properties={"order_id": third["properties"]["order_id"]})),
         # last night (across a month end): a late identify of day 3, a cancellation of an old order, a page of day 1
         (40, call("identify", 3, user=late_profile, hour=7, traits={"city": "Porto"})),
-        (40, call("track", 28, user=second["userId"], event="Order Cancelled",
-                  properties={"order_id": orders[3]["properties"]["order_id"]})),
+        (40, call("track", 28, user=cancelled["userId"], event="Order Cancelled",
+                  properties={"order_id": cancelled["properties"]["order_id"]})),
         (40, call("page", 1, user=buyer, name="Late page", hour=15)),
     ]
 

@@ -43,6 +43,14 @@ def test_booleans_take_a_value(spelling: str, expected: bool) -> None:
     assert BuildStarArguments.parse(["build_star.py", "--force", spelling]).arguments.force is expected
 
 
+def test_full_rebuild_and_reload_are_job_arguments() -> None:
+    """``--full true`` (issue 15, item 2): build_star rebuilds from the whole curated zone, load_warehouse loads
+    every table whole; off by default (incremental)."""
+    assert BuildStarArguments.parse(["build_star.py", "--full", "true"]).arguments.full is True
+    assert BuildStarArguments.parse(["build_star.py"]).arguments.full is False
+    assert LoadWarehouseArguments.parse(["load_warehouse.py", "--full", "true"]).arguments.full is True
+
+
 @pytest.mark.parametrize("argv, message", [
     (["build_star.py", "--force"], "--force needs a value (booleans too: --force true)"),
     (["build_star.py", "--force", "--stage", "dev"], "--force needs a value"),
