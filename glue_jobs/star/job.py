@@ -73,6 +73,8 @@ from lakehouse.core.rfm_breakpoints import BREAKPOINTS_KEY, HISTORY_KEY
 STATE_FORMAT = 2
 #: the identity map of the last build (Parquet, ``<build_id>/``), which the next build diffs against
 IDENTITY_STATE = "state/build_star/identity_map"
+#: every build's COPY manifests, ``<build_id>/<table>.json`` (:func:`manifest_key`)
+STAR_MANIFESTS = f"{MANIFESTS}/_star"
 #: the deltas of the last build for the warehouse load: ``<build_id>/<table>/{upsert,gone}/``
 DELTAS = "warehouse/_delta"
 DIMENSIONS = ("dim_date", "dim_geography", "dim_customer", "dim_product", "dim_offer", "dim_support_issue",
@@ -508,13 +510,14 @@ def run_build_star(spark: SparkSession, settings: Settings, *, force: bool = Fal
                 folder = f"{DELTAS}/{report.build_id}/{table}/{part}"
                 written_part, manifests[f"_delta/{table}-{part}"] = write_table(
                     spark, storage, table, frame, 1, folder)
-                record[part] = f"{MANIFESTS}/_delta/{table}-{part}.json"
+                record[part] = manifest_key(report.build_id, f"_delta/{table}-{part}")
                 record[f"{part}_rows"] = written_part.rows
             delta_record[table] = record
     report.deltas = {t: {"upsert_rows": r["upsert_rows"], "gone_rows": r["gone_rows"]}
                      for t, r in (delta_record or {}).items()}
-    for name, entries in manifests.items():  # the COPY manifests, once every table and delta is written
-        write_json(storage, f"{MANIFESTS}/{name}.json", copy_manifest(storage, entries))
+    # the COPY manifests, under this build's id: until the state names them, the load reads the previous build's
+    for name, entries in manifests.items():
+        write_json(storage, manifest_key(report.build_id, name), copy_manifest(storage, entries))
     identity_folder = f"{IDENTITY_STATE}/{report.build_id}"
     id_map.coalesce(1).write.mode("overwrite").parquet(storage.layout.uri(identity_folder))
 
@@ -538,6 +541,7 @@ def run_build_star(spark: SparkSession, settings: Settings, *, force: bool = Fal
         "mode": report.mode, "base_build_id": previous["build_id"] if previous else None,
         "fingerprint": print_, "partitions": {name: dict(states[name].partitions) for name in CURATED_INPUTS},
         "identity_map": identity_folder, "dirty_customers": report.dirty_customers, "delta": delta_record,
+        "manifests": {t: manifest_key(report.build_id, t) for t in STAR_TABLES},
         "identity": asdict(report.identity), "orders": asdict(report.orders), "money": asdict(report.money),
         "excluded_events": report.excluded_events, "tables": {k: asdict(v) for k, v in report.tables.items()}})
     for frame in (events, dim_customer, orders, ledger, daily, id_map, all_duplicates, products):
@@ -549,9 +553,17 @@ def run_build_star(spark: SparkSession, settings: Settings, *, force: bool = Fal
     return report
 
 
+def manifest_key(build_id: str, name: str) -> str:
+    """The key of one build's COPY manifest ``name`` (a star table, or ``_delta/<table>-<upsert|gone>``):
+    ``warehouse/_manifests/_star/<build_id>/<name>.json``. Keyed by build, so a build that dies before its commit
+    never changes the manifests of the build the state names (the load reads those)."""
+    return f"{STAR_MANIFESTS}/{build_id}/{name}.json"
+
+
 def remove_superseded(storage: LakeStorage, build_id: str, identity_folder: str, region: str | None) -> None:
-    """After the commit: delete every star table file, delta and identity map of other builds (and a pre-format-2
-    build's files directly in ``warehouse/<table>/``). The committed state names only this build's."""
+    """After the commit: delete every star table file, delta, COPY manifest and identity map of other builds (and a
+    pre-format-2 build's files directly in ``warehouse/<table>/`` and manifests in ``warehouse/_manifests/``). The
+    committed state names only this build's."""
     keep = f"_b-{build_id}"
     doomed = []
     for table in STAR_TABLES:
@@ -559,6 +571,8 @@ def remove_superseded(storage: LakeStorage, build_id: str, identity_folder: str,
         doomed += [o.key for o in storage.list(rel) if f"/{keep}/" not in o.key]
     doomed += [o.key for o in storage.list(DELTAS) if f"/{build_id}/" not in o.key]
     doomed += [o.key for o in storage.list(IDENTITY_STATE) if not o.key.startswith(identity_folder + "/")]
+    doomed += [o.key for o in storage.list(STAR_MANIFESTS) if not o.key.startswith(f"{STAR_MANIFESTS}/{build_id}/")]
+    doomed += [k for k in (f"{MANIFESTS}/{t}.json" for t in STAR_TABLES) if storage.exists(k)]  # before format 2
     delete_keys(storage, doomed, region)
 
 

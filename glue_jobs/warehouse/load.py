@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -82,8 +82,10 @@ class Target(Protocol):
         ...
 
     def load(self, version: str, manifests: dict[str, list[str]], on_step: Callable[[str], None],
-             delta: dict[str, DeltaFiles] | None = None) -> int:
+             delta: dict[str, DeltaFiles] | None = None, keys: Mapping[str, str] | None = None) -> int:
         """Load every star table and view in one transaction and record ``version``; returns statements run.
+        ``keys`` maps each table to the lake key of its COPY manifest (:func:`manifest_keys`), for targets that
+        COPY by manifest.
 
         ``manifests`` maps each star table to its Parquet files; ``delta`` (tables -> :class:`DeltaFiles`) loads
         those tables as deltas onto the previous build (a target whose tables drifted loads whole instead);
@@ -111,6 +113,14 @@ def _star_build(settings: Settings) -> dict[str, Any] | None:
     return json.loads(storage.get_bytes(STAR_STATE))
 
 
+def manifest_keys(settings: Settings) -> dict[str, str]:
+    """Table -> the lake key of its COPY manifest in the latest committed star build: the keys its state names
+    (``warehouse/_manifests/_star/<build_id>/<table>.json``), or ``warehouse/_manifests/<table>.json`` for a build
+    whose state names none (written before manifests were keyed by build)."""
+    named = (_star_build(settings) or {}).get("manifests") or {}
+    return {name: named.get(name, f"{MANIFESTS}/{name}.json") for name in star_tables()}
+
+
 def manifests(settings: Settings) -> dict[str, list[str]]:
     """Table -> the Parquet files (URIs or local paths) of the latest star build.
 
@@ -118,17 +128,11 @@ def manifests(settings: Settings) -> dict[str, list[str]]:
     """
     storage = LakeStorage(settings.lake, region=settings.region)
     found = {}
-    for name in star_tables():
-        key = f"{MANIFESTS}/{name}.json"
+    for name, key in manifest_keys(settings).items():
         if not storage.exists(key):
             raise WarehouseError(f"the star build wrote no manifest for {name}; run the star build first")
         found[name] = [entry["url"] for entry in json.loads(storage.get_bytes(key))["entries"]]
     return found
-
-
-def _manifest_uri(settings: Settings, table: str) -> str:
-    """The URI of ``table``'s COPY manifest (``warehouse/_manifests/<table>.json``)."""
-    return settings.lake.uri(f"{MANIFESTS}/{table}.json")
 
 
 class DuckDbTarget:
@@ -294,9 +298,9 @@ class DuckDbTarget:
             raise WarehouseError(failure_line(step, exc)) from None
 
     def load(self, version: str, files: dict[str, list[str]], on_step: Callable[[str], None],
-             delta: dict[str, DeltaFiles] | None = None) -> int:
-        """Run :meth:`statements` in one transaction (``delta``: those tables as deltas, unless a table drifted:
-        then every table whole); returns how many ran.
+             delta: dict[str, DeltaFiles] | None = None, keys: Mapping[str, str] | None = None) -> int:
+        """Run :meth:`statements` in one transaction (DuckDB reads ``files``, so ``keys`` is unused; ``delta``:
+        those tables as deltas, unless a table drifted: then every table whole); returns how many ran.
 
         A check that finds problems (duplicate keys, text too long in bytes) or a failing statement (a value
         that does not convert, a NULL in a NOT NULL column) rolls everything back and raises ``WarehouseError``
@@ -334,11 +338,12 @@ class RedshiftTarget:
         """The Redshift schema every table and view lives in (``LAKEHOUSE_REDSHIFT__SCHEMA_NAME``)."""
         return self.settings.redshift.schema_name
 
-    def statements(self, version: str, drifted: Sequence[str] = (),
-                   delta: dict[str, DeltaFiles] | None = None) -> list[tuple[str, str]]:
+    def statements(self, version: str, drifted: Sequence[str] = (), delta: dict[str, DeltaFiles] | None = None,
+                   keys: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
         """(step, Redshift SQL) of the whole load; table names qualified with the configured schema; ``drifted``
         tables (:meth:`drifted`) are dropped with their views first; the tables of ``delta`` COPY only their delta's
-        manifests and apply it (:func:`plan.delta_statements`).
+        manifests and apply it (:func:`plan.delta_statements`), the others COPY the manifest ``keys`` names (table
+        -> lake key, :func:`manifest_keys`; default ``warehouse/_manifests/<table>.json``).
 
         Raises ``WarehouseError`` without a COPY role (``LAKEHOUSE_REDSHIFT__COPY_ROLE_ARN``) or when the lake
         is not on S3.
@@ -348,10 +353,11 @@ class RedshiftTarget:
         out = [("tables", f"CREATE SCHEMA IF NOT EXISTS {self.schema}")]
         out += [("tables", q(plan.drop_table(name))) for name in drifted]
         out += [("tables", q(spec.ddl)) for spec in tables().values()]
-        delta = delta or {}
+        delta, keys = delta or {}, keys or {}
         for name, spec in star_tables().items():
             part = delta.get(name)
-            manifest = self.settings.lake.uri(part.upsert_manifest) if part else _manifest_uri(self.settings, name)
+            key = part.upsert_manifest if part else keys.get(name, f"{MANIFESTS}/{name}.json")
+            manifest = self.settings.lake.uri(key)
             create, copy = plan.redshift_stage_statements(spec, manifest, role)
             out += [(name, q(create)), (name, copy), (name, plan.key_check(spec))]
             if part:
@@ -399,8 +405,9 @@ class RedshiftTarget:
             con.close()
 
     def load(self, version: str, files: dict[str, list[str]], on_step: Callable[[str], None],
-             delta: dict[str, DeltaFiles] | None = None) -> int:
-        """Run :meth:`statements` in one transaction (COPY reads the manifests, so ``files`` is unused; ``delta``:
+             delta: dict[str, DeltaFiles] | None = None, keys: Mapping[str, str] | None = None) -> int:
+        """Run :meth:`statements` in one transaction (COPY reads the manifests ``keys`` names, so ``files`` is
+        unused; ``delta``:
         those tables as deltas unless a table drifted); returns how many ran.
 
         A check that finds problems or any failing statement rolls everything back and raises
@@ -410,7 +417,7 @@ class RedshiftTarget:
         """
         def build(cursor) -> list[tuple[str, str]]:
             drifted = self.drifted(cursor)
-            return self.statements(version, drifted, None if drifted else delta)
+            return self.statements(version, drifted, None if drifted else delta, keys)
 
         return self._run(build, on_step)
 
@@ -661,7 +668,7 @@ def load_warehouse(settings: Settings, *, target: Target | None = None, force: b
             on_progress(step, steps.index(step) if step in steps else 0, len(steps))
 
     files = manifests(settings)
-    report.statements = target.load(report.version, files, on_step, delta or None)
+    report.statements = target.load(report.version, files, on_step, delta or None, manifest_keys(settings))
     report.tables = target.row_counts()
     report.views = [v.name for v in views()]
     report.seconds = time.monotonic() - started

@@ -10,12 +10,12 @@ One load is one transaction::
     DELETE FROM t WHERE NOT EXISTS (… stage_t …) (rows a rebuild dropped, e.g. a session merged into another)
     MERGE INTO t USING stage_t AS s ON t.k = s.k WHEN MATCHED THEN UPDATE SET … WHEN NOT MATCHED THEN INSERT …
     DROP TABLE stage_t
+    DROP VIEW IF EXISTS v CASCADE; CREATE VIEW v … (every mart, dependencies first)
+    DELETE/INSERT etl_load_state                  (the build id this target now holds)
 
 A **delta load** (the build is incremental and the target holds the build it started from) stages, for each big
 table, only the build's changed rows and the rows it dropped, and replaces the DELETE NOT EXISTS with a DELETE of
 the dropped keys (:func:`delta_statements`); small tables load whole as above.
-    DROP VIEW IF EXISTS v CASCADE; CREATE VIEW v … (every mart, dependencies first)
-    DELETE/INSERT etl_load_state                  (the build id this target now holds)
 
 Every statement follows the grammar of the Amazon Redshift Database Developer Guide, as
 :mod:`glue_jobs.warehouse.grammar` checks it: MERGE names no target alias (``MERGE INTO target_table USING

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from glue_jobs.star.job import manifest_key
 from glue_jobs.star.schema import STAR_TABLES
 from glue_jobs.warehouse.load import DuckDbTarget, WarehouseError, load_warehouse
 from glue_jobs.warehouse.sql_files import views
@@ -37,22 +38,31 @@ def kpi_row(day: date, orders: int, revenue: str) -> dict:
             "aov": (Decimal(revenue) / orders).quantize(Decimal("0.01")) if orders else None}
 
 
-def write_build(settings, build_id: str, rows: dict[str, list[dict]]) -> None:
-    """A star build as build_star leaves it: Parquet per table, COPY manifests, the build state."""
+def write_build(settings, build_id: str, rows: dict[str, list[dict]], keyed: bool = False,
+                commit: bool = True) -> None:
+    """A star build as build_star leaves it: Parquet per table, COPY manifests, the build state.
+
+    ``keyed``: as build_star writes them now, files in ``warehouse/<t>/_b-<build_id>/`` and manifests under
+    ``warehouse/_manifests/_star/<build_id>/`` named by the state (else the fixed keys of earlier builds);
+    ``commit=False``: a build that died before writing its state."""
     root = Path(settings.lake.key(""))
+    named = {}
     for table, columns in STAR_TABLES.items():
         schema = pa.schema([(name, ARROW[kind]) for name, kind in columns])
-        folder = root / "warehouse" / table
+        folder = root / "warehouse" / table / (f"_b-{build_id}" if keyed else "")
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("*.parquet"):
             old.unlink()
         path = folder / f"part-00000-{build_id}.zstd.parquet"
         pq.write_table(pa.Table.from_pylist(rows.get(table, []), schema=schema), path, compression="zstd")
         manifest = {"entries": [{"url": str(path), "mandatory": True, "meta": {"content_length": path.stat().st_size}}]}
-        (root / MANIFESTS).mkdir(parents=True, exist_ok=True)
-        (root / MANIFESTS / f"{table}.json").write_text(json.dumps(manifest))
-    (root / STAR_STATE).parent.mkdir(parents=True, exist_ok=True)
-    (root / STAR_STATE).write_text(json.dumps({"build_id": build_id, "curated_version": "r1"}))
+        named[table] = manifest_key(build_id, table) if keyed else f"{MANIFESTS}/{table}.json"
+        (root / named[table]).parent.mkdir(parents=True, exist_ok=True)
+        (root / named[table]).write_text(json.dumps(manifest))
+    if commit:
+        (root / STAR_STATE).parent.mkdir(parents=True, exist_ok=True)
+        state = {"build_id": build_id, "curated_version": "r1"} | ({"manifests": named} if keyed else {})
+        (root / STAR_STATE).write_text(json.dumps(state))
 
 
 def query(settings, sql: str):
@@ -264,6 +274,18 @@ def test_an_incremental_build_loads_as_a_delta_onto_the_build_it_started_from(se
     # --full (and --force) reload the build whole, from its full files
     assert load_warehouse(settings, full=True).mode == "full"
     assert sessions(settings) == [("s1", 99), ("s2", 55), ("s4", 7)]
+
+
+def test_a_star_build_that_dies_before_its_commit_leaves_the_load_on_the_committed_build(settings) -> None:
+    """The build's files and COPY manifests are written under its own id; only the state, written last, names them.
+
+    Seen failing with the manifests at fixed keys (``keyed=False`` for both builds, as build_star wrote them
+    before): the uncommitted b2's manifests replaced b1's and the load put b2's row s2 into the warehouse under
+    b1's build id, a build nothing had committed."""
+    write_build(settings, "b1", {"fact_session": [session_row("s1", "c1", 10)]}, keyed=True)
+    write_build(settings, "b2", {"fact_session": [session_row("s2", "c1", 20)]}, keyed=True, commit=False)
+    report = load_warehouse(settings)
+    assert report.version == "b1" and sessions(settings) == [("s1", 10)]
 
 
 def test_a_warehouse_not_on_the_base_build_loads_the_build_whole(settings) -> None:

@@ -45,6 +45,15 @@ def test_copy_reads_the_build_manifest_with_the_iam_role(s3_settings) -> None:
     assert isinstance(copy, exp.Copy)
 
 
+def test_copy_reads_the_manifest_the_committed_state_names(s3_settings) -> None:
+    """A build keys its manifests by build id (``manifest_keys`` reads them from the state): COPY must read those,
+    not the fixed keys an uncommitted build may have written."""
+    keys = {"dim_customer": "warehouse/_manifests/_star/b9/dim_customer.json"}
+    copies = [sql for _, sql in RedshiftTarget(s3_settings).statements("v1", keys=keys) if sql.startswith("COPY ")]
+    assert "COPY stage_dim_customer FROM 's3://acme-lake/lakehouse/warehouse/_manifests/_star/b9/dim_customer.json'" \
+        in {c.split(" IAM_ROLE")[0] for c in copies}
+
+
 def test_tables_are_qualified_and_ctes_are_not(s3_settings) -> None:
     statements = RedshiftTarget(s3_settings).statements("v1")
     view_sql = [sql for step, sql in statements if step == "views"]
