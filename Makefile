@@ -18,7 +18,6 @@ GLUE_SKIP  := --ignore=tests/glue_jobs/warehouse/test_grammar.py --ignore=tests/
 	--ignore=tests/glue_jobs/curated/test_partition_commits.py
 # test processes (pytest-xdist): tests/conftest.py keeps each module and the costly session fixtures it shares
 # (a built lake, the demo run, a CDK synth) in one process, so each is built once; 1 runs everything in one.
-# test-glue stays one process (300 tests, its Spark 3.5 run not yet measured in two)
 TEST_WORKERS ?= 2
 PYTEST_PAR := -n $(TEST_WORKERS) --dist loadgroup
 # Glue 5.0 runs Python 3.11, and its pinned modules (numpy 1.26, pyspark 3.5) do not install or run on later ones
@@ -58,7 +57,7 @@ $(GLUE_STAMP): pyproject.toml constraints.txt $(GLUE_REQS)
 	touch $(GLUE_STAMP)
 
 test-glue: $(GLUE_STAMP)
-	$(GLUE_BIN)/pytest $(GLUE_TESTS) $(GLUE_SKIP)
+	$(GLUE_BIN)/pytest $(PYTEST_PAR) $(GLUE_TESTS) $(GLUE_SKIP)
 
 demo: install
 	$(BIN)/lakehouse demo

@@ -23,10 +23,10 @@ def test_a_build_that_cannot_load_ends_the_job_with_one_line(lake_copy, monkeypa
     import pyarrow.parquet as pq
     import pytest
 
-    from lakehouse.core.job_state import MANIFESTS
+    from glue_jobs.warehouse.load import manifest_keys
 
     monkeypatch.setenv("LAKEHOUSE_HOME", str(lake_copy.home))
-    manifest = json.loads((Path(lake_copy.lake.key("")) / MANIFESTS / "dim_channel.json").read_text())
+    manifest = json.loads((Path(lake_copy.lake.key("")) / manifest_keys(lake_copy)["dim_channel"]).read_text())
     first = Path(manifest["entries"][0]["url"].removeprefix("file://"))
     rows = pq.read_table(first)
     pq.write_table(pa.concat_tables([rows, rows.slice(0, 1)]), first)

@@ -136,7 +136,7 @@ def test_load_job_loads_the_scores_only_when_asked(monkeypatch, tmp_path: Path, 
             return {"target": "duckdb"}
 
     def stub(name: str):
-        def load(settings: Settings, *, target: object, force: bool = False) -> Report:
+        def load(settings: Settings, *, target: object, force: bool = False, **options: bool) -> Report:
             seen.append((name, force))
             return Report()
         return load
