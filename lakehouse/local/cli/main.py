@@ -8,6 +8,7 @@ from lakehouse.local.cli import (
     aws_commands,
     batch_commands,
     contract_commands,
+    cost_commands,
     dashboard_commands,
     demo_command,
     generate_commands,
@@ -47,6 +48,7 @@ app.command("stream")(stream_commands.stream)
 app.command("customer")(stream_commands.customer)
 
 app.add_typer(ml_commands.ml_app, name="ml")
+app.command("cost")(cost_commands.cost)
 
 if __name__ == "__main__":
     app()

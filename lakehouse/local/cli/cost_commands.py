@@ -1,0 +1,56 @@
+"""``lakehouse cost``: the monthly AWS bill and $ per million events of a stage at a steady rate (infra/cost.py)."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from lakehouse.local.cli.common import UserError, console, friendly_errors
+
+
+@friendly_errors
+def cost(
+    rate: float = typer.Option(1000.0, "--rate", min=0.001, help="events per second, steady all month"),
+    events_per_request: float = typer.Option(10.0, "--events-per-request", min=1.0,
+                                             help="events per HTTP request (client batching)"),
+    event_kb: float = typer.Option(1.0, "--event-kb", min=0.01, help="KB of JSON per event"),
+    stage: str = typer.Option("prod", "--stage", help="the stage whose profile is priced (prod, or dev for any "
+                                                      "other name)"),
+    context: list[str] = typer.Option([], "--context", "-c", metavar="KEY=VALUE",
+                                      help="a profile field as `cdk deploy -c` sets it, e.g. -c kinesis_mode="
+                                           "provisioned (repeatable)"),
+    markdown: bool = typer.Option(False, "--markdown", help="print docs/cost-model.md (10, 100 and 1,000 ev/s for "
+                                                            "both profiles) instead"),
+) -> None:
+    """Price a month of STAGE at RATE events/s from list prices and the CDK app's stage profile, per component."""
+    from infra.config import profile_for
+    from infra.cost import Workload, bill
+    from infra.cost_doc import document
+
+    if markdown:
+        print(document(), end="")
+        return
+    overrides = {}
+    for item in context:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"--context {item!r}: expected KEY=VALUE")
+        overrides[key.strip()] = value.strip()
+    try:
+        profile = profile_for(stage, overrides)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    result = bill(stage, Workload(rate, events_per_request, event_kb), profile=profile)
+    events_m = result.workload.events / 1e6
+    table = Table(title=f"{stage} at {rate:,g} events/s ({events_m:,.1f} M events a month, "
+                        f"{events_per_request:g} per request)")
+    table.add_column("component")
+    table.add_column("$ / month", justify="right")
+    table.add_column("$ / M events", justify="right")
+    table.add_column("basis", overflow="fold")
+    for line in result.lines:
+        table.add_row(line.component, f"{line.usd:,.2f}", f"{line.usd / events_m:,.4f}", line.basis)
+    table.add_row("[bold]total", f"[bold]{result.total:,.2f}", f"[bold]{result.per_million:,.4f}", "")
+    console.print(table)
+    console.print("List prices (infra/cost.py PRICES, us-east-1); an estimate of the design as built, "
+                  "not a measurement: docs/cost-model.md states the assumptions.")

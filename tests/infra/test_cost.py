@@ -1,0 +1,121 @@
+"""The cost model (infra/cost.py): its arithmetic on hand-computed cases, its resources against the synthesized
+templates, and docs/cost-model.md against the model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from infra.config import PROFILES
+from infra.cost import FREE_TYPES, Fixed, Workload, api_gateway_rest, bill, kinesis_shards
+from infra.cost_doc import document
+from tests.infra.conftest import STACK_IDS, Synthesized
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def line(result, component: str) -> float:
+    return next(item.usd for item in result.lines if item.component == component)
+
+
+def test_dev_at_ten_events_a_second_by_hand() -> None:
+    """10 ev/s, 10 events per request, 1 KB: 26,280,000 events and 2,628,000 requests in 730 hours, priced by hand
+    from the price list (dev: 512 MB function, provisioned Kinesis kept 24 h, 2 x G.025X streaming)."""
+    result = bill("dev", Workload(10))
+    assert result.workload.events == 26_280_000 and result.workload.requests == 2_628_000
+    assert line(result, "API Gateway (REST API)") == pytest.approx(2.628 * 3.50)
+    # 2.628 M invocations x $0.20 + 2,628,000 x 0.06 s x 0.5 GB = 78,840 GB-s x $0.0000133334
+    assert line(result, "Lambda (ingest)") == pytest.approx(0.5256 + 78_840 * 0.0000133334)
+    # one shard all month + one PUT payload unit per event
+    assert line(result, "Kinesis Data Streams") == pytest.approx(730 * 0.015 + 26.28 * 0.014)
+    # 2 write units at $0.625/M + 1 read unit at $0.125/M per event
+    assert line(result, "DynamoDB") == pytest.approx(26.28 * 1.375)
+    assert line(result, "Glue streaming job") == pytest.approx(2 * 0.25 * 730 * 0.44)
+    # 2,628,000 objects, a PUT ($0.005/1k) and a GET ($0.0004/1k) each; 864,000 events a day x 1,024 B x 0.11 =
+    # 97,320,960 B a day of raw gzip kept 365 days in Standard (1.1 KB objects never transition), curated half that
+    raw_gb = 97_320_960 * 365 / 1024**3
+    assert line(result, "S3") == pytest.approx(2628 * 0.0054 + raw_gb * 1.5 * 0.023)
+    assert result.total == pytest.approx(sum(item.usd for item in result.lines))
+    assert result.per_million == pytest.approx(result.total / 26.28)
+
+
+def test_rest_api_requests_are_priced_through_the_tiers() -> None:
+    assert api_gateway_rest(100e6) == pytest.approx(350.0)
+    assert api_gateway_rest(1_000e6) == pytest.approx(333 * 3.50 + 667 * 2.80)
+    assert api_gateway_rest(21_000e6) == pytest.approx(333 * 3.50 + 667 * 2.80 + 19_000 * 2.38 + 1_000 * 1.51)
+
+
+def test_provisioned_shards_follow_the_write_limits() -> None:
+    """1 MB/s and 1,000 records/s per shard: 1,000 ev/s of 1 KB fits one shard by both limits; 1,001 do not."""
+    assert kinesis_shards(Workload(1000)) == 1
+    assert kinesis_shards(Workload(1001)) == 2
+    assert kinesis_shards(Workload(500, event_kb=4)) == 2  # 1.95 MB/s
+
+
+def test_large_raw_objects_follow_the_lifecycle_and_cost_less() -> None:
+    """100 events per request make 11 KB objects, still under 128 KB; a 2,000-event batch (220 KB) moves to IA
+    after 30 days and Glacier IR after 180 (prod), so its storage costs less per event."""
+    small, large = bill("prod", Workload(100, events_per_request=100)), bill("prod", Workload(100, 2000))
+    assert "stay in Standard" in next(i.basis for i in small.lines if i.component == "S3")
+    assert "Glacier IR" in next(i.basis for i in large.lines if i.component == "S3")
+    assert line(large, "S3") < line(small, "S3")
+
+
+def test_prod_prices_what_prod_deploys() -> None:
+    """WAF and on-demand Kinesis with 72 h retention are prod's; dev has neither."""
+    prod, dev = bill("prod", Workload(1000)), bill("dev", Workload(1000))
+    assert "WAF" in [i.component for i in prod.lines] and "WAF" not in [i.component for i in dev.lines]
+    assert PROFILES["prod"].kinesis_mode == "on-demand"
+    assert "on demand" in next(i.basis for i in prod.lines if i.component == "Kinesis Data Streams")
+
+
+def template_types(app: Synthesized) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for stack_id in STACK_IDS:
+        for resource in app.json(stack_id)["Resources"].values():
+            counts[resource["Type"]] = counts.get(resource["Type"], 0) + 1
+    return counts
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_every_costly_resource_is_priced_and_every_priced_one_exists(stage, request) -> None:
+    """A resource type added to the stacks fails this until a line prices it or FREE_TYPES says why it is free."""
+    app: Synthesized = request.getfixturevalue(stage)
+    in_templates = template_types(app)
+    result = bill(stage, Workload(100))
+    priced = {t for item in result.lines for t in item.types}
+    assert set(in_templates) - priced - set(FREE_TYPES) == set()
+    for item in result.lines:
+        assert in_templates.get(item.types[0], 0) > 0, f"{item.component}: no {item.types[0]} in the {stage} stacks"
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_fixed_resources_priced_are_the_ones_deployed(stage, request) -> None:
+    app: Synthesized = request.getfixturevalue(stage)
+    fixed, types = Fixed(), template_types(app)
+    endpoints = app.all_resources("AWS::EC2::VPCEndpoint").values()
+    assert fixed.interface_endpoints == sum(e["Properties"].get("VpcEndpointType") == "Interface" for e in endpoints)
+    assert (fixed.alarms, fixed.dashboards, fixed.kms_keys, fixed.secrets) == (
+        types["AWS::CloudWatch::Alarm"], types["AWS::CloudWatch::Dashboard"], types["AWS::KMS::Key"],
+        types["AWS::SecretsManager::Secret"])
+    acls = app.all_resources("AWS::WAFv2::WebACL").values()
+    assert [len(acl["Properties"]["Rules"]) for acl in acls] == ([fixed.waf_rules] if stage == "prod" else [])
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_glue_sizes_priced_are_the_ones_deployed(stage, request) -> None:
+    """The streaming job runs on the profile's workers; every other job on the batch profile's or the ML job's."""
+    app: Synthesized = request.getfixturevalue(stage)
+    profile = PROFILES[stage]
+    jobs = [j["Properties"] for j in app.all_resources("AWS::Glue::Job").values()]
+    streaming = [j for j in jobs if j["Command"]["Name"] == "gluestreaming"]
+    assert [(j["WorkerType"], j["NumberOfWorkers"]) for j in streaming] == [
+        (profile.streaming_worker_type, profile.streaming_workers)]
+    batch = sorted((j["WorkerType"], j["NumberOfWorkers"]) for j in jobs if j["Command"]["Name"] == "glueetl")
+    assert batch == sorted([(profile.batch_worker_type, profile.batch_workers)] * 3 + [("G.1X", 2)])
+
+
+def test_the_cost_document_is_the_models() -> None:
+    """docs/cost-model.md is generated: `lakehouse cost --markdown > docs/cost-model.md` after changing the model."""
+    assert (ROOT / "docs" / "cost-model.md").read_text() == document()
