@@ -37,6 +37,7 @@ class StageProfile:
     batch_worker_type: str
     batch_workers: int
     batch_timeout_minutes: int
+    batch_flex: bool  # the nightly Glue jobs on the Flex execution class (spare capacity, $0.29 not $0.44/DPU-hour)
     streaming_worker_type: str
     streaming_workers: int
     redshift_base_rpu: int
@@ -66,6 +67,7 @@ PROFILES: dict[str, StageProfile] = {
         batch_worker_type="G.1X",
         batch_workers=2,
         batch_timeout_minutes=60,
+        batch_flex=True,
         streaming_worker_type="G.025X",
         streaming_workers=2,
         redshift_base_rpu=8,
@@ -91,6 +93,7 @@ PROFILES: dict[str, StageProfile] = {
         batch_worker_type="G.1X",
         batch_workers=10,
         batch_timeout_minutes=180,
+        batch_flex=True,
         streaming_worker_type="G.1X",
         streaming_workers=2,
         redshift_base_rpu=8,

@@ -77,7 +77,8 @@ PRICES: dict[str, Price] = {
     "s3_glacier_ir_gb_month": Price(0.004, "GB-month, S3 Glacier Instant Retrieval", _S3),
     "ddb_write": Price(0.625, "million write request units (on demand)", _DDB),
     "ddb_read": Price(0.125, "million read request units (on demand)", _DDB),
-    "glue_dpu_hour": Price(0.44, "DPU-hour (Spark and streaming jobs)", _GLUE),
+    "glue_dpu_hour": Price(0.44, "DPU-hour (Spark and streaming jobs, standard execution class)", _GLUE),
+    "glue_flex_dpu_hour": Price(0.29, "DPU-hour (Spark jobs, Flex execution class)", _GLUE),
     "redshift_rpu_hour": Price(0.375, "RPU-hour (Redshift Serverless)", _REDSHIFT),
     "cw_logs_ingest_gb": Price(0.50, "GB of logs ingested", _CW),
     "cw_alarm": Price(0.10, "standard-resolution alarm metric-month", _CW),
@@ -292,10 +293,13 @@ def bill(stage: str, workload: Workload, profile: StageProfile | None = None,
     processing_hours = w.events / DAYS_PER_MONTH / (a.batch_events_per_dpu_second * batch_dpu) / 3600
     batch_hours = a.batch_jobs_per_day * a.batch_overhead_minutes / 60 + processing_hours
     ml_hours = a.ml_minutes_per_day / 60
-    add("Glue batch jobs", DAYS_PER_MONTH * (batch_hours * batch_dpu + ml_hours * 2 * GLUE_DPU["G.1X"])
-        * _p("glue_dpu_hour"), ["AWS::Glue::Job"],
+    batch_rate = _p("glue_flex_dpu_hour" if profile.batch_flex else "glue_dpu_hour")
+    add("Glue batch jobs", DAYS_PER_MONTH * (batch_hours * batch_dpu * batch_rate
+                                             + ml_hours * 2 * GLUE_DPU["G.1X"] * _p("glue_dpu_hour")),
+        ["AWS::Glue::Job"],
         f"a run a day: {a.batch_jobs_per_day} jobs on {profile.batch_workers} x {profile.batch_worker_type} "
-        f"({batch_hours * 60:,.0f} min), ML on 2 x G.1X ({a.ml_minutes_per_day:g} min)")
+        f"({batch_hours * 60:,.0f} min), ML on 2 x G.1X ({a.ml_minutes_per_day:g} min)"
+        + (" (the batch jobs on Flex)" if profile.batch_flex else ""))
     load_hours = (a.redshift_load_minutes / 60 + events_m / DAYS_PER_MONTH * a.redshift_load_seconds_per_million
                   / 3600)
     add("Redshift Serverless", profile.redshift_base_rpu * DAYS_PER_MONTH

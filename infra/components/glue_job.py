@@ -41,6 +41,13 @@ class GlueJobSpec:
     timeout_minutes: int = 60
     bookmarks: bool = False  # Glue job bookmarks (incremental reads of S3 sources)
     arguments: Mapping[str, str] | None = None
+    #: the Flex execution class: spare capacity at a lower DPU-hour price, a later start, and a run Glue may
+    #: interrupt (then retried once: every batch job commits atomically and reruns to the same result)
+    flex: bool = False
+
+
+#: worker types the Flex execution class accepts (Glue's CreateJob: glueetl jobs, Glue 3.0+, G.1X or G.2X)
+FLEX_WORKER_TYPES = ("G.1X", "G.2X")
 
 
 class GlueJob(Construct):
@@ -68,6 +75,9 @@ class GlueJob(Construct):
         super().__init__(scope, construct_id)
         if not spec.script.is_file():
             raise FileNotFoundError(f"Glue job {spec.name}: script {spec.script} does not exist")
+        if spec.flex and (spec.streaming or spec.worker_type not in FLEX_WORKER_TYPES):
+            raise ValueError(f"Glue job {spec.name}: the Flex execution class takes batch jobs on "
+                             f"{' or '.join(FLEX_WORKER_TYPES)} workers only (set -c batch_flex=false)")
         self.name = spec.name
         self.script = s3_assets.Asset(self, "Script", path=str(spec.script))
         self.library = s3_assets.Asset(self, "Library", path=str(library))
@@ -152,7 +162,8 @@ class GlueJob(Construct):
             worker_type=spec.worker_type,
             number_of_workers=spec.workers,
             timeout=None if spec.streaming else spec.timeout_minutes,
-            max_retries=0,
+            max_retries=1 if spec.flex else 0,
+            execution_class="FLEX" if spec.flex else None,
             execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=1),
             security_configuration=security.name,
             connections=glue.CfnJob.ConnectionsListProperty(connections=[connection.name]) if connection else None,

@@ -132,6 +132,7 @@ class BatchStack(Stack):
                     timeout_minutes=profile.batch_timeout_minutes,
                     bookmarks=bookmarks,
                     arguments=arguments.to_glue(),
+                    flex=profile.batch_flex,
                 ),
                 library=library,
                 security=security,
@@ -230,6 +231,7 @@ class BatchStack(Stack):
                 # ml/job.py parses these with TrainAndScoreArguments (the base fields: the label windows and the
                 # cutoff keep the pipeline's defaults)
                 arguments=JobArguments.from_settings(settings, **where).to_glue(),
+                # standard class: a retried scoring run would record a second score run for the same cutoff
             ),
             library=ml_library,
             security=security,

@@ -112,8 +112,14 @@ def test_the_glue_sizes_priced_are_the_ones_deployed(stage, request) -> None:
     streaming = [j for j in jobs if j["Command"]["Name"] == "gluestreaming"]
     assert [(j["WorkerType"], j["NumberOfWorkers"]) for j in streaming] == [
         (profile.streaming_worker_type, profile.streaming_workers)]
-    batch = sorted((j["WorkerType"], j["NumberOfWorkers"]) for j in jobs if j["Command"]["Name"] == "glueetl")
-    assert batch == sorted([(profile.batch_worker_type, profile.batch_workers)] * 3 + [("G.1X", 2)])
+    batch = [j for j in jobs if j["Command"]["Name"] == "glueetl"]
+    assert sorted((j["WorkerType"], j["NumberOfWorkers"]) for j in batch) == sorted(
+        [(profile.batch_worker_type, profile.batch_workers)] * 3 + [("G.1X", 2)])
+    # priced at the Flex rate exactly when the chain's jobs run on Flex; the ML job is standard
+    classes = sorted((j.get("ExecutionClass", "STANDARD"), j["NumberOfWorkers"]) for j in batch)
+    chain = "FLEX" if profile.batch_flex else "STANDARD"
+    assert classes == sorted([(chain, profile.batch_workers)] * 3 + [("STANDARD", 2)])
+    assert {j.get("ExecutionClass", "STANDARD") for j in streaming} == {"STANDARD"}
 
 
 def test_the_cost_document_is_the_models() -> None:
