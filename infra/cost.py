@@ -88,7 +88,12 @@ PRICES: dict[str, Price] = {
     "kms_key_month": Price(1.00, "customer managed key-month", _KMS),
     "secret_month": Price(0.40, "secret-month", _SECRETS),
     "sfn_transition": Price(0.025, "thousand state transitions (standard workflow)", _SFN),
+    "xray_trace": Price(5.00, "million traces recorded", "https://aws.amazon.com/xray/pricing/"),
 }
+#: X-Ray's default sampling rule: the first request each second, then 5 % of the others (X-Ray Developer Guide,
+#: "Configuring sampling rules": reservoir 1, fixed rate 0.05)
+XRAY_RESERVOIR_PER_SECOND = 1.0
+XRAY_FIXED_RATE = 0.05
 
 #: Glue worker types -> DPUs per worker
 GLUE_DPU = {"G.025X": 0.25, "G.1X": 1.0, "G.2X": 2.0, "G.4X": 4.0, "G.8X": 8.0}
@@ -307,6 +312,12 @@ def bill(stage: str, workload: Workload, profile: StageProfile | None = None,
         ["AWS::RedshiftServerless::Workgroup", "AWS::RedshiftServerless::Namespace"],
         f"{profile.redshift_base_rpu} RPU for the daily load and {a.redshift_query_hours_per_day:g} h of queries "
         "a day (storage not counted)")
+    per_second = w.requests / (HOURS_PER_MONTH * 3600)
+    traced = min(per_second, XRAY_RESERVOIR_PER_SECOND) + XRAY_FIXED_RATE * max(0.0, per_second
+                                                                               - XRAY_RESERVOIR_PER_SECOND)
+    traces = traced * HOURS_PER_MONTH * 3600
+    add("X-Ray", traces / 1e6 * _p("xray_trace"), ["AWS::ApiGateway::Stage", "AWS::Lambda::Function"],
+        f"tracing on the API stage and the function, default sampling: {traces / 1e6:,.1f} M traces")
     logs_gb = w.requests * a.log_bytes_per_request / GB
     add("CloudWatch", f.alarms * _p("cw_alarm") + f.dashboards * _p("cw_dashboard")
         + a.custom_metrics * _p("cw_metric") + logs_gb * _p("cw_logs_ingest_gb"),

@@ -67,7 +67,7 @@ def document() -> str:
         "- Fixed resources (`tests/infra/test_cost.py` checks them against the synthesized templates): "
         + ", ".join(f"`{fd.name}` = {getattr(f, fd.name)!r}" for fd in fields(Fixed)) + ".",
         "- Not priced: data transfer out (none on the ingest path), DynamoDB and Redshift storage, KMS requests",
-        "  (bucket keys and data-key caching), CloudWatch Logs storage, X-Ray, the free tier.",
+        "  (bucket keys and data-key caching), CloudWatch Logs storage, the free tier.",
         "",
         "## Result: prod profile",
         "",

@@ -36,8 +36,15 @@ def test_dev_at_ten_events_a_second_by_hand() -> None:
     # 97,320,960 B a day of raw gzip kept 365 days in Standard (1.1 KB objects never transition), curated half that
     raw_gb = 97_320_960 * 365 / 1024**3
     assert line(result, "S3") == pytest.approx(2628 * 0.0054 + raw_gb * 1.5 * 0.023)
+    # 1 request/s on average: X-Ray's reservoir of one a second traces every one
+    assert line(result, "X-Ray") == pytest.approx(2.628 * 5.00)
     assert result.total == pytest.approx(sum(item.usd for item in result.lines))
     assert result.per_million == pytest.approx(result.total / 26.28)
+
+
+def test_tracing_samples_one_request_a_second_then_five_percent() -> None:
+    """100 requests/s: 1 + 0.05 x 99 = 5.95 traced a second, 2,628,000 seconds a month."""
+    assert line(bill("dev", Workload(1000)), "X-Ray") == pytest.approx(5.95 * 2_628_000 / 1e6 * 5.00)
 
 
 def test_rest_api_requests_are_priced_through_the_tiers() -> None:
