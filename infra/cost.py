@@ -88,6 +88,10 @@ PRICES: dict[str, Price] = {
     "kms_key_month": Price(1.00, "customer managed key-month", _KMS),
     "secret_month": Price(0.40, "secret-month", _SECRETS),
     "sfn_transition": Price(0.025, "thousand state transitions (standard workflow)", _SFN),
+    "apigw_http_tier1": Price(1.00, "million HTTP API requests of up to 512 KB (first 300 M a month)", _APIGW),
+    "apigw_http_tier2": Price(0.90, "million HTTP API requests (over 300 M)", _APIGW),
+    "alb_hour": Price(0.0225, "Application Load Balancer-hour", "https://aws.amazon.com/elasticloadbalancing/pricing/"),
+    "alb_lcu_hour": Price(0.008, "LCU-hour", "https://aws.amazon.com/elasticloadbalancing/pricing/"),
     "xray_trace": Price(5.00, "million traces recorded", "https://aws.amazon.com/xray/pricing/"),
 }
 #: X-Ray's default sampling rule: the first request each second, then 5 % of the others (X-Ray Developer Guide,
@@ -218,6 +222,36 @@ def api_gateway_rest(requests: float) -> float:
         if left <= 0:
             break
     return usd
+
+
+def api_gateway_http(requests: float) -> float:
+    """HTTP API request charges for ``requests`` (each under 512 KB) in a month: $1.00/M to 300 M, $0.90/M after."""
+    first = min(requests, 300e6)
+    return first / 1e6 * _p("apigw_http_tier1") + (requests - first) / 1e6 * _p("apigw_http_tier2")
+
+
+#: LCU dimensions of an Application Load Balancer with Lambda targets (Elastic Load Balancing pricing page): new
+#: connections per second, processed GB per hour (0.4 for Lambda targets, 1 for others), rule evaluations per second
+ALB_LCU_NEW_CONNECTIONS = 25.0
+ALB_LCU_LAMBDA_GB_PER_HOUR = 0.4
+ALB_LCU_RULE_EVALUATIONS = 1000.0
+
+
+def alb(workload: Workload, requests_per_connection: float = 1.0) -> float:
+    """An Application Load Balancer in front of the function for a month: the hours plus the LCU-hours of the most
+    used dimension (each request its own connection unless ``requests_per_connection``; 10 rules free)."""
+    per_second = workload.requests / (HOURS_PER_MONTH * 3600)
+    gb_per_hour = per_second * 3600 * workload.events_per_request * workload.event_kb * KB / GB
+    lcus = max(per_second / requests_per_connection / ALB_LCU_NEW_CONNECTIONS,
+               gb_per_hour / ALB_LCU_LAMBDA_GB_PER_HOUR, per_second / ALB_LCU_RULE_EVALUATIONS)
+    return HOURS_PER_MONTH * (_p("alb_hour") + lcus * _p("alb_lcu_hour"))
+
+
+def front_doors(workload: Workload) -> dict[str, float]:
+    """Monthly cost of each way in for ``workload`` (the function behind it is the same and not included):
+    the REST API (deployed), an HTTP API, an Application Load Balancer."""
+    return {"REST API": api_gateway_rest(workload.requests), "HTTP API": api_gateway_http(workload.requests),
+            "Application Load Balancer": alb(workload)}
 
 
 def kinesis_shards(workload: Workload) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from infra.cost import PRICES, PRICES_AS_OF, REGION, Assumptions, Bill, Fixed, Workload, bill
+from infra.cost import PRICES, PRICES_AS_OF, REGION, Assumptions, Bill, Fixed, Workload, bill, front_doors
 
 RATES = (10.0, 100.0, 1000.0)
 
@@ -87,6 +87,20 @@ def document() -> str:
         "",
         *[f"- **{line.component}** ({', '.join(f'`{t}`' for t in line.types)}): {line.basis}"
           for line in prod[-1].lines],
+        "",
+        "## The front door",
+        "",
+        "The API's own charges at 10 events per request (the function behind it costs the same either way):",
+        "",
+        "| per month | " + " | ".join(f"{rate:,g} ev/s" for rate in RATES) + " |",
+        "|---|" + "---:|" * len(RATES),
+        *[f"| {door} | " + " | ".join(_money(front_doors(Workload(rate))[door]) for rate in RATES) + " |"
+          for door in front_doors(Workload(RATES[0]))],
+        "",
+        "The REST API is what the stacks deploy today: usage plans and API keys, per-method throttling, request",
+        "validation and WAF on the stage. An HTTP API is 3.5x cheaper per request but has no WAF association and",
+        "no usage plans; an Application Load Balancer is priced per hour and LCU (0.4 GB an hour per LCU for Lambda",
+        "targets), takes WAF, and has no throttling of its own.",
         "",
         "## What moves the numbers",
         "",

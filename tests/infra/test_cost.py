@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from infra.config import PROFILES
-from infra.cost import FREE_TYPES, Fixed, Workload, api_gateway_rest, bill, kinesis_shards
+from infra.cost import FREE_TYPES, Fixed, Workload, api_gateway_rest, bill, front_doors, kinesis_shards
 from infra.cost_doc import document
 from tests.infra.conftest import STACK_IDS, Synthesized
 
@@ -51,6 +51,18 @@ def test_rest_api_requests_are_priced_through_the_tiers() -> None:
     assert api_gateway_rest(100e6) == pytest.approx(350.0)
     assert api_gateway_rest(1_000e6) == pytest.approx(333 * 3.50 + 667 * 2.80)
     assert api_gateway_rest(21_000e6) == pytest.approx(333 * 3.50 + 667 * 2.80 + 19_000 * 2.38 + 1_000 * 1.51)
+
+
+def test_the_front_doors_by_hand() -> None:
+    """100 requests/s of 10 KB (1,000 ev/s): 262.8 M requests; the ALB processes 100 x 3,600 x 10 KB =
+    3.43 GB an hour = 8.58 LCUs at 0.4 GB per LCU-hour for Lambda targets (the largest dimension: 4 for 100 new
+    connections a second, 0.1 for rule evaluations)."""
+    doors = front_doors(Workload(1000))
+    assert doors["REST API"] == pytest.approx(262.8 * 3.50)
+    assert doors["HTTP API"] == pytest.approx(262.8 * 1.00)
+    lcus = 100 * 3600 * 10 * 1024 / 1024**3 / 0.4
+    assert doors["Application Load Balancer"] == pytest.approx(730 * (0.0225 + lcus * 0.008))
+    assert front_doors(Workload(1e5))["HTTP API"] == pytest.approx(300 * 1.00 + (26_280 - 300) * 0.90)
 
 
 def test_provisioned_shards_follow_the_write_limits() -> None:
