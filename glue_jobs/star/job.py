@@ -1,4 +1,4 @@
-"""curated -> star schema (``warehouse/<table>/``), the RFM breakpoints, and the load manifests.
+"""curated -> star schema (``warehouse/<table>/_b-<build_id>/``), the RFM breakpoints, and the load manifests.
 
 Before any table is built the curated frames are made true (docs/batch.md, "Star schema"): events dated after
 the batch's as-of date (never later than the run's own day) or before the earliest believable date are left
@@ -6,13 +6,15 @@ out; every ``customer_id`` is stitched with the identity map (docs/identity.md);
 events of an ``order_id`` are dropped and orders, changes and refunds are resolved by ``order_id`` with money
 in the reporting currency (docs/money.md); sessions are recomputed on the stitched ids.
 
-The star is rebuilt from the curated zone as a whole whenever a raw_to_curated run committed since the
-last build (and skipped otherwise, writing nothing). A full rebuild keeps SCD2 validity, surrogate keys
-and point-in-time joins exact when late events arrive; the incremental, expensive work (parsing and
-validating raw JSON) happens once, in raw_to_curated.
+The star is built whenever a raw_to_curated run committed since the last build, or the settings it reads or
+the rate file changed (and skipped otherwise, writing nothing): incrementally from the previous build when there
+is one of this format with the same settings and rate file (:mod:`glue_jobs.star.incremental`: the customers the
+new curated rows can change are recomputed, the rest kept), else, or with ``full``, from the whole curated zone.
+Both give the same rows (``tests/glue_jobs/star/test_incremental.py``).
 
-Each table is written as ZSTD Parquet in the DDL's column order, followed by a Redshift COPY manifest
-``warehouse/_manifests/<table>.json`` naming exactly the files of this build.
+Each table is written as ZSTD Parquet in the DDL's column order into ``warehouse/<table>/_b-<build_id>/``, with a
+Redshift COPY manifest ``warehouse/_manifests/_star/<build_id>/<table>.json`` naming exactly the files of this
+build; the state, written last, names them (:func:`manifest_key`).
 """
 
 from __future__ import annotations
@@ -303,7 +305,9 @@ def incremental_base(storage: LakeStorage, last: dict[str, Any] | None, print_: 
     if not last or last.get("format") != STATE_FORMAT:
         return None, "no previous build of this format"
     if last.get("fingerprint") != print_:
-        return None, "settings or rate file changed since the previous build"
+        before = last.get("fingerprint") or {}
+        changed = ", ".join(sorted(k for k in print_ if before.get(k) != print_[k]))
+        return None, f"changed since the previous build: {changed}"
     if date.fromisoformat(last["as_of"]) > as_of:
         return None, "the previous build's as-of day is later"
     folders = [t.get("folder") for t in last.get("tables", {}).values()]
@@ -338,8 +342,10 @@ def run_build_star(spark: SparkSession, settings: Settings, *, force: bool = Fal
         report.skipped = "no curated data yet"
         return report
     last = read_json(storage, STAR_STATE)
-    if last and last.get("curated_version") == report.curated_version and not (force or full):
-        report.skipped = "curated zone unchanged since the last build"
+    print_ = fingerprint(settings, storage)
+    if (last and last.get("curated_version") == report.curated_version and last.get("fingerprint") == print_
+            and not (force or full)):
+        report.skipped = "curated zone, settings and rate file unchanged since the last build"
         report.build_id = last.get("build_id")
         return report
     steps = ["identity", "scope", *BUILD_ORDER, "deltas", "rfm breakpoints", "commit"]
@@ -360,7 +366,6 @@ def run_build_star(spark: SparkSession, settings: Settings, *, force: bool = Fal
     first, as_of, gap = bounds["first"], as_of_date(bounds["last"], run_day), settings.batch.session_gap_minutes
     window_days = settings.batch.rfm_window_days
     report.build_id, report.as_of = new_run_id(now), as_of.isoformat()
-    print_ = fingerprint(settings, storage)
     previous, report.full_reason = (None, "--full") if full else incremental_base(storage, last, print_, as_of)
     report.mode = "incremental" if previous else "full"
 

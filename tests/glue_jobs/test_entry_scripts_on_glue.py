@@ -26,7 +26,7 @@ SCRIPTS: list[tuple[str, Callable[[list[str]], dict[str, Any]], list[str], Calla
     ("raw_to_curated", raw_to_curated.main, ["--catalog", "false"],
      lambda summary: summary["skipped"] == "no new raw objects"),
     ("build_star", build_star.main, ["--force", "false"],
-     lambda summary: summary["skipped"] == "curated zone unchanged since the last build"),
+     lambda summary: summary["skipped"] == "curated zone, settings and rate file unchanged since the last build"),
     ("load_warehouse", load_warehouse.main, ["--target", "duckdb", "--force", "false"],
      lambda summary: summary["skipped"].startswith("duckdb already holds")),
 ]

@@ -14,13 +14,17 @@ The faults, each arriving on a later night than the rows it changes (table-drive
   a cancellation of an old order;
 * an identify merging an anonymous visitor of days 2-4 into an old customer (the visitor's rows move);
 * duplicate Order Completed events of old orders under new message ids: one dated later (loses), one dated
-  earlier and sent by another customer on a quiet customer's order (wins: the order changes customer).
+  earlier and sent by another customer on a quiet customer's order (wins: the order changes customer);
+* a product's category changing after a quiet customer bought it on a line that names no category (the line's
+  category follows ``dim_product``).
 
 Seen failing: with the order closure dropped from the dirty customers (``dirty_customers`` without source 3),
 ``fact_order`` differed (14 rows each side): the orders of quiet customers — who send nothing after the history,
 so only that rule makes them dirty — missed the refund another customer sent and the earlier duplicate that moves
 the order to another customer. An earlier version of the faults, on customers active every night, did *not* fail
-under the same mutation (they were dirty anyway): hence the quiet customers.
+under the same mutation (they were dirty anyway): hence the quiet customers. With the product rule (source 4)
+dropped, ``fact_order_line`` differed (17 rows each side: the quiet customer's line kept the old category); before
+the product fault was added, that mutation passed unseen.
 """
 
 from __future__ import annotations
@@ -90,9 +94,20 @@ def faults(generated: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
         # history: an anonymous visitor on days 2-4
         *[(day, call("page", day, anon=anon, name="Home", hour=9)) for day in (2, 3, 4)],
         (3, call("track", 3, anon=anon, event="Product Viewed", hour=10, properties={"product_id": "p-anon"})),
-        # night 1: a new city today, a refund of an old order, a later duplicate of an old order, the visitor
-        # identifying as an old customer, an earlier duplicate of an old order sent by another customer, a refund sent
-        # by someone else than the buyer
+        # history: a quiet new customer buys a product whose line names no category; the product's category comes
+        # from a view by someone else
+        (9, call("track", 9, user=mover, event="Product Viewed", properties={"product_id": "p-recat",
+                                                                            "category": "alpha", "price": 10})),
+        (5, call("identify", 5, user="c-recat", traits={"city": "Porto"})),
+        (10, call("track", 10, user="c-recat", event="Order Completed",
+                  properties={"order_id": "o-recat", "total": 10, "currency": "USD",
+                              "products": [{"product_id": "p-recat", "quantity": 1, "unit_price": 10}]})),
+        # night 1: the product's category changes (only the product rule makes c-recat dirty: its line's category
+        # follows dim_product), a new city today, a refund of an old order, a later duplicate of an old order, the
+        # visitor identifying as an old customer, an earlier duplicate of an old order sent by another customer, a
+        # refund sent by someone else than the buyer
+        (25, call("track", 24, user=buyer, event="Product Viewed", hour=9,
+                  properties={"product_id": "p-recat", "category": "beta", "price": 11})),
         (25, call("identify", 25, user=mover, traits={"city": "Lisbon", "geography": "Portugal"})),
         (25, call("track", 25, user=buyer, event="Order Refunded",
                   properties={"order_id": first["properties"]["order_id"], "total": 5.0, "currency": "USD"})),

@@ -69,6 +69,22 @@ def test_rerun_with_no_new_raw_data_writes_nothing(lake_copy: Settings, spark) -
     assert lake_files(lake_copy) == before
 
 
+def test_a_settings_change_alone_rebuilds_the_star_and_reloads_the_warehouse(lake_copy: Settings, spark) -> None:
+    """No new raw data, another session gap: the star is rebuilt whole (naming the setting) and loaded; a rerun with
+    nothing changed skips again.
+
+    Seen failing before the fingerprint joined the skip check: "star skipped: curated zone unchanged since the last
+    build", and the warehouse kept the previous session gap until new data happened to arrive."""
+    changed = lake_copy.model_copy(update={"batch": lake_copy.batch.model_copy(update={
+        "session_gap_minutes": lake_copy.batch.session_gap_minutes + 15})})
+    report = run_batch(changed, spark)
+    assert report.curated.skipped == "no new raw objects"
+    assert report.star.mode == "full" and "session_gap_minutes" in report.star.full_reason
+    assert report.warehouse.skipped is None and report.warehouse.version == report.star.build_id
+    again = run_batch(changed, spark)
+    assert again.star.skipped == "curated zone, settings and rate file unchanged since the last build"
+
+
 def test_duplicate_batches_and_retries_are_never_double_counted(built_lake, lake_copy: Settings, spark) -> None:
     counts, total = warehouse_counts(lake_copy), revenue(lake_copy)
     # the same calls arrive again (a duplicate batch) at other times: new raw objects, same event ids
@@ -77,7 +93,7 @@ def test_duplicate_batches_and_retries_are_never_double_counted(built_lake, lake
     report = run_batch(lake_copy, spark)
     assert report.curated.new_events == 0
     assert report.curated.duplicates_of_earlier_runs + report.curated.duplicates_in_batch == 4003
-    assert report.star.skipped == "curated zone unchanged since the last build"
+    assert report.star.skipped == "curated zone, settings and rate file unchanged since the last build"
     assert warehouse_counts(lake_copy) == counts
     # a forced rebuild and reload from the curated zone gives the same facts
     report = run_batch(lake_copy, spark, steps=("star", "warehouse"), force=True)
