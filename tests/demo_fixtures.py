@@ -75,6 +75,11 @@ def reading_demo(settings: Settings, options: Any, console: Console) -> Any:
                 field_box.press("Enter")
                 page.get_by_text("The stored item").wait_for(timeout=60_000)
                 wait_drawn(page, "Real time")
+                # the cards of this customer, all drawn and not stale (seen once in CI: the dict missed "orders")
+                page.wait_for_function(
+                    "() => !document.querySelector('[data-stale=\"true\"]') && [...document.querySelectorAll("
+                    "'[data-testid=\"stMetricLabel\"]')].some(e => e.innerText.trim() === 'orders')",
+                    timeout=60_000)
                 page.screenshot(path=str(ARTIFACTS / "realtime.png"), full_page=True)
                 self.realtime = {"customer_id": customer_id, "cards": metrics_on(page), "errors": errors_on(page),
                                  "text": page.inner_text("body")}
