@@ -40,8 +40,14 @@ class StageProfile:
     batch_flex: bool  # the nightly Glue jobs on the Flex execution class (spare capacity, $0.29 not $0.44/DPU-hour)
     streaming_worker_type: str
     streaming_workers: int
-    redshift_base_rpu: int
+    redshift_base_rpu: int  # 4 (the minimum, warehouses under 32 TB), or 8 to 512 in steps of 8
     redshift_max_rpu: int
+    redshift_usage_limit_rpu_hours: int  # RPU-hours per period before the breach action; 0 = no usage limit
+    redshift_usage_limit_period: str  # daily | weekly | monthly
+    redshift_usage_limit_action: str  # log | emit-metric | deactivate (queries refused until the period ends)
+    trace_sampling_rate: float  # X-Ray: share of requests traced beyond the reservoir (0 to 1)
+    trace_reservoir_per_second: int  # X-Ray: requests traced each second before the rate applies
+    lambda_system_log_level: str  # DEBUG | INFO | WARN: WARN drops the platform's per-invocation lines
     log_retention_days: int
     raw_infrequent_access_days: int
     raw_glacier_ir_days: int
@@ -70,8 +76,14 @@ PROFILES: dict[str, StageProfile] = {
         batch_flex=True,
         streaming_worker_type="G.025X",
         streaming_workers=2,
-        redshift_base_rpu=8,
+        redshift_base_rpu=4,
         redshift_max_rpu=32,
+        redshift_usage_limit_rpu_hours=24,
+        redshift_usage_limit_period="daily",
+        redshift_usage_limit_action="deactivate",
+        trace_sampling_rate=0.05,
+        trace_reservoir_per_second=1,
+        lambda_system_log_level="INFO",
         log_retention_days=30,
         raw_infrequent_access_days=30,
         raw_glacier_ir_days=90,
@@ -96,8 +108,14 @@ PROFILES: dict[str, StageProfile] = {
         batch_flex=True,
         streaming_worker_type="G.1X",
         streaming_workers=2,
-        redshift_base_rpu=8,
+        redshift_base_rpu=4,
         redshift_max_rpu=128,
+        redshift_usage_limit_rpu_hours=2000,
+        redshift_usage_limit_period="monthly",
+        redshift_usage_limit_action="deactivate",
+        trace_sampling_rate=0.01,
+        trace_reservoir_per_second=1,
+        lambda_system_log_level="WARN",
         log_retention_days=365,
         raw_infrequent_access_days=30,
         raw_glacier_ir_days=180,
@@ -204,9 +222,47 @@ def profile_for(stage: str, context: Mapping[str, Any]) -> StageProfile:
         if field.name in context and context[field.name] is not None:
             overrides[field.name] = _coerce(context[field.name], getattr(profile, field.name), field.name)
     profile = replace(profile, **overrides)
-    if profile.kinesis_mode not in ("on-demand", "provisioned"):
-        raise ValueError(f"context 'kinesis_mode': expected on-demand or provisioned, got {profile.kinesis_mode!r}")
+    validate_profile(profile)
     return profile
+
+
+#: profile fields with a closed set of values (the service's documented ones)
+CHOICES: dict[str, tuple[str, ...]] = {
+    "kinesis_mode": ("on-demand", "provisioned"),
+    # Redshift Serverless API Reference, CreateUsageLimit: period and breachAction
+    "redshift_usage_limit_period": ("daily", "weekly", "monthly"),
+    "redshift_usage_limit_action": ("log", "emit-metric", "deactivate"),
+    # Lambda API Reference, LoggingConfig: SystemLogLevel
+    "lambda_system_log_level": ("DEBUG", "INFO", "WARN"),
+}
+
+
+def redshift_base_capacities() -> tuple[int, ...]:
+    """Base capacities a Redshift Serverless workgroup takes (Amazon Redshift Management Guide, "Compute capacity
+    for Amazon Redshift Serverless"): 4 RPUs, or 8 to 512 in steps of 8 (1,024 in some regions: not offered)."""
+    return (4, *range(8, 513, 8))
+
+
+def validate_profile(profile: StageProfile) -> None:
+    """Raise ``ValueError`` naming the context key when a field is outside what the service accepts."""
+    for name, allowed in CHOICES.items():
+        if getattr(profile, name) not in allowed:
+            raise ValueError(f"context {name!r}: expected one of {', '.join(allowed)}, got {getattr(profile, name)!r}")
+    if profile.redshift_base_rpu not in redshift_base_capacities():
+        raise ValueError(f"context 'redshift_base_rpu': expected 4 or a multiple of 8 from 8 to 512, got "
+                         f"{profile.redshift_base_rpu}")
+    if profile.redshift_max_rpu < profile.redshift_base_rpu:
+        raise ValueError(f"context 'redshift_max_rpu': must be at least redshift_base_rpu "
+                         f"({profile.redshift_base_rpu}), got {profile.redshift_max_rpu}")
+    if profile.redshift_usage_limit_rpu_hours < 0:
+        raise ValueError("context 'redshift_usage_limit_rpu_hours': expected 0 (no limit) or a positive number of "
+                         f"RPU-hours, got {profile.redshift_usage_limit_rpu_hours}")
+    if not 0.0 <= profile.trace_sampling_rate <= 1.0:
+        raise ValueError("context 'trace_sampling_rate': expected a share from 0 to 1, got "
+                         f"{profile.trace_sampling_rate}")
+    if profile.trace_reservoir_per_second < 0:
+        raise ValueError("context 'trace_reservoir_per_second': expected 0 or more requests a second, got "
+                         f"{profile.trace_reservoir_per_second}")
 
 
 def deployment_from_context(context: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Deployment:

@@ -94,10 +94,6 @@ PRICES: dict[str, Price] = {
     "alb_lcu_hour": Price(0.008, "LCU-hour", "https://aws.amazon.com/elasticloadbalancing/pricing/"),
     "xray_trace": Price(5.00, "million traces recorded", "https://aws.amazon.com/xray/pricing/"),
 }
-#: X-Ray's default sampling rule: the first request each second, then 5 % of the others (X-Ray Developer Guide,
-#: "Configuring sampling rules": reservoir 1, fixed rate 0.05)
-XRAY_RESERVOIR_PER_SECOND = 1.0
-XRAY_FIXED_RATE = 0.05
 
 #: Glue worker types -> DPUs per worker
 GLUE_DPU = {"G.025X": 0.25, "G.1X": 1.0, "G.2X": 2.0, "G.4X": 4.0, "G.8X": 8.0}
@@ -156,8 +152,15 @@ class Assumptions:
     redshift_load_minutes: float = _noted(5.0, "Redshift Serverless active minutes of the daily load, fixed part")
     redshift_load_seconds_per_million: float = _noted(3.0, "... and seconds per million events of the day")
     redshift_query_hours_per_day: float = _noted(1.0, "hours a day of dashboard queries at base capacity")
-    log_bytes_per_request: float = _noted(1300.0, "CloudWatch Logs bytes per request (function log line + access "
-                                                  "log)")
+    function_log_bytes_per_request: float = _noted(1000.0, "bytes the ingest function logs per request: its "
+                                                           "JSON request line and its EMF metric line "
+                                                           "(tests/lambdas/ingest/test_log_volume.py measures "
+                                                           "~1,025 for 10 events)")
+    access_log_bytes_per_request: float = _noted(200.0, "bytes of API Gateway's JSON access log line per request "
+                                                        "(its format's fields with a request's values)")
+    platform_log_bytes_per_request: float = _noted(550.0, "bytes of Lambda's JSON platform lines per invocation "
+                                                          "(platform.start and platform.report, estimated from "
+                                                          "their documented fields); none at system log level WARN")
     custom_metrics: int = _noted(4, "custom metrics the code publishes (ingest and stream)")
     sfn_transitions_per_day: int = _noted(12, "state transitions of the batch workflow's daily run")
 
@@ -345,18 +348,21 @@ def bill(stage: str, workload: Workload, profile: StageProfile | None = None,
         * (load_hours + a.redshift_query_hours_per_day) * _p("redshift_rpu_hour"),
         ["AWS::RedshiftServerless::Workgroup", "AWS::RedshiftServerless::Namespace"],
         f"{profile.redshift_base_rpu} RPU for the daily load and {a.redshift_query_hours_per_day:g} h of queries "
-        "a day (storage not counted)")
+        "a day (storage not counted)" + _usage_limit(profile))
     per_second = w.requests / (HOURS_PER_MONTH * 3600)
-    traced = min(per_second, XRAY_RESERVOIR_PER_SECOND) + XRAY_FIXED_RATE * max(0.0, per_second
-                                                                               - XRAY_RESERVOIR_PER_SECOND)
-    traces = traced * HOURS_PER_MONTH * 3600
-    add("X-Ray", traces / 1e6 * _p("xray_trace"), ["AWS::ApiGateway::Stage", "AWS::Lambda::Function"],
-        f"tracing on the API stage and the function, default sampling: {traces / 1e6:,.1f} M traces")
-    logs_gb = w.requests * a.log_bytes_per_request / GB
+    reservoir, rate = profile.trace_reservoir_per_second, profile.trace_sampling_rate
+    traces = (min(per_second, reservoir) + rate * max(0.0, per_second - reservoir)) * HOURS_PER_MONTH * 3600
+    add("X-Ray", traces / 1e6 * _p("xray_trace"),
+        ["AWS::ApiGateway::Stage", "AWS::Lambda::Function", "AWS::XRay::SamplingRule"],
+        f"the API's sampling rule: {reservoir} request(s) a second, then {rate:.0%} of the others: "
+        f"{traces / 1e6:,.1f} M traces")
+    platform = a.platform_log_bytes_per_request if profile.lambda_system_log_level != "WARN" else 0.0
+    logs_gb = w.requests * (a.function_log_bytes_per_request + a.access_log_bytes_per_request + platform) / GB
     add("CloudWatch", f.alarms * _p("cw_alarm") + f.dashboards * _p("cw_dashboard")
         + a.custom_metrics * _p("cw_metric") + logs_gb * _p("cw_logs_ingest_gb"),
         ["AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard", "AWS::Logs::LogGroup", "AWS::EC2::FlowLog"],
-        f"{f.alarms} alarms, {f.dashboards} dashboard, {a.custom_metrics} metrics, {logs_gb:,.0f} GB of logs")
+        f"{f.alarms} alarms, {f.dashboards} dashboard, {a.custom_metrics} metrics, {logs_gb:,.0f} GB of logs "
+        f"(Lambda system logs at {profile.lambda_system_log_level})")
     add("VPC endpoints, KMS, Secrets Manager, Step Functions",
         f.interface_endpoints * f.endpoint_zones * HOURS_PER_MONTH * _p("vpc_interface_endpoint_hour")
         + f.kms_keys * _p("kms_key_month") + f.secrets * _p("secret_month")
@@ -365,6 +371,14 @@ def bill(stage: str, workload: Workload, profile: StageProfile | None = None,
         f"{f.interface_endpoints} interface endpoints, {f.kms_keys} key, {f.secrets} secrets, a workflow run a day",
         fixed_cost=True)
     return Bill(stage, workload, lines)
+
+
+def _usage_limit(profile: StageProfile) -> str:
+    if not profile.redshift_usage_limit_rpu_hours:
+        return "; no usage limit"
+    cap = profile.redshift_usage_limit_rpu_hours * _p("redshift_rpu_hour")
+    return (f"; usage limit {profile.redshift_usage_limit_rpu_hours:,} RPU-hours {profile.redshift_usage_limit_period}"
+            f" (${cap:,.0f}), then {profile.redshift_usage_limit_action}")
 
 
 #: resource types in the templates that cost nothing by themselves, with the reason (tests/infra/test_cost.py:
@@ -376,6 +390,7 @@ FREE_TYPES: dict[str, str] = {
     "AWS::ApiGateway::Resource": "part of the REST API",
     "AWS::ApiGateway::Stage": "part of the REST API (no cache cluster)",
     "AWS::CDK::Metadata": "CDK bookkeeping",
+    "Custom::AWS": "the usage limit's API calls at deploy time (its function is within Lambda's free tier)",
     "AWS::EC2::RouteTable": "no charge",
     "AWS::EC2::SecurityGroup": "no charge",
     "AWS::EC2::SecurityGroupIngress": "no charge",

@@ -150,6 +150,11 @@ class IngestFunction(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
+            # INFO, not higher: the EMF metric lines carry no "level", and Lambda files such lines as INFO (Lambda
+            # Developer Guide, "Log-level filtering"), so a WARN filter would drop every custom metric and the
+            # alarms built on them. The platform's per-invocation lines (start, report) are what WARN saves.
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel(profile.lambda_system_log_level),
         )
         policies.acknowledge_prefixes(self.role, lake_bucket, landing)
         acknowledge(

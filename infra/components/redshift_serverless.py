@@ -14,7 +14,9 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.components import policies
+from infra.components.log_group import encrypted_log_group
 from infra.components.nag import acknowledge
+from infra.components.redshift_usage_limit import RedshiftUsageLimit
 from infra.components.warehouse_network import WarehouseNetwork
 from infra.config import Deployment
 
@@ -128,6 +130,25 @@ class RedshiftServerless(Construct):
         self.allow_sql_from(network.loader_security_group, "warehouse-load Glue job")
         self.workgroup.node.add_dependency(self.namespace)
         self.workgroup.apply_removal_policy(removal)
+
+        self.usage_limit = None
+        if profile.redshift_usage_limit_rpu_hours:
+            self.usage_limit = RedshiftUsageLimit(
+                self,
+                "UsageLimit",
+                workgroup_arn=self.workgroup.attr_workgroup_workgroup_arn,
+                amount=profile.redshift_usage_limit_rpu_hours,
+                period=profile.redshift_usage_limit_period,
+                breach_action=profile.redshift_usage_limit_action,
+                log_group=encrypted_log_group(
+                    self,
+                    "UsageLimitLogs",
+                    name=f"/aws/lambda/{names.redshift_workgroup}-usage-limit",
+                    key=key,
+                    days=profile.log_retention_days,
+                    retain=False,
+                ),
+            )
 
     def allow_sql_from(self, peer: ec2.ISecurityGroup, description: str) -> None:
         """Let a security group (a Glue connection's) reach the workgroup's SQL port."""

@@ -13,6 +13,7 @@ from infra.components.alarms import FIVE_MINUTES, AlarmSet
 from infra.components.dynamodb_table import LakehouseTable
 from infra.components.ingest_api import IngestApi
 from infra.components.ingest_function import IngestFunction
+from infra.components.trace_sampling import ApiTraceSampling
 from infra.config import Deployment
 from infra.stacks.storage import StorageStack
 from infra.stacks.streaming import StreamingStack
@@ -67,6 +68,16 @@ class IngestionStack(Stack):
         )
         self.api = api.api
         self.web_acl = api.web_acl
+        self.trace_sampling = ApiTraceSampling(
+            self,
+            "TraceSampling",
+            rule_name=f"{names.prefix}-ingest",
+            api_name=names.api,
+            stage_name=deployment.settings.stage,
+            stage_arn=api.stage.stage_arn,
+            rate=profile.trace_sampling_rate,
+            reservoir_per_second=profile.trace_reservoir_per_second,
+        )
 
         self.alarms = AlarmSet(self, "Alarms", topic=storage.alarm_topic, prefix=names.prefix)
         self._alarms(profile.ingest_timeout_seconds)

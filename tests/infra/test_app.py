@@ -18,7 +18,8 @@ def _encrypted(resource_type: str, props: dict) -> bool:
         "AWS::Logs::LogGroup": lambda p: "KmsKeyId" in p,
         "AWS::SNS::Topic": lambda p: "KmsMasterKeyId" in p,
         "AWS::SecretsManager::Secret": lambda p: "KmsKeyId" in p,
-        "AWS::Lambda::Function": lambda p: "KmsKeyArn" in p,
+        # a function holds data in its environment only (the usage limit's custom-resource function has none)
+        "AWS::Lambda::Function": lambda p: "KmsKeyArn" in p or "Environment" not in p,
         "AWS::RedshiftServerless::Namespace": lambda p: "KmsKeyId" in p,
         "AWS::Glue::Job": lambda p: "SecurityConfiguration" in p,
     }

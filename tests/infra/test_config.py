@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from infra.config import PROFILES, deployment_from_context, profile_for
@@ -29,11 +31,22 @@ def test_context_strings_override_profile_fields_with_their_types() -> None:
     [
         ("waf", "maybe", "'waf': expected true or false"),
         ("batch_workers", "many", "'batch_workers': expected a number"),
-        ("kinesis_mode", "sharded", "'kinesis_mode': expected on-demand or provisioned"),
+        ("kinesis_mode", "sharded", "'kinesis_mode': expected one of on-demand, provisioned"),
+        # Redshift Serverless: 4 RPUs, or 8 to 512 in steps of 8; CreateUsageLimit's period and breachAction
+        ("redshift_base_rpu", "12", "'redshift_base_rpu': expected 4 or a multiple of 8 from 8 to 512, got 12"),
+        ("redshift_base_rpu", "1024", "'redshift_base_rpu': expected 4 or a multiple of 8"),
+        ("redshift_max_rpu", "2", "'redshift_max_rpu': must be at least redshift_base_rpu"),
+        ("redshift_usage_limit_period", "yearly", "'redshift_usage_limit_period': expected one of daily, weekly"),
+        ("redshift_usage_limit_action", "stop", "'redshift_usage_limit_action': expected one of log, emit-metric"),
+        ("redshift_usage_limit_rpu_hours", "-5", "'redshift_usage_limit_rpu_hours': expected 0"),
+        # X-Ray: a fixed rate from 0 to 1; Lambda's SystemLogLevel: DEBUG, INFO or WARN
+        ("trace_sampling_rate", "5", "'trace_sampling_rate': expected a share from 0 to 1, got 5.0"),
+        ("trace_reservoir_per_second", "-1", "'trace_reservoir_per_second': expected 0 or more"),
+        ("lambda_system_log_level", "ERROR", "'lambda_system_log_level': expected one of DEBUG, INFO, WARN"),
     ],
 )
 def test_bad_context_values_name_the_key(key: str, value: str, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=re.escape(message)):
         profile_for("dev", {key: value})
 
 

@@ -42,9 +42,30 @@ def test_dev_at_ten_events_a_second_by_hand() -> None:
     assert result.per_million == pytest.approx(result.total / 26.28)
 
 
-def test_tracing_samples_one_request_a_second_then_five_percent() -> None:
-    """100 requests/s: 1 + 0.05 x 99 = 5.95 traced a second, 2,628,000 seconds a month."""
+def test_tracing_samples_one_request_a_second_then_the_profiles_rate() -> None:
+    """100 requests/s: dev traces 1 + 0.05 x 99 = 5.95 a second, prod 1 + 0.01 x 99 = 1.99; 2,628,000 seconds a
+    month at $5.00 a million traces."""
     assert line(bill("dev", Workload(1000)), "X-Ray") == pytest.approx(5.95 * 2_628_000 / 1e6 * 5.00)
+    assert line(bill("prod", Workload(1000)), "X-Ray") == pytest.approx(1.99 * 2_628_000 / 1e6 * 5.00)
+
+
+def test_logs_are_the_function_access_and_platform_lines_per_request() -> None:
+    """262.8 M requests a month (1,000 ev/s): prod (system logs at WARN) ingests 1,000 + 200 bytes a request, dev
+    (INFO) also the platform's 550; $0.50 a GB ingested, beside $0.10 an alarm, $3 a dashboard, $0.30 a metric."""
+    fixed = 15 * 0.10 + 3.00 + 4 * 0.30
+    prod, dev = bill("prod", Workload(1000)), bill("dev", Workload(1000))
+    assert line(prod, "CloudWatch") == pytest.approx(fixed + 262.8e6 * 1200 / 1024**3 * 0.50)
+    assert line(dev, "CloudWatch") == pytest.approx(fixed + 262.8e6 * 1750 / 1024**3 * 0.50)
+
+
+def test_redshift_runs_at_the_base_capacity_under_a_usage_limit() -> None:
+    """4 RPUs for 1 h of queries and the load (5 min + 3 s per million events of the day: 86.4 M at 1,000 ev/s)
+    a day, 30.4167 days, $0.375 an RPU-hour; prod's usage limit, 2,000 RPU-hours a month, caps it at $750."""
+    prod = bill("prod", Workload(1000))
+    hours = 1 + 5 / 60 + 86.4 * 3 / 3600
+    assert line(prod, "Redshift Serverless") == pytest.approx(4 * 365 / 12 * hours * 0.375)
+    assert "usage limit 2,000 RPU-hours monthly ($750), then deactivate" in next(
+        i.basis for i in prod.lines if i.component == "Redshift Serverless")
 
 
 def test_rest_api_requests_are_priced_through_the_tiers() -> None:
@@ -120,6 +141,18 @@ def test_the_fixed_resources_priced_are_the_ones_deployed(stage, request) -> Non
         types["AWS::SecretsManager::Secret"])
     acls = app.all_resources("AWS::WAFv2::WebACL").values()
     assert [len(acl["Properties"]["Rules"]) for acl in acls] == ([fixed.waf_rules] if stage == "prod" else [])
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_sampling_and_log_levels_priced_are_the_ones_deployed(stage, request) -> None:
+    app: Synthesized = request.getfixturevalue(stage)
+    profile = PROFILES[stage]
+    (rule,) = [r["Properties"]["SamplingRule"] for r in app.all_resources("AWS::XRay::SamplingRule").values()]
+    assert (rule["FixedRate"], rule["ReservoirSize"]) == (profile.trace_sampling_rate,
+                                                          profile.trace_reservoir_per_second)
+    functions = [f["Properties"] for f in app.all_resources("AWS::Lambda::Function").values()]
+    (ingest,) = [f for f in functions if f.get("FunctionName") == app.lakehouse.deployment.names.ingest_function]
+    assert ingest["LoggingConfig"]["SystemLogLevel"] == profile.lambda_system_log_level
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])

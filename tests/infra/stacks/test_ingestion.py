@@ -196,3 +196,18 @@ def test_deployment_rules_reach_the_function(dev, monkeypatch) -> None:
     inside = Settings()
     assert (inside.pii.email, inside.pii.ip) == ("drop", "drop")
     assert inside.event_time == custom.event_time
+
+
+def test_one_sampling_rule_traces_the_api_stage_at_the_profiles_rate(dev) -> None:
+    """API Gateway Developer Guide, "Configure AWS X-Ray sampling rules for API Gateway APIs": service name
+    ``{api-name}/{stage-name}``, service type ``AWS::ApiGateway::Stage``, the stage's ARN, priority 1-9999; X-Ray
+    rule names are at most 32 characters."""
+    names = dev.lakehouse.deployment.names
+    (rule,) = [r["Properties"]["SamplingRule"] for r in dev.resources("Ingestion", "AWS::XRay::SamplingRule").values()]
+    assert rule["ServiceName"] == f"{names.api}/dev" and rule["ServiceType"] == "AWS::ApiGateway::Stage"
+    (api,) = dev.resources("Ingestion", "AWS::ApiGateway::RestApi")
+    (stage,) = dev.resources("Ingestion", "AWS::ApiGateway::Stage")
+    assert dev.render(rule["ResourceARN"], "Ingestion") == (
+        f"arn:aws:apigateway:us-east-1::/restapis/${{{api}}}/stages/${{{stage}}}")
+    assert 1 <= rule["Priority"] <= 9999 and len(rule["RuleName"]) <= 32 and rule["Version"] == 1
+    assert (rule["FixedRate"], rule["ReservoirSize"]) == (0.05, 1)

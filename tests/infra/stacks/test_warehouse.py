@@ -1,4 +1,9 @@
+import json
+
+import pytest
+
 from lakehouse.core.config import Settings
+from tests.infra.conftest import synthesize
 
 LAKE = "arn:${AWS::Partition}:s3:::customer-lakehouse-dev-lake"
 
@@ -86,11 +91,49 @@ def test_copy_role_reads_only_the_warehouse_prefix(dev, grants) -> None:
 
 
 def test_capacity_follows_the_stage(dev, prod) -> None:
+    """Both stages start at 4 RPUs, the smallest base capacity Redshift Serverless offers (Amazon Redshift
+    Management Guide, "Compute capacity for Amazon Redshift Serverless": 4, or 8 to 512 in steps of 8)."""
     assert (
         _one(dev, "AWS::RedshiftServerless::Workgroup")["BaseCapacity"],
         _one(dev, "AWS::RedshiftServerless::Workgroup")["MaxCapacity"],
-    ) == (8, 32)
+    ) == (4, 32)
+    assert _one(prod, "AWS::RedshiftServerless::Workgroup")["BaseCapacity"] == 4
     assert _one(prod, "AWS::RedshiftServerless::Workgroup")["MaxCapacity"] == 128
+
+
+def _usage_limit_calls(synth) -> dict[str, dict]:
+    (limit,) = synth.resources("Warehouse", "Custom::AWS").values()
+    return {verb: json.loads(synth.render(limit["Properties"][verb], "Warehouse"))
+            for verb in ("Create", "Update", "Delete")}
+
+
+@pytest.mark.parametrize(("stage", "amount", "period"), [("dev", 24, "daily"), ("prod", 2000, "monthly")])
+def test_a_usage_limit_caps_the_workgroups_rpu_hours(request, stage: str, amount: int, period: str) -> None:
+    """The calls follow the Redshift Serverless API Reference: CreateUsageLimit takes resourceArn, usageType
+    (serverless-compute | cross-region-datasharing), amount (RPU-hours, a positive long), period (daily | weekly
+    | monthly) and breachAction (log | emit-metric | deactivate); UpdateUsageLimit takes usageLimitId, amount and
+    breachAction only (the period cannot change); DeleteUsageLimit takes usageLimitId."""
+    synth = request.getfixturevalue(stage)
+    calls = _usage_limit_calls(synth)
+    create = calls["Create"]
+    assert create["service"] == "redshift-serverless" and create["action"] == "CreateUsageLimit"
+    (workgroup,) = synth.resources("Warehouse", "AWS::RedshiftServerless::Workgroup")
+    assert create["parameters"] == {"resourceArn": f"${{{workgroup}.Workgroup.WorkgroupArn}}",
+                                    "usageType": "serverless-compute", "amount": amount, "period": period,
+                                    "breachAction": "deactivate"}
+    assert create["physicalResourceId"] == {"responsePath": "usageLimit.usageLimitId"}
+    assert calls["Update"]["action"] == "UpdateUsageLimit"
+    assert set(calls["Update"]["parameters"]) == {"usageLimitId", "amount", "breachAction"}
+    assert calls["Delete"]["action"] == "DeleteUsageLimit" and set(calls["Delete"]["parameters"]) == {"usageLimitId"}
+    statements = [s for s in synth.policy_statements("Warehouse", "RedshiftUsageLimit")]
+    assert sorted(a for s in statements for a in s["actions"]) == [
+        "redshift-serverless:CreateUsageLimit", "redshift-serverless:DeleteUsageLimit",
+        "redshift-serverless:UpdateUsageLimit"]
+
+
+def test_no_usage_limit_when_the_amount_is_zero(tmp_path) -> None:
+    synth = synthesize(tmp_path, redshift_usage_limit_rpu_hours="0")
+    assert not synth.resources("Warehouse", "Custom::AWS")
 
 
 def test_load_job_reaches_aws_apis_through_endpoints_in_its_own_subnet_only(dev) -> None:
