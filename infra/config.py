@@ -8,6 +8,7 @@ profile can be overridden by a context key of the same name. Resource names neve
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -29,6 +30,8 @@ class StageProfile:
     kinesis_retention_hours: int
     api_rate_limit: float  # steady-state requests/s for the whole API stage
     api_burst_limit: int
+    api_source_rate_limit: float  # requests/s per write key (Authorization header) at the WAF; WAF stages only
+    api_ip_rate_limit: float  # requests/s per client IP at the WAF (keys in the body, bogus keys); >= the above
     ingest_memory_mb: int
     ingest_timeout_seconds: int
     ingest_reserved_concurrency: int  # 0 = no reservation (use the account pool)
@@ -65,6 +68,8 @@ PROFILES: dict[str, StageProfile] = {
         kinesis_retention_hours=24,
         api_rate_limit=50.0,
         api_burst_limit=100,
+        api_source_rate_limit=25.0,
+        api_ip_rate_limit=50.0,
         ingest_memory_mb=512,
         ingest_timeout_seconds=10,
         ingest_reserved_concurrency=0,
@@ -97,6 +102,8 @@ PROFILES: dict[str, StageProfile] = {
         kinesis_retention_hours=72,
         api_rate_limit=2000.0,
         api_burst_limit=5000,
+        api_source_rate_limit=500.0,
+        api_ip_rate_limit=1000.0,
         ingest_memory_mb=1024,
         ingest_timeout_seconds=10,
         ingest_reserved_concurrency=0,
@@ -124,6 +131,43 @@ PROFILES: dict[str, StageProfile] = {
         alarm_email="",
     ),
 }
+
+
+#: The evaluation window of the web ACL's rate-based rules. AWS WAF allows 60, 120, 300 and 600 seconds and counts,
+#: at each check, the requests of the window just past (AWS WAF Developer Guide, "Rate-based rule high-level
+#: settings", https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based-high-level-settings.html).
+WAF_RATE_WINDOW_SECONDS = 60
+WAF_RATE_WINDOWS_SECONDS = (60, 120, 300, 600)
+#: A rate-based rule's ``Limit`` (requests per evaluation window and aggregation key): at least 10 (same page), at
+#: most 2,000,000,000 (AWS WAFV2 API Reference, RateBasedStatement: Limit, valid range 10 to 2000000000).
+WAF_RATE_LIMIT_MIN = 10
+WAF_RATE_LIMIT_MAX = 2_000_000_000
+
+
+def waf_rate_limit(requests_per_second: float, field: str, window_seconds: int = WAF_RATE_WINDOW_SECONDS) -> int:
+    """The ``Limit`` of a rate-based rule (requests per ``window_seconds``) for ``requests_per_second``, rounded.
+
+    Raises ``ValueError`` naming ``field`` when the window is not one WAF allows or the limit falls outside
+    WAF's bounds (10 … 2,000,000,000 requests per window).
+
+    Example: ``waf_rate_limit(500, "api_source_rate_limit")`` is 30,000 (500 requests/s over 60 s).
+    """
+    if window_seconds not in WAF_RATE_WINDOWS_SECONDS:
+        raise ValueError(
+            f"WAF evaluation window: expected one of {WAF_RATE_WINDOWS_SECONDS} seconds, got {window_seconds}"
+        )
+    per_window = requests_per_second * window_seconds
+    limit = round(per_window) if math.isfinite(per_window) else 0
+    if not WAF_RATE_LIMIT_MIN <= limit <= WAF_RATE_LIMIT_MAX:
+        low = WAF_RATE_LIMIT_MIN / window_seconds
+        high = WAF_RATE_LIMIT_MAX / window_seconds
+        raise ValueError(
+            f"context {field!r}: {requests_per_second:g} requests/s is {per_window:,.6g} requests per "
+            f"{window_seconds} s window, outside AWS WAF's rate-based rule limits "
+            f"({WAF_RATE_LIMIT_MIN:,} to {WAF_RATE_LIMIT_MAX:,} per window): "
+            f"give between {low:.3g} and {high:,.0f} requests/s"
+        )
+    return limit
 
 
 #: the context keys of :func:`quicksight_from_context`
@@ -263,6 +307,15 @@ def validate_profile(profile: StageProfile) -> None:
     if profile.trace_reservoir_per_second < 0:
         raise ValueError("context 'trace_reservoir_per_second': expected 0 or more requests a second, got "
                          f"{profile.trace_reservoir_per_second}")
+    # checked in every stage, WAF or not, so a bad value fails before `-c waf=true` is ever tried with it
+    waf_rate_limit(profile.api_source_rate_limit, "api_source_rate_limit")
+    waf_rate_limit(profile.api_ip_rate_limit, "api_ip_rate_limit")
+    if profile.api_ip_rate_limit < profile.api_source_rate_limit:
+        raise ValueError(
+            f"context 'api_ip_rate_limit': {profile.api_ip_rate_limit:g} requests/s is below api_source_rate_limit "
+            f"({profile.api_source_rate_limit:g}): a source sending from one address would be throttled by its IP "
+            "before its own budget; give at least as much per IP as per source"
+        )
 
 
 def deployment_from_context(context: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Deployment:

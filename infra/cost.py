@@ -176,7 +176,7 @@ class Fixed:
     endpoint_zones: int = 1  # the load job's subnet only (infra/components/warehouse_network.py)
     kms_keys: int = 1
     secrets: int = 2
-    waf_rules: int = 3  # per web ACL, when the profile has WAF (rules and managed rule groups)
+    waf_rules: int = 5  # per web ACL, when the profile has WAF (2 rate rules, the size rule, 2 managed rule groups)
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,8 @@ INGEST_ERRORS = {
     "413": _error(f"body over {MAX_REQUEST_BYTES // 1024} KB, more than {MAX_BATCH_EVENTS} calls, "
                   f"or a single call over {MAX_EVENT_BYTES // 1024} KB"),
     "415": _error("Content-Type is not JSON or Content-Encoding is not gzip"),
-    "429": _error("throttled by API Gateway"),
+    "429": _error("throttled: by the API stage, or in prod by WAF per write key or per client IP (code "
+                  "rate_limited, field Authorization or (ip); retry after Retry-After seconds)"),
     "503": _error("raw storage or the stream is unavailable; retry after Retry-After seconds"),
 }
 

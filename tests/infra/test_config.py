@@ -1,8 +1,9 @@
+import math
 import re
 
 import pytest
 
-from infra.config import PROFILES, deployment_from_context, profile_for
+from infra.config import PROFILES, deployment_from_context, profile_for, waf_rate_limit
 
 
 def test_prod_gets_the_prod_profile_and_every_other_stage_the_dev_profile() -> None:
@@ -43,6 +44,9 @@ def test_context_strings_override_profile_fields_with_their_types() -> None:
         ("trace_sampling_rate", "5", "'trace_sampling_rate': expected a share from 0 to 1, got 5.0"),
         ("trace_reservoir_per_second", "-1", "'trace_reservoir_per_second': expected 0 or more"),
         ("lambda_system_log_level", "ERROR", "'lambda_system_log_level': expected one of DEBUG, INFO, WARN"),
+        ("api_source_rate_limit", "0.01", "'api_source_rate_limit': 0.01 requests/s is 0.6 requests per 60 s"),
+        ("api_ip_rate_limit", "nan", "'api_ip_rate_limit': nan requests/s"),
+        ("api_ip_rate_limit", "20", "'api_ip_rate_limit': 20 requests/s is below api_source_rate_limit"),
     ],
 )
 def test_bad_context_values_name_the_key(key: str, value: str, message: str) -> None:
@@ -71,3 +75,41 @@ def test_availability_zones_can_be_chosen_but_need_three() -> None:
     assert chosen.availability_zones == ("us-east-1b", "us-east-1d", "us-east-1f")
     with pytest.raises(ValueError, match="three zones"):
         deployment_from_context({"availability_zones": "us-east-1a,us-east-1b"}, environ={})
+
+
+def test_waf_rate_limits_are_profile_fields_overridable_from_the_context() -> None:
+    profile = profile_for("dev", {"api_source_rate_limit": "40", "api_ip_rate_limit": "80.5"})
+    assert (profile.api_source_rate_limit, profile.api_ip_rate_limit) == (40.0, 80.5)
+    assert PROFILES["prod"].api_source_rate_limit < PROFILES["prod"].api_ip_rate_limit
+    assert PROFILES["dev"].api_source_rate_limit < PROFILES["dev"].api_ip_rate_limit
+
+
+@pytest.mark.parametrize(
+    ("per_second", "window", "limit"),
+    [
+        (500, 60, 30_000),
+        (10 / 60, 60, 10),  # WAF's lowest limit: 10 requests per window
+        (2_000_000_000 / 600, 600, 2_000_000_000),  # the highest (WAFV2 API Reference, RateBasedStatement)
+        (12.5, 120, 1_500),
+    ],
+)
+def test_waf_rate_limit_is_requests_per_second_times_the_window(per_second, window, limit) -> None:
+    assert waf_rate_limit(per_second, "api_source_rate_limit", window) == limit
+
+
+@pytest.mark.parametrize(
+    ("kind", "per_second", "window"),
+    [
+        ("below WAF's 10 per window", 9.4 / 60, 60),
+        ("above WAF's 2,000,000,000 per window", 2_000_000_001 / 60, 60),
+        ("zero", 0, 60),
+        ("negative", -1, 60),
+        ("infinite", math.inf, 60),
+        ("not a number", math.nan, 60),
+        ("a window WAF does not offer", 100, 30),
+    ],
+)
+def test_waf_rate_limit_refuses_what_waf_would_refuse(kind, per_second, window) -> None:
+    field = "api_ip_rate_limit"
+    with pytest.raises(ValueError, match=f"'{field}'|evaluation window"):
+        waf_rate_limit(per_second, field, window)

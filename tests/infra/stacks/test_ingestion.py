@@ -8,8 +8,10 @@ from aws_cdk.assertions import Match
 from hypothesis import given
 from hypothesis import strategies as st
 
+from infra.app import create_app
 from infra.components.ingest_api import greater_than_pattern
 from infra.components.ingest_function import function_environment
+from infra.config import PROFILES
 from lakehouse.core.config import EventTimeSettings, PiiSettings, Settings
 from lakehouse.core.contract.limits import MAX_REQUEST_BYTES
 
@@ -137,19 +139,117 @@ def test_every_request_is_proxied_to_the_function(dev) -> None:
     assert proxy["Properties"]["PathPart"] == "{proxy+}"
 
 
+#: Every rule whose name ends in _BODY in the two managed groups the web ACL uses, read from AWS WAF Developer
+#: Guide, "Baseline rule groups" (https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-baseline.html):
+#: written out here, not imported, so a body rule the code forgets fails the test.
+DOCUMENTED_BODY_RULES = {
+    "AWSManagedRulesCommonRuleSet": {
+        "SizeRestrictions_BODY",
+        "EC2MetaDataSSRF_BODY",
+        "GenericLFI_BODY",
+        "GenericRFI_BODY",
+        "CrossSiteScripting_BODY",
+    },
+    "AWSManagedRulesKnownBadInputsRuleSet": {"JavaDeserializationRCE_BODY", "Log4JRCE_BODY"},
+}
+#: AWS WAF's rate-based rules count over this many seconds here (one of 60, 120, 300, 600 by the WAF docs)
+WINDOW_SECONDS = 60
+
+
+def _waf_rules(prod) -> tuple[dict, dict[str, dict]]:
+    (acl,) = prod.resources("Ingestion", "AWS::WAFv2::WebACL").values()
+    return acl["Properties"], {rule["Name"]: rule for rule in acl["Properties"]["Rules"]}
+
+
 def test_waf_guards_prod_with_a_request_size_rule_and_managed_rules(dev, prod) -> None:
     assert not dev.resources("Ingestion", "AWS::WAFv2::WebACL")
-    (acl,) = prod.resources("Ingestion", "AWS::WAFv2::WebACL").values()
-    rules = {rule["Name"]: rule for rule in acl["Properties"]["Rules"]}
+    _, rules = _waf_rules(prod)
     size = rules["request-size-limit"]["Statement"]["RegexMatchStatement"]
     assert size["FieldToMatch"] == {"SingleHeader": {"Name": "content-length"}}
     assert size["RegexString"] == greater_than_pattern(MAX_REQUEST_BYTES)
-    common = rules["AWSManagedRulesCommonRuleSet"]["Statement"]["ManagedRuleGroupStatement"]
-    assert common["RuleActionOverrides"] == [{"Name": "SizeRestrictions_BODY", "ActionToUse": {"Count": {}}}]
-    assert "AWSManagedRulesKnownBadInputsRuleSet" in rules
+    assert rules["request-size-limit"]["Action"] == {"Block": {}}
+    for group in DOCUMENTED_BODY_RULES:
+        statement = rules[group]["Statement"]["ManagedRuleGroupStatement"]
+        assert (statement["VendorName"], statement["Name"]) == ("AWS", group)
+        assert rules[group]["OverrideAction"] == {"None": {}}  # the group's other rules keep their Block
     assert len(prod.resources("Ingestion", "AWS::WAFv2::WebACLAssociation")) == 1
     assert any(a.rule == "AwsSolutions-APIG3" for a in dev.acknowledged)
     assert not any(a.rule == "AwsSolutions-APIG3" for a in prod.acknowledged)
+
+
+def test_every_documented_body_rule_of_the_managed_groups_only_counts(prod) -> None:
+    """Batches carry URLs, free text and HTML-ish strings: no body-inspecting managed rule may block them. With
+    only SizeRestrictions_BODY overridden (the code before this test), six documented rules were missing."""
+    _, rules = _waf_rules(prod)
+    for group, documented in DOCUMENTED_BODY_RULES.items():
+        overrides = rules[group]["Statement"]["ManagedRuleGroupStatement"]["RuleActionOverrides"]
+        assert {o["Name"] for o in overrides} == documented, group
+        assert all(o["ActionToUse"] == {"Count": {}} for o in overrides), group
+
+
+def test_rate_rules_run_first_then_the_size_rule_then_the_managed_groups(prod) -> None:
+    _, rules = _waf_rules(prod)
+    by_priority = [name for name, _ in sorted(rules.items(), key=lambda item: item[1]["Priority"])]
+    assert by_priority == [
+        "rate-per-source",
+        "rate-per-ip",
+        "request-size-limit",
+        "AWSManagedRulesCommonRuleSet",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+    ]
+    assert len({rule["Priority"] for rule in rules.values()}) == len(rules)
+
+
+def test_each_write_key_has_its_own_rate_budget(prod) -> None:
+    """The per-source rule aggregates on the raw Authorization header (Basic base64(writeKey:)), so each write
+    key is its own aggregation instance; its limit is the profile's requests/s times the 60 s window."""
+    _, rules = _waf_rules(prod)
+    statement = rules["rate-per-source"]["Statement"]["RateBasedStatement"]
+    assert statement["AggregateKeyType"] == "CUSTOM_KEYS"
+    assert statement["CustomKeys"] == [
+        {"Header": {"Name": "authorization", "TextTransformations": [{"Priority": 0, "Type": "NONE"}]}}
+    ]
+    assert statement["EvaluationWindowSec"] == WINDOW_SECONDS
+    assert statement["Limit"] == PROFILES["prod"].api_source_rate_limit * WINDOW_SECONDS == 30_000
+    assert "ScopeDownStatement" not in statement
+
+
+def test_each_client_address_has_a_higher_budget_covering_keys_in_the_body(prod) -> None:
+    """A CUSTOM_KEYS rule skips requests without the key (no Authorization header: writeKey in the body); the
+    per-IP rule counts every request, at a higher limit than one source's."""
+    _, rules = _waf_rules(prod)
+    statement = rules["rate-per-ip"]["Statement"]["RateBasedStatement"]
+    assert statement["AggregateKeyType"] == "IP" and "CustomKeys" not in statement
+    assert statement["EvaluationWindowSec"] == WINDOW_SECONDS
+    assert statement["Limit"] == PROFILES["prod"].api_ip_rate_limit * WINDOW_SECONDS
+    assert statement["Limit"] > rules["rate-per-source"]["Statement"]["RateBasedStatement"]["Limit"]
+
+
+@pytest.mark.parametrize(("rule", "field"), [("rate-per-source", "Authorization"), ("rate-per-ip", "(ip)")])
+def test_a_rate_limited_request_gets_429_with_the_api_error_shape_and_retry_after(prod, rule, field) -> None:
+    props, rules = _waf_rules(prod)
+    response = rules[rule]["Action"]["Block"]["CustomResponse"]
+    assert response["ResponseCode"] == 429
+    headers = {h["Name"]: h["Value"] for h in response["ResponseHeaders"]}
+    assert int(headers["Retry-After"]) > 0
+    assert headers["Access-Control-Allow-Origin"] == "*"  # browser SDKs can read it, as the function's answers
+    body = props["CustomResponseBodies"][response["CustomResponseBodyKey"]]
+    assert body["ContentType"] == "APPLICATION_JSON"
+    error = json.loads(body["Content"])
+    assert error["success"] is False and error["code"] == "rate_limited" and error["field"] == field
+    assert error["retry_after"] == int(headers["Retry-After"])
+    assert "requests/s" in error["message"] and str(int(error["retry_after"])) in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("api_source_rate_limit", "0.01"), ("api_ip_rate_limit", "0.1"), ("api_ip_rate_limit", "40000000")],
+)
+def test_a_rate_limit_outside_wafs_bounds_stops_the_synth_naming_the_field(key, value, tmp_path) -> None:
+    """WAF takes 10 to 2,000,000,000 requests per window; 0.01 requests/s is 0.6 per minute."""
+    context = {"stage": "prod", "region": "us-east-1", key: value}
+    with pytest.raises(ValueError, match=rf"context '{key}': .* outside AWS WAF's rate-based rule limits"):
+        create_app(context, outdir=str(tmp_path))
 
 
 @given(limit=st.integers(min_value=0, max_value=10**9), value=st.integers(min_value=0, max_value=10**10))
