@@ -48,9 +48,9 @@ def _cdnow_digest() -> str:
 
 
 def replay_cdnow(settings: Settings, say: Say = print, steps: tuple[str, ...] = ("curated",)) -> dict[str, Any]:
-    """Replay the CDNOW log through the ingestion API, the raw archive and the batch chain's ``steps`` (default: raw -> curated,
-    what the ML features read) into ``settings`` (from :func:`dataset_settings`), unless ``replayed.json`` says it
-    was done for the same file. Returns the record."""
+    """Replay the CDNOW log through the ingestion API, the raw archive and the batch chain's ``steps`` (default:
+    raw -> curated, what the ML features read) into ``settings`` (from :func:`dataset_settings`), unless
+    ``replayed.json`` says it was done for the same file. Returns the record."""
     marker = settings.home / REPLAYED
     digest = _cdnow_digest()
     record = json.loads(marker.read_text()) if marker.exists() else {}

@@ -18,7 +18,8 @@ def test_demo_runs_every_stage_and_cleans_up(demo_run: DemoRun) -> None:
     home = settings.home
 
     assert [s.name for s in report.stages][:-2] == ["embedded AWS", "generate events", "ingest through the API",
-                                               "raw archive: stream -> raw zone", "batch: curated, star, warehouse", "real-time features",
+                                               "raw archive: stream -> raw zone",
+                                               "batch: curated, star, warehouse", "real-time features",
                                                "ML: churn, propensity, CLV", "answers from the warehouse"]
     aws = report.facts("embedded AWS")
     assert aws["resources"] == 7 and aws["created"] == 7  # 6 AWS resources and the shipped rate file
