@@ -7,12 +7,16 @@ exactly once, every object must be named by a landing-log record, and the curate
 pipeline built before the raw archive existed: the same lines written the old way (one object per request, keyed
 by its ``received_at``) and curated by the same job.
 
-Seen failing without the protection:
+Seen failing without the protection (each run on a copy of the branch with one change):
 - object names random (``uuid4().hex`` in place of ``archive_object_name(run, batch, part)`` in
-  ``stream/archive.py``): the crashed attempt's objects of micro-batch 1 stayed next to the replay's, and the raw
-  zone held 150 lines twice (``Counter`` mismatch on the first assertion after the final run);
-- the run id not kept in the checkpoint (a new ``uuid4`` per start in place of ``identity.run``): the replay
-  wrote micro-batch 1 under new names, the same 150 duplicates.
+  ``stream/archive.py`` ``partition_writer``): the crashed attempts' objects of micro-batches 1 and 3 stayed next
+  to their replays', and the raw zone held 300 of the 810 accepted lines twice (the ``Counter`` assertion after the
+  final run: "Omitting 510 identical items", e.g. ``arch-707`` counted 2);
+- the run id not kept in the checkpoint (a fresh ``uuid4().hex[:16]`` per start in place of ``identity.run`` in
+  ``run_archive``): the replays of micro-batches 1 and 3 wrote under new names, the same 300 lines twice.
+The other order — a landing-log record written before its objects — cannot be built here without guessing the
+part names before writing, so it was not tried; the mid-crash batch run checks its consequence instead (the batch
+takes only objects a record names, and the record of micro-batch 1 is missing while its objects exist).
 """
 
 from __future__ import annotations
