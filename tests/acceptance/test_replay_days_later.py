@@ -2,8 +2,8 @@
 curated zone, the star schema, the marts and the live features.
 
 The pipeline is the real one (the ingestion service with its real sinks, the local HTTP gateway, the raw archive,
-the batch chain on Spark and DuckDB, the streaming job on moto's Kinesis and DynamoDB). The first delivery of the request is
-made through the ingestion service with an arrival time three days ago (``IngestRequest.received_at``: the
+the batch chain on Spark and DuckDB, the streaming job on moto's Kinesis and DynamoDB). The first delivery of the
+request is made through the ingestion service with an arrival time three days ago (``IngestRequest.received_at``: the
 clock of the machine cannot be moved); the replay goes through the gateway now, the same body byte for byte —
 ``sentAt`` three days old, so the API sees a clock-skew correction of three days. Between the two the batch and
 the stream run; after the replay a fresh customer's request arrives too, so the star build and the marts are
