@@ -107,7 +107,8 @@ def unlogged_raw_objects(storage: LakeStorage) -> list[StoredObject]:
     """Raw objects no landing log names and no committed run processed: one listing of the whole raw prefix.
 
     For a lake written before the landing log existed (the API wrote one object per request then) and for
-    objects copied into ``raw/`` by hand: ``lakehouse batch --relist-raw`` lands them in a landing-log record.
+    objects copied into ``raw/`` by hand: pass their keys to :func:`lakehouse.core.lake.raw.land_objects` once,
+    and the next run takes them (no command does it for you yet).
     """
     named = {o.key for log in landing_logs(storage) for o in log.objects}
     done = processed_raw_objects(storage)
