@@ -120,9 +120,10 @@ class StreamingStack(Stack):
             key=storage.key,
             lake_bucket=deployment.lake.bucket,
             temp_prefix=temp_prefix,
-            # raw/: the raw archive's objects and landing log (a replayed micro-batch overwrites its own keys)
-            writes=[self.checkpoint_prefix, self.archive_checkpoint_prefix, deployment.zone_prefix("raw")],
-            appends=[deployment.zone_prefix("quarantine")],  # records the job cannot use
+            writes=[self.checkpoint_prefix, self.archive_checkpoint_prefix],
+            # records the job cannot use; raw/: the raw archive's objects and landing log, put only (a replayed
+            # micro-batch overwrites its own keys with PutObject; it never reads or deletes raw objects)
+            appends=[deployment.zone_prefix("quarantine"), deployment.zone_prefix("raw")],
             # RFM quintiles published by the batch build; the exchange rates users supply
             read_keys=[deployment.lake.key(BREAKPOINTS_KEY), deployment.lake.key(deployment.settings.money.rates_key)],
             statements=[

@@ -179,11 +179,16 @@ class ResourceNames(BaseModel):
     load_warehouse_job: str
     train_and_score_job: str
     streaming_job: str
-    raw_archive_job: str
     batch_glue_security: str
     streaming_glue_security: str
     warehouse_connection: str
     dashboard: str
+
+    @property
+    def raw_archive_job(self) -> str:
+        """``<project>-<stage>-raw-archive``: the raw archive's name (its checkpoint folder, its query). Not a
+        resource of its own: on AWS it runs as a query of the streaming job."""
+        return f"{self.prefix}-raw-archive"
 
     @classmethod
     def derive(cls, project: str, stage: str) -> ResourceNames:
@@ -211,7 +216,6 @@ class ResourceNames(BaseModel):
             load_warehouse_job=f"{prefix}-load-warehouse",
             train_and_score_job=f"{prefix}-train-and-score",
             streaming_job=f"{prefix}-stream-features",
-            raw_archive_job=f"{prefix}-raw-archive",
             batch_glue_security=f"{prefix}-batch-glue",
             streaming_glue_security=f"{prefix}-streaming-glue",
             warehouse_connection=f"{prefix}-warehouse-vpc",
