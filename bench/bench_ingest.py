@@ -3,8 +3,8 @@
 Scenarios (the same events everywhere; each batch is a gzip JSON body, as Segment clients send it):
 
   baseline          bare contract work per event: parse_event + to_record (no API, no I/O)
-  handler, stubbed  the Lambda handler in-process; raw sink encodes the gzip object, no I/O anywhere
-  handler, moto     the Lambda handler in-process; S3 + Kinesis + DynamoDB on a moto server
+  handler, stubbed  the Lambda handler in-process; stubbed stream and quarantine sinks, no I/O anywhere
+  handler, moto     the Lambda handler in-process; Kinesis + DynamoDB (+ S3 for rejects) on a moto server
   gateway, stubbed  HTTP through the local API Gateway to the handler with stubbed sinks
   gateway, moto     HTTP through the local API Gateway to the real handler on moto
 
@@ -37,7 +37,6 @@ from pathlib import Path
 from lakehouse.core.config import Settings
 from lakehouse.core.contract import parse_event, to_record
 from lakehouse.core.contract.examples import example_calls
-from lakehouse.core.lake.raw import encode_json_lines, encode_lines
 from lakehouse.core.write_keys import WriteKey, WriteKeyStore
 from lakehouse.local.aws.embedded import EmbeddedAws
 from lakehouse.local.aws.provision import provision
@@ -111,12 +110,8 @@ def timed(name: str, items: list, run_one: Callable[[object], int]) -> Result:
 
 
 class NullRawSink:
-    """Does the raw sink's CPU work (gzip JSON lines) and stores nothing."""
-
-    def land(self, source, received_at, records, lines=None):
-        """Encode the object as the lake sink would, and drop it."""
-        encode_json_lines(lines) if lines is not None else encode_lines(records)
-        return "stub://raw"
+    """The function's lake sink (quarantine only: accepted events reach raw/ through the raw archive), storing
+    nothing."""
 
     def quarantine(self, source, received_at, request_id, rejections):
         """Store nothing."""

@@ -1,7 +1,8 @@
 """Glue job ``raw_to_curated``: new raw objects -> validated, deduplicated, curated ZSTD Parquet tables.
 
 On Glue (5.x, Spark 3.5) with ``--job-bookmark-option job-bookmark-enable`` the new raw objects come
-from a bookmarked S3 source; otherwise (and locally) from the manifest of committed runs in ``state/``.
+from a bookmarked S3 source (which lists the whole raw prefix every run); otherwise (as deployed, and locally)
+from the landing log ``raw/_landed/`` and the manifest of committed runs in ``state/``.
 Job parameters (:class:`lakehouse.core.job_args.RawToCuratedArguments`): ``--lake_root s3://bucket``
 ``--stage prod`` ``--region …`` ``--catalog true``.
 Locally: ``python -m glue_jobs.raw_to_curated [--lake_root DIR] [--catalog true]``.
@@ -30,7 +31,9 @@ def bookmarked_raw_lines(glue_context, raw_uri: str) -> DataFrame:
     """
     frame = glue_context.create_dynamic_frame.from_options(
         connection_type="s3",
-        connection_options={"paths": [raw_uri.rstrip("/") + "/"], "recurse": True},
+        # the landing log's JSON records are not raw lines (Glue's S3 exclusions: a JSON list of glob patterns)
+        connection_options={"paths": [raw_uri.rstrip("/") + "/"], "recurse": True,
+                            "exclusions": '["**/_landed/**"]'},
         format="csv",
         format_options={"separator": RAW_LINE_SEPARATOR, "quoteChar": -1, "withHeader": False,
                         "attachFilename": "raw_file"},
@@ -47,8 +50,8 @@ def bookmarked_raw_lines(glue_context, raw_uri: str) -> DataFrame:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the job on ``argv`` (``sys.argv`` when None); returns the report printed as its last log line.
 
-    With a job bookmark (on Glue) the new raw lines come from the bookmarked S3 source; otherwise the job lists
-    the raw zone against its manifest of committed runs.
+    With a job bookmark (on Glue) the new raw lines come from the bookmarked S3 source; otherwise the job reads
+    the landing log against its manifest of committed runs.
     """
     with job_run(RawToCuratedArguments, argv, lambda names: names.raw_to_curated_job) as run:
         lines = bookmarked_raw_lines(run.glue_context, run.settings.lake.uri("raw")) if run.bookmarked else None

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.config import PROFILES, StageProfile
+from lakehouse.core.config import ArchiveSettings
 
 #: when the prices below were read from the pages they cite
 PRICES_AS_OF = "2026-11"
@@ -136,8 +137,17 @@ class Assumptions:
                                               "feature update (stream/sink.py)")
     ddb_reads_per_event: float = _noted(1.0, "DynamoDB read units per event: a consistent read of the customer's "
                                              "item before its update (stream/sink.py)")
-    raw_objects_per_request: float = _noted(1.0, "raw objects per request: the ingest function writes one gzip "
-                                                 "object per request")
+    archive_buffer_seconds: float = _noted(ArchiveSettings().buffer_seconds, "the raw archive's buffer period, "
+                                           "seconds (LAKEHOUSE_ARCHIVE__BUFFER_SECONDS): one micro-batch writes one "
+                                           "object per raw partition (source, arrival hour)")
+    archive_max_object_bytes: float = _noted(ArchiveSettings().max_object_bytes, "uncompressed bytes of a raw "
+                                             "object, at most (LAKEHOUSE_ARCHIVE__MAX_OBJECT_BYTES): then a new part")
+    raw_sources: float = _noted(1.0, "sources (write keys) sending in the same buffer period: each is its own raw "
+                                     "partition")
+    archive_puts_per_batch: float = _noted(5.0, "S3 PUT-class requests per archive micro-batch besides its objects: "
+                                                "the landing-log record and ~4 of Spark's offset and commit log files")
+    archive_gets_per_batch: float = _noted(1.0, "S3 GETs per archive micro-batch besides its objects: the batch job "
+                                                "reads its landing-log record")
     raw_gzip_ratio: float = _noted(0.11, "raw gzip bytes per byte of JSON (bench/bench_batch.py: 89 % smaller)")
     curated_ratio: float = _noted(0.5, "curated Parquet bytes per raw gzip byte (docs/batch.md: events 0.49x the "
                                        "raw gzip on 10k-event days)")
@@ -161,6 +171,8 @@ class Assumptions:
     platform_log_bytes_per_request: float = _noted(550.0, "bytes of Lambda's JSON platform lines per invocation "
                                                           "(platform.start and platform.report, estimated from "
                                                           "their documented fields); none at system log level WARN")
+    stream_readers: int = _noted(2, "queries reading every record of the stream: the feature job and the raw archive "
+                                    "(on-demand Kinesis charges each GB read)")
     custom_metrics: int = _noted(4, "custom metrics the code publishes (ingest and stream)")
     sfn_transitions_per_day: int = _noted(12, "state transitions of the batch workflow's daily run")
 
@@ -263,12 +275,35 @@ def kinesis_shards(workload: Workload) -> int:
     return max(1, math.ceil(mb_per_s / 1.0), math.ceil(workload.events_per_second / 1000))
 
 
+@dataclass(frozen=True)
+class RawObjects:
+    """What the raw archive writes in a month: ``batches`` (buffer periods), ``objects``, and the compressed size of
+    one object in bytes (``object_bytes``)."""
+
+    batches: float
+    objects: float
+    object_bytes: float
+
+
+def raw_objects(workload: Workload, a: Assumptions) -> RawObjects:
+    """The raw archive's objects: every buffer period writes one object per raw partition, in parts of at most
+    ``a.archive_max_object_bytes`` uncompressed. A buffer period holds ``a.raw_sources`` partitions, plus the next
+    hour's for the share of periods an hour boundary falls in (``buffer / 3,600``)."""
+    buffer = max(1.0, a.archive_buffer_seconds)
+    batches = HOURS_PER_MONTH * 3600 / buffer
+    partitions = a.raw_sources * (1 + min(buffer, 3600) / 3600) * max(1.0, buffer / 3600)
+    partition_bytes = workload.events_per_second * buffer * workload.event_kb * KB / partitions
+    parts = max(1, math.ceil(partition_bytes / a.archive_max_object_bytes))
+    objects = min(batches * partitions * parts, workload.events)  # never more objects than events
+    return RawObjects(batches, objects, workload.events * workload.event_kb * KB * a.raw_gzip_ratio / objects)
+
+
 def _raw_storage(profile: StageProfile, workload: Workload, a: Assumptions) -> tuple[float, str]:
     """Raw zone storage at the steady state after ``a.retention_months``: Standard, then IA, then Glacier IR per
     the profile's lifecycle, unless the objects are too small for lifecycle transitions (then all Standard)."""
     gb_per_day = workload.events / DAYS_PER_MONTH * workload.event_kb * KB * a.raw_gzip_ratio / GB
     kept_days = a.retention_months * DAYS_PER_MONTH
-    object_bytes = workload.events_per_request * workload.event_kb * KB * a.raw_gzip_ratio / a.raw_objects_per_request
+    object_bytes = raw_objects(workload, a).object_bytes
     if object_bytes < S3_MIN_TRANSITION_BYTES:
         return gb_per_day * kept_days * _p("s3_standard_gb_month"), (
             f"{object_bytes / KB:.1f} KB objects stay in Standard (< 128 KB: no lifecycle transition)")
@@ -313,17 +348,20 @@ def bill(stage: str, workload: Workload, profile: StageProfile | None = None,
         gb_in = w.events * math.ceil(w.event_kb) * KB / GB
         extended_gb = gb_in / HOURS_PER_MONTH * extended_hours  # the data held beyond 24 h at any moment
         usd = (HOURS_PER_MONTH * _p("kinesis_od_stream_hour") + gb_in * _p("kinesis_od_in_gb")
-               + gb_in * _p("kinesis_od_out_gb") + extended_gb * _p("kinesis_od_extended_gb_month"))
-        basis = f"on demand, {gb_in:,.0f} GB in and read once"
+               + a.stream_readers * gb_in * _p("kinesis_od_out_gb") + extended_gb * _p("kinesis_od_extended_gb_month"))
+        basis = f"on demand, {gb_in:,.0f} GB in, read by {a.stream_readers} queries"
     add("Kinesis Data Streams", usd, ["AWS::Kinesis::Stream"],
         basis + (f", {profile.kinesis_retention_hours} h retention" if extended_hours else ""))
-    raw_objects = w.requests * a.raw_objects_per_request
+    raw = raw_objects(w, a)
     storage, storage_basis = _raw_storage(profile, w, a)
     curated_gb = w.events / DAYS_PER_MONTH * w.event_kb * KB * a.raw_gzip_ratio * a.curated_ratio / GB
     curated = curated_gb * a.retention_months * DAYS_PER_MONTH * _p("s3_standard_gb_month")
-    add("S3", raw_objects / 1e3 * (_p("s3_put") + _p("s3_get")) + storage + curated, ["AWS::S3::Bucket"],
-        f"{raw_objects / 1e6:,.1f} M raw objects a month (a PUT and a GET each); raw: {storage_basis}; "
-        f"{a.retention_months:g} months kept")
+    requests = (raw.objects * (_p("s3_put") + _p("s3_get"))
+                + raw.batches * (a.archive_puts_per_batch * _p("s3_put") + a.archive_gets_per_batch * _p("s3_get")))
+    add("S3", requests / 1e3 + storage + curated, ["AWS::S3::Bucket"],
+        f"{raw.objects:,.0f} raw objects a month from {raw.batches:,.0f} archive micro-batches of "
+        f"{a.archive_buffer_seconds:g} s (a PUT and a GET each, {raw.object_bytes / KB:,.0f} KB; + landing log and "
+        f"checkpoint); raw: {storage_basis}; {a.retention_months:g} months kept")
     add("DynamoDB", events_m * (a.ddb_writes_per_event * _p("ddb_write") + a.ddb_reads_per_event * _p("ddb_read")),
         ["AWS::DynamoDB::GlobalTable"],
         f"on demand, {a.ddb_writes_per_event:g} write and {a.ddb_reads_per_event:g} read units per event")

@@ -10,6 +10,13 @@ their JSON text), ``addRecordTimestamp`` adds each record's arrival time, and ``
 calls :func:`process_glue_batch` with Spark's batch id — replayed with the same id after a failure,
 exactly as locally, so the exactly-once argument of docs/streaming.md holds unchanged.
 
+With ``--raw_archive_checkpoint`` the job also runs the raw archive (:mod:`stream.archive`) as a second streaming
+query over the same stream, with its own checkpoint and a processing-time trigger of ``--archive_buffer_seconds``
+(:func:`start_raw_archive`): it reads Glue's Kinesis source unparsed (each record's ``data`` bytes, as the API put
+them) and lands them in the raw zone with the same code as locally. One job, two queries: no second set of Glue
+workers is billed; a failure of either query fails the job run (the job-failure notification fires) and Glue's
+restart resumes both from their checkpoints.
+
 Differences from the local Python source: Glue does not expose shard ids and sequence numbers after
 parsing (duplicates within a batch keep their first row), and a record that is not JSON reaches the job
 as a row of nulls, so its quarantine line holds what Glue kept, not the original bytes.
@@ -120,6 +127,44 @@ def window_size(trigger_seconds: float) -> str:
     return f"{max(1, math.ceil(trigger_seconds))} seconds"
 
 
+def archive_source_options(stream_arn: str, starting_position: str, starting_timestamp: str | None,
+                           max_records_per_shard: int) -> dict[str, str]:
+    """Options of the raw archive's reader, Glue's Kinesis source used unparsed (``spark.readStream.format("kinesis")``
+    on Glue: rows carry ``data``, the record's bytes, and ``approximateArrivalTimestamp``)."""
+    options = {"streamARN": stream_arn, "startingPosition": starting_position,
+               "maxFetchRecordsPerShard": str(max_records_per_shard)}
+    if starting_position == "AT_TIMESTAMP" and starting_timestamp:
+        options["startingPosition"] = glue_starting_timestamp(starting_timestamp)
+    return options
+
+
+def start_raw_archive(spark, settings, stream_arn: str, checkpoint: str):
+    """Start the raw archive query (Glue's Kinesis source -> :func:`stream.archive.archive_batch` every
+    ``settings.archive.buffer_seconds``) and return it, running; its run id is kept in ``checkpoint``."""
+    from lakehouse.core.lake.storage import LakeStorage
+    from stream.archive import archive_batch
+
+    tuning = settings.archive
+    identity = checkpoint_identity(checkpoint, tuning.starting_position, tuning.starting_timestamp,
+                                   region=settings.region)
+    storage = LakeStorage(settings.lake, region=settings.region)
+    partitions = max(1, spark.sparkContext.defaultParallelism)
+    shards = max(1, settings.kinesis_shards)
+
+    def handle(frame: DataFrame, batch_id: int) -> None:
+        batch = archive_batch(frame, batch_id, storage=storage, region=settings.region, run=identity.run,
+                              max_object_bytes=tuning.max_object_bytes, partitions=partitions,
+                              arrival_column="approximateArrivalTimestamp")
+        print(json.dumps({"raw_archive_batch": batch_id, "records": batch.records, "objects": len(batch.objects),
+                          "bytes": batch.bytes, "seconds": round(batch.seconds, 3)}), flush=True)
+
+    reader = spark.readStream.format("kinesis").options(**archive_source_options(
+        stream_arn, identity.starting_position, identity.starting_timestamp,
+        max(1, tuning.max_records_per_trigger // shards)))
+    return (reader.load().writeStream.foreachBatch(handle).option("checkpointLocation", checkpoint)
+            .trigger(processingTime=window_size(tuning.buffer_seconds)).queryName("raw_archive").start())
+
+
 def main(argv: list[str] | None = None) -> None:
     """Start the streaming job on ``argv`` (``sys.argv`` when None); runs until Glue stops it.
 
@@ -140,6 +185,8 @@ def main(argv: list[str] | None = None) -> None:
     from pyspark.context import SparkContext
 
     glue = GlueContext(SparkContext.getOrCreate())
+    if args.raw_archive_checkpoint:  # started first: forEachBatch below blocks until the job stops
+        start_raw_archive(glue.spark_session, settings, str(args.stream_arn), str(args.raw_archive_checkpoint))
     checkpoint = str(args.checkpoint_location)
     identity = checkpoint_identity(checkpoint, tuning.starting_position, tuning.starting_timestamp,
                                    region=settings.region)

@@ -1,6 +1,8 @@
 """raw -> curated, the I/O around the pure transforms: one incremental, idempotent run.
 
-1. find raw objects no committed run has processed (the manifest in ``state/``; on Glue, job bookmarks);
+1. find raw objects no committed run has processed: the landing-log records of the last days
+   (``raw/_landed/dt=…/``, :func:`pending_landings`) minus the manifest in ``state/`` — never a listing of the
+   whole raw prefix (on Glue with job bookmarks enabled, the bookmark decides instead);
 2. parse and validate every line against the contract; rejects go to the report and to quarantine; a raw
    object Spark cannot read is set aside with its reason and its readable lines salvaged
    (:mod:`glue_jobs.curated.raw_objects`);
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -43,9 +46,9 @@ from glue_jobs.curated.tables import EVENT_TABLES, EVENTS_READ_SCHEMA, PARTITION
 from glue_jobs.curated.vacuum import vacuum
 from glue_jobs.curated.writer import merge_partitions, partition_counts_of, read_partitions
 from lakehouse.core.config import Settings
-from lakehouse.core.job_state import commit_run, new_run_id, processed_raw_objects
+from lakehouse.core.job_state import commit_run, new_run_id, processed_landing_logs, processed_raw_objects
 from lakehouse.core.lake import tables as lake_tables
-from lakehouse.core.lake.raw import encode_lines
+from lakehouse.core.lake.raw import LANDED, RAW_SUFFIX, encode_lines, landing_log_day, landing_logs
 from lakehouse.core.lake.storage import LakeStorage, StoredObject
 
 
@@ -60,10 +63,57 @@ def configure(spark: SparkSession, storage: LakeStorage) -> None:
         spark.conf.set("spark.sql.sources.parallelPartitionDiscovery.threshold", "100000")
 
 
-def pending_raw_objects(storage: LakeStorage) -> list[StoredObject]:
-    """Raw objects that no committed run has processed yet, oldest partition first."""
+#: days before the newest landing-log record a committed run took that the next run reads again (a writer whose
+#: record is dated a little earlier than the batch's clock, a record written around midnight)
+LANDING_LOOKBACK_DAYS = 1
+
+
+@dataclass(frozen=True)
+class Pending:
+    """What the next run takes: raw objects no committed run processed (by key), the landing-log records naming
+    them (committed with the run, so they are not read again)."""
+
+    objects: list[StoredObject]
+    landing_logs: list[str]
+
+
+def pending_landings(storage: LakeStorage, lookback_days: int = LANDING_LOOKBACK_DAYS) -> Pending:
+    """The landing-log records not taken by a committed run and the raw objects they name that no run processed.
+
+    Reads ``raw/_landed/dt=D/`` for D from ``lookback_days`` before the newest record a committed run took (all of
+    ``raw/_landed`` before the first such run) to tomorrow (UTC): one listing per day and one small GET per new
+    record, whatever the size of the raw zone. An object named by two records (a micro-batch replayed across
+    midnight) is taken once. Raises ``ValueError`` for an unreadable record (its message says what to do).
+    """
+    taken = processed_landing_logs(storage)
+    since = max((landing_log_day(k) for k in taken), default=None)
+    logs = [log for log in landing_logs(storage, None if since is None else since - timedelta(days=lookback_days))
+            if log.key not in taken]
     done = processed_raw_objects(storage)
-    return [o for o in storage.list("raw") if o.key.endswith(".jsonl.gz") and o.key not in done]
+    objects: dict[str, StoredObject] = {}
+    for log in logs:
+        for obj in log.objects:
+            if obj.key not in done and obj.key.endswith(RAW_SUFFIX):
+                objects[obj.key] = StoredObject(obj.key, obj.bytes)
+    return Pending(sorted(objects.values(), key=lambda o: o.key), [log.key for log in logs])
+
+
+def pending_raw_objects(storage: LakeStorage) -> list[StoredObject]:
+    """Raw objects that no committed run has processed yet, by key (:func:`pending_landings`)."""
+    return pending_landings(storage).objects
+
+
+def unlogged_raw_objects(storage: LakeStorage) -> list[StoredObject]:
+    """Raw objects no landing log names and no committed run processed: one listing of the whole raw prefix.
+
+    For a lake written before the landing log existed (the API wrote one object per request then) and for
+    objects copied into ``raw/`` by hand: pass their keys to :func:`lakehouse.core.lake.raw.land_objects` once,
+    and the next run takes them (no command does it for you yet).
+    """
+    named = {o.key for log in landing_logs(storage) for o in log.objects}
+    done = processed_raw_objects(storage)
+    return [o for o in storage.list("raw") if o.key.endswith(RAW_SUFFIX) and not o.key.startswith(LANDED + "/")
+            and o.key not in named and o.key not in done]
 
 
 def read_raw_lines(spark: SparkSession, storage: LakeStorage, objects: list[StoredObject]) -> DataFrame:
@@ -159,8 +209,9 @@ def run_raw_to_curated(spark: SparkSession, settings: Settings, *, lines: DataFr
                        on_progress: Progress | None = None, now: datetime | None = None) -> CuratedReport:
     """Curate every raw object not processed yet; returns the run report (``skipped`` when there was none).
 
-    ``lines``/``raw_objects`` let a caller supply the batch (Glue job bookmarks); by default the lake's
-    manifest decides. ``catalog`` registers tables and partitions in the Glue Data Catalog.
+    ``lines``/``raw_objects`` let a caller supply the batch (Glue job bookmarks); by default the landing log and
+    the lake's manifest decide (:func:`pending_landings`). ``catalog`` registers tables and partitions in the Glue
+    Data Catalog.
     """
     started = time.monotonic()
     storage = LakeStorage(settings.lake, region=settings.region)
@@ -173,8 +224,13 @@ def run_raw_to_curated(spark: SparkSession, settings: Settings, *, lines: DataFr
     report = CuratedReport()
     step("read raw objects")
     objects: list[StoredObject] | None = None
+    logs: list[str] = []
     if lines is None:
-        objects = raw_objects if raw_objects is not None else pending_raw_objects(storage)
+        if raw_objects is not None:
+            objects = raw_objects
+        else:
+            pending = pending_landings(storage)
+            objects, logs = pending.objects, pending.landing_logs
         if not objects:
             report.skipped = "no new raw objects"
             report.seconds = time.monotonic() - started
@@ -267,7 +323,7 @@ def run_raw_to_curated(spark: SparkSession, settings: Settings, *, lines: DataFr
 
     step("commit")
     report.seconds = time.monotonic() - started
-    commit_run(storage, run_id, keys, report.as_dict())
+    commit_run(storage, run_id, keys, report.as_dict(), landing_logs=logs)
     new.unpersist()
     step("vacuum")
     retention = timedelta(days=settings.batch.partition_version_retention_days)

@@ -1,8 +1,9 @@
 """The ingest Lambda: code from ``lambdas/ingest``, dependencies and the ``lakehouse`` core in a layer.
 
 No Docker: the layer directory is built with pip for the Lambda platform by ``infra.build``. The function's
-role is written by hand, statement by statement: put objects under ``raw/`` and ``quarantine/``, put records
-on the event stream, read write keys, and use the lake key only through S3, Kinesis and DynamoDB.
+role is written by hand, statement by statement: put objects under ``quarantine/`` (rejected calls; accepted
+events reach ``raw/`` through the stream and the raw archive, never from this function), put records on the event
+stream, read write keys, and use the lake key only through S3, Kinesis and DynamoDB.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ class IngestFunction(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"Runs the ingest function {names.ingest_function}",
         )
-        landing = [deployment.zone_prefix("raw"), deployment.zone_prefix("quarantine")]
+        landing = [deployment.zone_prefix("quarantine")]  # raw/ is the raw archive's (infra/stacks/streaming.py)
         for statement in (
             iam.PolicyStatement(
                 sid="WriteOwnLogs",
@@ -135,7 +136,7 @@ class IngestFunction(Construct):
             self,
             "Function",
             function_name=names.ingest_function,
-            description="Validates Segment-style calls and lands them in S3 (raw/quarantine) and Kinesis",
+            description="Validates Segment-style calls, puts them on Kinesis and quarantines rejects in S3",
             runtime=RUNTIMES[LAMBDA_PYTHON_VERSION],
             architecture=ARCHITECTURE,
             handler=HANDLER,

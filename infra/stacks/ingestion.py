@@ -1,4 +1,5 @@
-"""Ingestion: REST API → ingest Lambda → S3 raw/quarantine and Kinesis; the write-key table; their alarms."""
+"""Ingestion: REST API → ingest Lambda → Kinesis (accepted) and S3 quarantine/ (rejected); the write-key table;
+their alarms."""
 
 from __future__ import annotations
 

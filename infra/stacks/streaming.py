@@ -40,7 +40,8 @@ FEATURE_WRITE_ACTIONS = [  # what stream/sink.py calls: conditional updates, ded
 
 
 class StreamingStack(Stack):
-    """Kinesis → Glue streaming job (Spark) → DynamoDB ``customer_features``; checkpoints in the lake."""
+    """Kinesis → Glue streaming job (Spark) → DynamoDB ``customer_features`` and, as a second query, the raw archive
+    → ``raw/`` (large objects, one per arrival hour per buffer period); checkpoints in the lake."""
 
     def __init__(
         self,
@@ -89,6 +90,8 @@ class StreamingStack(Stack):
         self.dedup_table = self.tables[names.stream_dedup_table]
 
         self.checkpoint_prefix = f"{deployment.zone_prefix('checkpoints')}{names.streaming_job}/"
+        # the raw archive runs as a second query of the same job (stream/glue_job.py): its own checkpoint
+        self.archive_checkpoint_prefix = f"{deployment.zone_prefix('checkpoints')}{names.raw_archive_job}/"
         temp_prefix = f"{deployment.zone_prefix('state')}{names.streaming_job}/"
         security = GlueSecurity(self, "GlueSecurity", name=names.streaming_glue_security, key=storage.key)
         self.job = GlueJob(
@@ -97,7 +100,7 @@ class StreamingStack(Stack):
             spec=GlueJobSpec(
                 name=names.streaming_job,
                 script=script,
-                description="Kinesis events -> real-time RFM features and segment in DynamoDB",
+                description="Kinesis events -> real-time RFM features in DynamoDB, and the raw archive into raw/",
                 streaming=True,
                 worker_type=profile.streaming_worker_type,
                 workers=profile.streaming_workers,
@@ -108,6 +111,7 @@ class StreamingStack(Stack):
                     lake_root=deployment.lake.root_uri,
                     stream_arn=self.stream.stream_arn,
                     checkpoint_location=deployment.lake.uri(self.checkpoint_prefix),
+                    raw_archive_checkpoint=deployment.lake.uri(self.archive_checkpoint_prefix),
                 ).to_glue(),
             ),
             library=library,
@@ -116,8 +120,10 @@ class StreamingStack(Stack):
             key=storage.key,
             lake_bucket=deployment.lake.bucket,
             temp_prefix=temp_prefix,
-            writes=[self.checkpoint_prefix],
-            appends=[deployment.zone_prefix("quarantine")],  # records the job cannot use
+            writes=[self.checkpoint_prefix, self.archive_checkpoint_prefix],
+            # records the job cannot use; raw/: the raw archive's objects and landing log, put only (a replayed
+            # micro-batch overwrites its own keys with PutObject; it never reads or deletes raw objects)
+            appends=[deployment.zone_prefix("quarantine"), deployment.zone_prefix("raw")],
             # RFM quintiles published by the batch build; the exchange rates users supply
             read_keys=[deployment.lake.key(BREAKPOINTS_KEY), deployment.lake.key(deployment.settings.money.rates_key)],
             statements=[

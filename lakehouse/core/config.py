@@ -131,6 +131,21 @@ class StreamSettings(BaseModel):
                                                description="how often published RFM breakpoints are re-read")
 
 
+class ArchiveSettings(BaseModel):
+    """The raw archive (Kinesis -> raw zone in large objects; see docs/ingestion.md, "The raw archive")."""
+
+    buffer_seconds: float = Field(
+        default=300.0, ge=0, le=3600,
+        description="micro-batch interval on a running archive: one object per arrival partition per buffer period")
+    max_object_bytes: int = Field(default=128 * 1024 * 1024, ge=1024, le=5 * 1024**3,
+                                  description="uncompressed bytes of one raw object, at most (then a new part)")
+    max_records_per_trigger: int = Field(default=1_000_000, ge=1, le=100_000_000,
+                                         description="records one micro-batch reads, at most (all shards)")
+    starting_position: Literal["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"] = Field(
+        default="TRIM_HORIZON", description="where a new checkpoint starts reading the stream")
+    starting_timestamp: str | None = Field(default=None, description="ISO 8601 time, for AT_TIMESTAMP")
+
+
 class MLSettings(BaseModel):
     """The ML stage: label windows and training (docs/ml.md)."""
 
@@ -168,6 +183,12 @@ class ResourceNames(BaseModel):
     streaming_glue_security: str
     warehouse_connection: str
     dashboard: str
+
+    @property
+    def raw_archive_job(self) -> str:
+        """``<project>-<stage>-raw-archive``: the raw archive's name (its checkpoint folder, its query). Not a
+        resource of its own: on AWS it runs as a query of the streaming job."""
+        return f"{self.prefix}-raw-archive"
 
     @classmethod
     def derive(cls, project: str, stage: str) -> ResourceNames:
@@ -225,6 +246,7 @@ class Settings(BaseSettings):
     pii: PiiSettings = PiiSettings()
     ingest: IngestSettings = IngestSettings()
     stream: StreamSettings = StreamSettings()
+    archive: ArchiveSettings = ArchiveSettings()
     event_time: EventTimeSettings = EventTimeSettings()
     money: MoneySettings = MoneySettings()
     ml: MLSettings = MLSettings()

@@ -33,6 +33,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from lakehouse.core.config import (
+    ArchiveSettings,
     BatchSettings,
     EventTimeSettings,
     MoneySettings,
@@ -255,14 +256,17 @@ class StreamingJobArguments(JobArguments):
     """``stream/glue_job.py``: the Glue streaming job; its tuning as ``--stream_*`` (``StreamSettings`` fields).
 
     ``stream_arn`` and ``checkpoint_location`` are required on Glue (the job cannot start without them).
+    ``raw_archive_checkpoint`` starts the raw archive as a second query of the job, tuned by ``--archive_*``
+    (``ArchiveSettings`` fields).
     ``event_time_*`` and ``money_*`` carry the event-time rule and the reporting currency, as for the batch.
     """
 
     NESTED: ClassVar[Mapping[str, type[BaseModel]]] = {"stream": StreamSettings, "event_time": EventTimeSettings,
-                                                       "money": MoneySettings}
+                                                       "money": MoneySettings, "archive": ArchiveSettings}
 
     stream_arn: str | None = None
     checkpoint_location: str | None = None
+    raw_archive_checkpoint: str | None = None  # the raw archive query's checkpoint; none: the job runs no archive
     kinesis_shards: int | None = None
     stream_trigger_seconds: float | None = None
     stream_max_records_per_trigger: int | None = None
@@ -278,6 +282,11 @@ class StreamingJobArguments(JobArguments):
     money_reporting_currency: str | None = None
     money_rates_key: str | None = None
     money_max_rate_age_days: int | None = None
+    archive_buffer_seconds: float | None = None
+    archive_max_object_bytes: int | None = None
+    archive_max_records_per_trigger: int | None = None
+    archive_starting_position: Literal["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"] | None = None
+    archive_starting_timestamp: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, **given: Any) -> StreamingJobArguments:

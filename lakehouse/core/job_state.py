@@ -1,8 +1,9 @@
 """Job state kept in the lake (``state/<job>/``): run records, the raw manifest, build watermarks.
 
 Each raw_to_curated run that commits writes one record ``state/raw_to_curated/runs/<run_id>.json``
-listing the raw objects it processed: together they are the manifest of processed raw objects (locally
-and whenever Glue job bookmarks are not used). Records are written last, after every table, so a run
+listing the raw objects it processed and the landing-log records (``raw/_landed/…``, see
+:mod:`lakehouse.core.lake.raw`) it took them from: together they are the manifest of processed raw objects
+(locally and whenever Glue job bookmarks are not used). Records are written last, after every table, so a run
 that crashes leaves no record and its raw objects are processed again by the next run.
 """
 
@@ -49,6 +50,11 @@ def processed_raw_objects(storage: LakeStorage) -> set[str]:
     return {key for record in run_records(storage) for key in record.get("raw_objects", [])}
 
 
+def processed_landing_logs(storage: LakeStorage) -> set[str]:
+    """Landing-log record keys that committed runs have taken their raw objects from."""
+    return {key for record in run_records(storage) for key in record.get("landing_logs", [])}
+
+
 def curated_version(storage: LakeStorage) -> str | None:
     """Id of the latest committed raw_to_curated run that changed the curated zone (what a star build is
     built from); runs that only found duplicates or rejects do not count."""
@@ -56,11 +62,13 @@ def curated_version(storage: LakeStorage) -> str | None:
     return max(changed) if changed else None
 
 
-def commit_run(storage: LakeStorage, run_id: str, raw_objects: list[str], report: dict[str, Any]) -> str:
-    """Commit a raw_to_curated run: write its record (the raw objects it processed, its report); returns the URI.
+def commit_run(storage: LakeStorage, run_id: str, raw_objects: list[str], report: dict[str, Any],
+               landing_logs: list[str] | None = None) -> str:
+    """Commit a raw_to_curated run: write its record (the raw objects it processed, the landing-log records it
+    took them from, its report); returns the URI.
 
-    Call it last: once written, the run's raw objects count as processed.
+    Call it last: once written, the run's raw objects and landing-log records count as processed.
     """
     record = {"run_id": run_id, "committed_at": datetime.now(UTC).isoformat(), "raw_objects": sorted(raw_objects),
-              "report": report}
+              "landing_logs": sorted(landing_logs or []), "report": report}
     return write_json(storage, f"{CURATED_RUNS}/{run_id}.json", record)

@@ -2,7 +2,8 @@
 scores loaded into the local warehouse (local tooling on top of the ``ml`` stage and the warehouse loader).
 
 ``--dataset cdnow`` replays the CDNOW purchase log (``lakehouse load-cdnow``) through the ingestion API (the
-local gateway invoking the real Lambda handler) and the batch chain's raw -> curated step (the job that
+local gateway invoking the real Lambda handler), the raw archive (the stream into the raw zone) and the batch
+chain's raw -> curated step (the job that
 validates, deduplicates and partitions what the features read; ``--with-star`` runs the star and warehouse steps
 too) in a lakehouse of its own, ``<home>/cdnow`` with its own embedded AWS, so it never mixes with the demo's
 data. The replay runs once: ``<home>/cdnow/replayed.json`` records it, and later evaluations read its curated
@@ -47,9 +48,9 @@ def _cdnow_digest() -> str:
 
 
 def replay_cdnow(settings: Settings, say: Say = print, steps: tuple[str, ...] = ("curated",)) -> dict[str, Any]:
-    """Replay the CDNOW log through the ingestion API and the batch chain's ``steps`` (default: raw -> curated,
-    what the ML features read) into ``settings`` (from :func:`dataset_settings`), unless ``replayed.json`` says it
-    was done for the same file. Returns the record."""
+    """Replay the CDNOW log through the ingestion API, the raw archive and the batch chain's ``steps`` (default:
+    raw -> curated, what the ML features read) into ``settings`` (from :func:`dataset_settings`), unless
+    ``replayed.json`` says it was done for the same file. Returns the record."""
     marker = settings.home / REPLAYED
     digest = _cdnow_digest()
     record = json.loads(marker.read_text()) if marker.exists() else {}
@@ -73,6 +74,7 @@ def replay_cdnow(settings: Settings, say: Say = print, steps: tuple[str, ...] = 
     from lakehouse.local.gateway import LocalGateway
     from lakehouse.local.generator import load_cdnow
     from lakehouse.local.replay import post_files
+    from stream.archive import run_archive
 
     started = time.perf_counter()
     state, started_now = start_detached(settings.run_dir, settings.moto_port)
@@ -90,6 +92,8 @@ def replay_cdnow(settings: Settings, say: Say = print, steps: tuple[str, ...] = 
             raise DatasetError(f"the ingestion API accepted {posted.accepted:,} of {written.total_events:,} CDNOW "
                                f"calls ({posted.rejected:,} rejected, {posted.failed:,} failed): {posted.errors[:3]}")
         say(f"ingestion API: {posted.accepted:,} accepted in {posted.requests:,} requests")
+        archived = run_archive(settings, local_spark("lakehouse-ml"), once=True)  # the stream into the raw zone
+        say(f"raw archive: {archived.records:,} events in {archived.objects:,} raw objects")
         # the features read the curated zone only, so `--with-star` builds the rest of the chain on demand (the
         # star adds ~1.5 minutes on CDNOW: docs/batch.md)
         report = run_batch(settings, local_spark("lakehouse-ml"), steps=steps, catalog=False)

@@ -1,7 +1,9 @@
 """Land Segment-style calls in the raw zone exactly as the ingestion API does (tests, demos, benchmarks).
 
 Each call is validated with ``parse_event``, turned into the canonical record with ``to_record``, and
-written as gzip JSON lines to ``raw/source=<source>/dt=…/hour=…/<uuid>.jsonl.gz`` by arrival time.
+written as gzip JSON lines to ``raw/source=<source>/dt=…/hour=…/<uuid>.jsonl.gz`` by arrival time; then a
+landing-log record names the objects written (``raw/_landed/…``, :mod:`lakehouse.core.lake.raw`), which is how
+the batch job finds them. This skips the API and the stream: the raw archive lands what the API accepts.
 Calls come from the data generator (:func:`lakehouse.local.generator.generate`) or from a caller's list.
 """
 
@@ -20,7 +22,7 @@ from typing import Any
 
 from lakehouse.core.config import Settings
 from lakehouse.core.contract import parse_event, parse_iso, to_record
-from lakehouse.core.lake.raw import encode_lines, raw_object_key
+from lakehouse.core.lake.raw import encode_lines, land_objects, raw_object_key
 from lakehouse.core.lake.storage import LakeStorage
 
 
@@ -73,26 +75,33 @@ def land_calls(settings: Settings, calls: Iterable[dict[str, Any]], *, source: s
                arrival: Arrival | None = None, chunk: int = 200_000) -> list[str]:
     """Validate, convert and write ``calls`` to the raw zone; returns the raw object keys written.
 
-    Calls are handled ``chunk`` at a time, so any number of them lands in bounded memory.
+    Calls are handled ``chunk`` at a time, so any number of them lands in bounded memory; each chunk's objects
+    get one landing-log record (writer ``sample-data``) once they are stored.
     """
     storage = LakeStorage(settings.lake, region=settings.region)
-    keys = []
+    keys: list[str] = []
+    written: list[str] = []
     iterator = iter(calls)
     while batch := list(itertools.islice(iterator, chunk)):
         for slot, records in sorted(records_by_object(batch, source, arrival or Arrival()).items()):
             key = raw_object_key(source, slot)
             storage.put_bytes(key, encode_lines(records), content_type="application/x-ndjson",
                               content_encoding="gzip")
-            keys.append(key)
+            written.append(key)
+        land_objects(storage, written, "sample-data")
+        keys += written
+        written = []
     return keys
 
 
 def land_lines(settings: Settings, lines: Iterable[str], *, source: str, received_at: datetime) -> str:
-    """Write raw text lines as they are (another writer's output, possibly malformed) as one raw object."""
+    """Write raw text lines as they are (another writer's output, possibly malformed) as one raw object, and its
+    landing-log record."""
     storage = LakeStorage(settings.lake, region=settings.region)
     body = gzip.compress("".join(line.rstrip("\n") + "\n" for line in lines).encode(), mtime=0)
     key = raw_object_key(source, received_at)
     storage.put_bytes(key, body, content_type="application/x-ndjson", content_encoding="gzip")
+    land_objects(storage, [key], "sample-data")
     return key
 
 

@@ -1,10 +1,12 @@
-"""Raw landing: one gzip JSON-lines object per request for accepted records, one for rejected calls.
+"""The ingestion function's lake sink: one gzip JSON-lines object per request for its rejected calls.
 
-Accepted records go to ``raw/source=<source>/dt=YYYY-MM-DD/hour=HH/<uuid>.jsonl.gz`` and rejected calls
-to ``quarantine/dt=YYYY-MM-DD/hour=HH/<uuid>.jsonl.gz``, both partitioned by arrival time, through
+Rejected calls go to ``quarantine/dt=YYYY-MM-DD/hour=HH/<uuid>.jsonl.gz`` (by arrival time) through
 :class:`lakehouse.core.lake.storage.LakeStorage` (S3 or a local directory). A quarantine line holds the
 reasons and the call as the normaliser redacted it (the PII rules of accepted records; never the raw PII).
 Lines are written with :func:`lakehouse.core.contract.record.dumps_record` (Decimals as exact JSON numbers).
+
+Accepted records are not written here: the function puts them on Kinesis, and the raw archive
+(``stream/archive.py``) lands them in the raw zone in large objects (one per arrival partition per micro-batch).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lakehouse.core.contract import dumps_record, iso
-from lakehouse.core.lake.raw import encode_json_lines, quarantine_object_key, raw_object_key
+from lakehouse.core.lake.raw import encode_json_lines, quarantine_object_key
 from lakehouse.core.lake.storage import LakeStorage
 
 from .normalise import Rejection
@@ -29,12 +31,7 @@ class StorageUnavailable(RuntimeError):
 
 
 class RawSink(Protocol):
-    """Where a request's records and rejections land (the lake, or a stand-in in tests and benchmarks)."""
-
-    def land(self, source: str, received_at: datetime, records: list[dict[str, Any]],
-             lines: list[bytes] | None = None) -> str:
-        """Store accepted records as one object (``lines``: already encoded); returns its key."""
-        ...
+    """Where a request's rejections land (the lake, or a stand-in in tests and benchmarks)."""
 
     def quarantine(self, source: str, received_at: datetime, request_id: str,
                    rejections: list[Rejection]) -> str:
@@ -69,16 +66,10 @@ def quarantine_lines(source: str, received_at: datetime, request_id: str,
 
 
 class LakeRawSink:
-    """The raw sink over a lake root (``settings.lake``)."""
+    """The quarantine sink over a lake root (``settings.lake``)."""
 
     def __init__(self, storage: LakeStorage):
         self.storage = storage
-
-    def land(self, source: str, received_at: datetime, records: list[dict[str, Any]],
-             lines: list[bytes] | None = None) -> str:
-        """Write ``raw/source=<source>/dt=/hour=/<uuid>.jsonl.gz``; raises :class:`StorageUnavailable`."""
-        data = encode_json_lines(lines) if lines is not None else _encode(records)
-        return self._put(raw_object_key(source, received_at), data)
 
     def quarantine(self, source: str, received_at: datetime, request_id: str,
                    rejections: list[Rejection]) -> str:

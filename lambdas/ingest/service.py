@@ -1,4 +1,4 @@
-"""One ingestion request from decoded inputs to a response: auth, shape, limits, normalise, land, stream.
+"""One ingestion request from decoded inputs to a response: auth, shape, limits, normalise, quarantine, stream.
 
 Kept free of the Lambda framework so the same flow is easy to read and to measure; ``handler.py`` wires
 it to API Gateway events with Powertools.
@@ -55,7 +55,7 @@ class IngestResult:
 
 
 class IngestService:
-    """The API's work behind the routes: authenticate, decode, normalise, land in the lake, put on the stream.
+    """The API's work behind the routes: authenticate, decode, normalise, quarantine rejects, put on the stream.
 
     ``retry_after_seconds`` is what a 503 tells the client to wait.
     """
@@ -80,7 +80,8 @@ class IngestService:
         """Handle one request: 200 with rejections listed, or 400 (413 for one oversized call) when all were rejected.
 
         Raises :class:`ApiError` for a request that cannot be taken at all: 401 (write key), 400/413/415 (body),
-        503 when the lake or the stream is unavailable (nothing acknowledged; a retry is deduplicated).
+        503 when the stream (or, for rejects, the lake) is unavailable (nothing acknowledged; a retry is
+        deduplicated). A 200 means Kinesis accepted every accepted event.
         """
         received_at = request.received_at or datetime.now(UTC)
         headers = request.headers
@@ -129,11 +130,14 @@ class IngestService:
             raise bad_request(f"sentAt: {reason}", field="sentAt") from None
 
     def _deliver(self, source: str, received_at: datetime, request_id: str, outcome: Normalised) -> None:
+        """Quarantine the rejected calls (one object), then put the accepted records on Kinesis.
+
+        The request is acknowledged once Kinesis accepted every record: Kinesis is the durability point (it keeps
+        them for the stream's retention) and the raw archive (``stream/archive.py``) lands them in the raw zone.
+        """
         try:
             if outcome.rejections:
                 self.raw_sink.quarantine(source, received_at, request_id, outcome.rejections)
-            if outcome.records:
-                self.raw_sink.land(source, received_at, outcome.records, outcome.lines)
         except StorageUnavailable:
             raise unavailable("the lake is not accepting writes; nothing was stored, retry later",
                               self.retry_after) from None
@@ -144,9 +148,8 @@ class IngestService:
                 self.stream_sink.put(entries)
             except StreamUnavailable as exc:
                 raise unavailable(
-                    f"the event stream is unavailable ({exc}); the events are stored in the raw zone, retry "
-                    "the same request later: events keep their event_id, so retries are deduplicated",
-                    self.retry_after) from None
+                    f"the event stream is unavailable ({exc}); nothing was acknowledged, retry the same request "
+                    "later: events keep their event_id, so retries are deduplicated", self.retry_after) from None
 
     @staticmethod
     def _answer(route: str, received: int, outcome: Normalised) -> tuple[int, dict[str, Any]]:

@@ -1,9 +1,9 @@
 """Issue 12, item 2, end to end: a request replayed days later with its original ``sentAt`` counts once, in the
 curated zone, the star schema, the marts and the live features.
 
-The pipeline is the real one (the ingestion service with its real sinks, the local HTTP gateway, the batch chain
-on Spark and DuckDB, the streaming job on moto's Kinesis and DynamoDB). The first delivery of the request is
-made through the ingestion service with an arrival time three days ago (``IngestRequest.received_at``: the
+The pipeline is the real one (the ingestion service with its real sinks, the local HTTP gateway, the raw archive,
+the batch chain on Spark and DuckDB, the streaming job on moto's Kinesis and DynamoDB). The first delivery of the
+request is made through the ingestion service with an arrival time three days ago (``IngestRequest.received_at``: the
 clock of the machine cannot be moved); the replay goes through the gateway now, the same body byte for byte —
 ``sentAt`` three days old, so the API sees a clock-skew correction of three days. Between the two the batch and
 the stream run; after the replay a fresh customer's request arrives too, so the star build and the marts are
@@ -51,6 +51,7 @@ from lambdas.ingest.normalise import Normaliser
 from lambdas.ingest.pii import PiiRules
 from lambdas.ingest.raw_sink import LakeRawSink
 from lambdas.ingest.service import IngestRequest, IngestService
+from stream.archive import run_archive
 from stream.job import StreamReport, run_stream
 from tests.acceptance.journeys import call, track
 from tests.lambdas.ingest.conftest import raw_records
@@ -153,7 +154,8 @@ def replay(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     replayed, fresh = requests_of(first_sent)
     body = json.dumps(replayed)
 
-    service = IngestService(  # the Lambda's service as create_handler builds it, with the real sinks
+    service = IngestService(  # the Lambda's service as create_handler builds it, with the real sinks (Kinesis,
+        # and the lake for rejects only: the raw archive lands accepted events)
         lookup_key=default_key_lookup(settings),
         normaliser=Normaliser(PiiRules(settings.pii), EventTimeRule(
             max_skew_correction_seconds=settings.event_time.max_skew_correction_seconds)),
@@ -164,6 +166,7 @@ def replay(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
                                                                     "content-type": "application/json"},
                                          "first-delivery", received_at=first_sent + timedelta(seconds=1)))
     assert (first.status, first.body["accepted"]) == (200, 6), first.body
+    run_archive(settings, spark, once=True)  # the stream into the raw zone (by the first delivery's arrival time)
     batches = [run_batch(settings, spark)]
     streams = [run_stream(settings, spark, once=True)]
     last_day = first_sent.date().isoformat()
@@ -177,6 +180,7 @@ def replay(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         fresh_answer = session.post(gateway.url + "/v1/batch", data=json.dumps(fresh), auth=(key, ""), timeout=60,
                                     headers={"Content-Type": "application/json"}).json()
     assert fresh_answer["accepted"] == 1, fresh_answer
+    run_archive(settings, spark, once=True)
     batches.append(run_batch(settings, spark))
     streams.append(run_stream(settings, spark, once=True))
     raw = [record for _, record in raw_records(settings) if record["customer_id"] == REPLAYED]

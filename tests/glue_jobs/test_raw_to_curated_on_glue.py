@@ -25,6 +25,7 @@ from lakehouse.core.config import Settings
 from lakehouse.core.contract import ContractError, parse_event, parse_iso
 from lakehouse.core.contract.examples import example_calls
 from lakehouse.core.job_state import run_records
+from lakehouse.core.lake.raw import land_objects
 from lakehouse.core.lake.storage import LakeStorage
 from lakehouse.core.lake.tables import read_arrow
 from lakehouse.local.sample_data import Arrival, land_calls, land_lines
@@ -83,15 +84,17 @@ def read_keys(glue: Any, settings: Settings) -> list[set[str]]:
 
 
 def raw_keys(settings: Settings) -> set[str]:
-    return {o.key for o in LakeStorage(settings.lake).list("raw")}
+    """The raw objects (not the landing log's records under raw/_landed/)."""
+    return {o.key for o in LakeStorage(settings.lake).list("raw") if o.key.endswith(".jsonl.gz")}
 
 
 def copy_raw(source: Settings, target: Settings, keys: set[str]) -> None:
-    """The same raw objects (same keys, same bytes) in another lake."""
+    """The same raw objects (same keys, same bytes) in another lake, with a landing-log record naming them."""
     for key in keys:
         destination = Path(target.lake.key(key))
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source.lake.key(key), destination)
+    land_objects(LakeStorage(target.lake), sorted(keys), "copy")
 
 
 def curated_rows(settings: Settings) -> dict[str, list[tuple]]:
@@ -216,7 +219,7 @@ def test_the_bookmarked_source_reads_raw_objects_on_s3(spark, moto_endpoint: str
         from awsglue.context import GlueContext
         from awsglue.job import Job
 
-        first_keys = {o.key for o in storage.list("raw")}
+        first_keys = {o.key for o in storage.list("raw") if o.key.endswith(".jsonl.gz")}
         context = GlueContext(spark.sparkContext)
         job = Job(context)
         job.init("s3-job", {"job_bookmark_option": "job-bookmark-enable"})
@@ -225,7 +228,7 @@ def test_the_bookmarked_source_reads_raw_objects_on_s3(spark, moto_endpoint: str
         job.commit()
 
         land_calls(settings, calls[30:40], arrival=Arrival(hours_per_object=6))
-        new_keys = {o.key for o in storage.list("raw")} - first_keys
+        new_keys = {o.key for o in storage.list("raw") if o.key.endswith(".jsonl.gz")} - first_keys
         job = Job(context)
         job.init("s3-job", {"job_bookmark_option": "job-bookmark-enable"})
         lines = raw_to_curated.bookmarked_raw_lines(context, settings.lake.uri("raw"))

@@ -8,7 +8,17 @@ from pathlib import Path
 import pytest
 
 from infra.config import PROFILES
-from infra.cost import FREE_TYPES, Fixed, Workload, api_gateway_rest, bill, front_doors, kinesis_shards
+from infra.cost import (
+    FREE_TYPES,
+    Assumptions,
+    Fixed,
+    Workload,
+    api_gateway_rest,
+    bill,
+    front_doors,
+    kinesis_shards,
+    raw_objects,
+)
 from infra.cost_doc import document
 from tests.infra.conftest import STACK_IDS, Synthesized
 
@@ -32,10 +42,16 @@ def test_dev_at_ten_events_a_second_by_hand() -> None:
     # 2 write units at $0.625/M + 1 read unit at $0.125/M per event
     assert line(result, "DynamoDB") == pytest.approx(26.28 * 1.375)
     assert line(result, "Glue streaming job") == pytest.approx(2 * 0.25 * 730 * 0.44)
-    # 2,628,000 objects, a PUT ($0.005/1k) and a GET ($0.0004/1k) each; 864,000 events a day x 1,024 B x 0.11 =
-    # 97,320,960 B a day of raw gzip kept 365 days in Standard (1.1 KB objects never transition), curated half that
-    raw_gb = 97_320_960 * 365 / 1024**3
-    assert line(result, "S3") == pytest.approx(2628 * 0.0054 + raw_gb * 1.5 * 0.023)
+    # the raw archive: 2,628,000 s / 300 s = 8,760 micro-batches; each holds one arrival hour, and two in the
+    # 300/3,600 of them an hour boundary falls in: 8,760 x 13/12 = 9,490 objects, a PUT ($0.005/1k) and a GET
+    # ($0.0004/1k) each, + 5 PUTs (landing log, checkpoint files) and 1 GET (landing log) per micro-batch.
+    # 864,000 events a day x 1,024 B x 0.11 = 97,320,960 B a day of raw gzip in 9,490 objects a month: 305 KB each,
+    # so they follow dev's lifecycle over the 365 days kept: 30 d Standard, 60 d IA, 275 d Glacier IR; curated (half
+    # the raw bytes) stays in Standard
+    raw_gb_day = 97_320_960 / 1024**3
+    requests = 9490 * 0.0054 / 1000 + 8760 * (5 * 0.005 + 0.0004) / 1000
+    raw_storage = raw_gb_day * (30 * 0.023 + 60 * 0.0125 + 275 * 0.004)
+    assert line(result, "S3") == pytest.approx(requests + raw_storage + raw_gb_day * 0.5 * 365 * 0.023)
     # 1 request/s on average: X-Ray's reservoir of one a second traces every one
     assert line(result, "X-Ray") == pytest.approx(2.628 * 5.00)
     assert result.total == pytest.approx(sum(item.usd for item in result.lines))
@@ -94,12 +110,18 @@ def test_provisioned_shards_follow_the_write_limits() -> None:
 
 
 def test_large_raw_objects_follow_the_lifecycle_and_cost_less() -> None:
-    """100 events per request make 11 KB objects, still under 128 KB; a 2,000-event batch (220 KB) moves to IA
-    after 30 days and Glacier IR after 180 (prod), so its storage costs less per event."""
-    small, large = bill("prod", Workload(100, events_per_request=100)), bill("prod", Workload(100, 2000))
-    assert "stay in Standard" in next(i.basis for i in small.lines if i.component == "S3")
+    """At 1 ev/s a 300 s buffer makes 300 x 1,024 x 0.11 x 12/13 = 31,193 B objects (30 KB), under 128 KB: they
+    stay in Standard; at 10 ev/s (305 KB) they move to IA after 30 days and Glacier IR after 180 (prod), so the
+    storage costs less per event. One object per request (the ingest function before the raw archive) would have
+    made 262.8 M objects a month at 1,000 ev/s; the archive makes 8,760 x 13/12 x 3 parts (283.6 MB a partition,
+    128 MB at most each) = 28,470."""
+    small, large = bill("prod", Workload(1)), bill("prod", Workload(10))
+    assert "30.5 KB objects stay in Standard" in next(i.basis for i in small.lines if i.component == "S3")
     assert "Glacier IR" in next(i.basis for i in large.lines if i.component == "S3")
-    assert line(large, "S3") < line(small, "S3")
+    assert line(large, "S3") / 10 < line(small, "S3")
+    assert raw_objects(Workload(1000), Assumptions()).objects == pytest.approx(28_470)
+    longer = Assumptions(archive_buffer_seconds=900)  # 2,920 batches x (1 + 900/3,600) x 6 parts of 737 MB
+    assert raw_objects(Workload(1000), longer).objects == pytest.approx(2920 * 1.25 * 6)
 
 
 def test_prod_prices_what_prod_deploys() -> None:

@@ -5,6 +5,7 @@ Every test here runs in both test environments; in `make test-glue` on Glue 5.0'
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -202,3 +203,37 @@ def test_bad_arguments_are_refused_before_glue_is_touched() -> None:
     """
     with pytest.raises(JobArgumentsError, match="needs --stream_arn and --checkpoint_location"):
         glue_job.main(["glue_job.py", "--stage", "dev"])
+
+
+def test_the_raw_archive_micro_batch_on_a_frame_shaped_like_glues_kinesis_source(spark, settings: Settings) -> None:
+    """``archive_batch`` (what ``start_raw_archive`` runs per micro-batch) on Spark 3.5 in `make test-glue`: rows of
+    ``data`` (binary) and ``approximateArrivalTimestamp`` -> one object per (source, arrival hour), the lines as
+    they came; a line without ``received_at`` lands by its arrival on the stream."""
+    import gzip
+
+    from lakehouse.core.lake.raw import landing_logs
+    from lakehouse.core.lake.storage import LakeStorage
+    from stream.archive import archive_batch
+
+    lines = [json.dumps({"event_id": f"e{i}", "source": "web", "received_at": f"2025-06-01T0{i % 2}:10:00.000Z",
+                         "text": "Zoë \u2028"}, ensure_ascii=False).encode() for i in range(6)]
+    arrival = datetime(2025, 6, 1, 5, 0, tzinfo=UTC)
+    rows = [(line, arrival) for line in [*lines, b"not json"]]
+    frame = spark.createDataFrame(rows, "data binary, approximateArrivalTimestamp timestamp")
+    storage = LakeStorage(settings.lake)
+    batch = archive_batch(frame, 3, storage=storage, region=None, run="00000000000000aa", max_object_bytes=1 << 20,
+                          partitions=2, arrival_column="approximateArrivalTimestamp")
+    keys = sorted(o.key for o in batch.objects)
+    assert keys == ["raw/source=unknown/dt=2025-06-01/hour=05/00000000000000aa-b0000000003-p0000.jsonl.gz",
+                    "raw/source=web/dt=2025-06-01/hour=00/00000000000000aa-b0000000003-p0000.jsonl.gz",
+                    "raw/source=web/dt=2025-06-01/hour=01/00000000000000aa-b0000000003-p0000.jsonl.gz"]
+    stored = sorted(line for key in keys for line in gzip.decompress(storage.get_bytes(key)).split(b"\n") if line)
+    assert stored == sorted([*lines, b"not json"])
+    assert [log.key for log in landing_logs(storage)] == [batch.landing_log]
+
+
+def test_raw_archive_options_for_glues_kinesis_reader() -> None:
+    options = glue_job.archive_source_options("arn:aws:kinesis:eu-west-1:1:stream/s", "AT_TIMESTAMP",
+                                              "2025-06-01T00:00:00.123456+00:00", 500)
+    assert options == {"streamARN": "arn:aws:kinesis:eu-west-1:1:stream/s",
+                       "startingPosition": "2025-06-01T00:00:00+00:00", "maxFetchRecordsPerShard": "500"}

@@ -45,7 +45,8 @@ def test_live_features_and_the_rfm_mart_agree_for_every_customer_at_the_same_as_
     R 3 Potential Loyalist), recency, frequency and monetary agreed."""
     settings = lake_copy
     storage = LakeStorage(settings.lake, region=settings.region)
-    payloads = [line.encode() for obj in storage.list("raw") for line in decode_lines(storage.get_bytes(obj.key))]
+    payloads = [line.encode() for obj in storage.list("raw") if obj.key.endswith(".jsonl.gz")
+                for line in decode_lines(storage.get_bytes(obj.key))]
     put_payloads(settings.names.stream, payloads, region=settings.region)
     report = run_stream(settings, spark, once=True)
     assert report.records == len(payloads) and report.events > 0

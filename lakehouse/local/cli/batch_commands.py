@@ -89,6 +89,9 @@ def batch(
         for name, task in tasks.items():
             bar.update(task, description=f"{name}: done", completed=bar.tasks[task].total)
     console.print(_report_table(report))
+    if report.curated is not None and report.curated.skipped and endpoint:
+        console.print("events posted to the API reach the raw zone through the raw archive: "
+                      "`lakehouse archive --once` lands what is on the stream")
 
 
 def _cell(value) -> str:

@@ -45,6 +45,7 @@ app.command("sql")(batch_commands.sql)
 app.command("dashboard")(dashboard_commands.dashboard)
 
 app.command("stream")(stream_commands.stream)
+app.command("archive")(stream_commands.archive)
 app.command("customer")(stream_commands.customer)
 
 app.add_typer(ml_commands.ml_app, name="ml")

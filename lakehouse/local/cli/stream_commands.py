@@ -1,4 +1,5 @@
-"""``lakehouse stream`` (the real-time feature job) and ``lakehouse customer <id>`` (a customer's live features)."""
+"""``lakehouse stream`` (the real-time feature job), ``lakehouse archive`` (the raw archive: the stream into the raw
+zone) and ``lakehouse customer <id>`` (a customer's live features)."""
 
 from __future__ import annotations
 
@@ -97,6 +98,50 @@ def stream(
     if report.interrupted:
         console.print("stopped")
     console.print(_summary_table(report))
+
+
+@friendly_errors
+def archive(
+    once: bool = typer.Option(False, "--once", help="archive what is on the stream now, then stop"),
+    buffer_seconds: float = typer.Option(None, "--buffer-seconds", min=0,
+                                         help="micro-batch interval (default: settings, 300 s)"),
+    max_records: int = typer.Option(None, "--max-records", min=1, help="records per micro-batch, at most"),
+) -> None:
+    """Run the raw archive: Kinesis -> Spark -> the raw zone, one object per arrival hour per micro-batch.
+
+    The ingestion API acknowledges events once Kinesis holds them; this lands them in the raw zone (the batch
+    job's input). Ctrl-C stops it cleanly; a restart resumes from its checkpoint without duplicates.
+    """
+    settings = load_settings()
+    _require(settings)
+
+    from stream.archive import ArchiveJobError, run_archive
+
+    stop = threading.Event()
+    with console.status("starting Spark", spinner="dots") as status:
+        spark = local_spark("lakehouse-archive")
+        status.update("waiting for the first micro-batch")
+
+        def on_progress(result) -> None:
+            message = (f"batch {result.batch_id}: {result.records:,} records -> {len(result.objects):,} raw objects "
+                       f"({result.bytes:,} bytes) in {result.seconds:,.2f} s")
+            status.update(message)
+            if not once:
+                console.print(message)
+
+        try:
+            report = run_archive(settings, spark, once=once, buffer_seconds=buffer_seconds, max_records=max_records,
+                                 on_progress=on_progress, stop=stop)
+        except ArchiveJobError as exc:
+            raise UserError(f"{exc} (a new run resumes from the checkpoint)") from None
+    if report.interrupted:
+        console.print("stopped")
+    table = Table(title="raw archive run", show_edge=False)
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key, value in report.summary().items():
+        table.add_row(key, f"{value:,}")
+    console.print(table)
 
 
 def _value(value: Any) -> str:

@@ -17,7 +17,7 @@ import pytest
 from glue_jobs.curated.job import run_raw_to_curated
 from glue_jobs.curated.raw_objects import check_object
 from lakehouse.core.config import Settings
-from lakehouse.core.lake.raw import raw_object_key
+from lakehouse.core.lake.raw import land_objects, raw_object_key
 from lakehouse.core.lake.storage import LakeStorage
 from lakehouse.local.sample_data import land_lines
 from tests.glue_jobs.curated.cases import PAGE_RECORD, line
@@ -70,6 +70,7 @@ def test_an_unreadable_raw_object_is_set_aside_and_the_rest_is_curated(spark, tm
     broken_key = raw_object_key("web", RECEIVED + timedelta(minutes=1))
     body, salvaged = body_of(kind)
     storage.put_bytes(broken_key, body, content_type="application/x-ndjson", content_encoding="gzip")
+    land_objects(storage, [broken_key], "test")  # its landing-log record: how the batch finds it
     land_lines(settings, [page("after-1")], source="web", received_at=RECEIVED + timedelta(hours=2))
 
     report = run_raw_to_curated(spark, settings)

@@ -63,7 +63,7 @@ def identity_map(events: pd.DataFrame) -> dict[str, str]:
 def raw_events(settings) -> pd.DataFrame:
     storage = LakeStorage(settings.lake)
     rows = []
-    for obj in storage.list("raw"):
+    for obj in (o for o in storage.list("raw") if o.key.endswith(".jsonl.gz")):  # not the landing log
         for line in decode_lines(storage.get_bytes(obj.key)):
             try:
                 record = json.loads(line)

@@ -23,7 +23,7 @@ def test_ingest_role_grants_exactly_what_the_function_calls(dev, grants) -> None
         statements,
         {
             ("logs:CreateLogStream", "logs:PutLogEvents"): ["${IngestLogs*.Arn}"],
-            ("s3:PutObject",): [f"{lake}/quarantine/*", f"{lake}/raw/*"],
+            ("s3:PutObject",): [f"{lake}/quarantine/*"],  # not raw/: the raw archive writes it
             ("kinesis:PutRecords",): ["${Streaming:Events*.Arn}"],
             ("dynamodb:GetItem",): ["${WriteKeysTable*.Arn}"],
             ("kms:GenerateDataKey",): ["${Storage:LakeKey*.Arn}"],

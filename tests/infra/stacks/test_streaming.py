@@ -51,6 +51,9 @@ def test_streaming_job_is_a_glue_5_streaming_job_with_checkpoints_in_the_lake(de
     assert props["SecurityConfiguration"] == names.streaming_glue_security
     args = props["DefaultArguments"]
     assert args["--checkpoint_location"] == f"s3://{names.lake_bucket}/checkpoints/{names.streaming_job}"
+    # the raw archive: a second query of the same job, its own checkpoint
+    assert args["--raw_archive_checkpoint"] == f"s3://{names.lake_bucket}/checkpoints/{names.raw_archive_job}"
+    assert args["--archive_buffer_seconds"] == "300.0"
     assert "--stream_name" not in args  # the job finds the stream by its ARN
     assert args["--lake_root"] == f"s3://{names.lake_bucket}"
     assert dev.render(args["--extra-py-files"], "Streaming").endswith(".zip") and args["--job-language"] == "python"
@@ -68,8 +71,9 @@ def test_streaming_job_role_reads_the_stream_and_writes_only_its_tables_and_chec
                 f"{LAKE}/state/rfm_breakpoints.json",
                 f"{LAKE}/reference/currency_rates.csv",
             ],
-            ("s3:PutObject",): [f"{LAKE}/quarantine/*"],
+            ("s3:PutObject",): [f"{LAKE}/quarantine/*", f"{LAKE}/raw/*"],  # raw/: the raw archive, put only
             ("s3:DeleteObject", "s3:GetObject", "s3:PutObject"): [
+                f"{LAKE}/checkpoints/customer-lakehouse-dev-raw-archive/*",
                 f"{LAKE}/checkpoints/{job}/*",
                 f"{LAKE}/state/{job}/*",
             ],
@@ -121,8 +125,12 @@ def test_streaming_job_lists_only_its_prefixes_and_the_published_breakpoints(dev
                 [
                     f"checkpoints/{job}/",
                     f"checkpoints/{job}/*",
+                    "checkpoints/customer-lakehouse-dev-raw-archive/",
+                    "checkpoints/customer-lakehouse-dev-raw-archive/*",
                     "quarantine/",
                     "quarantine/*",
+                    "raw/",
+                    "raw/*",
                     f"state/{job}/",
                     f"state/{job}/*",
                     "state/rfm_breakpoints.json",

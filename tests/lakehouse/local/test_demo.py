@@ -4,6 +4,7 @@ runs and reports what it made."""
 import psutil
 import pytest
 
+from lakehouse.core.lake.storage import LakeStorage
 from lakehouse.core.warehouse.query import run_query
 from lakehouse.local.aws.embedded import state_file
 from lakehouse.local.demo import SINGLE_CALLS_PER_ROUTE
@@ -17,6 +18,7 @@ def test_demo_runs_every_stage_and_cleans_up(demo_run: DemoRun) -> None:
     home = settings.home
 
     assert [s.name for s in report.stages][:-2] == ["embedded AWS", "generate events", "ingest through the API",
+                                               "raw archive: stream -> raw zone",
                                                "batch: curated, star, warehouse", "real-time features",
                                                "ML: churn, propensity, CLV", "answers from the warehouse"]
     aws = report.facts("embedded AWS")
@@ -27,7 +29,12 @@ def test_demo_runs_every_stage_and_cleans_up(demo_run: DemoRun) -> None:
 
     ingested = report.facts("ingest through the API")
     assert ingested["accepted"] == generated["events"] and ingested["rejected"] == 0
-    assert ingested["raw_objects"] == ingested["requests"]
+    # the raw archive landed every accepted event in a few large objects: one per arrival hour per micro-batch
+    archived = report.facts("raw archive: stream -> raw zone")
+    assert archived["events"] == ingested["accepted"]
+    raw = [o.key for o in LakeStorage(settings.lake).list("raw") if o.key.endswith(".jsonl.gz")]
+    hours = {key.rsplit("/", 1)[0] for key in raw}
+    assert len(raw) == archived["raw_objects"] <= len(hours) * archived["micro_batches"] < ingested["requests"]
     # a sample of every call type in the data went through its own single-call route (and none hit a 404)
     calls = list(read_calls(home / "data" / "demo"))
     types = {c["type"] for c in calls}

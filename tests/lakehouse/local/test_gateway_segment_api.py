@@ -20,12 +20,10 @@ import pytest
 
 from lakehouse.core.config import Settings
 from lakehouse.core.contract import iso
-from lakehouse.core.lake.raw import decode_lines
-from lakehouse.core.lake.storage import LakeStorage
 from lakehouse.core.write_keys import WriteKeyStore
 from lakehouse.local.aws.provision import provision
 from lakehouse.local.gateway import LocalGateway
-from tests.lambdas.ingest.conftest import raw_records, stream_records
+from tests.lambdas.ingest.conftest import raw_records, stream_lines, stream_records
 
 PRODUCT = {"product_id": "507f1f77bcf86cd799439011", "sku": "G-32", "category": "Games",
            "name": "Monopoly: 3rd Edition", "brand": "Hasbro", "variant": "200 pieces", "price": 18.99,
@@ -126,14 +124,15 @@ def post(stage, route: str, document: Any) -> tuple[int, dict[str, Any]]:
 
 
 def records_by_id(settings: Settings, zone: str = "raw") -> dict[str, dict[str, Any]]:
-    return {r.get("event_id") or r["payload"].get("messageId"): r for _, r in raw_records(settings, zone)}
+    """event_id -> record: what the API acknowledged (on the stream, for ``raw``) or stored in ``zone``."""
+    found = stream_records(settings) if zone == "raw" else raw_records(settings, zone)
+    return {r.get("event_id") or r["payload"].get("messageId"): r for _, r in found}
 
 
 def raw_lines(settings: Settings) -> dict[str, str]:
-    """event_id -> the raw line as stored (text: to see how numbers are written)."""
-    storage = LakeStorage(settings.lake)
-    return {json.loads(line)["event_id"]: line for obj in storage.list("raw")
-            for line in decode_lines(storage.get_bytes(obj.key))}
+    """event_id -> the line as the API put it on the stream, which the raw archive stores byte for byte (text: to
+    see how numbers are written)."""
+    return {json.loads(data)["event_id"]: data.decode() for _, data in stream_lines(settings)}
 
 
 def mid() -> str:

@@ -89,14 +89,20 @@ def api(s3_settings: Settings) -> Api:
 
 
 def raw_records(settings: Settings, zone: str = "raw") -> list[tuple[str, dict[str, Any]]]:
-    """(object key, line) for every line below ``zone``."""
+    """(object key, line) for every line of the gzip JSON-lines objects below ``zone``."""
     storage = LakeStorage(settings.lake, region=settings.region)
-    return [(obj.key, json.loads(line)) for obj in storage.list(zone)
+    return [(obj.key, json.loads(line)) for obj in storage.list(zone) if obj.key.endswith(".jsonl.gz")
             for line in decode_lines(storage.get_bytes(obj.key))]
 
 
 def stream_records(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
     """(partition key, record) for every record on the stage's stream, all shards, from the start."""
+    return [(key, json.loads(data)) for key, data in stream_lines(settings)]
+
+
+def stream_lines(settings: Settings) -> list[tuple[str, bytes]]:
+    """(partition key, data) for every record on the stage's stream, all shards, from the start: the lines the
+    API acknowledged, byte for byte (what the raw archive lands)."""
     kinesis = aws_client("kinesis", region=settings.region)
     found = []
     for shard in kinesis.list_shards(StreamName=settings.names.stream)["Shards"]:
@@ -104,7 +110,7 @@ def stream_records(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
                                               ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
         while iterator:
             page = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
-            found += [(r["PartitionKey"], json.loads(r["Data"])) for r in page["Records"]]
+            found += [(r["PartitionKey"], r["Data"]) for r in page["Records"]]
             if not page["Records"]:
                 break
             iterator = page.get("NextShardIterator")

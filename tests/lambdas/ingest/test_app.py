@@ -27,7 +27,8 @@ def calls(n: int, prefix: str = "m") -> list[dict]:
     return out
 
 
-def test_every_route_lands_in_raw_and_on_the_stream_with_customer_partition_keys(api, kit) -> None:
+def test_every_route_puts_its_events_on_the_stream_with_customer_partition_keys_and_writes_no_raw_object(
+        api, kit) -> None:
     track, identify, page = (example_calls()[name] for name in ("Order Completed", "identify", "page"))
     for call in (track, identify, page):
         call.pop("type")
@@ -43,31 +44,25 @@ def test_every_route_lands_in_raw_and_on_the_stream_with_customer_partition_keys
     assert [a.status for a in answers] == [200] * 6, [a.body for a in answers]
     assert sum(a.body["accepted"] for a in answers) == 12
 
-    raw = kit.raw_records(api.settings)
-    assert len(raw) == 12
-    assert all(key.startswith("raw/source=web/dt=") and "/hour=" in key and key.endswith(".jsonl.gz")
-               for key, _ in raw)
-    assert len({key for key, _ in raw}) == 6  # one object per request
-    by_id = {record["event_id"]: record for _, record in raw}
+    streamed = kit.stream_records(api.settings)
+    assert len(streamed) == 12
+    by_id = {record["event_id"]: record for _, record in streamed}
     assert by_id["t-1"]["type"] == "track" and by_id["t-1"]["event"] == "Order Completed"
     assert by_id["i-1"]["type"] == "identify" and by_id["p-1"]["customer_id"] == "anon-page"
     assert all(record["source"] == "web" for record in by_id.values())
-
-    streamed = kit.stream_records(api.settings)
-    assert sorted(r["event_id"] for _, r in streamed) == sorted(by_id)
     assert all(key == record["customer_id"] for key, record in streamed)
-    assert next(r for _, r in streamed if r["event_id"] == "t-1") == by_id["t-1"]  # same record both ways
+    # acknowledged once Kinesis holds the events: the raw zone is the raw archive's to write (stream/archive.py)
+    assert kit.raw_records(api.settings) == []
 
 
-def test_raw_lines_are_contract_records_partitioned_by_arrival_time(api, kit) -> None:
+def test_streamed_records_are_contract_records_stamped_with_their_arrival_time(api, kit) -> None:
     old = {**example_calls()["Order Completed"], "messageId": "late-1"}
     old["timestamp"] = "2020-01-01T00:00:00.000Z"
     before = datetime.now(UTC)
     assert api.post("/v1/batch", {"batch": [old]}).status == 200
-    [(key, record)] = kit.raw_records(api.settings)
-    received = parse_iso(record["received_at"])
+    [(_, record)] = kit.stream_records(api.settings)
+    received = parse_iso(record["received_at"])  # what the raw archive partitions by (arrival, not event time)
     assert before - timedelta(seconds=1) <= received <= datetime.now(UTC)
-    assert f"dt={received:%Y-%m-%d}/hour={received:%H}/" in key  # arrival time, not event time
     assert record["timestamp"] == "2020-01-01T00:00:00.000Z"  # no sentAt: no correction
     assert record["schema_version"] == 2 and record["properties"]["order_id"] == "o-5001"
 
@@ -77,7 +72,7 @@ def test_clock_skew_is_corrected_from_the_batch_sent_at(api, kit) -> None:
     call["timestamp"] = "2025-06-02T09:30:00.000Z"
     sent_at = datetime.now(UTC) - timedelta(hours=2)  # the client's clock is two hours behind
     assert api.post("/v1/batch", {"batch": [call], "sentAt": iso(sent_at)}).status == 200
-    [(_, record)] = kit.raw_records(api.settings)
+    [(_, record)] = kit.stream_records(api.settings)
     skew = parse_iso(record["received_at"]) - sent_at
     assert abs(skew - timedelta(hours=2)) < timedelta(seconds=5)
     expected = parse_iso("2025-06-02T09:30:00.000Z") + skew
@@ -100,7 +95,7 @@ def test_duplicate_message_ids_keep_one_event_id(api, kit) -> None:
     assert first.status == 200 and (first.body["accepted"], first.body["duplicates"]) == (3, 2)
     retry = api.post("/v1/batch", {"batch": calls(3, "dup"), "sentAt": iso(datetime.now(UTC))})
     assert retry.status == 200  # a client retry is accepted again; its records carry the same ids
-    ids = Counter(r["event_id"] for _, r in kit.raw_records(api.settings))
+    ids = Counter(r["event_id"] for _, r in kit.stream_records(api.settings))
     assert ids == {"dup-0": 2, "dup-1": 2, "dup-2": 2}
     streamed = {r["event_id"] for _, r in kit.stream_records(api.settings)}
     assert streamed == {"dup-0", "dup-1", "dup-2"}
@@ -111,7 +106,7 @@ def test_calls_without_message_id_get_a_deterministic_payload_hash(api, kit) -> 
     del call["messageId"]
     api.post("/v1/batch", {"batch": [call], "sentAt": "2025-06-02T09:30:01Z"})
     api.post("/v1/batch", {"batch": [call], "sentAt": "2025-06-02T09:31:05Z"})  # a retry, later
-    ids = {r["event_id"] for _, r in kit.raw_records(api.settings)}
+    ids = {r["event_id"] for _, r in kit.stream_records(api.settings)}
     assert len(ids) == 1 and ids.pop().startswith("h-")
 
 
@@ -131,7 +126,7 @@ def test_invalid_events_are_quarantined_without_breaking_the_batch(api, kit) -> 
     assert [q["index"] for q in quarantined] == [1, 3]
     assert quarantined[0]["payload"]["messageId"] == "mixed-1" and quarantined[0]["source"] == "web"
     assert quarantined[0]["errors"][0]["field"] == "properties.total" and quarantined[0]["received_at"]
-    assert "secret-in-body" not in json.dumps([r for _, r in kit.raw_records(api.settings)])
+    assert "secret-in-body" not in json.dumps([r for _, r in kit.stream_records(api.settings)])
     assert len(kit.stream_records(api.settings)) == 2
 
 
@@ -166,7 +161,7 @@ def test_write_keys_basic_auth_body_key_missing_invalid_and_revoked(api, kit) ->
     assert revoked_api.post("/v1/batch", {"batch": calls(1, "mob")}).status == 200
     store.revoke(next(k.key_id for k in store.list() if k.source == "mobile"))
     assert kit.Api(api.settings, other).post("/v1/batch", {"batch": one}).status == 401
-    sources = {r["source"] for _, r in kit.raw_records(api.settings)}
+    sources = {r["source"] for _, r in kit.stream_records(api.settings)}
     assert sources == {"web", "mobile"}
 
 
@@ -218,7 +213,7 @@ def test_unknown_routes_wrong_methods_health_and_openapi(api, kit) -> None:
 def test_pii_is_applied_before_storage(api, kit) -> None:
     identify = {**example_calls()["identify"], "messageId": "pii-1", "context": {"ip": "198.51.100.77"}}
     assert api.post("/v1/batch", {"batch": [identify]}).status == 200
-    [(_, record)] = kit.raw_records(api.settings)
+    [(_, record)] = kit.stream_records(api.settings)
     assert record["traits"]["email"].endswith("@hashed.invalid") and "ada" not in record["traits"]["email"]
     assert record["context"]["ip"] == "198.51.100.0"
     parse_event({"type": "identify", "userId": "u", "traits": record["traits"]})  # still satisfies the contract
@@ -234,12 +229,12 @@ def test_kinesis_partial_failures_are_retried_without_loss_or_duplicates(api, ki
     assert len(streamed) == 1200 and set(streamed.values()) == {1}
 
 
-def test_kinesis_down_answers_503_with_retry_after_and_keeps_the_raw_copy(api, kit, kinesis_down) -> None:
+def test_kinesis_down_answers_503_with_retry_after_and_acknowledges_nothing(api, kit, kinesis_down) -> None:
     answer = api.post("/v1/batch", {"batch": calls(3, "down")})
     assert answer.status == 503 and answer.body["code"] == "service_unavailable"
     assert answer.headers["Retry-After"] == str(api.settings.ingest.retry_after_seconds)
-    assert "raw" in answer.body["message"]
-    assert sorted(r["event_id"] for _, r in kit.raw_records(api.settings)) == ["down-0", "down-1", "down-2"]
+    assert "nothing was acknowledged" in answer.body["message"] and "event_id" in answer.body["message"]
+    assert kit.raw_records(api.settings) == []  # no raw copy: the client's retry is what delivers the events
 
 
 def test_kinesis_failing_every_record_after_all_retries_is_a_503(api, kit) -> None:
@@ -247,4 +242,4 @@ def test_kinesis_failing_every_record_after_all_retries_is_a_503(api, kit) -> No
         answer = api.post("/v1/batch", {"batch": calls(4, "throttled")})
     assert answer.status == 503 and answer.headers["Retry-After"]
     assert faults == [4] * api.settings.ingest.kinesis_attempts  # every round resent the failed records
-    assert kit.stream_records(api.settings) == [] and len(kit.raw_records(api.settings)) == 4
+    assert kit.stream_records(api.settings) == [] and kit.raw_records(api.settings) == []

@@ -69,6 +69,9 @@ def test_post_through_an_in_process_gateway(stage, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "created a write key for source cli-test" in result.stdout
     assert re.search(rf"accepted\s+\S?\s*{len(calls)}\b", result.stdout), result.stdout
+    archived = cli("archive", "--once", env=env)  # the stream into the raw zone
+    assert archived.returncode == 0, archived.stderr
+    assert re.search(rf"records\D+{len(calls)}\b", archived.stdout), archived.stdout
     storage = LakeStorage(settings.lake)
     ids = sorted(json.loads(line)["event_id"] for obj in storage.list("raw/source=cli-test")
                  for line in decode_lines(storage.get_bytes(obj.key)))
