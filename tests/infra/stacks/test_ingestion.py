@@ -309,5 +309,5 @@ def test_one_sampling_rule_traces_the_api_stage_at_the_profiles_rate(dev) -> Non
     (stage,) = dev.resources("Ingestion", "AWS::ApiGateway::Stage")
     assert dev.render(rule["ResourceARN"], "Ingestion") == (
         f"arn:aws:apigateway:us-east-1::/restapis/${{{api}}}/stages/${{{stage}}}")
-    assert 1 <= rule["Priority"] <= 9999 and len(rule["RuleName"]) <= 32 and rule["Version"] == 1
+    assert rule["Priority"] in range(1, 10_000) and len(rule["RuleName"]) <= 32 and rule["Version"] == 1
     assert (rule["FixedRate"], rule["ReservoirSize"]) == (0.05, 1)
