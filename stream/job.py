@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lakehouse.core.config import Settings
+from lakehouse.core.identity import MAX_HOPS
 from lakehouse.core.lake.storage import LakeStorage
 from lakehouse.core.rfm_breakpoints import load_breakpoints
 from stream.features import FeatureConfig
@@ -31,6 +32,7 @@ from stream.records import RawStreamRecord
 from stream.reference import RatesProvider
 from stream.rfm import BreakpointsProvider
 from stream.sink import FeatureSink
+from stream.stateful import MicroBatchWriter, feature_rows, forward_prefix
 
 MAX_BATCHES_KEPT = 10_000
 MAX_FRESHNESS_SAMPLES = 500_000
@@ -222,8 +224,6 @@ def run_stream(settings: Settings, spark, *, once: bool = True, trigger_seconds:
     ``on_progress(result)`` is called after every micro-batch. Raises :class:`StreamJobError` when the
     query fails (e.g. DynamoDB unreachable); nothing is lost, a new run resumes from the checkpoint.
     """
-    from pyspark.errors import StreamingQueryException
-
     from stream.kinesis.source import register
 
     checkpoint = checkpoint_location(settings)
@@ -232,15 +232,16 @@ def run_stream(settings: Settings, spark, *, once: bool = True, trigger_seconds:
     replaced = stale_checkpoint(Path(checkpoint), created)
     identity = checkpoint_identity(checkpoint, tuning.starting_position, tuning.starting_timestamp,
                                    region=settings.region, stream_created=created)
-    processor = build_processor(settings, identity.run, fault)
     report = StreamReport(checkpoint=checkpoint, run=identity.run, replaced_checkpoint=str(replaced or "") or None)
-
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL")
+    writer = MicroBatchWriter(settings, identity.run, endpoint, fault)
+    forward_uri = settings.lake.path(forward_prefix(settings.names.streaming_job, identity.run))
+    Path(forward_uri).mkdir(parents=True, exist_ok=True)
     failures: list[tuple[int, BaseException]] = []
 
     def handle(frame, batch_id: int) -> None:
         try:
-            records = rows_to_records(frame.selectExpr(*ROW_COLUMNS).collect())
-            result = processor.process(records, batch_id)
+            result = writer(frame, batch_id)
         except BaseException as exc:  # remembered: Spark only passes a stringified traceback on
             failures.append((batch_id, exc))
             raise
@@ -249,12 +250,33 @@ def run_stream(settings: Settings, spark, *, once: bool = True, trigger_seconds:
             on_progress(result)
 
     register(spark)
-    reader = spark.readStream.format("kinesis").options(**source_options(settings, identity, max_records))
-    writer = reader.load().writeStream.foreachBatch(handle).option("checkpointLocation", checkpoint)
     interval = tuning.trigger_seconds if trigger_seconds is None else trigger_seconds
-    writer = writer.trigger(availableNow=True) if once else writer.trigger(processingTime=f"{interval} seconds")
     started = time.perf_counter()
-    query = writer.queryName(f"features_{settings.stage}_{identity.run}").start()
+    try:
+        for _ in range(MAX_HOPS + 2 if once else 1):  # once: again while the last batch forwarded records
+            options = source_options(settings, identity, max_records)
+            records = spark.readStream.format("kinesis").options(**options).load()
+            rows = feature_rows(spark, records, forward_uri, settings)
+            query_writer = rows.writeStream.foreachBatch(handle).option("checkpointLocation", checkpoint)
+            query_writer = (query_writer.trigger(availableNow=True) if once
+                            else query_writer.trigger(processingTime=f"{interval} seconds"))
+            count_before = len(report.batches)
+            query = query_writer.queryName(f"features_{settings.stage}_{identity.run}").start()
+            _await(query, once, stop, report, failures)
+            if not once or report.interrupted:
+                break
+            if len(report.batches) == count_before or not report.batches[-1].forwards_pending:
+                break  # nothing ran, or nothing is in flight
+    finally:
+        report.seconds = time.perf_counter() - started
+    return report
+
+
+def _await(query, once: bool, stop: threading.Event | None, report: StreamReport,
+           failures: list[tuple[int, BaseException]]) -> None:
+    """Wait for the query (``once``: until it ends; else until ``stop``), then stop it; raise its failure."""
+    from pyspark.errors import StreamingQueryException
+
     try:
         try:
             if once:
@@ -270,11 +292,8 @@ def run_stream(settings: Settings, spark, *, once: bool = True, trigger_seconds:
         if failure is not None:
             raise _job_error(failure, failures)
     finally:
-        report.seconds = time.perf_counter() - started
         if query.isActive:
             query.stop()
-        processor.sink.close()
-    return report
 
 
 def _job_error(failure: object, batch_failures: list[tuple[int, BaseException]]) -> StreamJobError:

@@ -56,6 +56,8 @@ class BatchResult:
     links: int = 0  # identity links this batch added (identify with both ids, alias)
     identity_conflicts: int = 0  # links ignored: their source id already links to another customer
     merged: int = 0  # items of stitched ids merged into their customer's (and marked merged)
+    forwarded: int = 0  # records sent to another key through the feedback source (stateful job)
+    forwards_pending: bool = False  # this batch wrote records the next micro-batch must read
     quarantine_key: str | None = None
     started_at: float = 0.0  # wall clock
     seconds: float = 0.0

@@ -125,7 +125,7 @@ class KeyState:
             "merged_into": self.merged_into,
             "link_said_at": None if self.link_said_at is None else list(self.link_said_at),
             "seen": self.seen, "clock": self.clock,
-        }, sort_keys=True, default=_json_default)
+        }, sort_keys=True, default=json_default)
 
     @classmethod
     def from_json(cls, text: str) -> KeyState:
@@ -350,12 +350,12 @@ def forward_to_json(record: Forward) -> str:
     """One forwarded record as a JSON line (:func:`forward_from_json` reads it back)."""
     return json.dumps({
         "target": record.target, "kind": record.kind, "hops": record.hops,
-        "event": None if record.event is None else _event_map(record.event),
+        "event": None if record.event is None else event_to_dict(record.event),
         "source": record.source,
         "state": None if record.state is None else state_map(record.state),
         "said_at": None if record.said_at is None else list(record.said_at),
         "link_target": record.link_target,
-    }, sort_keys=True, default=_json_default)
+    }, sort_keys=True, default=json_default)
 
 
 def forward_from_json(text: str) -> Forward:
@@ -365,7 +365,7 @@ def forward_from_json(text: str) -> Forward:
     said = raw.get("said_at")
     return Forward(
         target=raw["target"], kind=raw["kind"], hops=int(raw.get("hops") or 0),
-        event=None if raw.get("event") is None else _event_of(raw["event"]),
+        event=None if raw.get("event") is None else event_from_dict(raw["event"]),
         source=raw.get("source") or "",
         state=None if state is None else state_from_item({"customer_id": raw.get("source") or "", "state": state}),
         said_at=None if said is None else (str(said[0]), str(said[1]), str(said[2])),
@@ -376,7 +376,8 @@ _TIMES = ("timestamp", "received_at", "arrival")
 _DECIMALS = ("amount",)
 
 
-def _event_map(event: StreamEvent) -> dict[str, Any]:
+def event_to_dict(event: StreamEvent) -> dict[str, Any]:
+    """An event as JSON-ready values (times ISO 8601, amounts as text); :func:`event_from_dict` reads it back."""
     values = {name: getattr(event, name) for name in StreamEvent.__dataclass_fields__}
     for name in _TIMES:
         values[name] = None if values[name] is None else values[name].isoformat()
@@ -386,7 +387,8 @@ def _event_map(event: StreamEvent) -> dict[str, Any]:
     return values
 
 
-def _event_of(values: dict[str, Any]) -> StreamEvent:
+def event_from_dict(values: dict[str, Any]) -> StreamEvent:
+    """The event :func:`event_to_dict` wrote."""
     values = dict(values)
     for name in _TIMES:
         values[name] = None if values.get(name) is None else parse_time(values[name])
@@ -397,7 +399,8 @@ def _event_of(values: dict[str, Any]) -> StreamEvent:
     return StreamEvent(**values)
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """``json.dumps``' ``default``: decimals as text, times as ISO 8601 UTC, sets as sorted lists."""
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime):

@@ -22,7 +22,7 @@ def test_features_match_a_batch_computation_through_replays(spark, aws_settings:
     put_payloads(settings.names.stream, data.payloads)
     expected = oracle_features(data.records, DEFAULT_BREAKPOINTS)
 
-    failures = {"after-claims": 1, "mid-updates": 2, "after-updates": 3}
+    failures = {"before-writes": 1, "after-writes": 2, "after-forwards": 3}
 
     def fault(step: str, batch_id: int) -> None:  # each fails once; Spark replays the batch on the next run
         if failures.get(step) == batch_id:
