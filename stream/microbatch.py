@@ -28,7 +28,8 @@ from stream.sink import FeatureSink
 from stream.stitching import ids_of, stitch
 
 #: the points of a micro-batch where a ``fault(step, batch_id)`` callback is called (tests crash the job there)
-FAULT_STEPS = ("before-claims", "after-claims", "mid-updates", "after-updates")
+FAULT_STEPS = ("before-claims", "after-claims", "mid-updates", "after-updates",  # the claims design (Glue job)
+               "before-writes", "after-writes", "after-forwards")  # the keyed-state job (stream/stateful.py)
 #: ``fault(step, batch_id)``: called at each point of :data:`FAULT_STEPS`; the crash tests pass one that kills
 #: the process. Production code passes none: nothing reads a fault from the environment.
 Fault = Callable[[str, int], None]

@@ -2,9 +2,9 @@
 
 Each run is a separate process (crash_runner.py, its own Spark) against the session's moto server; the fault
 points are a parameter of ``run_stream`` that only the runner passes. Runs die by SIGKILL at
-chosen points of a micro-batch (before or after the event claims, between two rounds of customer updates,
-after every update but before Spark commits) and at random moments; the last run finishes. The default
-suite kills twice (mid-updates, random) and finishes in this process; the slow variant kills at every step,
+chosen points of a micro-batch (before the item writes, after them, after the forward and quarantine objects but
+before Spark commits) and at random moments (which land inside the executors' writes too); the last run finishes.
+The default suite kills twice (after the writes, random) and finishes in this process; the slow variant kills at every step,
 several times. Failures at every step are also exercised in-process, in test_job.py. The features in
 DynamoDB must equal the independent batch computation of the same events — anonymous browsing merged into the
 identified customers (exactly once, whatever micro-batch the kill interrupted), orders counted once by order_id.
@@ -142,12 +142,12 @@ def killed_and_restarted(spark, endpoint: str, settings: Settings, events: int, 
 
 def test_sigkill_mid_stream_and_restarts_keep_every_feature_exact(spark, moto_endpoint: str,
                                                                   aws_settings: Settings) -> None:
-    killed_and_restarted(spark, moto_endpoint, aws_settings, events=1_000, faults=("mid-updates@1",), random_kills=1,
+    killed_and_restarted(spark, moto_endpoint, aws_settings, events=1_000, faults=("after-writes@1",), random_kills=1,
                          seed=77)
 
 
 @pytest.mark.slow
 def test_sigkill_at_every_step_many_times(spark, moto_endpoint: str, aws_settings: Settings) -> None:
     killed_and_restarted(spark, moto_endpoint, aws_settings, events=4_000,
-                         faults=("before-claims@0", "after-claims@1", "mid-updates@2", "after-updates@3",
-                                 "mid-updates@6"), random_kills=3, seed=78)
+                         faults=("before-writes@0", "after-writes@1", "after-forwards@2", "after-writes@3",
+                                 "after-forwards@6"), random_kills=3, seed=78)
