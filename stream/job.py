@@ -265,8 +265,8 @@ def run_stream(settings: Settings, spark, *, once: bool = True, trigger_seconds:
             _await(query, once, stop, report, failures)
             if not once or report.interrupted:
                 break
-            if len(report.batches) == count_before or not report.batches[-1].forwards_pending:
-                break  # nothing ran, or nothing is in flight
+            if not any(b.forwards_pending for b in list(report.batches)[count_before:]):
+                break  # an AvailableNow run reads only the forward objects that existed when it started
     finally:
         report.seconds = time.perf_counter() - started
     return report

@@ -217,7 +217,7 @@ def step(key: str, routed: Sequence[Routed], forwards: Sequence[Forward], state:
                 _add(current, event, delta, counts)
     _fold(current, delta, config, rates)
     item = _item_change(current, was_merged_into, customer_before, delta)
-    if item is not None and item.kind == "merged":  # a link accepted now: the whole state goes to its target
+    if counts.links:  # a link accepted now: the whole state goes to its target
         out.append(Forward(current.merged_into or "", "merge", 0, source=key,
                            state=current.customer or CustomerState(key), said_at=current.link_said_at,
                            link_target=current.merged_into or ""))
@@ -332,11 +332,11 @@ def _fold(current: KeyState, delta: CustomerDelta, config: StepConfig, rates: Ra
 
 def _item_change(current: KeyState, was_merged_into: str | None, before: dict[str, Any] | None,
                  delta: CustomerDelta) -> ItemChange | None:
-    """The item's change: marked merged when the key's link is new, the customer's features when its state
-    changed (or its link was undone), None otherwise."""
+    """The item's change: marked merged when the key's link is new and it had an item (a customer with activity),
+    the customer's features when its state changed (or its link was undone), None otherwise."""
     if current.merged_into is not None:
-        return None if was_merged_into == current.merged_into else ItemChange("merged",
-                                                                              merged_into=current.merged_into)
+        had_item = was_merged_into is None and before is not None and "last_seen_at" in before
+        return ItemChange("merged", merged_into=current.merged_into) if had_item else None
     customer = current.customer
     if customer is None or customer.last_seen_at is None:
         return None

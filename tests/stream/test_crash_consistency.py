@@ -4,8 +4,8 @@ Each run is a separate process (crash_runner.py, its own Spark) against the sess
 points are a parameter of ``run_stream`` that only the runner passes. Runs die by SIGKILL at
 chosen points of a micro-batch (before the item writes, after them, after the forward and quarantine objects but
 before Spark commits) and at random moments (which land inside the executors' writes too); the last run finishes.
-The default suite kills twice (after the writes, random) and finishes in this process; the slow variant kills at every step,
-several times. Failures at every step are also exercised in-process, in test_job.py. The features in
+The default suite kills twice (after the writes, random) and finishes in this process; the slow variant kills at
+every step, several times. Failures at every step are also exercised in-process, in test_job.py. The features in
 DynamoDB must equal the independent batch computation of the same events — anonymous browsing merged into the
 identified customers (exactly once, whatever micro-batch the kill interrupted), orders counted once by order_id.
 """

@@ -1,5 +1,9 @@
-"""Issue 11 in the live features, through the micro-batch processor on moto: orders by order_id, refunds netted and
-capped, cancellations, money in the reporting currency, identity stitching exactly once, believable times only.
+"""Issue 11 in the live features, through the streaming job on moto (Kinesis -> keyed state -> DynamoDB): orders by
+order_id, refunds netted and capped, cancellations, money in the reporting currency, identity stitching exactly once,
+believable times only.
+
+Each ``job.process(rows)`` puts the rows on the stream and runs the job over them (``run_stream(once=True)``: one
+micro-batch for the rows, then any micro-batches the identity merges forward to).
 
 Every expectation is computed by hand in the test (the comments show the arithmetic). The raw records are written
 here from Segment's tracking API and e-commerce spec v2 (schema_version 2), not produced by the API's code.
@@ -17,14 +21,9 @@ import pytest
 from lakehouse.core.config import Settings
 from lakehouse.core.lake.raw import decode_lines
 from lakehouse.core.lake.storage import LakeStorage
-from stream.features import customer_deltas
-from stream.job import build_processor
-from stream.microbatch import MicroBatchProcessor
-from stream.records import RawStreamRecord, StreamEvent, parse_record
-from stream.rfm import DEFAULT_BREAKPOINTS
-from stream.stitching import ids_of, stitch
+from stream.job import StreamJobError, StreamReport, run_stream
 
-from .conftest import record_bytes, stored_items
+from .conftest import put_payloads, record_bytes, stored_items
 
 T0 = datetime(2025, 6, 1, 10, tzinfo=UTC)
 RATES = "rate_date,currency,rate\n2025-06-01,EUR,1.10\n2025-06-02,EUR,1.20\n"
@@ -53,17 +52,22 @@ def order(event_id: str, when: datetime, user: str, name: str = "Order Completed
     return call(event_id, "track", when, user=user, event=name, properties=properties)
 
 
-def records_of(rows: list[dict]) -> list[RawStreamRecord]:
-    arrival = datetime(2025, 6, 30, tzinfo=UTC)
-    return [RawStreamRecord(record_bytes(r), "shardId-000000000000", str(i + 1), arrival) for i, r in enumerate(rows)]
+class Job:
+    """The streaming job over what the test puts on the stream."""
+
+    def __init__(self, settings: Settings, spark) -> None:
+        self.settings, self.spark = settings, spark
+
+    def process(self, rows: list[dict], fault=None) -> StreamReport:
+        """Put ``rows`` on the stream (in order, one shard) and run the job until nothing is in flight."""
+        put_payloads(self.settings.names.stream, [record_bytes(r) for r in rows])
+        return run_stream(self.settings, self.spark, once=True, fault=fault)
 
 
 @pytest.fixture
-def processor(aws_settings: Settings):
+def job(aws_settings: Settings, spark) -> Job:
     LakeStorage(aws_settings.lake).put_bytes(aws_settings.money.rates_key, RATES.encode(), content_type="text/csv")
-    made = build_processor(aws_settings, "issue11")
-    yield made
-    made.sink.close()
+    return Job(aws_settings, spark)
 
 
 def features(settings: Settings, customer: str) -> dict[str, Any]:
@@ -75,7 +79,7 @@ def customers(settings: Settings) -> set[str]:
 
 
 # --- orders by order_id -------------------------------------------------------------------------------------
-def test_orders_count_once_refunds_net_and_cap_cancellations_reverse(processor: MicroBatchProcessor,
+def test_orders_count_once_refunds_net_and_cap_cancellations_reverse(job: Job,
                                                                      aws_settings: Settings) -> None:
     """The refunds, the cancellation, the update and the re-post arrive one micro-batch BEFORE their orders.
 
@@ -91,7 +95,7 @@ def test_orders_count_once_refunds_net_and_cap_cancellations_reverse(processor: 
         order("r5", at(2, 120), u, "Order Refunded", order_id="o-5", total=15),  # more than the order's 10
         order("u6", at(2, 150), u, "Order Updated", order_id="o-6", total=45),
     ]
-    first = processor.process(records_of(late), batch_id=0)
+    first = job.process(late)
     assert first.rejected == 0
     waiting = features(aws_settings, u)
     assert waiting["orders"] == 1  # the re-post is o-1 until its first post arrives
@@ -104,7 +108,7 @@ def test_orders_count_once_refunds_net_and_cap_cancellations_reverse(processor: 
         order("o5", at(2, 2), u, order_id="o-5", total=10),
         order("o6", at(2, 3), u, order_id="o-6", total=60),
     ]
-    processor.process(records_of(orders), batch_id=1)
+    job.process(orders)
     got = features(aws_settings, u)
     # counting orders: o-1 (100), o-2 (40), o-3 (50), o-5 (10), o-6 (45 after the update) = 5 orders, 245.00
     # refunds: o-2 full 40 + o-3 20 + o-5 capped at 10 = 70.00; revenue 175.00; average 175 / 5 = 35.00
@@ -119,11 +123,11 @@ def test_orders_count_once_refunds_net_and_cap_cancellations_reverse(processor: 
     assert got["reporting_currency"] == "USD" and got["unconverted_orders"] == 0
 
 
-def test_a_duplicate_order_counts_once_whichever_post_arrives_first(processor: MicroBatchProcessor,
+def test_a_duplicate_order_counts_once_whichever_post_arrives_first(job: Job,
                                                                      aws_settings: Settings) -> None:
     """The earliest post wins (event time, then received_at, then event_id), in one batch or two."""
-    processor.process(records_of([order("b", at(0, 5), "u2", order_id="o-9", total=12)]), batch_id=0)
-    processor.process(records_of([order("a", at(0), "u2", order_id="o-9", total=12)]), batch_id=1)
+    job.process([order("b", at(0, 5), "u2", order_id="o-9", total=12)])
+    job.process([order("a", at(0), "u2", order_id="o-9", total=12)])
     got = features(aws_settings, "u2")
     assert (got["orders"], got["revenue"], got["duplicate_orders"]) == (1, Decimal("12.00"), 1)
     assert got["last_order_at"] == "2025-06-01T10:00:00.000Z"  # post "a" is the order
@@ -131,7 +135,7 @@ def test_a_duplicate_order_counts_once_whichever_post_arrives_first(processor: M
 
 # --- money in the reporting currency ------------------------------------------------------------------------
 def test_eur_and_usd_are_summed_in_usd_and_a_missing_rate_is_reported_not_summed(
-        processor: MicroBatchProcessor, aws_settings: Settings) -> None:
+        job: Job, aws_settings: Settings) -> None:
     """Rates (USD per unit): EUR 1.10 on 2025-06-01, 1.20 on 2025-06-02; none for GBP; max rate age 7 days.
 
     Seen failing before issue 11: EUR and USD amounts were added as one number (revenue 245.555 - 50).
@@ -145,7 +149,7 @@ def test_eur_and_usd_are_summed_in_usd_and_a_missing_rate_is_reported_not_summed
         order("g1", at(3, 2), u, order_id="g-1", total=50, currency="GBP"),  # no GBP rate: unconverted
         order("e3", at(19), u, order_id="e-3", total=30, currency="EUR"),  # 06-20: latest rate 18 days old
     ]
-    processor.process(records_of(rows), batch_id=0)
+    job.process(rows)
     got = features(aws_settings, u)
     # order_total 110.00 + 12.67 + 20.00 = 142.67; refunds 55.00; revenue 87.67 over 3 converted orders = 29.22
     assert (got["order_total"], got["refunds"], got["revenue"]) == (Decimal("142.67"), Decimal("55.00"),
@@ -205,68 +209,43 @@ def assert_stitched(settings: Settings, anonymous: str = "anon-1", user: str = "
         assert "features" not in items[anonymous] and "state" not in items[anonymous]
 
 
-def test_identify_a_micro_batch_later_merges_the_anonymous_item_once(processor: MicroBatchProcessor,
+def test_identify_a_micro_batch_later_merges_the_anonymous_item_once(job: Job,
                                                                      aws_settings: Settings) -> None:
     """Seen failing before issue 11: u7 had only the order (views 0) and anon-1 stayed a customer of its own."""
     browsing, identify, purchase = journey()
-    processor.process(records_of(browsing), batch_id=0)
+    job.process(browsing)
     assert customers(aws_settings) == {"anon-1"}
-    result = processor.process(records_of([identify, purchase]), batch_id=1)
-    assert (result.links, result.merged) == (1, 1)
+    result = job.process([identify, purchase])
+    assert (result.links, result.merged) == (1, 1)  # the link in one micro-batch, the merge in the next
     assert_stitched(aws_settings)
     later = call("v3", "track", at(0, 20), anonymous="anon-1", event="Product Viewed", properties={"product_id": "p3"})
-    processor.process(records_of([later]), batch_id=2)  # the anonymous id's later events go to the customer
+    job.process([later])  # the anonymous id's later events go to the customer
     assert customers(aws_settings) == {"u7"} and features(aws_settings, "u7")["views_7d"] == 3
     assert stored_items(aws_settings)["anon-1"]["merged_into"] == "u7"
 
 
-def test_identify_in_the_same_micro_batch_and_before_the_anonymous_events(processor: MicroBatchProcessor,
+def test_identify_in_the_same_micro_batch_and_before_the_anonymous_events(job: Job,
                                                                           aws_settings: Settings) -> None:
     browsing, identify, purchase = journey()
-    processor.process(records_of([*browsing, identify, purchase]), batch_id=0)
+    job.process([*browsing, identify, purchase])
     assert_stitched(aws_settings)
     assert "anon-1" not in stored_items(aws_settings)  # never an item of its own
     browsing2, identify2, purchase2 = journey("anon-2", "u8")
-    processor.process(records_of([identify2]), batch_id=1)  # identify days before the anonymous events
-    processor.process(records_of([*browsing2, purchase2]), batch_id=2)
+    job.process([identify2])  # identify days before the anonymous events
+    job.process([*browsing2, purchase2])
     got = features(aws_settings, "u8")
     assert (got["views_7d"], got["carts_7d"], got["orders"]) == (2, 1, 1)
     assert "anon-2" not in stored_items(aws_settings)
 
 
-def test_a_replayed_merging_micro_batch_merges_once(processor: MicroBatchProcessor, aws_settings: Settings) -> None:
-    """A crash after the customer's item took the anonymous state but before the anonymous item was marked; then
-    the replay (same batch id, same records), then another replay.
+@pytest.mark.parametrize("step", ["after-writes", "after-forwards"])
+def test_a_merging_batch_failing_at_a_step_and_replayed_merges_once(job: Job, aws_settings: Settings,
+                                                                    step: str) -> None:
+    """The micro-batch that takes the identify fails after its item writes (u7 written, anon-1 marked, the merge
+    record not yet sent) or after its forward object; Spark replays it from the state of the batch before.
 
-    Seen failing: with the ``merged_from`` guard and the token check removed, the replay added the anonymous views
-    again (views 4, carts 2)."""
-    browsing, identify, purchase = journey()
-    processor.process(records_of(browsing), batch_id=0)
-    merging = records_of([identify, purchase])
-    token = "issue11/1"
-    # the first attempt of batch 1, by hand, up to the crash: links stored, claims, then u7's update only
-    sink = processor.sink
-    events = [e for e in (parse_record(r) for r in merging) if isinstance(e, StreamEvent)]
-    stitched = stitch(events, sink.read_links(ids_of(events)), token)
-    sink.write_links(token, stitched.new_links)
-    claim = sink.claim(token, events)
-    deltas = customer_deltas(claim.fresh, stitched.customer_of)
-    items = sink._get_many(aws_settings.names.features_table, "customer_id", ["u7", "anon-1"])
-    status, _, _ = sink._apply_one(token, deltas["u7"], items.get("u7"), DEFAULT_BREAKPOINTS,
-                                   processor.rates.current(), [("anon-1", items["anon-1"])])  # type: ignore[union-attr]
-    assert status == "written" and "merged_into" not in stored_items(aws_settings)["anon-1"]  # crash here
-    replay = processor.process(merging, batch_id=1)
-    assert (replay.skipped, replay.merged, replay.links) == (1, 1, 1)
-    assert_stitched(aws_settings)
-    again = processor.process(merging, batch_id=1)
-    assert (again.skipped, again.merged) == (1, 0)
-    assert_stitched(aws_settings)
-
-
-@pytest.mark.parametrize("step", ["after-claims", "after-updates"])
-def test_a_merging_batch_failing_at_a_step_and_replayed_merges_once(aws_settings: Settings, step: str) -> None:
-    """Seen failing: with links re-read as another batch's on replay (token check removed in ``stitch``), the replay
-    no longer treated the identify as new, so anon-1's item was never merged (u7 views 0)."""
+    Seen failing with the forward object named per attempt instead of per micro-batch and the ``merged_from``
+    guard removed: the replay's second merge record was applied too (``merged`` 2, anon-1 counted twice)."""
     failures = {step}
 
     def fault(at_step: str, batch_id: int) -> None:
@@ -274,45 +253,37 @@ def test_a_merging_batch_failing_at_a_step_and_replayed_merges_once(aws_settings
             failures.discard(at_step)
             raise RuntimeError(f"injected {at_step}")
 
-    processor = build_processor(aws_settings, "replay", fault=fault)
-    try:
-        browsing, identify, purchase = journey()
-        processor.process(records_of(browsing), batch_id=0)
-        with pytest.raises(RuntimeError, match="injected"):
-            processor.process(records_of([identify, purchase]), batch_id=1)
-        processor.process(records_of([identify, purchase]), batch_id=1)
-    finally:
-        processor.sink.close()
+    browsing, identify, purchase = journey()
+    job.process(browsing)
+    with pytest.raises(StreamJobError, match="injected"):
+        job.process([identify, purchase], fault=fault)
+    report = run_stream(aws_settings, job.spark, once=True)  # the restart replays batch 1, then the merge
+    assert report.merged == 1
     assert_stitched(aws_settings)
 
 
-def test_links_survive_a_restart_and_conflicts_keep_the_first(aws_settings: Settings) -> None:
-    """A new processor (a restarted job, empty caches) routes by the stored links; a second user for the same
+def test_links_survive_a_restart_and_conflicts_keep_the_first(job: Job, aws_settings: Settings) -> None:
+    """A restarted job (a new run of the same checkpoint) keeps the links in its state; a second user for the same
     anonymous id is a conflict: counted, ignored (the stream keeps the link that arrived first)."""
     browsing, identify, purchase = journey()
-    first = build_processor(aws_settings, "run-a")
-    first.process(records_of([identify]), batch_id=0)
-    first.sink.close()
-    restarted = build_processor(aws_settings, "run-a")
+    job.process([identify])
     other = call("i2", "identify", at(0, 6), user="someone-else", anonymous="anon-1")
-    result = restarted.process(records_of([*browsing, other, purchase]), batch_id=1)
-    restarted.sink.close()
-    assert result.identity_conflicts == 1 and result.links == 0
+    result = job.process([*browsing, other, purchase])
+    assert result.summary()["identity_conflicts"] == 1 and result.links == 0
     assert customers(aws_settings) == {"u7", "someone-else"}
     assert features(aws_settings, "u7")["views_7d"] == 2
 
 
-def test_an_alias_merges_two_known_customers(processor: MicroBatchProcessor, aws_settings: Settings) -> None:
+def test_an_alias_merges_two_known_customers(job: Job, aws_settings: Settings) -> None:
     """alias previous_id -> user_id: the old id's orders move to the new id (transitively with its anonymous id).
     An alias and a group call are no activity: last_seen_at stays the latest real event."""
-    processor.process(records_of([order("a1", at(0), "old-id", order_id="o-a", total=30),
-                                  call("i", "identify", at(0, 1), user="old-id", anonymous="anon-5"),
-                                  call("v", "track", at(0, 2), anonymous="anon-5", event="Product Viewed")]),
-                      batch_id=0)
-    processor.process(records_of([order("b1", at(1), "new-id", order_id="o-b", total=20)]), batch_id=1)
+    job.process([order("a1", at(0), "old-id", order_id="o-a", total=30),
+                 call("i", "identify", at(0, 1), user="old-id", anonymous="anon-5"),
+                 call("v", "track", at(0, 2), anonymous="anon-5", event="Product Viewed")])
+    job.process([order("b1", at(1), "new-id", order_id="o-b", total=20)])
     alias = call("al", "alias", at(5), user="new-id", previous="old-id")
     group = call("gr", "group", at(6), user="new-id")
-    result = processor.process(records_of([alias, group]), batch_id=2)
+    result = job.process([alias, group])
     assert result.merged == 1
     assert customers(aws_settings) == {"new-id"}
     got = features(aws_settings, "new-id")
@@ -320,13 +291,12 @@ def test_an_alias_merges_two_known_customers(processor: MicroBatchProcessor, aws
     assert got["last_seen_at"] == "2025-06-02T10:00:00.000Z"  # b1's time: neither the alias nor the group
     assert stored_items(aws_settings)["new-id"]["state"]["merged_from"] == ["anon-5", "old-id"]
     assert got["merged_ids"] == 2
-    after = processor.process(records_of([call("v9", "track", at(7), anonymous="anon-5", event="Product Viewed")]),
-                              batch_id=3)  # anon-5 -> old-id -> new-id
-    assert after.customers == 1 and features(aws_settings, "new-id")["views_7d"] == 1  # as of 06-08: 06-01 left
+    job.process([call("v9", "track", at(7), anonymous="anon-5", event="Product Viewed")])  # anon-5 -> old-id -> new-id
+    assert features(aws_settings, "new-id")["views_7d"] == 1  # as of 06-08: 06-01 left the window
 
 
 # --- believable times --------------------------------------------------------------------------------------
-def test_events_dated_2099_or_1971_are_quarantined_and_move_no_recency(processor: MicroBatchProcessor,
+def test_events_dated_2099_or_1971_are_quarantined_and_move_no_recency(job: Job,
                                                                       aws_settings: Settings) -> None:
     """Seen failing before issue 11: the 2099 page became u9's as-of day (recency 27,000+ days, the real order out of
     every window) and the 1971 order counted."""
@@ -334,11 +304,12 @@ def test_events_dated_2099_or_1971_are_quarantined_and_move_no_recency(processor
             call("future", "page", datetime(2099, 1, 1, tzinfo=UTC), user="u9", received=at(1)),
             order("past", datetime(1971, 1, 1, tzinfo=UTC), "u9", order_id="o-p", total=99, )]
     rows[2]["received_at"] = iso(at(1))
-    result = processor.process(records_of(rows), batch_id=0)
+    result = job.process(rows)
     assert result.rejected == 2
     got = features(aws_settings, "u9")
     assert got["last_seen_at"] == "2025-06-01T10:00:00.000Z" and got["as_of"] == "2025-06-01"
     assert (got["recency_days"], got["orders"], got["revenue"], got["orders_90d"]) == (0, 1, Decimal("25.00"), 1)
-    lines = [json.loads(line) for line in decode_lines(LakeStorage(aws_settings.lake).get_bytes(result.quarantine_key))]
+    (key,) = [b.quarantine_key for b in result.batches if b.quarantine_key]
+    lines = [json.loads(line) for line in decode_lines(LakeStorage(aws_settings.lake).get_bytes(key))]
     assert [(line["payload"]["event_id"], line["errors"][0]["field"]) for line in lines] == [
         ("future", "timestamp"), ("past", "timestamp")]
