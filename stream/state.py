@@ -182,7 +182,7 @@ class StepConfig:
     """``features``: feature tuning; ``dedup_window_seconds``: how long an event id is remembered."""
 
     features: FeatureConfig = field(default_factory=FeatureConfig)
-    dedup_window_seconds: float = 24 * 3600.0
+    dedup_window_seconds: float = 192 * 3600.0  # the job passes StreamSettings.dedup_ttl_hours
 
 
 def step(key: str, routed: Sequence[Routed], forwards: Sequence[Forward], state: KeyState | None,

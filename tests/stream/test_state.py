@@ -150,7 +150,7 @@ def test_a_late_event_of_a_merged_anonymous_id_is_forwarded_to_its_customer() ->
 
 
 def test_a_duplicate_inside_the_window_is_dropped_and_one_after_it_counts_again() -> None:
-    window = StepConfig(dedup_window_seconds=24 * 3600)
+    window = StepConfig(dedup_window_seconds=24 * 3600)  # a short window, to see it end
     stream = Stream(window)
     view = call("Product Viewed", "v1", T0, user="u1", arrival=T0)
     stream.batch([view])
