@@ -48,6 +48,7 @@ from lakehouse.core.lake.raw import (
 )
 from lakehouse.core.lake.storage import LakeStorage
 from stream.identity import checkpoint_identity, stale_checkpoint
+from stream.query import await_query, query_error
 
 WRITER = "raw-archive"
 #: the points of a micro-batch where a ``fault(step, batch_id)`` callback is called (crash tests only)
@@ -226,8 +227,6 @@ def run_archive(settings: Settings, spark, *, once: bool = True, buffer_seconds:
     included, to CloudWatch at the configured endpoint (:mod:`stream.archive_metrics`).
     Raises :class:`ArchiveJobError` when the query fails; a new run resumes from the checkpoint.
     """
-    from pyspark.errors import StreamingQueryException
-
     from stream.archive_metrics import ArchiveHeartbeat, cloudwatch_publisher
     from stream.job import source_options, stream_created_at
     from stream.kinesis.source import register
@@ -273,37 +272,14 @@ def run_archive(settings: Settings, spark, *, once: bool = True, buffer_seconds:
             spark.streams.removeListener(heartbeat)
         raise
     try:
-        try:
-            if once:
-                query.awaitTermination()
-            else:
-                while query.isActive and not (stop is not None and stop.is_set()):
-                    query.awaitTermination(0.25)
-        except KeyboardInterrupt:
-            report.interrupted = True
-        except StreamingQueryException as exc:
-            raise _job_error(exc, failures) from None
-        failure = None if report.interrupted else query.exception()
-        if failure is not None:
-            raise _job_error(failure, failures)
+        report.interrupted = await_query(
+            query, once, stop, lambda failure: query_error(ArchiveJobError, "the raw archive", failure, failures))
     finally:
         report.seconds = time.perf_counter() - started
-        if query.isActive:
-            query.stop()
         if heartbeat is not None:  # the last trigger's report may still be on its way to the listener
             heartbeat.wait_terminated(HEARTBEAT_DRAIN_SECONDS)
             spark.streams.removeListener(heartbeat)
     return report
-
-
-def _job_error(failure: object, batch_failures: list[tuple[int, BaseException]]) -> ArchiveJobError:
-    if batch_failures:
-        batch_id, exc = batch_failures[-1]
-        error = ArchiveJobError(f"raw archive micro-batch {batch_id} failed: {type(exc).__name__}: {exc}")
-        error.__cause__ = exc
-        return error
-    text = str(getattr(failure, "desc", None) or failure).strip()
-    return ArchiveJobError(f"the raw archive query failed: {text.splitlines()[0] if text else type(failure).__name__}")
 
 
 __all__ = ["ARCHIVE_FAULT_STEPS", "ArchiveJobError", "ArchiveReport", "ArchivedBatch", "archive_batch",

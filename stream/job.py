@@ -28,6 +28,7 @@ from lakehouse.core.rfm_breakpoints import load_breakpoints
 from stream.features import FeatureConfig
 from stream.identity import CheckpointIdentity, checkpoint_identity, stale_checkpoint
 from stream.microbatch import BatchResult, Fault, MicroBatchProcessor
+from stream.query import await_query, query_error
 from stream.records import RawStreamRecord
 from stream.reference import RatesProvider
 from stream.rfm import BreakpointsProvider
@@ -262,7 +263,8 @@ def run_stream(settings: Settings, spark, *, once: bool = True, trigger_seconds:
                             else query_writer.trigger(processingTime=f"{interval} seconds"))
             count_before = len(report.batches)
             query = query_writer.queryName(f"features_{settings.stage}_{identity.run}").start()
-            _await(query, once, stop, report, failures)
+            report.interrupted = await_query(
+                query, once, stop, lambda failure: query_error(StreamJobError, "the streaming", failure, failures))
             if not once or report.interrupted:
                 break
             if not any(b.forwards_pending for b in list(report.batches)[count_before:]):
@@ -270,40 +272,6 @@ def run_stream(settings: Settings, spark, *, once: bool = True, trigger_seconds:
     finally:
         report.seconds = time.perf_counter() - started
     return report
-
-
-def _await(query, once: bool, stop: threading.Event | None, report: StreamReport,
-           failures: list[tuple[int, BaseException]]) -> None:
-    """Wait for the query (``once``: until it ends; else until ``stop``), then stop it; raise its failure."""
-    from pyspark.errors import StreamingQueryException
-
-    try:
-        try:
-            if once:
-                query.awaitTermination()
-            else:
-                while query.isActive and not (stop is not None and stop.is_set()):
-                    query.awaitTermination(0.25)
-        except KeyboardInterrupt:
-            report.interrupted = True  # stopped by the user: what was committed stays committed
-        except StreamingQueryException as exc:
-            raise _job_error(exc, failures) from None
-        failure = None if report.interrupted else query.exception()
-        if failure is not None:
-            raise _job_error(failure, failures)
-    finally:
-        if query.isActive:
-            query.stop()
-
-
-def _job_error(failure: object, batch_failures: list[tuple[int, BaseException]]) -> StreamJobError:
-    if batch_failures:
-        batch_id, exc = batch_failures[-1]
-        error = StreamJobError(f"micro-batch {batch_id} failed: {type(exc).__name__}: {exc}")
-        error.__cause__ = exc
-        return error
-    text = str(getattr(failure, "desc", None) or failure).strip()
-    return StreamJobError(f"the streaming query failed: {text.splitlines()[0] if text else type(failure).__name__}")
 
 
 def _quantile(values: list[float], q: float) -> float | None:
