@@ -6,7 +6,8 @@ ingestion API turns them into raw records.
 Throughput (the same records everywhere, figures as a ratio of the baseline measured in this run):
 
   baseline          the pure micro-batch functions: parse, dedup, per-customer deltas, merge, derive (no I/O)
-  sink on moto      the micro-batch processor without Spark: + quarantine, event claims, conditional updates
+  keyed, no Spark   the query's stages in one Python loop: route, each key's step (state as JSON, as in the state
+                    store), its item, written with BatchWriteItem to moto (stream/stateful.py, stream/state.py)
   job on moto       the whole job: Kinesis (moto) -> Spark (Python source, AvailableNow) -> DynamoDB (moto)
 
 Freshness: the real ingestion API (local gateway -> ingest handler -> Kinesis on moto) is fed at a stated
@@ -15,7 +16,7 @@ rate while the job runs with a 0.5 s trigger; for every event, "API accepted it"
 second for a new customer and polls DynamoDB (consistent reads) until the item is there.
 
 Context printed with the figures: the machine's load average and the cost of one moto request (GetItem),
-because every customer update is one request to a single moto process.
+because every request goes to a single moto process.
 
     python bench/bench_stream.py [--rates 250,1000] [--seconds 20] [--customers 2000] [--throughput-events 10000]
 """
@@ -51,7 +52,7 @@ from lakehouse.local.generator import GeneratorConfig, generate
 from lakehouse.local.replay import api_is_up
 from stream.features import FeatureConfig, customer_deltas, dedup_within, derive, merge
 from stream.items import features_map, state_map
-from stream.job import build_processor, run_stream
+from stream.job import run_stream
 from stream.records import RawStreamRecord, StreamEvent, parse_record
 from stream.rfm import DEFAULT_BREAKPOINTS
 
@@ -129,18 +130,62 @@ def baseline(payloads: list[bytes]) -> Throughput:
     return Throughput("baseline: pure micro-batch functions", len(payloads), time.perf_counter() - started)
 
 
-def sink_only(settings: Settings, payloads: list[bytes], batch: int) -> Throughput:
-    processor = build_processor(settings, "bench-sink")
+class HeldState:
+    """A key's state between micro-batches, as Spark's ``GroupState`` hands it to the stepper (one JSON string)."""
+
+    def __init__(self, value: str | None = None) -> None:
+        self.value = value
+
+    @property
+    def exists(self) -> bool:
+        """Whether the key has a state."""
+        return self.value is not None
+
+    @property
+    def get(self) -> tuple[str]:
+        """The state's row."""
+        return (self.value,)
+
+    def update(self, value: tuple[str]) -> None:
+        """Keep the key's new state."""
+        (self.value,) = value
+
+
+def keyed_without_spark(settings: Settings, payloads: list[bytes], batch: int) -> Throughput:
+    """The query's stages without Spark: routed rows, the job's ``KeyStepper.step`` per key (state through its JSON
+    form), the items written with ``write_items`` (BatchWriteItem) to moto; forwards carried to the next batch."""
+    from functools import partial
+
+    from stream.state import Routed, StepConfig, event_from_dict, forward_from_json
+    from stream.stateful import KeyStepper, routed_rows, settings_providers, write_items
+
+    stepper = KeyStepper(StepConfig(FeatureConfig(retention_days=settings.stream.retention_days),
+                                    dedup_window_seconds=settings.stream.dedup_ttl_hours * 3600.0),
+                         partial(settings_providers, settings))
+    client = aws_client("dynamodb", region=settings.region)
+    states: dict[str, HeldState] = {}
+    pending: list[tuple[str, str, str]] = []
+    written = 0
     started = time.perf_counter()
-    customers = 0
     for index, first in enumerate(range(0, len(payloads), batch)):
         records = [RawStreamRecord(p, "shardId-0", str(first + i + 1), datetime.now(UTC))
                    for i, p in enumerate(payloads[first:first + batch])]
-        customers += processor.process(records, index).written
+        by_key: dict[str, tuple[list, list]] = {}
+        for key, kind, payload in routed_rows(records, settings.event_time) + pending:
+            routed, forwards = by_key.setdefault(key, ([], []))
+            if kind == "event":
+                routed.append(Routed(event_from_dict(json.loads(payload))))
+            elif kind == "forward":
+                forwards.append(forward_from_json(payload))
+        rows = []
+        for key, (routed, forwards) in sorted(by_key.items()):
+            rows.extend(stepper.step(key, routed, forwards, states.setdefault(key, HeldState())))
+        pending = [row for row in rows if row[1] == "forward"]
+        written += write_items([row for row in rows if row[1] == "item"], settings.names.features_table,
+                               f"bench/{index}", client).written
     seconds = time.perf_counter() - started
-    processor.sink.close()
-    return Throughput("sink on moto (no Spark)", len(payloads), seconds,
-                      f"{customers:,} customer updates, {customers / seconds:,.0f}/s")
+    return Throughput("keyed state + BatchWriteItem on moto (no Spark)", len(payloads), seconds,
+                      f"{written:,} customer items written, {written / seconds:,.0f}/s")
 
 
 def job(spark, settings: Settings, payloads: list[bytes], batch: int) -> Throughput:
@@ -348,7 +393,7 @@ def main() -> None:
         home = Path(folder)
         print(f"moto request cost (GetItem, one thread): {moto_request_ms(fresh_settings(home, 'bping')):.1f} ms")
         results = [baseline(payloads)]
-        results.append(sink_only(fresh_settings(home, "bsink"), payloads, args.batch))
+        results.append(keyed_without_spark(fresh_settings(home, "bkeyed"), payloads, args.batch))
         warm = fresh_settings(home, "bwarm")  # the first query of a process pays Python-worker start-up
         put(warm, payloads[:10])
         run_stream(warm, spark, once=True)

@@ -109,7 +109,6 @@ def create_app(
         warehouse_python_modules=build.glue_python_modules(sources, kind="warehouse"),
         ml_library=build.ml_library(sources),
         ml_python_modules=build.glue_python_modules(sources, kind="ml"),
-        features_table=streaming.features_table,
         scripts_dir=sources.glue_scripts,
         ml_script=sources.ml_script,
         extra_steps=batch_steps,

@@ -475,8 +475,8 @@ def current_models(settings: Settings) -> tuple[dict[str, Model], Windows]:
 def score(settings: Settings, cutoff: date | None = None, options: MLOptions = MLOptions(), *,
           run_id: str | None = None, live: bool = True, progress: Progress = lambda _: None) -> ScoringRun:
     """Score every registered customer as of ``cutoff`` (default: the day after the last event) with the
-    promoted models; write ``fact_customer_scores`` files to the warehouse zone and (``live``) the scores onto
-    the customers' DynamoDB items (:mod:`ml.serving`). Re-running with the same ``run_id`` rewrites the same
+    promoted models; write ``fact_customer_scores`` files to the warehouse zone and (``live``) the scores to
+    the live scores table in DynamoDB (:mod:`ml.serving`). Re-running with the same ``run_id`` rewrites the same
     rows and items (idempotent)."""
     started = time.perf_counter()
     models, windows = current_models(settings)

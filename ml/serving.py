@@ -14,25 +14,17 @@ are non-nullable fields. Redshift's COPY … FORMAT AS PARQUET maps columns by p
 before the run record leaves no run for the loader (``glue_jobs/warehouse/load.py:load_scores``), which loads the
 runs whose record exists.
 
-DynamoDB (:func:`write_live_scores`): the attribute ``scores`` (a map) of the ``customer_features`` item the stream
-job keeps for each customer (``stream/items.py``). The stream creates an item with ``attribute_not_exists
-(customer_id)`` and later updates it only while its ``version`` is the one it read (``stream/sink.py``,
-``_update``), so an item created by anyone else (no ``version``, no ``features``) would make every later stream
-write of that customer fail its condition. Scores are therefore written with UpdateItem ``SET scores = :scores`` under
-the condition "a live customer item (``features`` and ``version`` exist) whose stored scores are not newer (an older
-cutoff, or the same cutoff from this or an older run)": nothing is created, no stream attribute is touched, a rerun
-writes the same map, and an older run never replaces a newer cutoff's scores. Run ids must sort in time order
-(:func:`lakehouse.core.job_state.new_run_id` does).
-
-Why not PartiQL ``BatchExecuteStatement``: on AWS an ``UPDATE … WHERE customer_id = ? AND <condition>`` fails per
-statement with ``ConditionalCheckFailed`` in the response when the item is missing or the condition is false
-(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-reference.update.html), which would do; but
-moto 5.2.5 (the test emulator) neither evaluates such a condition nor reports a missing item (measured: the three
-statements ``UPDATE … WHERE customer_id = ? AND features IS NOT MISSING`` for an existing item, a missing item, and
-``attribute_exists(version)`` all answered ``{'TableName': …}`` without an error), and it copies every item of every
-table for each statement. The reads are batched instead: one ``BatchGetItem`` per 100 customers finds the items (and
-their stored run) so that customers without an item and items already holding this run cost no write; the
-conditional UpdateItems run on a thread pool and their condition remains the guard against every race.
+DynamoDB (:func:`write_live_scores`): one item per scored customer in the ML stage's own table
+(``<project>-<stage>-customer-scores``, key ``customer_id``), its attribute ``scores`` a map. Not on the stream's
+``customer_features`` item: the streaming job writes each changed customer's whole item with ``BatchWriteItem``
+(``stream/stateful.py``), whose put replaces every attribute, so anything else stored there would be erased on the
+customer's next event. Readers (``lakehouse customer``, the dashboard's customer page) fetch both items by key.
+Scores are written with UpdateItem ``SET scores = :scores`` under the condition "no stored scores, or stored scores
+not newer (an older cutoff, or the same cutoff from this or an older run)": a rerun writes the same map, and an older
+run never replaces a newer cutoff's scores. Run ids must sort in time order (:func:`lakehouse.core.job_state.new_run_id`
+does). A ``BatchGetItem`` per 100 customers reads the stored runs first so that items already holding this run (or a
+newer one) cost no write; the conditional UpdateItems run on a thread pool and their condition remains the guard
+against every race (``BatchWriteItem`` takes no condition).
 """
 
 from __future__ import annotations
@@ -43,7 +35,7 @@ import random
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -220,8 +212,6 @@ def write_scores(settings: Settings, scores: pd.DataFrame, run_id: str, cutoff: 
 
 # --- DynamoDB -------------------------------------------------------------------------------------------------------
 SCORES = "scores"
-#: attributes the stream job writes on a customer's item (stream/items.py); a live customer item has the first two
-LIVE_ATTRIBUTES = ("features", "version")
 GET_CHUNK = 100  # BatchGetItem keys per call (the API's limit)
 ROUNDS = 8  # attempts for throttled calls and unprocessed keys before giving up
 _THROTTLED = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
@@ -235,8 +225,7 @@ class LiveScoresReport:
     """The outcome of :func:`write_live_scores` (counts of customers; ``seconds`` wall clock).
 
     ``written``: items whose ``scores`` were set by this call; ``unchanged``: items that already held this run's
-    scores; ``kept_newer``: items holding a newer cutoff's (or a newer run's) scores, left as they were;
-    ``no_item``: customers without a live item (none, or merged into another customer), nothing created.
+    scores; ``kept_newer``: items holding a newer cutoff's (or a newer run's) scores, left as they were.
     """
 
     table: str
@@ -244,9 +233,7 @@ class LiveScoresReport:
     written: int = 0
     unchanged: int = 0
     kept_newer: int = 0
-    no_item: int = 0
     seconds: float = 0.0
-    no_item_ids: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """The report as plain JSON-ready values."""
@@ -301,14 +288,14 @@ def _backoff(attempt: int) -> None:
 
 
 def _stored_scores(dynamodb, table: str, ids: list[str]) -> dict[str, dict[str, Any] | None]:
-    """customer_id -> its item's stored ``scores`` run/cutoff (None without scores), for the ids that have an item
-    holding ``version``; BatchGetItem, consistent reads, 100 keys per call, unprocessed keys retried."""
+    """customer_id -> its stored ``scores`` run/cutoff, for the ids that have an item; BatchGetItem, consistent
+    reads, 100 keys per call, unprocessed keys retried."""
     found: dict[str, dict[str, Any] | None] = {}
     for start in range(0, len(ids), GET_CHUNK):
         request: dict[str, Any] = {
             "Keys": [{"customer_id": {"S": c}} for c in ids[start:start + GET_CHUNK]], "ConsistentRead": True,
-            "ProjectionExpression": "customer_id, #v, #s.#run, #s.#cut",
-            "ExpressionAttributeNames": {"#v": "version", "#s": SCORES, "#run": "run_id", "#cut": "cutoff"}}
+            "ProjectionExpression": "customer_id, #s.#run, #s.#cut",
+            "ExpressionAttributeNames": {"#s": SCORES, "#run": "run_id", "#cut": "cutoff"}}
         for attempt in range(ROUNDS):
             try:
                 answer = dynamodb.batch_get_item(RequestItems={table: request})
@@ -319,8 +306,7 @@ def _stored_scores(dynamodb, table: str, ids: list[str]) -> dict[str, dict[str, 
                 continue
             for raw in answer.get("Responses", {}).get(table, []):
                 item = {k: _deserializer.deserialize(v) for k, v in raw.items()}
-                if "version" in item:
-                    found[item["customer_id"]] = item.get(SCORES)
+                found[item["customer_id"]] = item.get(SCORES)
             pending = answer.get("UnprocessedKeys", {}).get(table)
             if not pending or not pending.get("Keys"):
                 break
@@ -331,31 +317,26 @@ def _stored_scores(dynamodb, table: str, ids: list[str]) -> dict[str, dict[str, 
     return found
 
 
-#: "a live customer item whose stored scores are not newer than (cutoff, run_id)"
-CONDITION = ("attribute_exists(#features) AND attribute_exists(#version) AND (attribute_not_exists(#scores) "
-             "OR #scores.#cutoff < :cutoff OR (#scores.#cutoff = :cutoff AND #scores.#run_id <= :run_id))")
+#: "no stored scores, or stored scores not newer than (cutoff, run_id)"
+CONDITION = ("attribute_not_exists(#scores) OR #scores.#cutoff < :cutoff "
+             "OR (#scores.#cutoff = :cutoff AND #scores.#run_id <= :run_id)")
 
 
 def _put_scores(dynamodb, table: str, customer_id: str, value: dict[str, Any]) -> str:
-    """One conditional UpdateItem ``SET scores``; returns 'written', 'kept_newer' or 'no_item'."""
+    """One conditional UpdateItem ``SET scores``; returns 'written' or 'kept_newer'."""
     request = {
         "TableName": table, "Key": {"customer_id": {"S": customer_id}},
         "UpdateExpression": "SET #scores = :scores", "ConditionExpression": CONDITION,
-        "ExpressionAttributeNames": {"#features": "features", "#version": "version", "#scores": SCORES,
-                                     "#cutoff": "cutoff", "#run_id": "run_id"},
+        "ExpressionAttributeNames": {"#scores": SCORES, "#cutoff": "cutoff", "#run_id": "run_id"},
         "ExpressionAttributeValues": {":scores": _serializer.serialize(value), ":cutoff": {"S": value["cutoff"]},
-                                      ":run_id": {"S": value["run_id"]}},
-        "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+                                      ":run_id": {"S": value["run_id"]}}}
     for attempt in range(ROUNDS):
         try:
             dynamodb.update_item(**request)
             return "written"
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code")
-            if code == "ConditionalCheckFailedException":
-                old = exc.response.get("Item") or {}
-                live = all(name in old for name in LIVE_ATTRIBUTES)
-                return "kept_newer" if live else "no_item"
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return "kept_newer"
             if not _throttled(exc) or attempt == ROUNDS - 1:
                 raise LiveScoresError(f"writing the scores of customer {customer_id} to {table}: {exc}") from None
             _backoff(attempt)
@@ -364,15 +345,14 @@ def _put_scores(dynamodb, table: str, customer_id: str, value: dict[str, Any]) -
 
 def write_live_scores(settings: Settings, scores: pd.DataFrame, run_id: str, *, cutoff: date | None = None,
                       threads: int = 8) -> LiveScoresReport:
-    """Put one scoring run's scores on the customers' items of the ``customer_features`` table (key ``customer_id``).
+    """Put one scoring run's scores in the scores table (``settings.names.scores_table``, key ``customer_id``).
 
     ``scores``: the score frame of :func:`write_scores` (one row per customer, one ``cutoff_date``; ``cutoff``
-    defaults to it). Sets only the item attribute ``scores`` (:func:`scores_map`), under the condition of the
-    module docstring: no item is created, the stream's attributes are never touched, a rerun leaves the same item,
-    a newer cutoff's scores (or a later run's of the same cutoff) are kept. Reads are batched (BatchGetItem, 100
-    keys); the writes are conditional UpdateItems on ``threads`` threads. Throttling is retried with jittered
-    exponential backoff; any other refusal raises :class:`LiveScoresError`; a bad frame raises
-    :class:`ServingError`.
+    defaults to it). Sets the item attribute ``scores`` (:func:`scores_map`) of every scored customer under the
+    condition of the module docstring: a rerun leaves the same item, a newer cutoff's scores (or a later run's of
+    the same cutoff) are kept. Reads are batched (BatchGetItem, 100 keys); the writes are conditional UpdateItems on
+    ``threads`` threads. Throttling is retried with jittered exponential backoff; any other refusal raises
+    :class:`LiveScoresError`; a bad frame raises :class:`ServingError`.
     """
     started = time.monotonic()
     if cutoff is None:
@@ -381,18 +361,14 @@ def write_live_scores(settings: Settings, scores: pd.DataFrame, run_id: str, *, 
             raise ServingError(f"scores.cutoff_date: expected one cutoff, found {sorted(days)[:5]}")
         cutoff = days[0]
     rows = scores_table(scores, run_id, cutoff).to_pylist()
-    table = settings.names.features_table
+    table = settings.names.scores_table
     report = LiveScoresReport(table=table, run_id=run_id)
     dynamodb = aws_client("dynamodb", region=settings.region)
     stored = _stored_scores(dynamodb, table, [r["customer_id"] for r in rows])
     pending = []
     for row in rows:
         cid = row["customer_id"]
-        if cid not in stored:
-            report.no_item += 1
-            report.no_item_ids.append(cid)
-            continue
-        state = _newer_or_same(stored[cid], run_id, cutoff.isoformat())
+        state = _newer_or_same(stored.get(cid), run_id, cutoff.isoformat())
         if state == "same":
             report.unchanged += 1
         elif state == "newer":
@@ -401,13 +377,16 @@ def write_live_scores(settings: Settings, scores: pd.DataFrame, run_id: str, *, 
             pending.append((cid, scores_map(row, run_id, cutoff)))
     with ThreadPoolExecutor(max_workers=threads) as pool:
         outcomes = list(pool.map(lambda p: _put_scores(dynamodb, table, *p), pending))
-    for (cid, _), outcome in zip(pending, outcomes, strict=True):
-        if outcome == "written":
-            report.written += 1
-        elif outcome == "kept_newer":
-            report.kept_newer += 1
-        else:
-            report.no_item += 1
-            report.no_item_ids.append(cid)
+    report.written = outcomes.count("written")
+    report.kept_newer += outcomes.count("kept_newer")
     report.seconds = time.monotonic() - started
     return report
+
+
+def read_live_scores(settings: Settings, customer_id: str) -> dict[str, Any] | None:
+    """The customer's stored ``scores`` map (:func:`scores_map`'s keys, numbers as ``Decimal``), or None when the
+    customer has no scores; one consistent GetItem on ``settings.names.scores_table``."""
+    answer = aws_client("dynamodb", region=settings.region).get_item(
+        TableName=settings.names.scores_table, Key={"customer_id": {"S": customer_id}}, ConsistentRead=True)
+    stored = answer.get("Item", {}).get(SCORES)
+    return None if stored is None else _deserializer.deserialize(stored)

@@ -249,7 +249,7 @@ class DayActivity:
 class CustomerState:
     """The accumulators stored per customer (everything else is derived from them).
 
-    ``merged_from``: the ids whose items were merged into this one (identity stitching, :mod:`stream.sink`).
+    ``merged_from``: the ids whose items were merged into this one (identity stitching, :mod:`stream.state`).
     """
 
     customer_id: str

@@ -1,82 +1,51 @@
-"""Glue 5 streaming job (Spark 3.5): Glue's native Kinesis source -> the same micro-batch processor.
+"""Glue 5 streaming job (Spark 3.5): Glue's Kinesis source -> the same keyed-state query as locally.
 
 Arguments (:class:`lakehouse.core.job_args.StreamingJobArguments`, built by the CDK streaming stack from the
 same model): ``--project``, ``--stage``, ``--region``, ``--lake_root``, ``--stream_arn``,
 ``--checkpoint_location``, ``--kinesis_shards`` and the tuning as ``--stream_<StreamSettings field>``
 (``--stream_trigger_seconds 1.0`` …): a Glue job has no ``LAKEHOUSE_*`` environment.
 
-Glue's Kinesis source parses each record as JSON with :data:`GLUE_SCHEMA` (nested objects arrive as
-their JSON text), ``addRecordTimestamp`` adds each record's arrival time, and ``glueContext.forEachBatch``
-calls :func:`process_glue_batch` with Spark's batch id — replayed with the same id after a failure,
-exactly as locally, so the exactly-once argument of docs/streaming.md holds unchanged.
+The feature query reads Glue's Kinesis source unparsed (``spark.readStream.format("kinesis")`` on Glue: each row
+carries the record's ``data`` bytes, as the API put them, and ``approximateArrivalTimestamp``), projects it to the
+local source's columns (:data:`GLUE_RECORD_COLUMNS`) and hands it to :func:`stream.stateful.feature_rows` —
+routing, the keyed state, the feedback source of forwarded records (``checkpoints/<job>/_forward/<run>/`` in the
+lake) — and :class:`stream.stateful.MicroBatchWriter` (items written from the executors, forwards and quarantine
+named by the micro-batch): the code the local job runs and the tests check, so the exactly-once argument of
+docs/decisions-stream.md holds unchanged. Spark's own checkpoint (``--checkpoint_location``, in the lake) keeps
+the offsets and the state store; a failed micro-batch fails the query and the job run (the job-failure
+notification fires), and Glue's restart replays it from the checkpoint with the same id.
 
 With ``--raw_archive_checkpoint`` the job also runs the raw archive (:mod:`stream.archive`) as a second streaming
 query over the same stream, with its own checkpoint and a processing-time trigger of ``--archive_buffer_seconds``
-(:func:`start_raw_archive`): it reads Glue's Kinesis source unparsed (each record's ``data`` bytes, as the API put
-them) and lands them in the raw zone with the same code as locally. One job, two queries: no second set of Glue
-workers is billed; a failure of either query fails the job run (the job-failure notification fires) and Glue's
-restart resumes both from their checkpoints.
+(:func:`start_raw_archive`), with the same unparsed reader. One job, two queries: no second set of Glue workers is
+billed; a failure of either query fails the job run and Glue's restart resumes both from their checkpoints.
 
-Differences from the local Python source: Glue does not expose shard ids and sequence numbers after
-parsing (duplicates within a batch keep their first row), and a record that is not JSON reaches the job
-as a row of nulls, so its quarantine line holds what Glue kept, not the original bytes.
+Differences from the local Python source: Glue's unparsed rows are not known to carry shard ids and sequence
+numbers, so rejects are ordered by arrival alone in their quarantine object; the source's option names are AWS
+Glue's documented ones and cannot be exercised here (no Glue runtime): the tests run the same query with a file
+source standing in for Glue's reader (tests/stream/test_glue_job.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import math
+import os
 import sys
-from collections.abc import Iterable
 from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Any
 
 from pyspark.sql import DataFrame
 
-from lakehouse.core.config import EventTimeSettings
 from lakehouse.core.job_args import JobArgumentsError, StreamingJobArguments
 from stream.identity import checkpoint_identity
-from stream.job import build_processor
-from stream.microbatch import BatchResult, MicroBatchProcessor
-from stream.records import RawStreamRecord, Rejected, StreamEvent, event_from_payload
+from stream.microbatch import BatchResult
 
-GLUE_SCHEMA = ("event_id STRING, message_id STRING, type STRING, event STRING, name STRING, category STRING, "
-               "user_id STRING, anonymous_id STRING, customer_id STRING, previous_id STRING, group_id STRING, "
-               "timestamp STRING, original_timestamp STRING, sent_at STRING, received_at STRING, source STRING, "
-               "properties STRING, traits STRING, context STRING, integrations STRING, schema_version INT")
-ARRIVAL_COLUMN = "__src_timestamp"
-JSON_FIELDS = ("properties", "traits", "context", "integrations")
+#: Glue's unparsed Kinesis rows -> the feature query's record columns (stream/stateful.py ``RECORD_COLUMNS``)
+GLUE_RECORD_COLUMNS = ("data", "'' AS shard_id", "'0' AS sequence_number",
+                       "unix_micros(approximateArrivalTimestamp) AS arrival_us")
+FEATURE_QUERY = "features"  # the feature query's name in the Glue job
 ARCHIVE_QUERY = "raw_archive"  # the raw archive query's name in the Glue job (its heartbeat listener matches it)
-
-
-def _arrival(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value / 1000, UTC)
-    return None
-
-
-def parsed_from_rows(rows: Iterable[Any], event_time: EventTimeSettings | None = None) -> list[StreamEvent | Rejected]:
-    """Rows of Glue's parsed Kinesis frame -> validated events or rejects (same rules as the raw bytes).
-
-    The nested objects arrive as JSON text and are read with exact decimals (amounts never become floats).
-    """
-    parsed: list[StreamEvent | Rejected] = []
-    for index, row in enumerate(rows):
-        values = row.asDict() if hasattr(row, "asDict") else dict(row)
-        arrival = _arrival(values.pop(ARRIVAL_COLUMN, None))
-        payload = {k: v for k, v in values.items() if v is not None}
-        for name in JSON_FIELDS:
-            if isinstance(payload.get(name), str):
-                with contextlib.suppress(ValueError):  # left as text: the validation says what is wrong
-                    payload[name] = json.loads(payload[name], parse_float=Decimal)
-        record = RawStreamRecord(json.dumps(payload, default=str), "", str(index + 1), arrival)
-        parsed.append(event_from_payload(payload, record, event_time or EventTimeSettings()))
-    return parsed
 
 
 def glue_starting_timestamp(value: str) -> str:
@@ -91,34 +60,6 @@ def glue_starting_timestamp(value: str) -> str:
     return moment.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
-def kinesis_options(stream_arn: str, max_records_per_shard: int, starting_position: str,
-                    starting_timestamp: str | None) -> dict[str, str]:
-    """Options of Glue's Kinesis source: records parsed as JSON with :data:`GLUE_SCHEMA`, arrival times added,
-    at most ``max_records_per_shard`` records per shard per fetch; an AT_TIMESTAMP start is passed as the
-    timestamp itself (Glue's convention)."""
-    options = {"typeOfData": "kinesis", "streamARN": stream_arn, "classification": "json", "inferSchema": "false",
-               "schema": GLUE_SCHEMA, "startingPosition": starting_position, "addRecordTimestamp": "true",
-               "emitConsumerLagMetrics": "true", "maxFetchRecordsPerShard": str(max_records_per_shard)}
-    if starting_position == "AT_TIMESTAMP" and starting_timestamp:
-        # Glue takes the timestamp itself as the position, in its own pattern
-        options["startingPosition"] = glue_starting_timestamp(starting_timestamp)
-    return options
-
-
-def process_glue_batch(processor: MicroBatchProcessor, batch: DataFrame, batch_id: int) -> BatchResult:
-    """Glue's ``forEachBatch`` body: one micro-batch of Glue's parsed Kinesis frame through the processor.
-
-    ``batch`` has the columns of :data:`GLUE_SCHEMA` and :data:`ARRIVAL_COLUMN`; the result's counts are
-    printed as one JSON line (the job's log) and returned.
-    """
-    result = processor.process_parsed(parsed_from_rows(batch.collect(), processor.event_time), batch_id)
-    print(json.dumps({"batch_id": batch_id, "records": result.records, "events": result.events,
-                      "rejected": result.rejected, "duplicates": result.duplicates, "customers": result.written,
-                      "links": result.links, "merged": result.merged,
-                      "seconds": round(result.seconds, 3), "lag_ms": result.lag_ms}), flush=True)
-    return result
-
-
 def window_size(trigger_seconds: float) -> str:
     """Glue's ``windowSize`` for a trigger interval: whole seconds, at least 1, never shorter than asked.
 
@@ -128,12 +69,14 @@ def window_size(trigger_seconds: float) -> str:
     return f"{max(1, math.ceil(trigger_seconds))} seconds"
 
 
-def archive_source_options(stream_arn: str, starting_position: str, starting_timestamp: str | None,
-                           max_records_per_shard: int) -> dict[str, str]:
-    """Options of the raw archive's reader, Glue's Kinesis source used unparsed (``spark.readStream.format("kinesis")``
-    on Glue: rows carry ``data``, the record's bytes, and ``approximateArrivalTimestamp``)."""
+def source_options(stream_arn: str, starting_position: str, starting_timestamp: str | None,
+                   max_records_per_shard: int) -> dict[str, str]:
+    """Options of Glue's Kinesis source used unparsed (``spark.readStream.format("kinesis")`` on Glue: rows carry
+    ``data``, the record's bytes, and ``approximateArrivalTimestamp``), for both queries: the stream, the
+    checkpoint's pinned start (an AT_TIMESTAMP start as the timestamp itself, Glue's convention), at most
+    ``max_records_per_shard`` records per shard per fetch, the consumer's lag published to CloudWatch."""
     options = {"streamARN": stream_arn, "startingPosition": starting_position,
-               "maxFetchRecordsPerShard": str(max_records_per_shard)}
+               "maxFetchRecordsPerShard": str(max_records_per_shard), "emitConsumerLagMetrics": "true"}
     if starting_position == "AT_TIMESTAMP" and starting_timestamp:
         options["startingPosition"] = glue_starting_timestamp(starting_timestamp)
     return options
@@ -164,16 +107,59 @@ def start_raw_archive(spark, settings, stream_arn: str, checkpoint: str):
         print(json.dumps({"raw_archive_batch": batch_id, "records": batch.records, "objects": len(batch.objects),
                           "bytes": batch.bytes, "seconds": round(batch.seconds, 3)}), flush=True)
 
-    reader = spark.readStream.format("kinesis").options(**archive_source_options(
-        stream_arn, identity.starting_position, identity.starting_timestamp,
-        max(1, tuning.max_records_per_trigger // shards)))
+    records = kinesis_records(spark, source_options(stream_arn, identity.starting_position,
+                                                    identity.starting_timestamp,
+                                                    max(1, tuning.max_records_per_trigger // shards)))
     spark.streams.addListener(ArchiveHeartbeat(ARCHIVE_QUERY, cloudwatch_publisher(settings.region, settings.stage)))
-    return (reader.load().writeStream.foreachBatch(handle).option("checkpointLocation", checkpoint)
+    return (records.writeStream.foreachBatch(handle).option("checkpointLocation", checkpoint)
             .trigger(processingTime=window_size(tuning.buffer_seconds)).queryName(ARCHIVE_QUERY).start())
 
 
+def kinesis_records(spark, options: dict[str, str]) -> DataFrame:
+    """Glue's Kinesis source, unparsed, as a streaming DataFrame (``data``, ``approximateArrivalTimestamp``, …)."""
+    return spark.readStream.format("kinesis").options(**options).load()
+
+
+def batch_log(result: BatchResult) -> str:
+    """One micro-batch's counts as the JSON line the job prints to its log."""
+    return json.dumps({"batch_id": result.batch_id, "records": result.records, "events": result.events,
+                       "rejected": result.rejected, "duplicates": result.duplicates, "customers": result.written,
+                       "links": result.links, "merged": result.merged, "forwarded": result.forwarded,
+                       "seconds": round(result.seconds, 3), "lag_ms": result.lag_ms})
+
+
+def start_features(spark, settings, stream_arn: str, checkpoint: str, *, fault=None):
+    """Start the feature query (Glue's Kinesis source -> :func:`stream.stateful.feature_rows` ->
+    :class:`stream.stateful.MicroBatchWriter` every ``settings.stream.trigger_seconds``, rounded up to whole
+    seconds) and return it, running; the checkpoint's run id is kept in ``checkpoint``. ``fault``: the writer's
+    fault hook (tests only)."""
+    from lakehouse.core.lake.storage import LakeStorage
+    from stream.stateful import MicroBatchWriter, feature_rows, forward_prefix
+
+    tuning = settings.stream
+    identity = checkpoint_identity(checkpoint, tuning.starting_position, tuning.starting_timestamp,
+                                   region=settings.region)
+    prefix = forward_prefix(settings.names.streaming_job, identity.run)
+    # the file source refuses a path that does not exist: a hidden marker makes the (S3) prefix exist
+    LakeStorage(settings.lake, region=settings.region).put_bytes(f"{prefix}_started", b"")
+    shards = max(1, settings.kinesis_shards)
+    records = kinesis_records(spark, source_options(stream_arn, identity.starting_position,
+                                                    identity.starting_timestamp,
+                                                    max(1, tuning.max_records_per_trigger // shards)))
+    rows = feature_rows(spark, records, settings.lake.path(prefix), settings, columns=GLUE_RECORD_COLUMNS)
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL")  # None on Glue
+    writer = MicroBatchWriter(settings, identity.run, endpoint, fault)
+
+    def handle(frame: DataFrame, batch_id: int) -> None:
+        print(batch_log(writer(frame, batch_id)), flush=True)
+
+    return (rows.writeStream.foreachBatch(handle).option("checkpointLocation", checkpoint)
+            .trigger(processingTime=window_size(tuning.trigger_seconds)).queryName(FEATURE_QUERY).start())
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Start the streaming job on ``argv`` (``sys.argv`` when None); runs until Glue stops it.
+    """Start the streaming job on ``argv`` (``sys.argv`` when None); runs until Glue stops it or a query fails
+    (its error propagates: the job run fails and Glue restarts it from the checkpoints).
 
     Raises :class:`~lakehouse.core.job_args.JobArgumentsError` when ``--stream_arn`` or
     ``--checkpoint_location`` is missing or an argument is unusable.
@@ -186,26 +172,22 @@ def main(argv: list[str] | None = None) -> None:
     if parsed.ignored:  # on Glue: a parameter Glue added that we do not know; reported, not fatal
         print(f"ignored job arguments (no job reads them): {' '.join(parsed.ignored)}", file=sys.stderr)
     settings = args.settings()
-    tuning = settings.stream
 
     from awsglue.context import GlueContext  # only once the arguments are known good: Glue's own library
     from pyspark.context import SparkContext
 
-    glue = GlueContext(SparkContext.getOrCreate())
-    if args.raw_archive_checkpoint:  # started first: forEachBatch below blocks until the job stops
-        start_raw_archive(glue.spark_session, settings, str(args.stream_arn), str(args.raw_archive_checkpoint))
-    checkpoint = str(args.checkpoint_location)
-    identity = checkpoint_identity(checkpoint, tuning.starting_position, tuning.starting_timestamp,
-                                   region=settings.region)
-    processor = build_processor(settings, identity.run)
-    shards = max(1, settings.kinesis_shards)
-    frame = glue.create_data_frame.from_options(
-        connection_type="kinesis",
-        connection_options=kinesis_options(str(args.stream_arn), max(1, tuning.max_records_per_trigger // shards),
-                                           identity.starting_position, identity.starting_timestamp))
-    glue.forEachBatch(frame=frame, batch_function=functools.partial(process_glue_batch, processor),
-                      options={"windowSize": window_size(tuning.trigger_seconds),
-                               "checkpointLocation": checkpoint})
+    spark = GlueContext(SparkContext.getOrCreate()).spark_session
+    queries = []
+    try:
+        if args.raw_archive_checkpoint:
+            queries.append(start_raw_archive(spark, settings, str(args.stream_arn), str(args.raw_archive_checkpoint)))
+        queries.append(start_features(spark, settings, str(args.stream_arn), str(args.checkpoint_location)))
+        spark.streams.resetTerminated()  # only this run's queries end the wait
+        spark.streams.awaitAnyTermination()  # returns, or raises the failed query's error
+    finally:  # one query ended (stopped, or failed: its error propagates): the job ends with both stopped
+        for query in queries:
+            with contextlib.suppress(Exception):
+                query.stop()
 
 
 if __name__ == "__main__":

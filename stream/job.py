@@ -1,4 +1,4 @@
-"""The local streaming job: the Python Kinesis source -> foreachBatch(micro-batch processor) -> DynamoDB.
+"""The local streaming job: the Python Kinesis source -> the keyed-state query (stream/stateful.py) -> DynamoDB.
 
 >>> report = run_stream(settings, spark, once=True)   # what is on the stream now, then stop
 >>> report.events, report.freshness_p95_ms
@@ -18,28 +18,19 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from lakehouse.core.config import Settings
 from lakehouse.core.identity import MAX_HOPS
-from lakehouse.core.lake.storage import LakeStorage
-from lakehouse.core.rfm_breakpoints import load_breakpoints
-from stream.features import FeatureConfig
 from stream.identity import CheckpointIdentity, checkpoint_identity, stale_checkpoint
-from stream.microbatch import BatchResult, Fault, MicroBatchProcessor
+from stream.microbatch import BatchResult, Fault
 from stream.query import await_query, query_error
-from stream.records import RawStreamRecord
-from stream.reference import RatesProvider
-from stream.rfm import BreakpointsProvider
-from stream.sink import FeatureSink
 from stream.stateful import MicroBatchWriter, feature_rows, forward_prefix
 
 MAX_BATCHES_KEPT = 10_000
 MAX_FRESHNESS_SAMPLES = 500_000
 TOTALS = ("records", "events", "rejected", "duplicates", "written", "seconds", "links", "identity_conflicts",
           "merged")
-ROW_COLUMNS = ("data", "shard_id", "sequence_number", "unix_micros(approximate_arrival_timestamp) AS arrival_us")
 
 
 class StreamJobError(RuntimeError):
@@ -192,27 +183,6 @@ def source_options(settings: Settings, identity: CheckpointIdentity, max_records
     if endpoint:
         options["endpointUrl"] = endpoint
     return options
-
-
-def build_processor(settings: Settings, run: str, fault: Fault | None = None) -> MicroBatchProcessor:
-    """The micro-batch processor for ``settings`` (also what the Glue job builds): the feature and dedup tables,
-    the RFM breakpoints and the exchange rates from the lake (re-read every ``breakpoints_refresh_seconds``),
-    the event-time rule of ``settings.event_time``."""
-    tuning = settings.stream
-    config = FeatureConfig(retention_days=tuning.retention_days)
-    sink = FeatureSink(settings.names.features_table, settings.names.stream_dedup_table, settings.region,
-                       threads=tuning.writer_threads, dedup_ttl_hours=tuning.dedup_ttl_hours, config=config)
-    breakpoints = BreakpointsProvider(lambda: load_breakpoints(settings), tuning.breakpoints_refresh_seconds)
-    return MicroBatchProcessor(sink, LakeStorage(settings.lake, region=settings.region), breakpoints, run,
-                               settings.names.stream, update_chunk=tuning.update_chunk, fault=fault,
-                               rates=RatesProvider.of_settings(settings), event_time=settings.event_time)
-
-
-def rows_to_records(rows) -> list[RawStreamRecord]:
-    """Rows of :data:`ROW_COLUMNS` (arrival in epoch microseconds) -> the processor's records."""
-    return [RawStreamRecord(bytes(r["data"]), r["shard_id"], r["sequence_number"],
-                            datetime.fromtimestamp(r["arrival_us"] / 1e6, UTC) if r["arrival_us"] is not None else None)
-            for r in rows]
 
 
 def run_stream(settings: Settings, spark, *, once: bool = True, trigger_seconds: float | None = None,

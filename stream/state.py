@@ -332,11 +332,11 @@ def _fold(current: KeyState, delta: CustomerDelta, config: StepConfig, rates: Ra
 
 def _item_change(current: KeyState, was_merged_into: str | None, before: dict[str, Any] | None,
                  delta: CustomerDelta) -> ItemChange | None:
-    """The item's change: marked merged when the key's link is new and it had an item (a customer with activity),
-    the customer's features when its state changed (or its link was undone), None otherwise."""
+    """The item's change: marked merged when the key's link is new (whether or not it had an item: a lookup of the
+    id then says where its activity went), the customer's features when its state changed (or its link was
+    undone), None otherwise."""
     if current.merged_into is not None:
-        had_item = was_merged_into is None and before is not None and "last_seen_at" in before
-        return ItemChange("merged", merged_into=current.merged_into) if had_item else None
+        return ItemChange("merged", merged_into=current.merged_into) if was_merged_into is None else None
     customer = current.customer
     if customer is None or customer.last_seen_at is None:
         return None

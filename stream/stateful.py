@@ -8,8 +8,9 @@
 Only Spark 3.5's API is used (Glue 5 runs this query too). Rows between the stages are (``key``, ``kind``,
 ``payload``) strings: ``payload`` is JSON (an event, a forward, an item's DynamoDB attributes, a reject, counts).
 
-``write_micro_batch`` does one action per micro-batch: each partition writes its items to DynamoDB (UpdateItem,
-unconditional, on a thread pool; throttling retried by botocore) and hands back only the small things — forwards,
+``write_micro_batch`` does one action per micro-batch: each partition writes its items to DynamoDB (whole items,
+``BatchWriteItem`` puts of 25, on a thread pool; throttling retried by botocore, unprocessed items by
+:func:`write_items`) and hands back only the small things — forwards,
 rejects, counts, freshness samples — which the driver writes as one forward object and one quarantine object
 named by the micro-batch. A replay of an unfinished micro-batch starts from the state of the last committed one,
 so it writes the same items and the same objects again (docs/decisions-stream.md).
@@ -18,6 +19,7 @@ so it writes the same items and the same objects again (docs/decisions-stream.md
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -148,8 +150,9 @@ class KeyStepper:
 
 
 def item_attributes(result: StepResult, breakpoints: Any, config: StepConfig, rates: Any) -> dict | None:
-    """What the key's item write sets and removes (None: no change); ``received``: epoch ms of the API acceptance of
-    the events it now includes (freshness)."""
+    """The key's new item (None: no change): ``attributes``, DynamoDB JSON of every attribute but the key and the
+    batch stamps (a put replaces the whole item: a live item holds ``features`` and ``state``, a merged id's holds
+    ``merged_into``); ``received``: epoch ms of the API acceptance of the events it now includes (freshness)."""
     from boto3.dynamodb.types import TypeSerializer
 
     change = result.item
@@ -157,11 +160,9 @@ def item_attributes(result: StepResult, breakpoints: Any, config: StepConfig, ra
         return None
     serialize = TypeSerializer().serialize
     if change.kind == "merged":
-        return {"set": {MERGED_INTO: serialize(change.merged_into)}, "remove": [FEATURES, STATE, "scores"],
-                "received": []}
+        return {"attributes": {MERGED_INTO: serialize(change.merged_into)}, "received": []}
     features = features_map(derive(change.state, breakpoints, config.features, rates=rates))
-    return {"set": {FEATURES: serialize(features), STATE: serialize(state_map(change.state))},
-            "remove": [MERGED_INTO, "merged_by", "merged_at"],
+    return {"attributes": {FEATURES: serialize(features), STATE: serialize(state_map(change.state))},
             "received": [round(r.timestamp() * 1000) for r in change.received]}
 
 
@@ -191,9 +192,27 @@ class PartitionResult:
         self.freshness_ms.extend(other.freshness_ms)
 
 
+#: items per BatchWriteItem request (the API's limit)
+WRITE_CHUNK = 25
+#: rounds of BatchWriteItem for one chunk's unprocessed items before the micro-batch fails (and is replayed)
+WRITE_ROUNDS = 10
+
+
+class ItemWriteError(RuntimeError):
+    """DynamoDB left items unprocessed after :data:`WRITE_ROUNDS` rounds (the micro-batch fails and is replayed)."""
+
+
 def write_items(rows: Iterable[tuple[str, str, str]], table: str, token: str, client: Any,
-                threads: int = 16, clock: Callable[[], float] = time.time) -> PartitionResult:
-    """Write the item rows of one partition (one UpdateItem each, no condition, no read) and sort the rest."""
+                threads: int = 16, clock: Callable[[], float] = time.time,
+                pause: Callable[[float], None] = time.sleep) -> PartitionResult:
+    """Write the item rows of one partition and sort the rest.
+
+    Each changed key's whole item — ``customer_id``, its ``attributes``, ``last_batch`` (the micro-batch's token) and
+    ``updated_at`` — goes in ``BatchWriteItem`` puts of :data:`WRITE_CHUNK` (no condition, no read: a replay of the
+    micro-batch puts the same items), chunks on ``threads`` threads. Items DynamoDB returns as ``UnprocessedItems``
+    are sent again after a jittered exponential pause, at most :data:`WRITE_ROUNDS` rounds, then
+    :class:`ItemWriteError`; errors botocore does not retry itself propagate.
+    """
     result = PartitionResult()
     items: list[tuple[str, dict]] = []
     for key, kind, payload in rows:
@@ -205,30 +224,29 @@ def write_items(rows: Iterable[tuple[str, str, str]], table: str, token: str, cl
             result.rejects.append(payload)
         elif kind == "counts":
             result.add_counts(json.loads(payload))
+    now = {"S": _iso(clock())}
 
-    def write(entry: tuple[str, dict]) -> float:
+    def put(entry: tuple[str, dict]) -> dict:
         customer_id, item = entry
-        names = {"#last_batch": "last_batch", "#updated_at": "updated_at", "#version": "version"}
-        values: dict[str, Any] = {":token": {"S": token}, ":now": {"S": _iso(clock())}, ":zero": {"N": "0"},
-                                  ":one": {"N": "1"}}
-        sets = ["#last_batch = :token", "#updated_at = :now", "#version = if_not_exists(#version, :zero) + :one"]
-        for index, (name, value) in enumerate(item["set"].items()):  # already DynamoDB JSON
-            names[f"#s{index}"] = name
-            values[f":s{index}"] = value
-            sets.append(f"#s{index} = :s{index}")
-        removes = []
-        for index, name in enumerate(item["remove"]):
-            names[f"#r{index}"] = name
-            removes.append(f"#r{index}")
-        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-        client.update_item(TableName=table, Key={"customer_id": {"S": customer_id}}, UpdateExpression=expression,
-                           ExpressionAttributeNames=names,
-                           ExpressionAttributeValues=values)
-        return clock()
+        return {"PutRequest": {"Item": {"customer_id": {"S": customer_id}, **item["attributes"],
+                                        "last_batch": {"S": token}, "updated_at": now}}}
 
+    def write(chunk: list[tuple[str, dict]]) -> float:
+        requests = [put(entry) for entry in chunk]
+        for attempt in range(WRITE_ROUNDS):
+            answer = client.batch_write_item(RequestItems={table: requests})
+            requests = answer.get("UnprocessedItems", {}).get(table) or []
+            if not requests:
+                return clock()
+            pause(min(2.0, 0.05 * 2 ** attempt) * random.uniform(0.5, 1.0))
+        raise ItemWriteError(f"{len(requests)} items of {table} still unprocessed after {WRITE_ROUNDS} rounds "
+                             f"of BatchWriteItem")
+
+    chunks = [items[start:start + WRITE_CHUNK] for start in range(0, len(items), WRITE_CHUNK)]
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        for (_, item), visible_at in zip(items, pool.map(write, items), strict=True):
-            result.freshness_ms.extend(visible_at * 1000 - r for r in item["received"])
+        for chunk, visible_at in zip(chunks, pool.map(write, chunks), strict=True):
+            for _, item in chunk:
+                result.freshness_ms.extend(visible_at * 1000 - r for r in item["received"])
     result.written = len(items)
     return result
 
@@ -257,8 +275,10 @@ def settings_providers(settings: Any) -> tuple[Any, Any]:
 
 
 def forward_prefix(streaming_job: str, run: str) -> str:
-    """The lake key prefix of a checkpoint run's forwarded records: ``stream/forward/<job>/<run>/``."""
-    return f"stream/forward/{streaming_job}/{run}/"
+    """The lake key prefix of a checkpoint run's forwarded records, inside the job's checkpoint folder (a replaced
+    checkpoint takes its forwards along; on AWS the job's role already writes there):
+    ``checkpoints/<job>/_forward/<run>/``."""
+    return f"checkpoints/{streaming_job}/_forward/{run}/"
 
 
 def forward_object_key(streaming_job: str, run: str, batch_id: int) -> str:
@@ -266,16 +286,18 @@ def forward_object_key(streaming_job: str, run: str, batch_id: int) -> str:
     return f"{forward_prefix(streaming_job, run)}{batch_id:010d}.jsonl"
 
 
-def feature_rows(spark: Any, records: Any, forward_uri: str, settings: Any) -> Any:
-    """The streaming DataFrame of :data:`ROWS_SCHEMA` rows out of the keyed state, from ``records`` (Kinesis rows
-    with :data:`RECORD_COLUMNS`) and the forward objects under ``forward_uri``."""
+def feature_rows(spark: Any, records: Any, forward_uri: str, settings: Any,
+                 columns: tuple[str, ...] = RECORD_COLUMNS) -> Any:
+    """The streaming DataFrame of :data:`ROWS_SCHEMA` rows out of the keyed state, from ``records`` (Kinesis rows;
+    ``columns`` project them to :data:`RECORD_COLUMNS`' names and types) and the forward objects under
+    ``forward_uri``."""
     from functools import partial
 
     from pyspark.sql.streaming.state import GroupStateTimeout
 
     from stream.features import FeatureConfig
 
-    routed = records.selectExpr(*RECORD_COLUMNS).mapInPandas(route_records(settings.event_time), ROWS_SCHEMA)
+    routed = records.selectExpr(*columns).mapInPandas(route_records(settings.event_time), ROWS_SCHEMA)
     forwards = (spark.readStream.format("text").load(forward_uri)
                 .selectExpr("get_json_object(value, '$.target') AS key", "'forward' AS kind", "value AS payload"))
     config = StepConfig(FeatureConfig(retention_days=settings.stream.retention_days),

@@ -292,6 +292,11 @@ def realtime(filters: Filters) -> None:
             st.warning(f"No live features for {customer_id!r}.")
             return
         item = {k: TypeDeserializer().deserialize(v) for k, v in answer["Item"].items()}
+        from ml.serving import read_live_scores
+
+        scores = read_live_scores(cfg, customer_id)  # the ML stage's own table
+        if scores is not None:
+            item["scores"] = scores
         features = item.get("features") or {}
         st.caption(f"updated {item.get('updated_at', '-')}, features as of {features.get('as_of', '-')}")
         shown = {k: features.get(k) for k in ("orders", "revenue", "refunds", "avg_order_value", "recency_days",

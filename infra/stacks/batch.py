@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import Aws, CfnOutput, Stack
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -19,6 +18,7 @@ from infra.build import ROOT
 from infra.components import policies
 from infra.components.alarms import FIVE_MINUTES, AlarmSet
 from infra.components.batch_pipeline import BatchPipeline, StepFactory
+from infra.components.dynamodb_table import LakehouseTable
 from infra.components.failure_notifications import notify_failed_executions, notify_failed_job_runs
 from infra.components.glue_job import GlueJob, GlueJobSpec
 from infra.components.glue_security import GlueSecurity
@@ -28,6 +28,7 @@ from infra.components.raw_events_table import LakeCatalog
 from infra.config import Deployment
 from infra.stacks.storage import StorageStack
 from infra.stacks.warehouse import WarehouseStack
+from lakehouse.core.aws.resources import dynamodb_tables
 from lakehouse.core.job_args import BuildStarArguments, JobArguments, LoadWarehouseArguments, RawToCuratedArguments
 
 GLUE_JOBS_DIR = ROOT / "glue_jobs"
@@ -41,9 +42,9 @@ ML_WORKERS = 2
 #: writes no evaluation report to the lake (run_scoring returns its metrics; the job logs them).
 ML_MODELS_PREFIX = "models/"
 SCORES_TABLE = "fact_customer_scores"
-#: What ml/serving.py calls on the customers' feature items: batched reads of the stored scores (BatchGetItem) and
+#: What ml/serving.py calls on the live scores table: batched reads of the stored scores (BatchGetItem) and
 #: one conditional UpdateItem per customer (SET scores); no PutItem, no PartiQL.
-SCORE_WRITE_ACTIONS = ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"]
+SCORE_WRITE_ACTIONS = ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"]  # on the scores table only
 #: The LoadScores state's run arguments: the warehouse-load job, scores table only (glue_jobs/load_warehouse.py).
 LOAD_SCORES_ARGUMENTS = {"--tables": "scores"}
 CATALOG_WRITE_ACTIONS = [
@@ -80,7 +81,6 @@ class BatchStack(Stack):
         warehouse_python_modules: Path,
         ml_library: Path,
         ml_python_modules: Path,
-        features_table: dynamodb.ITableV2,
         scripts_dir: Path = GLUE_JOBS_DIR,
         ml_script: Path = ML_SCRIPT,
         extra_steps: Sequence[StepFactory] = (),
@@ -94,6 +94,11 @@ class BatchStack(Stack):
         bucket, key = deployment.lake.bucket, storage.key
 
         self.catalog = LakeCatalog(self, "Catalog", deployment=deployment)
+        # the ML stage's live scores, one item per customer (ml/serving.py); the stream's feature items stay its own
+        (scores_spec,) = [s for s in dynamodb_tables(settings) if s.name == names.scores_table]
+        self.scores_table = LakehouseTable(
+            self, "ScoresTable", spec=scores_spec, key=key, retain=profile.retain_data
+        ).table
         glue_arn = f"arn:{Aws.PARTITION}:glue:{Aws.REGION}:{Aws.ACCOUNT_ID}"
         catalog_arns = [
             f"{glue_arn}:catalog",
@@ -249,9 +254,9 @@ class BatchStack(Stack):
             ],
             statements=[
                 iam.PolicyStatement(
-                    sid="WriteScoresToFeatureItems",
+                    sid="WriteLiveScores",
                     actions=SCORE_WRITE_ACTIONS,
-                    resources=[features_table.table_arn],
+                    resources=[self.scores_table.table_arn],
                 ),
                 policies.kms_via(key, policies.KMS_ENCRYPT_DECRYPT, ["dynamodb"]),
             ],
@@ -305,6 +310,7 @@ class BatchStack(Stack):
 
         CfnOutput(self, "StateMachineArn", value=sm.state_machine_arn)
         CfnOutput(self, "GlueDatabase", value=names.glue_database)
+        CfnOutput(self, "ScoresTable", value=self.scores_table.table_name)
 
 
 def acknowledge_catalog_tables(job: GlueJob, database: str) -> None:

@@ -1,4 +1,4 @@
-"""Streaming: the Kinesis event stream, the DynamoDB feature and dedup tables, and the Glue streaming job."""
+"""Streaming: the Kinesis event stream, the DynamoDB feature table, and the Glue streaming job."""
 
 from __future__ import annotations
 
@@ -32,12 +32,8 @@ STREAM_READ_ACTIONS = [
     "kinesis:GetShardIterator",
     "kinesis:ListShards",
 ]
-FEATURE_WRITE_ACTIONS = [  # what stream/sink.py calls: conditional updates, dedup markers, batched reads
-    "dynamodb:BatchGetItem",
-    "dynamodb:BatchWriteItem",
-    "dynamodb:GetItem",
-    "dynamodb:UpdateItem",
-]
+#: what stream/stateful.py calls: whole customer items, put in batches (no reads, no conditions)
+FEATURE_WRITE_ACTIONS = ["dynamodb:BatchWriteItem"]
 
 
 class StreamingStack(Stack):
@@ -79,16 +75,11 @@ class StreamingStack(Stack):
             "control) rather than the AWS-managed aws/kinesis key.",
         )
 
-        streaming_tables = {names.features_table, names.stream_dedup_table}
-        self.tables = {
-            spec.name: LakehouseTable(
-                self, _construct_id(spec.name, names.prefix), spec=spec, key=storage.key, retain=profile.retain_data
-            ).table
-            for spec in dynamodb_tables(deployment.settings)
-            if spec.name in streaming_tables
-        }
-        self.features_table = self.tables[names.features_table]
-        self.dedup_table = self.tables[names.stream_dedup_table]
+        (features_spec,) = [s for s in dynamodb_tables(deployment.settings) if s.name == names.features_table]
+        self.features_table = LakehouseTable(
+            self, _construct_id(features_spec.name, names.prefix), spec=features_spec, key=storage.key,
+            retain=profile.retain_data,
+        ).table
 
         self.checkpoint_prefix = f"{deployment.zone_prefix('checkpoints')}{names.streaming_job}/"
         # the raw archive runs as a second query of the same job (stream/glue_job.py): its own checkpoint
@@ -132,7 +123,7 @@ class StreamingStack(Stack):
                 iam.PolicyStatement(actions=STREAM_READ_ACTIONS, resources=[self.stream.stream_arn]),
                 iam.PolicyStatement(
                     actions=FEATURE_WRITE_ACTIONS,
-                    resources=[self.features_table.table_arn, self.dedup_table.table_arn],
+                    resources=[self.features_table.table_arn],
                 ),
                 policies.kms_via(storage.key, policies.KMS_DECRYPT, ["kinesis"]),
                 policies.kms_via(storage.key, policies.KMS_ENCRYPT_DECRYPT, ["dynamodb"]),

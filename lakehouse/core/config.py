@@ -121,8 +121,6 @@ class StreamSettings(BaseModel):
         default="TRIM_HORIZON", description="where a new checkpoint starts reading the stream")
     starting_timestamp: str | None = Field(default=None, description="ISO 8601 time, for AT_TIMESTAMP")
     writer_threads: int = Field(default=16, ge=1, le=256, description="parallel DynamoDB writes per micro-batch")
-    update_chunk: int = Field(default=2_000, ge=1, le=1_000_000,
-                              description="customers updated per round of parallel writes (bounds memory)")
     dedup_ttl_hours: int = Field(default=192, ge=1, le=24 * 365,
                                  description="how long an applied event id is remembered (> stream retention)")
     retention_days: int = Field(default=365, ge=7, le=3660,
@@ -164,7 +162,7 @@ class ResourceNames(BaseModel):
     access_log_bucket: str
     stream: str
     features_table: str
-    stream_dedup_table: str
+    scores_table: str
     write_keys_table: str
     glue_database: str
     api: str
@@ -201,7 +199,7 @@ class ResourceNames(BaseModel):
             access_log_bucket=f"{prefix}-access-logs",
             stream=f"{prefix}-events",
             features_table=f"{prefix}-customer-features",
-            stream_dedup_table=f"{prefix}-stream-dedup",
+            scores_table=f"{prefix}-customer-scores",
             write_keys_table=f"{prefix}-write-keys",
             glue_database=f"{prefix}".replace("-", "_"),
             api=f"{prefix}-ingest-api",

@@ -322,7 +322,7 @@ class Demo:
     def run_models(self) -> dict[str, Any]:
         """Back-test the models against the baselines on the last ``ML_WINDOW_DAYS`` days (a sixth of the days
         simulated, when shorter), then train on everything, score every customer and serve the scores (warehouse
-        and the live DynamoDB items)."""
+        and the live scores table)."""
         from lakehouse.local.cli.ml_commands import summary_table
         from lakehouse.local.ml_runs import load_scores_locally, report_dir
         from ml.pipeline import evaluate, options_of, train_and_score
@@ -351,8 +351,7 @@ class Demo:
         live = run.live
         items = int(live.get("written", 0)) + int(live.get("unchanged", 0))
         self.console.print(f"scored {run.customers:,} customers as of {run.cutoff}: fact_customer_scores in the "
-                           f"warehouse, scores on {items:,} live DynamoDB items "
-                           f"({live.get('no_item', 0):,} customers without one); model versions "
+                           f"warehouse and on {items:,} items of the live scores table; model versions "
                            + ", ".join(f"{t} {v}" for t, v in run.versions.items()))
         self.console.print('[dim]ask: lakehouse sql "SELECT risk_band, COUNT(*), AVG(churn_probability) FROM '
                            'fact_customer_scores GROUP BY 1"[/]')

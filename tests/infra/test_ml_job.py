@@ -85,9 +85,9 @@ def test_ml_job_ships_the_ml_library_and_the_pinned_ml_wheels(dev) -> None:
     assert dev.render(spark, "Batch") != dev.render(args["--additional-python-modules"], "Batch")
 
 
-def test_ml_job_role_reaches_only_its_prefixes_and_the_features_table(dev, grants) -> None:
-    """Reads curated/ and reference/; writes models, the scores table's files and manifests, state/; the features
-    table gets batched reads and conditional updates (ml/serving.py), nothing else."""
+def test_ml_job_role_reaches_only_its_prefixes_and_the_scores_table(dev, grants) -> None:
+    """Reads curated/ and reference/; writes models, the scores table's files and manifests, state/; the live scores
+    table gets batched reads and conditional updates (ml/serving.py), nothing else (not the stream's feature table)."""
     grants(
         dev.policy_statements("Batch", "TrainAndScoreJobRole"),
         {
@@ -111,7 +111,7 @@ def test_ml_job_role_reaches_only_its_prefixes_and_the_features_table(dev, grant
             ],
             ("cloudwatch:PutMetricData",): ["*"],
             ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"): ["${Storage:LakeKey*.Arn}"],
-            ("dynamodb:BatchGetItem", "dynamodb:UpdateItem"): ["${Streaming:CustomerFeaturesTable*.Arn}"],
+            ("dynamodb:BatchGetItem", "dynamodb:UpdateItem"): ["${Batch:ScoresTable*.Arn}"],
             ("kms:Decrypt", "kms:GenerateDataKey"): ["${Storage:LakeKey*.Arn}"],
         },
     )

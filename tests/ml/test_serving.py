@@ -1,5 +1,5 @@
 """Serving scores: the warehouse zone Parquet (local and moto S3) against the DDL, and the DynamoDB items (moto
-server) against the stream job's own writes."""
+server) beside the stream job's own writes."""
 
 from __future__ import annotations
 
@@ -14,18 +14,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import sqlglot
-from botocore.exceptions import ClientError
+from boto3.dynamodb.types import TypeDeserializer
 from sqlglot import exp
 
 from glue_jobs.warehouse.sql_files import score_tables
 from lakehouse.core.aws.clients import aws_client
 from lakehouse.core.config import Settings
-from lakehouse.local.cli.stream_commands import customer_document
+from lakehouse.local.cli.stream_commands import customer_document, stored_item
 from ml import serving
-from stream.sink import SinkError
+from stream.stateful import write_items
 from tests.stream.conftest import stored_items
-from tests.stream.test_sink import order, sink_for, write
 
+_deserialize = TypeDeserializer().deserialize
 JUNE, MAY, JULY = date(2025, 6, 1), date(2025, 5, 1), date(2025, 7, 1)
 
 #: the Parquet type each Redshift type of the DDL is loaded from (Amazon Redshift Database Developer Guide, "COPY from
@@ -135,87 +135,73 @@ def test_a_customer_without_an_order_has_no_churn_probability_nor_band(settings:
 
 
 # --- DynamoDB -------------------------------------------------------------------------------------------------------
-def without_scores(items: dict[str, dict]) -> dict[str, dict]:
-    return {cid: {k: v for k, v in item.items() if k != "scores"} for cid, item in items.items()}
+def stored_scores(settings: Settings) -> dict[str, dict]:
+    """customer_id -> its ``scores`` map in the scores table."""
+    dynamodb = aws_client("dynamodb", region=settings.region)
+    items = dynamodb.scan(TableName=settings.names.scores_table, ConsistentRead=True)["Items"]
+    return {i["customer_id"]["S"]: _deserialize(i["scores"]) for i in items}
 
 
-def test_scores_land_on_the_streams_items_and_nowhere_else(aws_settings: Settings) -> None:
-    sink = sink_for(aws_settings)
-    write(sink, "run/0", [order("e1", "c1"), order("e2", "c2", days=1, total="20.00")])
-    before = stored_items(aws_settings)
+def stream_writes(settings: Settings, token: str, orders: dict[str, int]) -> None:
+    """The feature job's item writes for customers with ``orders`` orders each (stream/stateful.py)."""
+    rows = [(cid, "item", json.dumps({"attributes": {"features": {"M": {"orders": {"N": str(n)}}},
+                                                     "state": {"M": {}}}, "received": []}))
+            for cid, n in orders.items()]
+    write_items(rows, settings.names.features_table, token, aws_client("dynamodb", region=settings.region))
+
+
+def test_scores_land_in_their_own_table_and_survive_the_streams_writes(aws_settings: Settings) -> None:
+    """Seen failing with the scores table named as the feature table (the layout before the stream wrote whole items):
+    the feature items gained ``scores``, and with that check removed the stream's next put of c1's item erased them
+    (``KeyError: 'scores'``)."""
+    stream_writes(aws_settings, "run/0", {"c1": 1, "c2": 1})
+    features_before = stored_items(aws_settings)
     report = serving.write_live_scores(aws_settings, frame(["c1", "c2", "c3"], JUNE, "r1"), "r1")
-    assert (report.written, report.no_item, report.no_item_ids) == (2, 1, ["c3"])
-    after = stored_items(aws_settings)
-    assert set(after) == {"c1", "c2"}  # no item created for c3
-    assert without_scores(after) == before  # features, state, version, last_batch, updated_at untouched
-    assert after["c1"]["scores"] == {
+    assert (report.table, report.written, report.unchanged, report.kept_newer) == (
+        aws_settings.names.scores_table, 3, 0, 0)
+    assert stored_items(aws_settings) == features_before  # the stream's items untouched
+    scores = stored_scores(aws_settings)
+    assert set(scores) == {"c1", "c2", "c3"}  # a customer without a live item is scored too
+    assert scores["c1"] == {
         "run_id": "r1", "cutoff": "2025-06-01", "churn_probability": Decimal("0.25"),
         "purchase_probability": Decimal("0.5"), "predicted_clv": Decimal("10.01"), "reporting_currency": "EUR",
         "risk_band": "medium", "reasons": ["recency_days high", "orders_total low"],
         "scored_at": "2025-06-02T09:30:00.000Z", "churn_model_version": "churn-1",
         "propensity_model_version": "prop-1", "clv_model_version": "clv-1"}
-    # `lakehouse customer c1 --json` prints the stored item: the scores included
-    assert customer_document(aws_settings, after["c1"], JUNE)["scores"] == after["c1"]["scores"]
-    # the stream keeps writing these customers (its version lock is intact) and keeps the scores; c3's first write
-    # creates its item as usual
-    write(sink, "run/1", [order("e3", "c1", days=2), order("e4", "c3", days=2)])
-    later = stored_items(aws_settings)
-    assert int(later["c1"]["features"]["orders"]) == 2 and later["c1"]["scores"] == after["c1"]["scores"]
-    assert "scores" not in later["c3"] and int(later["c3"]["version"]) == 1
-
-
-def test_an_item_created_by_someone_else_breaks_the_streams_first_write(aws_settings: Settings) -> None:
-    """Why the score write never creates an item (what the condition prevents). An UpdateItem without the condition
-    creates ``{customer_id, scores}``; the stream then reads an item without ``version`` and its guarded write
-    (``#version = :expected``) fails on every retry: SinkError. With the condition the score write answers
-    ConditionalCheckFailed and creates nothing (the first test: ``set(after) == {'c1', 'c2'}``)."""
-    dynamodb = aws_client("dynamodb", region=aws_settings.region)
-    dynamodb.update_item(TableName=aws_settings.names.features_table, Key={"customer_id": {"S": "c4"}},
-                         UpdateExpression="SET scores = :s", ExpressionAttributeValues={":s": {"M": {}}})
-    with pytest.raises(SinkError, match="kept changing"):
-        write(sink_for(aws_settings), "run/0", [order("e1", "c4")])
-    with pytest.raises(ClientError, match="ConditionalCheckFailed"):
-        dynamodb.update_item(TableName=aws_settings.names.features_table, Key={"customer_id": {"S": "c5"}},
-                             UpdateExpression="SET #scores = :s", ConditionExpression=serving.CONDITION,
-                             ExpressionAttributeNames={"#features": "features", "#version": "version",
-                                                       "#scores": "scores", "#cutoff": "cutoff", "#run_id": "run_id"},
-                             ExpressionAttributeValues={":s": {"M": {}}, ":cutoff": {"S": "2025-06-01"},
-                                                        ":run_id": {"S": "r1"}})
-    assert "c5" not in stored_items(aws_settings)
+    stream_writes(aws_settings, "run/1", {"c1": 2})  # the stream replaces c1's whole feature item
+    item = stored_item(aws_settings, "c1")
+    assert int(item["features"]["orders"]) == 2 and item["scores"] == scores["c1"]
+    # `lakehouse customer c1 --json` prints the stored item with its scores
+    assert customer_document(aws_settings, item, JUNE)["scores"] == scores["c1"]
+    assert serving.read_live_scores(aws_settings, "c9") is None
 
 
 def test_reruns_are_idempotent_and_an_older_cutoff_never_replaces_a_newer_one(aws_settings: Settings) -> None:
     """Seen failing with the pre-read's ordering removed (``_newer_or_same`` returning None): the rerun rewrote every
     item (``(written, unchanged) == (2, 0)``). The condition's own ordering is checked by the race test below."""
-    write(sink_for(aws_settings), "run/0", [order("e1", "c1"), order("e2", "c2")])
     serving.write_live_scores(aws_settings, frame(["c1", "c2"], JUNE, "r2", churn=0.4), "r2")
-    june = stored_items(aws_settings)
+    june = stored_scores(aws_settings)
     rerun = serving.write_live_scores(aws_settings, frame(["c1", "c2"], JUNE, "r2", churn=0.4), "r2")
-    assert (rerun.written, rerun.unchanged) == (0, 2) and stored_items(aws_settings) == june
+    assert (rerun.written, rerun.unchanged) == (0, 2) and stored_scores(aws_settings) == june
     older = serving.write_live_scores(aws_settings, frame(["c1", "c2"], MAY, "r3", churn=0.9), "r3")
-    assert (older.written, older.kept_newer) == (0, 2) and stored_items(aws_settings) == june
+    assert (older.written, older.kept_newer) == (0, 2) and stored_scores(aws_settings) == june
     earlier_run = serving.write_live_scores(aws_settings, frame(["c1"], JUNE, "r1", churn=0.1), "r1")
-    assert earlier_run.kept_newer == 1 and stored_items(aws_settings) == june
+    assert earlier_run.kept_newer == 1 and stored_scores(aws_settings) == june
     newer = serving.write_live_scores(aws_settings, frame(["c1"], JULY, "r4", churn=0.7), "r4")
     assert newer.written == 1
-    items = stored_items(aws_settings)
-    assert (items["c1"]["scores"]["cutoff"], items["c1"]["scores"]["churn_probability"]) == ("2025-07-01",
-                                                                                            Decimal("0.7"))
+    items = stored_scores(aws_settings)
+    assert (items["c1"]["cutoff"], items["c1"]["churn_probability"]) == ("2025-07-01", Decimal("0.7"))
     assert items["c2"] == june["c2"]
 
 
 def test_the_condition_guards_a_race_the_pre_read_missed(aws_settings: Settings, monkeypatch) -> None:
-    """The pre-read is only an optimisation: a newer cutoff stored between the read and the write is kept, and a
-    merged item (no ``features``) is not written. Seen failing with CONDITION reduced to its liveness part
-    (``attribute_exists(#features) AND attribute_exists(#version)``): written == 1, c1's July scores replaced."""
-    write(sink_for(aws_settings), "run/0", [order("e1", "c1"), order("e2", "c2")])
+    """The pre-read is only an optimisation: a newer cutoff stored between the read and the write is kept. Seen
+    failing with the condition reduced to ``attribute_not_exists(#scores) OR attribute_exists(#scores)``:
+    written == 2, c1's July scores replaced."""
     serving.write_live_scores(aws_settings, frame(["c1"], JULY, "r4"), "r4")
-    dynamodb = aws_client("dynamodb", region=aws_settings.region)
-    dynamodb.update_item(TableName=aws_settings.names.features_table, Key={"customer_id": {"S": "c2"}},
-                         UpdateExpression="SET merged_into = :c REMOVE features, #state",
-                         ExpressionAttributeNames={"#state": "state"}, ExpressionAttributeValues={":c": {"S": "c1"}})
-    before = stored_items(aws_settings)
-    monkeypatch.setattr(serving, "_stored_scores", lambda _db, _table, ids: dict.fromkeys(ids))  # a stale read
+    before = stored_scores(aws_settings)
+    monkeypatch.setattr(serving, "_stored_scores", lambda _db, _table, ids: {})  # a stale read
     report = serving.write_live_scores(aws_settings, frame(["c1", "c2"], JUNE, "r5"), "r5")
-    assert (report.written, report.kept_newer, report.no_item) == (0, 1, 1)
-    assert stored_items(aws_settings) == before
+    assert (report.written, report.kept_newer) == (1, 1)
+    after = stored_scores(aws_settings)
+    assert after["c1"] == before["c1"] and after["c2"]["run_id"] == "r5"

@@ -128,7 +128,7 @@ def killed_and_restarted(spark, endpoint: str, settings: Settings, events: int, 
         job.kill()
 
     job_settings = settings.model_copy(update={"stream": settings.stream.model_copy(
-        update={"max_records_per_trigger": 200, "update_chunk": 25})})
+        update={"max_records_per_trigger": 200})})
     report = run_stream(job_settings, spark, once=True)  # the last restart runs to the end (in this process)
     assert report.batches and report.batches[0].batch_id > 0
     items = stored_items(settings)

@@ -1,190 +1,137 @@
-"""The Glue streaming entry script: Glue's parsed Kinesis rows feed the same validation and features, exactly once.
+"""The Glue streaming entry script: Glue's unparsed Kinesis rows feed the same keyed-state query as locally, exactly
+once across failed micro-batches and Glue's restarts.
 
-Every test here runs in both test environments; in `make test-glue` on Glue 5.0's Spark 3.5.4.
+Every test here runs in both test environments; in `make test-glue` on Glue 5.0's Spark 3.5.4. Nothing here can run
+Glue's Kinesis reader: a file source of rows shaped like its unparsed output (``data`` bytes,
+``approximateArrivalTimestamp``) stands in for it (``glue_job.kinesis_records``), the rest is the job's own code.
 """
 
 from __future__ import annotations
 
+import base64
 import json
-import uuid
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 from lakehouse.core.config import Settings
 from lakehouse.core.job_args import JobArgumentsError
 from stream import glue_job
-from stream.glue_job import ARRIVAL_COLUMN, GLUE_SCHEMA, kinesis_options, parsed_from_rows, process_glue_batch
-from stream.job import build_processor
-from stream.records import RawStreamRecord, Rejected, StreamEvent, parse_record
 from stream.rfm import DEFAULT_BREAKPOINTS
+from stream.stateful import MicroBatchWriter, forward_prefix
 from tests.glue.runtime import glue_argv, glue_stand_in
 
-from .conftest import (
-    BAD_FIELDS,
-    BAD_RECORDS,
-    actual_features,
-    assert_features_match,
-    oracle_features,
-    scenario,
-    stored_items,
-)
+from .conftest import actual_features, assert_features_match, oracle_features, scenario, stored_items
+
+GLUE_ROWS = "data STRING, approximateArrivalTimestamp TIMESTAMP"
 
 
-def key(event: StreamEvent) -> tuple:
-    return (event.event_id, event.customer_id, event.type, event.name, event.timestamp, event.received_at,
-            event.amount, event.ticket_id, event.user_id, event.anonymous_id, event.previous_id, event.order_id,
-            event.currency)
+def land(folder: Path, name: str, payloads: list[bytes], arrival: datetime) -> None:
+    """One file of Glue-shaped rows (the record's bytes base64-encoded for JSON, its arrival on the stream)."""
+    lines = [json.dumps({"data": base64.b64encode(p).decode(), "approximateArrivalTimestamp": arrival.isoformat()})
+             for p in payloads]
+    (folder / f".{name}.tmp").write_text("\n".join(lines) + "\n")
+    (folder / f".{name}.tmp").rename(folder / name)  # whole files only, as the file source wants them
 
 
-def test_rows_parsed_like_glue_give_the_same_events(spark) -> None:
-    data = scenario(seed=4, customers=10, events=150, bad_every=0)
-    payloads = data.payloads + list(BAD_RECORDS[2:])  # JSON rejects: Glue keeps their fields
-    texts = spark.sparkContext.parallelize([p.decode() for p in payloads])
-    frame = spark.read.schema(GLUE_SCHEMA).json(texts).withColumn("__src_timestamp", F.current_timestamp())
-    from_glue = parsed_from_rows(frame.collect())
-    direct = [parse_record(RawStreamRecord(p)) for p in payloads]
-    assert [key(e) for e in from_glue if isinstance(e, StreamEvent)] == [
-        key(e) for e in direct if isinstance(e, StreamEvent)]
-    rejected = [r for r in from_glue if isinstance(r, Rejected)]
-    assert [r.problems[0].field for r in rejected] == list(BAD_FIELDS[2:])
-    assert all(r.record.arrival is not None for r in rejected)
+def run_until_idle(query_name: str, spark, main, forward_dir: Path, timeout: float = 240.0) -> BaseException | None:
+    """Run ``main`` in a thread until its query ``query_name`` has processed every file and forward object there
+    is, then stop the query (``main`` returns); the error ``main`` raised, if any."""
+    errors: list[BaseException] = []
 
+    def target() -> None:
+        try:
+            main()
+        except BaseException as exc:  # handed to the test
+            errors.append(exc)
 
-def test_kinesis_options_for_glue() -> None:
-    options = kinesis_options("arn:aws:kinesis:eu-west-1:1:stream/s", 5000, "TRIM_HORIZON", None)
-    assert options["schema"] == GLUE_SCHEMA and options["addRecordTimestamp"] == "true"
-    assert options["startingPosition"] == "TRIM_HORIZON" and options["maxFetchRecordsPerShard"] == "5000"
-    pinned = kinesis_options("arn", 10, "AT_TIMESTAMP", "2025-06-01T00:00:00+00:00")
-    assert pinned["startingPosition"] == "2025-06-01T00:00:00+00:00"
-    # Glue's pattern is yyyy-mm-ddTHH:MM:SS±hh:mm; LATEST pinned with datetime.isoformat() carries microseconds
-    latest = kinesis_options("arn", 10, "AT_TIMESTAMP", "2026-11-30T02:45:12.020208+00:00")
-    assert latest["startingPosition"] == "2026-11-30T02:45:12+00:00"
-    shifted = kinesis_options("arn", 10, "AT_TIMESTAMP", "2025-06-01T02:00:00.5+02:00")
-    assert shifted["startingPosition"] == "2025-06-01T00:00:00+00:00"
-
-
-# --- the micro-batch function and the entry script as Glue runs them (both test environments; Spark 3.5.4 in
-# `make test-glue`), writing real features to DynamoDB on the moto server ---------------------------------------
-
-def glue_batches(spark, payloads: list[bytes], size: int) -> list[DataFrame]:
-    """Micro-batches shaped like the output of Glue's Kinesis source with the job's options: each record's data
-    parsed as JSON with :data:`GLUE_SCHEMA` (nested objects as their JSON text, a record that is not JSON as a row of
-    nulls), then ``__src_timestamp``, the record's arrival on the stream (``addRecordTimestamp``)."""
-    arrival = datetime.now(UTC) - timedelta(seconds=5)
-    batches = []
-    for start in range(0, len(payloads), size):
-        texts = spark.sparkContext.parallelize([p.decode() for p in payloads[start:start + size]], 1)
-        frame = spark.read.schema(GLUE_SCHEMA).json(texts)
-        batches.append(frame.withColumn(ARRIVAL_COLUMN, F.lit(arrival)))
-    return batches
-
-
-def test_glue_micro_batches_write_the_oracle_features_exactly_once(spark, aws_settings: Settings) -> None:
-    """Glue-shaped micro-batches through ``process_glue_batch``, replayed as Glue replays them (same batch id): one
-    crashed after its claims, one between two rounds of customer updates, one replayed after it fully applied. The
-    DynamoDB features equal the independent DuckDB computation (duplicates across batches, late and bad records
-    included).
-
-    Seen failing: with a batch's own claims read as another batch's (``claim`` under a new token per attempt), the
-    replays dropped the crashed batches' orders; with the mid-update replay under another batch id (an adapter
-    numbering batches itself instead of passing Glue's), the customers not yet written lost that batch's orders;
-    with every claimed event applied again (claims ignored), orders were counted twice.
-    """
-    settings = aws_settings.model_copy(update={"stream": aws_settings.stream.model_copy(update={"update_chunk": 5})})
-    data = scenario(seed=31, customers=25, events=320)
-    batches = glue_batches(spark, data.payloads, 120)
-    failures = {("after-claims", 1), ("mid-updates", 2)}
-
-    def fault(step: str, batch_id: int) -> None:
-        if (step, batch_id) in failures:
-            failures.discard((step, batch_id))
-            raise RuntimeError(f"injected failure {step}@{batch_id}")
-
-    processor = build_processor(settings, "glue-" + uuid.uuid4().hex[:8], fault=fault)
-    results = []
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    query = None
+    while query is None and thread.is_alive() and time.monotonic() < deadline:
+        query = next((q for q in spark.streams.active if q.name == query_name), None)
+        time.sleep(0.2)
     try:
-        for batch_id, batch in enumerate(batches):
-            if any(failed == batch_id for _, failed in failures):
-                with pytest.raises(RuntimeError, match="injected failure"):
-                    process_glue_batch(processor, batch, batch_id)
-            results.append(process_glue_batch(processor, batch, batch_id))  # Glue replays it under the same id
-        last = len(batches) - 1
-        replayed = process_glue_batch(processor, batches[last], last)  # once more, after it fully applied
+        seen = -1
+        while query is not None and query.isActive and time.monotonic() < deadline:
+            query.processAllAvailable()  # raises when the query failed
+            forwards = len(list(forward_dir.glob("*.jsonl"))) if forward_dir.is_dir() else 0
+            if forwards == seen:
+                break
+            seen = forwards  # a micro-batch forwarded records: the next one reads them
+    except Exception:  # the query failed: main raises its error
+        pass
     finally:
-        processor.sink.close()
-    assert not failures and len(results) == len(batches) == 3
-    assert replayed.customers and replayed.written == 0  # each customer already has it, or needed no change
-    assert replayed.skipped + replayed.unchanged == replayed.customers
-    assert sum(r.rejected for r in results) == data.bad and sum(r.records for r in results) == len(data.payloads)
-    assert all(r.lag_ms is not None and r.lag_ms >= 5_000 for r in results)  # from __src_timestamp
-    expected = oracle_features(data.records, DEFAULT_BREAKPOINTS)
-    assert_features_match(expected, actual_features(stored_items(settings)))
+        if query is not None:
+            query.stop()
+        thread.join(timeout=60)
+    assert not thread.is_alive(), "the Glue job did not end when its query stopped"
+    return errors[0] if errors else None
 
 
-def test_the_glue_streaming_job_reads_glues_kinesis_source_and_resumes_its_checkpoint(
-        spark, aws_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    """``stream/glue_job.py`` under the ``awsglue`` stand-in with Glue's argv: the Kinesis source gets the options
-    Glue needs, ``forEachBatch`` feeds the processor; a batch that keeps failing after Glue's retries stops the job,
-    and the restarted job replays it under the same id and checkpoint run: the features equal the oracle's.
+def test_the_glue_job_runs_the_keyed_state_query_exactly_once_across_restarts(
+        spark, aws_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``stream/glue_job.py`` under the ``awsglue`` stand-in with Glue's argv: the feature query reads the records,
+    a micro-batch fails after its item writes (the job run fails), the restarted job replays it from the checkpoint
+    under the same run, more records arrive, and the DynamoDB features equal the independent DuckDB computation
+    (duplicates across files, late, bad and identity-linked records included).
 
-    Seen failing: with a checkpoint that forgets its run id across restarts (a new ``lakehouse-sink.json``), the
-    pinned start moved and the replayed batch's orders were dropped as claimed by the old run (10 customers short);
-    with the ``LATEST`` start passed to Glue as ``datetime.isoformat()`` (microseconds), the stand-in refused the
-    ``startingPosition`` Glue documents as ``yyyy-mm-ddTHH:MM:SS+hh:mm``.
+    Seen failing with the checkpoint's run id forgotten across restarts (``checkpoint_identity`` given a fresh
+    folder in ``start_features``): each start forwarded through a folder of its own (three runs where the
+    checkpoint has one), so a forward written before a restart would never be read.
     """
-    import stream.glue_job as glue_job
-
     monkeypatch.setenv("LAKEHOUSE_HOME", str(aws_settings.home))
-    data = scenario(seed=33, customers=20, events=200)
-    batches = glue_batches(spark, data.payloads, 80)
-    checkpoint = tmp_path / "checkpoint"
+    data = scenario(seed=33, customers=20, events=240)
+    source = tmp_path / "kinesis"
+    source.mkdir()
+    arrival = datetime.now(UTC) - timedelta(seconds=5)
+    half = len(data.payloads) // 2
+    land(source, "part-0.json", data.payloads[:half], arrival)
+    checkpoint = aws_settings.lake.path("checkpoints", aws_settings.names.streaming_job)
     arn = f"arn:aws:kinesis:{aws_settings.region}:123456789012:stream/{aws_settings.names.stream}"
     argv = glue_argv("glue_job.py", "customer-lakehouse-test-stream", "--project", aws_settings.project,
                      "--stage", aws_settings.stage, "--region", aws_settings.region,
-                     "--lake_root", aws_settings.lake.key(""), "--stream_arn", arn,
-                     "--checkpoint_location", str(checkpoint), "--kinesis_shards", "2",
-                     "--stream_trigger_seconds", "2.0", "--stream_max_records_per_trigger", "1000",
-                     "--stream_starting_position", "LATEST", "--stream_update_chunk", "5")
-    failing = {"attempts": 0}
-    processors = []
+                     "--lake_root", aws_settings.lake.root_uri, "--stream_arn", arn,
+                     "--checkpoint_location", checkpoint, "--kinesis_shards", "2",
+                     "--stream_trigger_seconds", "0.5", "--stream_max_records_per_trigger", "1000",
+                     "--stream_starting_position", "TRIM_HORIZON")
+    options_seen: list[dict[str, str]] = []
 
-    def fault(step: str, batch_id: int) -> None:  # batch 1 fails midway, more often than Glue retries it
-        if step == "mid-updates" and batch_id == 1 and failing["attempts"] < 4:
-            failing["attempts"] += 1
-            raise RuntimeError("injected failure mid-updates@1")
+    def file_source(spark_session, options: dict[str, str]):
+        options_seen.append(options)
+        return (spark_session.readStream.schema(GLUE_ROWS).option("maxFilesPerTrigger", 1).json(str(source))
+                .selectExpr("unbase64(data) AS data", "approximateArrivalTimestamp"))
 
-    def with_fault(settings: Settings, run: str):
-        processors.append(build_processor(settings, run, fault=fault))
-        return processors[-1]
+    failing = {"left": 1}
 
-    monkeypatch.setattr(glue_job, "build_processor", with_fault)
-    try:
-        with glue_stand_in(tmp_path / "glue-service", kinesis_batches=batches) as glue:
-            with pytest.raises(RuntimeError, match="injected failure"):
-                glue_job.main(argv)
-            assert [c["batch_id"] for c in glue.called("batch")] == [0, 1, 1, 1, 1]  # Glue's 3 retries, same id
-            (source,) = glue.called("create_data_frame.from_options")
-            options = source["connection_options"]
-            assert source["connection_type"] == "kinesis" and options["streamARN"] == arn
-            assert options["schema"] == GLUE_SCHEMA and options["addRecordTimestamp"] == "true"
-            assert options["maxFetchRecordsPerShard"] == "500" and options["classification"] == "json"
-            (each,) = glue.called("forEachBatch")
-            assert each["options"] == {"windowSize": "2 seconds", "checkpointLocation": str(checkpoint)}
-        with glue_stand_in(tmp_path / "glue-service", kinesis_batches=batches) as glue:
-            glue_job.main(argv)  # the job restarted by Glue: same checkpoint, same run id
-            assert [c["batch_id"] for c in glue.called("batch")] == [1, 2]
-            (source,) = glue.called("create_data_frame.from_options")
-            assert source["connection_options"]["startingPosition"] == options["startingPosition"]  # pinned
-    finally:
-        for processor in processors:
-            processor.sink.close()
-    assert "ignored job arguments" not in capsys.readouterr().err
-    assert len({p.run for p in processors}) == 1
+    def fault(_writer, step: str, batch_id: int) -> None:
+        if step == "after-writes" and batch_id == 1 and failing["left"]:
+            failing["left"] -= 1
+            raise RuntimeError("injected failure after-writes@1")
+
+    monkeypatch.setattr(glue_job, "kinesis_records", file_source)
+    monkeypatch.setattr(MicroBatchWriter, "_fault", fault)
+    with glue_stand_in(tmp_path / "glue-service"):
+        land(source, "part-1.json", data.payloads[half:half + 20], arrival)
+        error = run_until_idle(glue_job.FEATURE_QUERY, spark, lambda: glue_job.main(argv), Path(checkpoint))
+        assert error is not None and "injected failure" in str(error)  # the job run failed
+        assert not failing["left"]
+        runs = [p.name for p in (Path(checkpoint) / "_forward").iterdir()]
+        error = run_until_idle(glue_job.FEATURE_QUERY, spark, lambda: glue_job.main(argv),
+                               Path(checkpoint) / "_forward" / runs[0])  # Glue restarts the job
+        assert error is None
+        land(source, "part-2.json", data.payloads[half + 20:], arrival)
+        error = run_until_idle(glue_job.FEATURE_QUERY, spark, lambda: glue_job.main(argv),
+                               Path(checkpoint) / "_forward" / runs[0])
+        assert error is None
+    assert runs == [p.name for p in (Path(checkpoint) / "_forward").iterdir()]  # one checkpoint run throughout
+    assert Path(aws_settings.lake.path(forward_prefix(aws_settings.names.streaming_job, runs[0]), "_started")).exists()
+    assert len(options_seen) == 3 and all(o["streamARN"] == arn for o in options_seen)
+    assert len({o["startingPosition"] for o in options_seen}) == 1  # the checkpoint's start, pinned
     expected = oracle_features(data.records, DEFAULT_BREAKPOINTS)
     assert_features_match(expected, actual_features(stored_items(aws_settings)))
 
@@ -232,8 +179,14 @@ def test_the_raw_archive_micro_batch_on_a_frame_shaped_like_glues_kinesis_source
     assert [log.key for log in landing_logs(storage)] == [batch.landing_log]
 
 
-def test_raw_archive_options_for_glues_kinesis_reader() -> None:
-    options = glue_job.archive_source_options("arn:aws:kinesis:eu-west-1:1:stream/s", "AT_TIMESTAMP",
+def test_source_options_for_glues_kinesis_reader() -> None:
+    """Glue's pattern for a start time is yyyy-mm-ddTHH:MM:SS±hh:mm: a pinned start with microseconds (what
+    ``datetime.isoformat()`` writes) is cut to the second."""
+    options = glue_job.source_options("arn:aws:kinesis:eu-west-1:1:stream/s", "AT_TIMESTAMP",
                                               "2025-06-01T00:00:00.123456+00:00", 500)
     assert options == {"streamARN": "arn:aws:kinesis:eu-west-1:1:stream/s",
-                       "startingPosition": "2025-06-01T00:00:00+00:00", "maxFetchRecordsPerShard": "500"}
+                       "startingPosition": "2025-06-01T00:00:00+00:00", "maxFetchRecordsPerShard": "500",
+                       "emitConsumerLagMetrics": "true"}
+    assert glue_job.source_options("arn", "TRIM_HORIZON", None, 10)["startingPosition"] == "TRIM_HORIZON"
+    shifted = glue_job.source_options("arn", "AT_TIMESTAMP", "2025-06-01T02:00:00.5+02:00", 10)
+    assert shifted["startingPosition"] == "2025-06-01T00:00:00+00:00"

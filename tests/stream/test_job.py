@@ -17,7 +17,7 @@ def with_stream(settings: Settings, **stream: object) -> Settings:
 
 
 def test_features_match_a_batch_computation_through_replays(spark, aws_settings: Settings) -> None:
-    settings = with_stream(aws_settings, max_records_per_trigger=400, update_chunk=15)
+    settings = with_stream(aws_settings, max_records_per_trigger=400)
     data = scenario(seed=21, customers=60, events=1_100)
     put_payloads(settings.names.stream, data.payloads)
     expected = oracle_features(data.records, DEFAULT_BREAKPOINTS)

@@ -149,6 +149,22 @@ def test_a_late_event_of_a_merged_anonymous_id_is_forwarded_to_its_customer() ->
     assert customer.merged_from == {"a1"} and customer.last_seen_at == T0 + timedelta(hours=2)
 
 
+def test_an_id_identified_before_it_had_an_item_is_marked_merged() -> None:
+    """An anonymous id identified in the micro-batch of its first events has no item of its own yet: it still gets a
+    merged marker, so a lookup of the id says where its activity went. Seen failing with the marker written only
+    for an id that had an item: ``stream.items`` had no ``a1``."""
+    stream = Stream()
+    stream.batch([call("Product Viewed", "v1", T0, anon="a1", position=1),
+                  call("identify", "i1", T0 + timedelta(seconds=5), user="u1", anon="a1", position=2)])
+    stream.drain()
+    assert stream.items["a1"] == ItemChange("merged", merged_into="u1")
+    assert sum(d.views for d in stream.items["u1"].state.activity_days.values()) == 1
+    marked = len(stream.items)
+    stream.batch([call("identify", "i2", T0 + timedelta(hours=1), user="u1", anon="a1", position=3)])
+    stream.drain()
+    assert len(stream.items) == marked and stream.totals["links"] == 1  # a repeated identify writes nothing new
+
+
 def test_a_duplicate_inside_the_window_is_dropped_and_one_after_it_counts_again() -> None:
     window = StepConfig(dedup_window_seconds=24 * 3600)  # a short window, to see it end
     stream = Stream(window)

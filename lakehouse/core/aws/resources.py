@@ -18,13 +18,14 @@ class TableSpec:
 
 
 def dynamodb_tables(settings: Settings) -> list[TableSpec]:
-    """The DynamoDB tables: customer features, the stream's event claims (with TTL) and write keys."""
+    """The DynamoDB tables: customer features (the stream job's), customer scores (the ML stage's) and write
+    keys."""
     names = settings.names
     return [
         TableSpec(names.features_table, "customer_id",
-                  purpose="per-customer real-time RFM features, segment and scores"),
-        TableSpec(names.stream_dedup_table, "dedup_key", ttl_attribute="expires_at",
-                  purpose="event ids and micro-batch ids already applied by the streaming job"),
+                  purpose="per-customer real-time RFM features and segment (written by the streaming job only)"),
+        TableSpec(names.scores_table, "customer_id",
+                  purpose="per-customer churn, purchase-propensity and CLV scores of the latest scoring run"),
         TableSpec(names.write_keys_table, "key_hash",
                   purpose="ingestion write keys (SHA-256 hashes) and the source each belongs to"),
     ]

@@ -132,10 +132,11 @@ def promotion_table(promotions: dict[str, dict[str, Any]]) -> Table:
 def score(
     cutoff: datetime = typer.Option(None, formats=["%Y-%m-%d"], help="score as of this day (default: the day after "
                                                                      "the last event)"),
-    live: bool = typer.Option(True, "--live/--no-live", help="also put the scores on the customers' DynamoDB items"),
+    live: bool = typer.Option(True, "--live/--no-live",
+                              help="also write the scores to the live scores table (DynamoDB)"),
 ) -> None:
-    """Score every customer with the promoted models: fact_customer_scores in the warehouse, scores on the live
-    DynamoDB items."""
+    """Score every customer with the promoted models: fact_customer_scores in the warehouse, and the live
+    scores table (DynamoDB)."""
     from lakehouse.local.ml_runs import load_scores_locally
     from ml.pipeline import MLError
     from ml.pipeline import score as run_score
@@ -149,8 +150,8 @@ def score(
     except MLError as exc:
         raise UserError(str(exc)) from None
     loaded = load_scores_locally(settings)
-    live_items = (f"{run.live['written']:,} live items written, {run.live['unchanged']:,} unchanged, "
-                  f"{run.live['kept_newer']:,} holding a newer cutoff, {run.live['no_item']:,} customers without one"
+    live_items = (f"{run.live['written']:,} live score items written, {run.live['unchanged']:,} unchanged, "
+                  f"{run.live['kept_newer']:,} holding a newer cutoff"
                   if run.live else "live items skipped (--no-live)")
     warehouse = (f"not loaded: {loaded['skipped']}" if loaded.get("skipped")
                  else f"loaded into {loaded.get('target', 'the warehouse')}")

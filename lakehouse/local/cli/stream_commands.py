@@ -236,24 +236,24 @@ def derivation(settings: Settings, as_of: date) -> Callable[[dict[str, Any]], Cu
 
 
 def stored_item(settings: Settings, customer_id: str) -> dict[str, Any]:
-    """The customer's item in the feature table, as Python values; UserError when there is none."""
+    """The customer's item in the feature table, as Python values, with the ML stage's ``scores`` from the scores
+    table when the customer has them (``ml/serving.py``); UserError when there is no feature item."""
     from boto3.dynamodb.types import TypeDeserializer
 
     from lakehouse.core.aws.clients import aws_client
-    from stream.sink import link_key
 
     answer = aws_client("dynamodb", region=settings.region).get_item(
         TableName=settings.names.features_table, Key={"customer_id": {"S": customer_id}}, ConsistentRead=True)
     if "Item" not in answer:
-        link = aws_client("dynamodb", region=settings.region).get_item(
-            TableName=settings.names.stream_dedup_table, Key={"dedup_key": {"S": link_key(customer_id)}},
-            ConsistentRead=True).get("Item")
-        if link is not None:  # stitched before it ever had an item of its own
-            return {"customer_id": customer_id, "merged_into": link["target"]["S"],
-                    "merged_at": link.get("event_ts", {}).get("S", "")}
         raise UserError(f"no live features for customer {customer_id!r} yet (is `lakehouse stream` running?)")
+    from ml.serving import read_live_scores
+
     deserializer = TypeDeserializer()
-    return {k: deserializer.deserialize(v) for k, v in answer["Item"].items()}
+    item = {k: deserializer.deserialize(v) for k, v in answer["Item"].items()}
+    scores = None if item.get("merged_into") else read_live_scores(settings, customer_id)
+    if scores is not None:
+        item["scores"] = scores
+    return item
 
 
 def customer_table(settings: Settings, customer_id: str, item: dict[str, Any] | None = None,
@@ -266,7 +266,8 @@ def customer_table(settings: Settings, customer_id: str, item: dict[str, Any] | 
     if item.get("merged_into"):
         table = Table(title=f"customer {customer_id}", show_edge=False)
         table.add_column("identity")
-        table.add_row(f"merged into {item['merged_into']} (identity stitching), {item.get('merged_at', '')}")
+        when = item.get("merged_at") or item.get("updated_at", "")
+        table.add_row(f"merged into {item['merged_into']} (identity stitching), {when}")
         return table, f"look up {item['merged_into']} for the features"
     stored = item.get("features", {})
     heading = f"derived as of {as_of.isoformat()}" if as_of else ""

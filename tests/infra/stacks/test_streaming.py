@@ -20,22 +20,26 @@ def test_stream_is_kms_encrypted_and_sized_by_stage(dev, prod) -> None:
     assert prod_stream["Properties"]["RetentionPeriodHours"] == 72
 
 
-def test_feature_and_dedup_tables_follow_the_shared_table_specs(dev) -> None:
+def test_feature_and_scores_tables_follow_the_shared_table_specs(dev) -> None:
     settings = Settings(stage="dev")
-    specs = {s.name: s for s in dynamodb_tables(settings) if s.name != settings.names.write_keys_table}
+    owners = {settings.names.write_keys_table: "Ingestion", settings.names.scores_table: "Batch"}
+    specs = {s.name: s for s in dynamodb_tables(settings)}
     tables = {
-        t["Properties"]["TableName"]: t["Properties"]
-        for t in dev.resources("Streaming", "AWS::DynamoDB::GlobalTable").values()
+        t["Properties"]["TableName"]: (t["Properties"], stack)
+        for stack in ("Streaming", "Batch")
+        for t in dev.resources(stack, "AWS::DynamoDB::GlobalTable").values()
     }
-    assert set(tables) == set(specs)
-    for name, props in tables.items():
+    assert set(tables) == set(specs) - {settings.names.write_keys_table}
+    assert {name: stack for name, (_, stack) in tables.items()} == {
+        name: owners.get(name, "Streaming") for name in tables}
+    for name, (props, stack) in tables.items():
         spec = specs[name]
         assert props["KeySchema"] == [{"AttributeName": spec.partition_key, "KeyType": "HASH"}]
         assert props["BillingMode"] == "PAY_PER_REQUEST"
         assert props["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS"}
         (replica,) = props["Replicas"]
         assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-        assert "LakeKey" in dev.render(replica["SSESpecification"]["KMSMasterKeyId"], "Streaming")
+        assert "LakeKey" in dev.render(replica["SSESpecification"]["KMSMasterKeyId"], stack)
         if spec.ttl_attribute:
             assert props["TimeToLiveSpecification"] == {"AttributeName": spec.ttl_attribute, "Enabled": True}
         else:
@@ -92,12 +96,7 @@ def test_streaming_job_role_reads_the_stream_and_writes_only_its_tables_and_chec
                 "kinesis:GetShardIterator",
                 "kinesis:ListShards",
             ): ["${Events*.Arn}"],
-            (
-                "dynamodb:BatchGetItem",
-                "dynamodb:BatchWriteItem",
-                "dynamodb:GetItem",
-                "dynamodb:UpdateItem",
-            ): ["${CustomerFeaturesTable*.Arn}", "${StreamDedupTable*.Arn}"],
+            ("dynamodb:BatchWriteItem",): ["${CustomerFeaturesTable*.Arn}"],
             ("kms:Decrypt",): ["${Storage:LakeKey*.Arn}"],
             ("kms:Decrypt", "kms:GenerateDataKey"): ["${Storage:LakeKey*.Arn}"],
         },

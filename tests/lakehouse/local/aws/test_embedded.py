@@ -40,8 +40,6 @@ def test_provision_creates_everything_then_is_idempotent(moto_endpoint, settings
     for spec in dynamodb_tables(settings):
         table = aws_client("dynamodb").describe_table(TableName=spec.name)["Table"]
         assert table["KeySchema"] == [{"AttributeName": spec.partition_key, "KeyType": "HASH"}]
-    ttl = aws_client("dynamodb").describe_time_to_live(TableName=names.stream_dedup_table)
-    assert ttl["TimeToLiveDescription"]["AttributeName"] == "expires_at"
     assert aws_client("glue").get_database(Name=names.glue_database)["Database"]["Name"] == names.glue_database
 
 
