@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.config import PROFILES, StageProfile
-from lakehouse.core.config import ArchiveSettings
+from lakehouse.core.config import ArchiveSettings, StreamSettings
 
 #: when the prices below were read from the pages they cite
 PRICES_AS_OF = "2026-11"
@@ -135,10 +135,19 @@ class Assumptions:
     """What the design does per event and per run, as built today (each field's note says where it comes from)."""
 
     lambda_ms_per_request: float = _noted(60.0, "ingest function duration per request, warm, ms")
-    ddb_writes_per_event: float = _noted(2.0, "DynamoDB write units per event: a dedup claim, then a conditional "
-                                              "feature update (stream/sink.py)")
-    ddb_reads_per_event: float = _noted(1.0, "DynamoDB read units per event: a consistent read of the customer's "
-                                             "item before its update (stream/sink.py)")
+    ddb_item_writes_per_event: float = _noted(0.5, "customer items the streaming job writes per event: one per "
+                                                   "changed customer per micro-batch (stream/stateful.py); "
+                                                   "bench/bench_stream.py measured 0.46 at 250 and 0.35 at 1,000 "
+                                                   "events/s on the generator's workload (2,000 customers); traffic "
+                                                   "spread over more customers approaches 1")
+    ddb_write_units_per_item: float = _noted(1.5, "DynamoDB write units per item put (1 KB each): features and "
+                                                  "state, 1.47 on average over 180 days of the generator's events")
+    stream_trigger_seconds: float = _noted(StreamSettings().trigger_seconds, "the feature query's micro-batch "
+                                           "interval, seconds (LAKEHOUSE_STREAM__TRIGGER_SECONDS)")
+    stream_puts_per_batch: float = _noted(3.0 + 1.1 * StreamSettings().state_partitions, "S3 PUT-class requests "
+                                          "per feature micro-batch: the offset and commit log entries, a forward "
+                                          "or quarantine object, the forward prefix's LIST, and a state-store delta "
+                                          "per state partition (a snapshot every 10th)")
     archive_buffer_seconds: float = _noted(ArchiveSettings().buffer_seconds, "the raw archive's buffer period, "
                                            "seconds (LAKEHOUSE_ARCHIVE__BUFFER_SECONDS): one micro-batch writes one "
                                            "object per raw partition (source, arrival hour)")
@@ -363,15 +372,19 @@ def bill(stage: str, workload: Workload, profile: StageProfile | None = None,
     storage, storage_basis = _raw_storage(profile, w, a)
     curated_gb = w.events / DAYS_PER_MONTH * w.event_kb * KB * a.raw_gzip_ratio * a.curated_ratio / GB
     curated = curated_gb * a.retention_months * DAYS_PER_MONTH * _p("s3_standard_gb_month")
+    stream_batches = HOURS_PER_MONTH * 3600 / max(a.stream_trigger_seconds, 1.0)  # Glue: whole seconds
     requests = (raw.objects * (_p("s3_put") + _p("s3_get"))
-                + raw.batches * (a.archive_puts_per_batch * _p("s3_put") + a.archive_gets_per_batch * _p("s3_get")))
+                + raw.batches * (a.archive_puts_per_batch * _p("s3_put") + a.archive_gets_per_batch * _p("s3_get"))
+                + stream_batches * a.stream_puts_per_batch * _p("s3_put"))
     add("S3", requests / 1e3 + storage + curated, ["AWS::S3::Bucket"],
         f"{raw.objects:,.0f} raw objects a month from {raw.batches:,.0f} archive micro-batches of "
         f"{a.archive_buffer_seconds:g} s (a PUT and a GET each, {raw.object_bytes / KB:,.0f} KB; + landing log and "
-        f"checkpoint); raw: {storage_basis}; {a.retention_months:g} months kept")
-    add("DynamoDB", events_m * (a.ddb_writes_per_event * _p("ddb_write") + a.ddb_reads_per_event * _p("ddb_read")),
-        ["AWS::DynamoDB::GlobalTable"],
-        f"on demand, {a.ddb_writes_per_event:g} write and {a.ddb_reads_per_event:g} read units per event")
+        f"checkpoint); the feature query's checkpoint: {stream_batches / 1e6:,.1f} M micro-batches x "
+        f"{a.stream_puts_per_batch:g} PUTs; raw: {storage_basis}; {a.retention_months:g} months kept")
+    write_units = events_m * a.ddb_item_writes_per_event * a.ddb_write_units_per_item
+    add("DynamoDB", write_units * _p("ddb_write"), ["AWS::DynamoDB::GlobalTable"],
+        f"on demand, {a.ddb_item_writes_per_event:g} item puts per event x {a.ddb_write_units_per_item:g} write "
+        "units, no reads")
     streaming_dpu = GLUE_DPU[profile.streaming_worker_type] * profile.streaming_workers
     add("Glue streaming job", streaming_dpu * HOURS_PER_MONTH * _p("glue_dpu_hour"), ["AWS::Glue::Job"],
         f"{profile.streaming_workers} x {profile.streaming_worker_type} ({streaming_dpu:g} DPU) all month",

@@ -143,6 +143,9 @@ def start_features(spark, settings, stream_arn: str, checkpoint: str, *, fault=N
     # the file source refuses a path that does not exist: a hidden marker makes the (S3) prefix exist
     LakeStorage(settings.lake, region=settings.region).put_bytes(f"{prefix}_started", b"")
     shards = max(1, settings.kinesis_shards)
+    # the keyed state's partitions: recorded in a new checkpoint, each one a state-store file per micro-batch on S3
+    # (Spark's default of 200 would be 200 PUTs a second at a 1 s trigger); the session is this job's own
+    spark.conf.set("spark.sql.shuffle.partitions", str(tuning.state_partitions))
     records = kinesis_records(spark, source_options(stream_arn, identity.starting_position,
                                                     identity.starting_timestamp,
                                                     max(1, tuning.max_records_per_trigger // shards)))

@@ -120,7 +120,12 @@ class StreamSettings(BaseModel):
     starting_position: Literal["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"] = Field(
         default="TRIM_HORIZON", description="where a new checkpoint starts reading the stream")
     starting_timestamp: str | None = Field(default=None, description="ISO 8601 time, for AT_TIMESTAMP")
-    writer_threads: int = Field(default=16, ge=1, le=256, description="parallel DynamoDB writes per micro-batch")
+    writer_threads: int = Field(default=16, ge=1, le=256,
+                                description="parallel DynamoDB requests per partition of a micro-batch")
+    state_partitions: int = Field(default=4, ge=1, le=1_000,
+                                  description="partitions of the keyed state on Glue (fixed when a checkpoint "
+                                              "starts; each writes a state-store file per micro-batch); locally "
+                                              "the Spark session's shuffle partitions")
     dedup_ttl_hours: int = Field(default=192, ge=1, le=24 * 365,
                                  description="how long an applied event id is remembered (> stream retention)")
     retention_days: int = Field(default=365, ge=7, le=3660,

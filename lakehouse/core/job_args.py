@@ -273,6 +273,7 @@ class StreamingJobArguments(JobArguments):
     stream_starting_position: Literal["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"] | None = None
     stream_starting_timestamp: str | None = None
     stream_writer_threads: int | None = None
+    stream_state_partitions: int | None = None
     stream_dedup_ttl_hours: int | None = None
     stream_retention_days: int | None = None
     stream_breakpoints_refresh_seconds: float | None = None

@@ -39,17 +39,18 @@ def test_dev_at_ten_events_a_second_by_hand() -> None:
     assert line(result, "Lambda (ingest)") == pytest.approx(0.5256 + 78_840 * 0.0000133334)
     # one shard all month + one PUT payload unit per event
     assert line(result, "Kinesis Data Streams") == pytest.approx(730 * 0.015 + 26.28 * 0.014)
-    # 2 write units at $0.625/M + 1 read unit at $0.125/M per event
-    assert line(result, "DynamoDB") == pytest.approx(26.28 * 1.375)
+    # 0.5 customer items put per event x 1.5 write units at $0.625/M, no reads
+    assert line(result, "DynamoDB") == pytest.approx(26.28 * 0.5 * 1.5 * 0.625)
     assert line(result, "Glue streaming job") == pytest.approx(2 * 0.25 * 730 * 0.44)
     # the raw archive: 2,628,000 s / 300 s = 8,760 micro-batches; each holds one arrival hour, and two in the
     # 300/3,600 of them an hour boundary falls in: 8,760 x 13/12 = 9,490 objects, a PUT ($0.005/1k) and a GET
-    # ($0.0004/1k) each, + 5 PUTs (landing log, checkpoint files) and 1 GET (landing log) per micro-batch.
+    # ($0.0004/1k) each, + 5 PUTs (landing log, checkpoint files) and 1 GET (landing log) per micro-batch. The
+    # feature query: 2,628,000 micro-batches of 1 s, each 3 PUT-class requests + 1.1 per state partition (4).
     # 864,000 events a day x 1,024 B x 0.11 = 97,320,960 B a day of raw gzip in 9,490 objects a month: 305 KB each,
     # so they follow dev's lifecycle over the 365 days kept: 30 d Standard, 60 d IA, 275 d Glacier IR; curated (half
     # the raw bytes) stays in Standard
     raw_gb_day = 97_320_960 / 1024**3
-    requests = 9490 * 0.0054 / 1000 + 8760 * (5 * 0.005 + 0.0004) / 1000
+    requests = 9490 * 0.0054 / 1000 + 8760 * (5 * 0.005 + 0.0004) / 1000 + 2_628_000 * 7.4 * 0.005 / 1000
     raw_storage = raw_gb_day * (30 * 0.023 + 60 * 0.0125 + 275 * 0.004)
     assert line(result, "S3") == pytest.approx(requests + raw_storage + raw_gb_day * 0.5 * 365 * 0.023)
     # 1 request/s on average: X-Ray's reservoir of one a second traces every one

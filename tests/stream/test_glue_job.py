@@ -98,7 +98,7 @@ def test_the_glue_job_runs_the_keyed_state_query_exactly_once_across_restarts(
                      "--lake_root", aws_settings.lake.root_uri, "--stream_arn", arn,
                      "--checkpoint_location", checkpoint, "--kinesis_shards", "2",
                      "--stream_trigger_seconds", "0.5", "--stream_max_records_per_trigger", "1000",
-                     "--stream_starting_position", "TRIM_HORIZON")
+                     "--stream_starting_position", "TRIM_HORIZON", "--stream_state_partitions", "3")
     options_seen: list[dict[str, str]] = []
 
     def file_source(spark_session, options: dict[str, str]):
@@ -115,6 +115,7 @@ def test_the_glue_job_runs_the_keyed_state_query_exactly_once_across_restarts(
 
     monkeypatch.setattr(glue_job, "kinesis_records", file_source)
     monkeypatch.setattr(MicroBatchWriter, "_fault", fault)
+    partitions_before = spark.conf.get("spark.sql.shuffle.partitions")
     with glue_stand_in(tmp_path / "glue-service"):
         land(source, "part-1.json", data.payloads[half:half + 20], arrival)
         error = run_until_idle(glue_job.FEATURE_QUERY, spark, lambda: glue_job.main(argv), Path(checkpoint))
@@ -128,6 +129,9 @@ def test_the_glue_job_runs_the_keyed_state_query_exactly_once_across_restarts(
         error = run_until_idle(glue_job.FEATURE_QUERY, spark, lambda: glue_job.main(argv),
                                Path(checkpoint) / "_forward" / runs[0])
         assert error is None
+    spark.conf.set("spark.sql.shuffle.partitions", partitions_before)  # the job owns its session on Glue
+    offsets = (Path(checkpoint) / "offsets" / "0").read_text().splitlines()
+    assert json.loads(offsets[1])["conf"]["spark.sql.shuffle.partitions"] == "3"  # the keyed state's partitions
     assert runs == [p.name for p in (Path(checkpoint) / "_forward").iterdir()]  # one checkpoint run throughout
     assert Path(aws_settings.lake.path(forward_prefix(aws_settings.names.streaming_job, runs[0]), "_started")).exists()
     assert len(options_seen) == 3 and all(o["streamARN"] == arn for o in options_seen)
