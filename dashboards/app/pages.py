@@ -292,11 +292,10 @@ def realtime(filters: Filters) -> None:
             st.warning(f"No live features for {customer_id!r}.")
             return
         item = {k: TypeDeserializer().deserialize(v) for k, v in answer["Item"].items()}
-        from ml.serving import read_live_scores
-
-        scores = read_live_scores(cfg, customer_id)  # the ML stage's own table
-        if scores is not None:
-            item["scores"] = scores
+        scored = aws_client("dynamodb", region=cfg.region).get_item(  # the ML stage's own table (ml/serving.py)
+            TableName=cfg.names.scores_table, Key={"customer_id": {"S": customer_id}}, ConsistentRead=True)
+        if "scores" in scored.get("Item", {}):
+            item["scores"] = TypeDeserializer().deserialize(scored["Item"]["scores"])
         features = item.get("features") or {}
         st.caption(f"updated {item.get('updated_at', '-')}, features as of {features.get('as_of', '-')}")
         shown = {k: features.get(k) for k in ("orders", "revenue", "refunds", "avg_order_value", "recency_days",

@@ -310,7 +310,7 @@ class BatchStack(Stack):
 
         CfnOutput(self, "StateMachineArn", value=sm.state_machine_arn)
         CfnOutput(self, "GlueDatabase", value=names.glue_database)
-        CfnOutput(self, "ScoresTable", value=self.scores_table.table_name)
+        CfnOutput(self, "ScoresTableName", value=self.scores_table.table_name)
 
 
 def acknowledge_catalog_tables(job: GlueJob, database: str) -> None:

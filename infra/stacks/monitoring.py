@@ -127,7 +127,7 @@ class MonitoringStack(Stack):
             periods=2,
             description="PutRecords to the event stream were throttled (add shards or switch to on-demand).",
         )
-        table_names = [*streaming.tables, names.write_keys_table]
+        table_names = [names.features_table, names.scores_table, names.write_keys_table]
         throttles = {name: table_throttles(name, str(i)) for i, name in enumerate(table_names)}
         for table_name, expression in throttles.items():
             add(

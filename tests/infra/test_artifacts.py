@@ -163,8 +163,9 @@ def test_glue_wheels_install_without_an_index_on_glue(kind: str) -> None:
 # --- what the Glue jobs import at run time -----------------------------------------------------------------------
 
 #: What Glue 5.0 itself provides that the jobs import: its runtime (awsglue, Spark 3.5.4) and, from "Python modules
-#: already provided in AWS Glue" (AWS Glue Developer Guide), boto3/botocore (1.34.131), pyarrow (17.0.0).
-GLUE_PROVIDED = {"awsglue", "pyspark", "py4j", "boto3", "botocore", "pyarrow"}
+#: already provided in AWS Glue" (AWS Glue Developer Guide), boto3/botocore (1.34.131), pyarrow (17.0.0) and pandas
+#: (2.2.2: the streaming job's keyed state runs ``applyInPandasWithState``, as make test-glue does on these versions).
+GLUE_PROVIDED = {"awsglue", "pyspark", "py4j", "boto3", "botocore", "pyarrow", "pandas"}
 #: Imports the Glue jobs make only off Glue, and the modules that make them (unless the job's module set has them).
 OFF_GLUE_ONLY = {"duckdb": {"glue_jobs.warehouse.load"}}  # the local warehouse target; on Glue --target redshift
 #: entry script -> the module set its job gets (infra/stacks/batch.py, infra/stacks/streaming.py)

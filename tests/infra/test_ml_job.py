@@ -111,7 +111,7 @@ def test_ml_job_role_reaches_only_its_prefixes_and_the_scores_table(dev, grants)
             ],
             ("cloudwatch:PutMetricData",): ["*"],
             ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"): ["${Storage:LakeKey*.Arn}"],
-            ("dynamodb:BatchGetItem", "dynamodb:UpdateItem"): ["${Batch:ScoresTable*.Arn}"],
+            ("dynamodb:BatchGetItem", "dynamodb:UpdateItem"): ["${ScoresTable*.Arn}"],
             ("kms:Decrypt", "kms:GenerateDataKey"): ["${Storage:LakeKey*.Arn}"],
         },
     )

@@ -229,13 +229,15 @@ def test_identify_in_the_same_micro_batch_and_before_the_anonymous_events(job: J
     browsing, identify, purchase = journey()
     job.process([*browsing, identify, purchase])
     assert_stitched(aws_settings)
-    assert "anon-1" not in stored_items(aws_settings)  # never an item of its own
+    marker = stored_items(aws_settings)["anon-1"]  # no features of its own: a marker saying where they went
+    assert (marker["merged_into"], "features" in marker, "state" in marker) == ("u7", False, False)
     browsing2, identify2, purchase2 = journey("anon-2", "u8")
     job.process([identify2])  # identify days before the anonymous events
     job.process([*browsing2, purchase2])
     got = features(aws_settings, "u8")
     assert (got["views_7d"], got["carts_7d"], got["orders"]) == (2, 1, 1)
-    assert "anon-2" not in stored_items(aws_settings)
+    marker = stored_items(aws_settings)["anon-2"]
+    assert (marker["merged_into"], "features" in marker, "state" in marker) == ("u8", False, False)
 
 
 @pytest.mark.parametrize("step", ["after-writes", "after-forwards"])

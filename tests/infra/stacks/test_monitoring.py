@@ -23,7 +23,7 @@ def test_cross_cutting_alarms_watch_stream_tables_quarantine_and_glue(dev) -> No
             "stream-iterator-age",
             "stream-write-throttles",
             "customer-features-throttles",
-            "stream-dedup-throttles",
+            "customer-scores-throttles",
             "write-keys-throttles",
             "quarantine-volume",
             "glue-job-failures",
