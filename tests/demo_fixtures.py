@@ -25,22 +25,27 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / ".pytest-artifacts" / "dashboa
 
 
 def live_scores(settings: Settings) -> dict[str, dict]:
-    """The customer items of the features table that carry a ``scores`` map (read while the emulator runs)."""
+    """Every item of the live scores table, each with its customer's feature item's attributes when there is one
+    (``features`` absent otherwise); read while the emulator runs."""
     from boto3.dynamodb.types import TypeDeserializer
 
     from lakehouse.core.aws.clients import aws_client
 
-    table, found, start = settings.names.features_table, {}, None
     client = aws_client("dynamodb", region=settings.region)
-    while True:
-        page = client.scan(TableName=table, **({"ExclusiveStartKey": start} if start else {}))
-        for raw in page["Items"]:
-            item = {k: TypeDeserializer().deserialize(v) for k, v in raw.items()}
-            if "scores" in item:
+
+    def scan(table: str) -> dict[str, dict]:
+        found, start = {}, None
+        while True:
+            page = client.scan(TableName=table, **({"ExclusiveStartKey": start} if start else {}))
+            for raw in page["Items"]:
+                item = {k: TypeDeserializer().deserialize(v) for k, v in raw.items()}
                 found[item["customer_id"]] = item
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return found
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return found
+
+    features = scan(settings.names.features_table)
+    return {cid: {**features.get(cid, {}), **item} for cid, item in scan(settings.names.scores_table).items()}
 
 
 def reading_demo(settings: Settings, options: Any, console: Console) -> Any:
@@ -65,7 +70,7 @@ def reading_demo(settings: Settings, options: Any, console: Console) -> Any:
 
             customer_id = next(cid for cid, item in sorted(self.live_scores.items())  # a buyer, scored for churn
                                if item["scores"].get("churn_probability") is not None
-                               and item["features"].get("orders"))
+                               and item.get("features", {}).get("orders"))
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             with DashboardServer(self.settings, port=0) as url, browser_page() as page:
                 page.goto(f"{url}/realtime")

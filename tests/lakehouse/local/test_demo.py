@@ -58,7 +58,7 @@ def test_demo_runs_every_stage_and_cleans_up(demo_run: DemoRun) -> None:
     assert live["rfm_customers"] > 100 and live["rfm_agree"] == live["rfm_customers"]
     assert report.facts("answers from the warehouse")["questions"] == 3
 
-    # the scores are in the warehouse (one row per registered customer) and on the live DynamoDB items
+    # the scores are in the warehouse (one row per registered customer) and in the live scores table
     ml = report.facts("ML: churn, propensity, CLV")
     rows = run_query(settings.warehouse_path, "SELECT COUNT(*), COUNT(DISTINCT customer_id), MAX(cutoff_date), "
                      "MIN(purchase_probability), MAX(purchase_probability), COUNT(risk_band) "
