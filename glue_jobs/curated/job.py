@@ -45,6 +45,7 @@ from glue_jobs.curated.sessions import sessionize
 from glue_jobs.curated.tables import EVENT_TABLES, EVENTS_READ_SCHEMA, PARTITION, SESSIONS, upgrade_events
 from glue_jobs.curated.vacuum import vacuum
 from glue_jobs.curated.writer import (
+    ZSTD_LEVEL,
     cluster_by_partition,
     merge_partitions,
     partition_counts_of,
@@ -222,7 +223,8 @@ def _sessions(spark: SparkSession, storage: LakeStorage, settings: Settings, dat
         F.col(PARTITION).isin(*[date.fromisoformat(d) for d in rewrite]))
     written_sessions = merge_partitions(spark, storage, SESSIONS, sessions, keys=["session_id"], order=[],
                                         run_id=run_id, target_file_rows=settings.batch.target_file_rows,
-                                        replace=True, replace_dates=rewrite, sort_by=["customer_id", "session_start"])
+                                        replace=True, replace_dates=rewrite, sort_by=["customer_id", "session_start"],
+                                        options=_parquet_options(settings))
     return written_sessions, sessions.schema
 
 
@@ -324,7 +326,7 @@ def run_raw_to_curated(spark: SparkSession, settings: Settings, *, lines: DataFr
         report.tables[table.name] = merge_partitions(
             spark, storage, table.name, rows, keys=table.keys, order=["received_at", "raw_object"], run_id=run_id,
             target_file_rows=settings.batch.target_file_rows, sort_by=_sort_order(rows), counts=counts[table.name],
-            clustered=True)
+            clustered=True, options=_parquet_options(settings))
     step(SESSIONS)
     if new_dates:
         report.tables[SESSIONS], schemas[SESSIONS] = _sessions(
@@ -358,6 +360,12 @@ def run_raw_to_curated(spark: SparkSession, settings: Settings, *, lines: DataFr
     vacuum(storage, [t.name for t in EVENT_TABLES] + [SESSIONS], retention, run_id, region=settings.region)
     progress.finish()
     return report
+
+
+def _parquet_options(settings: Settings) -> dict[str, str]:
+    """Parquet options of this run's writes beyond :data:`glue_jobs.curated.writer.PARQUET_OPTIONS`: the ZSTD
+    level of ``settings.batch.zstd_level``."""
+    return {ZSTD_LEVEL: str(settings.batch.zstd_level)}
 
 
 def _sort_order(rows: DataFrame) -> list[str]:

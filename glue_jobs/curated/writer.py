@@ -34,14 +34,18 @@ from lakehouse.core.lake.storage import LakeStorage
 PARTITION = "event_date"
 
 
-#: Parquet write options of every curated table (docs/batch.md, "Curated footprint": measured with
-#: ``bench/bench_footprint.py``). ZSTD level 16 (Spark's default is 3; levels 10-15 gained nothing over 9 on the
-#: events, 16 is the first of zstd's optimal parsers); Parquet v2 data pages and encodings: timestamps and
-#: integers DELTA_BINARY_PACKED, strings that a dictionary does not shrink (``event_id``) DELTA_BYTE_ARRAY. Any
-#: zstd decoder reads any level; Spark >= 3.3, pyarrow, DuckDB and Trino (Athena engine 3) read v2 pages.
+#: the Parquet option that sets the ZSTD level (``Settings.batch.zstd_level`` is what the job passes)
+ZSTD_LEVEL = "parquet.compression.codec.zstd.level"
+#: Parquet write options of every curated table (docs/batch.md, "Curated footprint" and "ZSTD level": measured with
+#: ``bench/bench_footprint.py`` and ``bench/bench_batch.py``). ZSTD level 9 by default: level 16 (zstd's first
+#: optimal parser) was ~3 % smaller on ``events`` but allocates ~48 MB of match tables for every compressed page,
+#: which on daily partitions (one or two pages per column and file) made the writes several times slower;
+#: ``Settings.batch.zstd_level`` picks another level. Parquet v2 data pages and encodings: timestamps and integers
+#: DELTA_BINARY_PACKED, strings that a dictionary does not shrink (``event_id``) DELTA_BYTE_ARRAY. Any zstd decoder
+#: reads any level; Spark >= 3.3, pyarrow, DuckDB and Trino (Athena engine 3) read v2 pages.
 PARQUET_OPTIONS: dict[str, str] = {
     "compression": "zstd",
-    "parquet.compression.codec.zstd.level": "16",
+    ZSTD_LEVEL: "9",
     "parquet.writer.version": "v2",
 }
 #: the session setting that picks the physical type of timestamps in Parquet files Spark writes
@@ -169,7 +173,7 @@ def merge_partitions(spark: SparkSession, storage: LakeStorage, table: str, rows
                      keys: Sequence[str], order: Sequence[str], run_id: str, target_file_rows: int,
                      replace: bool = False, replace_dates: Sequence[str] = (),
                      sort_by: Sequence[str] = (), counts: dict[str, int] | None = None,
-                     clustered: bool = False) -> TableWrite:
+                     clustered: bool = False, options: Mapping[str, str] | None = None) -> TableWrite:
     """Write ``rows`` into ``curated/<table>`` as new partition versions and switch the manifest; returns what
     was written.
 
@@ -178,7 +182,8 @@ def merge_partitions(spark: SparkSession, storage: LakeStorage, table: str, rows
     ``replace_dates`` that ``rows`` leaves empty are removed from the manifest (retired, not deleted).
     ``counts`` (rows per partition value) saves a Spark job when the caller already knows them. ``clustered``:
     ``rows`` come from :func:`cluster_by_partition` (through narrow transforms only), so partitions no earlier
-    run wrote are written without a shuffle; merged with existing rows they are shuffled as always.
+    run wrote are written without a shuffle; merged with existing rows they are shuffled as always. ``options``
+    add to :data:`PARQUET_OPTIONS` (the job's ZSTD level).
     """
     layout = storage.layout
     table_rel = layout.curated_table(table)
@@ -205,7 +210,8 @@ def merge_partitions(spark: SparkSession, storage: LakeStorage, table: str, rows
         version = f"{tables.version_name(run_id)}-{suffix}"
     if dates:
         work = f"{table_rel}/_w-{version.removeprefix(tables.VERSION_PREFIX)}"
-        write_parquet(combined, layout.uri(work), target_file_rows, sort_by, clustered=clustered and not merged)
+        write_parquet(combined, layout.uri(work), target_file_rows, sort_by, clustered=clustered and not merged,
+                      options=options)
         for value in dates:
             move_prefix(storage, f"{work}/{PARTITION}={value}", f"{table_rel}/{PARTITION}={value}/{version}")
         delete_prefix(layout, work)
