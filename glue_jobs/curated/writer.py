@@ -122,7 +122,8 @@ def _partition_counts(rows: DataFrame) -> dict[str, int]:
 
 def partition_counts_of(tables: dict[str, DataFrame],
                         extra: dict[str, tuple[str, Column]] | None = None) -> dict[str, dict[str, int]]:
-    """Rows per partition of several frames, in one Spark job.
+    """Rows per partition of several frames, in one aggregation (one shuffle, however many frames: the frames'
+    ``(table, event_date)`` pairs are unioned first, so adaptive execution does not run one job per frame).
 
     ``extra`` adds, for a table, a named sum over its rows (``{"events": ("late", flag)}`` gives the
     per-partition sums under ``"events:late"``).
@@ -131,16 +132,15 @@ def partition_counts_of(tables: dict[str, DataFrame],
     parts = []
     for name, frame in tables.items():
         _, extra_value = extra.get(name, ("", F.lit(0)))
-        parts.append(frame.groupBy(PARTITION).agg(F.count("*").alias("count"),
-                                                  F.sum(extra_value).cast("long").alias("extra"))
-                     .select(F.lit(name).alias("table"), PARTITION, "count", "extra"))
+        parts.append(frame.select(F.lit(name).alias("table"), PARTITION, extra_value.cast("long").alias("extra")))
     out: dict[str, dict[str, int]] = {name: {} for name in tables}
     out.update({f"{name}:{label}": {} for name, (label, _) in extra.items()})
     if not parts:
         return out
-    union = parts[0]
+    rows = parts[0]
     for part in parts[1:]:
-        union = union.unionByName(part)
+        rows = rows.unionByName(part)
+    union = rows.groupBy("table", PARTITION).agg(F.count("*").alias("count"), F.sum("extra").alias("extra"))
     for row in union.collect():
         value = str(row[PARTITION])
         out[row["table"]][value] = row["count"]

@@ -60,3 +60,24 @@ def test_rows_clustered_by_date_are_written_one_file_per_date(spark, tmp_path: P
     assert per_date == {f"event_date=2025-05-0{d}": 1 for d in range(1, 8)}
     table = read_arrow(storage, "curated/events")
     assert sorted(table.column("event_id").to_pylist()) == sorted(r[0] for r in rows if r[1] == "track")
+
+
+def test_partition_counts_of_several_frames_match_a_count_in_python(spark) -> None:
+    """Rows per date of each frame and the per-date sum of an extra flag, against counts made in Python."""
+    from collections import Counter
+
+    from pyspark.sql import functions as F
+
+    from glue_jobs.curated.writer import partition_counts_of
+
+    a_rows = [(f"a{i}", date(2025, 5, 1 + i % 3), i % 4 == 0) for i in range(40)]
+    b_rows = [(f"b{i}", date(2025, 5, 2 + i % 2), False) for i in range(9)]
+    schema = "event_id string, event_date date, late boolean"
+    frames = {"a": spark.createDataFrame(a_rows, schema), "b": spark.createDataFrame(b_rows, schema),
+              "empty": spark.createDataFrame([], schema)}
+    counts = partition_counts_of(frames, extra={"a": ("late", F.col("late").cast("int"))})
+
+    assert counts["a"] == {str(d): n for d, n in Counter(r[1] for r in a_rows).items()}
+    assert counts["b"] == {str(d): n for d, n in Counter(r[1] for r in b_rows).items()}
+    assert counts["empty"] == {}
+    assert counts["a:late"] == {str(d): sum(1 for r in a_rows if r[1] == d and r[2]) for d in {r[1] for r in a_rows}}
