@@ -83,6 +83,8 @@ PRICES: dict[str, Price] = {
     "redshift_rpu_hour": Price(0.375, "RPU-hour (Redshift Serverless)", _REDSHIFT),
     "cw_logs_ingest_gb": Price(0.50, "GB of logs ingested", _CW),
     "cw_alarm": Price(0.10, "standard-resolution alarm metric-month", _CW),
+    "cw_composite_alarm": Price(0.50, "composite alarm-month", _CW),
+    "cw_put_metric_data": Price(0.01, "thousand PutMetricData requests", _CW),
     "cw_dashboard": Price(3.00, "dashboard-month", _CW),
     "cw_metric": Price(0.30, "custom metric-month", _CW),
     "vpc_interface_endpoint_hour": Price(0.01, "interface endpoint-hour per Availability Zone", _VPC),
@@ -173,7 +175,11 @@ class Assumptions:
                                                           "their documented fields); none at system log level WARN")
     stream_readers: int = _noted(2, "queries reading every record of the stream: the feature job and the raw archive "
                                     "(on-demand Kinesis charges each GB read)")
-    custom_metrics: int = _noted(4, "custom metrics the code publishes (ingest and stream)")
+    custom_metrics: int = _noted(5, "custom metrics the code publishes (ingest and stream; the raw archive's "
+                                    "heartbeat, ArchivedRecords)")
+    metric_puts_per_month: float = _noted(DAYS_PER_MONTH * 24 * 12, "PutMetricData calls a month: the raw "
+                                          "archive's heartbeat, one per trigger at its 300 s buffer (the ingest "
+                                          "function's metrics are EMF log lines, priced as logs)")
     sfn_transitions_per_day: int = _noted(12, "state transitions of the batch workflow's daily run")
 
 
@@ -182,7 +188,8 @@ class Fixed:
     """Fixed resources the stacks define (``tests/infra/test_cost.py`` checks each against the synthesized
     templates of the stage)."""
 
-    alarms: int = 15
+    alarms: int = 16
+    composite_alarms: int = 1  # the raw archive stopped (infra/stacks/monitoring.py)
     dashboards: int = 1
     interface_endpoints: int = 4
     endpoint_zones: int = 1  # the load job's subnet only (infra/components/warehouse_network.py)
@@ -396,10 +403,13 @@ def bill(stage: str, workload: Workload, profile: StageProfile | None = None,
         f"{traces / 1e6:,.1f} M traces")
     platform = a.platform_log_bytes_per_request if profile.lambda_system_log_level != "WARN" else 0.0
     logs_gb = w.requests * (a.function_log_bytes_per_request + a.access_log_bytes_per_request + platform) / GB
-    add("CloudWatch", f.alarms * _p("cw_alarm") + f.dashboards * _p("cw_dashboard")
-        + a.custom_metrics * _p("cw_metric") + logs_gb * _p("cw_logs_ingest_gb"),
-        ["AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard", "AWS::Logs::LogGroup", "AWS::EC2::FlowLog"],
-        f"{f.alarms} alarms, {f.dashboards} dashboard, {a.custom_metrics} metrics, {logs_gb:,.0f} GB of logs "
+    add("CloudWatch", f.alarms * _p("cw_alarm") + f.composite_alarms * _p("cw_composite_alarm")
+        + f.dashboards * _p("cw_dashboard") + a.custom_metrics * _p("cw_metric")
+        + a.metric_puts_per_month / 1e3 * _p("cw_put_metric_data") + logs_gb * _p("cw_logs_ingest_gb"),
+        ["AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm", "AWS::CloudWatch::Dashboard",
+         "AWS::Logs::LogGroup", "AWS::EC2::FlowLog"],
+        f"{f.alarms} alarms + {f.composite_alarms} composite, {f.dashboards} dashboard, {a.custom_metrics} metrics, "
+        f"{logs_gb:,.0f} GB of logs "
         f"(Lambda system logs at {profile.lambda_system_log_level})")
     add("VPC endpoints, KMS, Secrets Manager, Step Functions",
         f.interface_endpoints * f.endpoint_zones * HOURS_PER_MONTH * _p("vpc_interface_endpoint_hour")

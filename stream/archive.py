@@ -21,7 +21,8 @@ then rewrite the same keys with the same bytes (an overwrite, not a new object) 
 crashed attempt may have missed. Random names would leave the crashed attempt's objects next to the replay's (every
 event twice in the raw zone); a landing record written before the objects could name objects a crash never wrote.
 What is not protected: records older than the stream's retention (24 h dev, 72 h prod) are gone from Kinesis, so an
-archive stopped longer than that loses them — watch the archive's iterator age (docs/streaming.md).
+archive stopped longer than that loses them. Each trigger of the query publishes a heartbeat metric
+(:mod:`stream.archive_metrics`); the monitoring stack alarms when it stops (docs/streaming.md, "Monitoring").
 
 Lines that carry no usable ``source`` or ``received_at`` (nothing the API writes; another producer's record) land
 under ``source=unknown`` by their arrival on the stream, where the batch job rejects them line by line with a reason.
@@ -57,6 +58,8 @@ KEY_COLUMNS = ("archive_source", "archive_dt", "archive_hour")
 # what a source may be in a key: the write keys' source names (letters, digits, '_', '.', '-')
 SOURCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 RECEIVED_PATTERN = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})T([0-9]{2}):"
+#: how long a stopped run waits for Spark to hand its last trigger's report to the heartbeat listener, seconds
+HEARTBEAT_DRAIN_SECONDS = 10.0
 
 
 class ArchiveJobError(RuntimeError):
@@ -212,16 +215,20 @@ def archive_checkpoint(settings: Settings) -> str:
 
 def run_archive(settings: Settings, spark, *, once: bool = True, buffer_seconds: float | None = None,
                 max_records: int | None = None, on_progress: Callable[[ArchivedBatch], None] | None = None,
-                stop: threading.Event | None = None, fault: Fault | None = None) -> ArchiveReport:
+                stop: threading.Event | None = None, fault: Fault | None = None,
+                metrics: bool = True) -> ArchiveReport:
     """Run the raw archive over the stream named by ``settings``; returns what it did.
 
     ``once``: archive what is on the stream now (``Trigger.AvailableNow``, micro-batches of at most
     ``max_records`` records, default ``settings.archive.max_records_per_trigger``), then stop. Otherwise one
     micro-batch every ``buffer_seconds`` (default ``settings.archive.buffer_seconds``) until ``stop`` is set.
+    ``metrics``: publish the archive's heartbeat, one ``ArchivedRecords`` datapoint per trigger, idle ones
+    included, to CloudWatch at the configured endpoint (:mod:`stream.archive_metrics`).
     Raises :class:`ArchiveJobError` when the query fails; a new run resumes from the checkpoint.
     """
     from pyspark.errors import StreamingQueryException
 
+    from stream.archive_metrics import ArchiveHeartbeat, cloudwatch_publisher
     from stream.job import source_options, stream_created_at
     from stream.kinesis.source import register
 
@@ -254,8 +261,17 @@ def run_archive(settings: Settings, spark, *, once: bool = True, buffer_seconds:
     writer = reader.load().writeStream.foreachBatch(handle).option("checkpointLocation", checkpoint)
     interval = tuning.buffer_seconds if buffer_seconds is None else buffer_seconds
     writer = writer.trigger(availableNow=True) if once else writer.trigger(processingTime=f"{interval} seconds")
+    name = f"raw_archive_{settings.stage}_{identity.run}"
+    heartbeat = ArchiveHeartbeat(name, cloudwatch_publisher(settings.region, settings.stage)) if metrics else None
+    if heartbeat is not None:
+        spark.streams.addListener(heartbeat)
     started = time.perf_counter()
-    query = writer.queryName(f"raw_archive_{settings.stage}_{identity.run}").start()
+    try:
+        query = writer.queryName(name).start()
+    except BaseException:
+        if heartbeat is not None:
+            spark.streams.removeListener(heartbeat)
+        raise
     try:
         try:
             if once:
@@ -274,6 +290,9 @@ def run_archive(settings: Settings, spark, *, once: bool = True, buffer_seconds:
         report.seconds = time.perf_counter() - started
         if query.isActive:
             query.stop()
+        if heartbeat is not None:  # the last trigger's report may still be on its way to the listener
+            heartbeat.wait_terminated(HEARTBEAT_DRAIN_SECONDS)
+            spark.streams.removeListener(heartbeat)
     return report
 
 

@@ -49,6 +49,7 @@ GLUE_SCHEMA = ("event_id STRING, message_id STRING, type STRING, event STRING, n
                "properties STRING, traits STRING, context STRING, integrations STRING, schema_version INT")
 ARRIVAL_COLUMN = "__src_timestamp"
 JSON_FIELDS = ("properties", "traits", "context", "integrations")
+ARCHIVE_QUERY = "raw_archive"  # the raw archive query's name in the Glue job (its heartbeat listener matches it)
 
 
 def _arrival(value: Any) -> datetime | None:
@@ -140,9 +141,14 @@ def archive_source_options(stream_arn: str, starting_position: str, starting_tim
 
 def start_raw_archive(spark, settings, stream_arn: str, checkpoint: str):
     """Start the raw archive query (Glue's Kinesis source -> :func:`stream.archive.archive_batch` every
-    ``settings.archive.buffer_seconds``) and return it, running; its run id is kept in ``checkpoint``."""
+    ``settings.archive.buffer_seconds``) and return it, running; its run id is kept in ``checkpoint``.
+
+    Each trigger of the query, idle ones included, publishes the archive's heartbeat metric to CloudWatch
+    (:class:`stream.archive_metrics.ArchiveHeartbeat`, registered on the session before the query starts).
+    """
     from lakehouse.core.lake.storage import LakeStorage
     from stream.archive import archive_batch
+    from stream.archive_metrics import ArchiveHeartbeat, cloudwatch_publisher
 
     tuning = settings.archive
     identity = checkpoint_identity(checkpoint, tuning.starting_position, tuning.starting_timestamp,
@@ -161,8 +167,9 @@ def start_raw_archive(spark, settings, stream_arn: str, checkpoint: str):
     reader = spark.readStream.format("kinesis").options(**archive_source_options(
         stream_arn, identity.starting_position, identity.starting_timestamp,
         max(1, tuning.max_records_per_trigger // shards)))
+    spark.streams.addListener(ArchiveHeartbeat(ARCHIVE_QUERY, cloudwatch_publisher(settings.region, settings.stage)))
     return (reader.load().writeStream.foreachBatch(handle).option("checkpointLocation", checkpoint)
-            .trigger(processingTime=window_size(tuning.buffer_seconds)).queryName("raw_archive").start())
+            .trigger(processingTime=window_size(tuning.buffer_seconds)).queryName(ARCHIVE_QUERY).start())
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,7 +18,7 @@ class AlarmSet(Construct):
         super().__init__(scope, construct_id)
         self._action = actions.SnsAction(topic)
         self._prefix = prefix
-        self.alarms: list[cloudwatch.Alarm] = []
+        self.alarms: list[cloudwatch.AlarmBase] = []
 
     def add(
         self,
@@ -30,11 +30,13 @@ class AlarmSet(Construct):
         periods: int = 1,
         comparison: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+        notify: bool = True,
     ) -> cloudwatch.Alarm:
         """An alarm named ``<prefix>-<construct-id in kebab case>`` that notifies the topic on alarm and on recovery.
 
         It fires when ``metric`` compares to ``threshold`` (default: at or above) in ``periods`` consecutive
-        periods; missing data counts as not breaching unless ``missing`` says otherwise.
+        periods; missing data counts as not breaching unless ``missing`` says otherwise. ``notify=False``: no
+        actions, for an alarm that notifies through a composite alarm (:meth:`add_composite`).
         """
         alarm = cloudwatch.Alarm(
             self,
@@ -47,6 +49,36 @@ class AlarmSet(Construct):
             datapoints_to_alarm=periods,
             comparison_operator=comparison,
             treat_missing_data=missing,
+        )
+        if notify:
+            alarm.add_alarm_action(self._action)
+            alarm.add_ok_action(self._action)
+        self.alarms.append(alarm)
+        return alarm
+
+    def add_composite(
+        self,
+        construct_id: str,
+        *,
+        rule: cloudwatch.IAlarmRule,
+        description: str,
+        suppressor: cloudwatch.IAlarm,
+        suppress_for: Duration,
+    ) -> cloudwatch.CompositeAlarm:
+        """A composite alarm named like :meth:`add`'s that notifies the topic when ``rule`` holds, unless the
+        failure was already notified by ``suppressor``: its actions wait while ``suppressor`` is in ALARM and for
+        ``suppress_for`` after it leaves ALARM (then, still in ALARM, it notifies). Waits 1 minute for
+        ``suppressor`` to enter ALARM when it fires first.
+        """
+        alarm = cloudwatch.CompositeAlarm(
+            self,
+            construct_id,
+            composite_alarm_name=f"{self._prefix}-{_kebab(construct_id)}",
+            alarm_description=description,
+            alarm_rule=rule,
+            actions_suppressor=suppressor,
+            actions_suppressor_wait_period=Duration.minutes(1),
+            actions_suppressor_extension_period=suppress_for,
         )
         alarm.add_alarm_action(self._action)
         alarm.add_ok_action(self._action)

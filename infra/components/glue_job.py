@@ -69,6 +69,7 @@ class GlueJob(Construct):
         appends: Sequence[str] = (),
         read_keys: Sequence[str] = (),
         statements: Sequence[iam.PolicyStatement] = (),
+        metric_namespaces: Sequence[str] = (),
         python_modules: Path | None = None,
         connection: GlueVpcAccess | None = None,
     ) -> None:
@@ -111,7 +112,9 @@ class GlueJob(Construct):
                 sid="PublishGlueMetrics",
                 actions=["cloudwatch:PutMetricData"],
                 resources=["*"],
-                conditions={"StringEquals": {"cloudwatch:namespace": "Glue"}},
+                # Glue's own metrics, and the namespaces the job's code publishes to (``metric_namespaces``)
+                conditions={"StringEquals": {"cloudwatch:namespace": ["Glue", *metric_namespaces]
+                                             if metric_namespaces else "Glue"}},
             ),
             # The security configuration encrypts bookmarks client-side and S3 writes with the lake key.
             policies.kms_direct(key, ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")),

@@ -1,6 +1,6 @@
 """Monitoring: the operations dashboard and the cross-cutting alarms (stream lag and throttles, table throttles,
-quarantine volume, Glue failures). Ingestion and batch keep the alarms on their own resources; the dashboard
-shows every alarm of the app in one status widget.
+quarantine volume, Glue failures, a stopped raw archive). Ingestion and batch keep the alarms on their own
+resources; the dashboard shows every alarm of the app in one status widget.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from infra.stacks.batch import BatchStack
 from infra.stacks.ingestion import IngestionStack
 from infra.stacks.storage import StorageStack
 from infra.stacks.streaming import StreamingStack
+from lakehouse.core.monitoring import ARCHIVED_RECORDS, archive_dimensions
+from lakehouse.core.monitoring import NAMESPACE as ARCHIVE_NAMESPACE
 
 # The ingest function's Powertools metrics (lambdas/ingest/app.py): namespace, service dimension, names.
 INGEST_NAMESPACE = "CustomerLakehouse"
@@ -26,6 +28,11 @@ ACCEPTED_EVENTS = "AcceptedEvents"
 REJECTED_EVENTS = "RejectedEvents"
 
 ITERATOR_AGE_LIMIT = Duration.minutes(5)
+#: 5-minute periods without a single trigger of the raw archive before it counts as stopped (its buffer is 300 s:
+#: a running archive reports about once a period, idle or not; three absorb a late or long micro-batch)
+ARCHIVE_SILENT_PERIODS = 3
+#: how long after a failed Glue job run was notified a stopped archive stays quiet (the same failure)
+ARCHIVE_SUPPRESSED_AFTER_JOB_FAILURE = Duration.hours(1)
 QUARANTINE_RATIO_LIMIT = 0.05
 
 
@@ -36,6 +43,18 @@ def ingest_metric(name: str) -> cloudwatch.Metric:
         metric_name=name,
         dimensions_map={"service": INGEST_SERVICE},
         statistic="Sum",
+        period=FIVE_MINUTES,
+    )
+
+
+def archive_triggers(stage: str) -> cloudwatch.Metric:
+    """Triggers of the raw archive query per 5 minutes: the ``SampleCount`` of its heartbeat ``ArchivedRecords``,
+    one datapoint per trigger, idle ones included (stream/archive_metrics.py)."""
+    return cloudwatch.Metric(
+        namespace=ARCHIVE_NAMESPACE,
+        metric_name=ARCHIVED_RECORDS,
+        dimensions_map=archive_dimensions(stage),
+        statistic="SampleCount",
         period=FIVE_MINUTES,
     )
 
@@ -140,11 +159,32 @@ class MonitoringStack(Stack):
             label="failed Glue job runs",
             period=FIVE_MINUTES,
         )
-        add(
+        glue_failures = add(
             "GlueJobFailures",
             metric=job_failures,
             threshold=1,
             description="A Glue job run (batch or streaming) failed, timed out or stopped.",
+        )
+        # The raw archive reports every trigger, idle or not; silence means it stopped (docs/streaming.md)
+        triggers = archive_triggers(deployment.settings.stage)
+        silent = add(
+            "RawArchiveSilent",
+            metric=triggers,
+            threshold=1,
+            periods=ARCHIVE_SILENT_PERIODS,
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            missing=cloudwatch.TreatMissingData.BREACHING,
+            notify=False,
+            description="The raw archive ran no trigger for 15 minutes (notifies through raw-archive-stopped).",
+        )
+        self.alarms.add_composite(
+            "RawArchiveStopped",
+            rule=cloudwatch.AlarmRule.from_alarm(silent, cloudwatch.AlarmState.ALARM),
+            suppressor=glue_failures,
+            suppress_for=ARCHIVE_SUPPRESSED_AFTER_JOB_FAILURE,
+            description="The raw archive stopped reading the stream (no trigger for 15 minutes); events it does not "
+            "land within the stream's retention are lost to the raw zone. Not sent within an hour of a failed "
+            "Glue job run (already notified).",
         )
 
         every_alarm = [*ingestion.alarms.alarms, *batch.alarms.alarms, *self.alarms.alarms]
@@ -191,6 +231,7 @@ class MonitoringStack(Stack):
             _graph("Stream records in", [stream.metric_incoming_records(period=FIVE_MINUTES, statistic="Sum")]),
             _graph("Stream iterator age (max)", [iterator_age]),
             _graph("Stream write throttles", [write_throttles]),
+            _graph("Raw archive triggers", [triggers]),
         )
         self.dashboard.add_widgets(
             _graph("DynamoDB throttles", list(throttles.values())),

@@ -21,6 +21,7 @@ from infra.config import Deployment
 from infra.stacks.storage import StorageStack
 from lakehouse.core.aws.resources import dynamodb_tables
 from lakehouse.core.job_args import StreamingJobArguments
+from lakehouse.core.monitoring import NAMESPACE as MONITORING_NAMESPACE
 from lakehouse.core.rfm_breakpoints import BREAKPOINTS_KEY
 
 STREAM_SCRIPT = ROOT / "stream" / "glue_job.py"
@@ -121,6 +122,7 @@ class StreamingStack(Stack):
             lake_bucket=deployment.lake.bucket,
             temp_prefix=temp_prefix,
             writes=[self.checkpoint_prefix, self.archive_checkpoint_prefix],
+            metric_namespaces=[MONITORING_NAMESPACE],  # the raw archive's heartbeat (stream/archive_metrics.py)
             # records the job cannot use; raw/: the raw archive's objects and landing log, put only (a replayed
             # micro-batch overwrites its own keys with PutObject; it never reads or deletes raw objects)
             appends=[deployment.zone_prefix("quarantine"), deployment.zone_prefix("raw")],

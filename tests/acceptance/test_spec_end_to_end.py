@@ -29,6 +29,7 @@ from lakehouse.core.write_keys import WriteKeyStore
 from lakehouse.local.aws.provision import provision
 from lakehouse.local.batch import BatchReport, run_batch
 from lakehouse.local.gateway import LocalGateway
+from stream.archive import run_archive
 from stream.job import StreamReport, run_stream
 from tests.acceptance.journeys import (
     AS_OF,
@@ -186,6 +187,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str, spark
     built.seconds["post 1"] = round(time.monotonic() - started, 1)
     attempt("stream", lambda: built.stream_reports.append(run_stream(settings, spark, once=True)), "stream 1")
     post_phase(2)
+    attempt("curated", lambda: run_archive(settings, spark, once=True), "raw archive")  # the stream into raw
     attempt("curated", lambda: setattr(built, "curated_report", run_batch(settings, spark, steps=("curated",))),
             "batch curated")
     if "curated" not in built.failures:

@@ -67,8 +67,10 @@ def test_tracing_samples_one_request_a_second_then_the_profiles_rate() -> None:
 
 def test_logs_are_the_function_access_and_platform_lines_per_request() -> None:
     """262.8 M requests a month (1,000 ev/s): prod (system logs at WARN) ingests 1,000 + 200 bytes a request, dev
-    (INFO) also the platform's 550; $0.50 a GB ingested, beside $0.10 an alarm, $3 a dashboard, $0.30 a metric."""
-    fixed = 15 * 0.10 + 3.00 + 4 * 0.30
+    (INFO) also the platform's 550; $0.50 a GB ingested, beside $0.10 an alarm, $0.50 a composite alarm, $3 a
+    dashboard, $0.30 a metric and $0.01 per thousand PutMetricData calls (the archive's heartbeat: 12 an hour,
+    730 hours)."""
+    fixed = 16 * 0.10 + 0.50 + 3.00 + 5 * 0.30 + 8.76 * 0.01
     prod, dev = bill("prod", Workload(1000)), bill("dev", Workload(1000))
     assert line(prod, "CloudWatch") == pytest.approx(fixed + 262.8e6 * 1200 / 1024**3 * 0.50)
     assert line(dev, "CloudWatch") == pytest.approx(fixed + 262.8e6 * 1750 / 1024**3 * 0.50)
@@ -158,9 +160,9 @@ def test_the_fixed_resources_priced_are_the_ones_deployed(stage, request) -> Non
     fixed, types = Fixed(), template_types(app)
     endpoints = app.all_resources("AWS::EC2::VPCEndpoint").values()
     assert fixed.interface_endpoints == sum(e["Properties"].get("VpcEndpointType") == "Interface" for e in endpoints)
-    assert (fixed.alarms, fixed.dashboards, fixed.kms_keys, fixed.secrets) == (
-        types["AWS::CloudWatch::Alarm"], types["AWS::CloudWatch::Dashboard"], types["AWS::KMS::Key"],
-        types["AWS::SecretsManager::Secret"])
+    assert (fixed.alarms, fixed.composite_alarms, fixed.dashboards, fixed.kms_keys, fixed.secrets) == (
+        types["AWS::CloudWatch::Alarm"], types["AWS::CloudWatch::CompositeAlarm"], types["AWS::CloudWatch::Dashboard"],
+        types["AWS::KMS::Key"], types["AWS::SecretsManager::Secret"])
     acls = app.all_resources("AWS::WAFv2::WebACL").values()
     assert [len(acl["Properties"]["Rules"]) for acl in acls] == ([fixed.waf_rules] if stage == "prod" else [])
 

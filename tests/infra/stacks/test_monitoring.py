@@ -4,6 +4,7 @@ from pathlib import Path
 
 from infra.stacks.monitoring import ACCEPTED_EVENTS, INGEST_NAMESPACE, INGEST_SERVICE, REJECTED_EVENTS
 from lakehouse.core.config import Settings
+from lakehouse.core.monitoring import ARCHIVED_RECORDS, NAMESPACE, archive_dimensions
 
 
 def _alarms(synth) -> dict[str, dict]:
@@ -26,6 +27,7 @@ def test_cross_cutting_alarms_watch_stream_tables_quarantine_and_glue(dev) -> No
             "write-keys-throttles",
             "quarantine-volume",
             "glue-job-failures",
+            "raw-archive-silent",
         )
     }
     age = alarms[f"{prefix}-stream-iterator-age"]
@@ -45,9 +47,57 @@ def test_cross_cutting_alarms_watch_stream_tables_quarantine_and_glue(dev) -> No
         d["Value"] for m in throttles["Metrics"] if "MetricStat" in m for d in m["MetricStat"]["Metric"]["Dimensions"]
     }
     assert tables == {Settings(stage="dev").names.write_keys_table}
-    for props in alarms.values():
+    for name, props in alarms.items():
+        if name == f"{prefix}-raw-archive-silent":  # notifies through its composite alarm only
+            assert "AlarmActions" not in props and "OKActions" not in props
+            continue
         (action,) = props["AlarmActions"]
         assert dev.render(action, "Monitoring").startswith("${Storage:AlarmsTopic")
+
+
+def _composites(synth) -> dict[str, dict]:
+    return {
+        a["Properties"]["AlarmName"]: a["Properties"]
+        for a in synth.resources("Monitoring", "AWS::CloudWatch::CompositeAlarm").values()
+    }
+
+
+def test_a_silent_raw_archive_alarms_with_missing_data_as_breaching(dev, prod) -> None:
+    """The archive publishes a heartbeat per trigger, idle ones included (tests/stream/test_archive_metrics.py):
+    fewer than one datapoint in three 5-minute periods, or none at all, is a stopped archive. Each stage watches
+    its own heartbeat."""
+    for synth, stage in ((dev, "dev"), (prod, "prod")):
+        silent = _alarms(synth)[f"{Settings(stage=stage).names.prefix}-raw-archive-silent"]
+        assert (silent["Namespace"], silent["MetricName"], silent["Statistic"], silent["Period"]) == (
+            NAMESPACE, ARCHIVED_RECORDS, "SampleCount", 300)
+        assert {d["Name"]: d["Value"] for d in silent["Dimensions"]} == archive_dimensions(stage)
+        assert (silent["ComparisonOperator"], silent["Threshold"]) == ("LessThanThreshold", 1)
+        assert (silent["EvaluationPeriods"], silent["DatapointsToAlarm"]) == (3, 3)
+        assert silent["TreatMissingData"] == "breaching"
+
+
+def test_a_stopped_archive_notifies_once_and_not_again_for_a_failed_job_run(dev) -> None:
+    """One notification per failure: the silent-archive alarm has no actions of its own; its composite notifies
+    the topic, with its actions suppressed while the Glue job failure alarm (which already notified a failed
+    run, streaming job included) is in ALARM and for an hour after. Without the suppressor a failed streaming
+    job run would notify twice: the job failure, then 15 minutes later its silent archive."""
+    prefix = Settings(stage="dev").names.prefix
+    (name,) = _composites(dev)
+    composite = _composites(dev)[name]
+    assert name == f"{prefix}-raw-archive-stopped"
+    (action,) = composite["AlarmActions"]
+    assert dev.render(action, "Monitoring").startswith("${Storage:AlarmsTopic")
+    assert composite["OKActions"] == composite["AlarmActions"]
+    rule = dev.render(composite["AlarmRule"], "Monitoring")
+    assert rule.startswith("ALARM(") and "RawArchiveSilent" in rule and " OR " not in rule
+    suppressor = dev.render(composite["ActionsSuppressor"], "Monitoring")
+    assert "GlueJobFailures" in suppressor
+    assert (composite["ActionsSuppressorWaitPeriod"], composite["ActionsSuppressorExtensionPeriod"]) == (60, 3600)
+    # the job failure alarm counts the streaming job's failed runs too
+    failures = _alarms(dev)[f"{prefix}-glue-job-failures"]
+    rules = [d["Value"] for m in failures["Metrics"] if "MetricStat" in m
+             for d in m["MetricStat"]["Metric"]["Dimensions"]]
+    assert any("Streaming" in dev.render(r, "Monitoring") for r in rules)
 
 
 def test_quarantine_alarm_uses_the_metrics_the_ingest_function_emits() -> None:
@@ -72,8 +122,10 @@ def test_dashboard_shows_every_alarm_of_the_app_and_each_area(dev) -> None:
         "Batch executions",
         "Glue job failures",
         "Objects landed (raw, quarantine)",
+        "Raw archive triggers",
     ):
         assert wanted in titles
     status = next(w for w in body["widgets"] if w["properties"].get("title") == "Alarms")
-    every = sum(len(dev.resources(s, "AWS::CloudWatch::Alarm")) for s in ("Ingestion", "Batch", "Monitoring"))
-    assert len(status["properties"]["alarms"]) == every == 15
+    every = sum(len(dev.resources(s, kind)) for s in ("Ingestion", "Batch", "Monitoring")
+                for kind in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm"))
+    assert len(status["properties"]["alarms"]) == every == 17

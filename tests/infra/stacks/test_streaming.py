@@ -1,5 +1,6 @@
 from lakehouse.core.aws.resources import dynamodb_tables
 from lakehouse.core.config import Settings
+from lakehouse.core.monitoring import NAMESPACE
 
 LAKE = "arn:${AWS::Partition}:s3:::customer-lakehouse-dev-lake"
 
@@ -101,6 +102,12 @@ def test_streaming_job_role_reads_the_stream_and_writes_only_its_tables_and_chec
             ("kms:Decrypt", "kms:GenerateDataKey"): ["${Storage:LakeKey*.Arn}"],
         },
     )
+
+
+def test_streaming_job_publishes_metrics_only_to_glue_and_the_archive_heartbeat_namespace(dev) -> None:
+    (statement,) = [s for s in dev.policy_statements("Streaming", "FeatureJobRoleDefaultPolicy")
+                    if s["actions"] == ("cloudwatch:PutMetricData",)]
+    assert statement["condition"] == {"StringEquals": {"cloudwatch:namespace": ["Glue", NAMESPACE]}}
 
 
 def test_failed_streaming_job_runs_notify_the_alarm_topic(dev) -> None:
