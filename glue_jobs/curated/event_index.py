@@ -82,6 +82,8 @@ def curated_ids(spark: SparkSession, storage: LakeStorage, batch: DataFrame, pen
     """
     layout = storage.layout
     present = partition_values(storage, INDEX, BUCKET)
+    if not present:  # an empty index (a first run): no Spark job to find the batch's buckets
+        return None
     wanted = sorted(b for (b,) in batch.select(bucket_of("event_id")).distinct().collect() if str(b) in present)
     if not wanted:
         return None

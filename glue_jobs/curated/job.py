@@ -44,7 +44,13 @@ from glue_jobs.curated.report import CuratedReport, TableWrite
 from glue_jobs.curated.sessions import sessionize
 from glue_jobs.curated.tables import EVENT_TABLES, EVENTS_READ_SCHEMA, PARTITION, SESSIONS, upgrade_events
 from glue_jobs.curated.vacuum import vacuum
-from glue_jobs.curated.writer import merge_partitions, partition_counts_of, read_partitions
+from glue_jobs.curated.writer import (
+    ZSTD_LEVEL,
+    cluster_by_partition,
+    merge_partitions,
+    partition_counts_of,
+    read_partitions,
+)
 from lakehouse.core.config import Settings
 from lakehouse.core.job_state import commit_run, new_run_id, processed_landing_logs, processed_raw_objects
 from lakehouse.core.lake import tables as lake_tables
@@ -187,21 +193,39 @@ def parse_objects(spark: SparkSession, storage: LakeStorage, settings: Settings,
     return parsed, counts, unreadable
 
 
+#: the curated ``events`` columns sessions are computed from (:func:`glue_jobs.curated.sessions.sessionize`)
+SESSION_INPUT = ("customer_id", "event_id", "event_ts", "event_type", "event_name", "context_channel", "source")
+
+
 def _sessions(spark: SparkSession, storage: LakeStorage, settings: Settings, dates: set[date],
-              run_id: str) -> tuple[TableWrite, StructType]:
-    """Recompute sessions starting on a touched date or the day before, from the curated events around them."""
+              run_id: str, written: DataFrame | None = None) -> tuple[TableWrite, StructType]:
+    """Recompute sessions starting on a touched date or the day before, from the curated events around them.
+
+    ``written``: the whole new content of the ``events`` partitions of ``dates`` (what this run wrote there, when
+    those partitions were all new); those dates are then taken from it instead of being read back, and only the
+    other dates of the window are read.
+    """
     table_rel = storage.layout.curated_table("events")
     state = lake_tables.current(storage, table_rel)
     window = sorted(d.isoformat() for d in _days_around(dates, 2, 1) if d.isoformat() in state.partitions)
     rewrite = sorted(d.isoformat() for d in _days_around(dates, 1, 0))
-    events = upgrade_events(read_partitions(spark, storage, table_rel, window, schema=EVENTS_READ_SCHEMA,
-                                            state=state))  # old and new events files alike
+    touched = {d.isoformat() for d in dates} if written is not None else set()
+    on_disk = [d for d in window if d not in touched]
+    parts = [written.select(*SESSION_INPUT)] if written is not None else []
+    if on_disk:
+        read = upgrade_events(read_partitions(spark, storage, table_rel, on_disk, schema=EVENTS_READ_SCHEMA,
+                                              state=state))  # old and new events files alike
+        parts.append(read.select(*SESSION_INPUT))
+    events = parts[0]
+    for part in parts[1:]:
+        events = events.unionByName(part)
     sessions = sessionize(events, settings.batch.session_gap_minutes).where(
         F.col(PARTITION).isin(*[date.fromisoformat(d) for d in rewrite]))
-    written = merge_partitions(spark, storage, SESSIONS, sessions, keys=["session_id"], order=[], run_id=run_id,
-                               target_file_rows=settings.batch.target_file_rows, replace=True,
-                               replace_dates=rewrite, sort_by=["customer_id", "session_start"])
-    return written, sessions.schema
+    written_sessions = merge_partitions(spark, storage, SESSIONS, sessions, keys=["session_id"], order=[],
+                                        run_id=run_id, target_file_rows=settings.batch.target_file_rows,
+                                        replace=True, replace_dates=rewrite, sort_by=["customer_id", "session_start"],
+                                        options=_parquet_options(settings))
+    return written_sessions, sessions.schema
 
 
 def run_raw_to_curated(spark: SparkSession, settings: Settings, *, lines: DataFrame | None = None,
@@ -276,8 +300,9 @@ def run_raw_to_curated(spark: SparkSession, settings: Settings, *, lines: DataFr
         seen = batch.select("event_id").join(known, "event_id", "left_semi").distinct().collect()
         known = spark.createDataFrame([(r[0],) for r in seen], "event_id string") if seen else None
     new = drop_already_curated(batch, F.broadcast(known)) if known is not None else batch
-    # clustered by event name, the cached batches of other events are skipped when a table filters on it
-    new = new.repartition(max(1, spark.sparkContext.defaultParallelism), "event_type", "event_name") \
+    # each event date in one Spark partition: every table is written from it without a shuffle of its own (one
+    # file per date); sorted by event name, the cached batches of other events are skipped when a table filters
+    new = cluster_by_partition(new, 2 * spark.sparkContext.defaultParallelism) \
         .sortWithinPartitions("event_type", "event_name").persist()
     built = {table.name: table.build(new) for table in EVENT_TABLES}
     late = F.when(F.col(PARTITION) < F.to_date("received_at"), 1).otherwise(0)
@@ -288,6 +313,9 @@ def run_raw_to_curated(spark: SparkSession, settings: Settings, *, lines: DataFr
     new_dates = {date.fromisoformat(d) for d in counts["events"]}
     batch.unpersist()
 
+    # the events partitions this run writes are all new: sessions take them from the batch, not from the files
+    events_before = lake_tables.current(storage, storage.layout.curated_table("events"))
+    events_fresh = not set(events_before.partitions) & set(counts["events"])
     schemas = {}
     for table in EVENT_TABLES:
         step(table.name)
@@ -297,10 +325,12 @@ def run_raw_to_curated(spark: SparkSession, settings: Settings, *, lines: DataFr
         schemas[table.name] = rows.schema
         report.tables[table.name] = merge_partitions(
             spark, storage, table.name, rows, keys=table.keys, order=["received_at", "raw_object"], run_id=run_id,
-            target_file_rows=settings.batch.target_file_rows, sort_by=_sort_order(rows), counts=counts[table.name])
+            target_file_rows=settings.batch.target_file_rows, sort_by=_sort_order(rows), counts=counts[table.name],
+            clustered=True, options=_parquet_options(settings))
     step(SESSIONS)
     if new_dates:
-        report.tables[SESSIONS], schemas[SESSIONS] = _sessions(spark, storage, settings, new_dates, run_id)
+        report.tables[SESSIONS], schemas[SESSIONS] = _sessions(
+            spark, storage, settings, new_dates, run_id, written=built["events"] if events_fresh else None)
 
     step("event id index")
     if report.new_events:
@@ -330,6 +360,12 @@ def run_raw_to_curated(spark: SparkSession, settings: Settings, *, lines: DataFr
     vacuum(storage, [t.name for t in EVENT_TABLES] + [SESSIONS], retention, run_id, region=settings.region)
     progress.finish()
     return report
+
+
+def _parquet_options(settings: Settings) -> dict[str, str]:
+    """Parquet options of this run's writes beyond :data:`glue_jobs.curated.writer.PARQUET_OPTIONS`: the ZSTD
+    level of ``settings.batch.zstd_level``."""
+    return {ZSTD_LEVEL: str(settings.batch.zstd_level)}
 
 
 def _sort_order(rows: DataFrame) -> list[str]:

@@ -34,14 +34,18 @@ from lakehouse.core.lake.storage import LakeStorage
 PARTITION = "event_date"
 
 
-#: Parquet write options of every curated table (docs/batch.md, "Curated footprint": measured with
-#: ``bench/bench_footprint.py``). ZSTD level 16 (Spark's default is 3; levels 10-15 gained nothing over 9 on the
-#: events, 16 is the first of zstd's optimal parsers); Parquet v2 data pages and encodings: timestamps and
-#: integers DELTA_BINARY_PACKED, strings that a dictionary does not shrink (``event_id``) DELTA_BYTE_ARRAY. Any
-#: zstd decoder reads any level; Spark >= 3.3, pyarrow, DuckDB and Trino (Athena engine 3) read v2 pages.
+#: the Parquet option that sets the ZSTD level (``Settings.batch.zstd_level`` is what the job passes)
+ZSTD_LEVEL = "parquet.compression.codec.zstd.level"
+#: Parquet write options of every curated table (docs/batch.md, "Curated footprint" and "ZSTD level": measured with
+#: ``bench/bench_footprint.py`` and ``bench/bench_batch.py``). ZSTD level 9 by default: level 16 (zstd's first
+#: optimal parser) was ~3 % smaller on ``events`` but allocates ~48 MB of match tables for every compressed page,
+#: which on daily partitions (one or two pages per column and file) made the writes several times slower;
+#: ``Settings.batch.zstd_level`` picks another level. Parquet v2 data pages and encodings: timestamps and integers
+#: DELTA_BINARY_PACKED, strings that a dictionary does not shrink (``event_id``) DELTA_BYTE_ARRAY. Any zstd decoder
+#: reads any level; Spark >= 3.3, pyarrow, DuckDB and Trino (Athena engine 3) read v2 pages.
 PARQUET_OPTIONS: dict[str, str] = {
     "compression": "zstd",
-    "parquet.compression.codec.zstd.level": "16",
+    ZSTD_LEVEL: "9",
     "parquet.writer.version": "v2",
 }
 #: the session setting that picks the physical type of timestamps in Parquet files Spark writes
@@ -67,16 +71,19 @@ def _session_conf(spark: SparkSession, key: str, value: str) -> Iterator[None]:
 
 
 def write_parquet(frame: DataFrame, uri: str, target_file_rows: int, sort_by: Sequence[str] = (),
-                  options: Mapping[str, str] | None = None, timestamp_type: str = TIMESTAMP_TYPE) -> None:
+                  options: Mapping[str, str] | None = None, timestamp_type: str = TIMESTAMP_TYPE,
+                  clustered: bool = False) -> None:
     """Dynamic-overwrite the partitions present in ``frame`` (ZSTD Parquet, one task per partition, rows sorted
     by ``sort_by`` inside it).
 
     ``options`` add to (or override) :data:`PARQUET_OPTIONS`, ``timestamp_type`` is Spark's
     ``outputTimestampType`` for this write only (``bench/bench_footprint.py`` compares settings; the session's
-    own value is left as it was: the star build's files keep theirs).
+    own value is left as it was: the star build's files keep theirs). ``clustered`` says that every partition
+    value of ``frame`` already sits in one Spark partition (:func:`cluster_by_partition`): the write then needs
+    no shuffle, one task still writes each partition's file.
     """
-    out = frame.repartition(F.col(PARTITION))
-    if sort_by:
+    out = frame if clustered else frame.repartition(F.col(PARTITION))
+    if sort_by or clustered:
         out = out.sortWithinPartitions(PARTITION, *sort_by)
     writer = (out.write.mode("overwrite")
               .option("partitionOverwriteMode", "dynamic")
@@ -85,6 +92,14 @@ def write_parquet(frame: DataFrame, uri: str, target_file_rows: int, sort_by: Se
         writer = writer.option(key, value)
     with _session_conf(frame.sparkSession, TIMESTAMP_TYPE_CONF, timestamp_type):
         writer.partitionBy(PARTITION).parquet(uri)
+
+
+def cluster_by_partition(frame: DataFrame, partitions: int) -> DataFrame:
+    """``frame`` hash-partitioned by ``event_date`` into ``partitions`` Spark partitions: the rows of one date
+    sit in one partition, and stay there through the narrow transforms that build the tables (filters, selects,
+    explodes). A table built from it and written with ``clustered=True`` (:func:`write_parquet`) then gets one
+    file per date with no shuffle of its own."""
+    return frame.repartition(max(1, partitions), F.col(PARTITION))
 
 
 def read_partitions(spark: SparkSession, storage: LakeStorage, table_rel: str, values: Sequence[str],
@@ -107,7 +122,8 @@ def _partition_counts(rows: DataFrame) -> dict[str, int]:
 
 def partition_counts_of(tables: dict[str, DataFrame],
                         extra: dict[str, tuple[str, Column]] | None = None) -> dict[str, dict[str, int]]:
-    """Rows per partition of several frames, in one Spark job.
+    """Rows per partition of several frames, in one aggregation (one shuffle, however many frames: the frames'
+    ``(table, event_date)`` pairs are unioned first, so adaptive execution does not run one job per frame).
 
     ``extra`` adds, for a table, a named sum over its rows (``{"events": ("late", flag)}`` gives the
     per-partition sums under ``"events:late"``).
@@ -116,16 +132,15 @@ def partition_counts_of(tables: dict[str, DataFrame],
     parts = []
     for name, frame in tables.items():
         _, extra_value = extra.get(name, ("", F.lit(0)))
-        parts.append(frame.groupBy(PARTITION).agg(F.count("*").alias("count"),
-                                                  F.sum(extra_value).cast("long").alias("extra"))
-                     .select(F.lit(name).alias("table"), PARTITION, "count", "extra"))
+        parts.append(frame.select(F.lit(name).alias("table"), PARTITION, extra_value.cast("long").alias("extra")))
     out: dict[str, dict[str, int]] = {name: {} for name in tables}
     out.update({f"{name}:{label}": {} for name, (label, _) in extra.items()})
     if not parts:
         return out
-    union = parts[0]
+    rows = parts[0]
     for part in parts[1:]:
-        union = union.unionByName(part)
+        rows = rows.unionByName(part)
+    union = rows.groupBy("table", PARTITION).agg(F.count("*").alias("count"), F.sum("extra").alias("extra"))
     for row in union.collect():
         value = str(row[PARTITION])
         out[row["table"]][value] = row["count"]
@@ -157,14 +172,18 @@ def conform(old: DataFrame, new: DataFrame) -> DataFrame:
 def merge_partitions(spark: SparkSession, storage: LakeStorage, table: str, rows: DataFrame, *,
                      keys: Sequence[str], order: Sequence[str], run_id: str, target_file_rows: int,
                      replace: bool = False, replace_dates: Sequence[str] = (),
-                     sort_by: Sequence[str] = (), counts: dict[str, int] | None = None) -> TableWrite:
+                     sort_by: Sequence[str] = (), counts: dict[str, int] | None = None,
+                     clustered: bool = False, options: Mapping[str, str] | None = None) -> TableWrite:
     """Write ``rows`` into ``curated/<table>`` as new partition versions and switch the manifest; returns what
     was written.
 
     ``replace=False`` keeps existing rows of a touched partition (deduplicated on ``keys``, the first by
     ``order`` winning); ``replace=True`` makes ``rows`` the partition's whole new content, and partitions in
     ``replace_dates`` that ``rows`` leaves empty are removed from the manifest (retired, not deleted).
-    ``counts`` (rows per partition value) saves a Spark job when the caller already knows them.
+    ``counts`` (rows per partition value) saves a Spark job when the caller already knows them. ``clustered``:
+    ``rows`` come from :func:`cluster_by_partition` (through narrow transforms only), so partitions no earlier
+    run wrote are written without a shuffle; merged with existing rows they are shuffled as always. ``options``
+    add to :data:`PARQUET_OPTIONS` (the job's ZSTD level).
     """
     layout = storage.layout
     table_rel = layout.curated_table(table)
@@ -176,8 +195,9 @@ def merge_partitions(spark: SparkSession, storage: LakeStorage, table: str, rows
     if not dates and not emptied:
         return TableWrite(table)
     existing = sorted(set(state.partitions) & set(dates))
-    combined = rows
+    combined, merged = rows, False
     if existing and not replace:
+        merged = True
         schema = EVENTS_READ_SCHEMA if table == "events" else None  # helper C: old and new events files alike
         old = conform(read_partitions(spark, storage, table_rel, existing, schema=schema, state=state), rows)
         combined = first_per_key(old.unionByName(rows, allowMissingColumns=True), keys, order)
@@ -190,7 +210,8 @@ def merge_partitions(spark: SparkSession, storage: LakeStorage, table: str, rows
         version = f"{tables.version_name(run_id)}-{suffix}"
     if dates:
         work = f"{table_rel}/_w-{version.removeprefix(tables.VERSION_PREFIX)}"
-        write_parquet(combined, layout.uri(work), target_file_rows, sort_by)
+        write_parquet(combined, layout.uri(work), target_file_rows, sort_by, clustered=clustered and not merged,
+                      options=options)
         for value in dates:
             move_prefix(storage, f"{work}/{PARTITION}={value}", f"{table_rel}/{PARTITION}={value}/{version}")
         delete_prefix(layout, work)

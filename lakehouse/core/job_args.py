@@ -202,6 +202,7 @@ class RawToCuratedArguments(JobArguments):
     batch_target_file_rows: int | None = None
     batch_validation: Literal["spark", "python"] | None = None
     batch_partition_version_retention_days: float | None = None
+    batch_zstd_level: int | None = None
     event_time_future_tolerance_seconds: int | None = None
     event_time_earliest_event_date: date | None = None
     event_time_max_skew_correction_seconds: int | None = None

@@ -12,7 +12,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from glue_jobs.curated.writer import TIMESTAMP_TYPE_CONF, merge_partitions
-from lakehouse.core.config import Settings
+from lakehouse.core.config import BatchSettings, Settings
 from lakehouse.core.lake import tables as lake_tables
 from lakehouse.core.lake.storage import LakeStorage
 
@@ -98,7 +98,7 @@ def test_written_files_use_int64_micros_v2_pages_and_zstd_and_old_int96_rows_mer
 def test_events_table_is_at_most_half_the_raw_gzip_on_partitions_of_10k_events(spark, tmp_path: Path) -> None:
     """Generated calls, 10,000 events a day for 4 days (partitions the size of a small production day, 6x the
     demo's), curated by the real job: ``events`` bytes <= 0.5 x the raw gzip bytes (issue 15: "at least 2x
-    smaller than the raw gzip it came from").
+    smaller than the raw gzip it came from"), at ZSTD level 16.
 
     Seen failing with the writer's settings before issue 15 item 4 (INT96, v1 pages, zstd 3, sorted by customer):
     0.61 x on this lake.
@@ -109,7 +109,8 @@ def test_events_table_is_at_most_half_the_raw_gzip_on_partitions_of_10k_events(s
     from lakehouse.local.sample_data import generated_calls, land_calls
 
     days, per_day = 4, 10_000
-    settings = Settings(stage="tfoot", home=tmp_path / "home")
+    # issue 15's level: the default (9) trades ~3 % of these bytes for writes several times faster (docs/batch.md)
+    settings = Settings(stage="tfoot", home=tmp_path / "home", batch=BatchSettings(zstd_level=16))
     start = date(2025, 1, 1)
     customers = customers_for_events(per_day * days, GeneratorConfig(start=start, days=days))
     land_calls(settings, generated_calls(tmp_path / "generated", customers=customers, start=start, days=days))

@@ -32,3 +32,52 @@ def test_an_old_partition_with_double_money_merges_with_decimal_rows(spark, tmp_
     assert sorted(table.select(["event_id", "total", "order_value"]).to_pylist(), key=lambda r: r["event_id"]) == [
         {"event_id": "e-new", "total": Decimal("7.0500"), "order_value": Decimal("7.0500")},
         {"event_id": "e-old", "total": Decimal("12.5000"), "order_value": None}]
+
+
+def test_rows_clustered_by_date_are_written_one_file_per_date(spark, tmp_path: Path) -> None:
+    """A table built from the batch clustered by date (through a filter, as the job's tables are) and written
+    without a shuffle of its own (``clustered=True``) still gets one file per date, and every row.
+
+    Seen failing with the batch left as it came (six input partitions, each holding every date, written
+    ``clustered=True``): several files per date.
+    """
+    from pyspark.sql import functions as F
+
+    from glue_jobs.curated.writer import cluster_by_partition
+
+    settings = Settings(stage="twrite", home=tmp_path / "home")
+    storage = LakeStorage(settings.lake)
+    rows = [(f"e{i}", "track" if i % 3 else "page", date(2025, 5, 1 + i % 7)) for i in range(300)]
+    batch = spark.createDataFrame(rows, "event_id string, event_type string, event_date date").repartition(6)
+    built = cluster_by_partition(batch, 3).where(F.col("event_type") == "track")
+    merge_partitions(spark, storage, "events", built, keys=["event_id"], order=[], run_id="r1",
+                     target_file_rows=1000, sort_by=["event_id"], clustered=True)
+
+    files = [p for p in Path(settings.lake.key("curated/events")).rglob("*.parquet")]
+    per_date: dict[str, int] = {}
+    for path in files:
+        per_date[path.parent.parent.name] = per_date.get(path.parent.parent.name, 0) + 1
+    assert per_date == {f"event_date=2025-05-0{d}": 1 for d in range(1, 8)}
+    table = read_arrow(storage, "curated/events")
+    assert sorted(table.column("event_id").to_pylist()) == sorted(r[0] for r in rows if r[1] == "track")
+
+
+def test_partition_counts_of_several_frames_match_a_count_in_python(spark) -> None:
+    """Rows per date of each frame and the per-date sum of an extra flag, against counts made in Python."""
+    from collections import Counter
+
+    from pyspark.sql import functions as F
+
+    from glue_jobs.curated.writer import partition_counts_of
+
+    a_rows = [(f"a{i}", date(2025, 5, 1 + i % 3), i % 4 == 0) for i in range(40)]
+    b_rows = [(f"b{i}", date(2025, 5, 2 + i % 2), False) for i in range(9)]
+    schema = "event_id string, event_date date, late boolean"
+    frames = {"a": spark.createDataFrame(a_rows, schema), "b": spark.createDataFrame(b_rows, schema),
+              "empty": spark.createDataFrame([], schema)}
+    counts = partition_counts_of(frames, extra={"a": ("late", F.col("late").cast("int"))})
+
+    assert counts["a"] == {str(d): n for d, n in Counter(r[1] for r in a_rows).items()}
+    assert counts["b"] == {str(d): n for d, n in Counter(r[1] for r in b_rows).items()}
+    assert counts["empty"] == {}
+    assert counts["a:late"] == {str(d): sum(1 for r in a_rows if r[1] == d and r[2]) for d in {r[1] for r in a_rows}}
