@@ -333,15 +333,16 @@ class CustomerFeatures:
 
 
 # --- a micro-batch ----------------------------------------------------------------------------------
-#: Events whose effect is a sum: applying one twice would count it twice, so each needs an exactly-once
-#: claim. Order events combine idempotently while their order is held, but an order older than the
-#: retention goes straight into the settled sums, so they are claimed too. Every other event only moves a
-#: max (last_seen_at), adds to a set (tickets) or states an identity link: it needs no claim.
+#: Events whose effect is a sum: applying one twice would count it twice, so each id is remembered in its key's
+#: dedup window (stream/state.py). Order events combine idempotently while their order is held, but an order
+#: older than the retention goes straight into the settled sums, so they are remembered too. Every other event
+#: only moves a max (last_seen_at), adds to a set (tickets) or states an identity link: applying it twice
+#: changes nothing.
 COUNTED_EVENTS = frozenset({*ORDER_EVENTS, PRODUCT_VIEWED, PRODUCT_ADDED})
 
 
 def needs_claim(event: StreamEvent) -> bool:
-    """Whether ``event`` counts towards a sum (see :data:`COUNTED_EVENTS`) and so needs an exactly-once claim."""
+    """Whether ``event`` counts towards a sum (see :data:`COUNTED_EVENTS`) and so must be applied at most once."""
     return event.name in COUNTED_EVENTS
 
 

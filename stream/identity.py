@@ -60,7 +60,8 @@ def checkpoint_identity(checkpoint_location: str, starting_position: str = "TRIM
 
 
 def batch_token(run: str, batch_id: int) -> str:
-    """The micro-batch token ``<run>/<batch id>`` that claims and item writes carry."""
+    """The micro-batch token ``<run>/<batch id>`` that item writes carry (``last_batch``) and that names the
+    micro-batch's forward and quarantine objects."""
     return f"{run}/{batch_id}"
 
 
