@@ -209,7 +209,9 @@ def step(key: str, routed: Sequence[Routed], forwards: Sequence[Forward], state:
         _route_event(current, record.event, record.hops, delta, out, counts)  # type: ignore[arg-type]
     for event in links:
         accepted = _take_link(current, event, delta, out, counts)
-        if event.is_activity and not accepted:  # the identify's activity belongs to its userId
+        if not event.is_activity:  # a link statement only (an alias): applied here, its link taken or refused
+            counts.events += 1
+        elif not accepted:  # the identify's activity belongs to its userId
             if event.user_id and event.user_id != key:
                 out.append(Forward(event.user_id, "event", 1, event=event))
                 counts.forwarded += 1
