@@ -17,11 +17,12 @@ Item of the ``customer_features`` table (key ``customer_id``)::
                duplicates, capped, unconverted_orders, unconverted {currency: amount}, first_order_at,
                last_order_at}; activity_days {day: "views|carts"}; tickets_opened, tickets_resolved,
                merged_from (lists)
-    last_batch the micro-batch token that wrote the item; version (optimistic lock); updated_at (wall clock)
+    last_batch the micro-batch token that wrote the item; updated_at (wall clock)
 
-An item merged into another customer's (identity stitching) keeps only ``customer_id``, ``merged_into`` (the
-customer it was merged into then; follow the identity links for today's), ``merged_by`` (the micro-batch
-token), ``merged_at`` and the bookkeeping: it has no ``features`` and no ``state``, so it is no customer.
+An id merged into another customer (identity stitching) has an item with only ``customer_id``, ``merged_into``
+(the customer it was merged into then; follow the identity links for today's), ``last_batch`` and
+``updated_at``: it has no ``features`` and no ``state``, so it is no customer. Every item is written whole by
+the streaming job (stream/stateful.py).
 """
 
 from __future__ import annotations

@@ -76,8 +76,8 @@ class RawStreamRecord:
 class StreamEvent:
     """The fields of a raw record the features use.
 
-    ``customer_id`` is the id as sent (``user_id`` or ``anonymous_id``); the micro-batch resolves it through
-    the identity links (:mod:`stream.stitching`). ``amount`` is the order value (Order Completed / Updated)
+    ``customer_id`` is the id as sent (``user_id`` or ``anonymous_id``); the keyed state resolves it through
+    the identity links (:mod:`stream.state`). ``amount`` is the order value (Order Completed / Updated)
     or the refund amount (Order Refunded; None = the spec's full refund) in ``currency`` (None: not sent,
     read as the reporting currency), exact as sent.
     """
