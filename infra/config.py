@@ -19,6 +19,7 @@ from lakehouse.core.config import ResourceNames, Settings
 from lakehouse.core.lake.layout import ZONES, LakeLayout
 
 KinesisMode = Literal["on-demand", "provisioned"]
+CapacityMode = Literal["on-demand", "provisioned"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,11 @@ class StageProfile:
     batch_flex: bool  # the nightly Glue jobs on the Flex execution class (spare capacity, $0.29 not $0.44/DPU-hour)
     streaming_worker_type: str
     streaming_workers: int
+    # the feature table's capacity: on demand, or provisioned writes under auto scaling (docs/decisions-infra.md)
+    features_table_billing: CapacityMode
+    features_table_min_write_units: int  # provisioned: auto scaling's floor (what a sudden burst meets)
+    features_table_max_write_units: int  # provisioned: auto scaling's ceiling
+    features_table_read_units: int  # provisioned: fixed read capacity (lookups by `lakehouse customer`)
     redshift_base_rpu: int  # 4 (the minimum, warehouses under 32 TB), or 8 to 512 in steps of 8
     redshift_max_rpu: int
     redshift_usage_limit_rpu_hours: int  # RPU-hours per period before the breach action; 0 = no usage limit
@@ -81,6 +87,10 @@ PROFILES: dict[str, StageProfile] = {
         batch_flex=True,
         streaming_worker_type="G.025X",
         streaming_workers=2,
+        features_table_billing="on-demand",
+        features_table_min_write_units=5,
+        features_table_max_write_units=500,
+        features_table_read_units=5,
         redshift_base_rpu=4,
         redshift_max_rpu=32,
         redshift_usage_limit_rpu_hours=24,
@@ -115,6 +125,10 @@ PROFILES: dict[str, StageProfile] = {
         batch_flex=True,
         streaming_worker_type="G.1X",
         streaming_workers=2,
+        features_table_billing="provisioned",
+        features_table_min_write_units=100,
+        features_table_max_write_units=10_000,
+        features_table_read_units=10,
         redshift_base_rpu=4,
         redshift_max_rpu=128,
         redshift_usage_limit_rpu_hours=2000,
@@ -270,9 +284,17 @@ def profile_for(stage: str, context: Mapping[str, Any]) -> StageProfile:
     return profile
 
 
+#: the share of a provisioned table's write capacity auto scaling keeps consumed (its target tracking value,
+#: percent): the DynamoDB console's default, leaving 30 % for a rise while scaling catches up
+TARGET_UTILIZATION_PERCENT = 70
+#: read or write capacity units a provisioned table may have: DynamoDB's default per-table quota (DynamoDB Developer
+#: Guide, "Quotas in Amazon DynamoDB": 40,000 read and 40,000 write capacity units per table)
+TABLE_UNITS_MAX = 40_000
+
 #: profile fields with a closed set of values (the service's documented ones)
 CHOICES: dict[str, tuple[str, ...]] = {
     "kinesis_mode": ("on-demand", "provisioned"),
+    "features_table_billing": ("on-demand", "provisioned"),
     # Redshift Serverless API Reference, CreateUsageLimit: period and breachAction
     "redshift_usage_limit_period": ("daily", "weekly", "monthly"),
     "redshift_usage_limit_action": ("log", "emit-metric", "deactivate"),
@@ -307,6 +329,14 @@ def validate_profile(profile: StageProfile) -> None:
     if profile.trace_reservoir_per_second < 0:
         raise ValueError("context 'trace_reservoir_per_second': expected 0 or more requests a second, got "
                          f"{profile.trace_reservoir_per_second}")
+    units = (profile.features_table_min_write_units, profile.features_table_max_write_units,
+             profile.features_table_read_units)
+    if not 1 <= profile.features_table_min_write_units <= profile.features_table_max_write_units <= TABLE_UNITS_MAX:
+        raise ValueError("context 'features_table_min_write_units' / 'features_table_max_write_units': expected "
+                         f"1 <= min <= max <= {TABLE_UNITS_MAX:,} (DynamoDB's default per-table quota), got "
+                         f"{units[0]} and {units[1]}")
+    if not 1 <= profile.features_table_read_units <= TABLE_UNITS_MAX:
+        raise ValueError(f"context 'features_table_read_units': expected 1 to {TABLE_UNITS_MAX:,}, got {units[2]}")
     # checked in every stage, WAF or not, so a bad value fails before `-c waf=true` is ever tried with it
     waf_rate_limit(profile.api_source_rate_limit, "api_source_rate_limit")
     waf_rate_limit(profile.api_ip_rate_limit, "api_ip_rate_limit")

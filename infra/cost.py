@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.config import PROFILES, StageProfile
+from infra.config import PROFILES, TARGET_UTILIZATION_PERCENT, StageProfile
 from lakehouse.core.config import ArchiveSettings, StreamSettings
 
 #: when the prices below were read from the pages they cite
@@ -45,6 +45,7 @@ _LAMBDA = "https://aws.amazon.com/lambda/pricing/"
 _KINESIS = "https://aws.amazon.com/kinesis/data-streams/pricing/"
 _S3 = "https://aws.amazon.com/s3/pricing/"
 _DDB = "https://aws.amazon.com/dynamodb/pricing/on-demand/"
+_DDB_PROVISIONED = "https://aws.amazon.com/dynamodb/pricing/provisioned/"
 _GLUE = "https://aws.amazon.com/glue/pricing/"
 _REDSHIFT = "https://aws.amazon.com/redshift/pricing/"
 _CW = "https://aws.amazon.com/cloudwatch/pricing/"
@@ -78,6 +79,8 @@ PRICES: dict[str, Price] = {
     "s3_glacier_ir_gb_month": Price(0.004, "GB-month, S3 Glacier Instant Retrieval", _S3),
     "ddb_write": Price(0.625, "million write request units (on demand)", _DDB),
     "ddb_read": Price(0.125, "million read request units (on demand)", _DDB),
+    "ddb_wcu_hour": Price(0.00065, "write capacity unit-hour (provisioned)", _DDB_PROVISIONED),
+    "ddb_rcu_hour": Price(0.00013, "read capacity unit-hour (provisioned)", _DDB_PROVISIONED),
     "glue_dpu_hour": Price(0.44, "DPU-hour (Spark and streaming jobs, standard execution class)", _GLUE),
     "glue_flex_dpu_hour": Price(0.29, "DPU-hour (Spark jobs, Flex execution class)", _GLUE),
     "redshift_rpu_hour": Price(0.375, "RPU-hour (Redshift Serverless)", _REDSHIFT),
@@ -142,6 +145,11 @@ class Assumptions:
                                                    "spread over more customers approaches 1")
     ddb_write_units_per_item: float = _noted(1.5, "DynamoDB write units per item put (1 KB each): features and "
                                                   "state, 1.47 on average over 180 days of the generator's events")
+    scored_customers: float = _noted(1_000_000.0, "customers the ML stage scores a day: each is a consistent read "
+                                              "and a conditional update of one scores item under 1 KB "
+                                              "(ml/serving.py)")
+    autoscaling_alarms: int = _noted(4, "CloudWatch alarms Application Auto Scaling creates for a target-tracking "
+                                        "policy (high, low and the two capacity alarms); outside the templates")
     stream_trigger_seconds: float = _noted(StreamSettings().trigger_seconds, "the feature query's micro-batch "
                                            "interval, seconds (LAKEHOUSE_STREAM__TRIGGER_SECONDS)")
     stream_puts_per_batch: float = _noted(3.0 + 1.1 * StreamSettings().state_partitions, "S3 PUT-class requests "
@@ -381,10 +389,10 @@ def bill(stage: str, workload: Workload, profile: StageProfile | None = None,
         f"{a.archive_buffer_seconds:g} s (a PUT and a GET each, {raw.object_bytes / KB:,.0f} KB; + landing log and "
         f"checkpoint); the feature query's checkpoint: {stream_batches / 1e6:,.1f} M micro-batches x "
         f"{a.stream_puts_per_batch:g} PUTs; raw: {storage_basis}; {a.retention_months:g} months kept")
-    write_units = events_m * a.ddb_item_writes_per_event * a.ddb_write_units_per_item
-    add("DynamoDB", write_units * _p("ddb_write"), ["AWS::DynamoDB::GlobalTable"],
-        f"on demand, {a.ddb_item_writes_per_event:g} item puts per event x {a.ddb_write_units_per_item:g} write "
-        "units, no reads")
+    usd, basis = _features_table(profile, w, a)
+    scores_units = a.scored_customers * DAYS_PER_MONTH / 1e6
+    add("DynamoDB", usd + scores_units * (_p("ddb_write") + _p("ddb_read")), ["AWS::DynamoDB::GlobalTable"],
+        f"features: {basis}; scores: {a.scored_customers / 1e6:g} M customers a day, on demand")
     streaming_dpu = GLUE_DPU[profile.streaming_worker_type] * profile.streaming_workers
     add("Glue streaming job", streaming_dpu * HOURS_PER_MONTH * _p("glue_dpu_hour"), ["AWS::Glue::Job"],
         f"{profile.streaming_workers} x {profile.streaming_worker_type} ({streaming_dpu:g} DPU) all month",
@@ -432,6 +440,26 @@ def bill(stage: str, workload: Workload, profile: StageProfile | None = None,
         f"{f.interface_endpoints} interface endpoints, {f.kms_keys} key, {f.secrets} secrets, a workflow run a day",
         fixed_cost=True)
     return Bill(stage, workload, lines)
+
+
+def _features_table(profile: StageProfile, w: Workload, a: Assumptions) -> tuple[float, str]:
+    """The feature table's month: on-demand write units, or provisioned capacity that auto scaling keeps at its
+    target utilization over the consumed write units (between the profile's floor and ceiling) plus the fixed
+    reads and the scaling policy's alarms."""
+    per_event = f"{a.ddb_item_writes_per_event:g} item puts per event x {a.ddb_write_units_per_item:g} write units"
+    consumed = w.events_per_second * a.ddb_item_writes_per_event * a.ddb_write_units_per_item  # units a second
+    if profile.features_table_billing == "on-demand":
+        return w.events / 1e6 * a.ddb_item_writes_per_event * a.ddb_write_units_per_item * _p("ddb_write"), (
+            f"on demand, {per_event}, no reads")
+    wanted = consumed / (TARGET_UTILIZATION_PERCENT / 100)
+    units = min(max(float(profile.features_table_min_write_units), wanted), profile.features_table_max_write_units)
+    usd = (HOURS_PER_MONTH * (units * _p("ddb_wcu_hour") + profile.features_table_read_units * _p("ddb_rcu_hour"))
+           + a.autoscaling_alarms * _p("cw_alarm"))
+    short = (f"; over the ceiling of {profile.features_table_max_write_units:,} units the stream falls behind"
+             if wanted > profile.features_table_max_write_units else "")
+    return usd, (f"provisioned, {per_event} = {consumed:,.1f} a second, auto scaled to {units:,.0f} at "
+                 f"{TARGET_UTILIZATION_PERCENT} % (floor {profile.features_table_min_write_units:,}), "
+                 f"{profile.features_table_read_units} read units{short}")
 
 
 def _usage_limit(profile: StageProfile) -> str:

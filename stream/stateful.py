@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from lakehouse.core.config import EventTimeSettings
 from stream.features import derive
 from stream.items import FEATURES, MERGED_INTO, STATE, features_map, state_map
@@ -194,24 +196,35 @@ class PartitionResult:
 
 #: items per BatchWriteItem request (the API's limit)
 WRITE_CHUNK = 25
-#: rounds of BatchWriteItem for one chunk's unprocessed items before the micro-batch fails (and is replayed)
-WRITE_ROUNDS = 10
+#: seconds a chunk keeps sending items DynamoDB throttles before the micro-batch fails (and is replayed): long
+#: enough to wait out a provisioned table's auto scaling, which acts on two consecutive minutes of consumption above
+#: its target ("Managing throughput capacity automatically with DynamoDB auto scaling", DynamoDB Developer Guide)
+WRITE_PATIENCE_SECONDS = 300.0
+#: the longest pause between two rounds, seconds
+WRITE_MAX_PAUSE_SECONDS = 5.0
+#: error codes of a throttled request (DynamoDB API Reference, "Common Errors" and BatchWriteItem's errors); botocore
+#: has already retried them (standard mode, :func:`partition_writer`) when they reach the writer
+THROTTLE_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
 
 
 class ItemWriteError(RuntimeError):
-    """DynamoDB left items unprocessed after :data:`WRITE_ROUNDS` rounds (the micro-batch fails and is replayed)."""
+    """DynamoDB kept throttling a chunk for :data:`WRITE_PATIENCE_SECONDS` (the micro-batch fails and is
+    replayed)."""
 
 
 def write_items(rows: Iterable[tuple[str, str, str]], table: str, token: str, client: Any,
                 threads: int = 16, clock: Callable[[], float] = time.time,
-                pause: Callable[[float], None] = time.sleep) -> PartitionResult:
+                pause: Callable[[float], None] = time.sleep,
+                patience: float = WRITE_PATIENCE_SECONDS) -> PartitionResult:
     """Write the item rows of one partition and sort the rest.
 
     Each changed key's whole item — ``customer_id``, its ``attributes``, ``last_batch`` (the micro-batch's token) and
     ``updated_at`` — goes in ``BatchWriteItem`` puts of :data:`WRITE_CHUNK` (no condition, no read: a replay of the
-    micro-batch puts the same items), chunks on ``threads`` threads. Items DynamoDB returns as ``UnprocessedItems``
-    are sent again after a jittered exponential pause, at most :data:`WRITE_ROUNDS` rounds, then
-    :class:`ItemWriteError`; errors botocore does not retry itself propagate.
+    micro-batch puts the same items), chunks on ``threads`` threads. Throttled writes — items DynamoDB returns as
+    ``UnprocessedItems``, or a request refused with a :data:`THROTTLE_CODES` error after botocore's own retries — are
+    sent again after a jittered exponential pause (at most :data:`WRITE_MAX_PAUSE_SECONDS`) for ``patience``
+    seconds, then :class:`ItemWriteError`: the micro-batch waits out a provisioned table's scaling (freshness
+    suffers, nothing is lost) instead of failing the job. Other errors propagate.
     """
     result = PartitionResult()
     items: list[tuple[str, dict]] = []
@@ -233,14 +246,21 @@ def write_items(rows: Iterable[tuple[str, str, str]], table: str, token: str, cl
 
     def write(chunk: list[tuple[str, dict]]) -> float:
         requests = [put(entry) for entry in chunk]
-        for attempt in range(WRITE_ROUNDS):
-            answer = client.batch_write_item(RequestItems={table: requests})
-            requests = answer.get("UnprocessedItems", {}).get(table) or []
+        deadline, rounds = clock() + patience, 0
+        while True:
+            rounds += 1
+            try:
+                answer = client.batch_write_item(RequestItems={table: requests})
+                requests = answer.get("UnprocessedItems", {}).get(table) or []
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in THROTTLE_CODES:
+                    raise
             if not requests:
                 return clock()
-            pause(min(2.0, 0.05 * 2 ** attempt) * random.uniform(0.5, 1.0))
-        raise ItemWriteError(f"{len(requests)} items of {table} still unprocessed after {WRITE_ROUNDS} rounds "
-                             f"of BatchWriteItem")
+            if clock() >= deadline:
+                raise ItemWriteError(f"{len(requests)} items of {table} still throttled after {rounds} rounds "
+                                     f"of BatchWriteItem in {patience:g} s")
+            pause(min(WRITE_MAX_PAUSE_SECONDS, 0.05 * 2 ** min(rounds, 16)) * random.uniform(0.5, 1.0))
 
     chunks = [items[start:start + WRITE_CHUNK] for start in range(0, len(items), WRITE_CHUNK)]
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:

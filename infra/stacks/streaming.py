@@ -12,7 +12,7 @@ from constructs import Construct
 
 from infra.build import ROOT
 from infra.components import policies
-from infra.components.dynamodb_table import LakehouseTable
+from infra.components.dynamodb_table import LakehouseTable, provisioned_billing
 from infra.components.failure_notifications import notify_failed_job_runs
 from infra.components.glue_job import GlueJob, GlueJobSpec
 from infra.components.glue_security import GlueSecurity
@@ -76,9 +76,12 @@ class StreamingStack(Stack):
         )
 
         (features_spec,) = [s for s in dynamodb_tables(deployment.settings) if s.name == names.features_table]
+        billing = None if profile.features_table_billing == "on-demand" else provisioned_billing(
+            profile.features_table_min_write_units, profile.features_table_max_write_units,
+            profile.features_table_read_units)
         self.features_table = LakehouseTable(
             self, _construct_id(features_spec.name, names.prefix), spec=features_spec, key=storage.key,
-            retain=profile.retain_data,
+            retain=profile.retain_data, billing=billing,
         ).table
 
         self.checkpoint_prefix = f"{deployment.zone_prefix('checkpoints')}{names.streaming_job}/"

@@ -47,6 +47,12 @@ def test_context_strings_override_profile_fields_with_their_types() -> None:
         ("api_source_rate_limit", "0.01", "'api_source_rate_limit': 0.01 requests/s is 0.6 requests per 60 s"),
         ("api_ip_rate_limit", "nan", "'api_ip_rate_limit': nan requests/s"),
         ("api_ip_rate_limit", "20", "'api_ip_rate_limit': 20 requests/s is below api_source_rate_limit"),
+        # DynamoDB: a capacity mode, and provisioned units within the default per-table quota (40,000)
+        ("features_table_billing", "reserved", "'features_table_billing': expected one of on-demand, provisioned"),
+        ("features_table_min_write_units", "0", "expected 1 <= min <= max <= 40,000"),
+        ("features_table_min_write_units", "600", "got 600 and 500"),
+        ("features_table_max_write_units", "40001", "got 5 and 40001"),
+        ("features_table_read_units", "0", "'features_table_read_units': expected 1 to 40,000, got 0"),
     ],
 )
 def test_bad_context_values_name_the_key(key: str, value: str, message: str) -> None:

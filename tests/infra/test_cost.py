@@ -3,6 +3,7 @@ templates, and docs/cost-model.md against the model."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -39,8 +40,9 @@ def test_dev_at_ten_events_a_second_by_hand() -> None:
     assert line(result, "Lambda (ingest)") == pytest.approx(0.5256 + 78_840 * 0.0000133334)
     # one shard all month + one PUT payload unit per event
     assert line(result, "Kinesis Data Streams") == pytest.approx(730 * 0.015 + 26.28 * 0.014)
-    # 0.5 customer items put per event x 1.5 write units at $0.625/M, no reads
-    assert line(result, "DynamoDB") == pytest.approx(26.28 * 0.5 * 1.5 * 0.625)
+    # features: 0.5 customer items put per event x 1.5 write units at $0.625/M, no reads; scores: 1 M customers a
+    # day x 30.4167 days, a write unit ($0.625/M) and a consistent read unit ($0.125/M) each
+    assert line(result, "DynamoDB") == pytest.approx(26.28 * 0.5 * 1.5 * 0.625 + 30.416667 * (0.625 + 0.125))
     assert line(result, "Glue streaming job") == pytest.approx(2 * 0.25 * 730 * 0.44)
     # the raw archive: 2,628,000 s / 300 s = 8,760 micro-batches; each holds one arrival hour, and two in the
     # 300/3,600 of them an hour boundary falls in: 8,760 x 13/12 = 9,490 objects, a PUT ($0.005/1k) and a GET
@@ -133,6 +135,37 @@ def test_prod_prices_what_prod_deploys() -> None:
     assert "WAF" in [i.component for i in prod.lines] and "WAF" not in [i.component for i in dev.lines]
     assert PROFILES["prod"].kinesis_mode == "on-demand"
     assert "on demand" in next(i.basis for i in prod.lines if i.component == "Kinesis Data Streams")
+
+
+def test_a_provisioned_feature_table_by_hand() -> None:
+    """prod at 1,000 ev/s: 1,000 x 0.5 items x 1.5 units = 750 write units a second, auto scaled to 750 / 0.7 =
+    1,071.4 provisioned ($0.00065 a unit-hour), 10 read units ($0.00013), 4 alarms of the scaling policy ($0.10);
+    at 10 ev/s (7.5 a second) the floor of 100 units is what is paid for; over the ceiling, the ceiling."""
+    scores = 30.416667 * (0.625 + 0.125)
+    at_1000 = line(bill("prod", Workload(1000)), "DynamoDB")
+    assert at_1000 == pytest.approx(730 * (750 / 0.7 * 0.00065 + 10 * 0.00013) + 0.4 + scores)
+    assert line(bill("prod", Workload(10)), "DynamoDB") == pytest.approx(730 * (100 * 0.00065 + 10 * 0.00013)
+                                                                        + 0.4 + scores)
+    small = replace(PROFILES["prod"], features_table_max_write_units=500)
+    capped = bill("prod", Workload(1000), profile=small)
+    assert line(capped, "DynamoDB") == pytest.approx(730 * (500 * 0.00065 + 10 * 0.00013) + 0.4 + scores)
+    assert "the stream falls behind" in next(i.basis for i in capped.lines if i.component == "DynamoDB")
+    on_demand = replace(PROFILES["prod"], features_table_billing="on-demand")
+    assert line(bill("prod", Workload(1000), profile=on_demand), "DynamoDB") == pytest.approx(
+        2628 * 0.75 * 0.625 + scores)
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_table_capacity_priced_is_the_one_deployed(stage, request) -> None:
+    app: Synthesized = request.getfixturevalue(stage)
+    profile = PROFILES[stage]
+    names = app.lakehouse.deployment.names
+    tables = {t["Properties"]["TableName"]: t["Properties"]
+              for t in app.all_resources("AWS::DynamoDB::GlobalTable").values()}
+    expected = "PROVISIONED" if profile.features_table_billing == "provisioned" else "PAY_PER_REQUEST"
+    assert tables[names.features_table]["BillingMode"] == expected
+    assert {name: t["BillingMode"] for name, t in tables.items() if name != names.features_table} == {
+        names.scores_table: "PAY_PER_REQUEST", names.write_keys_table: "PAY_PER_REQUEST"}
 
 
 def template_types(app: Synthesized) -> dict[str, int]:

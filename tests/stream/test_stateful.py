@@ -7,10 +7,11 @@ import json
 
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import ClientError
 
 from lakehouse.core.aws.clients import aws_client
 from lakehouse.core.config import Settings
-from stream.stateful import WRITE_CHUNK, WRITE_ROUNDS, ItemWriteError, write_items
+from stream.stateful import WRITE_CHUNK, WRITE_MAX_PAUSE_SECONDS, ItemWriteError, write_items
 
 _deserialize = TypeDeserializer().deserialize
 
@@ -52,19 +53,38 @@ def test_whole_items_are_put_in_chunks_and_a_replay_puts_the_same(aws_settings: 
 
 class Unprocessing:
     """A DynamoDB client whose BatchWriteItem leaves the last item of each request unprocessed ``stubborn`` times
-    (what DynamoDB does under throttling; the emulator never does), then forwards to the real client."""
+    (what DynamoDB does under throttling; the emulator never does), then forwards to the real client. With
+    ``refuse``, a throttled request is refused whole instead: ``ProvisionedThroughputExceededException``, what
+    botocore raises once its own retries are spent."""
 
-    def __init__(self, client, stubborn: int) -> None:
-        self.client, self.stubborn, self.requests = client, stubborn, []
+    def __init__(self, client, stubborn: int, refuse: bool = False) -> None:
+        self.client, self.stubborn, self.refuse, self.requests = client, stubborn, refuse, []
 
     def batch_write_item(self, RequestItems: dict) -> dict:
         ((table, requests),) = RequestItems.items()
         self.requests.append(len(requests))
         if self.stubborn and len(requests) > 0:
             self.stubborn -= 1
+            if self.refuse:
+                error = {"Code": "ProvisionedThroughputExceededException", "Message": "Rate of requests exceeds"}
+                raise ClientError({"Error": error}, "BatchWriteItem")
             self.client.batch_write_item(RequestItems={table: requests[:-1]}) if len(requests) > 1 else None
             return {"UnprocessedItems": {table: requests[-1:]}}
         return self.client.batch_write_item(RequestItems=RequestItems)
+
+
+class FakeTime:
+    """A clock that the writer's pauses move forward (no sleeping in tests)."""
+
+    def __init__(self) -> None:
+        self.now, self.pauses = 1_000.0, []
+
+    def clock(self) -> float:
+        return self.now
+
+    def pause(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+        self.now += seconds
 
 
 def test_unprocessed_items_are_sent_again_until_written(aws_settings: Settings) -> None:
@@ -77,8 +97,30 @@ def test_unprocessed_items_are_sent_again_until_written(aws_settings: Settings) 
     assert set(stored(aws_settings)) == {f"c{n:02d}" for n in range(WRITE_CHUNK)}
 
 
-def test_items_left_unprocessed_fail_the_micro_batch(aws_settings: Settings) -> None:
-    client = Unprocessing(aws_client("dynamodb", region=aws_settings.region), stubborn=WRITE_ROUNDS)
-    with pytest.raises(ItemWriteError, match=r"1 items .* still unprocessed after 10 rounds"):
+def test_a_refused_request_is_sent_again_until_written(aws_settings: Settings) -> None:
+    """A provisioned table below its load refuses whole requests while auto scaling catches up; the chunk waits it
+    out. Seen failing with the ``except ClientError`` removed: the exception ended the micro-batch at once."""
+    table = aws_settings.names.features_table
+    client = Unprocessing(aws_client("dynamodb", region=aws_settings.region), stubborn=40, refuse=True)
+    time = FakeTime()
+    result = write_items([item_row(f"c{n}", n) for n in range(3)], table, "run/1", client, threads=1,
+                         clock=time.clock, pause=time.pause)
+    assert result.written == 3 and client.requests == [3] * 41
+    assert set(stored(aws_settings)) == {"c0", "c1", "c2"}
+    assert max(time.pauses) <= WRITE_MAX_PAUSE_SECONDS and 60 < sum(time.pauses) < 300
+
+
+def test_other_errors_are_not_retried(aws_settings: Settings) -> None:
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        write_items([item_row("c1", 1)], "no-such-table", "run/1", aws_client("dynamodb", region=aws_settings.region),
+                    threads=1, pause=lambda _: pytest.fail("an error that is no throttle was retried"))
+
+
+def test_items_still_throttled_after_the_patience_fail_the_micro_batch(aws_settings: Settings) -> None:
+    """Seen failing with the deadline check removed: the writer never gave up (the test's stub ran out first)."""
+    client = Unprocessing(aws_client("dynamodb", region=aws_settings.region), stubborn=10_000)
+    time = FakeTime()
+    with pytest.raises(ItemWriteError, match=r"1 items .* still throttled after \d+ rounds of BatchWriteItem in 60 s"):
         write_items([item_row("c1", 1), item_row("c2", 2)], aws_settings.names.features_table, "run/1", client,
-                    threads=1, pause=lambda _: None)
+                    threads=1, clock=time.clock, pause=time.pause, patience=60)
+    assert 60 <= sum(time.pauses) < 60 + WRITE_MAX_PAUSE_SECONDS and client.stubborn > 0

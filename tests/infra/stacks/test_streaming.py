@@ -46,6 +46,27 @@ def test_feature_and_scores_tables_follow_the_shared_table_specs(dev) -> None:
             assert "TimeToLiveSpecification" not in props
 
 
+def test_prod_feature_table_has_auto_scaled_write_capacity(prod) -> None:
+    """prod's profile provisions the feature table (dev and the other tables stay on demand): writes under target
+    tracking between the profile's bounds, fixed reads, in the shape CloudFormation's AWS::DynamoDB::GlobalTable
+    takes (WriteProvisionedThroughputSettings at the table, ReadProvisionedThroughputSettings per replica)."""
+    from infra.config import PROFILES, TARGET_UTILIZATION_PERCENT
+
+    profile = PROFILES["prod"]
+    (table,) = prod.resources("Streaming", "AWS::DynamoDB::GlobalTable").values()
+    props = table["Properties"]
+    assert props["BillingMode"] == "PROVISIONED"
+    assert props["WriteProvisionedThroughputSettings"]["WriteCapacityAutoScalingSettings"] == {
+        "MinCapacity": profile.features_table_min_write_units,
+        "MaxCapacity": profile.features_table_max_write_units,
+        "TargetTrackingScalingPolicyConfiguration": {"TargetValue": TARGET_UTILIZATION_PERCENT},
+    }
+    (replica,) = props["Replicas"]
+    assert replica["ReadProvisionedThroughputSettings"] == {"ReadCapacityUnits": profile.features_table_read_units}
+    (scores,) = prod.resources("Batch", "AWS::DynamoDB::GlobalTable").values()
+    assert scores["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
+
+
 def test_streaming_job_is_a_glue_5_streaming_job_with_checkpoints_in_the_lake(dev) -> None:
     names = Settings(stage="dev").names
     (job,) = dev.resources("Streaming", "AWS::Glue::Job").values()
