@@ -14,22 +14,16 @@ measured in the same run: the state zlib-compressed into one binary attribute, a
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import math
 import statistics
-import tempfile
 import time
 import zlib
-from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
+from bench_stream import raw_payloads, workload  # the same workload: bench/ is on the path as a script's folder
 from boto3.dynamodb.types import TypeSerializer
 
-from lakehouse.core.contract import parse_event, to_record
-from lakehouse.core.contract.record import dumps_record
-from lakehouse.local.generator import GeneratorConfig, generate
 from stream.features import FeatureConfig, customer_deltas, dedup_within, derive, merge
 from stream.items import FEATURES, STATE, features_map, state_map
 from stream.records import RawStreamRecord, StreamEvent, parse_record
@@ -67,19 +61,6 @@ def write_units(item: dict[str, dict[str, Any]]) -> int:
     return max(1, math.ceil(item_bytes(item) / 1024))
 
 
-def events_of(customers: int, days: int, seed: int = 11) -> list[bytes]:
-    """The generator's calls as the ingestion API's raw records, in time order."""
-    received = datetime.now(UTC)
-    with tempfile.TemporaryDirectory() as folder:
-        report = generate(GeneratorConfig(seed=seed, customers=customers, start=date(2025, 1, 1), days=days),
-                          Path(folder))
-        calls = []
-        for chunk in report.files:
-            with gzip.open(Path(folder) / chunk.name, "rt", encoding="utf-8") as handle:
-                calls.extend(json.loads(line) for line in handle if line.strip())
-    return [dumps_record(to_record(parse_event(c), c, source="bench", received_at=received)).encode() for c in calls]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=2000)
@@ -87,7 +68,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000, help="events per micro-batch")
     args = parser.parse_args()
     started = time.perf_counter()
-    payloads = events_of(args.customers, args.days)
+    payloads = raw_payloads(workload(args.customers, args.days))
     config, states = FeatureConfig(), {}
     sizes: dict[str, list[int]] = {"as stored": [], "state compressed": [], "features alone": []}
     units: dict[str, list[int]] = {name: [] for name in sizes}
