@@ -19,6 +19,7 @@ import math
 import statistics
 import time
 import zlib
+from decimal import Decimal
 from typing import Any
 
 from bench_stream import raw_payloads, workload  # the same workload: bench/ is on the path as a script's folder
@@ -38,7 +39,7 @@ def value_bytes(value: dict[str, Any]) -> int:
     if kind == "S":
         return len(inner.encode())
     if kind == "N":
-        digits = len(str(inner).lstrip("-").replace(".", "").strip("0")) or 1
+        digits = len(Decimal(inner).normalize().as_tuple().digits)  # significant digits, exponent form or not
         return math.ceil(digits / 2) + 1
     if kind == "B":
         return len(inner)

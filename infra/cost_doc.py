@@ -147,10 +147,11 @@ def document() -> str:
         "  events of a customer share a micro-batch (a longer trigger: cheaper, less fresh), and each put costs a",
         "  write unit per KB of item (features plus the state the CLI derives today's features from).",
         "- **The feature table's capacity**: prod provisions its writes under auto scaling (70 % target, a floor",
-        f"  of {PROFILES['prod'].features_table_min_write_units} units): {_money(_line(prod[-1], 'DynamoDB'))} a "
-        f"month at 1,000 ev/s where on-demand writes cost {_money(_line(on_demand_table, 'DynamoDB'))}. The",
-        "  price is time to scale: a burst beyond the provisioned units is throttled until auto scaling catches",
-        "  up (minutes), and the stream's writer waits it out (fresher items later, nothing lost); traffic that",
+        f"  of {PROFILES['prod'].features_table_min_write_units} units): the DynamoDB line is "
+        f"{_money(_line(prod[-1], 'DynamoDB'))} a month at 1,000 ev/s,",
+        f"  {_money(_line(on_demand_table, 'DynamoDB'))} with on-demand feature writes. The price is time to scale:",
+        "  a burst beyond the provisioned units is throttled until auto scaling catches up (minutes, in steps),",
+        "  and the stream's writer rides it out at the table's pace (later items, nothing lost); traffic that",
         "  jumps several-fold within minutes wants `-c features_table_billing=on-demand`.",
         "- **The feature query's checkpoint**: a micro-batch a second writes its offset and commit log entries and",
         "  a state-store file per state partition to S3; fewer partitions or a longer trigger cost less.",

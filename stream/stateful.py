@@ -196,9 +196,11 @@ class PartitionResult:
 
 #: items per BatchWriteItem request (the API's limit)
 WRITE_CHUNK = 25
-#: seconds a chunk keeps sending items DynamoDB throttles before the micro-batch fails (and is replayed): long
-#: enough to wait out a provisioned table's auto scaling, which acts on two consecutive minutes of consumption above
-#: its target ("Managing throughput capacity automatically with DynamoDB auto scaling", DynamoDB Developer Guide)
+#: seconds a chunk keeps sending items DynamoDB throttles *without any of them being written* before the
+#: micro-batch fails (and is replayed). A throttled provisioned table still takes its provisioned units a second, so
+#: while auto scaling catches up (its alarms fire after a few minutes above target, then UpdateTable takes several
+#: more: DynamoDB Developer Guide, "Managing throughput capacity automatically with DynamoDB auto scaling") chunks
+#: go through slowly and each one written resets the clock; only a table that takes nothing for this long fails it
 WRITE_PATIENCE_SECONDS = 300.0
 #: the longest pause between two rounds, seconds
 WRITE_MAX_PAUSE_SECONDS = 5.0
@@ -222,9 +224,10 @@ def write_items(rows: Iterable[tuple[str, str, str]], table: str, token: str, cl
     ``updated_at`` — goes in ``BatchWriteItem`` puts of :data:`WRITE_CHUNK` (no condition, no read: a replay of the
     micro-batch puts the same items), chunks on ``threads`` threads. Throttled writes — items DynamoDB returns as
     ``UnprocessedItems``, or a request refused with a :data:`THROTTLE_CODES` error after botocore's own retries — are
-    sent again after a jittered exponential pause (at most :data:`WRITE_MAX_PAUSE_SECONDS`) for ``patience``
-    seconds, then :class:`ItemWriteError`: the micro-batch waits out a provisioned table's scaling (freshness
-    suffers, nothing is lost) instead of failing the job. Other errors propagate.
+    sent again after a jittered exponential pause (at most :data:`WRITE_MAX_PAUSE_SECONDS`); a chunk fails with
+    :class:`ItemWriteError` only after ``patience`` seconds in which none of its items was written, so the
+    micro-batch rides out a provisioned table's scaling at the table's pace (freshness suffers, nothing is lost).
+    Other errors propagate.
     """
     result = PartitionResult()
     items: list[tuple[str, dict]] = []
@@ -246,9 +249,10 @@ def write_items(rows: Iterable[tuple[str, str, str]], table: str, token: str, cl
 
     def write(chunk: list[tuple[str, dict]]) -> float:
         requests = [put(entry) for entry in chunk]
-        deadline, rounds = clock() + patience, 0
+        deadline, rounds, stalled = clock() + patience, 0, 0
         while True:
             rounds += 1
+            before = len(requests)
             try:
                 answer = client.batch_write_item(RequestItems={table: requests})
                 requests = answer.get("UnprocessedItems", {}).get(table) or []
@@ -257,10 +261,13 @@ def write_items(rows: Iterable[tuple[str, str, str]], table: str, token: str, cl
                     raise
             if not requests:
                 return clock()
-            if clock() >= deadline:
+            if len(requests) < before:  # some went through: the table is taking writes, at its own pace
+                deadline, stalled = clock() + patience, 0
+            elif clock() >= deadline:
                 raise ItemWriteError(f"{len(requests)} items of {table} still throttled after {rounds} rounds "
-                                     f"of BatchWriteItem in {patience:g} s")
-            pause(min(WRITE_MAX_PAUSE_SECONDS, 0.05 * 2 ** min(rounds, 16)) * random.uniform(0.5, 1.0))
+                                     f"of BatchWriteItem, none written in the last {patience:g} s")
+            stalled += 1
+            pause(min(WRITE_MAX_PAUSE_SECONDS, 0.05 * 2 ** min(stalled, 16)) * random.uniform(0.5, 1.0))
 
     chunks = [items[start:start + WRITE_CHUNK] for start in range(0, len(items), WRITE_CHUNK)]
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
