@@ -63,6 +63,9 @@ class StageProfile:
     quarantine_expire_days: int
     access_log_expire_days: int
     alarm_email: str  # "" = no e-mail subscription (subscribe your own endpoint to the topic)
+    # AWS Budgets: the account's monthly cost in USD past which the alarm topic hears (80 % spent, 100 % forecast);
+    # 0 = no budget. The defaults sit above `lakehouse cost` at 10 events/s (dev) and 1,000 events/s (prod)
+    monthly_budget_usd: float
 
 
 PROFILE_FIELDS = tuple(field.name for field in fields(StageProfile))
@@ -105,6 +108,7 @@ PROFILES: dict[str, StageProfile] = {
         quarantine_expire_days=90,
         access_log_expire_days=90,
         alarm_email="",
+        monthly_budget_usd=500.0,
     ),
     "prod": StageProfile(
         retain_data=True,
@@ -143,6 +147,7 @@ PROFILES: dict[str, StageProfile] = {
         quarantine_expire_days=365,
         access_log_expire_days=365,
         alarm_email="",
+        monthly_budget_usd=4000.0,
     ),
 }
 
@@ -323,6 +328,9 @@ def validate_profile(profile: StageProfile) -> None:
     if profile.redshift_usage_limit_rpu_hours < 0:
         raise ValueError("context 'redshift_usage_limit_rpu_hours': expected 0 (no limit) or a positive number of "
                          f"RPU-hours, got {profile.redshift_usage_limit_rpu_hours}")
+    if profile.monthly_budget_usd < 0:
+        raise ValueError("context 'monthly_budget_usd': expected 0 (no budget) or a monthly amount in USD, got "
+                         f"{profile.monthly_budget_usd:g}")
     if not 0.0 <= profile.trace_sampling_rate <= 1.0:
         raise ValueError("context 'trace_sampling_rate': expected a share from 0 to 1, got "
                          f"{profile.trace_sampling_rate}")

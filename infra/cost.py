@@ -208,7 +208,7 @@ class Fixed:
     templates of the stage)."""
 
     alarms: int = 16
-    composite_alarms: int = 1  # the raw archive stopped (infra/stacks/monitoring.py)
+    composite_alarms: int = 2  # the raw archive stopped, the stream behind (infra/stacks/monitoring.py)
     dashboards: int = 1
     interface_endpoints: int = 4
     endpoint_zones: int = 1  # the load job's subnet only (infra/components/warehouse_network.py)
@@ -480,6 +480,7 @@ FREE_TYPES: dict[str, str] = {
     "AWS::ApiGateway::Method": "part of the REST API",
     "AWS::ApiGateway::Resource": "part of the REST API",
     "AWS::ApiGateway::Stage": "part of the REST API (no cache cluster)",
+    "AWS::Budgets::Budget": "a budget without actions: AWS price list, Budget Notifications \"$0.00 for Budget-days\"",
     "AWS::CDK::Metadata": "CDK bookkeeping",
     "Custom::AWS": "the usage limit's API calls at deploy time (its function is within Lambda's free tier)",
     "AWS::EC2::RouteTable": "no charge",

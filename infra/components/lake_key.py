@@ -50,13 +50,14 @@ class LakeKey(Construct):
                 },
             )
         )
-        # Alarms and EventBridge rules publish to the encrypted alarm topic.
+        # Alarms, EventBridge rules and the cost budget publish to the encrypted alarm topic.
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AlarmsAndEventsPublishToEncryptedTopics",
                 principals=[
                     iam.ServicePrincipal("cloudwatch.amazonaws.com"),
                     iam.ServicePrincipal("events.amazonaws.com"),
+                    iam.ServicePrincipal("budgets.amazonaws.com"),
                 ],
                 actions=["kms:Decrypt", "kms:GenerateDataKey"],
                 resources=["*"],

@@ -19,7 +19,7 @@ from infra.components import policies
 from infra.components.alarms import FIVE_MINUTES, AlarmSet
 from infra.components.batch_pipeline import BatchPipeline, StepFactory
 from infra.components.dynamodb_table import LakehouseTable
-from infra.components.failure_notifications import notify_failed_executions, notify_failed_job_runs
+from infra.components.failure_notifications import notify_failed_executions
 from infra.components.glue_job import GlueJob, GlueJobSpec
 from infra.components.glue_security import GlueSecurity
 from infra.components.glue_vpc_access import GlueVpcAccess
@@ -288,10 +288,12 @@ class BatchStack(Stack):
                 schedule=events.Schedule.expression(profile.batch_schedule),
                 targets=[targets.SfnStateMachine(self.state_machine)],
             )
+        # One notification per failure: every step of the chain is a Glue job it runs (no Catch), so a failed,
+        # timed-out or stopped job run ends the execution FAILED; the execution rule alone notifies, one message per
+        # failed, timed-out or aborted execution, and the execution alarms below only colour the dashboard. A batch
+        # job run started by hand, outside the chain, is not notified (docs/decisions-infra.md, "One notification
+        # per failure").
         notify_failed_executions(self, "ExecutionFailures", state_machine=self.state_machine, topic=storage.alarm_topic)
-        self.job_failure_rule = notify_failed_job_runs(
-            self, "JobFailures", job_names=[j.name for j in self.jobs], topic=storage.alarm_topic
-        )
 
         self.alarms = AlarmSet(self, "Alarms", topic=storage.alarm_topic, prefix=names.prefix)
         sm = self.state_machine
@@ -299,13 +301,15 @@ class BatchStack(Stack):
             "BatchExecutionsFailed",
             metric=sm.metric_failed(period=FIVE_MINUTES, statistic="Sum"),
             threshold=1,
-            description="A batch execution failed.",
+            notify=False,
+            description="A batch execution failed (notified by the ExecutionFailures rule, once per execution).",
         )
         self.alarms.add(
             "BatchExecutionsTimedOut",
             metric=sm.metric_timed_out(period=FIVE_MINUTES, statistic="Sum"),
             threshold=1,
-            description="A batch execution timed out.",
+            notify=False,
+            description="A batch execution timed out (notified by the ExecutionFailures rule, once per execution).",
         )
 
         CfnOutput(self, "StateMachineArn", value=sm.state_machine_arn)

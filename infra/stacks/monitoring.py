@@ -1,5 +1,5 @@
 """Monitoring: the operations dashboard and the cross-cutting alarms (stream lag and throttles, table throttles,
-quarantine volume, Glue failures, a stopped raw archive). Ingestion and batch keep the alarms on their own
+quarantine volume, streaming job failures, a stopped raw archive). Ingestion and batch keep the alarms on their own
 resources; the dashboard shows every alarm of the app in one status widget.
 """
 
@@ -31,8 +31,9 @@ ITERATOR_AGE_LIMIT = Duration.minutes(5)
 #: 5-minute periods without a single trigger of the raw archive before it counts as stopped (its buffer is 300 s:
 #: a running archive reports about once a period, idle or not; three absorb a late or long micro-batch)
 ARCHIVE_SILENT_PERIODS = 3
-#: how long after a failed Glue job run was notified a stopped archive stays quiet (the same failure)
-ARCHIVE_SUPPRESSED_AFTER_JOB_FAILURE = Duration.hours(1)
+#: how long after a failed streaming job run was notified a stopped archive or a lagging job stays quiet (the same
+#: failure: the job down, then catching up after its restart)
+SUPPRESSED_AFTER_JOB_FAILURE = Duration.hours(1)
 QUARANTINE_RATIO_LIMIT = 0.05
 
 
@@ -112,12 +113,14 @@ class MonitoringStack(Stack):
         add = self.alarms.add
 
         iterator_age = stream.metric_get_records_iterator_age_milliseconds(period=FIVE_MINUTES, statistic="Maximum")
-        add(
+        behind = add(
             "StreamIteratorAge",
             metric=iterator_age,
             threshold=ITERATOR_AGE_LIMIT.to_milliseconds(),
             periods=3,
-            description="The streaming job is more than 5 minutes behind the event stream.",
+            notify=False,
+            description="The streaming job is more than 5 minutes behind the event stream (notifies through "
+            "stream-behind).",
         )
         write_throttles = stream.metric_put_records_throttled_records(period=FIVE_MINUTES, statistic="Sum")
         add(
@@ -153,17 +156,23 @@ class MonitoringStack(Stack):
             comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             description="More than 5% of events were quarantined for 15 minutes (a source sends invalid events).",
         )
-        job_failures = cloudwatch.MathExpression(
-            expression="FILL(b, 0) + FILL(s, 0)",
-            using_metrics={"b": rule_triggers(batch.job_failure_rule), "s": rule_triggers(streaming.job_failure_rule)},
-            label="failed Glue job runs",
-            period=FIVE_MINUTES,
-        )
-        glue_failures = add(
-            "GlueJobFailures",
+        job_failures = rule_triggers(streaming.job_failure_rule)
+        job_failed = add(
+            "StreamingJobFailures",
             metric=job_failures,
             threshold=1,
-            description="A Glue job run (batch or streaming) failed, timed out or stopped.",
+            notify=False,
+            description="A streaming job run failed, timed out or stopped (notified by the streaming stack's "
+            "JobFailures rule, once per run; this alarm suppresses raw-archive-stopped for the same failure).",
+        )
+        # a restarted job catching up on what piled up while it was down is the failure already notified
+        self.alarms.add_composite(
+            "StreamBehind",
+            rule=cloudwatch.AlarmRule.from_alarm(behind, cloudwatch.AlarmState.ALARM),
+            suppressor=job_failed,
+            suppress_for=SUPPRESSED_AFTER_JOB_FAILURE,
+            description="The streaming job has been more than 5 minutes behind the event stream for 15 minutes. Not "
+            "sent within an hour of a failed streaming job run (a restarted job catching up: already notified).",
         )
         # The raw archive reports every trigger, idle or not; silence means it stopped (docs/streaming.md)
         triggers = archive_triggers(deployment.settings.stage)
@@ -180,11 +189,11 @@ class MonitoringStack(Stack):
         self.alarms.add_composite(
             "RawArchiveStopped",
             rule=cloudwatch.AlarmRule.from_alarm(silent, cloudwatch.AlarmState.ALARM),
-            suppressor=glue_failures,
-            suppress_for=ARCHIVE_SUPPRESSED_AFTER_JOB_FAILURE,
+            suppressor=job_failed,
+            suppress_for=SUPPRESSED_AFTER_JOB_FAILURE,
             description="The raw archive stopped reading the stream (no trigger for 15 minutes); events it does not "
             "land within the stream's retention are lost to the raw zone. Not sent within an hour of a failed "
-            "Glue job run (already notified).",
+            "streaming job run (already notified).",
         )
 
         every_alarm = [*ingestion.alarms.alarms, *batch.alarms.alarms, *self.alarms.alarms]
@@ -243,7 +252,7 @@ class MonitoringStack(Stack):
                     sm.metric_timed_out(period=FIVE_MINUTES),
                 ],
             ),
-            _graph("Glue job failures", [job_failures]),
+            _graph("Streaming job failures", [job_failures]),
         )
 
 

@@ -1,4 +1,5 @@
-"""Lake storage: the KMS key, the lake bucket (zones as prefixes), its access-log bucket and the alarm topic."""
+"""Lake storage: the KMS key, the lake bucket (zones as prefixes), its access-log bucket, the alarm topic and the
+account's monthly cost budget that notifies it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from infra.components.alarm_topic import AlarmTopic
+from infra.components.cost_budget import CostBudget
 from infra.components.lake_bucket import AccessLogBucket, LakeBucket
 from infra.components.lake_key import LakeKey
 from infra.config import Deployment
@@ -26,6 +28,9 @@ class StorageStack(Stack):
         self.alarm_topic = AlarmTopic(
             self, "Alarms", name=names.alarm_topic, key=self.key, email=deployment.profile.alarm_email
         ).topic
+        if deployment.profile.monthly_budget_usd > 0:
+            CostBudget(self, "Budget", name=f"{names.prefix}-monthly-cost",
+                       monthly_usd=deployment.profile.monthly_budget_usd, topic=self.alarm_topic)
 
         CfnOutput(self, "LakeRoot", value=f"s3://{self.lake.bucket_name}", description="LAKEHOUSE_LAKE_ROOT")
         CfnOutput(self, "LakeKeyArn", value=self.key.key_arn)

@@ -53,6 +53,8 @@ def test_context_strings_override_profile_fields_with_their_types() -> None:
         ("features_table_min_write_units", "600", "got 600 and 500"),
         ("features_table_max_write_units", "40001", "got 5 and 40001"),
         ("features_table_read_units", "0", "'features_table_read_units': expected 1 to 40,000, got 0"),
+        ("monthly_budget_usd", "-1", "'monthly_budget_usd': expected 0 (no budget) or a monthly amount in USD, got -1"),
+        ("monthly_budget_usd", "lots", "'monthly_budget_usd': expected a number"),
     ],
 )
 def test_bad_context_values_name_the_key(key: str, value: str, message: str) -> None:

@@ -101,23 +101,29 @@ def test_state_machine_is_logged_traced_and_scheduled(dev, prod) -> None:
         assert synth.render(target["Arn"], "Batch").startswith("${PipelineStateMachine")
 
 
-def test_failed_executions_and_job_runs_notify_the_alarm_topic(dev) -> None:
-    rules = [
-        r["Properties"]
-        for r in dev.resources("Batch", "AWS::Events::Rule").values()
-        if "EventPattern" in r["Properties"]
-    ]
-    by_source = {r["EventPattern"]["source"][0]: r for r in rules}
-    assert set(by_source) == {"aws.states", "aws.glue"}
-    assert by_source["aws.states"]["EventPattern"]["detail"]["status"] == ["FAILED", "TIMED_OUT", "ABORTED"]
-    assert set(by_source["aws.glue"]["EventPattern"]["detail"]["jobName"]) == {
-        j["Properties"]["Name"] for j in dev.resources("Batch", "AWS::Glue::Job").values()
-    }
-    for rule in rules:
-        (target,) = rule["Targets"]
-        assert dev.render(target["Arn"], "Batch").startswith("${Storage:AlarmsTopic")
-    alarms = {a["Properties"]["MetricName"] for a in dev.resources("Batch", "AWS::CloudWatch::Alarm").values()}
-    assert alarms == {"ExecutionsFailed", "ExecutionsTimedOut"}
+def test_a_failed_batch_run_notifies_once(dev) -> None:
+    """One notification per failure: every state of the chain is a Glue job run it waits for (``.sync``, no Catch),
+    so a failed, timed-out or stopped job run fails the execution, and the execution rule is the only thing in the
+    stack that publishes to the topic; the execution alarms colour the dashboard without actions. Seen failing with
+    the batch jobs' job-run rule put back (two rules on the topic: the job's message, then the execution's) and
+    with the alarms notifying (the failed run then told three times, and its recovery twice)."""
+    definition = state_machine_definition(dev)
+    states = definition["States"].values()
+    assert {s["Resource"].rsplit(":", 1)[-1] for s in states} == {"startJobRun.sync"}
+    assert not [s for s in states if "Catch" in s]
+    rules = [r["Properties"] for r in dev.resources("Batch", "AWS::Events::Rule").values()
+             if "EventPattern" in r["Properties"]]
+    (rule,) = rules
+    assert rule["EventPattern"]["source"] == ["aws.states"]
+    assert rule["EventPattern"]["detail"]["status"] == ["FAILED", "TIMED_OUT", "ABORTED"]
+    (machine,) = rule["EventPattern"]["detail"]["stateMachineArn"]
+    assert dev.render(machine, "Batch").startswith("${PipelineStateMachine")
+    (target,) = rule["Targets"]
+    assert dev.render(target["Arn"], "Batch").startswith("${Storage:AlarmsTopic")
+    alarms = [a["Properties"] for a in dev.resources("Batch", "AWS::CloudWatch::Alarm").values()]
+    assert {a["MetricName"] for a in alarms} == {"ExecutionsFailed", "ExecutionsTimedOut"}
+    for alarm in alarms:
+        assert "AlarmActions" not in alarm and "OKActions" not in alarm, alarm["AlarmName"]
 
 
 def test_job_roles_reach_only_their_zones(dev, grants) -> None:

@@ -1,6 +1,10 @@
+import pytest
 from aws_cdk.assertions import Match
 
+from infra.config import PROFILES
+from infra.cost import Workload, bill
 from lakehouse.core.config import Settings
+from tests.infra.conftest import synthesize
 
 
 def _bucket(synth, name: str) -> dict:
@@ -122,3 +126,52 @@ def test_alarm_topic_is_encrypted_and_refuses_plain_http(dev) -> None:
             }
         },
     )
+
+
+def test_a_monthly_cost_budget_notifies_the_alarm_topic(dev, prod) -> None:
+    """AWS Budgets: a COST budget of the profile's amount, monthly, whose notifications (spend past 80 %, forecast
+    past 100 %) go to the alarm topic; the topic lets this account's budgets publish, and the topic's key lets
+    ``budgets.amazonaws.com`` encrypt for it (AWS Budgets User Guide, "Creating an Amazon SNS topic for budget
+    notifications": without both, the encrypted topic silently drops them). Seen failing with the key statement's
+    budgets principal removed."""
+    for synth, stage in ((dev, "dev"), (prod, "prod")):
+        (budget,) = synth.resources("Storage", "AWS::Budgets::Budget").values()
+        data = budget["Properties"]["Budget"]
+        assert (data["BudgetType"], data["TimeUnit"]) == ("COST", "MONTHLY")
+        assert data["BudgetName"] == f"{Settings(stage=stage).names.prefix}-monthly-cost"
+        assert data["BudgetLimit"] == {"Amount": PROFILES[stage].monthly_budget_usd, "Unit": "USD"}
+        notifications = budget["Properties"]["NotificationsWithSubscribers"]
+        assert sorted((n["Notification"]["NotificationType"], n["Notification"]["Threshold"],
+                       n["Notification"]["ThresholdType"], n["Notification"]["ComparisonOperator"])
+                      for n in notifications) == [("ACTUAL", 80, "PERCENTAGE", "GREATER_THAN"),
+                                                  ("FORECASTED", 100, "PERCENTAGE", "GREATER_THAN")]
+        for n in notifications:
+            (subscriber,) = n["Subscribers"]
+            assert subscriber["SubscriptionType"] == "SNS"
+            assert synth.render(subscriber["Address"], "Storage").startswith("${AlarmsTopic")
+    (policy,) = dev.resources("Storage", "AWS::SNS::TopicPolicy").values()
+    (publish,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"]
+                  if s.get("Sid") == "BudgetsOfThisAccountPublish"]
+    assert (publish["Effect"], publish["Principal"], publish["Action"]) == (
+        "Allow", {"Service": "budgets.amazonaws.com"}, "sns:Publish")
+    assert set(publish["Condition"]) == {"StringEquals", "ArnLike"}
+    assert dev.render(publish["Condition"]["ArnLike"]["aws:SourceArn"], "Storage").endswith(
+        ":budgets::${AWS::AccountId}:*")
+    (key,) = dev.resources("Storage", "AWS::KMS::Key").values()
+    (topics,) = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
+                 if s.get("Sid") == "AlarmsAndEventsPublishToEncryptedTopics"]
+    assert "budgets.amazonaws.com" in topics["Principal"]["Service"]
+
+
+def test_no_budget_when_the_amount_is_zero(tmp_path) -> None:
+    synth = synthesize(tmp_path, monthly_budget_usd="0")
+    assert not synth.resources("Storage", "AWS::Budgets::Budget")
+
+
+@pytest.mark.parametrize(("stage", "events_per_second"), [("dev", 10), ("prod", 1000)])
+def test_the_default_budget_sits_above_the_modelled_bill(stage, events_per_second) -> None:
+    """The budget is `lakehouse cost` at the stage's reference rate (docs/cost-model.md) with room for a busy month,
+    not more than 1.5x it: a change to the stacks that raises the bill past the budget fails here, before a deploy
+    notifies every month. Seen failing with prod's budget at $3,000 (the model says $3,464 at 1,000 events/s)."""
+    modelled = bill(stage, Workload(events_per_second)).total
+    assert modelled < PROFILES[stage].monthly_budget_usd <= 1.5 * modelled
