@@ -29,6 +29,7 @@ from lakehouse.local.dashboard_server import DEFAULT_HOST, DEFAULT_PORT
 from lakehouse.local.gateway import LocalGateway
 from lakehouse.local.generator import GenerationReport, GeneratorConfig, generate
 from lakehouse.local.replay import SingleCallSample, post_files
+from lakehouse.local.signals import Stopped, stop_child_processes
 
 STREAM_RECORDS_PER_BATCH = 100_000  # the backlog is read in a few large micro-batches
 ML_WINDOW_DAYS = 30  # the demo's label windows, at most: its 180 days hold too little history for the default 90
@@ -116,6 +117,7 @@ class Demo:
         self.console = console
         self.report = DemoReport()
         self.generated: GenerationReport | None = None
+        self.started_emulator = False  # whether this run started the emulator (a stopped run stops it then)
 
     @property
     def stages(self) -> list[tuple[str, Callable[[], dict[str, Any]]]]:
@@ -135,7 +137,11 @@ class Demo:
         """Run every stage, print a summary and return the report.
 
         A failing stage's error propagates (``DemoError`` when something it needs is missing); the emulator
-        is stopped either way unless ``keep_running``.
+        is stopped either way unless ``keep_running``. Stopped by a signal (:class:`~lakehouse.local.signals.Stopped`
+        inside :func:`~lakehouse.local.signals.stop_on_signals`, or Ctrl-C's ``KeyboardInterrupt``), it stops the
+        emulator if this run started it, ``keep_running`` or not (one it found running is left as it was), then
+        every process it started (Spark's JVM: :func:`~lakehouse.local.signals.stop_child_processes`), and
+        re-raises.
         """
         stages = self.stages
         try:
@@ -146,6 +152,12 @@ class Demo:
                 result = StageResult(name, time.perf_counter() - started, facts)
                 self.report.stages.append(result)
                 self.console.print(f"[green]✓[/] {name} in {result.seconds:,.1f} s")
+        except (Stopped, KeyboardInterrupt):
+            if self.started_emulator and self.options.keep_running:
+                stop_detached(self.settings.run_dir)
+                self.console.print("stopped: the embedded AWS this demo started is stopped too")
+            stop_child_processes()  # Spark's JVM and its Python workers
+            raise
         finally:
             if not self.options.keep_running:
                 stop_detached(self.settings.run_dir)
@@ -159,6 +171,7 @@ class Demo:
     def start_aws(self) -> dict[str, Any]:
         """Start (or reuse) the detached emulator and provision every resource."""
         state, started = start_detached(self.settings.run_dir, self.settings.moto_port)
+        self.started_emulator = started
         export_endpoint(state.endpoint, self.settings.region)
         self.report.endpoint = state.endpoint
         resources = provision(self.settings)

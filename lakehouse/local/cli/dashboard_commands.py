@@ -2,37 +2,14 @@
 
 from __future__ import annotations
 
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 
 import typer
 
 from lakehouse.core.config import Settings
 from lakehouse.local.cli.common import UserError, attach_running_emulator, console, friendly_errors, load_settings
 from lakehouse.local.dashboard_server import DEFAULT_HOST, DEFAULT_PORT, DashboardError, DashboardServer
-
-
-class Stopped(Exception):
-    """SIGTERM, SIGINT or SIGHUP (the terminal closed) arrived while the dashboard ran: stop it, exit normally."""
-
-
-@contextmanager
-def stop_on_signals() -> Iterator[None]:
-    """Inside the block SIGTERM, SIGINT and SIGHUP raise :class:`Stopped` (so ``with DashboardServer`` stops its child);
-    the previous handlers come back afterwards."""
-
-    def raise_stopped(signum: int, frame: FrameType | None) -> None:
-        raise Stopped(signal.Signals(signum).name)
-
-    previous = {sig: signal.signal(sig, raise_stopped) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+from lakehouse.local.signals import Stopped, stop_on_signals
 
 
 def serve(settings: Settings, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, entry: Path | None = None) -> None:

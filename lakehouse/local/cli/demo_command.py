@@ -7,11 +7,12 @@ from datetime import datetime
 import typer
 
 from lakehouse.local.aws.embedded import EmbeddedAwsError, stop_detached
-from lakehouse.local.cli.common import UserError, console, friendly_errors, load_settings
+from lakehouse.local.cli.common import UserError, console, err_console, friendly_errors, load_settings
 from lakehouse.local.cli.dashboard_commands import serve
 from lakehouse.local.dashboard_server import DEFAULT_PORT
 from lakehouse.local.demo import Demo, DemoError, DemoOptions
 from lakehouse.local.generator import ConfigError
+from lakehouse.local.signals import Stopped, stop_on_signals
 
 DEFAULTS = DemoOptions()
 
@@ -36,11 +37,15 @@ def demo(
     options = DemoOptions(customers=customers, days=days, seed=seed, start=start.date(),
                           keep_running=keep_running or dashboard, dashboard=dashboard)
     try:
-        Demo(settings, options, console).run()
+        with stop_on_signals():  # SIGTERM, SIGINT, SIGHUP: the demo stops what it started (Demo.run)
+            Demo(settings, options, console).run()
         if dashboard:
             serve(settings, port=dashboard_port)
     except (ConfigError, EmbeddedAwsError, DemoError) as exc:
         raise UserError(str(exc)) from None
+    except Stopped as stop:
+        err_console.print(f"demo stopped by {stop}")
+        raise typer.Exit(stop.exit_code) from None
     finally:
         if dashboard and not keep_running:
             stop_detached(settings.run_dir)

@@ -1,0 +1,64 @@
+"""Stopping a long command cleanly: SIGTERM, SIGINT and SIGHUP raised as :class:`Stopped` inside a block, so the
+command's ``finally`` blocks stop what it started (the default SIGTERM ends the process at once, running none)."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+import psutil
+
+#: the signals a user or a supervisor stops a command with (SIGHUP: the terminal closed)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+class Stopped(BaseException):
+    """A stop signal arrived: ``signum`` is its number. A ``BaseException``, as ``KeyboardInterrupt`` is, so no
+    ``except Exception`` on the way (a stage retrying an error, a Spark read falling back) takes it for a failure."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's code for a process ended by the signal: 128 + its number (130 for Ctrl-C, 143 for SIGTERM)."""
+        return 128 + self.signum
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Inside the block :data:`STOP_SIGNALS` raise :class:`Stopped`; the previous handlers come back afterwards."""
+
+    def raise_stopped(signum: int, frame: FrameType | None) -> None:
+        raise Stopped(signum)
+
+    previous = {sig: signal.signal(sig, raise_stopped) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def stop_child_processes(grace_seconds: float = 5.0) -> list[int]:
+    """SIGTERM every process this one started (children and theirs), SIGKILL those still running after
+    ``grace_seconds``; returns their pids.
+
+    For a command stopped by a signal: Spark's JVM exits by itself when this process's pipe to it closes, except
+    when the signal came while it was starting — it then outlives us, serving py4j to nobody (seen with
+    ``lakehouse demo`` stopped in its first second of Spark: the JVM was still running minutes later).
+    """
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=grace_seconds)
+    for child in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+    psutil.wait_procs(alive, timeout=grace_seconds)
+    return [child.pid for child in children]
