@@ -1,0 +1,102 @@
+"""The local ingestion API under concurrent load from another process, and every acknowledged event found on the
+stream.
+
+`lakehouse serve` (the API Gateway stand-in with the real Lambda handler, ``--concurrency`` function instances) runs
+in a process of its own against the embedded emulator; this process is the clients
+(:mod:`lakehouse.local.load`): one client for the baseline, then ``--clients`` at once, each posting gzip
+``/v1/batch`` bodies of ``--events-per-request`` calls back to back, no retries. Printed per run: requests and
+events per second, error rate by status, latency p50/p99 per request, and the end-to-end check (acknowledged
+events missing from the stream, ids on it twice). Both runs share the two cores with the server and the emulator.
+
+    python bench/bench_load.py [--clients 50] [--seconds 60] [--events-per-request 10] [--concurrency 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from lakehouse.core.config import Settings
+from lakehouse.core.write_keys import WriteKeyStore
+from lakehouse.local.aws.embedded import export_endpoint, start_detached, stop_detached
+from lakehouse.local.aws.provision import provision
+from lakehouse.local.load import LoadResult, run_clients, stream_event_ids, verify
+
+
+def serve(home: Path, concurrency: int) -> tuple[subprocess.Popen[str], str]:
+    """`lakehouse serve --port 0` in its own process; returns it and the URL it printed."""
+    env = {**os.environ, "LAKEHOUSE_HOME": str(home), "COLUMNS": "200"}
+    proc = subprocess.Popen([sys.executable, "-m", "lakehouse.local.cli.main", "serve", "--port", "0",
+                             "--concurrency", str(concurrency)], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    line = proc.stdout.readline()  # "ingestion API on http://127.0.0.1:<port> (stage …"
+    if "http://" not in line:
+        proc.kill()
+        raise SystemExit(f"lakehouse serve did not start: {line!r}")
+    return proc, line[line.index("http://"):].split()[0]
+
+
+def row(label: str, result: LoadResult, lost: int, duplicated: int) -> str:
+    errors = ", ".join(f"{status or 'no answer'}: {n}" for status, n in sorted(result.statuses.items())
+                       if status != 200) or "none"
+    return (f"| {label} | {result.clients} | {result.requests:,} | {result.requests_per_second:,.0f} | "
+            f"{result.events_per_second:,.0f} | {result.error_rate:.2%} ({errors}) | {result.latency_ms(0.5):,.0f} | "
+            f"{result.latency_ms(0.99):,.0f} | {len(result.acknowledged):,} | {lost} | {duplicated} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--baseline-seconds", type=float, default=10.0, help="the one-client run")
+    parser.add_argument("--events-per-request", type=int, default=10)
+    parser.add_argument("--concurrency", type=int, default=4, help="function instances of `lakehouse serve`")
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    settings = Settings(home=home)
+    state, _ = start_detached(settings.run_dir, 0)
+    export_endpoint(state.endpoint, settings.region)
+    provision(settings)
+    key = WriteKeyStore(settings.names.write_keys_table, settings.region).create("bench-load").key
+    server, url = serve(home, args.concurrency)
+    try:
+        print(f"lakehouse serve at {url}, {args.concurrency} function instances; emulator {state.endpoint}; "
+              f"{args.events_per_request} events a request, no client retries", flush=True)
+        runs = [("baseline: one client", 1, args.baseline_seconds),
+                (f"{args.clients} clients", args.clients, args.seconds)]
+        lines, acknowledged = [], []
+        for label, clients, seconds in runs:
+            result = run_clients(url, key, clients=clients, seconds=seconds,
+                                 events_per_request=args.events_per_request)
+            acknowledged += result.acknowledged
+            started = time.perf_counter()
+            checked = verify(result.acknowledged, stream_event_ids(settings))
+            lines.append(row(label, result, len(checked.lost), len(checked.duplicated)))
+            print(f"{label}: {result.requests:,} requests in {result.seconds:.1f} s; stream read and checked in "
+                  f"{time.perf_counter() - started:.1f} s", flush=True)
+        whole = verify(acknowledged, stream_event_ids(settings))
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+        stop_detached(settings.run_dir)
+    print()
+    print("| run | clients | requests | requests/s | events/s acknowledged | errors | p50 ms | p99 ms | "
+          "events acknowledged | lost | duplicated |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for line in lines:
+        print(line)
+    print(f"\nend to end: {whole.acknowledged:,} events acknowledged, {whole.on_stream:,} records on the stream, "
+          f"{len(whole.lost)} lost, {len(whole.duplicated)} on it twice")
+    if whole.lost or whole.duplicated:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
