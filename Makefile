@@ -22,8 +22,14 @@ TEST_WORKERS ?= 2
 PYTEST_PAR := -n $(TEST_WORKERS) --dist loadgroup
 # Glue 5.0 runs Python 3.11, and its pinned modules (numpy 1.26, pyspark 3.5) do not install or run on later ones
 GLUE_PYTHON ?= python3.11
+# LocalStack's runtime without Docker for the slow LocalStack test (docs/localstack.md): localstack-core 2026.3 needs
+# Python 3.13; `make bench` builds it when that Python is there and the test skips (saying why) when it is not
+LOCALSTACK_VENV   := .venv-localstack
+LOCALSTACK_STAMP  := $(LOCALSTACK_VENV)/.installed-stamp
+LOCALSTACK_REQS   := tests/localstack/requirements.txt
+LOCALSTACK_PYTHON ?= python3.13
 
-.PHONY: help install demo test test-glue lint format bench schemas clean synth cdk-check browser
+.PHONY: help install demo test test-glue lint format bench schemas clean synth cdk-check browser localstack-env
 
 help:
 	@echo "make demo    run the whole local pipeline on the embedded defaults"
@@ -31,6 +37,7 @@ help:
 	@echo "make test-glue  the Glue jobs' tests on Glue 5.0's Spark 3.5 (.venv-glue; part of make test)"
 	@echo "make browser  install Debian's chromium for the dashboard's browser tests (part of make test)"
 	@echo "make bench   run the benchmarks (slow scale tests included)"
+	@echo "make localstack-env  LocalStack's runtime without Docker in .venv-localstack (Python 3.13; for make bench)"
 	@echo "make schemas regenerate the contract's JSON Schema files"
 	@echo "make synth   synthesize every CDK stack offline into cdk.out (STAGE=dev|prod)"
 	@echo "make cdk-check  synth, then cdk-nag and cfn-lint on the synthesized templates"
@@ -55,6 +62,16 @@ $(GLUE_STAMP): pyproject.toml constraints.txt $(GLUE_REQS)
 	$(GLUE_BIN)/python -m pip install --quiet -c $(GLUE_VENV)/constraints.txt -r $(GLUE_REQS)
 	$(GLUE_BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(GLUE_STAMP)
+
+$(LOCALSTACK_STAMP): $(LOCALSTACK_REQS)
+	@$(LOCALSTACK_PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] < (3, 13))' || { echo "LocalStack's runtime \
+		needs Python 3.13 or later: install it or set LOCALSTACK_PYTHON=/path/to/python3.13"; exit 1; }
+	test -x $(LOCALSTACK_VENV)/bin/python || $(LOCALSTACK_PYTHON) -m venv $(LOCALSTACK_VENV)
+	$(LOCALSTACK_VENV)/bin/python -m pip install --quiet --upgrade "pip==26.3"
+	$(LOCALSTACK_VENV)/bin/python -m pip install --quiet -r $(LOCALSTACK_REQS)
+	touch $(LOCALSTACK_STAMP)
+
+localstack-env: $(LOCALSTACK_STAMP)
 
 test-glue: $(GLUE_STAMP)
 	$(GLUE_BIN)/pytest $(PYTEST_PAR) $(GLUE_TESTS) $(GLUE_SKIP)
@@ -84,6 +101,7 @@ format: install
 	$(BIN)/ruff format .
 
 bench: install
+	@$(MAKE) --no-print-directory localstack-env || echo "no LocalStack environment: its test will skip (docs/localstack.md)"
 	$(BIN)/pytest -m slow
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 

@@ -27,7 +27,7 @@ from lakehouse.local.aws.provision import provision
 from lakehouse.local.cli.common import progress_bar
 from lakehouse.local.dashboard_server import DEFAULT_HOST, DEFAULT_PORT
 from lakehouse.local.gateway import LocalGateway
-from lakehouse.local.generator import GenerationReport, GeneratorConfig, generate
+from lakehouse.local.generator import GenerationReport, GeneratorConfig, generate, load_cdnow
 from lakehouse.local.replay import SingleCallSample, post_files
 from lakehouse.local.signals import Stopped, stop_child_processes
 
@@ -63,10 +63,29 @@ WAREHOUSE_FALLBACKS = {
 }
 
 
-def dashboard_hint(port: int = DEFAULT_PORT) -> str:
-    """The line that ends the demo: the command that serves the dashboard and the URL it will have."""
-    return (f"the dashboard: run `lakehouse dashboard` and open http://{DEFAULT_HOST}:{port} "
+def dashboard_hint(port: int = DEFAULT_PORT, home: Path | None = None) -> str:
+    """The line that ends the demo: the command that serves the dashboard and the URL it will have (with
+    ``LAKEHOUSE_HOME=home`` in front when the demo ran in a home of its own)."""
+    command = f"LAKEHOUSE_HOME={home} lakehouse dashboard" if home else "lakehouse dashboard"
+    return (f"the dashboard: run `{command}` and open http://{DEFAULT_HOST}:{port} "
             "(or `lakehouse demo --dashboard` to serve it right after the demo)")
+
+
+#: what ``DemoOptions.dataset`` may name: the generator's events, or the CDNOW purchase log (69,659 orders of 23,570
+#: customers, 1997-01 .. 1998-06; :func:`lakehouse.local.generator.load_cdnow`)
+DATASETS = ("generated", "cdnow")
+
+
+def demo_settings(settings: Settings, dataset: str) -> Settings:
+    """The settings a demo of ``dataset`` runs with: the configured home for generated events, a home of its own
+    under ``<home>/demo-cdnow`` (its own emulator, lake and warehouse) for CDNOW, so the two never mix. Raises
+    ``DemoError`` for another dataset."""
+    if dataset == "generated":
+        return settings
+    if dataset == "cdnow":
+        return settings.model_copy(update={"home": settings.home / "demo-cdnow", "lake_root": None,
+                                           "duckdb_path": None})
+    raise DemoError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
 
 
 class DemoError(RuntimeError):
@@ -84,6 +103,7 @@ class DemoOptions:
     start: date = date(2025, 1, 1)
     keep_running: bool = True
     dashboard: bool = False  # the caller serves the dashboard afterwards (else the demo says how to)
+    dataset: str = "generated"  # or "cdnow": the real CDNOW purchase log instead of generated events (DATASETS)
 
 
 @dataclass
@@ -124,7 +144,7 @@ class Demo:
         """(name, method) of every stage, in the order :meth:`run` runs them."""
         return [
             ("embedded AWS", self.start_aws),
-            ("generate events", self.generate_events),
+            ("generate events" if self.options.dataset == "generated" else "load the CDNOW log", self.generate_events),
             ("ingest through the API", self.ingest_events),
             ("raw archive: stream -> raw zone", self.run_raw_archive),
             ("batch: curated, star, warehouse", self.run_batch_chain),
@@ -164,7 +184,8 @@ class Demo:
         self.console.rule("[bold]summary")
         self.console.print(self.summary_table())
         if not self.options.dashboard:
-            self.console.print(dashboard_hint(), soft_wrap=True)
+            own_home = self.settings.home if self.options.dataset != "generated" else None
+            self.console.print(dashboard_hint(home=own_home), soft_wrap=True)
         return self.report
 
     # --- stages ----------------------------------------------------------------------------------
@@ -185,8 +206,10 @@ class Demo:
                 "created": sum(r.status == "created" for r in resources)}
 
     def generate_events(self) -> dict[str, Any]:
-        """Generate the data set into ``<home>/data/demo``."""
+        """Generate the data set into ``<home>/data/demo`` (CDNOW: write its orders into ``<home>/data/cdnow``)."""
         options = self.options
+        if options.dataset == "cdnow":
+            return self._load_cdnow()
         config = GeneratorConfig(seed=options.seed, customers=options.customers, start=options.start,
                                  days=options.days)
         out_dir = self.settings.home / "data" / "demo"
@@ -209,6 +232,20 @@ class Demo:
                 "files": len(generated.files), "orders": generated.counts.get("Order Completed", 0),
                 "journeys": spec.get("journeys", 0) + spec.get("guest_orders", 0),
                 "non_usd_orders": spec.get("orders_EUR", 0) + spec.get("orders_GBP", 0)}
+
+    def _load_cdnow(self) -> dict[str, Any]:
+        out_dir = self.settings.home / "data" / "cdnow"
+        with progress_bar(transient=True) as bar:
+            task = bar.add_task("writing CDNOW orders", total=None)
+            self.generated = load_cdnow(out_dir, on_progress=lambda done, total: bar.update(task, completed=done,
+                                                                                            total=total))
+        generated = self.generated
+        self.report.data_dir = out_dir
+        self.console.print(f"{generated.total_events:,} Order Completed events of {generated.customers:,} customers "
+                           f"({generated.first_timestamp[:10]} .. {generated.last_timestamp[:10]}), the CDNOW log, in "
+                           f"{out_dir}")
+        return {"events": generated.total_events, "customers": generated.customers, "files": len(generated.files),
+                "orders": generated.counts.get("Order Completed", 0)}
 
     def ingest_events(self) -> dict[str, Any]:
         """Post the generated files through the local API Gateway stand-in into the real Lambda handler."""
@@ -333,26 +370,27 @@ class Demo:
                 "rfm_customers": agreement.customers, "rfm_agree": agreement.agree}
 
     def run_models(self) -> dict[str, Any]:
-        """Back-test the models against the baselines on the last ``ML_WINDOW_DAYS`` days (a sixth of the days
-        simulated, when shorter), then train on everything, score every customer and serve the scores (warehouse
+        """Back-test the models against the baselines on the last ``ML_WINDOW_DAYS`` days (a sixth of the data's
+        days, when shorter), then train on everything, score every customer and serve the scores (warehouse
         and the live scores table)."""
         from lakehouse.local.cli.ml_commands import summary_table
         from lakehouse.local.ml_runs import load_scores_locally, report_dir
         from ml.pipeline import evaluate, options_of, train_and_score
         from ml.source import data_bounds, open_curated
 
-        if self.options.days < ML_MIN_DAYS:
-            self.console.print(f"[yellow]{self.options.days} days hold too little history to train and back-test "
+        first, last = data_bounds(open_curated(self.settings))
+        assert first is not None and last is not None
+        days = (last - first).days + 1
+        if days < ML_MIN_DAYS:
+            self.console.print(f"[yellow]{days} days hold too little history to train and back-test "
                                f"the models: run the demo with --days {ML_MIN_DAYS} or more (default 180)[/]")
             return {"skipped": f"fewer than {ML_MIN_DAYS} days"}
-        window = min(ML_WINDOW_DAYS, self.options.days // 6)
+        window = min(ML_WINDOW_DAYS, days // 6)
         options = options_of(self.settings, window, window)
-        _, last = data_bounds(open_curated(self.settings))
-        assert last is not None
         cutoff = last + timedelta(days=1) - timedelta(days=window)
         folder = report_dir(self.settings, "demo", cutoff.isoformat())
         with self.console.status("back-testing the models") as status:
-            report = evaluate(self.settings, cutoff, options, dataset="generated", out_dir=folder,
+            report = evaluate(self.settings, cutoff, options, dataset=self.options.dataset, out_dir=folder,
                               progress=lambda line: status.update(f"back-test: {line}"))
         self.console.print(summary_table(report))
         self.console.print(f"[dim]report with calibration and gain charts: {folder / 'report.md'}[/]")

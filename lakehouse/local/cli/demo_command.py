@@ -10,7 +10,7 @@ from lakehouse.local.aws.embedded import EmbeddedAwsError, stop_detached
 from lakehouse.local.cli.common import UserError, console, err_console, friendly_errors, load_settings
 from lakehouse.local.cli.dashboard_commands import serve
 from lakehouse.local.dashboard_server import DEFAULT_PORT
-from lakehouse.local.demo import Demo, DemoError, DemoOptions
+from lakehouse.local.demo import Demo, DemoError, DemoOptions, demo_settings
 from lakehouse.local.generator import ConfigError
 from lakehouse.local.signals import Stopped, stop_on_signals
 
@@ -29,13 +29,19 @@ def demo(
                                    help="serve the web dashboard after the demo until Ctrl-C (default: print the "
                                         "command that serves it, so the demo ends by itself)"),
     dashboard_port: int = typer.Option(DEFAULT_PORT, min=0, max=65535, help="the dashboard's port (--dashboard)"),
+    dataset: str = typer.Option(DEFAULTS.dataset, help="generated (the generator's events: --customers, --days, "
+                                "--seed, --start) or cdnow (the real CDNOW purchase log, in <home>/demo-cdnow)"),
 ) -> None:
-    """Run the whole pipeline locally: embedded AWS, generated events, and every stage after them."""
-    settings = load_settings()
+    """Run the whole pipeline locally: embedded AWS, generated events (or the CDNOW log), and every stage after
+    them."""
+    try:
+        settings = demo_settings(load_settings(), dataset)
+    except DemoError as exc:
+        raise UserError(str(exc)) from None
     # the dashboard's real-time page reads the emulator: it runs while the dashboard does, and stops after it
     # unless --keep-running
     options = DemoOptions(customers=customers, days=days, seed=seed, start=start.date(),
-                          keep_running=keep_running or dashboard, dashboard=dashboard)
+                          keep_running=keep_running or dashboard, dashboard=dashboard, dataset=dataset)
     try:
         with stop_on_signals():  # SIGTERM, SIGINT, SIGHUP: the demo stops what it started (Demo.run)
             Demo(settings, options, console).run()
@@ -50,4 +56,6 @@ def demo(
         if dashboard and not keep_running:
             stop_detached(settings.run_dir)
     if keep_running:
-        console.print("embedded AWS is still running: explore with `lakehouse status`, stop with `lakehouse down`")
+        prefix = f"LAKEHOUSE_HOME={settings.home} " if dataset != DEFAULTS.dataset else ""
+        console.print(f"embedded AWS is still running: explore with `{prefix}lakehouse status`, stop with "
+                      f"`{prefix}lakehouse down`", soft_wrap=True)
