@@ -165,14 +165,23 @@ class MonitoringStack(Stack):
             description="A streaming job run failed, timed out or stopped (notified by the streaming stack's "
             "JobFailures rule, once per run; this alarm suppresses raw-archive-stopped for the same failure).",
         )
+
+        def unless_the_job_failed(construct_id: str, alarm: cloudwatch.IAlarm, description: str) -> None:
+            """``alarm`` notifies through a composite that stays quiet within an hour of a failed job run."""
+            self.alarms.add_composite(
+                construct_id,
+                rule=cloudwatch.AlarmRule.from_alarm(alarm, cloudwatch.AlarmState.ALARM),
+                suppressor=job_failed,
+                suppress_for=SUPPRESSED_AFTER_JOB_FAILURE,
+                description=description,
+            )
+
         # a restarted job catching up on what piled up while it was down is the failure already notified
-        self.alarms.add_composite(
+        unless_the_job_failed(
             "StreamBehind",
-            rule=cloudwatch.AlarmRule.from_alarm(behind, cloudwatch.AlarmState.ALARM),
-            suppressor=job_failed,
-            suppress_for=SUPPRESSED_AFTER_JOB_FAILURE,
-            description="The streaming job has been more than 5 minutes behind the event stream for 15 minutes. Not "
-            "sent within an hour of a failed streaming job run (a restarted job catching up: already notified).",
+            behind,
+            "The streaming job has been more than 5 minutes behind the event stream for 15 minutes. Not sent within "
+            "an hour of a failed streaming job run (a restarted job catching up: already notified).",
         )
         # The raw archive reports every trigger, idle or not; silence means it stopped (docs/streaming.md)
         triggers = archive_triggers(deployment.settings.stage)
@@ -186,14 +195,12 @@ class MonitoringStack(Stack):
             notify=False,
             description="The raw archive ran no trigger for 15 minutes (notifies through raw-archive-stopped).",
         )
-        self.alarms.add_composite(
+        unless_the_job_failed(
             "RawArchiveStopped",
-            rule=cloudwatch.AlarmRule.from_alarm(silent, cloudwatch.AlarmState.ALARM),
-            suppressor=job_failed,
-            suppress_for=SUPPRESSED_AFTER_JOB_FAILURE,
-            description="The raw archive stopped reading the stream (no trigger for 15 minutes); events it does not "
-            "land within the stream's retention are lost to the raw zone. Not sent within an hour of a failed "
-            "streaming job run (already notified).",
+            silent,
+            "The raw archive stopped reading the stream (no trigger for 15 minutes); events it does not land within "
+            "the stream's retention are lost to the raw zone. Not sent within an hour of a failed streaming job run "
+            "(already notified).",
         )
 
         every_alarm = [*ingestion.alarms.alarms, *batch.alarms.alarms, *self.alarms.alarms]
