@@ -29,6 +29,8 @@ Step = tuple[str, GlueJob] | tuple[str, GlueJob, Mapping[str, str]]
 
 #: Glue errors worth retrying: another run still holds the job's single concurrency slot, or Glue throttled.
 RETRYABLE_GLUE_ERRORS = ["Glue.ConcurrentRunsExceededException", "Glue.ThrottlingException"]
+#: the error a `.sync` Glue task fails with when its job run ends FAILED, TIMEOUT, STOPPED or ERROR
+FAILED_TASK = "States.TaskFailed"
 
 
 def glue_step(
@@ -53,6 +55,11 @@ def glue_step(
         result_path=f"$.steps.{state_name}",
     )
     step.add_retry(errors=RETRYABLE_GLUE_ERRORS, interval=Duration.minutes(1), max_attempts=3, backoff_rate=2)
+    if job.flex:
+        # a Flex run Glue interrupts (its spare capacity reclaimed) fails the task: run it once more. Here, not as
+        # the job's MaxRetries: `.sync` waits for the run it started, so Glue's own retry would run after the task
+        # had already failed the execution, unwatched and unnotified (docs/decisions-infra.md, "Glue Flex")
+        step.add_retry(errors=[FAILED_TASK], interval=Duration.minutes(1), max_attempts=1)
     return step
 
 

@@ -80,6 +80,7 @@ class GlueJob(Construct):
             raise ValueError(f"Glue job {spec.name}: the Flex execution class takes batch jobs on "
                              f"{' or '.join(FLEX_WORKER_TYPES)} workers only (set -c batch_flex=false)")
         self.name = spec.name
+        self.flex = spec.flex  # the chain runs it again once when a run fails (batch_pipeline.glue_step)
         self.script = s3_assets.Asset(self, "Script", path=str(spec.script))
         self.library = s3_assets.Asset(self, "Library", path=str(library))
         assets = [self.script, self.library]
@@ -165,7 +166,7 @@ class GlueJob(Construct):
             worker_type=spec.worker_type,
             number_of_workers=spec.workers,
             timeout=None if spec.streaming else spec.timeout_minutes,
-            max_retries=1 if spec.flex else 0,
+            max_retries=0,  # a Flex run interrupted is retried by the chain that waits for it, not by Glue
             execution_class="FLEX" if spec.flex else None,
             execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=1),
             security_configuration=security.name,

@@ -276,3 +276,18 @@ def test_only_the_warehouse_load_installs_the_warehouse_modules(dev) -> None:
     modules = {name: dev.render(props["DefaultArguments"]["--additional-python-modules"], "Batch")
                for name, props in jobs.items()}
     assert modules[names.raw_to_curated_job] == modules[names.build_star_job] != modules[names.load_warehouse_job]
+
+
+def test_a_flex_step_is_retried_once_by_the_chain_and_glue_retries_nothing(dev) -> None:
+    """An interrupted Flex run is run again by the state that waits for it: a job-level MaxRetries would start a
+    second run the `.sync` task does not wait for, after the first had failed the execution (seen with
+    MaxRetries 1: the chain failed and notified while the retry ran unwatched). The ML job (standard) is not retried:
+    a second attempt would record a second scoring run."""
+    jobs = {j["Properties"]["Name"]: j["Properties"] for j in dev.resources("Batch", "AWS::Glue::Job").values()}
+    assert {props["MaxRetries"] for props in jobs.values()} == {0}
+    for state in state_machine_definition(dev)["States"].values():
+        flex = jobs[state["Parameters"]["JobName"]].get("ExecutionClass") == "FLEX"
+        failed = [r for r in state.get("Retry", []) if r["ErrorEquals"] == ["States.TaskFailed"]]
+        assert [(r["MaxAttempts"], r["IntervalSeconds"]) for r in failed] == ([(1, 60)] if flex else [])
+    assert any(props.get("ExecutionClass") == "FLEX" for props in jobs.values())
+    assert any(props.get("ExecutionClass") is None for props in jobs.values())
