@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -61,12 +62,13 @@ def main() -> None:
 
     home = Path(tempfile.mkdtemp(prefix="bench-load-"))
     settings = Settings(home=home)
-    state, _ = start_detached(settings.run_dir, 0)
-    export_endpoint(state.endpoint, settings.region)
-    provision(settings)
-    key = WriteKeyStore(settings.names.write_keys_table, settings.region).create("bench-load").key
-    server, url = serve(home, args.concurrency)
+    server = None
     try:
+        state, _ = start_detached(settings.run_dir, 0)
+        export_endpoint(state.endpoint, settings.region)
+        provision(settings)
+        key = WriteKeyStore(settings.names.write_keys_table, settings.region).create("bench-load").key
+        server, url = serve(home, args.concurrency)
         print(f"lakehouse serve at {url}, {args.concurrency} function instances; emulator {state.endpoint}; "
               f"{args.events_per_request} events a request, no client retries", flush=True)
         runs = [("baseline: one client", 1, args.baseline_seconds),
@@ -83,9 +85,11 @@ def main() -> None:
                   f"{time.perf_counter() - started:.1f} s", flush=True)
         whole = verify(acknowledged, stream_event_ids(settings))
     finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=30)
+        if server is not None:
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=30)
         stop_detached(settings.run_dir)
+        shutil.rmtree(home, ignore_errors=True)
     print()
     print("| run | clients | requests | requests/s | events/s acknowledged | errors | p50 ms | p99 ms | "
           "events acknowledged | lost | duplicated |")

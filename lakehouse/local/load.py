@@ -18,6 +18,7 @@ import base64
 import gzip
 import http.client
 import json
+import math
 import threading
 import time
 import uuid
@@ -53,7 +54,7 @@ class LoadResult:
 
     @property
     def requests_per_second(self) -> float:
-        """Requests answered (any status) per second of the run."""
+        """Requests sent (answered with any status, or not at all) per second of the run."""
         return self.requests / self.seconds if self.seconds else 0.0
 
     @property
@@ -67,11 +68,12 @@ class LoadResult:
         return 1 - self.statuses.get(200, 0) / self.requests if self.requests else 0.0
 
     def latency_ms(self, quantile: float) -> float:
-        """The latency at ``quantile`` (0 to 1, nearest rank) over every request; 0 when none was sent."""
+        """The latency at ``quantile`` (0 to 1) over every request by the nearest-rank method (the value of rank
+        ⌈quantile · n⌉); 0 when none was sent."""
         ordered = sorted(self.latencies_ms)
         if not ordered:
             return 0.0
-        return ordered[min(len(ordered) - 1, max(0, round(quantile * len(ordered)) - 1))]
+        return ordered[min(len(ordered), max(1, math.ceil(quantile * len(ordered)))) - 1]
 
 
 def batch_body(events: int, client: int) -> tuple[bytes, list[str]]:

@@ -103,3 +103,7 @@ def test_quantiles_are_nearest_rank() -> None:
     result = LoadResult(clients=1, events_per_request=1, latencies_ms=[float(v) for v in range(1, 101)])
     assert (result.latency_ms(0.5), result.latency_ms(0.99), result.latency_ms(1.0)) == (50.0, 99.0, 100.0)
     assert LoadResult(clients=1, events_per_request=1).latency_ms(0.99) == 0.0
+    # rank ⌈q·n⌉: p50 of five is the third, p99 of 150 the 149th (round() gave the second and the 148th)
+    assert LoadResult(clients=1, events_per_request=1, latencies_ms=[5.0, 1.0, 4.0, 2.0, 3.0]).latency_ms(0.5) == 3.0
+    many = LoadResult(clients=1, events_per_request=1, latencies_ms=[float(v) for v in range(1, 151)])
+    assert many.latency_ms(0.99) == 149.0
