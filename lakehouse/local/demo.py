@@ -29,7 +29,7 @@ from lakehouse.local.dashboard_server import DEFAULT_HOST, DEFAULT_PORT
 from lakehouse.local.gateway import LocalGateway
 from lakehouse.local.generator import GenerationReport, GeneratorConfig, generate, load_cdnow
 from lakehouse.local.replay import SingleCallSample, post_files
-from lakehouse.local.signals import Stopped, stop_child_processes
+from lakehouse.local.signals import Stopped, ignoring_stop_signals, stop_child_processes, stop_spark
 
 STREAM_RECORDS_PER_BATCH = 100_000  # the backlog is read in a few large micro-batches
 ML_WINDOW_DAYS = 30  # the demo's label windows, at most: its 180 days hold too little history for the default 90
@@ -160,8 +160,7 @@ class Demo:
         is stopped either way unless ``keep_running``. Stopped by a signal (:class:`~lakehouse.local.signals.Stopped`
         inside :func:`~lakehouse.local.signals.stop_on_signals`, or Ctrl-C's ``KeyboardInterrupt``), it stops the
         emulator if this run started it, ``keep_running`` or not (one it found running is left as it was), then
-        every process it started (Spark's JVM: :func:`~lakehouse.local.signals.stop_child_processes`), and
-        re-raises.
+        Spark and every process it started (:meth:`stop_what_it_started`), and re-raises.
         """
         stages = self.stages
         try:
@@ -173,10 +172,7 @@ class Demo:
                 self.report.stages.append(result)
                 self.console.print(f"[green]✓[/] {name} in {result.seconds:,.1f} s")
         except (Stopped, KeyboardInterrupt):
-            if self.started_emulator and self.options.keep_running:
-                stop_detached(self.settings.run_dir)
-                self.console.print("stopped: the embedded AWS this demo started is stopped too")
-            stop_child_processes()  # Spark's JVM and its Python workers
+            self.stop_what_it_started()
             raise
         finally:
             if not self.options.keep_running:
@@ -187,6 +183,15 @@ class Demo:
             own_home = self.settings.home if self.options.dataset != "generated" else None
             self.console.print(dashboard_hint(home=own_home), soft_wrap=True)
         return self.report
+
+    def stop_what_it_started(self) -> None:
+        """After a stop signal: the emulator if this run started it, Spark, then every process this one started
+        (:func:`~lakehouse.local.signals.stop_child_processes`), further stop signals ignored meanwhile."""
+        with ignoring_stop_signals():
+            if self.started_emulator and stop_detached(self.settings.run_dir):
+                self.console.print("stopped: the embedded AWS this demo started is stopped too")
+            stop_spark()
+            stop_child_processes()  # Spark's JVM and its Python workers, if still there
 
     # --- stages ----------------------------------------------------------------------------------
     def start_aws(self) -> dict[str, Any]:

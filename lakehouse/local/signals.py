@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -62,3 +63,29 @@ def stop_child_processes(grace_seconds: float = 5.0) -> list[int]:
             child.kill()
     psutil.wait_procs(alive, timeout=grace_seconds)
     return [child.pid for child in children]
+
+
+@contextmanager
+def ignoring_stop_signals() -> Iterator[None]:
+    """Inside the block :data:`STOP_SIGNALS` are ignored (a second Ctrl-C must not cut a clean-up short); the
+    previous handlers come back afterwards."""
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def stop_spark(timeout_seconds: float = 10.0) -> None:
+    """Stop this process's SparkContext, if one runs, giving up after ``timeout_seconds`` (a context interrupted in
+    the middle of a call may not answer). Stopped first, its Python side closes its sockets itself: killing the
+    JVM under a live context makes PySpark's accumulator server print an ``EOFError`` traceback."""
+    from pyspark import SparkContext
+
+    context = SparkContext._active_spark_context
+    if context is None:
+        return
+    stopper = threading.Thread(target=context.stop, name="stop-spark", daemon=True)
+    stopper.start()
+    stopper.join(timeout_seconds)

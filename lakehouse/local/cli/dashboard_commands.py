@@ -12,8 +12,10 @@ from lakehouse.local.dashboard_server import DEFAULT_HOST, DEFAULT_PORT, Dashboa
 from lakehouse.local.signals import Stopped, stop_on_signals
 
 
-def serve(settings: Settings, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, entry: Path | None = None) -> None:
-    """Start the dashboard, print its URL, and block until Ctrl-C / SIGTERM (then stop it: the normal end).
+def serve(settings: Settings, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+          entry: Path | None = None) -> Stopped | None:
+    """Start the dashboard, print its URL, and block until Ctrl-C / SIGTERM (then stop it: the normal end); returns
+    the stop signal it ended with.
 
     Raises :class:`UserError` when it cannot start (no warehouse, port taken: :class:`DashboardError`) or when
     it stops by itself.
@@ -26,10 +28,12 @@ def serve(settings: Settings, *, host: str = DEFAULT_HOST, port: int = DEFAULT_P
                               "Ctrl-C stops it", highlight=False, soft_wrap=True)
                 code = server.wait()
             raise UserError(f"the dashboard stopped by itself (exit code {code}); see {server.log_path}")
-    except Stopped:
+    except Stopped as stop:
         console.print("dashboard stopped")
+        return stop
     except DashboardError as exc:
         raise UserError(str(exc)) from None
+    return None
 
 
 def _warehouse(settings: Settings) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from datetime import datetime
 
 import typer
@@ -42,11 +43,15 @@ def demo(
     # unless --keep-running
     options = DemoOptions(customers=customers, days=days, seed=seed, start=start.date(),
                           keep_running=keep_running or dashboard, dashboard=dashboard, dataset=dataset)
+    runner = Demo(settings, options, console)
     try:
         with stop_on_signals():  # SIGTERM, SIGINT, SIGHUP: the demo stops what it started (Demo.run)
-            Demo(settings, options, console).run()
+            runner.run()
         if dashboard:
-            serve(settings, port=dashboard_port)
+            stop = serve(settings, port=dashboard_port)
+            if stop is not None and stop.signum != signal.SIGINT:  # Ctrl-C is how serving ends; others kill
+                runner.stop_what_it_started()
+                raise stop
     except (ConfigError, EmbeddedAwsError, DemoError) as exc:
         raise UserError(str(exc)) from None
     except Stopped as stop:

@@ -123,3 +123,24 @@ def test_a_stopped_demo_leaves_an_emulator_it_found_running(tmp_path: Path) -> N
         down = _cli(home, "down")
         down.communicate(timeout=60)
     assert not psutil.pid_exists(before) or psutil.Process(before).status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_demo_serving_its_dashboard_stops_what_it_started_on_sigterm(tmp_path: Path) -> None:
+    """`--dashboard` serves until Ctrl-C (the normal end, exit 0); SIGTERM there is the demo killed: it stops the
+    emulator it started and exits 143. Seen failing before the dashboard's stop signal was handed back to the
+    demo: exit 0, the emulator left running with its state file (a review finding)."""
+    home = tmp_path / "home"
+    proc = _cli(home, "demo", "--customers", "100", "--days", "30", "--dashboard", "--dashboard-port", "0",
+                start_new_session=True)
+    _wait_for_line(proc, "dashboard at http://", timeout=300)
+    pid = _emulator_pid(home)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, _stderr(proc)
+    assert "demo stopped by SIGTERM" in _stderr(proc)
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert not (home / "run" / "aws.json").exists()
+    deadline = time.monotonic() + 20
+    while _group(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [p.name() for p in _group(proc.pid)]
