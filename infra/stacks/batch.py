@@ -293,7 +293,9 @@ class BatchStack(Stack):
         # failed, timed-out or aborted execution, and the execution alarms below only colour the dashboard. A batch
         # job run started by hand, outside the chain, is not notified (docs/decisions-infra.md, "One notification
         # per failure").
-        notify_failed_executions(self, "ExecutionFailures", state_machine=self.state_machine, topic=storage.alarm_topic)
+        self.execution_failure_rule = notify_failed_executions(
+            self, "ExecutionFailures", state_machine=self.state_machine, topic=storage.alarm_topic
+        )
 
         self.alarms = AlarmSet(self, "Alarms", topic=storage.alarm_topic, prefix=names.prefix)
         sm = self.state_machine

@@ -60,11 +60,12 @@ def archive_triggers(stage: str) -> cloudwatch.Metric:
     )
 
 
-def rule_triggers(rule: events.IRule) -> cloudwatch.Metric:
-    """How often ``rule`` matched an event, summed over 5 minutes."""
+def rule_triggers(rule: events.IRule, metric_name: str = "TriggeredRules") -> cloudwatch.Metric:
+    """How often ``rule`` matched an event (or, ``metric_name="FailedInvocations"``, failed to deliver one to its
+    target), summed over 5 minutes."""
     return cloudwatch.Metric(
         namespace="AWS/Events",
-        metric_name="TriggeredRules",
+        metric_name=metric_name,
         dimensions_map={"RuleName": rule.rule_name},
         statistic="Sum",
         period=FIVE_MINUTES,
@@ -176,6 +177,23 @@ class MonitoringStack(Stack):
                 description=description,
             )
 
+        # The failure rules are the only channel of a failed batch or streaming run: a rule that cannot deliver to
+        # the topic (its policy, the topic key's policy) would drop them silently, so that alarms (through
+        # CloudWatch's own permission on the topic and key)
+        undelivered = cloudwatch.MathExpression(
+            expression="FILL(e, 0) + FILL(j, 0)",
+            using_metrics={"e": rule_triggers(batch.execution_failure_rule, "FailedInvocations"),
+                           "j": rule_triggers(streaming.job_failure_rule, "FailedInvocations")},
+            label="failure notifications not delivered",
+            period=FIVE_MINUTES,
+        )
+        add(
+            "FailureNotificationsUndelivered",
+            metric=undelivered,
+            threshold=1,
+            description="EventBridge could not deliver a failed-run notification to the alarm topic (check the "
+            "topic policy and the key policy): a batch or streaming failure went untold.",
+        )
         # a restarted job catching up on what piled up while it was down is the failure already notified
         unless_the_job_failed(
             "StreamBehind",
