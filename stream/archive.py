@@ -24,6 +24,10 @@ What is not protected: records older than the stream's retention (24 h dev, 72 h
 archive stopped longer than that loses them. Each trigger of the query publishes a heartbeat metric
 (:mod:`stream.archive_metrics`); the monitoring stack alarms when it stops (docs/streaming.md, "Monitoring").
 
+Records of an erased person (an id on the lake's suppression list, :class:`lakehouse.core.erasure.Suppression`,
+read at every micro-batch) are not archived: ``lakehouse forget`` cannot delete them from Kinesis, so the archive
+keeps them out of the raw zone while the stream still holds them.
+
 Lines that carry no usable ``source`` or ``received_at`` (nothing the API writes; another producer's record) land
 under ``source=unknown`` by their arrival on the stream, where the batch job rejects them line by line with a reason.
 """
@@ -38,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from lakehouse.core.config import Settings
+from lakehouse.core.erasure import ID_FIELDS, Suppression, load_suppression
 from lakehouse.core.lake.layout import LakeLayout
 from lakehouse.core.lake.raw import (
     LandedObject,
@@ -47,6 +52,7 @@ from lakehouse.core.lake.raw import (
     write_landing_log,
 )
 from lakehouse.core.lake.storage import LakeStorage
+from lakehouse.core.run_lock import checkpoint_lock
 from stream.identity import checkpoint_identity, stale_checkpoint
 from stream.query import await_query, query_error
 
@@ -179,6 +185,23 @@ def partition_writer(lake_root: str, region: str | None, run: str, batch_id: int
     return write
 
 
+def without_suppressed(frame, suppression: Suppression):
+    """``frame`` (a ``data`` column of record bytes: canonical raw records) without the records whose id fields
+    (:data:`lakehouse.core.erasure.ID_FIELDS`) are on ``suppression``; unchanged for an empty list."""
+    from pyspark.sql import functions as F
+
+    if not suppression.digests:
+        return frame
+    text = F.col("data").cast("string")
+    digests = sorted(suppression.digests)
+    hit = F.lit(False)
+    for name in ID_FIELDS:
+        value = F.get_json_object(text, f"$.{name}")
+        hit = hit | F.coalesce(F.sha2(F.concat(F.lit(f"{suppression.salt}:"), value), 256).isin(*digests),
+                               F.lit(False))
+    return frame.where(~hit)
+
+
 def archive_batch(frame, batch_id: int, *, storage: LakeStorage, region: str | None, run: str,
                   max_object_bytes: int, partitions: int, arrival_column: str | None = None,
                   fault: Fault | None = None) -> ArchivedBatch:
@@ -188,6 +211,7 @@ def archive_batch(frame, batch_id: int, *, storage: LakeStorage, region: str | N
     the list of objects written comes back to the driver, never the records. Raises what the storage raises.
     """
     started = time.perf_counter()
+    frame = without_suppressed(frame, load_suppression(storage))
     keyed = with_partition_key(frame, arrival_column)
     ordered = keyed.repartition(max(1, partitions), *KEY_COLUMNS).sortWithinPartitions(*KEY_COLUMNS, "data")
     writer = partition_writer(storage.layout.root_uri, region, run, batch_id, max_object_bytes)
@@ -264,21 +288,22 @@ def run_archive(settings: Settings, spark, *, once: bool = True, buffer_seconds:
     heartbeat = ArchiveHeartbeat(name, cloudwatch_publisher(settings.region, settings.stage)) if metrics else None
     if heartbeat is not None:
         spark.streams.addListener(heartbeat)
-    started = time.perf_counter()
-    try:
-        query = writer.queryName(name).start()
-    except BaseException:
-        if heartbeat is not None:
-            spark.streams.removeListener(heartbeat)
-        raise
-    try:
-        report.interrupted = await_query(
-            query, once, stop, lambda failure: query_error(ArchiveJobError, "the raw archive", failure, failures))
-    finally:
-        report.seconds = time.perf_counter() - started
-        if heartbeat is not None:  # the last trigger's report may still be on its way to the listener
-            heartbeat.wait_terminated(HEARTBEAT_DRAIN_SECONDS)
-            spark.streams.removeListener(heartbeat)
+    with checkpoint_lock(checkpoint, "the raw archive"):
+        started = time.perf_counter()
+        try:
+            query = writer.queryName(name).start()
+        except BaseException:
+            if heartbeat is not None:
+                spark.streams.removeListener(heartbeat)
+            raise
+        try:
+            report.interrupted = await_query(
+                query, once, stop, lambda failure: query_error(ArchiveJobError, "the raw archive", failure, failures))
+        finally:
+            report.seconds = time.perf_counter() - started
+            if heartbeat is not None:  # the last trigger's report may still be on its way to the listener
+                heartbeat.wait_terminated(HEARTBEAT_DRAIN_SECONDS)
+                spark.streams.removeListener(heartbeat)
     return report
 
 

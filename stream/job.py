@@ -22,6 +22,7 @@ from pathlib import Path
 
 from lakehouse.core.config import Settings
 from lakehouse.core.identity import MAX_HOPS
+from lakehouse.core.run_lock import checkpoint_lock
 from stream.identity import CheckpointIdentity, checkpoint_identity, stale_checkpoint
 from stream.microbatch import BatchResult, Fault
 from stream.query import await_query, query_error
@@ -222,25 +223,26 @@ def run_stream(settings: Settings, spark, *, once: bool = True, trigger_seconds:
 
     register(spark)
     interval = tuning.trigger_seconds if trigger_seconds is None else trigger_seconds
-    started = time.perf_counter()
-    try:
-        for _ in range(MAX_HOPS + 2 if once else 1):  # once: again while the last batch forwarded records
-            options = source_options(settings, identity, max_records)
-            records = spark.readStream.format("kinesis").options(**options).load()
-            rows = feature_rows(spark, records, forward_uri, settings)
-            query_writer = rows.writeStream.foreachBatch(handle).option("checkpointLocation", checkpoint)
-            query_writer = (query_writer.trigger(availableNow=True) if once
-                            else query_writer.trigger(processingTime=f"{interval} seconds"))
-            count_before = len(report.batches)
-            query = query_writer.queryName(f"features_{settings.stage}_{identity.run}").start()
-            report.interrupted = await_query(
-                query, once, stop, lambda failure: query_error(StreamJobError, "the streaming", failure, failures))
-            if not once or report.interrupted:
-                break
-            if not any(b.forwards_pending for b in list(report.batches)[count_before:]):
-                break  # an AvailableNow run reads only the forward objects that existed when it started
-    finally:
-        report.seconds = time.perf_counter() - started
+    with checkpoint_lock(checkpoint, "the streaming job"):
+        started = time.perf_counter()
+        try:
+            for _ in range(MAX_HOPS + 2 if once else 1):  # once: again while the last batch forwarded records
+                options = source_options(settings, identity, max_records)
+                records = spark.readStream.format("kinesis").options(**options).load()
+                rows = feature_rows(spark, records, forward_uri, settings)
+                query_writer = rows.writeStream.foreachBatch(handle).option("checkpointLocation", checkpoint)
+                query_writer = (query_writer.trigger(availableNow=True) if once
+                                else query_writer.trigger(processingTime=f"{interval} seconds"))
+                count_before = len(report.batches)
+                query = query_writer.queryName(f"features_{settings.stage}_{identity.run}").start()
+                report.interrupted = await_query(query, once, stop, lambda failure: query_error(
+                    StreamJobError, "the streaming", failure, failures))
+                if not once or report.interrupted:
+                    break
+                if not any(b.forwards_pending for b in list(report.batches)[count_before:]):
+                    break  # an AvailableNow run reads only the forward objects that existed when it started
+        finally:
+            report.seconds = time.perf_counter() - started
     return report
 
 

@@ -30,6 +30,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lakehouse.core.config import EventTimeSettings
+from lakehouse.core.erasure import Suppression, load_suppression
+from lakehouse.core.lake.storage import LakeStorage
 from stream.features import derive
 from stream.items import FEATURES, MERGED_INTO, STATE, features_map, state_map
 from stream.records import FieldProblem, RawStreamRecord, Rejected, StreamEvent, parse_record
@@ -57,17 +59,32 @@ RECORD_COLUMNS = ("data", "shard_id", "sequence_number",
 
 
 # --- stage 1: records -> routed rows (stateless) ----------------------------------------------------------
-def routed_rows(records: Iterable[RawStreamRecord], event_time: EventTimeSettings) -> list[tuple[str, str, str]]:
+def routed_rows(records: Iterable[RawStreamRecord], event_time: EventTimeSettings,
+                suppression: Suppression | None = None) -> list[tuple[str, str, str]]:
     """(key, kind, payload) per record: a valid event by :func:`stream.state.route_key`, a reject by the reserved
-    key (payload: the record and its problems)."""
+    key (payload: the record and its problems). An event of an erased person (an id on ``suppression``) is
+    dropped: no state, no item, no reject kept."""
     rows = []
     for record in records:
         parsed = parse_record(record, event_time)
+        if suppression is not None and suppression.digests and _suppressed(parsed, suppression):
+            continue
         if isinstance(parsed, StreamEvent):
             rows.append((route_key(parsed), "event", json.dumps(event_to_dict(parsed), default=json_default)))
         else:
             rows.append((REJECTS_KEY, "reject", reject_to_json(parsed)))
     return rows
+
+
+def _suppressed(parsed: StreamEvent | Rejected, suppression: Suppression) -> bool:
+    if isinstance(parsed, StreamEvent):
+        return any(suppression.covers(i) for i in (parsed.user_id, parsed.anonymous_id, parsed.previous_id,
+                                                   parsed.customer_id))
+    try:
+        document = json.loads(parsed.text)
+    except ValueError:
+        return False
+    return isinstance(document, dict) and suppression.covers_record(document)
 
 
 def reject_to_json(reject: Rejected) -> str:
@@ -86,8 +103,10 @@ def reject_from_json(text: str) -> Rejected:
                     tuple(FieldProblem(f, r) for f, r in raw["problems"]))
 
 
-def route_records(event_time: EventTimeSettings) -> Callable[[Iterator[Any]], Iterator[Any]]:
-    """The ``mapInPandas`` function over Kinesis rows (:data:`RECORD_COLUMNS`) -> :data:`ROWS_SCHEMA` rows."""
+def route_records(event_time: EventTimeSettings,
+                  suppression: Suppression | None = None) -> Callable[[Iterator[Any]], Iterator[Any]]:
+    """The ``mapInPandas`` function over Kinesis rows (:data:`RECORD_COLUMNS`) -> :data:`ROWS_SCHEMA` rows; events
+    of ids on ``suppression`` (read when the query starts) dropped."""
     def route(frames: Iterator[Any]) -> Iterator[Any]:
         import pandas as pd
 
@@ -98,7 +117,7 @@ def route_records(event_time: EventTimeSettings) -> Callable[[Iterator[Any]], It
                        for data, shard, sequence, arrival in zip(frame["data"], frame["shard_id"],
                                                                  frame["sequence_number"], frame["arrival_us"],
                                                                  strict=True)]
-            yield pd.DataFrame(routed_rows(records, event_time), columns=["key", "kind", "payload"])
+            yield pd.DataFrame(routed_rows(records, event_time, suppression), columns=["key", "kind", "payload"])
     return route
 
 
@@ -317,14 +336,16 @@ def feature_rows(spark: Any, records: Any, forward_uri: str, settings: Any,
                  columns: tuple[str, ...] = RECORD_COLUMNS) -> Any:
     """The streaming DataFrame of :data:`ROWS_SCHEMA` rows out of the keyed state, from ``records`` (Kinesis rows;
     ``columns`` project them to :data:`RECORD_COLUMNS`' names and types) and the forward objects under
-    ``forward_uri``."""
+    ``forward_uri``. The lake's suppression list is read once, here: ``lakehouse forget`` runs with the job
+    stopped, and its next start drops the erased person's events."""
     from functools import partial
 
     from pyspark.sql.streaming.state import GroupStateTimeout
 
     from stream.features import FeatureConfig
 
-    routed = records.selectExpr(*columns).mapInPandas(route_records(settings.event_time), ROWS_SCHEMA)
+    suppression = load_suppression(LakeStorage(settings.lake, region=settings.region))
+    routed = records.selectExpr(*columns).mapInPandas(route_records(settings.event_time, suppression), ROWS_SCHEMA)
     forwards = (spark.readStream.format("text").load(forward_uri)
                 .selectExpr("get_json_object(value, '$.target') AS key", "'forward' AS kind", "value AS payload"))
     config = StepConfig(FeatureConfig(retention_days=settings.stream.retention_days),

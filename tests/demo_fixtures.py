@@ -1,9 +1,12 @@
-"""The demo run once per session, shared by the demo's own test and the dashboard's browser tests.
+"""The demo run once per session, shared by the demo's own test, the dashboard's browser tests and the erasure
+tests.
 
-The demo (150 customers over 100 days: enough for its ML stage) runs with two extra stages while its embedded
+The demo (150 customers over 100 days: enough for its ML stage) runs with three extra stages while its embedded
 AWS is still up: one reads the live DynamoDB items that carry scores, one opens the dashboard's Real time page in
-headless Chromium for one of those customers. Everything the later tests read persists in the demo's home (the
-warehouse file, the lake, the back-test report); the emulator is stopped by the demo itself, as a user sees it.
+headless Chromium for one of those customers, one forgets a customer and replays the source's events through the
+whole chain (:func:`forget_and_replay`, the demo's home put back as it was after). Everything the later tests read
+persists in the demo's home (the warehouse file, the lake, the back-test report); the emulator is stopped by the
+demo itself, as a user sees it.
 """
 
 from __future__ import annotations
@@ -55,10 +58,12 @@ def reading_demo(settings: Settings, options: Any, console: Console) -> Any:
     class ReadingDemo(Demo):
         live_scores: dict[str, dict]
         realtime: dict[str, Any]
+        forgotten: dict[str, Any]
 
         @property
         def stages(self):
-            return [*super().stages, ("read live scores", self._read), ("browse the real-time page", self._browse)]
+            return [*super().stages, ("read live scores", self._read), ("browse the real-time page", self._browse),
+                    ("forget a customer, then replay", self._forget)]
 
         def _read(self) -> dict:
             self.live_scores = live_scores(self.settings)
@@ -90,7 +95,86 @@ def reading_demo(settings: Settings, options: Any, console: Console) -> Any:
                                  "text": page.inner_text("body")}
             return {}
 
+        def _forget(self) -> dict:
+            self.forgotten = forget_and_replay(self.settings, self.generated)
+            return {}
+
     return ReadingDemo(settings, options, console)
+
+
+def scan_items(settings: Settings) -> dict[str, dict[str, dict]]:
+    """Every item of the live features and scores tables, by table and customer id (read while the emulator runs)."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    from lakehouse.core.aws.clients import aws_client
+
+    client = aws_client("dynamodb", region=settings.region)
+    found: dict[str, dict[str, dict]] = {}
+    for table in (settings.names.features_table, settings.names.scores_table):
+        found[table], start = {}, None
+        while True:
+            page = client.scan(TableName=table, **({"ExclusiveStartKey": start} if start else {}))
+            for raw in page["Items"]:
+                item = {k: TypeDeserializer().deserialize(v) for k, v in raw.items()}
+                found[table][item["customer_id"]] = item
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                break
+    return found
+
+
+def forget_and_replay(settings: Settings, generated: Any) -> dict[str, Any]:
+    """Forget a scored buyer with stitched ids, then post every generated event again (the source replaying its
+    history, the person's included), archive, stream and batch them. Runs on the demo's home itself (a streaming
+    checkpoint names its files by absolute path: a copy elsewhere cannot run the stream), saved beforehand and put
+    back after: the demo's home keeps its numbers for the other tests, the erased one moves to
+    ``<home>/../forget-home``. Returns what the erasure tests read."""
+    import shutil
+
+    import duckdb
+    import pyarrow.parquet as pq
+
+    from lakehouse.core.spark import local_spark
+    from lakehouse.core.write_keys import WriteKeyStore
+    from lakehouse.local.batch import run_batch
+    from lakehouse.local.forget import forget
+    from lakehouse.local.gateway import LocalGateway
+    from lakehouse.local.replay import post_files
+    from stream.archive import run_archive
+    from stream.job import run_stream
+
+    home = settings.home
+    saved, erased = home.parent / "home-before-forget", home.parent / "forget-home"
+    shutil.copytree(home, saved)
+    maps = [pq.read_table(p).to_pylist()
+            for p in sorted((home / "lake/state/build_star/identity_map").rglob("*.parquet"))]
+    stitched = {row["resolved_id"] for rows in maps for row in rows if row["id"] != row["resolved_id"]}
+    before = scan_items(settings)
+    scored = before[settings.names.scores_table]
+    person = sorted(c for c in stitched if c in scored and before[settings.names.features_table].get(c, {}))[0]
+    ids = {person} | {row["id"] for rows in maps for row in rows if row["resolved_id"] == person}
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        emails = {r[0] for r in con.execute("SELECT DISTINCT email FROM dim_customer WHERE customer_id = ? AND "
+                                            "email IS NOT NULL", [person]).fetchall()}
+    try:
+        record = forget(settings, person, "erasure-test-ticket")
+        after = scan_items(settings)
+        files = [generated.out_dir / f.name for f in generated.files]
+        key = WriteKeyStore(settings.names.write_keys_table, settings.region).create("replay").key
+        with LocalGateway(settings) as gateway:
+            posted = post_files(files, gateway.url, key)
+        spark = local_spark("lakehouse-demo")
+        archived = run_archive(settings, spark, once=True)
+        streamed = run_stream(settings, spark, once=True)
+        batch = run_batch(settings, spark)
+        replayed = scan_items(settings)
+    finally:
+        home.rename(erased)
+        saved.rename(home)
+    return {"settings": settings.model_copy(update={"home": erased}), "person": person, "ids": ids,
+            "emails": emails, "record": record.document(), "before": before, "after": after, "replayed": replayed,
+            "posted": posted.accepted, "archived": archived.records, "streamed": streamed.events,
+            "curated": batch.curated}
 
 
 @dataclass
@@ -100,6 +184,7 @@ class DemoRun:
     console: Console
     live_scores: dict[str, dict] = field(default_factory=dict)
     realtime: dict[str, Any] = field(default_factory=dict)
+    forgotten: dict[str, Any] = field(default_factory=dict)
 
 
 @pytest.fixture(scope="session")
@@ -123,4 +208,4 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
         demo = reading_demo(settings, DemoOptions(customers=150, days=100, keep_running=False), console)
         report = demo.run()
     reset_clients()
-    return DemoRun(settings, report, console, demo.live_scores, demo.realtime)
+    return DemoRun(settings, report, console, demo.live_scores, demo.realtime, demo.forgotten)

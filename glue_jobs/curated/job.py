@@ -52,6 +52,7 @@ from glue_jobs.curated.writer import (
     read_partitions,
 )
 from lakehouse.core.config import Settings
+from lakehouse.core.erasure import ID_FIELDS, Suppression, load_suppression
 from lakehouse.core.job_state import commit_run, new_run_id, processed_landing_logs, processed_raw_objects
 from lakehouse.core.lake import tables as lake_tables
 from lakehouse.core.lake.raw import LANDED, RAW_SUFFIX, encode_lines, landing_log_day, landing_logs
@@ -138,7 +139,7 @@ def _quarantine_key(raw_object: str) -> str:
 
 def quarantine_rejects(storage: LakeStorage, parsed: DataFrame, run_id: str) -> list[str]:
     """Write rejected lines, with their reason, next to the ingestion's quarantine (one object per raw object)."""
-    rejects = (parsed.where(F.col("reject_reason").isNotNull())
+    rejects = (parsed.where(F.col("reject_reason").isNotNull() & (F.col("reject_reason") != SUPPRESSED))
                .select("raw_object", "value", "reject_reason").orderBy("raw_object"))
     by_object: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rejects.toLocalIterator():
@@ -157,9 +158,30 @@ def _days_around(dates: set[date], before: int, after: int) -> set[date]:
     return {d + timedelta(days=k) for d in dates for k in range(-before, after + 1)}
 
 
-def _parse_counted(lines: DataFrame, settings: Settings) -> tuple[DataFrame, list[Row]]:
-    """The parsed lines (persisted) and their counts per (``reject_reason``, ``skew_not_corrected``)."""
-    parsed = parse_lines(lines, settings.batch.validation, settings.event_time).persist()
+#: the ``reject_reason`` of a record of an erased person: counted as suppressed, neither curated nor quarantined
+SUPPRESSED = "(suppressed): the person was erased"
+
+
+def suppress(parsed: DataFrame, suppression: Suppression) -> DataFrame:
+    """``parsed`` with :data:`SUPPRESSED` as the reason of every line whose ids are on the suppression list (its
+    digest, :meth:`lakehouse.core.erasure.Suppression.digest`, computed in SQL); unchanged for an empty list."""
+    if not suppression.digests:
+        return parsed
+    digests = sorted(suppression.digests)
+    hit = F.lit(False)
+    for name in ID_FIELDS:
+        if name in parsed.columns:
+            digest = F.sha2(F.concat(F.lit(f"{suppression.salt}:"), F.col(name).cast("string")), 256)
+            hit = hit | F.coalesce(digest.isin(*digests), F.lit(False))
+    return parsed.withColumn("reject_reason", F.when(hit, F.lit(SUPPRESSED)).otherwise(F.col("reject_reason")))
+
+
+def _parse_counted(lines: DataFrame, settings: Settings,
+                   suppression: Suppression | None = None) -> tuple[DataFrame, list[Row]]:
+    """The parsed lines (persisted) and their counts per (``reject_reason``, ``skew_not_corrected``); lines of
+    erased people (``suppression``) carry :data:`SUPPRESSED`."""
+    parsed = suppress(parse_lines(lines, settings.batch.validation, settings.event_time),
+                      suppression or Suppression("")).persist()
     try:
         return parsed, parsed.groupBy("reject_reason", SKEW_NOT_CORRECTED).count().collect()
     except Exception:
@@ -167,8 +189,8 @@ def _parse_counted(lines: DataFrame, settings: Settings) -> tuple[DataFrame, lis
         raise
 
 
-def parse_objects(spark: SparkSession, storage: LakeStorage, settings: Settings,
-                  objects: list[StoredObject]) -> tuple[DataFrame, list[Row], list[Unreadable]]:
+def parse_objects(spark: SparkSession, storage: LakeStorage, settings: Settings, objects: list[StoredObject],
+                  suppression: Suppression | None = None) -> tuple[DataFrame, list[Row], list[Unreadable]]:
     """Parse every line of ``objects``: (parsed lines, counts as :func:`_parse_counted`, objects set aside).
 
     When Spark fails to read the batch, each object is checked in Python (:func:`find_unreadable`); the ones
@@ -176,7 +198,7 @@ def parse_objects(spark: SparkSession, storage: LakeStorage, settings: Settings,
     A failure with no unreadable object is raised as it came.
     """
     try:
-        parsed, counts = _parse_counted(read_raw_lines(spark, storage, objects), settings)
+        parsed, counts = _parse_counted(read_raw_lines(spark, storage, objects), settings, suppression)
         return parsed, counts, []
     except Exception:  # which object broke the scan is only known by reading each one
         unreadable = find_unreadable(storage, objects)
@@ -189,7 +211,7 @@ def parse_objects(spark: SparkSession, storage: LakeStorage, settings: Settings,
     salvaged = [(u.raw_object, text) for u in unreadable for text in u.lines]
     if salvaged:
         lines = lines.unionByName(spark.createDataFrame(salvaged, schema))
-    parsed, counts = _parse_counted(lines, settings)
+    parsed, counts = _parse_counted(lines, settings, suppression)
     return parsed, counts, unreadable
 
 
@@ -270,15 +292,18 @@ def run_raw_to_curated(spark: SparkSession, settings: Settings, *, lines: DataFr
     report.run_id, report.raw_objects = run_id, len(keys)
 
     step("validate")
+    suppression = load_suppression(storage)
     if objects is not None:
-        parsed, tallies, unreadable = parse_objects(spark, storage, settings, objects)
+        parsed, tallies, unreadable = parse_objects(spark, storage, settings, objects, suppression)
         write_dead_letters(storage, unreadable, run_id)
         report.unreadable_objects = [u.as_report() for u in unreadable]
     else:  # lines from the caller (Glue job bookmarks): a read failure is the caller's
-        parsed, tallies = _parse_counted(lines, settings)
+        parsed, tallies = _parse_counted(lines, settings, suppression)
     for reason, skew_not_corrected, count in tallies:
         report.records_read += count
-        if reason is None:
+        if reason == SUPPRESSED:
+            report.suppressed += count
+        elif reason is None:
             report.accepted += count
             report.skew_corrections_not_applied += count if skew_not_corrected else 0
         else:

@@ -27,7 +27,8 @@ class CuratedReport:
     ``Settings.event_time.max_skew_correction_seconds`` (they keep the client's time); ``unreadable_objects``:
     raw objects set aside (``raw_object``, ``reason``, ``lines_salvaged``, ``dead_letter`` key), processed all
     the same; ``event_ids_backfilled``: rows of the event id index built from curated events by this run (None:
-    the index existed); ``event_index_buckets_compacted``: index buckets rewritten as one file.
+    the index existed); ``event_index_buckets_compacted``: index buckets rewritten as one file; ``suppressed``:
+    records of people erased (``lakehouse forget``: on the suppression list), dropped unread and never quarantined.
     """
 
     run_id: str | None = None
@@ -37,6 +38,7 @@ class CuratedReport:
     accepted: int = 0
     rejected: int = 0
     rejected_by_rule: dict[str, int] = field(default_factory=dict)
+    suppressed: int = 0
     duplicates_in_batch: int = 0
     duplicates_of_earlier_runs: int = 0
     new_events: int = 0

@@ -86,3 +86,45 @@ class LakeStorage:
         for path in sorted(folder.rglob("*")):
             if path.is_file() and not path.name.startswith("."):
                 yield StoredObject(path.relative_to(root).as_posix(), path.stat().st_size)
+
+    def delete(self, rel_keys: list[str]) -> int:
+        """Delete the objects at ``rel_keys`` (missing ones are no error); returns how many keys were given.
+
+        On S3 ``DeleteObjects`` in batches of 1,000 (its limit); raises ``OSError`` naming the first key S3 refused.
+        """
+        if self.layout.is_s3:
+            for start in range(0, len(rel_keys), 1000):
+                batch = [{"Key": self.layout.key(k)} for k in rel_keys[start:start + 1000]]
+                answer = self._s3.delete_objects(Bucket=self.layout.bucket, Delete={"Objects": batch, "Quiet": True})
+                if answer.get("Errors"):
+                    error = answer["Errors"][0]
+                    raise OSError(f"S3 refused to delete {error.get('Key')}: {error.get('Message')}")
+        else:
+            for key in rel_keys:
+                Path(self.layout.key(key)).unlink(missing_ok=True)
+        return len(rel_keys)
+
+    def purge_history(self, rel_keys: list[str]) -> int:
+        """Delete every noncurrent version (and delete marker) of the objects at ``rel_keys`` — what a versioned
+        bucket keeps of an object rewritten or deleted — so an erasure leaves no old copy; returns how many versions
+        went. Nothing to do locally or on an unversioned bucket. Raises ``OSError`` naming a version S3 refused."""
+        if not self.layout.is_s3:
+            return 0
+        purged = 0
+        for rel_key in rel_keys:
+            key = self.layout.key(rel_key)
+            stale = []
+            for page in self._s3.get_paginator("list_object_versions").paginate(Bucket=self.layout.bucket,
+                                                                                 Prefix=key):
+                for version in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                    if version["Key"] == key and not (version.get("IsLatest") and "Size" in version):
+                        stale.append({"Key": key, "VersionId": version["VersionId"]})
+            for start in range(0, len(stale), 1000):
+                answer = self._s3.delete_objects(Bucket=self.layout.bucket,
+                                                 Delete={"Objects": stale[start:start + 1000], "Quiet": True})
+                if answer.get("Errors"):
+                    error = answer["Errors"][0]
+                    raise OSError(f"S3 refused to delete {error.get('Key')} version {error.get('VersionId')}: "
+                                  f"{error.get('Message')}")
+            purged += len(stale)
+        return purged

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lakehouse.core.config import Settings
+from lakehouse.core.run_lock import CheckpointBusy
 from lakehouse.local.aws.embedded import export_endpoint, running_emulator
 
 console = Console()
@@ -31,7 +32,7 @@ def friendly_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except UserError as exc:
+        except (UserError, CheckpointBusy) as exc:
             err_console.print(f"[bold red]error:[/] {exc}")
             raise typer.Exit(2) from None
         except ValidationError as exc:

@@ -11,6 +11,7 @@ from lakehouse.local.cli import (
     cost_commands,
     dashboard_commands,
     demo_command,
+    forget_command,
     generate_commands,
     ingest_commands,
     ml_commands,
@@ -50,6 +51,7 @@ app.command("customer")(stream_commands.customer)
 
 app.add_typer(ml_commands.ml_app, name="ml")
 app.command("cost")(cost_commands.cost)
+app.command("forget")(forget_command.forget)
 
 if __name__ == "__main__":
     app()

@@ -38,3 +38,24 @@ def test_s3_lake_on_moto(aws_settings, root: str) -> None:
     keys = [o["Key"] for o in aws_client("s3").list_objects_v2(Bucket=bucket)["Contents"]]
     prefix = "some/prefix/" if "prefix" in root else ""
     assert f"{prefix}quarantine/dt=2025-01-01/hour=00/c.jsonl.gz" in keys
+
+
+def test_delete_and_purge_history_leave_no_old_version_on_a_versioned_bucket(aws_settings) -> None:
+    """An erasure rewrites and deletes objects; a versioned bucket (the lake's) would keep every old copy. Seen
+    failing before ``purge_history``: both old versions of the rewritten key and the deleted one stayed listed."""
+    bucket = aws_settings.names.lake_bucket
+    s3 = aws_client("s3")
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    storage = LakeStorage(LakeLayout.from_uri(f"s3://{bucket}/lake"))
+    storage.put_bytes("raw/a.jsonl.gz", b"theirs and others")
+    storage.put_bytes("raw/a.jsonl.gz", b"others")
+    storage.put_bytes("raw/ab.jsonl.gz", b"another object, same prefix")
+    storage.put_bytes("state/x.delta", b"theirs")
+    storage.delete(["state/x.delta"])
+    assert storage.purge_history(["raw/a.jsonl.gz", "state/x.delta"]) == 3  # one old version, one version + marker
+    versions = s3.list_object_versions(Bucket=bucket, Prefix="lake/")
+    left = sorted((v["Key"], v.get("IsLatest")) for v in [*versions.get("Versions", []),
+                                                            *versions.get("DeleteMarkers", [])])
+    assert left == [("lake/raw/a.jsonl.gz", True), ("lake/raw/ab.jsonl.gz", True)]
+    assert storage.get_bytes("raw/a.jsonl.gz") == b"others"
+    assert LakeStorage(LakeLayout.from_uri("/tmp/unused")).purge_history(["x"]) == 0
