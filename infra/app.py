@@ -107,6 +107,7 @@ def create_app(
         library=build.batch_library(sources),
         python_modules=build.glue_python_modules(sources, kind="spark"),
         warehouse_python_modules=build.glue_python_modules(sources, kind="warehouse"),
+        erasure_python_modules=build.glue_python_modules(sources, kind="erasure"),
         ml_library=build.ml_library(sources),
         ml_python_modules=build.glue_python_modules(sources, kind="ml"),
         scripts_dir=sources.glue_scripts,

@@ -54,13 +54,16 @@ GLUE_PYTHON_VERSION = "3.11.6"
 GLUE_PIP_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64", "manylinux_2_34_x86_64")
 #: What each kind of Glue job imports beyond Glue's own modules (versions from pyproject.toml): the Spark jobs
 #: (raw_to_curated, build_star, the streaming job) only what the core needs; the warehouse load also the SQL
-#: transpiler and the Redshift driver. redshift-connector requires a newer boto3 than the one Glue 5.0 provides, so
-#: only the job that uses it gets the newer SDK; the others keep Glue's own. The ML job (``ml/job.py``, pandas and
-#: LightGBM on the driver) ships the whole scientific stack at the versions the tests run, numpy, pandas and pyarrow
-#: included, over Glue's own older ones (docs/decisions-infra.md, "The ML job").
+#: transpiler and the Redshift driver; the forget job those and lz4/xxhash. redshift-connector requires a newer
+#: boto3 than the one Glue 5.0 provides, so only the jobs that use it get the newer SDK; the others keep Glue's own.
+#: The ML job (``ml/job.py``, pandas and LightGBM on the driver) ships the whole scientific stack at the versions
+#: the tests run, numpy, pandas and pyarrow included, over Glue's own older ones (docs/decisions-infra.md, "The ML
+#: job").
 GLUE_MODULE_SETS: dict[str, tuple[str, ...]] = {
     "spark": ("pydantic", "pydantic-settings"),
     "warehouse": ("pydantic", "pydantic-settings", "sqlglot", "redshift-connector"),
+    # the forget job: the warehouse's, and the state store's lz4 framing (lakehouse/core/lake/state_store.py)
+    "erasure": ("pydantic", "pydantic-settings", "sqlglot", "redshift-connector", "lz4", "xxhash"),
     "ml": (
         "pydantic",
         "pydantic-settings",
@@ -493,6 +496,7 @@ def main() -> None:
         ("ml library", ml_library),
         ("glue python modules (spark jobs)", glue_python_modules),
         ("glue python modules (warehouse load)", lambda: glue_python_modules(kind="warehouse")),
+        ("glue python modules (forget job)", lambda: glue_python_modules(kind="erasure")),
         ("glue python modules (ml job)", lambda: glue_python_modules(kind="ml")),
     ):
         path = build()

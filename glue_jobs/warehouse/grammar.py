@@ -5,8 +5,8 @@ DuckDB runs the same load locally, but DuckDB accepting a statement proves nothi
 too, so it is used here only to get a statement's structure; every rule below is ours, taken from the page
 its ``source`` names. The checker covers the statement kinds the loader and the smoke script send: MERGE,
 DELETE, COPY, CREATE TABLE / CREATE TEMP TABLE … (LIKE …), CREATE SCHEMA, CREATE VIEW, DROP TABLE, DROP VIEW,
-DROP SCHEMA, INSERT … VALUES / INSERT … query, SELECT and BEGIN/COMMIT/END/ROLLBACK. ``CREATE OR REPLACE VIEW`` is
-a violation: Redshift replaces a view only by one with the identical set of columns (r_CREATE_VIEW), which the
+DROP SCHEMA, INSERT … VALUES / INSERT … query, SELECT, VACUUM and BEGIN/COMMIT/END/ROLLBACK. ``CREATE OR REPLACE
+VIEW`` is a violation: Redshift replaces a view only by one with the identical set of columns (r_CREATE_VIEW), which the
 checker cannot know, so a loader must drop and create its views. Any other kind is itself a violation (so a
 new kind of statement in the loader fails the test until a rule covers it). Known limits: a view's query and a
 SELECT are only parsed (their functions are the translation layer's concern), and DISTKEY/SORTKEY written as
@@ -43,6 +43,7 @@ NUMERIC_TYPES = DOCS + "r_Numeric_types201.html"
 COMPRESSION = DOCS + "c_Compression_encodings.html"
 RESERVED_WORDS = DOCS + "r_pg_keywords.html"
 BEGIN = DOCS + "r_BEGIN.html"
+VACUUM = DOCS + "r_VACUUM_command.html"
 
 #: VARCHAR(n) counts bytes, at most 65535 (VARCHAR(MAX)); CHAR(n) at most 4096 (r_Character_types)
 MAX_VARCHAR_BYTES = 65_535
@@ -131,6 +132,8 @@ def violations(sql: str) -> list[Violation]:
         return _transaction(text)
     if head == "COPY":
         return _copy(text)
+    if head == "VACUUM":
+        return _vacuum(text)
     if head == "MERGE" and re.search(r"\bREMOVE\s+DUPLICATES\s*$", text, re.IGNORECASE):
         return _merge_remove_duplicates(text)
     try:
@@ -513,6 +516,24 @@ _TRANSACTION = re.compile(r"^(?:BEGIN(?:\s+(?:WORK|TRANSACTION))?|START\s+TRANSA
 
 # BEGIN [ WORK | TRANSACTION ] [ ISOLATION LEVEL option ] [ READ WRITE | READ ONLY ]; COMMIT/END/ROLLBACK [ WORK |
 # TRANSACTION ] (the loader uses no isolation options)
+_VACUUM = re.compile(r"^VACUUM(?:\s+(?:FULL|SORT\s+ONLY|DELETE\s+ONLY|REINDEX|RECLUSTER))?"
+                     r"(?:\s+(?P<table>(?:\"[^\"]+\"|\w+)(?:\.(?:\"[^\"]+\"|\w+))?))?"
+                     r"(?:\s+TO\s+(?P<threshold>\d+)\s+PERCENT)?(?:\s+BOOST)?$", re.IGNORECASE)
+
+
+def _vacuum(text: str) -> list[Violation]:
+    """``VACUUM [ FULL | SORT ONLY | DELETE ONLY | REINDEX | RECLUSTER ] [ [ table_name ] [ TO threshold PERCENT ]
+    [ BOOST ] ]``; the threshold is 0-100 and needs a table. VACUUM cannot run inside a transaction block: the
+    caller's concern (autocommit), not one statement's."""
+    match = _VACUUM.match(" ".join(text.split()))
+    if not match:
+        return [Violation("vacuum", f"not VACUUM's grammar: {text[:60]}", VACUUM)]
+    threshold = match.group("threshold")
+    if threshold is not None and (int(threshold) > 100 or not match.group("table")):
+        return [Violation("vacuum-threshold", "TO threshold PERCENT takes 0-100 and a table name", VACUUM)]
+    return []
+
+
 def _transaction(text: str) -> list[Violation]:
     if _TRANSACTION.match(" ".join(text.split())):
         return []

@@ -19,6 +19,7 @@ from infra.components import policies
 from infra.components.alarms import FIVE_MINUTES, AlarmSet
 from infra.components.batch_pipeline import BatchPipeline, StepFactory
 from infra.components.dynamodb_table import LakehouseTable
+from infra.components.erasure_workflow import ErasureWorkflow
 from infra.components.failure_notifications import notify_failed_executions
 from infra.components.glue_job import GlueJob, GlueJobSpec
 from infra.components.glue_security import GlueSecurity
@@ -29,7 +30,13 @@ from infra.config import Deployment
 from infra.stacks.storage import StorageStack
 from infra.stacks.warehouse import WarehouseStack
 from lakehouse.core.aws.resources import dynamodb_tables
-from lakehouse.core.job_args import BuildStarArguments, JobArguments, LoadWarehouseArguments, RawToCuratedArguments
+from lakehouse.core.job_args import (
+    BuildStarArguments,
+    ForgetArguments,
+    JobArguments,
+    LoadWarehouseArguments,
+    RawToCuratedArguments,
+)
 
 GLUE_JOBS_DIR = ROOT / "glue_jobs"
 ML_SCRIPT = ROOT / "ml" / "job.py"
@@ -57,6 +64,8 @@ CATALOG_WRITE_ACTIONS = [
     "glue:GetTables",
     "glue:UpdateTable",
 ]
+#: the zones the forget job rewrites (every one that holds people's records; docs/erasure.md)
+ERASED_ZONES = ("raw", "quarantine", "curated", "warehouse", "state", "checkpoints")
 CATALOG_READ_ACTIONS = ["glue:GetDatabase", "glue:GetPartitions", "glue:GetTable", "glue:GetTables"]
 
 
@@ -79,6 +88,7 @@ class BatchStack(Stack):
         library: Path,
         python_modules: Path,
         warehouse_python_modules: Path,
+        erasure_python_modules: Path,
         ml_library: Path,
         ml_python_modules: Path,
         scripts_dir: Path = GLUE_JOBS_DIR,
@@ -124,6 +134,7 @@ class BatchStack(Stack):
             bookmarks: bool = False,
             connection: GlueVpcAccess | None = None,
             modules: Path = python_modules,
+            flex: bool | None = None,
         ) -> GlueJob:
             return GlueJob(
                 self,
@@ -137,7 +148,7 @@ class BatchStack(Stack):
                     timeout_minutes=profile.batch_timeout_minutes,
                     bookmarks=bookmarks,
                     arguments=arguments.to_glue(),
-                    flex=profile.batch_flex,
+                    flex=profile.batch_flex if flex is None else flex,
                 ),
                 library=library,
                 security=security,
@@ -215,6 +226,64 @@ class BatchStack(Stack):
             ),
         )
         self.load_warehouse.job.node.add_dependency(warehouse.network.connection)
+        # The right to be forgotten (docs/erasure.md): the forget job rewrites every zone that holds people's
+        # records, the streaming checkpoints included, deletes their Redshift rows and DynamoDB items; the
+        # ForgetCustomer state machine stops the streaming job around it.
+        redshift_arguments = {
+            "redshift_host": redshift.workgroup.attr_workgroup_endpoint_address,
+            "redshift_port": settings.redshift.port,
+            "redshift_workgroup": names.redshift_workgroup,
+            "redshift_database": settings.redshift.database,
+            "redshift_secret_arn": redshift.admin_secret.secret_arn,
+            "redshift_copy_role_arn": redshift.copy_role.role_arn,
+            "redshift_schema_name": settings.redshift.schema_name,
+        }
+        erased_zones = [zone(z) for z in ERASED_ZONES]
+        table_arn = f"arn:{Aws.PARTITION}:dynamodb:{Aws.REGION}:{Aws.ACCOUNT_ID}:table"
+        self.forget = job(
+            "ForgetJob",
+            names.forget_job,
+            "forget.py",
+            "Erases one person (an erasure request in state/erasure/requests/) from every zone of the lake, the "
+            "streaming state, Redshift and DynamoDB",
+            reads=[],
+            writes=erased_zones,
+            statements=[
+                iam.PolicyStatement(
+                    sid="DeleteOldVersionsOfRewrittenObjects",
+                    actions=["s3:ListBucketVersions"],
+                    resources=[f"arn:{Aws.PARTITION}:s3:::{bucket}"],
+                    conditions={"StringLike": {"s3:prefix": [p for z in erased_zones for p in (z, f"{z}*")]}},
+                ),
+                policies.s3_objects(bucket, ("s3:DeleteObjectVersion",), erased_zones),
+                iam.PolicyStatement(
+                    sid="DeleteLiveItems",
+                    actions=["dynamodb:DeleteItem"],
+                    resources=[f"{table_arn}/{names.features_table}", self.scores_table.table_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="ReadWarehouseAdminSecret",
+                    actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                    resources=[redshift.admin_secret.secret_arn],
+                ),
+                policies.kms_via(key, policies.KMS_ENCRYPT_DECRYPT, ["secretsmanager", "dynamodb"]),
+            ],
+            arguments=ForgetArguments.from_settings(settings, **where, target="redshift", **redshift_arguments),
+            modules=erasure_python_modules,  # + lz4/xxhash (the state store's framing), sqlglot, the driver
+            flex=False,  # rare and with the streaming job stopped meanwhile: never interrupted for spare capacity
+            connection=GlueVpcAccess(
+                name=warehouse.network.connection_name,
+                subnet_id=warehouse.network.loader_subnet.subnet_id,
+                security_group_id=warehouse.network.loader_security_group.security_group_id,
+            ),
+        )
+        self.forget.job.node.add_dependency(warehouse.network.connection)
+        streaming_job_arn = f"arn:{Aws.PARTITION}:glue:{Aws.REGION}:{Aws.ACCOUNT_ID}:job/{names.streaming_job}"
+        self.erasure = ErasureWorkflow(self, "Erasure", deployment=deployment, key=key, forget_job=self.forget,
+                                       streaming_job_name=names.streaming_job, streaming_job_arn=streaming_job_arn)
+        self.erasure_failure_rule = notify_failed_executions(
+            self, "ErasureFailures", state_machine=self.erasure.state_machine, topic=storage.alarm_topic
+        )
         for glue_job in (self.raw_to_curated, self.build_star):
             acknowledge_catalog_tables(glue_job, names.glue_database)
         for glue_job in (self.raw_to_curated, self.build_star, self.load_warehouse):
@@ -317,6 +386,7 @@ class BatchStack(Stack):
         CfnOutput(self, "StateMachineArn", value=sm.state_machine_arn)
         CfnOutput(self, "GlueDatabase", value=names.glue_database)
         CfnOutput(self, "ScoresTableName", value=self.scores_table.table_name)
+        CfnOutput(self, "ForgetStateMachineArn", value=self.erasure.state_machine.state_machine_arn)
 
 
 def acknowledge_catalog_tables(job: GlueJob, database: str) -> None:

@@ -184,6 +184,8 @@ class ResourceNames(BaseModel):
     build_star_job: str
     load_warehouse_job: str
     train_and_score_job: str
+    forget_job: str
+    forget_state_machine: str
     streaming_job: str
     batch_glue_security: str
     streaming_glue_security: str
@@ -221,6 +223,8 @@ class ResourceNames(BaseModel):
             build_star_job=f"{prefix}-build-star",
             load_warehouse_job=f"{prefix}-load-warehouse",
             train_and_score_job=f"{prefix}-train-and-score",
+            forget_job=f"{prefix}-forget",
+            forget_state_machine=f"{prefix}-forget-customer",
             streaming_job=f"{prefix}-stream-features",
             batch_glue_security=f"{prefix}-batch-glue",
             streaming_glue_security=f"{prefix}-streaming-glue",

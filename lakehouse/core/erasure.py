@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import uuid
 from collections.abc import Iterable, Iterator
@@ -36,6 +37,9 @@ from typing import Any
 #: where the suppression list and the erasure records live, relative to the lake root
 SUPPRESSION_KEY = "state/erasure/suppressed.json"
 RECORDS_PREFIX = "state/erasure/records"
+#: erasure requests for the AWS workflow: ``<request id>.json`` = {"customer_id", "requested_by"}, deleted when done
+REQUESTS_PREFIX = "state/erasure/requests"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 #: the JSON fields of a record that can hold an e-mail address (the ingestion PII rule's fields)
 EMAIL_PATHS = (("traits", "email"), ("context", "traits", "email"), ("properties", "email"))
 
@@ -174,6 +178,14 @@ class Suppression:
     def document(self) -> dict[str, Any]:
         """The JSON document stored at :data:`SUPPRESSION_KEY`."""
         return {"format": 1, "salt": self.salt, "digests": sorted(self.digests), "erasures": list(self.erasures)}
+
+
+def request_key(request_id: str) -> str:
+    """``state/erasure/requests/<request_id>.json``. Raises ``ValueError`` for an id that is not 1-64 letters,
+    digits, ``-`` or ``_`` (it becomes an object key)."""
+    if not isinstance(request_id, str) or not _REQUEST_ID.match(request_id):
+        raise ValueError(f"request_id: 1-64 letters, digits, '-' or '_', not {request_id!r}")
+    return f"{REQUESTS_PREFIX}/{request_id}.json"
 
 
 def load_suppression(storage: Any) -> Suppression:

@@ -231,18 +231,15 @@ class BuildStarArguments(JobArguments):
     money_max_rate_age_days: int | None = None
 
 
-class LoadWarehouseArguments(JobArguments):
-    """``glue_jobs/load_warehouse.py``: star build -> warehouse; the Redshift connection as ``--redshift_*``.
+class WarehouseArguments(JobArguments):
+    """What a job that writes to the warehouse reads: the target and the Redshift connection as ``--redshift_*``.
 
-    Glue sets no environment variables, so the deployed job receives the ``LAKEHOUSE_REDSHIFT__*`` settings as
-    parameters. ``force`` loads even when the build id is already recorded; ``force`` and ``full`` load every table
-    whole (not the build's deltas).
+    Glue sets no environment variables, so a deployed job receives the ``LAKEHOUSE_REDSHIFT__*`` settings as
+    parameters.
     """
 
     NESTED: ClassVar[Mapping[str, type[BaseModel]]] = {"redshift": RedshiftSettings}
 
-    force: bool = False
-    full: bool = False
     target: Literal["duckdb", "redshift"] | None = None
     redshift_host: str | None = None
     redshift_port: int | None = None
@@ -251,6 +248,24 @@ class LoadWarehouseArguments(JobArguments):
     redshift_secret_arn: str | None = None
     redshift_copy_role_arn: str | None = None
     redshift_schema_name: str | None = None
+
+
+class LoadWarehouseArguments(WarehouseArguments):
+    """``glue_jobs/load_warehouse.py``: star build -> warehouse (:class:`WarehouseArguments`). ``force`` loads even
+    when the build id is already recorded; ``force`` and ``full`` load every table whole (not the build's deltas).
+    """
+
+    force: bool = False
+    full: bool = False
+
+
+class ForgetArguments(WarehouseArguments):
+    """``glue_jobs/forget.py``: erase the person named by the erasure request ``request_id``
+    (``state/erasure/requests/<request_id>.json``, :func:`lakehouse.core.erasure.request_key`) from the lake, the
+    warehouse (:class:`WarehouseArguments`) and DynamoDB. The id travels as a request object, never as an argument:
+    Glue keeps a run's arguments in its history."""
+
+    request_id: str | None = None
 
 
 class StreamingJobArguments(JobArguments):

@@ -28,6 +28,11 @@ ROLE = "arn:aws:iam::0123456789012:role/MyRedshiftRole"
 
 #: statements the documentation gives as examples (lower case as the pages print them)
 DOCUMENTED = [
+    # r_VACUUM_command's syntax and examples
+    "vacuum",
+    "vacuum delete only \"lakehouse\".\"fact_order\" to 100 percent",
+    "vacuum sort only sales to 75 percent",
+    "vacuum recluster sales boost",
     # r_MERGE.html, Examples
     "MERGE INTO target USING source ON target.id = source.id WHEN MATCHED THEN UPDATE SET id = source.id, "
     "name = source.name WHEN NOT MATCHED THEN INSERT VALUES (source.id, source.name)",
@@ -121,7 +126,11 @@ BROKEN = [
     ("create or replace view v as select 1 as a", "create-or-replace-view"),
     ("drop view v purge", "drop-view"),
     ("drop table t purge", "drop-table"),
-    ("vacuum t", "kind"),
+    ("analyze t", "kind"),
+    # r_VACUUM_command: a threshold needs a table and is 0-100; DELETE alone is no option
+    ("vacuum delete only to 100 percent", "vacuum-threshold"),
+    ("vacuum t to 101 percent", "vacuum-threshold"),
+    ("vacuum delete t", "vacuum"),
 ]
 
 

@@ -35,8 +35,10 @@ COMMON = {
 CATALOG = [f"{GLUE}:catalog", f"{GLUE}:database/customer_lakehouse_dev", f"{GLUE}:table/customer_lakehouse_dev/*"]
 
 
-def state_machine_definition(synth) -> dict:
-    (machine,) = synth.resources("Batch", "AWS::StepFunctions::StateMachine").values()
+def state_machine_definition(synth, construct: str = "Pipeline") -> dict:
+    """The definition of the Batch stack's state machine of ``construct`` (the chain; ``Erasure``: ForgetCustomer)."""
+    (machine,) = [m for logical_id, m in synth.resources("Batch", "AWS::StepFunctions::StateMachine").items()
+                  if logical_id.startswith(f"{construct}StateMachine")]
     return json.loads(synth.render(machine["Properties"]["DefinitionString"], "Batch"))
 
 
@@ -67,7 +69,7 @@ def test_chain_runs_raw_to_curated_then_star_then_warehouse_load_then_ml(dev) ->
     arguments = {s: definition["States"][s]["Parameters"].get("Arguments") for s in order}
     assert arguments == {**dict.fromkeys(order), "LoadScores": {"--tables": "scores"}}
     glue_jobs = {j["Properties"]["Name"]: j["Properties"] for j in dev.resources("Batch", "AWS::Glue::Job").values()}
-    assert set(glue_jobs) == set(jobs)
+    assert set(glue_jobs) == {*jobs, names.forget_job}  # the forget job runs in ForgetCustomer (test_erasure.py)
     scripts = ("glue_jobs/raw_to_curated.py", "glue_jobs/build_star.py", "glue_jobs/load_warehouse.py", "ml/job.py")
     for name, script in zip(jobs, scripts, strict=False):
         location = dev.render(glue_jobs[name]["Command"]["ScriptLocation"], "Batch")
@@ -112,7 +114,9 @@ def test_a_failed_batch_run_notifies_once(dev) -> None:
     assert {s["Resource"].rsplit(":", 1)[-1] for s in states} == {"startJobRun.sync"}
     assert not [s for s in states if "Catch" in s]
     rules = [r["Properties"] for r in dev.resources("Batch", "AWS::Events::Rule").values()
-             if "EventPattern" in r["Properties"]]
+             if "EventPattern" in r["Properties"]
+             and dev.render(r["Properties"]["EventPattern"]["detail"]["stateMachineArn"][0], "Batch")
+             .startswith("${PipelineStateMachine")]
     (rule,) = rules
     assert rule["EventPattern"]["source"] == ["aws.states"]
     assert rule["EventPattern"]["detail"]["status"] == ["FAILED", "TIMED_OUT", "ABORTED"]

@@ -14,6 +14,7 @@ from infra.build import ROOT
 from lakehouse.core.job_args import (
     GLUE_PARAMETERS,
     BuildStarArguments,
+    ForgetArguments,
     JobArguments,
     LoadWarehouseArguments,
     RawToCuratedArguments,
@@ -26,6 +27,7 @@ SCRIPTS: dict[str, type[JobArguments]] = {
     "glue_jobs/raw_to_curated.py": RawToCuratedArguments,
     "glue_jobs/build_star.py": BuildStarArguments,
     "glue_jobs/load_warehouse.py": LoadWarehouseArguments,
+    "glue_jobs/forget.py": ForgetArguments,
     "stream/glue_job.py": StreamingJobArguments,
     "ml/job.py": TrainAndScoreArguments,
 }

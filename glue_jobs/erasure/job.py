@@ -1,0 +1,104 @@
+"""One erasure, start to end (docs/erasure.md): what ``lakehouse forget`` runs locally and the ``forget`` Glue job
+runs on AWS. The streaming jobs must be stopped while it runs (locally the checkpoints' locks, on AWS the
+ForgetCustomer state machine stops and restarts the streaming job): their state store is rewritten.
+
+Order (each step safe to repeat: a second run finds nothing more to remove and says so):
+
+1. **Resolve** the person (:func:`glue_jobs.erasure.lake.resolve_subject`).
+2. **Suppress** their ids first (:class:`lakehouse.core.erasure.Suppression`): anything read from now on drops
+   them, so nothing written after this run's scan brings them back.
+3. **The lake** (:func:`glue_jobs.erasure.lake.erase_lake`), then every streaming checkpoint's state store
+   (:func:`lakehouse.core.lake.state_store.erase_state`).
+4. **The warehouse** (:mod:`glue_jobs.erasure.warehouse`: DuckDB or Redshift).
+5. **DynamoDB**: the features and scores items of each of their ids.
+6. **The erasure record** (``state/erasure/records/<date>/<id>.json``): who, when, counts per store.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Literal
+
+from glue_jobs.erasure.lake import erase_lake, resolve_subject
+from glue_jobs.erasure.warehouse import erase_duckdb, erase_redshift
+from lakehouse.core.config import Settings
+from lakehouse.core.erasure import SUPPRESSION_KEY, ErasureRecord, Subject, load_suppression
+from lakehouse.core.lake.state_store import erase_state
+from lakehouse.core.lake.storage import LakeStorage
+
+Progress = Callable[[str], None]
+Warehouse = Literal["duckdb", "redshift", "none"]
+
+#: what no erasure can reach, said in every record
+NOT_ERASED = {
+    "kinesis": "records inside the stream's retention period stay until it expires (Kinesis cannot delete a "
+               "record); the stream, the raw archive and the batch drop them by the suppression list",
+}
+
+
+def checkpoints(storage: LakeStorage) -> list[str]:
+    """The names of the streaming checkpoints under ``checkpoints/`` (one folder per job or query)."""
+    return sorted({o.key.split("/")[1] for o in storage.list("checkpoints") if o.key.count("/") >= 2})
+
+
+def run_erasure(settings: Settings, customer_id: str, requested_by: str, *, warehouse: Warehouse,
+                dynamodb: bool, on_progress: Progress | None = None) -> ErasureRecord:
+    """Erase ``customer_id``'s person everywhere (module docstring) and return the erasure record, also written to
+    the lake. ``warehouse``: which warehouse to erase them from (``none``: there is none); ``dynamodb``: whether
+    the live tables can be reached. Raises ``ValueError`` for a blank id or requester; any store's error propagates
+    after the suppression list was written (a repeated run completes the erasure)."""
+    if not requested_by or not requested_by.strip():
+        raise ValueError("requested_by: say who asked for the erasure (a ticket or an operator, not the person)")
+    say = on_progress or (lambda _: None)
+    storage = LakeStorage(settings.lake, region=settings.region)
+    record = ErasureRecord(requested_by=requested_by.strip())
+    say("resolving the person's ids")
+    subject = resolve_subject(storage, customer_id)
+    say(f"suppressing {len(subject.ids)} ids")
+    suppression = load_suppression(storage).adding(subject, record.erasure_id)
+    storage.put_bytes(SUPPRESSION_KEY, json.dumps(suppression.document(), indent=1).encode(),
+                      content_type="application/json")
+    say("rewriting the lake")
+    subject = erase_lake(storage, subject, record).subject
+    say("rewriting the streaming state")
+    for name in checkpoints(storage):
+        state = erase_state(storage, f"checkpoints/{name}", subject.ids)
+        if state.partitions_rewritten:
+            record.touched("stream_state", partitions_rewritten=state.partitions_rewritten,
+                           keys_removed=state.keys_removed, files_deleted=state.files_deleted)
+        if state.other_keys_mentioning:
+            record.touched("stream_state", other_keys_mentioning=state.other_keys_mentioning)
+        if state.versions_purged:
+            record.touched("s3_versions", noncurrent_versions_deleted=state.versions_purged)
+    if warehouse == "duckdb":
+        say("rewriting the warehouse")
+        erase_duckdb(settings.warehouse_path, subject, record)
+    elif warehouse == "redshift":
+        say("deleting from Redshift")
+        erase_redshift(settings, subject, record)
+    if dynamodb:
+        say("deleting DynamoDB items")
+        erase_items(settings, subject, record)
+    record.identifiers = {"ids": len(subject.ids), "email_hashes": len(subject.emails)}
+    record.not_erased = dict(NOT_ERASED)
+    record.finished_at = datetime.now(UTC).isoformat()
+    storage.put_bytes(record.key(), json.dumps(record.document(), indent=1, sort_keys=True).encode(),
+                      content_type="application/json")
+    return record
+
+
+def erase_items(settings: Settings, subject: Subject, record: ErasureRecord) -> None:
+    """Delete the features and scores items of every id of the person (a missing item is no error), through the
+    endpoint the environment names (the embedded emulator, LocalStack or AWS)."""
+    from lakehouse.core.aws.clients import aws_client
+
+    client = aws_client("dynamodb", region=settings.region)
+    deleted = 0
+    for table in (settings.names.features_table, settings.names.scores_table):
+        for customer_id in sorted(subject.ids):
+            answer = client.delete_item(TableName=table, Key={"customer_id": {"S": customer_id}},
+                                        ReturnValues="ALL_OLD")
+            deleted += 1 if answer.get("Attributes") else 0
+    record.touched("dynamodb", items_deleted=deleted)
