@@ -156,6 +156,10 @@ def forget_and_replay(settings: Settings, generated: Any) -> dict[str, Any]:
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         emails = {r[0] for r in con.execute("SELECT DISTINCT email FROM dim_customer WHERE customer_id = ? AND "
                                             "email IS NOT NULL", [person]).fetchall()}
+        # their name, when no one else has it: not an identifier, but on their records only
+        names = {r[0] for r in con.execute("SELECT name FROM dim_customer WHERE name IS NOT NULL GROUP BY name "
+                                           "HAVING count(DISTINCT customer_id) = 1 AND any_value(customer_id) = ?",
+                                           [person]).fetchall()}
     try:
         record = forget(settings, person, "erasure-test-ticket")
         after = scan_items(settings)
@@ -172,8 +176,8 @@ def forget_and_replay(settings: Settings, generated: Any) -> dict[str, Any]:
         home.rename(erased)
         saved.rename(home)
     return {"settings": settings.model_copy(update={"home": erased}), "person": person, "ids": ids,
-            "emails": emails, "record": record.document(), "before": before, "after": after, "replayed": replayed,
-            "posted": posted.accepted, "archived": archived.records, "streamed": streamed.events,
+            "emails": emails, "names": names, "record": record.document(), "before": before, "after": after,
+            "replayed": replayed, "posted": posted.accepted, "archived": archived.records, "streamed": streamed.events,
             "curated": batch.curated}
 
 

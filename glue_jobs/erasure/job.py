@@ -4,7 +4,10 @@ ForgetCustomer state machine stops and restarts the streaming job): their state 
 
 Order (each step safe to repeat: a second run finds nothing more to remove and says so):
 
-1. **Resolve** the person (:func:`glue_jobs.erasure.lake.resolve_subject`).
+1. **Resolve** the person (:func:`glue_jobs.erasure.lake.resolve_subject`), joined with any unfinished erasure of
+   theirs (a run killed half-way already erased what resolves them: its subject is kept in
+   ``state/erasure/pending/<erasure id>.json`` until it completes, the only place the lakehouse names a person
+   it is erasing).
 2. **Suppress** their ids first (:class:`lakehouse.core.erasure.Suppression`): anything read from now on drops
    them, so nothing written after this run's scan brings them back.
 3. **The lake** (:func:`glue_jobs.erasure.lake.erase_lake`), then every streaming checkpoint's state store
@@ -17,6 +20,7 @@ Order (each step safe to repeat: a second run finds nothing more to remove and s
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Literal
@@ -29,6 +33,8 @@ from lakehouse.core.lake.state_store import erase_state
 from lakehouse.core.lake.storage import LakeStorage
 
 Progress = Callable[[str], None]
+#: the subject of each erasure still running (or killed): ``<erasure id>.json``, deleted when it completes
+PENDING_PREFIX = "state/erasure/pending"
 Warehouse = Literal["duckdb", "redshift", "none"]
 
 #: what no erasure can reach, said in every record
@@ -53,15 +59,21 @@ def run_erasure(settings: Settings, customer_id: str, requested_by: str, *, ware
         raise ValueError("requested_by: say who asked for the erasure (a ticket or an operator, not the person)")
     say = on_progress or (lambda _: None)
     storage = LakeStorage(settings.lake, region=settings.region)
+    if not any(next(iter(storage.list(zone)), None) for zone in ("raw", "curated", "warehouse", "state")):
+        raise ValueError(f"no lakehouse at {settings.lake.root_uri}: nothing to erase (is LAKEHOUSE_HOME right?)")
     record = ErasureRecord(requested_by=requested_by.strip())
     say("resolving the person's ids")
-    subject = resolve_subject(storage, customer_id)
+    subject, unfinished, started = _with_unfinished(storage, customer_id, resolve_subject(storage, customer_id))
+    if any(re.search(rf"(?<![\w-]){re.escape(i)}(?![\w-])", record.requested_by) for i in subject.identifiers):
+        raise ValueError("requested_by: it holds an id of the person; the erasure record keeps no personal data")
+    _write_pending(storage, record.erasure_id, subject, record.started_at)
     say(f"suppressing {len(subject.ids)} ids")
     suppression = load_suppression(storage).adding(subject, record.erasure_id)
     storage.put_bytes(SUPPRESSION_KEY, json.dumps(suppression.document(), indent=1).encode(),
                       content_type="application/json")
     say("rewriting the lake")
-    subject = erase_lake(storage, subject, record).subject
+    subject = erase_lake(storage, subject, record, since=started).subject
+    _write_pending(storage, record.erasure_id, subject, record.started_at)  # with the e-mails their records had
     say("rewriting the streaming state")
     for name in checkpoints(storage):
         state = erase_state(storage, f"checkpoints/{name}", subject.ids)
@@ -86,7 +98,39 @@ def run_erasure(settings: Settings, customer_id: str, requested_by: str, *, ware
     record.finished_at = datetime.now(UTC).isoformat()
     storage.put_bytes(record.key(), json.dumps(record.document(), indent=1, sort_keys=True).encode(),
                       content_type="application/json")
+    done = [_pending_key(record.erasure_id), *unfinished]
+    storage.delete(done)
+    storage.purge_history(done)
     return record
+
+
+def _pending_key(erasure_id: str) -> str:
+    return f"{PENDING_PREFIX}/{erasure_id}.json"
+
+
+def _write_pending(storage: LakeStorage, erasure_id: str, subject: Subject, started_at: str) -> None:
+    """The erasure's subject, kept while it runs: a run killed half-way has already erased what would resolve
+    the person again (identity maps, profiles), so its rerun takes the ids from here. Deleted when it completes."""
+    body = {"customer_id": subject.customer_id, "ids": sorted(subject.ids), "emails": sorted(subject.emails),
+            "started_at": started_at}
+    storage.put_bytes(_pending_key(erasure_id), json.dumps(body).encode(), content_type="application/json")
+
+
+def _with_unfinished(storage: LakeStorage, customer_id: str,
+                     subject: Subject) -> tuple[Subject, list[str], datetime | None]:
+    """``subject`` joined with every unfinished erasure of the same person (one naming any of its ids), the keys
+    of those erasures' pending files, and when the first of them started (None: there is none)."""
+    keys, started = [], None
+    for obj in storage.list(PENDING_PREFIX):
+        pending = json.loads(storage.get_bytes(obj.key))
+        ids = frozenset(pending.get("ids", []))
+        if customer_id in ids or ids & subject.ids:
+            subject = Subject(pending.get("customer_id", subject.customer_id), subject.ids | ids,
+                              subject.emails | frozenset(pending.get("emails", [])))
+            keys.append(obj.key)
+            began = datetime.fromisoformat(pending["started_at"])
+            started = began if started is None else min(started, began)
+    return subject, keys, started
 
 
 def erase_items(settings: Settings, subject: Subject, record: ErasureRecord) -> None:

@@ -26,6 +26,7 @@ import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +57,6 @@ class LakeErasure:
 
     subject: Subject
     rewritten: dict[str, int] = field(default_factory=dict)
-    rows_removed: dict[str, int] = field(default_factory=dict)
 
 
 def resolve_subject(storage: LakeStorage, customer_id: str) -> Subject:
@@ -76,12 +76,15 @@ def resolve_subject(storage: LakeStorage, customer_id: str) -> Subject:
     return subject.with_emails(emails)
 
 
-def erase_lake(storage: LakeStorage, subject: Subject, record: ErasureRecord) -> LakeErasure:
+def erase_lake(storage: LakeStorage, subject: Subject, record: ErasureRecord,
+               since: datetime | None = None) -> LakeErasure:
     """Remove the person's records from every JSON-lines object and rows from every Parquet file of the lake (module
     docstring), adding counts to ``record`` under ``raw``, ``quarantine``, ``checkpoints``, ``curated``,
     ``warehouse``, ``state``. E-mail hashes found on the person's JSON records join the subject; when they add one
     the profile tables did not hold, the JSON-lines objects are read once more (another record may carry only that
-    e-mail), and the Parquet files are read with every identifier known."""
+    e-mail), and the Parquet files are read with every identifier known. ``since``: when an earlier, unfinished
+    erasure of the same person started — on a versioned bucket the old versions of every object rewritten since
+    then are deleted too (that run may have rewritten them before it was killed)."""
     result = LakeErasure(subject)
     known: frozenset[str] | None = None
     while result.subject.emails != known:  # again while their records named e-mails the profile tables did not
@@ -97,12 +100,13 @@ def erase_lake(storage: LakeStorage, subject: Subject, record: ErasureRecord) ->
             removed = _erase_parquet(storage, key, result)
             if removed:
                 record.touched(zone, files_rewritten=1, rows_removed=removed)
-    if result.rewritten:
-        _fix_copy_manifests(storage, result.rewritten)
-        _fix_score_runs(storage, result.rows_removed)
-        purged = storage.purge_history(sorted(result.rewritten))
-        if purged:
-            record.touched("s3_versions", noncurrent_versions_deleted=purged)
+    _fix_copy_manifests(storage)  # every entry, not only this run's files: a killed run may have rewritten some
+    _fix_score_runs(storage)
+    purged = storage.purge_history(sorted(result.rewritten))
+    if since is not None:
+        purged += sum(storage.purge_rewritten_since(zone, since) for zone in (*JSON_LINES_ZONES, *PARQUET_ZONES))
+    if purged:
+        record.touched("s3_versions", noncurrent_versions_deleted=purged)
     return result
 
 
@@ -197,7 +201,6 @@ def _erase_parquet(storage: LakeStorage, key: str, result: LakeErasure) -> int:
     payload = sink.getvalue()
     _put(storage, key, payload, "application/vnd.apache.parquet")
     result.rewritten[key] = len(payload)
-    result.rows_removed[key] = removed
     return removed
 
 
@@ -208,14 +211,17 @@ def _put(storage: LakeStorage, key: str, payload: bytes, content_type: str) -> N
         path.with_name(f".{path.name}.crc").unlink(missing_ok=True)
 
 
-def _fix_copy_manifests(storage: LakeStorage, rewritten: dict[str, int]) -> None:
-    by_url = {storage.layout.path(key): size for key, size in rewritten.items()}
-    by_url |= {storage.layout.uri(key): size for key, size in rewritten.items()}
+def _fix_copy_manifests(storage: LakeStorage) -> None:
+    """Every COPY manifest entry whose ``content_length`` is not its object's size now gets the size (COPY of
+    Parquet checks it): one listing of the warehouse zone."""
+    sizes: dict[str, int] = {}
+    for obj in storage.list("warehouse"):
+        sizes[storage.layout.path(obj.key)] = sizes[storage.layout.uri(obj.key)] = obj.size
     for key in _keys(storage, (COPY_MANIFESTS,), (".json",)):
         document = json.loads(storage.get_bytes(key))
         changed = False
         for entry in document.get("entries", []):
-            size = by_url.get(entry.get("url"))
+            size = sizes.get(entry.get("url"))
             if size is not None and entry.get("meta", {}).get("content_length") != size:
                 entry.setdefault("meta", {})["content_length"] = size
                 changed = True
@@ -224,17 +230,15 @@ def _fix_copy_manifests(storage: LakeStorage, rewritten: dict[str, int]) -> None
                               content_type="application/json")
 
 
-def _fix_score_runs(storage: LakeStorage, rows_removed: dict[str, int]) -> None:
-    by_url = {storage.layout.path(k): n for k, n in rows_removed.items()} | {
-        storage.layout.uri(k): n for k, n in rows_removed.items()}
+def _fix_score_runs(storage: LakeStorage) -> None:
+    """Every scoring-run record's ``rows``, recounted from its files' Parquet footers when it differs."""
     for key in _keys(storage, (SCORE_RUNS,), (".json",)):
         record = json.loads(storage.get_bytes(key))
-        manifest_key = record.get("manifest")
-        if not manifest_key or not storage.exists(manifest_key):
+        files = [f for f in record.get("files", []) if storage.exists(f)]
+        if not files:
             continue
-        entries = json.loads(storage.get_bytes(manifest_key)).get("entries", [])
-        removed = sum(by_url.get(e.get("url"), 0) for e in entries)
-        if removed:
-            record["rows"] = max(0, int(record.get("rows", 0)) - removed)
+        rows = sum(pq.ParquetFile(io.BytesIO(storage.get_bytes(f))).metadata.num_rows for f in files)
+        if rows != record.get("rows"):
+            record["rows"] = rows
             storage.put_bytes(key, json.dumps(record, indent=1, sort_keys=True).encode(),
                               content_type="application/json")

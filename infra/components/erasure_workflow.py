@@ -2,7 +2,11 @@
 
 Input ``{"request_id": "<id>"}``: the person travels in the request object ``state/erasure/requests/<id>.json``
 in the lake, never in the execution's input or the job run's arguments (Step Functions and Glue keep those in their
-history). The forget job rewrites the streaming job's state store, so the streaming job must not run meanwhile::
+history). A batch execution already running read records before the person was suppressed, so the workflow waits
+for it to end (FindBatchRuns ⇄ WaitForBatch; one started later reads the suppression list). The forget job rewrites
+the streaming job's state store, so the streaming job must not run meanwhile::
+
+    Request → FindBatchRuns ⇄ WaitForBatch (while a batch execution runs) → FindStreamingRuns, then:
 
     FindStreamingRuns ─ active? ─ yes ─> StopStreaming ─> WaitForStop ─> CheckStopped ─ still active? ─ yes ─┐
           │                                                  ^───────────────────────────────────────────────┘
@@ -31,15 +35,17 @@ from infra.config import Deployment
 
 #: Glue job run states of a run that holds the job (JobRun.JobRunState, AWS Glue API)
 ACTIVE_RUN_STATES = ("STARTING", "RUNNING", "WAITING", "STOPPING")
-#: how long to wait between looks at a stopping streaming run
+#: how long to wait between looks at a stopping streaming run, and at a running batch execution
 STOP_POLL = Duration.seconds(30)
+BATCH_POLL = Duration.minutes(1)
 
 
 class ErasureWorkflow(Construct):
     """The state machine (module docstring) around ``forget_job``, stopping and restarting ``streaming_job``."""
 
     def __init__(self, scope: Construct, construct_id: str, *, deployment: Deployment, key: kms.IKey,
-                 forget_job: GlueJob, streaming_job_name: str, streaming_job_arn: str) -> None:
+                 forget_job: GlueJob, streaming_job_name: str, streaming_job_arn: str,
+                 batch_state_machine_arn: str) -> None:
         super().__init__(scope, construct_id)
         names = deployment.names
         active = "[" + ", ".join(f"'{s}'" for s in ACTIVE_RUN_STATES) + "]"
@@ -55,8 +61,15 @@ class ErasureWorkflow(Construct):
                 self, state_name, service="glue", action="startJobRun", iam_action="glue:StartJobRun",
                 iam_resources=[streaming_job_arn], parameters={"JobName": streaming_job_name})
 
+        # a batch execution already running read records before the person was suppressed: let it end first
+        batch = tasks.CallAwsService.jsonata(
+            self, "FindBatchRuns", service="sfn", action="listExecutions", iam_action="states:ListExecutions",
+            iam_resources=[batch_state_machine_arn],
+            parameters={"StateMachineArn": batch_state_machine_arn, "StatusFilter": "RUNNING"},
+            assign={"batches": "{% $count($states.result.Executions) %}"})
+        request = sfn.Pass.jsonata(self, "Request", assign={"request_id": "{% $states.input.request_id %}"})
+        batch_wait = sfn.Wait.jsonata(self, "WaitForBatch", time=sfn.WaitTime.duration(BATCH_POLL))
         find = job_runs("FindStreamingRuns", {
-            "request_id": "{% $states.input.request_id %}",
             "stopped": f"{{% [$states.result.JobRuns[JobRunState in {active}].Id] %}}"})
         stop = tasks.CallAwsService.jsonata(
             self, "StopStreaming", service="glue", action="batchStopJobRun", iam_action="glue:BatchStopJobRun",
@@ -87,8 +100,12 @@ class ErasureWorkflow(Construct):
         wait.next(check)
         check.next(stopped)
         stop.next(wait)
-        chain = find.next(sfn.Choice.jsonata(self, "StreamingActive")
-                          .when(sfn.Condition.jsonata(was_running), stop).otherwise(erase))
+        find.next(sfn.Choice.jsonata(self, "StreamingActive")
+                  .when(sfn.Condition.jsonata(was_running), stop).otherwise(erase))
+        batch_wait.next(batch)
+        batch.next(sfn.Choice.jsonata(self, "BatchRunning")
+                   .when(sfn.Condition.jsonata("{% $batches > 0 %}"), batch_wait).otherwise(find))
+        chain = request.next(batch)
 
         self.log_group = encrypted_log_group(
             self, "Logs", name=f"/aws/vendedlogs/states/{names.forget_state_machine}", key=key,
@@ -103,4 +120,4 @@ class ErasureWorkflow(Construct):
         )
         acknowledge(self.state_machine.role, "AwsSolutions-IAM5[Resource::*]",
                     "Step Functions needs logs:*LogDelivery* and X-Ray actions on '*' (they have no resource type); "
-                    "the Glue actions are scoped to the forget and streaming jobs.")
+                    "the Glue actions are scoped to the forget and streaming jobs, ListExecutions to the batch chain.")

@@ -279,11 +279,8 @@ class BatchStack(Stack):
         )
         self.forget.job.node.add_dependency(warehouse.network.connection)
         streaming_job_arn = f"arn:{Aws.PARTITION}:glue:{Aws.REGION}:{Aws.ACCOUNT_ID}:job/{names.streaming_job}"
-        self.erasure = ErasureWorkflow(self, "Erasure", deployment=deployment, key=key, forget_job=self.forget,
-                                       streaming_job_name=names.streaming_job, streaming_job_arn=streaming_job_arn)
-        self.erasure_failure_rule = notify_failed_executions(
-            self, "ErasureFailures", state_machine=self.erasure.state_machine, topic=storage.alarm_topic
-        )
+
+
         for glue_job in (self.raw_to_curated, self.build_star):
             acknowledge_catalog_tables(glue_job, names.glue_database)
         for glue_job in (self.raw_to_curated, self.build_star, self.load_warehouse):
@@ -362,8 +359,14 @@ class BatchStack(Stack):
         # failed, timed-out or aborted execution, and the execution alarms below only colour the dashboard. A batch
         # job run started by hand, outside the chain, is not notified (docs/decisions-infra.md, "One notification
         # per failure").
+        self.erasure = ErasureWorkflow(self, "Erasure", deployment=deployment, key=key, forget_job=self.forget,
+                                       streaming_job_name=names.streaming_job, streaming_job_arn=streaming_job_arn,
+                                       batch_state_machine_arn=self.state_machine.state_machine_arn)
         self.execution_failure_rule = notify_failed_executions(
             self, "ExecutionFailures", state_machine=self.state_machine, topic=storage.alarm_topic
+        )
+        self.erasure_failure_rule = notify_failed_executions(
+            self, "ErasureFailures", state_machine=self.erasure.state_machine, topic=storage.alarm_topic
         )
 
         self.alarms = AlarmSet(self, "Alarms", topic=storage.alarm_topic, prefix=names.prefix)

@@ -1,4 +1,4 @@
-"""One process at a time on a local streaming checkpoint: an advisory file lock beside it (POSIX ``flock``).
+"""One process at a time on a local streaming checkpoint or batch: an advisory file lock (POSIX ``flock``).
 
 The streaming jobs hold it while their query runs; ``lakehouse forget`` takes it to rewrite a checkpoint's state
 with the job stopped. Spark itself does not stop a second query from another process on the same checkpoint.
@@ -14,9 +14,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from lakehouse.core.lake.layout import LakeLayout
+
 
 class CheckpointBusy(RuntimeError):
     """Another process holds the checkpoint's lock (a job runs on it)."""
+
+
+def batch_lock(lake: LakeLayout) -> str:
+    """What a local batch run and ``lakehouse forget`` lock: an erasure must not run while a batch holds records it
+    read before the person was suppressed (``<lake>/state/.batch.lock``)."""
+    return lake.path("state", "batch")
 
 
 def lock_path(checkpoint: str | Path) -> Path:

@@ -18,6 +18,7 @@ from glue_jobs.warehouse.load import LoadReport, load_warehouse
 from lakehouse.core.config import Settings
 from lakehouse.core.lake import tables as lake_tables
 from lakehouse.core.lake.storage import LakeStorage
+from lakehouse.core.run_lock import batch_lock, checkpoint_lock
 
 STEPS = ("curated", "star", "warehouse")
 Progress = Callable[[str, str, int, int], None]  # (step, what, done, total)
@@ -129,6 +130,8 @@ class BatchReport:
                         ("curated", "accepted", f"{c.accepted:,}"),
                         ("curated", "rejected", f"{c.rejected:,}")]
                 out += [("curated", f"  rejected: {rule}", f"{n:,}") for rule, n in sorted(c.rejected_by_rule.items())]
+                if c.suppressed:
+                    out.append(("curated", "suppressed (people erased)", f"{c.suppressed:,}"))
                 out += [("curated", "duplicates in batch", f"{c.duplicates_in_batch:,}"),
                         ("curated", "duplicates of earlier runs", f"{c.duplicates_of_earlier_runs:,}"),
                         ("curated", "new events", f"{c.new_events:,}"),
@@ -183,7 +186,8 @@ def run_batch(settings: Settings, spark: SparkSession, *, steps: Sequence[str] =
               force: bool = False, full: bool = False, on_progress: Progress | None = None) -> BatchReport:
     """Run the chosen steps in order; a step whose input is unchanged is skipped and writes nothing.
 
-    Raises :class:`BatchStepFailed` (one readable line) when a step fails, ``ValueError`` for unknown steps.
+    Raises :class:`BatchStepFailed` (one readable line) when a step fails, ``ValueError`` for unknown steps,
+    ``CheckpointBusy`` while another batch run or an erasure (``lakehouse forget``) holds the lake.
     """
     unknown = set(steps) - set(STEPS)
     if unknown:
@@ -202,10 +206,11 @@ def run_batch(settings: Settings, spark: SparkSession, *, steps: Sequence[str] =
         "warehouse": lambda: setattr(report, "warehouse", load_warehouse(settings, force=force, full=full,
                                                                          on_progress=relay("warehouse"))),
     }
-    for step in (s for s in STEPS if s in steps):
-        try:
-            runners[step]()
-        except Exception as exc:  # any failure, Spark's included, ends as one readable line
-            raise BatchStepFailed(step, one_line(exc)) from exc
+    with checkpoint_lock(batch_lock(settings.lake), "a batch run or an erasure"):  # `lakehouse forget` waits for none
+        for step in (s for s in STEPS if s in steps):
+            try:
+                runners[step]()
+            except Exception as exc:  # any failure, Spark's included, ends as one readable line
+                raise BatchStepFailed(step, one_line(exc)) from exc
     report.seconds = time.monotonic() - started
     return report

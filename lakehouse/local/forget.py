@@ -1,9 +1,9 @@
 """``lakehouse forget``: erase one person from the local lakehouse and keep them out (docs/erasure.md).
 
 The erasure itself is :func:`glue_jobs.erasure.job.run_erasure`, the same the ``forget`` Glue job runs on AWS;
-here it runs on the local lake and DuckDB warehouse, with the streaming jobs' checkpoints locked for its whole
-length (:mod:`lakehouse.core.run_lock`): a running ``lakehouse stream``/``archive`` makes it refuse
-(``CheckpointBusy``) before anything changed, and neither starts until it ended.
+here it runs on the local lake and DuckDB warehouse, with the streaming jobs' checkpoints and the batch locked for
+its whole length (:mod:`lakehouse.core.run_lock`): a running ``lakehouse stream``/``archive``/``batch`` makes it
+refuse (``CheckpointBusy``) before anything changed, and none of them starts until it ended.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from glue_jobs.erasure.job import checkpoints, run_erasure
 from lakehouse.core.config import Settings
 from lakehouse.core.erasure import ErasureRecord
 from lakehouse.core.lake.storage import LakeStorage
-from lakehouse.core.run_lock import checkpoint_lock
+from lakehouse.core.run_lock import batch_lock, checkpoint_lock
 
 
 def forget(settings: Settings, customer_id: str, requested_by: str, *, dynamodb: bool = True,
@@ -27,7 +27,9 @@ def forget(settings: Settings, customer_id: str, requested_by: str, *, dynamodb:
     requester."""
     storage = LakeStorage(settings.lake, region=settings.region)
     with ExitStack() as locks:  # the streaming jobs stopped, and kept from starting, while their state is rewritten
+        locks.enter_context(checkpoint_lock(batch_lock(settings.lake), "a batch run or another erasure"))
         for name in checkpoints(storage):
-            locks.enter_context(checkpoint_lock(settings.lake.path("checkpoints", name), f"a streaming job ({name})"))
+            locks.enter_context(checkpoint_lock(settings.lake.path("checkpoints", name),
+                                                f"a streaming job ({name}) or another erasure"))
         return run_erasure(settings, customer_id, requested_by, warehouse=settings.warehouse_target,
                            dynamodb=dynamodb, on_progress=on_progress)

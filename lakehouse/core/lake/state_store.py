@@ -30,9 +30,6 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import lz4.block
-import xxhash
-
 from lakehouse.core.erasure import mentions
 from lakehouse.core.lake.storage import LakeStorage
 
@@ -63,6 +60,9 @@ class StateErasure:
 
 def lz4_frames(data: bytes) -> bytes:
     """The bytes inside lz4-java block framing (checksums checked). Raises :class:`StateFormatError`."""
+    import lz4.block  # imported here: the ingestion function's layer ships the core without these codecs
+    import xxhash
+
     out, pos = bytearray(), 0
     while pos < len(data):
         if data[pos:pos + 8] != MAGIC or pos + 21 > len(data):
@@ -83,6 +83,9 @@ def lz4_frames(data: bytes) -> bytes:
 
 def lz4_framed(raw: bytes) -> bytes:
     """``raw`` in lz4-java block framing, as ``LZ4BlockOutputStream`` writes it (ended by an empty block)."""
+    import lz4.block
+    import xxhash
+
     out = bytearray()
     for start in range(0, len(raw), BLOCK):
         chunk = raw[start:start + BLOCK]
@@ -152,7 +155,9 @@ def erase_state(storage: LakeStorage, checkpoint: str, identifiers: frozenset[st
     for folder, versions in sorted(folders.items()):
         contents = {key: lz4_frames(storage.get_bytes(key)) for kinds in versions.values() for key in kinds.values()}
         if not any(n in raw for raw in contents.values() for n in needles):
-            continue
+            continue  # the cheap look: none of their ids' bytes anywhere in the partition
+        if not any(_theirs(key, value, identifiers) for raw in contents.values() for key, value in records(raw)):
+            continue  # the bytes were part of other ids (u1 in u10): equality decides, as everywhere
         state = _state_at(versions, contents, version) if version else {}
         kept: dict[bytes, bytes] = {}
         for key, value in state.items():
@@ -172,6 +177,12 @@ def erase_state(storage: LakeStorage, checkpoint: str, identifiers: frozenset[st
         result.files_deleted += len(stale)
         result.partitions_rewritten += 1
     return result
+
+
+def _theirs(key: bytes, value: bytes | None, identifiers: frozenset[str]) -> bool:
+    """Whether a state record is the person's: its key is one of their ids, or its state names one."""
+    return row_string(key) in identifiers or (value is not None and mentions(json.loads(value_state(value)),
+                                                                              identifiers))
 
 
 def _committed_version(storage: LakeStorage, checkpoint: str) -> int:

@@ -10,6 +10,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from lakehouse.core.aws.clients import aws_client
@@ -128,3 +129,28 @@ class LakeStorage:
                                   f"{error.get('Message')}")
             purged += len(stale)
         return purged
+
+    def purge_rewritten_since(self, rel_prefix: str, since: datetime) -> int:
+        """Delete the noncurrent versions (and delete markers) of every object below ``rel_prefix`` whose newest
+        version was written at or after ``since`` — what an interrupted rewrite of those objects left behind;
+        returns how many versions went. Nothing to do locally or on an unversioned bucket."""
+        if not self.layout.is_s3:
+            return 0
+        prefix = self.layout.key(rel_prefix).rstrip("/") + "/"
+        by_key: dict[str, list[dict]] = {}
+        for page in self._s3.get_paginator("list_object_versions").paginate(Bucket=self.layout.bucket, Prefix=prefix):
+            for version in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                by_key.setdefault(version["Key"], []).append(version)
+        stale = []
+        for key, versions in by_key.items():
+            latest = next((v for v in versions if v.get("IsLatest")), None)
+            if latest is not None and latest["LastModified"] >= since:
+                stale += [{"Key": key, "VersionId": v["VersionId"]} for v in versions if v is not latest]
+        for start in range(0, len(stale), 1000):
+            answer = self._s3.delete_objects(Bucket=self.layout.bucket,
+                                             Delete={"Objects": stale[start:start + 1000], "Quiet": True})
+            if answer.get("Errors"):
+                error = answer["Errors"][0]
+                raise OSError(f"S3 refused to delete {error.get('Key')} version {error.get('VersionId')}: "
+                              f"{error.get('Message')}")
+        return len(stale)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from lakehouse.local.cli.common import UserError, attach_running_emulator, console, friendly_errors, load_settings
@@ -34,6 +35,8 @@ def forget(
     settings = load_settings()
     if not customer_id.strip():
         raise UserError("give the id of the customer to forget")
+    if not requested_by.strip():
+        raise UserError("--requested-by: say who asked for the erasure (a ticket or an operator, not the person)")
     if not yes and not typer.confirm(f"erase customer {customer_id!r} from {settings.home}? this cannot be undone"):
         raise typer.Exit(1)
     endpoint = attach_running_emulator(settings)
@@ -44,8 +47,9 @@ def forget(
         raise UserError(str(exc)) from None
     document = record.document()
     console.print(record_table(document))
-    if not document["stores"]:
-        console.print(f"nothing of {customer_id!r} was found; its ids are suppressed all the same")
+    if not any(count for counts in document["stores"].values() for count in counts.values()):
+        console.print(f"[yellow]nothing of {escape(repr(customer_id))} was found[/] (a typo? a person erased "
+                      "before?); the id is on the suppression list all the same: their records will be dropped")
     if endpoint is None:
         console.print("DynamoDB: no embedded AWS is running (its tables live in its memory: nothing kept)")
     for store, why in document["not_erased"].items():

@@ -245,6 +245,12 @@ def stored_item(settings: Settings, customer_id: str) -> dict[str, Any]:
     answer = aws_client("dynamodb", region=settings.region).get_item(
         TableName=settings.names.features_table, Key={"customer_id": {"S": customer_id}}, ConsistentRead=True)
     if "Item" not in answer:
+        from lakehouse.core.erasure import load_suppression
+        from lakehouse.core.lake.storage import LakeStorage
+
+        if load_suppression(LakeStorage(settings.lake, region=settings.region)).covers(customer_id):
+            raise UserError(f"customer {customer_id!r} was erased (`lakehouse forget`): the lakehouse keeps nothing "
+                            "of them")
         raise UserError(f"no live features for customer {customer_id!r} yet (is `lakehouse stream` running?)")
     from ml.serving import read_live_scores
 

@@ -62,7 +62,8 @@ def lake(tmp_path: Path) -> LakeStorage:
     storage.put_bytes("warehouse/_manifests/fact_customer_scores/r1.json", json.dumps(
         {"entries": [{"url": url, "mandatory": True, "meta": {"content_length": len(scores)}}]}).encode())
     storage.put_bytes("state/score/runs/r1.json", json.dumps(
-        {"run_id": "r1", "rows": 3, "manifest": "warehouse/_manifests/fact_customer_scores/r1.json"}).encode())
+        {"run_id": "r1", "rows": 3, "manifest": "warehouse/_manifests/fact_customer_scores/r1.json",
+         "files": [SCORES]}).encode())
     Path(storage.layout.key(EVENTS)).with_name(".part-0.parquet.crc").write_bytes(b"checksum of the old bytes")
     return storage
 
@@ -104,9 +105,13 @@ def test_every_record_of_theirs_goes_and_every_other_stays(lake: LakeStorage) ->
 
 
 def test_copy_manifests_and_score_runs_follow_the_rewritten_files(lake: LakeStorage) -> None:
-    """COPY of Parquet checks each manifest entry's content_length: a rewritten file's entry gets its new size.
-    Seen failing before the fix-up: the manifest still said the old size."""
-    erase_lake(lake, resolve_subject(lake, "u1"), ErasureRecord(requested_by="t"))
+    """COPY of Parquet checks each manifest entry's content_length: a rewritten file's entry gets its new size —
+    also when an earlier, killed run rewrote the file (so this run finds nothing of theirs in it). Seen failing
+    before the fix-up: the manifest still said the old size."""
+    first = erase_lake(lake, resolve_subject(lake, "u1"), ErasureRecord(requested_by="t")).subject
+    lake.put_bytes("warehouse/_manifests/fact_customer_scores/r1.json", json.dumps(  # as a killed run left it
+        {"entries": [{"url": lake.layout.key(SCORES), "mandatory": True, "meta": {"content_length": 1}}]}).encode())
+    erase_lake(lake, first, ErasureRecord(requested_by="t"))
     manifest = json.loads(lake.get_bytes("warehouse/_manifests/fact_customer_scores/r1.json"))
     assert manifest["entries"][0]["meta"]["content_length"] == len(lake.get_bytes(SCORES))
     assert json.loads(lake.get_bytes("state/score/runs/r1.json"))["rows"] == 2

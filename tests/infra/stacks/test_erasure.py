@@ -33,9 +33,10 @@ def test_the_streaming_job_is_stopped_around_the_erasure_and_started_again_only_
     """Fails without the Catch on Erase: a failed erasure would leave the streaming job stopped."""
     definition = state_machine_definition(dev, "Erasure")
     assert definition["QueryLanguage"] == "JSONata"
-    running = {"StreamingActive": 0, "StillActive": -1, "StreamingWasRunning": 0}
+    running = {"BatchRunning": -1, "StreamingActive": 0, "StillActive": -1, "StreamingWasRunning": 0}
     assert _path(definition, definition["StartAt"], running) == [
-        "FindStreamingRuns", "StreamingActive", "StopStreaming", "WaitForStop", "CheckStopped", "StillActive",
+        "Request", "FindBatchRuns", "BatchRunning", "FindStreamingRuns", "StreamingActive", "StopStreaming",
+        "WaitForStop", "CheckStopped", "StillActive",
         "Erase", "StreamingWasRunning", "StartStreaming", "Done"]
     idle = {"StreamingActive": -1, "StreamingWasRunning": -1}
     assert _path(definition, "FindStreamingRuns", idle) == [
@@ -45,8 +46,11 @@ def test_the_streaming_job_is_stopped_around_the_erasure_and_started_again_only_
     assert _path(definition, catch["Next"], {"StreamingWasRunningBeforeFailure": 0}) == [
         "StreamingWasRunningBeforeFailure", "StartStreamingAfterFailure", "ErasureFailed"]
     assert definition["States"]["ErasureFailed"]["Type"] == "Fail"
-    # still stopping: wait and look again
+    # still stopping: wait and look again; a batch execution running: wait for it to end
     assert definition["States"]["StillActive"]["Choices"][0]["Next"] == "WaitForStop"
+    assert _path(definition, "BatchRunning", {"BatchRunning": 0}) == ["BatchRunning", "WaitForBatch",
+                                                                       "FindBatchRuns"]
+    assert definition["States"]["FindBatchRuns"]["Arguments"]["StatusFilter"] == "RUNNING"
 
 
 def test_the_person_never_travels_in_the_execution(dev) -> None:
@@ -58,7 +62,7 @@ def test_the_person_never_travels_in_the_execution(dev) -> None:
     assert erase["Arguments"]["JobName"] == NAMES.forget_job
     assert erase["Arguments"]["Arguments"] == {"--request_id": "{% $request_id %}"}
     assert "NotificationProperty" not in erase["Arguments"] or erase["Arguments"]["NotificationProperty"]
-    assert definition["States"]["FindStreamingRuns"]["Assign"]["request_id"] == "{% $states.input.request_id %}"
+    assert definition["States"]["Request"]["Assign"]["request_id"] == "{% $states.input.request_id %}"
     for name in ("FindStreamingRuns", "StopStreaming", "CheckStopped", "StartStreaming"):
         assert definition["States"][name]["Arguments"]["JobName"] == NAMES.streaming_job
     (machine,) = [m for k, m in dev.resources("Batch", "AWS::StepFunctions::StateMachine").items()
@@ -114,6 +118,7 @@ def test_the_forget_job_reaches_every_zone_with_people_and_only_the_live_tables(
         dev.policy_statements("Batch", "ErasureStateMachineRoleDefaultPolicy"),
         {
             ("glue:BatchStopJobRun", "glue:GetJobRuns", "glue:StartJobRun"): [STREAMING_JOB],
+            ("states:ListExecutions",): ["${PipelineStateMachine*}"],
             ("glue:BatchStopJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:StartJobRun"): [
                 f"arn:aws:glue:us-east-1:${{AWS::AccountId}}:job/{NAMES.forget_job}"],
             (

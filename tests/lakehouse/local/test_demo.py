@@ -17,7 +17,7 @@ def test_demo_runs_every_stage_and_cleans_up(demo_run: DemoRun) -> None:
     settings, report, console, scores = demo_run.settings, demo_run.report, demo_run.console, demo_run.live_scores
     home = settings.home
 
-    assert [s.name for s in report.stages][:-2] == ["embedded AWS", "generate events", "ingest through the API",
+    assert [s.name for s in report.stages][:-3] == ["embedded AWS", "generate events", "ingest through the API",
                                                "raw archive: stream -> raw zone",
                                                "batch: curated, star, warehouse", "real-time features",
                                                "ML: churn, propensity, CLV", "answers from the warehouse"]

@@ -77,8 +77,8 @@ def _identifiers(forgotten: dict[str, Any]) -> set[str]:
 
 
 def test_the_chosen_person_is_a_scored_buyer_with_stitched_ids_and_an_email(forgotten) -> None:
-    """The test forgets someone every store holds: several ids, an e-mail hash, live features and scores."""
-    assert len(forgotten["ids"]) >= 2 and forgotten["emails"]
+    """The test forgets someone every store holds: several ids, an e-mail hash, a name, live features and scores."""
+    assert len(forgotten["ids"]) >= 2 and forgotten["emails"] and forgotten["names"]
     features, scores = (forgotten["before"][t] for t in (forgotten["settings"].names.features_table,
                                                          forgotten["settings"].names.scores_table))
     assert forgotten["person"] in features and forgotten["person"] in scores
@@ -98,7 +98,7 @@ def test_no_byte_of_the_person_remains_after_forget_and_a_replay(forgotten) -> N
     the API, the archive, the stream and the batch: no file of the home and no DynamoDB item holds an id or the
     e-mail hash. Seen failing without the archive's suppression (the replayed events landed in a new raw object),
     and without the state store rewrite (the oracle found the ids in the checkpoint's .delta files)."""
-    identifiers = _identifiers(forgotten)
+    identifiers = _identifiers(forgotten) | set(forgotten["names"])  # whole records go: their name with them
     assert remains(forgotten["settings"].home, identifiers) == {}
     items = json.dumps(forgotten["replayed"], default=str)
     assert not [i for i in identifiers if i in items]

@@ -51,8 +51,9 @@ def test_forget_prints_what_went_and_where_the_record_is(home: Path) -> None:
     assert len(records) == 1 and "u1" not in records[0].read_text()
 
 
-@pytest.mark.parametrize(("args", "message"), [(["forget", "u1", "--requested-by", " ", "--yes"], "requested_by"),
-                                               (["forget", " ", "--requested-by", "DSR-1", "--yes"], "the id of")],
+@pytest.mark.parametrize(("args", "message"),
+                         [(["forget", "u1", "--requested-by", " ", "--yes"], "--requested-by: say who"),
+                          (["forget", " ", "--requested-by", "DSR-1", "--yes"], "the id of")],
                          ids=["blank requester", "blank id"])
 def test_blank_values_are_refused(home: Path, args: list[str], message: str) -> None:
     result = runner.invoke(app, args)
@@ -67,3 +68,24 @@ def test_a_running_stream_makes_it_refuse(home: Path) -> None:
         result = runner.invoke(app, ["forget", "u1", "--requested-by", "DSR-1", "--yes"])
     assert result.exit_code == 2 and "is running on" in result.output.replace("\n", "")
     assert _raw(home) == LINES
+
+
+def test_nothing_found_says_so_and_markup_in_an_id_is_shown_as_text(home: Path) -> None:
+    """A second erasure of the same person, or a typo, is no error but says nothing was found (seen missing when
+    the DynamoDB entry counted zero items); an id with rich markup is printed, not interpreted (seen crashing with
+    MarkupError after the erasure had run)."""
+    assert runner.invoke(app, ["forget", "u1", "--requested-by", "DSR-1", "--yes"]).exit_code == 0
+    again = runner.invoke(app, ["forget", "u1", "--requested-by", "DSR-2", "--yes"])
+    assert again.exit_code == 0 and "nothing of 'u1' was found" in again.output.replace("\n", " ")
+    odd = runner.invoke(app, ["forget", "[/]", "--requested-by", "DSR-3", "--yes"])
+    assert odd.exit_code == 0 and "nothing of '[/]' was found" in odd.output.replace("\n", " ")
+
+
+def test_a_running_batch_makes_it_refuse(home: Path) -> None:
+    from lakehouse.core.config import Settings
+    from lakehouse.core.run_lock import batch_lock
+
+    with checkpoint_lock(batch_lock(Settings().lake), "a test batch"):
+        result = runner.invoke(app, ["forget", "u1", "--requested-by", "DSR-1", "--yes"])
+    assert result.exit_code == 2 and "a test batch" not in result.output  # the message names what forget waits on
+    assert "is running on" in result.output.replace("\n", "") and _raw(home) == LINES
