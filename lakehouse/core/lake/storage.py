@@ -136,6 +136,7 @@ class LakeStorage:
         returns how many versions went. Nothing to do locally or on an unversioned bucket."""
         if not self.layout.is_s3:
             return 0
+        since = since.replace(microsecond=0)  # S3 keeps LastModified to the second
         prefix = self.layout.key(rel_prefix).rstrip("/") + "/"
         by_key: dict[str, list[dict]] = {}
         for page in self._s3.get_paginator("list_object_versions").paginate(Bucket=self.layout.bucket, Prefix=prefix):

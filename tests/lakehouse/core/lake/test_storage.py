@@ -59,3 +59,24 @@ def test_delete_and_purge_history_leave_no_old_version_on_a_versioned_bucket(aws
     assert left == [("lake/raw/a.jsonl.gz", True), ("lake/raw/ab.jsonl.gz", True)]
     assert storage.get_bytes("raw/a.jsonl.gz") == b"others"
     assert LakeStorage(LakeLayout.from_uri("/tmp/unused")).purge_history(["x"]) == 0
+
+
+def test_purge_rewritten_since_takes_the_old_versions_of_what_changed_after(aws_settings) -> None:
+    """A killed erasure rewrote some objects; its rerun finds nothing more in them, so only their write time tells
+    which old versions hold the person: those written over since the first attempt began."""
+    import time
+    from datetime import UTC, datetime
+
+    bucket = aws_settings.names.lake_bucket
+    s3 = aws_client("s3")
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    storage = LakeStorage(LakeLayout.from_uri(f"s3://{bucket}"))
+    storage.put_bytes("raw/old.jsonl.gz", b"v1")
+    storage.put_bytes("raw/old.jsonl.gz", b"v2")  # rewritten before the erasure: its history is not ours to drop
+    storage.put_bytes("raw/theirs.jsonl.gz", b"theirs")
+    time.sleep(1.1)  # S3 keeps write times to the second
+    started = datetime.now(UTC)
+    storage.put_bytes("raw/theirs.jsonl.gz", b"without them")
+    assert storage.purge_rewritten_since("raw", started) == 1
+    versions = s3.list_object_versions(Bucket=bucket, Prefix="raw/")["Versions"]
+    assert sorted(v["Key"] for v in versions) == ["raw/old.jsonl.gz", "raw/old.jsonl.gz", "raw/theirs.jsonl.gz"]
