@@ -135,6 +135,7 @@ class BatchStack(Stack):
             connection: GlueVpcAccess | None = None,
             modules: Path = python_modules,
             flex: bool | None = None,
+            size: tuple[str, int] | None = None,
         ) -> GlueJob:
             return GlueJob(
                 self,
@@ -143,8 +144,8 @@ class BatchStack(Stack):
                     name=name,
                     script=scripts_dir / script,
                     description=description,
-                    worker_type=profile.batch_worker_type,
-                    workers=profile.batch_workers,
+                    worker_type=size[0] if size else profile.batch_worker_type,
+                    workers=size[1] if size else profile.batch_workers,
                     timeout_minutes=profile.batch_timeout_minutes,
                     bookmarks=bookmarks,
                     arguments=arguments.to_glue(),
@@ -271,6 +272,7 @@ class BatchStack(Stack):
             arguments=ForgetArguments.from_settings(settings, **where, target="redshift", **redshift_arguments),
             modules=erasure_python_modules,  # + lz4/xxhash (the state store's framing), sqlglot, the driver
             flex=False,  # rare and with the streaming job stopped meanwhile: never interrupted for spare capacity
+            size=(ML_WORKER_TYPE, ML_WORKERS),  # Python on the driver, no Spark work: the smallest job, as ML's
             connection=GlueVpcAccess(
                 name=warehouse.network.connection_name,
                 subnet_id=warehouse.network.loader_subnet.subnet_id,

@@ -319,6 +319,7 @@ def test_build_main_prints_each_artifact_and_its_size(capsys) -> None:
         "ml library",
         "glue python modules (spark jobs)",
         "glue python modules (warehouse load)",
+        "glue python modules (forget job)",
         "glue python modules (ml job)",
     ]
     assert re.fullmatch(

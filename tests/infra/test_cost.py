@@ -215,7 +215,8 @@ def test_the_sampling_and_log_levels_priced_are_the_ones_deployed(stage, request
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
 def test_the_glue_sizes_priced_are_the_ones_deployed(stage, request) -> None:
-    """The streaming job runs on the profile's workers; every other job on the batch profile's or the ML job's."""
+    """The streaming job runs on the profile's workers; every other job on the batch profile's, or the smallest size
+    for the two driver-only jobs (ML, forget; the forget job runs on demand, priced per erasure in docs/erasure.md)."""
     app: Synthesized = request.getfixturevalue(stage)
     profile = PROFILES[stage]
     jobs = [j["Properties"] for j in app.all_resources("AWS::Glue::Job").values()]
@@ -224,11 +225,11 @@ def test_the_glue_sizes_priced_are_the_ones_deployed(stage, request) -> None:
         (profile.streaming_worker_type, profile.streaming_workers)]
     batch = [j for j in jobs if j["Command"]["Name"] == "glueetl"]
     assert sorted((j["WorkerType"], j["NumberOfWorkers"]) for j in batch) == sorted(
-        [(profile.batch_worker_type, profile.batch_workers)] * 3 + [("G.1X", 2)])
+        [(profile.batch_worker_type, profile.batch_workers)] * 3 + [("G.1X", 2)] * 2)
     # priced at the Flex rate exactly when the chain's jobs run on Flex; the ML job is standard
     classes = sorted((j.get("ExecutionClass", "STANDARD"), j["NumberOfWorkers"]) for j in batch)
     chain = "FLEX" if profile.batch_flex else "STANDARD"
-    assert classes == sorted([(chain, profile.batch_workers)] * 3 + [("STANDARD", 2)])
+    assert classes == sorted([(chain, profile.batch_workers)] * 3 + [("STANDARD", 2)] * 2)
     assert {j.get("ExecutionClass", "STANDARD") for j in streaming} == {"STANDARD"}
 
 

@@ -126,7 +126,8 @@ def test_ml_job_role_reaches_only_its_prefixes_and_the_scores_table(dev, grants)
 
 def test_ml_state_runs_after_the_warehouse_load_and_before_the_scores_load(dev) -> None:
     """A failed TrainAndScore ends the execution: no Catch, no state that undoes LoadWarehouse's committed load."""
-    (machine,) = dev.resources("Batch", "AWS::StepFunctions::StateMachine").values()
+    (machine,) = [m for logical_id, m in dev.resources("Batch", "AWS::StepFunctions::StateMachine").items()
+                  if logical_id.startswith("PipelineStateMachine")]
     definition = json.loads(dev.render(machine["Properties"]["DefinitionString"], "Batch"))
     order, state = [], definition["StartAt"]
     while state:
