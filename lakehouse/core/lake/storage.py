@@ -94,12 +94,7 @@ class LakeStorage:
         On S3 ``DeleteObjects`` in batches of 1,000 (its limit); raises ``OSError`` naming the first key S3 refused.
         """
         if self.layout.is_s3:
-            for start in range(0, len(rel_keys), 1000):
-                batch = [{"Key": self.layout.key(k)} for k in rel_keys[start:start + 1000]]
-                answer = self._s3.delete_objects(Bucket=self.layout.bucket, Delete={"Objects": batch, "Quiet": True})
-                if answer.get("Errors"):
-                    error = answer["Errors"][0]
-                    raise OSError(f"S3 refused to delete {error.get('Key')}: {error.get('Message')}")
+            self._delete_objects([{"Key": self.layout.key(k)} for k in rel_keys])
         else:
             for key in rel_keys:
                 Path(self.layout.key(key)).unlink(missing_ok=True)
@@ -120,13 +115,7 @@ class LakeStorage:
                 for version in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
                     if version["Key"] == key and not (version.get("IsLatest") and "Size" in version):
                         stale.append({"Key": key, "VersionId": version["VersionId"]})
-            for start in range(0, len(stale), 1000):
-                answer = self._s3.delete_objects(Bucket=self.layout.bucket,
-                                                 Delete={"Objects": stale[start:start + 1000], "Quiet": True})
-                if answer.get("Errors"):
-                    error = answer["Errors"][0]
-                    raise OSError(f"S3 refused to delete {error.get('Key')} version {error.get('VersionId')}: "
-                                  f"{error.get('Message')}")
+            self._delete_objects(stale)
             purged += len(stale)
         return purged
 
@@ -147,11 +136,16 @@ class LakeStorage:
             latest = next((v for v in versions if v.get("IsLatest")), None)
             if latest is not None and latest["LastModified"] >= since:
                 stale += [{"Key": key, "VersionId": v["VersionId"]} for v in versions if v is not latest]
-        for start in range(0, len(stale), 1000):
+        self._delete_objects(stale)
+        return len(stale)
+
+    def _delete_objects(self, objects: list[dict[str, str]]) -> None:
+        """``DeleteObjects`` of ``{"Key"[, "VersionId"]}`` entries (full keys), 1,000 a call (its limit); raises
+        ``OSError`` naming the first object S3 refused."""
+        for start in range(0, len(objects), 1000):
             answer = self._s3.delete_objects(Bucket=self.layout.bucket,
-                                             Delete={"Objects": stale[start:start + 1000], "Quiet": True})
+                                             Delete={"Objects": objects[start:start + 1000], "Quiet": True})
             if answer.get("Errors"):
                 error = answer["Errors"][0]
-                raise OSError(f"S3 refused to delete {error.get('Key')} version {error.get('VersionId')}: "
-                              f"{error.get('Message')}")
-        return len(stale)
+                version = f" version {error['VersionId']}" if error.get("VersionId") else ""
+                raise OSError(f"S3 refused to delete {error.get('Key')}{version}: {error.get('Message')}")

@@ -32,6 +32,43 @@ COMMON = {
     ("cloudwatch:PutMetricData",): ["*"],
     ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"): ["${Storage:LakeKey*.Arn}"],
 }
+#: what a job reaching Redshift through the warehouse VPC's Glue connection is granted
+WAREHOUSE_CONNECTION = {
+    ("glue:GetConnection",): [f"{GLUE}:catalog", f"{GLUE}:connection/customer-lakehouse-dev-warehouse-vpc"],
+    (
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeRouteTables",
+        "ec2:DescribeSecurityGroups",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeVpcAttribute",
+        "ec2:DescribeVpcEndpoints",
+        "ec2:DescribeVpcs",
+    ): ["*"],
+    ("ec2:CreateNetworkInterface",): [
+        f"{EC2}:network-interface/*",
+        f"{EC2}:security-group/${{Warehouse:NetworkLoaderSecurityGroup*.GroupId}}",
+        f"{EC2}:subnet/${{Warehouse:NetworkVpcwarehouseSubnet1Subnet*}}",
+    ],
+    ("ec2:DeleteNetworkInterface",): [f"{EC2}:network-interface/*"],
+    ("ec2:CreateTags", "ec2:DeleteTags"): [f"{EC2}:network-interface/*"],
+}
+#: what every state machine's role is granted for its log delivery and X-Ray traces (no resource types)
+STATE_MACHINE_LOGS_AND_TRACES = {
+    (
+        "logs:CreateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:DescribeLogGroups",
+        "logs:DescribeResourcePolicies",
+        "logs:GetLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:UpdateLogDelivery",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        "xray:PutTelemetryRecords",
+        "xray:PutTraceSegments",
+    ): ["*"],
+}
 CATALOG = [f"{GLUE}:catalog", f"{GLUE}:database/customer_lakehouse_dev", f"{GLUE}:table/customer_lakehouse_dev/*"]
 
 
@@ -167,23 +204,7 @@ def test_job_roles_reach_only_their_zones(dev, grants) -> None:
             ("s3:DeleteObject", "s3:GetObject", "s3:PutObject"): [f"{LAKE}/state/*"],
             ("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"): ["${Warehouse:RedshiftAdminSecret*}"],
             ("kms:Decrypt",): ["${Storage:LakeKey*.Arn}"],
-            ("glue:GetConnection",): [f"{GLUE}:catalog", f"{GLUE}:connection/customer-lakehouse-dev-warehouse-vpc"],
-            (
-                "ec2:DescribeNetworkInterfaces",
-                "ec2:DescribeRouteTables",
-                "ec2:DescribeSecurityGroups",
-                "ec2:DescribeSubnets",
-                "ec2:DescribeVpcAttribute",
-                "ec2:DescribeVpcEndpoints",
-                "ec2:DescribeVpcs",
-            ): ["*"],
-            ("ec2:CreateNetworkInterface",): [
-                f"{EC2}:network-interface/*",
-                f"{EC2}:security-group/${{Warehouse:NetworkLoaderSecurityGroup*.GroupId}}",
-                f"{EC2}:subnet/${{Warehouse:NetworkVpcwarehouseSubnet1Subnet*}}",
-            ],
-            ("ec2:DeleteNetworkInterface",): [f"{EC2}:network-interface/*"],
-            ("ec2:CreateTags", "ec2:DeleteTags"): [f"{EC2}:network-interface/*"],
+            **WAREHOUSE_CONNECTION,
         },
     )
     grants(
@@ -195,20 +216,7 @@ def test_job_roles_reach_only_their_zones(dev, grants) -> None:
                 "arn:aws:glue:us-east-1:${AWS::AccountId}:job/customer-lakehouse-dev-raw-to-curated",
                 "arn:aws:glue:us-east-1:${AWS::AccountId}:job/customer-lakehouse-dev-train-and-score",
             ],
-            (
-                "logs:CreateLogDelivery",
-                "logs:DeleteLogDelivery",
-                "logs:DescribeLogGroups",
-                "logs:DescribeResourcePolicies",
-                "logs:GetLogDelivery",
-                "logs:ListLogDeliveries",
-                "logs:PutResourcePolicy",
-                "logs:UpdateLogDelivery",
-                "xray:GetSamplingRules",
-                "xray:GetSamplingTargets",
-                "xray:PutTelemetryRecords",
-                "xray:PutTraceSegments",
-            ): ["*"],
+            **STATE_MACHINE_LOGS_AND_TRACES,
         },
     )
 

@@ -8,7 +8,13 @@ import zipfile
 from pathlib import Path
 
 from lakehouse.core.config import Settings
-from tests.infra.stacks.test_batch import COMMON, EC2, GLUE, LAKE, state_machine_definition
+from tests.infra.stacks.test_batch import (
+    COMMON,
+    LAKE,
+    STATE_MACHINE_LOGS_AND_TRACES,
+    WAREHOUSE_CONNECTION,
+    state_machine_definition,
+)
 
 NAMES = Settings(stage="dev").names
 STREAMING_JOB = f"arn:${{AWS::Partition}}:glue:${{AWS::Region}}:${{AWS::AccountId}}:job/{NAMES.streaming_job}"
@@ -95,23 +101,7 @@ def test_the_forget_job_reaches_every_zone_with_people_and_only_the_live_tables(
                 f"arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/{NAMES.features_table}"],
             ("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"): ["${Warehouse:RedshiftAdminSecret*}"],
             ("kms:Decrypt", "kms:GenerateDataKey"): ["${Storage:LakeKey*.Arn}"],
-            ("glue:GetConnection",): [f"{GLUE}:catalog", f"{GLUE}:connection/customer-lakehouse-dev-warehouse-vpc"],
-            (
-                "ec2:DescribeNetworkInterfaces",
-                "ec2:DescribeRouteTables",
-                "ec2:DescribeSecurityGroups",
-                "ec2:DescribeSubnets",
-                "ec2:DescribeVpcAttribute",
-                "ec2:DescribeVpcEndpoints",
-                "ec2:DescribeVpcs",
-            ): ["*"],
-            ("ec2:CreateNetworkInterface",): [
-                f"{EC2}:network-interface/*",
-                f"{EC2}:security-group/${{Warehouse:NetworkLoaderSecurityGroup*.GroupId}}",
-                f"{EC2}:subnet/${{Warehouse:NetworkVpcwarehouseSubnet1Subnet*}}",
-            ],
-            ("ec2:DeleteNetworkInterface",): [f"{EC2}:network-interface/*"],
-            ("ec2:CreateTags", "ec2:DeleteTags"): [f"{EC2}:network-interface/*"],
+            **WAREHOUSE_CONNECTION,
         },
     )
     grants(
@@ -121,20 +111,7 @@ def test_the_forget_job_reaches_every_zone_with_people_and_only_the_live_tables(
             ("states:ListExecutions",): ["${PipelineStateMachine*}"],
             ("glue:BatchStopJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:StartJobRun"): [
                 f"arn:aws:glue:us-east-1:${{AWS::AccountId}}:job/{NAMES.forget_job}"],
-            (
-                "logs:CreateLogDelivery",
-                "logs:DeleteLogDelivery",
-                "logs:DescribeLogGroups",
-                "logs:DescribeResourcePolicies",
-                "logs:GetLogDelivery",
-                "logs:ListLogDeliveries",
-                "logs:PutResourcePolicy",
-                "logs:UpdateLogDelivery",
-                "xray:GetSamplingRules",
-                "xray:GetSamplingTargets",
-                "xray:PutTelemetryRecords",
-                "xray:PutTraceSegments",
-            ): ["*"],
+            **STATE_MACHINE_LOGS_AND_TRACES,
         },
     )
 
