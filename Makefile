@@ -36,7 +36,8 @@ help:
 	@echo "make test    run the lint, the import contracts, the offline CDK checks, the test suite and test-glue"
 	@echo "make test-glue  the Glue jobs' tests on Glue 5.0's Spark 3.5 (.venv-glue; part of make test)"
 	@echo "make browser  install Debian's chromium for the dashboard's browser tests (part of make test)"
-	@echo "make bench   run the benchmarks (slow scale tests included)"
+	@echo "make bench   the slow scale tests, then every benchmark and the scaling run (bench/suite.py: hours;"
+	@echo "             SCALING_SIZES=1M,10M for a shorter scaling run); the table goes to README.md"
 	@echo "make localstack-env  LocalStack's runtime without Docker in .venv-localstack (Python 3.13; for make bench)"
 	@echo "make schemas regenerate the contract's JSON Schema files"
 	@echo "make synth   synthesize every CDK stack offline into cdk.out (STAGE=dev|prod)"
@@ -103,7 +104,7 @@ format: install
 bench: install
 	@$(MAKE) --no-print-directory localstack-env || echo "no LocalStack environment: its test will skip (docs/localstack.md)"
 	$(BIN)/pytest -m slow
-	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	$(BIN)/python bench/suite.py --readme --scaling-sizes $(SCALING_SIZES)
 
 schemas: install
 	$(BIN)/lakehouse schemas

@@ -29,6 +29,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+from report import record
 
 from glue_jobs.curated.job import run_raw_to_curated
 from glue_jobs.star.job import run_build_star, star_table_uri
@@ -194,6 +195,17 @@ def main() -> None:
     row("revenue by geography x month: DuckDB", f"{duck_query * 1000:,.1f} ms")
     row("revenue by geography x month: Spark", f"{spark_query * 1000:,.1f} ms",
         f"Spark / DuckDB = {spark_query / duck_query:.1f}x")
+    size = f"{events:,} events"
+    duck_rate = events / duck_s
+    for validation, (seconds, _) in results.items():
+        record("batch", f"raw -> curated, validation={validation}", events / seconds, "events/s", size=size,
+               baseline="DuckDB read_json -> ZSTD Parquet, no validation", baseline_value=duck_rate)
+    record("batch", "build_star", events / star_s, "events/s", size=size,
+           baseline="raw -> curated, validation=python", baseline_value=events / results["python"][0])
+    record("batch", "curated events table, bytes", events_pq / 2**20, "MiB", size=size,
+           baseline="raw zone, gzip JSON lines", baseline_value=gz / 2**20)
+    record("batch", "revenue by geography x month, Spark p50", spark_query * 1000, "ms", size=size,
+           baseline="the same query in DuckDB", baseline_value=duck_query * 1000)
     print(f"(lake kept in {home})" if args.keep else "")
     if not args.keep:
         shutil.rmtree(home, ignore_errors=True)

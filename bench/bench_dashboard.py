@@ -86,6 +86,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+from report import record
 
 from dashboards import queries
 from dashboards.app.pages import PAGES
@@ -535,6 +536,14 @@ def main() -> None:
         for title, items in size["slowest_queries"].items():
             for item in items[:1]:
                 print(f"  {title:<20} {item['seconds']:7.3f}  {item['sql'][:150]}")
+    for size in sizes:
+        floor = size["pages"][BASELINE_PAGE]["first_visit_s"]
+        for title, page in size["pages"].items():
+            if title != BASELINE_PAGE:
+                record("dashboard", f"{title}: first visit, median of {args.repeats} (SQL alone "
+                                    f"{page['sql_alone_s']:.2f} s)", page["first_visit_s"], "s",
+                       size=f"{size['scaled']['events']:,} events", baseline=f"{BASELINE_PAGE}, no query",
+                       baseline_value=floor)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"dashboard-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     out.write_text(json.dumps({"source": str(original), "source_events": events, "repeats": args.repeats,

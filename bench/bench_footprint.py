@@ -30,6 +30,7 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from report import record
 
 from glue_jobs.curated.job import _sort_order, configure, run_raw_to_curated
 from glue_jobs.curated.writer import PARQUET_OPTIONS, TIMESTAMP_TYPE, TIMESTAMP_TYPE_CONF, write_parquet
@@ -195,6 +196,9 @@ def main() -> None:
     print(f"Parquet options of the writer: {PARQUET_OPTIONS}, timestamps {TIMESTAMP_TYPE}")
     print(curated_footprint(settings).line())
     print_columns(f"curated events as the job wrote it ({len(files)} files)", rows, sizes, raw)
+    record("curated footprint", "curated events, bytes per row", sum(sizes.values()) / rows, "bytes",
+           size=f"{rows:,} events ({args.events_per_day:,}/day x {args.days} days)",
+           baseline="raw zone, gzip JSON lines, bytes per event", baseline_value=raw / rows)
     if args.variants:
         run_variants(spark, settings, raw, home / "scratch", args.detail, args.only)
     if not args.keep:

@@ -25,6 +25,7 @@ from itertools import islice
 from pathlib import Path
 
 import orjson
+from report import record
 
 from lakehouse.local.generator import GeneratorConfig, customers_for_events, generate
 from lakehouse.local.generator.signal import read_events
@@ -94,6 +95,11 @@ def main(argv: list[str] | None = None) -> dict:
           f" {result['floor_events_per_s']:,} events/s wall, {result['floor_events_per_cpu_s']:,} events/s CPU")
     print(f"ratio     : generator / floor (CPU) = {result['ratio_to_floor_cpu']}")
     print(json.dumps(result))
+    size = f"{result['events']:,} events"
+    record("generator", "events per CPU-second", result["events_per_cpu_s"], "events/s", size=size,
+           baseline="orjson.dumps + gzip of ready-made calls", baseline_value=result["floor_events_per_cpu_s"])
+    record("generator", "gzip bytes per event", result["bytes_per_event_gzip"], "bytes", size=size,
+           baseline="uncompressed", baseline_value=result["bytes_per_event_raw"])
     return result
 
 

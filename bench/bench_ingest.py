@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from report import record
+
 from lakehouse.core.config import Settings
 from lakehouse.core.contract import parse_event, to_record
 from lakehouse.core.contract.examples import example_calls
@@ -185,6 +187,10 @@ def report(results: list[Result]) -> None:
     print(f"\nhandler with stubbed sinks: {stubbed.cpu_rate:,.0f} validated events per CPU-second "
           f"({verdict} the {TARGET:,}/s per core target); handler overhead over the bare contract work: "
           f"{base.cpu_rate / stubbed.cpu_rate:.2f}x")
+    size = f"{len(base.latencies)} batches x {BATCH} events"
+    for r in results[1:]:
+        record("ingestion handler", f"{r.name}: events per CPU-second (p99 {r.pct(0.99):.0f} ms per batch)",
+               r.cpu_rate, "events/s", size=size, baseline=base.name, baseline_value=base.cpu_rate)
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from typing import Any
 
 from bench_stream import raw_payloads, workload  # the same workload: bench/ is on the path as a script's folder
 from boto3.dynamodb.types import TypeSerializer
+from report import record
 
 from stream.features import FeatureConfig, customer_deltas, dedup_within, derive, merge
 from stream.items import FEATURES, STATE, features_map, state_map
@@ -97,6 +98,10 @@ def main() -> None:
         ordered = sorted(sizes[name])
         print(f"  {name:<18} {statistics.mean(units[name]):.3f} write units per put   bytes p50 "
               f"{ordered[len(ordered) // 2]:,}  p95 {ordered[int(0.95 * len(ordered))]:,}  max {ordered[-1]:,}")
+    size = f"{len(payloads):,} events, micro-batches of {args.batch:,}"
+    record("feature items", "DynamoDB puts per event", puts / len(payloads), "puts", size=size)
+    record("feature items", "write units per put, item as stored", statistics.mean(units["as stored"]), "WCU",
+           size=size, baseline="the features alone", baseline_value=statistics.mean(units["features alone"]))
 
 
 if __name__ == "__main__":

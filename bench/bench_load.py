@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from report import record
+
 from lakehouse.core.config import Settings
 from lakehouse.core.write_keys import WriteKeyStore
 from lakehouse.local.aws.embedded import export_endpoint, start_detached, stop_detached
@@ -73,11 +75,12 @@ def main() -> None:
               f"{args.events_per_request} events a request, no client retries", flush=True)
         runs = [("baseline: one client", 1, args.baseline_seconds),
                 (f"{args.clients} clients", args.clients, args.seconds)]
-        lines, acknowledged = [], []
+        lines, acknowledged, results = [], [], []
         for label, clients, seconds in runs:
             result = run_clients(url, key, clients=clients, seconds=seconds,
                                  events_per_request=args.events_per_request)
             acknowledged += result.acknowledged
+            results.append(result)
             started = time.perf_counter()
             checked = verify(result.acknowledged, stream_event_ids(settings))
             lines.append(row(label, result, len(checked.lost), len(checked.duplicated)))
@@ -98,6 +101,13 @@ def main() -> None:
         print(line)
     print(f"\nend to end: {whole.acknowledged:,} events acknowledged, {whole.on_stream:,} records on the stream, "
           f"{len(whole.lost)} lost, {len(whole.duplicated)} on it twice")
+    base, loaded = results
+    size = f"{args.clients} clients x {args.seconds:.0f} s, {args.events_per_request} events a request"
+    record("ingestion API under load", "acknowledged events/s", loaded.events_per_second, "events/s", size=size,
+           baseline="one client", baseline_value=base.events_per_second,
+           note=f"{loaded.error_rate:.2%} errors, {len(whole.lost)} lost, {len(whole.duplicated)} twice")
+    record("ingestion API under load", "p99 latency per request", loaded.latency_ms(0.99), "ms", size=size,
+           baseline="one client", baseline_value=base.latency_ms(0.99))
     if whole.lost or whole.duplicated:
         raise SystemExit(1)
 

@@ -73,6 +73,7 @@ import psutil
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from report import record
 
 from ml.train import TrainConfig
 
@@ -746,6 +747,16 @@ def report(runs: list[dict[str, Any]], args: argparse.Namespace) -> None:
                            f"{(fit_s + predict_s) / base_s:.0f}x" if base_s else "—",
                            f"{model['validation_metric']} {model['validation_value']:.3f}")
     console.print(versus)
+    for run in runs:
+        size = f"{run['customers']:,} customers, {run['synthesis']['rows']['events']:,} events"
+        for task in ("churn", "propensity", "clv"):
+            fit_s, base_s = _stage(run, f"fit {task}")["wall_s"], _stage(run, f"baselines {task}")["wall_s"]
+            model = run["models"][task]
+            record("ML", f"{task}: LightGBM fit + predict ({model['validation_metric']} "
+                         f"{model['validation_value']:.3f})", fit_s + run["model_predict_s"][task], "s", size=size,
+                   baseline="the task's baselines, fit + score", baseline_value=base_s)
+        record("ML", "whole ML stage, peak RSS", run["peak_rss_mib"], "MiB", size=size,
+               note=f"{_stage(run, 'total')['wall_s']:,.0f} s in all")
 
     spots = Table(title="where the time goes (wrapped ml functions; shares of the stage named)")
     spots.add_column("customers", justify="right")

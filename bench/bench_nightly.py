@@ -25,6 +25,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from report import record
+
 from lakehouse.core.config import Settings
 from lakehouse.core.spark import local_spark
 from lakehouse.local.batch import STEPS, run_batch
@@ -128,6 +130,12 @@ def main() -> None:
         print(f"  nightly growth {first['history_days']} -> {last['history_days']} days: "
               + ", ".join(f"{s} x{g:.2f}" for s, g in growth.items())
               + "; full rebuild: " + ", ".join(f"{s} x{g:.2f}" for s, g in full_growth.items()))
+    for r in results:
+        for step in STEPS:
+            record("nightly batch", f"one new day after {r['history_days']} days: {step}", r["nightly_s"][step], "s",
+                   size=f"{r['new_day_calls']:,} new calls, ~{args.events_per_day:,} events/day",
+                   baseline=f"full rebuild of the {r['history_days'] + 1} days",
+                   baseline_value=r["full_rebuild_s"][step])
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d")
     out = RESULTS / f"nightly-{stamp}.json"
