@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# the scaling run of make bench (bench/bench_scaling.py): event counts, k/M/G suffixes
+SCALING_SIZES ?= 1M,10M,30M
 STAMP  := $(VENV)/.installed-stamp
 # the second test environment: the Glue code on AWS Glue 5.0's Spark and Python modules (tests/glue/requirements.txt)
 GLUE_VENV  := .venv-glue
