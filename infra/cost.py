@@ -194,11 +194,12 @@ class Assumptions:
                                                           "their documented fields); none at system log level WARN")
     stream_readers: int = _noted(2, "queries reading every record of the stream: the feature job and the raw archive "
                                     "(on-demand Kinesis charges each GB read)")
-    custom_metrics: int = _noted(5, "custom metrics the code publishes (ingest and stream; the raw archive's "
-                                    "heartbeat, ArchivedRecords)")
-    metric_puts_per_month: float = _noted(DAYS_PER_MONTH * 24 * 12, "PutMetricData calls a month: the raw "
-                                          "archive's heartbeat, one per trigger at its 300 s buffer (the ingest "
-                                          "function's metrics are EMF log lines, priced as logs)")
+    custom_metrics: int = _noted(6, "custom metrics the code publishes (ingest and stream; the heartbeats of the "
+                                    "raw archive, ArchivedRecords, and of the feature query, FeatureRecords)")
+    metric_puts_per_month: float = _noted(DAYS_PER_MONTH * 24 * (12 + 60), "PutMetricData calls a month: the raw "
+                                          "archive's heartbeat, one per trigger at its 300 s buffer, and the feature "
+                                          "query's, at most one a minute (the ingest function's metrics are EMF log "
+                                          "lines, priced as logs)")
     sfn_transitions_per_day: int = _noted(12, "state transitions of the batch workflow's daily run")
 
 
@@ -207,8 +208,8 @@ class Fixed:
     """Fixed resources the stacks define (``tests/infra/test_cost.py`` checks each against the synthesized
     templates of the stage)."""
 
-    alarms: int = 17
-    composite_alarms: int = 2  # the raw archive stopped, the stream behind (infra/stacks/monitoring.py)
+    alarms: int = 18
+    composite_alarms: int = 3  # the raw archive stopped, the feature query stopped, the stream behind (monitoring.py)
     dashboards: int = 1
     interface_endpoints: int = 4
     endpoint_zones: int = 1  # the load job's subnet only (infra/components/warehouse_network.py)

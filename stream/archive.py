@@ -22,7 +22,7 @@ crashed attempt may have missed. Random names would leave the crashed attempt's 
 event twice in the raw zone); a landing record written before the objects could name objects a crash never wrote.
 What is not protected: records older than the stream's retention (24 h dev, 72 h prod) are gone from Kinesis, so an
 archive stopped longer than that loses them. Each trigger of the query publishes a heartbeat metric
-(:mod:`stream.archive_metrics`); the monitoring stack alarms when it stops (docs/streaming.md, "Monitoring").
+(:mod:`stream.heartbeat`); the monitoring stack alarms when it stops (docs/streaming.md, "Monitoring").
 
 Records of an erased person (an id on the lake's suppression list, :class:`lakehouse.core.erasure.Suppression`,
 read at every micro-batch) are not archived: ``lakehouse forget`` cannot delete them from Kinesis, so the archive
@@ -52,6 +52,7 @@ from lakehouse.core.lake.raw import (
     write_landing_log,
 )
 from lakehouse.core.lake.storage import LakeStorage
+from lakehouse.core.monitoring import ARCHIVE_SERVICE, ARCHIVED_RECORDS
 from lakehouse.core.run_lock import checkpoint_lock
 from stream.identity import checkpoint_identity, stale_checkpoint
 from stream.query import await_query, query_error
@@ -65,8 +66,6 @@ KEY_COLUMNS = ("archive_source", "archive_dt", "archive_hour")
 # what a source may be in a key: the write keys' source names (letters, digits, '_', '.', '-')
 SOURCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 RECEIVED_PATTERN = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})T([0-9]{2}):"
-#: how long a stopped run waits for Spark to hand its last trigger's report to the heartbeat listener, seconds
-HEARTBEAT_DRAIN_SECONDS = 10.0
 
 
 class ArchiveJobError(RuntimeError):
@@ -248,10 +247,10 @@ def run_archive(settings: Settings, spark, *, once: bool = True, buffer_seconds:
     ``max_records`` records, default ``settings.archive.max_records_per_trigger``), then stop. Otherwise one
     micro-batch every ``buffer_seconds`` (default ``settings.archive.buffer_seconds``) until ``stop`` is set.
     ``metrics``: publish the archive's heartbeat, one ``ArchivedRecords`` datapoint per trigger, idle ones
-    included, to CloudWatch at the configured endpoint (:mod:`stream.archive_metrics`).
+    included, to CloudWatch at the configured endpoint (:mod:`stream.heartbeat`).
     Raises :class:`ArchiveJobError` when the query fails; a new run resumes from the checkpoint.
     """
-    from stream.archive_metrics import ArchiveHeartbeat, cloudwatch_publisher
+    from stream.heartbeat import QueryHeartbeat, cloudwatch_publisher, listening
     from stream.job import source_options, stream_created_at
     from stream.kinesis.source import register
 
@@ -285,25 +284,16 @@ def run_archive(settings: Settings, spark, *, once: bool = True, buffer_seconds:
     interval = tuning.buffer_seconds if buffer_seconds is None else buffer_seconds
     writer = writer.trigger(availableNow=True) if once else writer.trigger(processingTime=f"{interval} seconds")
     name = f"raw_archive_{settings.stage}_{identity.run}"
-    heartbeat = ArchiveHeartbeat(name, cloudwatch_publisher(settings.region, settings.stage)) if metrics else None
-    if heartbeat is not None:
-        spark.streams.addListener(heartbeat)
-    with checkpoint_lock(checkpoint, "the raw archive"):
+    heartbeat = QueryHeartbeat(name, cloudwatch_publisher(settings.region, settings.stage, ARCHIVE_SERVICE,
+                                                          ARCHIVED_RECORDS)) if metrics else None
+    with checkpoint_lock(checkpoint, "the raw archive"), listening(spark, heartbeat):
         started = time.perf_counter()
-        try:
-            query = writer.queryName(name).start()
-        except BaseException:
-            if heartbeat is not None:
-                spark.streams.removeListener(heartbeat)
-            raise
+        query = writer.queryName(name).start()
         try:
             report.interrupted = await_query(
                 query, once, stop, lambda failure: query_error(ArchiveJobError, "the raw archive", failure, failures))
         finally:
             report.seconds = time.perf_counter() - started
-            if heartbeat is not None:  # the last trigger's report may still be on its way to the listener
-                heartbeat.wait_terminated(HEARTBEAT_DRAIN_SECONDS)
-                spark.streams.removeListener(heartbeat)
     return report
 
 

@@ -87,11 +87,12 @@ def start_raw_archive(spark, settings, stream_arn: str, checkpoint: str):
     ``settings.archive.buffer_seconds``) and return it, running; its run id is kept in ``checkpoint``.
 
     Each trigger of the query, idle ones included, publishes the archive's heartbeat metric to CloudWatch
-    (:class:`stream.archive_metrics.ArchiveHeartbeat`, registered on the session before the query starts).
+    (:class:`stream.heartbeat.QueryHeartbeat`, registered on the session before the query starts).
     """
     from lakehouse.core.lake.storage import LakeStorage
+    from lakehouse.core.monitoring import ARCHIVE_SERVICE, ARCHIVED_RECORDS
     from stream.archive import archive_batch
-    from stream.archive_metrics import ArchiveHeartbeat, cloudwatch_publisher
+    from stream.heartbeat import QueryHeartbeat, cloudwatch_publisher
 
     tuning = settings.archive
     identity = checkpoint_identity(checkpoint, tuning.starting_position, tuning.starting_timestamp,
@@ -110,7 +111,8 @@ def start_raw_archive(spark, settings, stream_arn: str, checkpoint: str):
     records = kinesis_records(spark, source_options(stream_arn, identity.starting_position,
                                                     identity.starting_timestamp,
                                                     max(1, tuning.max_records_per_trigger // shards)))
-    spark.streams.addListener(ArchiveHeartbeat(ARCHIVE_QUERY, cloudwatch_publisher(settings.region, settings.stage)))
+    spark.streams.addListener(QueryHeartbeat(ARCHIVE_QUERY, cloudwatch_publisher(settings.region, settings.stage,
+                                                                                 ARCHIVE_SERVICE, ARCHIVED_RECORDS)))
     return (records.writeStream.foreachBatch(handle).option("checkpointLocation", checkpoint)
             .trigger(processingTime=window_size(tuning.buffer_seconds)).queryName(ARCHIVE_QUERY).start())
 
@@ -132,8 +134,14 @@ def start_features(spark, settings, stream_arn: str, checkpoint: str, *, fault=N
     """Start the feature query (Glue's Kinesis source -> :func:`stream.stateful.feature_rows` ->
     :class:`stream.stateful.MicroBatchWriter` every ``settings.stream.trigger_seconds``, rounded up to whole
     seconds) and return it, running; the checkpoint's run id is kept in ``checkpoint``. ``fault``: the writer's
-    fault hook (tests only)."""
+    fault hook (tests only).
+
+    Every trigger of the query, idle ones included, counts into the feature query's heartbeat metric, published to
+    CloudWatch at most once a minute (:class:`stream.heartbeat.QueryHeartbeat`, registered before the query starts).
+    """
     from lakehouse.core.lake.storage import LakeStorage
+    from lakehouse.core.monitoring import FEATURE_RECORDS, FEATURES_HEARTBEAT_SECONDS, FEATURES_SERVICE
+    from stream.heartbeat import QueryHeartbeat, cloudwatch_publisher
     from stream.stateful import MicroBatchWriter, feature_rows, forward_prefix
 
     tuning = settings.stream
@@ -156,6 +164,8 @@ def start_features(spark, settings, stream_arn: str, checkpoint: str, *, fault=N
     def handle(frame: DataFrame, batch_id: int) -> None:
         print(batch_log(writer(frame, batch_id)), flush=True)
 
+    spark.streams.addListener(QueryHeartbeat(FEATURE_QUERY, cloudwatch_publisher(
+        settings.region, settings.stage, FEATURES_SERVICE, FEATURE_RECORDS), every_seconds=FEATURES_HEARTBEAT_SECONDS))
     return (rows.writeStream.foreachBatch(handle).option("checkpointLocation", checkpoint)
             .trigger(processingTime=window_size(tuning.trigger_seconds)).queryName(FEATURE_QUERY).start())
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from lakehouse.core.config import Settings
 from lakehouse.core.identity import MAX_HOPS
+from lakehouse.core.monitoring import FEATURE_RECORDS, FEATURES_HEARTBEAT_SECONDS, FEATURES_SERVICE
 from lakehouse.core.run_lock import checkpoint_lock
 from stream.identity import CheckpointIdentity, checkpoint_identity, stale_checkpoint
 from stream.microbatch import BatchResult, Fault
@@ -188,14 +189,18 @@ def source_options(settings: Settings, identity: CheckpointIdentity, max_records
 
 def run_stream(settings: Settings, spark, *, once: bool = True, trigger_seconds: float | None = None,
                max_records: int | None = None, on_progress: Callable[[BatchResult], None] | None = None,
-               stop: threading.Event | None = None, fault: Fault | None = None) -> StreamReport:
+               stop: threading.Event | None = None, fault: Fault | None = None,
+               metrics: bool = True) -> StreamReport:
     """Run the feature job over the stream named by ``settings``; returns what it did.
 
     ``once``: process what is on the stream now, then stop. Otherwise micro-batches every
     ``trigger_seconds`` (default ``settings.stream.trigger_seconds``) until ``stop`` is set.
-    ``on_progress(result)`` is called after every micro-batch. Raises :class:`StreamJobError` when the
-    query fails (e.g. DynamoDB unreachable); nothing is lost, a new run resumes from the checkpoint.
+    ``on_progress(result)`` is called after every micro-batch. ``metrics``: publish the feature query's heartbeat
+    (``FeatureRecords``: every trigger, idle ones included, summed at most once a minute) to CloudWatch at the
+    configured endpoint (:mod:`stream.heartbeat`). Raises :class:`StreamJobError` when the query fails (e.g.
+    DynamoDB unreachable); nothing is lost, a new run resumes from the checkpoint.
     """
+    from stream.heartbeat import QueryHeartbeat, cloudwatch_publisher, listening
     from stream.kinesis.source import register
 
     checkpoint = checkpoint_location(settings)
@@ -223,7 +228,11 @@ def run_stream(settings: Settings, spark, *, once: bool = True, trigger_seconds:
 
     register(spark)
     interval = tuning.trigger_seconds if trigger_seconds is None else trigger_seconds
-    with checkpoint_lock(checkpoint, "the streaming job"):
+    name = f"features_{settings.stage}_{identity.run}"
+    heartbeat = QueryHeartbeat(name, cloudwatch_publisher(settings.region, settings.stage, FEATURES_SERVICE,
+                                                          FEATURE_RECORDS),
+                               every_seconds=FEATURES_HEARTBEAT_SECONDS) if metrics else None
+    with checkpoint_lock(checkpoint, "the streaming job"), listening(spark, heartbeat):
         started = time.perf_counter()
         try:
             for _ in range(MAX_HOPS + 2 if once else 1):  # once: again while the last batch forwarded records
@@ -234,7 +243,7 @@ def run_stream(settings: Settings, spark, *, once: bool = True, trigger_seconds:
                 query_writer = (query_writer.trigger(availableNow=True) if once
                                 else query_writer.trigger(processingTime=f"{interval} seconds"))
                 count_before = len(report.batches)
-                query = query_writer.queryName(f"features_{settings.stage}_{identity.run}").start()
+                query = query_writer.queryName(name).start()
                 report.interrupted = await_query(query, once, stop, lambda failure: query_error(
                     StreamJobError, "the streaming", failure, failures))
                 if not once or report.interrupted:

@@ -1,6 +1,6 @@
 """Monitoring: the operations dashboard and the cross-cutting alarms (stream lag and throttles, table throttles,
-quarantine volume, streaming job failures, a stopped raw archive). Ingestion and batch keep the alarms on their own
-resources; the dashboard shows every alarm of the app in one status widget.
+quarantine volume, streaming job failures, a stopped raw archive or feature query). Ingestion and batch keep the
+alarms on their own resources; the dashboard shows every alarm of the app in one status widget.
 """
 
 from __future__ import annotations
@@ -18,8 +18,13 @@ from infra.stacks.batch import BatchStack
 from infra.stacks.ingestion import IngestionStack
 from infra.stacks.storage import StorageStack
 from infra.stacks.streaming import StreamingStack
-from lakehouse.core.monitoring import ARCHIVED_RECORDS, archive_dimensions
-from lakehouse.core.monitoring import NAMESPACE as ARCHIVE_NAMESPACE
+from lakehouse.core.monitoring import (
+    ARCHIVED_RECORDS,
+    FEATURE_RECORDS,
+    archive_dimensions,
+    features_dimensions,
+)
+from lakehouse.core.monitoring import NAMESPACE as HEARTBEAT_NAMESPACE
 
 # The ingest function's Powertools metrics (lambdas/ingest/app.py): namespace, service dimension, names.
 INGEST_NAMESPACE = "CustomerLakehouse"
@@ -31,6 +36,9 @@ ITERATOR_AGE_LIMIT = Duration.minutes(5)
 #: 5-minute periods without a single trigger of the raw archive before it counts as stopped (its buffer is 300 s:
 #: a running archive reports about once a period, idle or not; three absorb a late or long micro-batch)
 ARCHIVE_SILENT_PERIODS = 3
+#: 5-minute periods without a single trigger of the feature query before it counts as stopped (it triggers every
+#: few seconds and publishes them at most every FEATURES_HEARTBEAT_SECONDS, 60 s: about five datapoints a period)
+FEATURES_SILENT_PERIODS = 3
 #: how long after a failed streaming job run was notified a stopped archive or a lagging job stays quiet (the same
 #: failure: the job down, then catching up after its restart)
 SUPPRESSED_AFTER_JOB_FAILURE = Duration.hours(1)
@@ -50,11 +58,23 @@ def ingest_metric(name: str) -> cloudwatch.Metric:
 
 def archive_triggers(stage: str) -> cloudwatch.Metric:
     """Triggers of the raw archive query per 5 minutes: the ``SampleCount`` of its heartbeat ``ArchivedRecords``,
-    one datapoint per trigger, idle ones included (stream/archive_metrics.py)."""
+    every trigger counted, idle ones included (stream/heartbeat.py)."""
     return cloudwatch.Metric(
-        namespace=ARCHIVE_NAMESPACE,
+        namespace=HEARTBEAT_NAMESPACE,
         metric_name=ARCHIVED_RECORDS,
         dimensions_map=archive_dimensions(stage),
+        statistic="SampleCount",
+        period=FIVE_MINUTES,
+    )
+
+
+def feature_triggers(stage: str) -> cloudwatch.Metric:
+    """Triggers of the feature query per 5 minutes: the ``SampleCount`` of its heartbeat ``FeatureRecords`` (statistic
+    sets, at most one a minute, every trigger counted, idle ones included: stream/heartbeat.py)."""
+    return cloudwatch.Metric(
+        namespace=HEARTBEAT_NAMESPACE,
+        metric_name=FEATURE_RECORDS,
+        dimensions_map=features_dimensions(stage),
         statistic="SampleCount",
         period=FIVE_MINUTES,
     )
@@ -220,6 +240,27 @@ class MonitoringStack(Stack):
             "the stream's retention are lost to the raw zone. Not sent within an hour of a failed streaming job run "
             "(already notified).",
         )
+        # The feature query too: the archive may keep triggering in the same job while this query is stuck, and
+        # the stream's iterator age is the slowest reader's only while that reader still calls GetRecords
+        feature_beats = feature_triggers(deployment.settings.stage)
+        features_silent = add(
+            "StreamFeaturesSilent",
+            metric=feature_beats,
+            threshold=1,
+            periods=FEATURES_SILENT_PERIODS,
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            missing=cloudwatch.TreatMissingData.BREACHING,
+            notify=False,
+            description="The streaming feature query ran no trigger for 15 minutes (notifies through "
+            "stream-features-stopped).",
+        )
+        unless_the_job_failed(
+            "StreamFeaturesStopped",
+            features_silent,
+            "The streaming feature query stopped reading the stream (no trigger for 15 minutes): customer features "
+            "in DynamoDB are no longer updated. Not sent within an hour of a failed streaming job run (already "
+            "notified).",
+        )
 
         every_alarm = [*ingestion.alarms.alarms, *batch.alarms.alarms, *self.alarms.alarms]
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=names.dashboard)
@@ -265,7 +306,7 @@ class MonitoringStack(Stack):
             _graph("Stream records in", [stream.metric_incoming_records(period=FIVE_MINUTES, statistic="Sum")]),
             _graph("Stream iterator age (max)", [iterator_age]),
             _graph("Stream write throttles", [write_throttles]),
-            _graph("Raw archive triggers", [triggers]),
+            _graph("Streaming triggers (raw archive, features)", [triggers, feature_beats]),
         )
         self.dashboard.add_widgets(
             _graph("DynamoDB throttles", list(throttles.values())),

@@ -70,10 +70,10 @@ def test_tracing_samples_one_request_a_second_then_the_profiles_rate() -> None:
 
 def test_logs_are_the_function_access_and_platform_lines_per_request() -> None:
     """262.8 M requests a month (1,000 ev/s): prod (system logs at WARN) ingests 1,000 + 200 bytes a request, dev
-    (INFO) also the platform's 550; $0.50 a GB ingested, beside $0.10 an alarm, $0.50 a composite alarm (two), $3 a
-    dashboard, $0.30 a metric and $0.01 per thousand PutMetricData calls (the archive's heartbeat: 12 an hour,
-    730 hours)."""
-    fixed = 17 * 0.10 + 2 * 0.50 + 3.00 + 5 * 0.30 + 8.76 * 0.01
+    (INFO) also the platform's 550; $0.50 a GB ingested, beside $0.10 an alarm, $0.50 a composite alarm (three), $3
+    a dashboard, $0.30 a metric and $0.01 per thousand PutMetricData calls (the archive's heartbeat: 12 an hour,
+    the feature query's: 60 an hour; 730 hours)."""
+    fixed = 18 * 0.10 + 3 * 0.50 + 3.00 + 6 * 0.30 + 730 * 72 / 1000 * 0.01
     prod, dev = bill("prod", Workload(1000)), bill("dev", Workload(1000))
     assert line(prod, "CloudWatch") == pytest.approx(fixed + 262.8e6 * 1200 / 1024**3 * 0.50)
     assert line(dev, "CloudWatch") == pytest.approx(fixed + 262.8e6 * 1750 / 1024**3 * 0.50)

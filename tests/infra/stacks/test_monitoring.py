@@ -4,7 +4,14 @@ from pathlib import Path
 
 from infra.stacks.monitoring import ACCEPTED_EVENTS, INGEST_NAMESPACE, INGEST_SERVICE, REJECTED_EVENTS
 from lakehouse.core.config import Settings
-from lakehouse.core.monitoring import ARCHIVED_RECORDS, NAMESPACE, archive_dimensions
+from lakehouse.core.monitoring import (
+    ARCHIVED_RECORDS,
+    FEATURE_RECORDS,
+    FEATURES_HEARTBEAT_SECONDS,
+    NAMESPACE,
+    archive_dimensions,
+    features_dimensions,
+)
 
 
 def _alarms(synth) -> dict[str, dict]:
@@ -29,6 +36,7 @@ def test_cross_cutting_alarms_watch_stream_tables_quarantine_and_glue(dev) -> No
             "streaming-job-failures",
             "failure-notifications-undelivered",
             "raw-archive-silent",
+            "stream-features-silent",
         )
     }
     age = alarms[f"{prefix}-stream-iterator-age"]
@@ -49,7 +57,8 @@ def test_cross_cutting_alarms_watch_stream_tables_quarantine_and_glue(dev) -> No
     }
     assert tables == {Settings(stage="dev").names.write_keys_table}
     # notified elsewhere: through a composite alarm, or (a failed job run) by the streaming stack's rule
-    quiet = {f"{prefix}-{n}" for n in ("raw-archive-silent", "stream-iterator-age", "streaming-job-failures")}
+    quiet = {f"{prefix}-{n}" for n in ("raw-archive-silent", "stream-features-silent", "stream-iterator-age",
+                                       "streaming-job-failures")}
     for name, props in alarms.items():
         if name in quiet:
             assert "AlarmActions" not in props and "OKActions" not in props
@@ -65,31 +74,40 @@ def _composites(synth) -> dict[str, dict]:
     }
 
 
-def test_a_silent_raw_archive_alarms_with_missing_data_as_breaching(dev, prod) -> None:
-    """The archive publishes a heartbeat per trigger, idle ones included (tests/stream/test_archive_metrics.py):
-    fewer than one datapoint in three 5-minute periods, or none at all, is a stopped archive. Each stage watches
-    its own heartbeat."""
+def test_a_silent_streaming_query_alarms_with_missing_data_as_breaching(dev, prod) -> None:
+    """Each query of the streaming job publishes a heartbeat counting every trigger, idle ones included
+    (tests/stream/test_heartbeat.py): fewer than one trigger in three 5-minute periods, or no datapoint at all, is a
+    stopped query — the raw archive's and the feature query's each on its own, as one may stop while the other runs
+    in the same job. Each stage watches its own heartbeats."""
     for synth, stage in ((dev, "dev"), (prod, "prod")):
-        silent = _alarms(synth)[f"{Settings(stage=stage).names.prefix}-raw-archive-silent"]
-        assert (silent["Namespace"], silent["MetricName"], silent["Statistic"], silent["Period"]) == (
-            NAMESPACE, ARCHIVED_RECORDS, "SampleCount", 300)
-        assert {d["Name"]: d["Value"] for d in silent["Dimensions"]} == archive_dimensions(stage)
-        assert (silent["ComparisonOperator"], silent["Threshold"]) == ("LessThanThreshold", 1)
-        assert (silent["EvaluationPeriods"], silent["DatapointsToAlarm"]) == (3, 3)
-        assert silent["TreatMissingData"] == "breaching"
+        prefix = Settings(stage=stage).names.prefix
+        for name, metric, dimensions in (("raw-archive-silent", ARCHIVED_RECORDS, archive_dimensions),
+                                         ("stream-features-silent", FEATURE_RECORDS, features_dimensions)):
+            silent = _alarms(synth)[f"{prefix}-{name}"]
+            assert (silent["Namespace"], silent["MetricName"], silent["Statistic"], silent["Period"]) == (
+                NAMESPACE, metric, "SampleCount", 300)
+            assert {d["Name"]: d["Value"] for d in silent["Dimensions"]} == dimensions(stage)
+            assert (silent["ComparisonOperator"], silent["Threshold"]) == ("LessThanThreshold", 1)
+            assert (silent["EvaluationPeriods"], silent["DatapointsToAlarm"]) == (3, 3)
+            assert silent["TreatMissingData"] == "breaching"
+    # a running feature query publishes more than once a period, so one late datapoint never breaches
+    assert 300 / FEATURES_HEARTBEAT_SECONDS >= 2
 
 
 def test_a_failed_streaming_job_notifies_once(dev) -> None:
     """One notification per failure. A failed streaming job run is told by the streaming stack's job-run rule
-    (tests/infra/stacks/test_streaming.py); what follows from it is not told again: the stopped archive (its
-    heartbeat silent) and, after a restart, the job catching up more than 5 minutes behind each notify through a
-    composite alarm whose actions are suppressed while the job-failure alarm (no actions of its own) is in ALARM
-    and for an hour after. Seen failing with the suppressor removed from ``add_composite``'s composites and with
-    the job-failure alarm notifying too: a failed run then told two to four times."""
+    (tests/infra/stacks/test_streaming.py); what follows from it is not told again: the stopped archive and the
+    stopped feature query (their heartbeats silent) and, after a restart, the job catching up more than 5 minutes
+    behind each notify through a composite alarm whose actions are suppressed while the job-failure alarm (no
+    actions of its own) is in ALARM and for an hour after. Seen failing with the suppressor removed from
+    ``add_composite``'s composites and with the job-failure alarm notifying too: a failed run then told two to four
+    times."""
     prefix = Settings(stage="dev").names.prefix
     composites = _composites(dev)
-    assert set(composites) == {f"{prefix}-raw-archive-stopped", f"{prefix}-stream-behind"}
+    assert set(composites) == {f"{prefix}-raw-archive-stopped", f"{prefix}-stream-features-stopped",
+                               f"{prefix}-stream-behind"}
     for name, child in ((f"{prefix}-raw-archive-stopped", "RawArchiveSilent"),
+                        (f"{prefix}-stream-features-stopped", "StreamFeaturesSilent"),
                         (f"{prefix}-stream-behind", "StreamIteratorAge")):
         composite = composites[name]
         (action,) = composite["AlarmActions"]
@@ -129,13 +147,13 @@ def test_dashboard_shows_every_alarm_of_the_app_and_each_area(dev) -> None:
         "Batch executions",
         "Streaming job failures",
         "Objects landed (raw, quarantine)",
-        "Raw archive triggers",
+        "Streaming triggers (raw archive, features)",
     ):
         assert wanted in titles
     status = next(w for w in body["widgets"] if w["properties"].get("title") == "Alarms")
     every = sum(len(dev.resources(s, kind)) for s in ("Ingestion", "Batch", "Monitoring")
                 for kind in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm"))
-    assert len(status["properties"]["alarms"]) == every == 19
+    assert len(status["properties"]["alarms"]) == every == 21
 
 
 def test_an_undelivered_failure_notification_alarms(dev) -> None:
