@@ -42,7 +42,7 @@ def main(source: Path, target: Path) -> dict:
     star = report.star
     out.update(as_of=star.as_of, fact_customer_metrics_rows=star.tables["fact_customer_metrics"].rows,
                tables={name: table.rows for name, table in star.tables.items()})
-    record("CDNOW log, lakehouse batch", "curated -> star", out["star_seconds"], "s",
+    record("CDNOW batch stages", "curated -> star", out["star_seconds"], "s",
            size=f"{out['fact_customer_metrics_rows']:,} customer-snapshot rows", baseline="raw -> curated",
            baseline_value=out["curated_seconds"])
     return out

@@ -121,7 +121,8 @@ def markdown(runs: Sequence[dict[str, Any]], *, command: str) -> str:
     ``runs`` are the suite's run records (keys ``benchmark``, ``args``, ``seconds``, ``status``, ``figures`` and,
     for the scaling run, ``scaling``); ``command`` is the command line that produced them.
     """
-    lines = [f"Produced by `{command}`.", "",
+    lines = [f"Written by `{command}`; a benchmark it did not run keeps the figures of its last run that day (the "
+             "last table says when each ran).", "",
              "| benchmark | measure | size | figure | baseline (same run) | ratio |", "|---|---|---|---|---|---|"]
     for run in runs:
         for figure in run.get("figures", []):
@@ -134,13 +135,14 @@ def markdown(runs: Sequence[dict[str, Any]], *, command: str) -> str:
             measure = figure["measure"] + (f" ({figure['note']})" if figure.get("note") else "")
             lines.append("| " + " | ".join(_cell(c) for c in (
                 figure["benchmark"], measure, figure.get("size", ""), _number(figure["value"], figure["unit"]),
-                baseline, "" if share is None else f"{share:.2f}x")) + " |")
+                baseline, "" if share is None else f"{share:.2f}x" if share >= 0.1 else f"{share:.2g}x")) + " |")
     scaling = [run for run in runs if run.get("scaling")]
     for run in scaling:
         lines += ["", scaling_markdown(run["scaling"])]
-    lines += ["", "| benchmark | arguments | wall time | status |", "|---|---|---|---|"]
+    lines += ["", "| benchmark | command | started (UTC) | wall time | status |", "|---|---|---|---|---|"]
     for run in runs:
-        lines.append(f"| {_cell(run['benchmark'])} | `{_cell(' '.join(run.get('args', [])))}` | "
+        command_line = " ".join(["python", run.get("script", ""), *run.get("args", [])]).strip()
+        lines.append(f"| {_cell(run['benchmark'])} | `{_cell(command_line)}` | {run.get('started_at', '')[:16]} | "
                      f"{run.get('seconds', 0):,.0f} s | {_cell(run.get('status', ''))} |")
     return "\n".join(lines) + "\n"
 
@@ -172,24 +174,26 @@ def scaling_markdown(scaling: dict[str, Any]) -> str:
 
 
 def scaling_figures(scaling: dict[str, Any]) -> list[dict[str, Any]]:
-    """The scaling run's headline figures (the records :func:`record` would write): per size, the events per second
-    of every stage that handles events, beside the read floor of the same size, and each stage's time exponent."""
+    """The scaling run's headline figures (the records :func:`record` would write): at the largest size, the events
+    per second of every stage that handles events beside the read floor of that size; and each stage's time
+    exponent beside the read floor's. (Every size's time and peak is in :func:`scaling_markdown`'s table.)"""
     figures = []
     baseline = "read floor (gzip + JSON parse of the raw zone, one process)"
-    for run in scaling["sizes"]:
-        floor = run["stages"]["read floor"]["wall_s"]
-        for stage in ("land", "raw -> curated", "star", "warehouse"):
-            figures.append({"benchmark": "scaling", "measure": f"{stage}, events/s",
-                            "size": f"{run['events']:,} events",
-                            "value": run["events"] / run["stages"][stage]["wall_s"], "unit": "events/s",
-                            "baseline": baseline, "baseline_value": run["events"] / floor,
-                            "note": f"peak {run['stages'][stage]['peak_pss_mib']:,.0f} MiB"})
+    largest = max(scaling["sizes"], key=lambda run: run["events"])
+    floor = largest["stages"]["read floor"]["wall_s"]
+    for stage in ("land", "raw -> curated", "star", "warehouse"):
+        figures.append({"benchmark": "scaling", "measure": f"{stage}, events/s",
+                        "size": f"{largest['events']:,} events",
+                        "value": largest["events"] / largest["stages"][stage]["wall_s"], "unit": "events/s",
+                        "baseline": baseline, "baseline_value": largest["events"] / floor,
+                        "note": f"peak {largest['stages'][stage]['peak_pss_mib']:,.0f} MiB"})
     sizes = [run["events"] for run in scaling["sizes"]]
+    labels = " -> ".join(size_label(run.get("requested_events", run["events"])) for run in scaling["sizes"])
     floor_b = growth_exponent(sizes, [run["stages"]["read floor"]["wall_s"] for run in scaling["sizes"]])
     for stage in scaling["stages"]:
         exponent = growth_exponent(sizes, [run["stages"][stage]["wall_s"] for run in scaling["sizes"]])
         if exponent is not None and stage != "read floor":
-            figures.append({"benchmark": "scaling", "measure": f"{stage}, time growth exponent",
-                            "size": " -> ".join(size_label(s) for s in sizes), "value": exponent, "unit": "",
-                            "baseline": "the read floor's (linear work)", "baseline_value": floor_b, "note": ""})
+            figures.append({"benchmark": "scaling", "measure": f"{stage}, time growth exponent", "size": labels,
+                            "value": exponent, "unit": "", "baseline": "the read floor's (linear work)",
+                            "baseline_value": floor_b, "note": ""})
     return figures

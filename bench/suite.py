@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,7 @@ def benchmarks(args: argparse.Namespace) -> list[Benchmark]:
         Benchmark("stream job", "bench_stream.py", ("--rates", "250,1000", "--seconds", "20")),
         Benchmark("ML", "bench_ml.py", ("--customers", "100000", "--json", "bench/results/ml.json")),
         Benchmark("dashboard", "bench_dashboard.py", ("--events", "1000000")),
-        Benchmark("CDNOW log, lakehouse batch", "bench_cdnow_stages.py",
+        Benchmark("CDNOW batch stages", "bench_cdnow_stages.py",
                   (str(cdnow), str(Path(tempfile.gettempdir()) / "bench-cdnow-stages")),
                   needs=(str(cdnow / "lake" / "raw"), "run `lakehouse ml evaluate --dataset cdnow` first")),
         Benchmark("scaling", "bench_scaling.py", ("--sizes", args.scaling_sizes)),
@@ -175,8 +175,7 @@ def main() -> int:
     order = [b.name for b in suite]
     merged = sorted(merge_runs(earlier, runs), key=lambda r: order.index(r["benchmark"]) if r["benchmark"] in order
                     else len(order))
-    command = "make bench  (python bench/suite.py --readme" + (
-        f" --scaling-sizes {args.scaling_sizes})" if args.scaling_sizes != "1M,10M,30M" else ")")
+    command = shlex.join(["python", "bench/suite.py", *sys.argv[1:]])
     RESULTS.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"date": day, "machine": machine(), "runs": merged}, indent=1) + "\n")
     table = markdown(merged, command=command)
@@ -191,9 +190,10 @@ def main() -> int:
 def scaling_run(benchmark: Benchmark, scaling: dict[str, Any], source: Path) -> dict[str, Any]:
     """A run record for a scaling run made outside the suite (``--scaling-from``)."""
     sizes = ",".join(size_label(run["requested_events"]) for run in scaling["sizes"])
+    seconds = round(sum(stage["wall_s"] for run in scaling["sizes"] for stage in run["stages"].values()), 1)
+    ended = datetime.fromisoformat(scaling["generated_at"])  # written when the run ended
     return {"benchmark": benchmark.name, "script": f"bench/{benchmark.script}", "args": ["--sizes", sizes],
-            "started_at": scaling["generated_at"], "seconds": round(sum(
-                stage["wall_s"] for run in scaling["sizes"] for stage in run["stages"].values()), 1),
+            "started_at": (ended - timedelta(seconds=seconds)).isoformat(), "seconds": seconds,
             "status": f"ok (from {source.name})", "figures": scaling_figures(scaling), "scaling": scaling}
 
 

@@ -85,19 +85,22 @@ def test_the_scaling_table_gives_each_stage_its_time_and_memory_exponent():
     assert "1,000,000 events: time / peak" in table and "10,000,000 events: time / peak" in table
     figures = report.scaling_figures(result)
     rates = {(f["measure"], f["size"]): f for f in figures}
-    curate = rates[("raw -> curated, events/s", "1,000,000 events")]
-    assert curate["value"] == pytest.approx(1e6 / 160) and curate["baseline_value"] == pytest.approx(1e6 / 2)
+    curate = rates[("raw -> curated, events/s", "10,000,000 events")]
+    assert curate["value"] == pytest.approx(1e7 / 1600) and curate["baseline_value"] == pytest.approx(1e7 / 20)
+    assert ("raw -> curated, events/s", "1,000,000 events") not in rates  # every size is in the scaling table
     exponent = rates[("star, time growth exponent", "1M -> 10M")]
     assert exponent["value"] == pytest.approx(1.2) and exponent["baseline_value"] == pytest.approx(1.0)
 
 
 def test_the_suite_table_puts_each_figure_beside_its_baseline_and_says_which_command_made_it():
-    runs = [{"benchmark": "batch", "args": ["--events", "150000"], "seconds": 300.0, "status": "ok", "figures": [
+    runs = [{"benchmark": "batch", "script": "bench/bench_batch.py", "args": ["--events", "150000"],
+             "started_at": "2026-12-02T09:41:07.5+00:00", "seconds": 300.0, "status": "ok", "figures": [
                 {"benchmark": "batch", "measure": "build_star", "size": "150,000 events", "value": 13_022.4,
                  "unit": "events/s", "baseline": "raw | curated", "baseline_value": 6_511.2, "note": ""}]},
             {"benchmark": "CDNOW", "args": [], "seconds": 0.0, "status": "skipped: no raw zone", "figures": []}]
     table = report.markdown(runs, command="make bench")
-    assert table.startswith("Produced by `make bench`.")
+    assert table.startswith("Written by `make bench`;")
     row = next(line for line in table.splitlines() if "build_star" in line)
     assert "13,022 events/s" in row and "6,511 events/s — raw \\| curated" in row and "2.00x" in row
-    assert "| CDNOW | `` | 0 s | skipped: no raw zone |" in table
+    assert "| batch | `python bench/bench_batch.py --events 150000` | 2026-12-02T09:41 | 300 s | ok |" in table
+    assert "| CDNOW | `python` |  | 0 s | skipped: no raw zone |" in table
