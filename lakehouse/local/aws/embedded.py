@@ -87,24 +87,41 @@ def is_our_emulator(pid: int) -> bool:
         return False
 
 
-def spawn_emulator(port: int = 0, log_path: Path | None = None) -> tuple[subprocess.Popen, str]:
-    """Start a moto server in a new session; returns the process and its endpoint once it answers."""
+def start_timeout(journal: Path | None) -> float:
+    """Seconds to wait for an emulator to answer: 30, plus 1 per MB of journal it replays first (measured replay
+    rate: see docs/localstack.md, "Restarts")."""
+    size = journal.stat().st_size if journal is not None and journal.is_file() else 0
+    return 30.0 + size / 1e6
+
+
+def spawn_emulator(port: int = 0, log_path: Path | None = None,
+                   journal: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """Start a moto server in a new session; returns the process and its endpoint once it answers.
+
+    ``journal``: replay it first and journal every change into it (:mod:`lakehouse.local.aws.journal`), so the
+    state survives a restart. Raises :class:`EmbeddedAwsError` when the server exits (port taken, a journal that
+    no longer replays; the log says which) or does not answer in time.
+    """
     port = port or free_port()
     endpoint = f"http://127.0.0.1:{port}"
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 (handed to the child)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", MARKER, "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-    )
-    deadline = time.monotonic() + 30
+    command = [sys.executable, "-m", MARKER, "--port", str(port)]
+    if journal is not None:
+        command += ["--journal", str(journal)]
+    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    timeout = start_timeout(journal)
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise EmbeddedAwsError(f"moto server exited with code {proc.returncode} (port {port} in use?)")
+            where = f"; see {log_path}" if log_path else ""
+            raise EmbeddedAwsError(f"moto server exited with code {proc.returncode} (port {port} in use"
+                                   f"{', or its journal no longer replays' if journal else ''}?{where})")
         if endpoint_is_up(endpoint, timeout=0.5):
             return proc, endpoint
         time.sleep(0.1)
     proc.kill()
-    raise EmbeddedAwsError(f"moto server did not answer on {endpoint} within 30 s")
+    raise EmbeddedAwsError(f"moto server did not answer on {endpoint} within {timeout:.0f} s")
 
 
 def stop_process(pid: int, timeout: float = 10.0) -> bool:
@@ -200,23 +217,53 @@ def running_emulator(run_dir: Path) -> EmulatorState | None:
     return None
 
 
-def start_detached(run_dir: Path, port: int = 0) -> tuple[EmulatorState, bool]:
-    """Start (or reuse) the detached emulator; returns its state and whether it was started now."""
+def journal_file(run_dir: Path) -> Path:
+    """``<run dir>/aws-journal.jsonl``: every change made to the detached emulator, replayed when it restarts."""
+    return run_dir / "aws-journal.jsonl"
+
+
+def port_is_free(port: int) -> bool:
+    """Whether ``port`` on 127.0.0.1 can be bound now by a server that, like the emulator's, sets SO_REUSEADDR
+    (connections a killed server left in TIME_WAIT do not hold the port)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def start_detached(run_dir: Path, port: int = 0, persist: bool = True) -> tuple[EmulatorState, bool]:
+    """Start (or reuse) the detached emulator; returns its state and whether it was started now.
+
+    ``persist``: replay ``<run dir>/aws-journal.jsonl`` and keep journaling into it, so a restarted emulator
+    (stopped, or killed) comes back with everything it had acknowledged. Without a ``port``, a restart takes the
+    port the last emulator had when it is free, so clients still pointed at it resume.
+    """
     current = running_emulator(run_dir)
     if current:
         return current, False
     run_dir.mkdir(parents=True, exist_ok=True)
-    proc, endpoint = spawn_emulator(port, run_dir / "moto.log")
+    previous = EmulatorState.load(state_file(run_dir))
+    if not port and previous is not None and port_is_free(previous.port):
+        port = previous.port
+    proc, endpoint = spawn_emulator(port, run_dir / "moto.log", journal_file(run_dir) if persist else None)
     state = EmulatorState(pid=proc.pid, port=int(endpoint.rsplit(":", 1)[1]), endpoint=endpoint,
                           started_at=time.time())
     state.save(state_file(run_dir))
     return state, True
 
 
-def stop_detached(run_dir: Path) -> EmulatorState | None:
-    """Stop the emulator recorded in ``run_dir`` (only if it is ours); returns what was stopped."""
+def stop_detached(run_dir: Path, reset: bool = False) -> EmulatorState | None:
+    """Stop the emulator recorded in ``run_dir`` (only if it is ours); returns what was stopped.
+
+    ``reset``: also delete its journal, so the next start begins empty.
+    """
     path = state_file(run_dir)
     state = EmulatorState.load(path)
     stopped = state if state and stop_process(state.pid) else None
     path.unlink(missing_ok=True)
+    if reset:
+        journal_file(run_dir).unlink(missing_ok=True)
     return stopped

@@ -34,6 +34,8 @@ def _provision_table(report: list[Provisioned]) -> Table:
 def up(
     port: int = typer.Option(None, help="port for the emulator (default: LAKEHOUSE_MOTO_PORT or a free one)"),
     shards: int = typer.Option(None, help="Kinesis shards (default: LAKEHOUSE_KINESIS_SHARDS)"),
+    persist: bool = typer.Option(True, help="replay the emulator's journal (<home>/run/aws-journal.jsonl) and keep "
+                                            "journaling into it, so a restart, even after a crash, loses nothing"),
 ) -> None:
     """Start the embedded AWS emulator (unless AWS_ENDPOINT_URL is set) and provision every resource."""
     settings = load_settings(moto_port=port, kinesis_shards=shards)
@@ -43,7 +45,7 @@ def up(
         console.print(f"using AWS_ENDPOINT_URL={endpoint} (no emulator started)")
     else:
         try:
-            state, started = start_detached(settings.run_dir, settings.moto_port)
+            state, started = start_detached(settings.run_dir, settings.moto_port, persist)
         except EmbeddedAwsError as exc:
             raise UserError(str(exc)) from None
         endpoint = state.endpoint
@@ -55,14 +57,19 @@ def up(
 
 
 @friendly_errors
-def down() -> None:
-    """Stop the emulator `lakehouse up` started (only that process)."""
+def down(
+    reset: bool = typer.Option(False, help="also delete the emulator's journal: the next `lakehouse up` starts "
+                                           "empty"),
+) -> None:
+    """Stop the emulator `lakehouse up` started (only that process); its state comes back on the next `up`."""
     settings = load_settings()
-    stopped = stop_detached(settings.run_dir)
+    stopped = stop_detached(settings.run_dir, reset=reset)
     if stopped:
         console.print(f"stopped embedded AWS (pid {stopped.pid}, {stopped.endpoint})")
     else:
         console.print("no embedded AWS of ours is running")
+    if reset:
+        console.print("its journal is deleted: the next `lakehouse up` starts empty")
 
 
 @friendly_errors
