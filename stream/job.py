@@ -159,8 +159,9 @@ def checkpoint_location(settings: Settings) -> str:
 
 
 def stream_created_at(settings: Settings) -> str:
-    """The stream's creation time (ISO 8601); raises :class:`StreamJobError` when it does not exist."""
-    from botocore.exceptions import ClientError
+    """The stream's creation time (ISO 8601); raises :class:`StreamJobError` when it does not exist or Kinesis
+    cannot be reached (the message names the stream and the endpoint's error)."""
+    from botocore.exceptions import BotoCoreError, ClientError
 
     from lakehouse.core.aws.clients import aws_client
 
@@ -170,6 +171,9 @@ def stream_created_at(settings: Settings) -> str:
     except ClientError as exc:
         raise StreamJobError(f"stream {settings.names.stream}: {exc.response.get('Error', {}).get('Message', exc)}") \
             from None
+    except BotoCoreError as exc:  # unreachable: the emulator or the network down
+        raise StreamJobError(f"stream {settings.names.stream}: {exc}; nothing was read, a new run resumes from the "
+                             "checkpoint") from None
     return summary["StreamCreationTimestamp"].isoformat()
 
 

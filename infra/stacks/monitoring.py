@@ -56,28 +56,27 @@ def ingest_metric(name: str) -> cloudwatch.Metric:
     )
 
 
-def archive_triggers(stage: str) -> cloudwatch.Metric:
-    """Triggers of the raw archive query per 5 minutes: the ``SampleCount`` of its heartbeat ``ArchivedRecords``,
-    every trigger counted, idle ones included (stream/heartbeat.py)."""
+def heartbeat_triggers(metric_name: str, dimensions: dict[str, str]) -> cloudwatch.Metric:
+    """Triggers of a streaming query per 5 minutes: the ``SampleCount`` of its heartbeat metric, every trigger
+    counted, idle ones included (statistic sets: stream/heartbeat.py)."""
     return cloudwatch.Metric(
         namespace=HEARTBEAT_NAMESPACE,
-        metric_name=ARCHIVED_RECORDS,
-        dimensions_map=archive_dimensions(stage),
+        metric_name=metric_name,
+        dimensions_map=dimensions,
         statistic="SampleCount",
         period=FIVE_MINUTES,
     )
+
+
+def archive_triggers(stage: str) -> cloudwatch.Metric:
+    """Triggers of the raw archive query per 5 minutes (its heartbeat ``ArchivedRecords``, one datapoint a trigger)."""
+    return heartbeat_triggers(ARCHIVED_RECORDS, archive_dimensions(stage))
 
 
 def feature_triggers(stage: str) -> cloudwatch.Metric:
-    """Triggers of the feature query per 5 minutes: the ``SampleCount`` of its heartbeat ``FeatureRecords`` (statistic
-    sets, at most one a minute, every trigger counted, idle ones included: stream/heartbeat.py)."""
-    return cloudwatch.Metric(
-        namespace=HEARTBEAT_NAMESPACE,
-        metric_name=FEATURE_RECORDS,
-        dimensions_map=features_dimensions(stage),
-        statistic="SampleCount",
-        period=FIVE_MINUTES,
-    )
+    """Triggers of the feature query per 5 minutes (its heartbeat ``FeatureRecords``, at most one statistic set a
+    minute)."""
+    return heartbeat_triggers(FEATURE_RECORDS, features_dimensions(stage))
 
 
 def rule_triggers(rule: events.IRule, metric_name: str = "TriggeredRules") -> cloudwatch.Metric:
@@ -221,46 +220,40 @@ class MonitoringStack(Stack):
             "The streaming job has been more than 5 minutes behind the event stream for 15 minutes. Not sent within "
             "an hour of a failed streaming job run (a restarted job catching up: already notified).",
         )
+        def alarm_when_silent(name: str, beats: cloudwatch.Metric, periods: int, query: str, stopped: str,
+                              consequence: str) -> None:
+            """``<name>Silent``: ``query`` (which reports every trigger, idle or not) ran none for ``periods`` x 5
+            minutes, missing data breaching, without actions; it notifies through ``<name>Stopped`` (``stopped``),
+            which :func:`unless_the_job_failed` keeps quiet after a failed job run."""
+            minutes = periods * FIVE_MINUTES.to_minutes()
+            silent = add(
+                f"{name}Silent",
+                metric=beats,
+                threshold=1,
+                periods=periods,
+                comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                missing=cloudwatch.TreatMissingData.BREACHING,
+                notify=False,
+                description=f"{query} ran no trigger for {minutes} minutes (notifies through {stopped}).",
+            )
+            unless_the_job_failed(
+                f"{name}Stopped",
+                silent,
+                f"{query} stopped reading the stream (no trigger for {minutes} minutes){consequence}. Not sent within "
+                "an hour of a failed streaming job run (already notified).",
+            )
+
         # The raw archive reports every trigger, idle or not; silence means it stopped (docs/streaming.md)
-        triggers = archive_triggers(deployment.settings.stage)
-        silent = add(
-            "RawArchiveSilent",
-            metric=triggers,
-            threshold=1,
-            periods=ARCHIVE_SILENT_PERIODS,
-            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-            missing=cloudwatch.TreatMissingData.BREACHING,
-            notify=False,
-            description="The raw archive ran no trigger for 15 minutes (notifies through raw-archive-stopped).",
-        )
-        unless_the_job_failed(
-            "RawArchiveStopped",
-            silent,
-            "The raw archive stopped reading the stream (no trigger for 15 minutes); events it does not land within "
-            "the stream's retention are lost to the raw zone. Not sent within an hour of a failed streaming job run "
-            "(already notified).",
-        )
+        stage = deployment.settings.stage
+        triggers, feature_beats = archive_triggers(stage), feature_triggers(stage)
+        alarm_when_silent("RawArchive", triggers, ARCHIVE_SILENT_PERIODS, "The raw archive",
+                          "raw-archive-stopped", "; events it does not land within the stream's retention are lost "
+                          "to the raw zone")
         # The feature query too: the archive may keep triggering in the same job while this query is stuck, and
         # the stream's iterator age is the slowest reader's only while that reader still calls GetRecords
-        feature_beats = feature_triggers(deployment.settings.stage)
-        features_silent = add(
-            "StreamFeaturesSilent",
-            metric=feature_beats,
-            threshold=1,
-            periods=FEATURES_SILENT_PERIODS,
-            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-            missing=cloudwatch.TreatMissingData.BREACHING,
-            notify=False,
-            description="The streaming feature query ran no trigger for 15 minutes (notifies through "
-            "stream-features-stopped).",
-        )
-        unless_the_job_failed(
-            "StreamFeaturesStopped",
-            features_silent,
-            "The streaming feature query stopped reading the stream (no trigger for 15 minutes): customer features "
-            "in DynamoDB are no longer updated. Not sent within an hour of a failed streaming job run (already "
-            "notified).",
-        )
+        alarm_when_silent("StreamFeatures", feature_beats, FEATURES_SILENT_PERIODS,
+                          "The streaming feature query", "stream-features-stopped",
+                          ": customer features in DynamoDB are no longer updated")
 
         every_alarm = [*ingestion.alarms.alarms, *batch.alarms.alarms, *self.alarms.alarms]
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=names.dashboard)

@@ -196,7 +196,8 @@ class Demo:
     # --- stages ----------------------------------------------------------------------------------
     def start_aws(self) -> dict[str, Any]:
         """Start (or reuse) the detached emulator and provision every resource."""
-        state, started = start_detached(self.settings.run_dir, self.settings.moto_port)
+        state, started = start_detached(self.settings.run_dir, self.settings.moto_port,
+                                        self.settings.moto_persist)
         self.started_emulator = started
         export_endpoint(state.endpoint, self.settings.region)
         self.report.endpoint = state.endpoint

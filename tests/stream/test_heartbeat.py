@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -45,6 +47,37 @@ def heartbeat(settings: Settings, since: datetime, metric: str = ARCHIVED_RECORD
     return int(sum(p["SampleCount"] for p in points)), sum(p["Sum"] for p in points)
 
 
+def run_idle(spark, settings: Settings, metric: str, run: Callable[[threading.Event], Any], seen: int,
+             then: float = 0.0) -> Any:
+    """``run(stop)``, a query on an empty stream with a trigger a second, until CloudWatch holds ``seen`` of its
+    triggers (``metric``'s SampleCount) and ``then`` seconds more, or for 180 s; returns what ``run`` returns.
+
+    The machine may be slow to start the query: the watcher counts triggers, it does not time the run.
+    """
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    stop = threading.Event()
+
+    def stop_after_idle_triggers() -> None:
+        deadline = time.monotonic() + 180
+        while not stop.is_set() and time.monotonic() < deadline:
+            if heartbeat(settings, since, metric)[0] >= seen:
+                stop.wait(then)
+                break
+            time.sleep(1.0)
+        stop.set()
+
+    watcher = threading.Thread(target=stop_after_idle_triggers, daemon=True)
+    # Spark reports an idle trigger at most every noDataProgressEventInterval (10 s by default, below the
+    # archive's 300 s buffer on AWS, so every idle trigger reports there); 1 s here for 1 s triggers
+    spark.conf.set(IDLE_INTERVAL, "1000")
+    watcher.start()
+    try:
+        return run(stop)
+    finally:
+        stop.set()
+        spark.conf.unset(IDLE_INTERVAL)
+
+
 def test_each_micro_batch_publishes_the_records_it_archived(spark, aws_settings: Settings) -> None:
     since = datetime.now(UTC) - timedelta(minutes=1)
     payloads = scenario(seed=41, customers=10, events=120, bad_every=0).payloads
@@ -66,26 +99,8 @@ def test_an_idle_running_archive_keeps_publishing_so_only_a_stopped_one_goes_mis
     ``1 >= 1 + 3`` failed.
     """
     since = datetime.now(UTC) - timedelta(minutes=1)
-    stop = threading.Event()
-
-    def stop_after_idle_triggers() -> None:  # the machine may be slow to start the query: count, don't time
-        deadline = time.monotonic() + 180
-        while not stop.is_set() and time.monotonic() < deadline:
-            if heartbeat(aws_settings, since)[0] >= 4:
-                break
-            time.sleep(1.0)
-        stop.set()
-
-    watcher = threading.Thread(target=stop_after_idle_triggers, daemon=True)
-    # Spark reports an idle trigger at most every noDataProgressEventInterval (10 s by default, below the
-    # archive's 300 s buffer on AWS, so every idle trigger reports there); 1 s here for 1 s triggers
-    spark.conf.set(IDLE_INTERVAL, "1000")
-    watcher.start()
-    try:
-        report = run_archive(aws_settings, spark, once=False, buffer_seconds=1.0, stop=stop)
-    finally:
-        stop.set()
-        spark.conf.unset(IDLE_INTERVAL)
+    report = run_idle(spark, aws_settings, ARCHIVED_RECORDS, seen=4, run=lambda stop: run_archive(
+        aws_settings, spark, once=False, buffer_seconds=1.0, stop=stop))
     assert sum(b.records for b in report.batches) == 0  # a new checkpoint's first trigger may run an empty batch
     triggers, records = heartbeat(aws_settings, since)
     assert triggers >= len(report.batches) + 3 and records == 0.0
@@ -122,25 +137,9 @@ def test_an_idle_running_feature_query_keeps_counting_its_triggers(spark, aws_se
     run_stream) no datapoint came: the watcher gave up after 180 s and ``0 >= 1 + 3`` failed.
     """
     since = datetime.now(UTC) - timedelta(minutes=1)
-    stop = threading.Event()
-
-    def stop_after_idle_triggers() -> None:  # the first trigger publishes at once; then let idle ones pile up
-        deadline = time.monotonic() + 180
-        while not stop.is_set() and time.monotonic() < deadline:
-            if heartbeat(aws_settings, since, FEATURE_RECORDS)[0] >= 1:
-                stop.wait(6.0)
-                break
-            time.sleep(1.0)
-        stop.set()
-
-    watcher = threading.Thread(target=stop_after_idle_triggers, daemon=True)
-    spark.conf.set(IDLE_INTERVAL, "1000")
-    watcher.start()
-    try:
-        report = run_stream(aws_settings, spark, once=False, trigger_seconds=1.0, stop=stop)
-    finally:
-        stop.set()
-        spark.conf.unset(IDLE_INTERVAL)
+    # the first trigger publishes at once; then idle ones pile up for 6 s, published when the query stops
+    report = run_idle(spark, aws_settings, FEATURE_RECORDS, seen=1, then=6.0, run=lambda stop: run_stream(
+        aws_settings, spark, once=False, trigger_seconds=1.0, stop=stop))
     assert sum(b.records for b in report.batches) == 0
     triggers, records = heartbeat(aws_settings, since, FEATURE_RECORDS)
     assert triggers >= len(report.batches) + 3 and records == 0.0

@@ -241,7 +241,7 @@ def replay(app: WsgiApp, path: Path) -> tuple[int, list[str]]:
         try:
             with frozen_at(line["at"]):
                 status, _, answer = _call(app, environ)
-        except Exception as exc:  # noqa: BLE001 (moto raises some errors through its WSGI app: reported)
+        except Exception as exc:  # moto raises some errors through its WSGI app: each one reported
             problems.append(f"{what}: {type(exc).__name__}: {exc}")
             continue
         if int(status.split(" ", 1)[0]) >= 400:

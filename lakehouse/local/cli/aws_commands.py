@@ -34,18 +34,19 @@ def _provision_table(report: list[Provisioned]) -> Table:
 def up(
     port: int = typer.Option(None, help="port for the emulator (default: LAKEHOUSE_MOTO_PORT or a free one)"),
     shards: int = typer.Option(None, help="Kinesis shards (default: LAKEHOUSE_KINESIS_SHARDS)"),
-    persist: bool = typer.Option(True, help="replay the emulator's journal (<home>/run/aws-journal.jsonl) and keep "
-                                            "journaling into it, so a restart, even after a crash, loses nothing"),
+    persist: bool | None = typer.Option(
+        None, help="replay the emulator's journal (<home>/run/aws-journal.jsonl) and keep journaling into it, so a "
+                   "restart, even after a crash, loses nothing (default: LAKEHOUSE_MOTO_PERSIST, true)"),
 ) -> None:
     """Start the embedded AWS emulator (unless AWS_ENDPOINT_URL is set) and provision every resource."""
-    settings = load_settings(moto_port=port, kinesis_shards=shards)
+    settings = load_settings(moto_port=port, kinesis_shards=shards, moto_persist=persist)
     external = os.environ.get("AWS_ENDPOINT_URL")
     if external:
         endpoint = external
         console.print(f"using AWS_ENDPOINT_URL={endpoint} (no emulator started)")
     else:
         try:
-            state, started = start_detached(settings.run_dir, settings.moto_port, persist)
+            state, started = start_detached(settings.run_dir, settings.moto_port, settings.moto_persist)
         except EmbeddedAwsError as exc:
             raise UserError(str(exc)) from None
         endpoint = state.endpoint

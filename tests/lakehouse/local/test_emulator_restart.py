@@ -1,0 +1,148 @@
+"""The embedded emulator SIGKILLed and restarted under the pipeline: each stage reports a clear error while it is
+down, resumes once it is back, and nothing accepted is lost or counted twice.
+
+The emulator is the detached one ``lakehouse up`` starts (its journal on, the default), killed with SIGKILL and
+started again the way ``lakehouse up`` does (same port, journal replayed). Ingestion goes through the local API
+Gateway stand-in and the real handler; the raw archive and the feature query run in this process on the session's
+Spark. Oracles: every call posted is on the stream (the API acknowledged it); the raw zone holds exactly the
+stream's lines; the curated zone holds every posted ``messageId`` once; DynamoDB's features equal
+``oracle_features``, DuckDB over the stream's records (rules written independently of the stream's code).
+
+Seen failing without the protection: with the emulator started without its journal (``persist=False`` in
+``Emulator.start``), the restarted emulator had no stream, tables or write keys: every retry of the posting
+client was answered 503 "write keys cannot be checked right now" until it gave up, and the post ended with 600 of
+the 1,100 calls unaccepted (``report.ok`` false; the first request, answered before the kill, was accepted) — and the
+200 acknowledged before that were gone with the stream.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from glue_jobs.curated.job import run_raw_to_curated
+from lakehouse.core.config import Settings
+from lakehouse.core.lake import tables as lake_tables
+from lakehouse.core.lake.storage import LakeStorage
+from lakehouse.core.write_keys import WriteKeyStore
+from lakehouse.local.aws.embedded import export_endpoint, restore_env, running_emulator, start_detached, stop_detached
+from lakehouse.local.aws.provision import provision
+from lakehouse.local.gateway import LocalGateway
+from lakehouse.local.replay import post_files
+from stream.archive import ArchiveJobError, run_archive
+from stream.job import StreamJobError, run_stream
+from stream.rfm import DEFAULT_BREAKPOINTS
+from tests.stream.conftest import actual_features, assert_features_match, oracle_features, stored_items
+from tests.stream.test_archive_crash import raw_zone, stream_lines, write_calls
+
+DOWN_FOR = 3.0  # seconds the emulator stays down while the API is being posted to
+
+
+class Emulator:
+    """The detached emulator of ``settings.run_dir``: killed and restarted the way a crash and ``lakehouse up`` do."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.pid = 0
+        self.endpoint = ""
+
+    def start(self) -> None:
+        state, started = start_detached(self.settings.run_dir)
+        assert started and (not self.endpoint or state.endpoint == self.endpoint)  # the same port: clients resume
+        self.pid, self.endpoint = state.pid, state.endpoint
+        export_endpoint(state.endpoint, self.settings.region)
+
+    def kill(self) -> None:
+        os.kill(self.pid, signal.SIGKILL)
+        psutil.Process(self.pid).wait(10)
+        assert running_emulator(self.settings.run_dir) is None
+
+
+@pytest.fixture
+def emulator(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    previous = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID",
+                                              "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")}
+    aws = Emulator(settings.model_copy(update={"stream": settings.stream.model_copy(
+        update={"max_records_per_trigger": 500})}))
+    aws.start()
+    provision(aws.settings)
+    yield aws
+    stop_detached(settings.run_dir, reset=True)
+    restore_env(previous)
+
+
+def curated_message_ids(settings: Settings) -> Counter[str]:
+    events = lake_tables.read_arrow(LakeStorage(settings.lake), settings.lake.curated_table("events"))
+    return Counter(events.column("event_id").to_pylist())
+
+
+def test_the_emulator_killed_under_the_pipeline_loses_nothing(spark, emulator: Emulator, tmp_path: Path) -> None:
+    settings = emulator.settings
+    rng = random.Random(11)
+    key = WriteKeyStore(settings.names.write_keys_table, settings.region).create("web").key
+    first, later = tmp_path / "first.jsonl", tmp_path / "later.jsonl"
+    calls = write_calls(first, 0, 200, rng)
+    calls += write_calls(later, 200, 1_100, rng)  # three requests: 500, 500, 100 calls
+    restart = threading.Timer(DOWN_FOR, emulator.start)
+
+    def kill_once(_: int) -> None:  # the first request answered, the second sent (one sender, two queued)
+        if restart.ident is None:
+            emulator.kill()
+            restart.start()
+
+    # ingestion: the emulator killed while requests are in flight, back DOWN_FOR seconds later
+    with LocalGateway(settings) as gateway:
+        assert post_files([first], gateway.url, key).accepted == 200
+        started = time.monotonic()
+        report = post_files([later], gateway.url, key, concurrency=1, max_retries=12, backoff_seconds=0.5,
+                            on_progress=kill_once)
+        restart.join()
+    assert time.monotonic() - started >= DOWN_FOR - 0.5  # it waited for the emulator, it did not skip anything
+    assert report.ok and report.accepted == 1_100, report
+    assert report.retries > 0  # the outage was seen: 503s retried
+    lines = stream_lines(settings)
+    on_stream = Counter(json.loads(line)["message_id"] for line in lines)
+    assert set(on_stream) == {c["messageId"] for c in calls}
+
+    # the feature query: a clear error while the emulator is down, then killed under it mid-run, then resumed
+    emulator.kill()
+    with pytest.raises(StreamJobError, match="Could not connect"):
+        run_stream(settings, spark, once=True)
+    emulator.start()
+    killed = {"done": False}
+
+    def kill_after_first_writes(step: str, batch_id: int) -> None:
+        if step == "after-writes" and batch_id == 1 and not killed["done"]:
+            killed["done"] = True
+            emulator.kill()
+
+    with pytest.raises(StreamJobError):
+        run_stream(settings, spark, once=True, fault=kill_after_first_writes)
+    assert killed["done"]
+    emulator.start()
+    resumed = run_stream(settings, spark, once=True)
+    assert resumed.replaced_checkpoint is None  # the same stream, the same checkpoint
+    records = [json.loads(line) for line in stream_lines(settings)]
+    assert_features_match(oracle_features(records, DEFAULT_BREAKPOINTS), actual_features(stored_items(settings)))
+
+    # the raw archive: the same, then the batch over what it landed
+    emulator.kill()
+    with pytest.raises((StreamJobError, ArchiveJobError), match="Could not connect"):
+        run_archive(settings, spark, once=True)
+    emulator.start()
+    run_archive(settings, spark, once=True)
+    landed = [line for objects in raw_zone(settings).values() for line in objects]
+    assert Counter(landed) == Counter(lines)  # the stream's lines, each exactly once
+    run_raw_to_curated(spark, settings)
+    assert curated_message_ids(settings) == Counter({c["messageId"]: 1 for c in calls})
