@@ -123,7 +123,7 @@ class NullRawSink:
 class NullStream:
     """A stream sink that accepts every record at once and sends nothing."""
 
-    def put(self, entries):
+    def put(self, entries, deadline=None):
         """Accept ``entries`` in one pretend call."""
         return PutReport(len(entries), 1, 0)
 

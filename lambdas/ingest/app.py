@@ -66,6 +66,12 @@ def build_app(service: IngestService, emit_metrics: bool = True) -> APIGatewayRe
     def request_id() -> str | None:
         return app.current_event.request_context.request_id
 
+    def seconds_left() -> float | None:
+        """What the function has left of its timeout (None without a Lambda context)."""
+        context = app.lambda_context
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        return remaining() / 1000 if remaining is not None else None
+
     def source_ip() -> str | None:
         return ((app.current_event.get("requestContext") or {}).get("identity") or {}).get("sourceIp")
 
@@ -74,7 +80,7 @@ def build_app(service: IngestService, emit_metrics: bool = True) -> APIGatewayRe
         request = IngestRequest(
             route=event.path, body=event.body, is_base64_encoded=bool(event.is_base64_encoded),
             headers={k.lower(): v for k, v in (event.get("headers") or {}).items()},
-            request_id=request_id() or "")
+            request_id=request_id() or "", seconds_left=seconds_left())
         result = service.ingest(request)
         outcome = result.outcome
         count("AcceptedEvents", len(outcome.records))

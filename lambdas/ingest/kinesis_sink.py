@@ -24,9 +24,14 @@ MAX_BYTES_PER_CALL = 5 * 1024 * 1024
 NOT_RETRYABLE = frozenset({"ResourceNotFoundException", "AccessDeniedException", "ValidationException",
                            "InvalidArgumentException", "KMSAccessDeniedException", "KMSDisabledException",
                            "KMSNotFoundException"})
-# Our loop does the retrying: one SDK attempt per call keeps the total delay bounded and predictable.
-KINESIS_CONFIG = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=2, read_timeout=10,
+# Our loop does the retrying: one SDK attempt per call keeps the total delay bounded and predictable
+# (``total_max_attempts`` counts the first attempt; botocore's ``max_attempts`` counts retries only: 1 meant two
+# attempts, each a full timeout when Kinesis hangs). A PutRecords
+# call of at most 5 MB answers in milliseconds when Kinesis is well; the timeouts bound one hung call to 6 s, so a
+# first round that hangs still leaves a 10 s function time to answer 503 (see ``KinesisSink.put``'s deadline).
+KINESIS_CONFIG = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=2, read_timeout=4,
                         max_pool_connections=32)
+CALL_BUDGET_SECONDS = KINESIS_CONFIG.connect_timeout + KINESIS_CONFIG.read_timeout  # one call at its slowest
 
 Entry = tuple[bytes, str]  # (Data, PartitionKey)
 
@@ -51,8 +56,9 @@ class PutReport:
 class StreamSink(Protocol):
     """Where accepted records go after the raw zone: Kinesis, or a stand-in in tests and benchmarks."""
 
-    def put(self, entries: list[Entry]) -> PutReport:
-        """Put every ``(data, partition key)`` entry; raises :class:`StreamUnavailable` when some are not accepted."""
+    def put(self, entries: list[Entry], deadline: float | None = None) -> PutReport:
+        """Put every ``(data, partition key)`` entry, giving up by ``deadline`` (``time.monotonic()`` seconds);
+        raises :class:`StreamUnavailable` when some are not accepted."""
         ...
 
 
@@ -85,24 +91,36 @@ class KinesisSink:
         self.max_backoff_seconds = max_backoff_seconds
         self._sleep = sleep
 
+    def _backoff(self, attempt: int) -> tuple[float, float]:
+        """The jitter range of the wait before round ``attempt + 1`` (doubling, capped)."""
+        delay = min(self.max_backoff_seconds, self.backoff_seconds * 2 ** (attempt - 1))
+        return delay / 2, delay
+
     @property
     def _kinesis(self):
         return aws_client("kinesis", region=self.region, config=KINESIS_CONFIG)
 
-    def put(self, entries: list[Entry]) -> PutReport:
+    def put(self, entries: list[Entry], deadline: float | None = None) -> PutReport:
         """Put every entry, retrying only the records and calls that failed.
 
-        Raises :class:`StreamUnavailable` when records are still pending after the last round, or at once
-        when Kinesis refuses for a reason retrying cannot fix (no such stream, access denied, ...).
+        ``deadline`` (``time.monotonic()`` seconds; the function's end less the time to answer): no round is started
+        that could not finish by then at the calls' slowest (:data:`CALL_BUDGET_SECONDS` each, after its backoff),
+        so a Kinesis that hangs gets the client a 503 rather than a function timed out, with the state unknown.
+        Raises :class:`StreamUnavailable` when records are still pending after the last round or by the deadline,
+        or at once when Kinesis refuses for a reason retrying cannot fix (no such stream, access denied, ...).
         """
         pending = entries
         calls = retried = 0
         reason = ""
         for attempt in range(self.attempts):
             if attempt:
+                delay = random.uniform(*self._backoff(attempt))
+                rounds_calls = len(list(chunks(pending)))
+                if deadline is not None and time.monotonic() + delay + rounds_calls * CALL_BUDGET_SECONDS > deadline:
+                    raise StreamUnavailable(len(pending), len(entries),
+                                            f"{reason}, no time left for round {attempt + 1}")
                 retried += len(pending)
-                delay = min(self.max_backoff_seconds, self.backoff_seconds * 2 ** (attempt - 1))
-                self._sleep(random.uniform(delay / 2, delay))
+                self._sleep(delay)
             failed: list[Entry] = []
             for chunk in chunks(pending):
                 calls += 1

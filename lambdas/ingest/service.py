@@ -6,6 +6,7 @@ it to API Gateway events with Powertools.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ SENT_AT = TypeAdapter(UtcTime)
 #: Segment's single-call routes -> the call type they default to (and require)
 SINGLE_CALL_ROUTES = {f"/v1/{kind}": kind for kind in CALL_TYPES}
 BATCH_ROUTES = ("/v1/batch", "/v1/events")
+ANSWER_SECONDS = 1.0  # of the function's time kept for answering (and logging) after the last Kinesis round
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class IngestRequest:
     headers: dict[str, str]  # lower-case names
     request_id: str
     received_at: datetime | None = None
+    seconds_left: float | None = None  # of the function's time when the request reached the service
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,9 @@ class IngestService:
             source = self.auth.source_for(key_from_body(document))
         calls, batch = self._unpack(request.route, document, source, received_at)
         outcome = self.normaliser.run(calls, batch)
-        self._deliver(source, received_at, request.request_id, outcome)
+        deadline = (None if request.seconds_left is None
+                    else time.monotonic() + request.seconds_left - ANSWER_SECONDS)
+        self._deliver(source, received_at, request.request_id, outcome, deadline)
         return IngestResult(*self._answer(request.route, len(calls), outcome), source=source, outcome=outcome)
 
     def _unpack(self, route: str, document: Any, source: str,
@@ -129,8 +134,10 @@ class IngestService:
             reason = from_validation_error(exc).errors[0].reason
             raise bad_request(f"sentAt: {reason}", field="sentAt") from None
 
-    def _deliver(self, source: str, received_at: datetime, request_id: str, outcome: Normalised) -> None:
-        """Quarantine the rejected calls (one object), then put the accepted records on Kinesis.
+    def _deliver(self, source: str, received_at: datetime, request_id: str, outcome: Normalised,
+                 deadline: float | None = None) -> None:
+        """Quarantine the rejected calls (one object), then put the accepted records on Kinesis by ``deadline``
+        (``time.monotonic()`` seconds).
 
         The request is acknowledged once Kinesis accepted every record: Kinesis is the durability point (it keeps
         them for the stream's retention) and the raw archive (``stream/archive.py``) lands them in the raw zone.
@@ -145,7 +152,7 @@ class IngestService:
             entries = [(line, record["customer_id"]) for line, record in zip(outcome.lines, outcome.records,
                                                                              strict=True)]
             try:
-                self.stream_sink.put(entries)
+                self.stream_sink.put(entries, deadline=deadline)
             except StreamUnavailable as exc:
                 raise unavailable(
                     f"the event stream is unavailable ({exc}); nothing was acknowledged, retry the same request "

@@ -27,8 +27,9 @@ RETRYABLE = frozenset({
     "KMSThrottlingException", "InternalFailure", "InternalServerError", "ServiceUnavailable",
     "ServiceUnavailableException", "RequestTimeout",
 })
-# Our loop does the retrying, so one SDK attempt per call keeps delays bounded and counted.
-_CONFIG = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30,
+# Our loop does the retrying, so one SDK attempt per call keeps delays bounded and counted (``total_max_attempts``
+# includes the first attempt; ``max_attempts`` would count retries: 1 meant two attempts).
+_CONFIG = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30,
                  max_pool_connections=16)
 _DUMMY = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # emulators accept any
 _clients: dict[tuple, Any] = {}

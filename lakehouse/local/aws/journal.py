@@ -15,7 +15,8 @@ per shard, DynamoDB items, S3 objects and their ETags, CloudWatch data points), 
 shows its journaled time), and S3 multipart upload ids (new ids are mapped to the journaled ones). Not restored:
 ids moto draws at random for other services (SQS message ids, for instance; the lakehouse uses none of them locally).
 
-Journal line: ``{"at": <epoch seconds>, "environ": {<CGI and HTTP_* keys>}, "body": <base64>, "upload_id": ...}``.
+Journal line: ``{"at": <epoch seconds>, "environ": {<CGI and HTTP_* keys>}, "text": <body>}`` (``"body": <base64>``
+in place of ``text`` when the body is not UTF-8; ``"upload_id"`` for a CreateMultipartUpload).
 The journal is flushed after every line but not fsynced: it survives the emulator's death, not the machine's.
 """
 
@@ -189,8 +190,15 @@ def entry(environ: dict[str, Any], body: bytes, at: float, answer: bytes) -> dic
         "at": at,
         "environ": {k: v for k, v in environ.items()
                     if isinstance(v, str) and (k in CGI_KEYS or k.startswith("HTTP_"))},
-        "body": base64.b64encode(body).decode("ascii"),
     }
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and len(json.dumps(text)) <= 4 * len(body) // 3 + 4:
+        line["text"] = text  # JSON and form bodies: a third smaller than base64
+    else:
+        line["body"] = base64.b64encode(body).decode("ascii")  # binary, or text that JSON would escape heavily
     if environ.get("REQUEST_METHOD") == "POST" and "uploads" in parse_qs(environ.get("QUERY_STRING", ""),
                                                                          keep_blank_values=True):
         found = UPLOAD_ID.search(answer)
@@ -234,7 +242,7 @@ def replay(app: WsgiApp, path: Path) -> tuple[int, list[str]]:
             for key in ("QUERY_STRING", "REQUEST_URI", "RAW_URI"):
                 if key in environ:
                     environ[key] = environ[key].replace(f"uploadId={old}", f"uploadId={new}")
-        body = base64.b64decode(line["body"])
+        body = line["text"].encode("utf-8") if "text" in line else base64.b64decode(line["body"])
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         what = f"line {n + 1} ({environ['REQUEST_METHOD']} {environ.get('PATH_INFO')})"

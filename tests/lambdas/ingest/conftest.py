@@ -55,9 +55,10 @@ class Answer:
 class Api:
     """Calls the real handler with API Gateway proxy events, as the gateway does."""
 
-    def __init__(self, settings: Settings, key: str):
+    def __init__(self, settings: Settings, key: str, timeout_ms: int | None = None):
         self.settings = settings
         self.key = key
+        self.timeout_ms = timeout_ms  # the function's timeout (None: the gateway's default)
         self.handler = create_handler(settings)
 
     def call(self, method: str, path: str, body: bytes | str | None = None, *, headers: dict[str, str] | None = None,
@@ -70,7 +71,10 @@ class Api:
         event = proxy_event(method, path, [(k, v) for k, v in sent.items() if v is not None], data,
                             source_ip="203.0.113.9", stage=self.settings.stage,
                             binary_media_types=("*/*",) if binary else ())
-        result = self.handler(event, LocalLambdaContext(function_name="ingest-test"))
+        context = LocalLambdaContext(function_name="ingest-test")
+        if self.timeout_ms is not None:
+            context.timeout_ms = self.timeout_ms
+        result = self.handler(event, context)
         headers_out = {k: v[-1] for k, v in (result.get("multiValueHeaders") or {}).items()}
         headers_out.update(result.get("headers") or {})
         return Answer(result["statusCode"], json.loads(result["body"]), headers_out)
@@ -189,6 +193,53 @@ def kinesis_down(monkeypatch: pytest.MonkeyPatch) -> None:
     from lakehouse.local.aws.embedded import free_port
 
     monkeypatch.setenv("AWS_ENDPOINT_URL_KINESIS", f"http://127.0.0.1:{free_port()}")
+
+
+@pytest.fixture
+def closed_endpoint(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """``down(service)``: that service's endpoint points at a closed port (the other services stay on moto)."""
+    from lakehouse.local.aws.embedded import free_port
+
+    def down(service: str) -> None:
+        monkeypatch.setenv(f"AWS_ENDPOINT_URL_{service.upper()}", f"http://127.0.0.1:{free_port()}")
+
+    return down
+
+
+@pytest.fixture
+def kinesis_hangs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
+    """Kinesis accepts connections and never answers (a listening socket nobody reads from); yields the times
+    (``time.monotonic()``) at which it was connected to."""
+    import socket
+    import threading
+    import time
+
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    server.settimeout(0.2)
+    connected: list[float] = []
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            connected.append(time.monotonic())
+            held.append(conn)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_KINESIS", f"http://127.0.0.1:{server.getsockname()[1]}")
+    yield connected
+    stop.set()
+    thread.join(5)
+    for conn in held:
+        conn.close()
+    server.close()
 
 
 @dataclass(frozen=True)

@@ -243,3 +243,54 @@ def test_kinesis_failing_every_record_after_all_retries_is_a_503(api, kit) -> No
     assert answer.status == 503 and answer.headers["Retry-After"]
     assert faults == [4] * api.settings.ingest.kinesis_attempts  # every round resent the failed records
     assert kit.stream_records(api.settings) == [] and kit.raw_records(api.settings) == []
+
+
+def test_a_hanging_kinesis_answers_503_before_the_function_times_out(api, kit, kinesis_hangs, monkeypatch) -> None:
+    """Kinesis accepts the connection and never answers: the first round times out, no round is started that could
+    not end before the function's 10 s, and the client gets a 503 naming the timeout, not a function timed out.
+
+    Seen failing without the protection: with no deadline passed to ``KinesisSink.put``, five rounds of 4 s read
+    timeouts, the answer after 20.4 s, twice the function's timeout (the assertion on ``elapsed``); with botocore's
+    ``max_attempts: 1`` in ``KINESIS_CONFIG`` (which counts retries, not attempts) the SDK connected twice, 4 s
+    apart, within the one call, and the answer came after 8.3 s (``len(kinesis_hangs) == 1`` failed)."""
+    import time
+
+    api.timeout_ms = 10_000  # the function's timeout on AWS (infra/config.py)
+    started = time.monotonic()
+    answer = api.post("/v1/batch", {"batch": calls(3, "hang")})
+    elapsed = time.monotonic() - started
+    assert answer.status == 503 and answer.headers["Retry-After"]
+    assert "ReadTimeoutError" in answer.body["message"] and "nothing was acknowledged" in answer.body["message"]
+    assert elapsed < 10 - 0.5, f"answered after {elapsed:.1f} s"
+    assert len(kinesis_hangs) == 1  # one round of one call, one SDK attempt: no round it could not finish
+    monkeypatch.delenv("AWS_ENDPOINT_URL_KINESIS")  # read the stream back from moto
+    assert kit.stream_records(api.settings) == [] and kit.raw_records(api.settings) == []
+
+
+def test_write_keys_unreachable_answer_503_and_acknowledge_nothing(api, kit, closed_endpoint) -> None:
+    """DynamoDB (the write keys' table) unreachable: the key cannot be checked, so nothing is taken: a 503 with
+    Retry-After, not a 401 (the key may be good) and not a 500.
+
+    Seen failing without the protection (``_guarded_lookup`` not catching ``BotoCoreError``): the handler's
+    generic error answer, 500 ``internal_error``."""
+    closed_endpoint("dynamodb")
+    answer = api.post("/v1/batch", {"batch": calls(2, "nokeys")})
+    assert answer.status == 503 and answer.body["code"] == "service_unavailable"
+    assert answer.headers["Retry-After"] and "write keys cannot be checked" in answer.body["message"]
+    assert kit.stream_records(api.settings) == [] and kit.raw_records(api.settings, "quarantine") == []
+
+
+def test_a_lake_refusing_the_quarantine_write_answers_503_and_puts_nothing_on_the_stream(api, kit,
+                                                                                        closed_endpoint) -> None:
+    """S3 unreachable while a batch holds a call to quarantine: the reject cannot be kept, so the request is refused
+    whole (503), and its valid calls are not put on the stream either — the client's retry sends both again.
+
+    Seen failing without the protection (``_deliver`` not catching ``StorageUnavailable``): 500 ``internal_error``.
+    """
+    batch = calls(3, "lakedown")
+    batch[1] = ["not", "an", "object"]
+    closed_endpoint("s3")
+    answer = api.post("/v1/batch", {"batch": batch})
+    assert answer.status == 503 and answer.body["code"] == "service_unavailable"
+    assert "the lake is not accepting writes" in answer.body["message"] and answer.headers["Retry-After"]
+    assert kit.stream_records(api.settings) == []
