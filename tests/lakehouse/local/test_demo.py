@@ -81,5 +81,5 @@ def test_demo_runs_every_stage_and_cleans_up(demo_run: DemoRun) -> None:
     assert not state_file(settings.run_dir).exists()
     port = report.endpoint.rsplit(":", 1)[1]
     assert not any("lakehouse.local.aws.moto_process" in " ".join(p.info["cmdline"] or []) and
-                   f"--port {port}" in " ".join(p.info["cmdline"] or [])
+                   f" --port {port} " in " ".join(p.info["cmdline"] or []) + " "
                    for p in psutil.process_iter(["cmdline"]))

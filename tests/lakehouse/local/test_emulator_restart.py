@@ -6,7 +6,8 @@ started again the way ``lakehouse up`` does (same port, journal replayed). Inges
 Gateway stand-in and the real handler; the raw archive and the feature query run in this process on the session's
 Spark. Oracles: every call posted is on the stream (the API acknowledged it); the raw zone holds exactly the
 stream's lines; the curated zone holds every posted ``messageId`` once; DynamoDB's features equal
-``oracle_features``, DuckDB over the stream's records (rules written independently of the stream's code).
+``oracle_features``, DuckDB over the stream's records (rules written independently of the stream's code), and the
+batch's truth: every customer's live RFM, derived as of the warehouse's snapshot day, equals the warehouse's.
 
 Seen failing without the protection: with the emulator started without its journal (``persist=False`` in
 ``Emulator.start``), the restarted emulator had no stream, tables or write keys: every retry of the posting
@@ -30,15 +31,16 @@ from pathlib import Path
 import psutil
 import pytest
 
-from glue_jobs.curated.job import run_raw_to_curated
 from lakehouse.core.config import Settings
 from lakehouse.core.lake import tables as lake_tables
 from lakehouse.core.lake.storage import LakeStorage
 from lakehouse.core.write_keys import WriteKeyStore
 from lakehouse.local.aws.embedded import export_endpoint, restore_env, running_emulator, start_detached, stop_detached
 from lakehouse.local.aws.provision import provision
+from lakehouse.local.batch import run_batch
 from lakehouse.local.gateway import LocalGateway
 from lakehouse.local.replay import post_files
+from lakehouse.local.rfm_agreement import compare_rfm
 from stream.archive import ArchiveJobError, run_archive
 from stream.job import StreamJobError, run_stream
 from stream.rfm import DEFAULT_BREAKPOINTS
@@ -144,5 +146,7 @@ def test_the_emulator_killed_under_the_pipeline_loses_nothing(spark, emulator: E
     run_archive(settings, spark, once=True)
     landed = [line for objects in raw_zone(settings).values() for line in objects]
     assert Counter(landed) == Counter(lines)  # the stream's lines, each exactly once
-    run_raw_to_curated(spark, settings)
+    run_batch(settings, spark)  # curated, star, warehouse
     assert curated_message_ids(settings) == Counter({c["messageId"]: 1 for c in calls})
+    agreement = compare_rfm(settings)  # the batch truth: every customer's live RFM equals the warehouse's
+    assert agreement.customers == 40 and not agreement.differ and not agreement.missing, agreement
