@@ -220,6 +220,11 @@ def test_pii_is_applied_before_storage(api, kit) -> None:
 
 
 def test_kinesis_partial_failures_are_retried_without_loss_or_duplicates(api, kit) -> None:
+    """Seen failing without the protection: a call's records all sent again when any of them failed (``KinesisSink.put``
+    in lambdas/ingest/kinesis_sink.py, ``failed.extend(chunk)`` in place of the loop over the failed records): the
+    records accepted in the first round went on the stream twice (815 of the 1,200 in that run; ``{1, 2} == {1}``); with
+    no retry at all (``put`` returning after the first round): 200 with 1,200 accepted though 419 records were never
+    written, caught by ``len(faults) > 3`` (``3 > 3``)."""
     batch = calls(1200, "part")  # three PutRecords calls per round
     with kit.kinesis_faults(api.settings, lambda call, record: call < 3 and hash(record["Data"]) % 3 == 0) as faults:
         answer = api.post("/v1/events", batch)
@@ -230,6 +235,8 @@ def test_kinesis_partial_failures_are_retried_without_loss_or_duplicates(api, ki
 
 
 def test_kinesis_down_answers_503_with_retry_after_and_acknowledges_nothing(api, kit, kinesis_down) -> None:
+    """Seen failing without the protection: ``IngestService._deliver`` (lambdas/ingest/service.py) not catching
+    ``StreamUnavailable``: the handler's generic error answer, 500 ``internal_error`` (``assert (500 == 503)``)."""
     answer = api.post("/v1/batch", {"batch": calls(3, "down")})
     assert answer.status == 503 and answer.body["code"] == "service_unavailable"
     assert answer.headers["Retry-After"] == str(api.settings.ingest.retry_after_seconds)
@@ -238,6 +245,9 @@ def test_kinesis_down_answers_503_with_retry_after_and_acknowledges_nothing(api,
 
 
 def test_kinesis_failing_every_record_after_all_retries_is_a_503(api, kit) -> None:
+    """Seen failing without the protection: ``KinesisSink.put`` (lambdas/ingest/kinesis_sink.py) returning its report in
+    place of raising ``StreamUnavailable`` after the last round: 200 with ``accepted`` 4 (``assert (200 == 503)``), four
+    events acknowledged that Kinesis never took."""
     with kit.kinesis_throttled(api.settings) as faults:
         answer = api.post("/v1/batch", {"batch": calls(4, "throttled")})
     assert answer.status == 503 and answer.headers["Retry-After"]

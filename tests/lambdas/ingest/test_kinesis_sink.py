@@ -31,6 +31,9 @@ def test_put_sends_every_record_once(s3_settings, kit) -> None:
 
 
 def test_only_failed_records_are_retried(s3_settings, kit) -> None:
+    """Seen failing without the protection: a call's records all sent again when any of them failed (``KinesisSink.put``
+    in lambdas/ingest/kinesis_sink.py, ``failed.extend(chunk)`` in place of the loop over the failed records): 600
+    records resent, not 120 (``assert (600 == 120)``; ``PutReport(records=600, calls=4, retried_records=600)``)."""
     with kit.kinesis_faults(s3_settings, lambda call, record: call < 2 and record["PartitionKey"] == "c1") as faults:
         report = sink(s3_settings).put(entries(600))
     assert faults[:3] == [100, 20, 0]  # round 1: two calls, 120 failures; round 2: one call, all good
@@ -39,6 +42,9 @@ def test_only_failed_records_are_retried(s3_settings, kit) -> None:
 
 
 def test_persistent_failure_gives_up_after_the_configured_attempts(s3_settings, kit) -> None:
+    """Seen failing without the protection: ``KinesisSink.put`` (lambdas/ingest/kinesis_sink.py) returning its report in
+    place of raising ``StreamUnavailable`` after the last round: "DID NOT RAISE StreamUnavailable"; with one round more
+    than ``attempts`` (``range(self.attempts + 1)``): ``calls`` was ``[10, 10, 10, 10, 10]``, not ``[10] * 4``."""
     slept: list[float] = []
     with kit.kinesis_throttled(s3_settings) as calls, pytest.raises(StreamUnavailable) as caught:
         KinesisSink(s3_settings.names.stream, s3_settings.region, attempts=4, backoff_seconds=0.1,
@@ -49,11 +55,17 @@ def test_persistent_failure_gives_up_after_the_configured_attempts(s3_settings, 
 
 
 def test_unreachable_kinesis_is_stream_unavailable(s3_settings, kinesis_down) -> None:
+    """Seen failing without the protection: ``KinesisSink.put`` (lambdas/ingest/kinesis_sink.py) without its
+    ``except BotoCoreError``: botocore's ``EndpointConnectionError`` ("Could not connect to the endpoint URL")
+    escaped."""
     with pytest.raises(StreamUnavailable, match="EndpointConnectionError"):
         sink(s3_settings, attempts=2).put(entries(3))
 
 
 def test_missing_stream_fails_at_once(s3_settings) -> None:
+    """Seen failing without the protection: ``ResourceNotFoundException`` taken out of ``NOT_RETRYABLE``
+    (lambdas/ingest/kinesis_sink.py, read by ``KinesisSink.put``): the missing stream was retried, four backoff sleeps
+    recorded (``assert calls == []``: "Left contains 4 more items")."""
     calls: list[float] = []
     with pytest.raises(StreamUnavailable, match="ResourceNotFound"):
         KinesisSink("no-such-stream", s3_settings.region, sleep=calls.append).put(entries(2))

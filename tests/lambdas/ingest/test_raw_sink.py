@@ -41,6 +41,9 @@ def test_unencodable_payloads_are_kept_as_escaped_text() -> None:
 
 
 def test_a_lake_that_refuses_writes_is_storage_unavailable(tmp_path: Path) -> None:
+    """Seen failing without the protection: ``OSError`` taken out of the ``except`` of ``LakeRawSink._put``
+    (lambdas/ingest/raw_sink.py): ``NotADirectoryError: [Errno 20] Not a directory`` escaped from the quarantine
+    write."""
     blocked = tmp_path / "file-not-dir"
     blocked.write_text("")
     sink = LakeRawSink(LakeStorage(Settings(lake_root=str(blocked)).lake))
@@ -49,6 +52,8 @@ def test_a_lake_that_refuses_writes_is_storage_unavailable(tmp_path: Path) -> No
 
 
 def test_a_missing_bucket_is_storage_unavailable(moto_endpoint: str) -> None:
+    """Seen failing without the protection: ``ClientError`` taken out of the ``except`` of ``LakeRawSink._put``
+    (lambdas/ingest/raw_sink.py): botocore's ``NoSuchBucket`` ("The specified bucket does not exist") escaped."""
     sink = LakeRawSink(LakeStorage(Settings(lake_root="s3://no-such-bucket-here").lake))
     with pytest.raises(StorageUnavailable, match="NoSuchBucket"):
         sink.quarantine("web", AT, "req-1", [Rejection(0, [FieldError("event", "is required")], {})])
