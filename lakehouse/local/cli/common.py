@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import typer
+from botocore.exceptions import BotoCoreError
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -26,7 +27,8 @@ class UserError(Exception):
 
 
 def friendly_errors(func: F) -> F:
-    """Turn :class:`UserError` and configuration errors into a one-line message and exit code 2."""
+    """Turn :class:`UserError`, configuration errors and an AWS endpoint lost mid-command (botocore's connection and
+    timeout errors) into a one-line message and exit code 2."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -34,6 +36,13 @@ def friendly_errors(func: F) -> F:
             return func(*args, **kwargs)
         except (UserError, CheckpointBusy) as exc:
             err_console.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+        except BotoCoreError as exc:
+            endpoint = os.environ.get("AWS_ENDPOINT_URL")
+            hint = (f"; is {endpoint} running? `lakehouse up` starts the embedded AWS again, with its state"
+                    if endpoint else "")
+            err_console.print(f"[bold red]error:[/] AWS could not be reached ({exc}){hint}; run the command again "
+                              "once it is back")
             raise typer.Exit(2) from None
         except ValidationError as exc:
             details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
