@@ -115,8 +115,10 @@ def spawn_emulator(port: int = 0, log_path: Path | None = None,
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             where = f"; see {log_path}" if log_path else ""
-            raise EmbeddedAwsError(f"moto server exited with code {proc.returncode} (port {port} in use"
-                                   f"{', or its journal no longer replays' if journal else ''}?{where})")
+            if journal is not None and proc.returncode == 2:
+                raise EmbeddedAwsError(f"the emulator's journal {journal} does not replay{where}; "
+                                       "`lakehouse down --reset` deletes it and starts empty")
+            raise EmbeddedAwsError(f"moto server exited with code {proc.returncode} (port {port} in use?{where})")
         if endpoint_is_up(endpoint, timeout=0.5):
             return proc, endpoint
         time.sleep(0.1)
