@@ -142,6 +142,11 @@ def killed_and_restarted(spark, endpoint: str, settings: Settings, events: int, 
 
 def test_sigkill_mid_stream_and_restarts_keep_every_feature_exact(spark, moto_endpoint: str,
                                                                   aws_settings: Settings) -> None:
+    """Seen failing without the protection: the run id not kept in the checkpoint (a fresh ``uuid.uuid4().hex[:16]``
+    in place of ``data["run"]`` in ``stream/identity.py`` ``checkpoint_identity``): each start forwarded through
+    its own folder, and the last run (``run_stream`` in this process) failed replaying a micro-batch whose forward
+    object lay in a killed run's folder: ``StreamJobError``, Spark's file source "Wrong basePath
+    .../_forward/0deeb42959e54598 for the root path: .../_forward/33f6a37d798a4cfc/0000000000.jsonl"."""
     killed_and_restarted(spark, moto_endpoint, aws_settings, events=1_000, faults=("after-writes@1",), random_kills=1,
                          seed=77)
 

@@ -17,6 +17,12 @@ def with_stream(settings: Settings, **stream: object) -> Settings:
 
 
 def test_features_match_a_batch_computation_through_replays(spark, aws_settings: Settings) -> None:
+    """Seen failing without the protection: the run id not kept in the checkpoint (a fresh ``uuid.uuid4().hex[:16]``
+    in place of ``data["run"]`` in ``stream/identity.py`` ``checkpoint_identity``): each run after a failure
+    forwarded through its own folder and forwards written before it were never read: "6 customers differ", e.g.
+    c057 ``views_7d`` 1 expected, 0 found. Not seen by this test: forward objects named per attempt (a
+    ``uuid4().hex`` added to ``forward_object_key``'s name in ``stream/stateful.py`` ``MicroBatchWriter``): it
+    still passed."""
     settings = with_stream(aws_settings, max_records_per_trigger=400)
     data = scenario(seed=21, customers=60, events=1_100)
     put_payloads(settings.names.stream, data.payloads)

@@ -183,6 +183,11 @@ def test_the_load_is_one_transaction(s3_settings) -> None:
 
 
 def test_a_failing_statement_rolls_everything_back(s3_settings) -> None:
+    """Seen failing without the protection: the rollback taken out of ``glue_jobs/warehouse/load.py``
+    ``RedshiftTarget._run`` (``con.rollback()`` removed from its ``except Exception``): ``assert (0 == 0 and 0 == 1)``,
+    no commit and no rollback. Not seen by this test: ``con.autocommit = False`` removed from ``_run``, it still
+    passed (the recording connection counts commits and rollbacks, not autocommit);
+    ``test_the_load_is_one_transaction`` asserts ``autocommit is False``."""
     connection = RecordingConnection(fail_on="COPY stage_fact_order ")
     target = RedshiftTarget(s3_settings, connect=lambda: connection)
     with pytest.raises(RuntimeError, match="access denied"):

@@ -64,6 +64,11 @@ def test_unknown_steps_are_refused(built_lake, spark) -> None:
 
 
 def test_rerun_with_no_new_raw_data_writes_nothing(lake_copy: Settings, spark) -> None:
+    """Seen failing without the protection: the run records not read by ``glue_jobs/curated/job.py``
+    ``pending_landings`` (``taken`` and ``done`` empty sets in place of ``processed_landing_logs`` and
+    ``processed_raw_objects``): the rerun took all 250 raw objects (6,550 records) again,
+    ``assert None == 'no new raw objects'``. Not seen by this test: only the ``obj.key not in done`` check removed,
+    it still passed (the landing-log records committed runs took are left out before it)."""
     before = lake_files(lake_copy)
     report = run_batch(lake_copy, spark)
     assert report.curated.skipped == "no new raw objects"
@@ -88,6 +93,9 @@ def test_a_settings_change_alone_rebuilds_the_star_and_reloads_the_warehouse(lak
 
 
 def test_duplicate_batches_and_retries_are_never_double_counted(built_lake, lake_copy: Settings, spark) -> None:
+    """Seen failing without the protection: ``drop_already_curated`` in ``glue_jobs/curated/dedup.py`` returning
+    its events unfiltered (no anti-join with the ids earlier runs curated): the duplicate batch curated its events a
+    second time: ``new_events``, ``assert 4001 == 0`` (of 4,003 records read)."""
     counts, total = warehouse_counts(lake_copy), revenue(lake_copy)
     # the same calls arrive again (a duplicate batch) at other times: new raw objects, same event ids
     land_calls(lake_copy, built_lake.calls[:4000], arrival=Arrival(delay_seconds=3600))
@@ -142,6 +150,10 @@ def test_a_replay_of_the_whole_raw_zone_leaves_the_warehouse_unchanged(lake_copy
 
 
 def test_a_crashed_run_is_repeated_and_converges(built_lake, lake_copy: Settings, spark) -> None:
+    """Seen failing without the protection: the run record written before the tables (``commit_run`` moved in
+    ``glue_jobs/curated/job.py`` ``run_raw_to_curated`` from its ``commit`` step to just after the deduplication):
+    the crashed run's raw objects counted as processed, the repeat skipped ("no new raw objects") and its 40 new
+    events were never curated, ``assert 0 == 40``."""
     before = {t.name: len(curated_rows(lake_copy, t.name)) for t in EVENT_TABLES}
     extra = [c | {"messageId": f"crash-{i}", "timestamp": c["timestamp"]} for i, c in
              enumerate(built_lake.scenario.calls[:40])]

@@ -112,7 +112,13 @@ def _numbers(items: dict[str, dict], ids: set[str]) -> dict[str, dict]:
 def test_every_other_customers_live_items_are_unchanged(forgotten) -> None:
     """Every other customer's features and scores items after the erasure equal those before it; after the replay
     too (the replayed events are duplicates for them), but for ``last_seen_at``, which a replayed view may move by
-    milliseconds (its new ``sentAt`` changes the clock-skew correction)."""
+    milliseconds (its new ``sentAt`` changes the clock-skew correction).
+
+    Seen failing without the protection: the stream's dedup against the event ids kept in its state taken out
+    (``or event.event_id in current.seen`` removed from ``stream/state.py`` ``_dedup``, the in-batch dedup kept):
+    the features table after the replay, 89 other customers changed, e.g. c0000003 ``views_7d`` 4 -> 8. Not seen by
+    this test: the suppression list read by no stage (as in
+    ``test_the_replay_brings_nothing_of_theirs_back_and_everything_else_once``), it still passed."""
     ids = set(forgotten["ids"])
     for table, before in forgotten["before"].items():
         expected = _numbers(before, ids)
@@ -155,7 +161,12 @@ def _rows(path: Path, table: str, ids: set[str]) -> list[tuple]:
 
 def test_every_other_customers_warehouse_rows_are_unchanged(demo_run, forgotten) -> None:
     """Every table of the warehouse holds, for everybody else, exactly the rows it held before; the anonymous
-    aggregates (daily KPIs, dimensions without customers) are unchanged; the person's rows are gone."""
+    aggregates (daily KPIs, dimensions without customers) are unchanged; the person's rows are gone.
+
+    Seen failing without the protection: ``drop_already_curated`` in ``glue_jobs/curated/dedup.py`` returning its
+    events unfiltered (the replay curated a second time): ``AssertionError: dim_product``, the rows before held 6
+    more than those after. Not seen by this test: the suppression list read by no stage (as in
+    ``test_the_replay_brings_nothing_of_theirs_back_and_everything_else_once``), it still passed."""
     before, after = demo_run.settings.warehouse_path, forgotten["settings"].warehouse_path
     ids = set(forgotten["ids"])
     with duckdb.connect(str(before), read_only=True) as con:
@@ -202,7 +213,12 @@ def _source_events_of(files: list[Path], ids: set[str]) -> int:
 
 def test_the_replay_brings_nothing_of_theirs_back_and_everything_else_once(demo_run, forgotten) -> None:
     """The source's replay: every event accepted again by the API; the archive lands all but the person's (they
-    stay on Kinesis until its retention ends); the batch finds every landed event curated before (none new)."""
+    stay on Kinesis until its retention ends); the batch finds every landed event curated before (none new).
+
+    Seen failing without the protection: the suppression list read by no stage (``Suppression("")`` in place of
+    ``load_suppression(...)`` in ``stream/archive.py`` ``archive_batch``, ``stream/stateful.py`` ``feature_rows`` and
+    ``glue_jobs/curated/job.py`` ``run_raw_to_curated``): the archive landed the person's events again,
+    ``assert 6874 == (6874 - 111)``."""
     files = sorted((demo_run.settings.home / "data" / "demo").glob("events-*.jsonl*"))
     theirs = _source_events_of(files, set(forgotten["ids"]))
     assert theirs > 0
