@@ -249,9 +249,10 @@ class Settings(BaseSettings):
     )
     kinesis_shards: int = Field(default=2, ge=1, le=500)
     moto_port: int = Field(default=0, ge=0, le=65535, description="embedded AWS port; 0 picks a free one")
-    moto_persist: bool = Field(default=True, description="the embedded AWS journals every change into "
+    moto_persist: bool = Field(default=False, description="the embedded AWS journals every change into "
                                "<home>/run/aws-journal.jsonl and replays it when it starts again (a restart, even "
-                               "after a crash, keeps every acknowledged change)")
+                               "after a crash, keeps every acknowledged change); `lakehouse forget` refuses while "
+                               "a journal exists (it holds personal data the erasure cannot rewrite)")
     warehouse_target: Literal["duckdb", "redshift"] = "duckdb"
     duckdb_path: Path | None = Field(default=None, description="local warehouse file (default <home>/...)")
     redshift: RedshiftSettings = RedshiftSettings()

@@ -16,6 +16,7 @@ from lakehouse.core.config import Settings
 from lakehouse.core.erasure import ErasureRecord
 from lakehouse.core.lake.storage import LakeStorage
 from lakehouse.core.run_lock import batch_lock, checkpoint_lock
+from lakehouse.local.aws.embedded import journal_file
 
 
 def forget(settings: Settings, customer_id: str, requested_by: str, *, dynamodb: bool = True,
@@ -24,7 +25,17 @@ def forget(settings: Settings, customer_id: str, requested_by: str, *, dynamodb:
     target) and (``dynamodb``) the live tables, and suppress their ids; returns the erasure record (also written to
     the lake). ``dynamodb=False`` when no emulator runs: its tables live in its memory, so nothing of the person
     is kept there. Raises ``CheckpointBusy`` while a streaming job runs, ``ValueError`` for a blank id or
-    requester."""
+    requester, and before anything changed when the embedded AWS keeps a journal in this home
+    (``LAKEHOUSE_MOTO_PERSIST``): the journal holds every request it was sent, the person's events included, and
+    the erasure cannot rewrite it (docs/erasure.md)."""
+    journal = journal_file(settings.run_dir)
+    if journal.is_file() and journal.stat().st_size:
+        raise ValueError(f"the embedded AWS keeps a journal ({journal}) holding everything it was sent, this "
+                         "person's events included, which the erasure cannot rewrite: delete it with `lakehouse "
+                         "down --reset` (the emulator's tables and stream start empty at the next `lakehouse up`; "
+                         "the lake and the warehouse keep everything), then forget, and run the emulator without "
+                         "a journal (LAKEHOUSE_MOTO_PERSIST=false, the default) while personal data must be "
+                         "erasable")
     storage = LakeStorage(settings.lake, region=settings.region)
     with ExitStack() as locks:  # the streaming jobs stopped, and kept from starting, while their state is rewritten
         locks.enter_context(checkpoint_lock(batch_lock(settings.lake), "a batch run or another erasure"))

@@ -236,7 +236,7 @@ def port_is_free(port: int) -> bool:
         return True
 
 
-def start_detached(run_dir: Path, port: int = 0, persist: bool = True) -> tuple[EmulatorState, bool]:
+def start_detached(run_dir: Path, port: int = 0, persist: bool = False) -> tuple[EmulatorState, bool]:
     """Start (or reuse) the detached emulator; returns its state and whether it was started now.
 
     ``persist``: replay ``<run dir>/aws-journal.jsonl`` and keep journaling into it, so a restarted emulator

@@ -36,7 +36,7 @@ def up(
     shards: int = typer.Option(None, help="Kinesis shards (default: LAKEHOUSE_KINESIS_SHARDS)"),
     persist: bool | None = typer.Option(
         None, help="replay the emulator's journal (<home>/run/aws-journal.jsonl) and keep journaling into it, so a "
-                   "restart, even after a crash, loses nothing (default: LAKEHOUSE_MOTO_PERSIST, true)"),
+                   "restart, even after a crash, loses nothing (default: LAKEHOUSE_MOTO_PERSIST, false)"),
 ) -> None:
     """Start the embedded AWS emulator (unless AWS_ENDPOINT_URL is set) and provision every resource."""
     settings = load_settings(moto_port=port, kinesis_shards=shards, moto_persist=persist)

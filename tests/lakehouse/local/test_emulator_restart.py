@@ -1,13 +1,14 @@
 """The embedded emulator SIGKILLed and restarted under the pipeline: each stage reports a clear error while it is
 down, resumes once it is back, and nothing accepted is lost or counted twice.
 
-The emulator is the detached one ``lakehouse up`` starts (its journal on, the default), killed with SIGKILL and
-started again the way ``lakehouse up`` does (same port, journal replayed). Ingestion goes through the local API
-Gateway stand-in and the real handler; the raw archive and the feature query run in this process on the session's
-Spark. Oracles: every call posted is on the stream (the API acknowledged it); the raw zone holds exactly the
-stream's lines; the curated zone holds every posted ``messageId`` once; DynamoDB's features equal
-``oracle_features``, DuckDB over the stream's records (rules written independently of the stream's code), and the
-batch's truth: every customer's live RFM, derived as of the warehouse's snapshot day, equals the warehouse's.
+The emulator is the detached one ``lakehouse up`` starts, its journal on (``LAKEHOUSE_MOTO_PERSIST=true``), killed
+with SIGKILL and started again the way ``lakehouse up`` does (same port, journal replayed). Ingestion goes
+through the local API Gateway stand-in and the real handler; the raw archive and the feature query run in this
+process on the session's Spark. Oracles: every call posted is on the stream (the API acknowledged it); the raw
+zone holds exactly the stream's lines; the curated zone holds every posted ``messageId`` once; DynamoDB's features
+equal ``oracle_features``, DuckDB over the stream's records (rules written independently of the stream's code),
+and the batch's truth: every customer's live RFM, derived as of the warehouse's snapshot day, equals the
+warehouse's.
 
 Seen failing without the protection: with the emulator started without its journal (``persist=False`` in
 ``Emulator.start``), the restarted emulator had no stream, tables or write keys: every retry of the posting
@@ -59,7 +60,7 @@ class Emulator:
         self.endpoint = ""
 
     def start(self) -> None:
-        state, started = start_detached(self.settings.run_dir)
+        state, started = start_detached(self.settings.run_dir, persist=True)
         assert started and (not self.endpoint or state.endpoint == self.endpoint)  # the same port: clients resume
         self.pid, self.endpoint = state.pid, state.endpoint
         export_endpoint(state.endpoint, self.settings.region)

@@ -243,3 +243,25 @@ def test_forget_refuses_while_a_streaming_job_runs_and_changes_nothing(tmp_path:
         forget(settings, "u1", "ticket", dynamodb=False)
     assert gzip.decompress(lake.get_bytes("raw/source=s/dt=2025-01-01/hour=00/x.jsonl.gz")) == line
     assert not lake.exists("state/erasure/suppressed.json")
+
+
+def test_forget_refuses_while_the_emulator_keeps_a_journal_and_changes_nothing(tmp_path: Path) -> None:
+    """The embedded AWS with its journal on (LAKEHOUSE_MOTO_PERSIST) keeps every request it was sent, the
+    person's events included, where the erasure cannot reach: `forget` says so before anything changed.
+
+    Seen failing without the protection: with the journal on, the erasure test above found the person's customer id
+    and anonymous id in ``run/aws-journal.jsonl`` after `forget` (``remains(...) == {}`` failed)."""
+    from lakehouse.core.config import Settings
+    from lakehouse.local.aws.embedded import journal_file
+    from lakehouse.local.forget import forget
+
+    settings = Settings(home=tmp_path / "home")
+    lake = LakeStorage(LakeLayout.from_uri(str(settings.home / "lake")))
+    line = b'{"event_id": "e1", "user_id": "u1", "type": "track"}\n'
+    lake.put_bytes("raw/source=s/dt=2025-01-01/hour=00/x.jsonl.gz", gzip.compress(line))
+    journal_file(settings.run_dir).parent.mkdir(parents=True, exist_ok=True)
+    journal_file(settings.run_dir).write_text('{"at": 1, "environ": {}, "text": "u1"}\n')
+    with pytest.raises(ValueError, match="lakehouse down --reset"):
+        forget(settings, "u1", "ticket", dynamodb=False)
+    assert gzip.decompress(lake.get_bytes("raw/source=s/dt=2025-01-01/hour=00/x.jsonl.gz")) == line
+    assert not lake.exists("state/erasure/suppressed.json")

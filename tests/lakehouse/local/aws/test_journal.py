@@ -189,7 +189,7 @@ def test_a_torn_last_line_is_cut_off_and_a_torn_middle_line_stops_the_start(run_
     stop_detached(run_dir)
     journal.write_bytes(b'{"torn\n' + journal.read_bytes())
     with pytest.raises(EmbeddedAwsError, match="journal"):
-        start_detached(run_dir)
+        start_detached(run_dir, persist=True)
     assert "unreadable journal line at byte 0" in (run_dir / "moto.log").read_text()
 
 

@@ -13,7 +13,8 @@ from lakehouse.local.aws.embedded import MARKER
 
 def _cli(*args: str, home: Path, env_extra: dict | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAKEHOUSE_"))}
-    env.update({"LAKEHOUSE_HOME": str(home), "LAKEHOUSE_STAGE": "clitest", "COLUMNS": "200"})
+    env.update({"LAKEHOUSE_HOME": str(home), "LAKEHOUSE_STAGE": "clitest", "COLUMNS": "200",
+                "LAKEHOUSE_MOTO_PERSIST": "true"})  # the journal's path names the home: _our_emulators finds it
     env.update(env_extra or {})
     return subprocess.run([sys.executable, "-m", "lakehouse.local.cli.main", *args], env=env, capture_output=True,
                           text=True, timeout=120)
