@@ -25,6 +25,7 @@ that). The growth exponent *b* of ``time ≈ a · events^b`` is the least-square
     python bench/bench_scaling.py                         # 1M, 10M, 30M events (hours on 2 cores)
     python bench/bench_scaling.py --sizes 1M,10M          # what docs/scaling.md reports
     python bench/bench_scaling.py --sizes 100k,300k       # a quick look
+    python bench/bench_scaling.py --sizes 30M --include bench/results/scaling-<date>.json   # add a size to a run
 
 The JSON lands in bench/results/scaling-<date>.json; figures go to docs/scaling.md.
 """
@@ -206,6 +207,21 @@ def run_size(events: int, args: argparse.Namespace, work: Path) -> dict[str, Any
     return result
 
 
+def merged_sizes(runs: list[dict[str, Any]], included: list[Path], days: int) -> list[dict[str, Any]]:
+    """This run's sizes and those of earlier runs' JSON files, ordered by events; an earlier size keeps its run's
+    ``generated_at`` as ``measured_at``, and one of a size this run measured again is left out. Raises
+    ``SystemExit`` when an earlier run simulated other days (its sizes would not be the same business grown)."""
+    merged = {run["requested_events"]: run for run in runs}
+    for path in included:
+        earlier = json.loads(path.read_text())
+        if earlier.get("days") != days:
+            raise SystemExit(f"{path}: {earlier.get('days')} simulated days, this run {days}: not comparable")
+        for run in earlier["sizes"]:
+            merged.setdefault(run["requested_events"], {**run, "measured_at": run.get("measured_at",
+                                                                                       earlier["generated_at"])})
+    return sorted(merged.values(), key=lambda run: run["events"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1M,10M,30M", help="comma-separated event counts (k/M/G suffixes)")
@@ -215,6 +231,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep each size's lake in --work")
     parser.add_argument("--json", type=Path, help="where to write the figures (default bench/results/scaling-<date>"
                                                   ".json)")
+    parser.add_argument("--include", type=Path, action="append", default=[],
+                        help="an earlier run's JSON (same machine) whose sizes join this run's in the table and the "
+                             "exponents, each marked with its run's time (repeatable)")
     parser.add_argument("--child", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--child-home", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--child-events", type=int, help=argparse.SUPPRESS)
@@ -233,9 +252,13 @@ def main() -> None:
     runs = []
     for events in sizes:
         runs.append(run_size(events, args, work))
-    scaling = {"generated_at": datetime.now(UTC).isoformat(), "days": args.days, "driver_memory": args.driver_memory,
+    generated_at = datetime.now(UTC).isoformat()
+    for run in runs:
+        run["measured_at"] = generated_at
+    runs = merged_sizes(runs, args.include, args.days)
+    scaling = {"generated_at": generated_at, "days": args.days, "driver_memory": args.driver_memory,
                "cores": psutil.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
-               "stages": list(STAGES), "sizes": runs}
+               "stages": list(STAGES), "sizes": runs, "included": [str(path) for path in args.include]}
     counts = [run["events"] for run in runs]
     scaling["exponents"] = {
         stage: {"time": growth_exponent(counts, [run["stages"][stage]["wall_s"] for run in runs]),

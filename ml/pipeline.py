@@ -477,7 +477,8 @@ def score(settings: Settings, cutoff: date | None = None, options: MLOptions = M
     """Score every registered customer as of ``cutoff`` (default: the day after the last event) with the
     promoted models; write ``fact_customer_scores`` files to the warehouse zone and (``live``) the scores to
     the live scores table in DynamoDB (:mod:`ml.serving`). Re-running with the same ``run_id`` rewrites the same
-    rows and items (idempotent)."""
+    rows and items (idempotent). Raises :class:`MLError` when no model is promoted, and when the live scores could
+    not all be written (DynamoDB unreachable or refusing: the message says how many were)."""
     started = time.perf_counter()
     models, windows = current_models(settings)
     options = MLOptions(windows, options.config)  # score with the windows the models learned from
@@ -490,7 +491,11 @@ def score(settings: Settings, cutoff: date | None = None, options: MLOptions = M
     run.customers = len(scores)
     progress(f"scored {len(scores):,} customers as of {cutoff}")
     if live:
-        run.live = serving.write_live_scores(settings, scores, run.run_id, cutoff=cutoff).as_dict()
+        try:
+            run.live = serving.write_live_scores(settings, scores, run.run_id, cutoff=cutoff).as_dict()
+        except serving.LiveScoresError as exc:
+            raise MLError(f"scoring run {run.run_id} is in the warehouse zone, but its live scores are not all "
+                          f"written: {exc}") from None
     run.seconds = round(time.perf_counter() - started, 1)
     return run
 

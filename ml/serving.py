@@ -34,7 +34,7 @@ import math
 import random
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from datetime import UTC, date
 from decimal import ROUND_HALF_UP, Decimal
@@ -44,7 +44,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from lakehouse.core.aws.clients import aws_client
 from lakehouse.core.config import Settings
@@ -241,7 +241,8 @@ class LiveScoresReport:
 
 
 class LiveScoresError(RuntimeError):
-    """DynamoDB refused a score write for another reason than its condition (the message names the customer)."""
+    """DynamoDB refused a score read or write for another reason than its condition, or could not be reached (the
+    message names the table, the customer or how many writes were done)."""
 
 
 def scores_map(row: dict[str, Any], run_id: str, cutoff: date) -> dict[str, Any]:
@@ -299,6 +300,8 @@ def _stored_scores(dynamodb, table: str, ids: list[str]) -> dict[str, dict[str, 
         for attempt in range(ROUNDS):
             try:
                 answer = dynamodb.batch_get_item(RequestItems={table: request})
+            except BotoCoreError as exc:
+                raise LiveScoresError(f"reading {table}: DynamoDB could not be reached ({exc})") from None
             except ClientError as exc:
                 if not _throttled(exc) or attempt == ROUNDS - 1:
                     raise LiveScoresError(f"reading {table}: {exc}") from None
@@ -351,8 +354,9 @@ def write_live_scores(settings: Settings, scores: pd.DataFrame, run_id: str, *, 
     defaults to it). Sets the item attribute ``scores`` (:func:`scores_map`) of every scored customer under the
     condition of the module docstring: a rerun leaves the same item, a newer cutoff's scores (or a later run's of
     the same cutoff) are kept. Reads are batched (BatchGetItem, 100 keys); the writes are conditional UpdateItems on
-    ``threads`` threads. Throttling is retried with jittered exponential backoff; any other refusal raises
-    :class:`LiveScoresError`; a bad frame raises :class:`ServingError`.
+    ``threads`` threads. Throttling is retried with jittered exponential backoff; any other refusal, or DynamoDB
+    unreachable (botocore's connection and timeout errors), raises :class:`LiveScoresError` saying how many writes
+    were done (the others are not started; a rerun finishes them); a bad frame raises :class:`ServingError`.
     """
     started = time.monotonic()
     if cutoff is None:
@@ -375,8 +379,18 @@ def write_live_scores(settings: Settings, scores: pd.DataFrame, run_id: str, *, 
             report.kept_newer += 1
         else:
             pending.append((cid, scores_map(row, run_id, cutoff)))
+    outcomes: list[str] = []
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        outcomes = list(pool.map(lambda p: _put_scores(dynamodb, table, *p), pending))
+        futures = [pool.submit(_put_scores, dynamodb, table, cid, value) for cid, value in pending]
+        try:
+            outcomes.extend(future.result() for future in as_completed(futures))
+        except (BotoCoreError, LiveScoresError) as exc:
+            for future in futures:
+                future.cancel()
+            raise LiveScoresError(
+                f"{table}: {len(outcomes):,} of {len(pending):,} score writes of run {run_id} done when this one "
+                f"failed: {exc}; score again once DynamoDB is reachable (a rerun of this run writes only the missing "
+                f"items)") from None
     report.written = outcomes.count("written")
     report.kept_newer += outcomes.count("kept_newer")
     report.seconds = time.monotonic() - started

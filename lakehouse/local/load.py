@@ -138,7 +138,9 @@ def stream_event_ids(settings: Settings) -> Counter[str]:
     """How many times each event id is on the stage's stream: every shard, from ``TRIM_HORIZON`` to its end."""
     kinesis = aws_client("kinesis", region=settings.region)
     found: Counter[str] = Counter()
-    for shard in kinesis.list_shards(StreamName=settings.names.stream)["Shards"]:
+    shards = [shard for page in kinesis.get_paginator("list_shards").paginate(StreamName=settings.names.stream)
+              for shard in page["Shards"]]  # ListShards pages at 1,000 shards
+    for shard in shards:
         iterator = kinesis.get_shard_iterator(StreamName=settings.names.stream, ShardId=shard["ShardId"],
                                               ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
         while iterator:

@@ -12,6 +12,7 @@ import pytest
 
 from lakehouse.core.config import Settings
 from lakehouse.core.lake.storage import LakeStorage
+from lakehouse.local.aws.embedded import free_port
 from ml import artifacts, pipeline
 from ml import train as train_module
 from ml.dataset import Windows
@@ -86,9 +87,12 @@ def test_only_a_better_model_is_promoted(lake_copy: Settings, monkeypatch) -> No
         assert artifacts.current_version(storage, task) == (better.run_id if decision["promoted"] else before[task])
 
 
-def test_scoring_uses_the_windows_the_models_learned_with(lake_copy: Settings) -> None:
+def test_scoring_uses_the_windows_the_models_learned_with(lake_copy: Settings,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """Seen failing: `lakehouse ml score` without window options scored 30-day models with 90-day BG/NBD
-    features (reviewer: purchase probabilities off by up to 0.14 from the demo's, 16 risk bands changed)."""
+    features (reviewer: purchase probabilities off by up to 0.14 from the demo's, 16 risk bands changed).
+    Then a scoring run whose DynamoDB cannot be reached ends in an :class:`MLError` saying so (the CLI's one line),
+    seen failing as botocore's ``EndpointConnectionError`` before ``score`` turned ``LiveScoresError`` into it."""
     trained = pipeline.train(lake_copy, SCORING_CUTOFF, OPTIONS)
     scored = pipeline.score(lake_copy, SCORING_CUTOFF, live=False)  # default options: 90-day windows
     assert scored.versions == trained.versions
@@ -99,3 +103,8 @@ def test_scoring_uses_the_windows_the_models_learned_with(lake_copy: Settings) -
     np.testing.assert_allclose(table["purchase_probability"], pipeline.predict("propensity", models, frame))
     with pytest.raises(pipeline.MLError, match="outside the data"):
         pipeline.score(lake_copy, date(2030, 1, 1), live=False)
+    for name, value in {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}", "AWS_ACCESS_KEY_ID": "x",
+                        "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)  # a closed port: DynamoDB unreachable
+    with pytest.raises(pipeline.MLError, match=r"live scores are not all written: .*Could not connect"):
+        pipeline.score(lake_copy, SCORING_CUTOFF)

@@ -115,7 +115,9 @@ def stream_lines(settings: Settings) -> list[bytes]:
     """The data of every record on the stream (all shards, from the start): what the API acknowledged."""
     kinesis = aws_client("kinesis", region=settings.region)
     found = []
-    for shard in kinesis.list_shards(StreamName=settings.names.stream)["Shards"]:
+    shards = [shard for page in kinesis.get_paginator("list_shards").paginate(StreamName=settings.names.stream)
+              for shard in page["Shards"]]  # ListShards pages at 1,000 shards
+    for shard in shards:
         iterator = kinesis.get_shard_iterator(StreamName=settings.names.stream, ShardId=shard["ShardId"],
                                               ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
         while iterator:

@@ -153,6 +153,11 @@ def test_sigkill_mid_stream_and_restarts_keep_every_feature_exact(spark, moto_en
 
 @pytest.mark.slow
 def test_sigkill_at_every_step_many_times(spark, moto_endpoint: str, aws_settings: Settings) -> None:
+    """Five fault points and three random kills (``pytest -m slow``). Seen failing under the same mutation as the
+    test above (a fresh run id per start in ``checkpoint_identity``): after the five fault runs, the first
+    continuous run exited 1 before its first micro-batch, replaying a batch whose forward object lay in a killed
+    run's folder: ``StreamJobError`` "Wrong basePath .../_forward/6873cf9ae0f74f86 for the root path:
+    .../_forward/79f4b53ccaac44b8/0000000006.jsonl"."""
     killed_and_restarted(spark, moto_endpoint, aws_settings, events=4_000,
                          faults=("before-writes@0", "after-writes@1", "after-forwards@2", "after-writes@3",
                                  "after-forwards@6"), random_kills=3, seed=78)

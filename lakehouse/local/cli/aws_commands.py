@@ -10,9 +10,12 @@ from rich.table import Table
 from lakehouse.local.aws.embedded import (
     DUMMY_CREDENTIALS,
     EmbeddedAwsError,
+    EmulatorState,
     export_endpoint,
+    journal_file,
     running_emulator,
     start_detached,
+    state_file,
     stop_detached,
 )
 from lakehouse.local.aws.provision import Provisioned, provision
@@ -81,6 +84,13 @@ def status() -> None:
     endpoint = os.environ.get("AWS_ENDPOINT_URL") or (state.endpoint if state else None)
     where = endpoint or "AWS (no endpoint override)"
     console.print(f"endpoint: [bold]{where}[/]" + (f"  (pid {state.pid})" if state else ""))
+    recorded = None if state else EmulatorState.load(state_file(settings.run_dir))
+    if recorded:  # `lakehouse up` started one that is gone (killed, crashed, the machine restarted)
+        journal = journal_file(settings.run_dir)
+        kept = (f"with the state its journal kept ({journal.stat().st_size / 2**20:,.1f} MiB)" if journal.is_file()
+                else "empty (it kept no journal: LAKEHOUSE_MOTO_PERSIST=true keeps one)")
+        console.print(f"[yellow]the embedded AWS started at {recorded.endpoint} (pid {recorded.pid}) is not "
+                      f"running[/]: `lakehouse up` starts it again, {kept}")
     table = Table(show_edge=False, show_header=False)
     table.add_row("stage", settings.stage)
     table.add_row("region", settings.region)

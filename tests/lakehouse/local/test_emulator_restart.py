@@ -27,6 +27,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import psutil
@@ -42,9 +43,11 @@ from lakehouse.local.batch import run_batch
 from lakehouse.local.gateway import LocalGateway
 from lakehouse.local.replay import post_files
 from lakehouse.local.rfm_agreement import compare_rfm
+from ml import serving
 from stream.archive import ArchiveJobError, run_archive
 from stream.job import StreamJobError, run_stream
 from stream.rfm import DEFAULT_BREAKPOINTS
+from tests.ml.test_serving import JUNE, frame, stored_scores
 from tests.stream.conftest import actual_features, assert_features_match, oracle_features, stored_items
 from tests.stream.test_archive_crash import raw_zone, stream_lines, write_calls
 
@@ -151,3 +154,40 @@ def test_the_emulator_killed_under_the_pipeline_loses_nothing(spark, emulator: E
     assert curated_message_ids(settings) == Counter({c["messageId"]: 1 for c in calls})
     agreement = compare_rfm(settings)  # the batch truth: every customer's live RFM equals the warehouse's
     assert agreement.customers == 40 and not agreement.differ and not agreement.missing, agreement
+
+
+def test_score_writes_cut_by_the_emulator_dying_are_finished_by_a_rerun(emulator: Emulator,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ML stage's live score writes (conditional UpdateItems on 8 threads) with the emulator SIGKILLed after the
+    150th: a :class:`LiveScoresError` saying how many were done (not botocore's traceback), and after the restart a
+    rerun of the same run writes only the missing items; every customer ends with this run's scores, once.
+
+    Seen failing without the protection: with the emulator started without its journal, the rerun failed on the
+    restarted emulator's missing scores table (``LiveScoresError``: ResourceNotFoundException); without the catch
+    of botocore's errors in ``write_live_scores``, the kill surfaced as ``EndpointConnectionError`` from a worker
+    thread, naming neither the table nor what was written."""
+    settings = emulator.settings
+    ids = [f"customer-{n:04d}" for n in range(400)]
+    scores = frame(ids, JUNE, "r1")
+    real_put, done, lock = serving._put_scores, [], threading.Lock()
+
+    def put_then_kill(*args):
+        outcome = real_put(*args)
+        with lock:
+            done.append(args[2])
+            if len(done) == 150:
+                emulator.kill()
+        return outcome
+
+    monkeypatch.setattr(serving, "_put_scores", put_then_kill)
+    with pytest.raises(serving.LiveScoresError, match=r"of 400 score writes of run r1 done .*score again") as cut:
+        serving.write_live_scores(settings, scores, "r1")
+    assert "Could not connect" in str(cut.value)
+    monkeypatch.setattr(serving, "_put_scores", real_put)
+    emulator.start()
+    rerun = serving.write_live_scores(settings, scores, "r1")
+    assert rerun.unchanged == len(done) and rerun.written == 400 - len(done) and not rerun.kept_newer
+    stored = stored_scores(settings)
+    assert sorted(stored) == ids
+    assert {(s["run_id"], s["cutoff"], s["churn_probability"]) for s in stored.values()} == {
+        ("r1", JUNE.isoformat(), Decimal("0.25"))}

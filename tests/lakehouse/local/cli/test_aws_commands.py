@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -55,6 +56,29 @@ def test_up_env_status_down_round_trip(tmp_path: Path) -> None:
     assert down.returncode == 0 and f"pid {state['pid']}" in down.stdout
     assert _our_emulators(tmp_path) == []
     assert "no embedded AWS" in _cli("down", home=tmp_path).stdout
+
+
+def test_status_names_a_crashed_emulator_and_up_brings_it_back_with_its_state(tmp_path: Path) -> None:
+    """Seen failing before ``status`` read the recorded state: after the SIGKILL it printed "endpoint: AWS (no
+    endpoint override)", as if the home had never had an emulator."""
+    assert _cli("up", "--shards", "1", home=tmp_path).returncode == 0
+    state = json.loads((tmp_path / "run" / "aws.json").read_text())
+    try:
+        os.kill(state["pid"], signal.SIGKILL)
+        psutil.Process(state["pid"]).wait(10)
+        status = _cli("status", home=tmp_path)
+        assert status.returncode == 0, status.stderr
+        said = " ".join(status.stdout.split())  # Rich wraps long lines
+        assert f"started at {state['endpoint']} (pid {state['pid']}) is not running" in said
+        assert "`lakehouse up` starts it again, with the state its journal kept" in said
+        again = _cli("up", home=tmp_path)
+        assert again.returncode == 0, again.stderr
+        restarted = json.loads((tmp_path / "run" / "aws.json").read_text())
+        assert restarted["endpoint"] == state["endpoint"] and restarted["pid"] != state["pid"]
+        assert "not running" not in _cli("status", home=tmp_path).stdout
+    finally:
+        _cli("down", "--reset", home=tmp_path)
+    assert _our_emulators(tmp_path) == []
 
 
 def test_up_provisions_on_an_existing_endpoint_without_starting_an_emulator(moto_endpoint, tmp_path) -> None:
