@@ -91,8 +91,9 @@ def test_scoring_uses_the_windows_the_models_learned_with(lake_copy: Settings,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Seen failing: `lakehouse ml score` without window options scored 30-day models with 90-day BG/NBD
     features (reviewer: purchase probabilities off by up to 0.14 from the demo's, 16 risk bands changed).
-    Then a scoring run whose DynamoDB cannot be reached ends in an :class:`MLError` saying so (the CLI's one line),
-    seen failing as botocore's ``EndpointConnectionError`` before ``score`` turned ``LiveScoresError`` into it."""
+    Then a scoring run whose DynamoDB cannot be reached ends in an :class:`MLError` saying so (the CLI's one line);
+    seen failing without the ``LiveScoresError`` catch in ``score``: ``LiveScoresError`` "reading
+    ...-customer-scores: DynamoDB could not be reached", which the CLI printed as a traceback."""
     trained = pipeline.train(lake_copy, SCORING_CUTOFF, OPTIONS)
     scored = pipeline.score(lake_copy, SCORING_CUTOFF, live=False)  # default options: 90-day windows
     assert scored.versions == trained.versions

@@ -157,7 +157,12 @@ def test_a_run_killed_between_partition_moves_leaves_each_table_before_or_after(
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_kills_between_two_tables_switches_and_before_the_run_record(spark, tmp_path: Path) -> None:
-    """Some tables committed and others not; every table committed and no run record (``pytest -m slow``)."""
+    """Some tables committed and others not; every table committed and no run record (``pytest -m slow``).
+
+    Seen failing with the readers before the manifest (``KILL_TEST_READER=all-files``): the kill after the second
+    manifest switch passed unseen, the kill before the run record failed: ``events`` read 424 rows, where the
+    before-state has 68 and the after-state 246 (the superseded partition versions are removed only after the
+    record)."""
     crash_and_converge(spark, tmp_path, seed=4, points=[("commit", 2), ("record", 1)])
 
 
@@ -165,5 +170,8 @@ def test_kills_between_two_tables_switches_and_before_the_run_record(spark, tmp_
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize("seed", [5, 8, 13])
 def test_many_kills(spark, tmp_path: Path, seed: int) -> None:
-    """Six seeded kill points per lake (``pytest -m slow``)."""
+    """Six seeded kill points per lake (``pytest -m slow``). Seen failing, every seed, with the readers before the
+    manifest (``KILL_TEST_READER=all-files``): ``events`` read 517 rows (before 165, after 341) after the kill
+    before the run record (seed 5), 458 (128 / 293, seed 8), 511 after the 59th partition move (145 / 328,
+    seed 13)."""
     crash_and_converge(spark, tmp_path, seed=seed, points=kill_points(seed, 6))
