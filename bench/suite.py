@@ -194,7 +194,19 @@ def scaling_run(benchmark: Benchmark, scaling: dict[str, Any], source: Path) -> 
     ended = datetime.fromisoformat(scaling["generated_at"])  # written when the run ended
     return {"benchmark": benchmark.name, "script": f"bench/{benchmark.script}", "args": ["--sizes", sizes],
             "started_at": (ended - timedelta(seconds=seconds)).isoformat(), "seconds": seconds,
-            "status": f"ok (from {source.name})", "figures": scaling_figures(scaling), "scaling": scaling}
+            "status": f"ok (from {source.name}{_measured_when(scaling)})", "figures": scaling_figures(scaling),
+            "scaling": scaling}
+
+
+def _measured_when(scaling: dict[str, Any]) -> str:
+    """', sizes measured 1M, 3M, 10M at <time>; 30M at <time>' for a file joining runs (``--include``), else ''."""
+    if not scaling.get("included"):
+        return ""
+    runs: dict[str, list[str]] = {}
+    for run in scaling["sizes"]:
+        runs.setdefault(run.get("measured_at", scaling["generated_at"])[:16], []).append(
+            size_label(run["requested_events"]))
+    return ", sizes measured " + "; ".join(f"{', '.join(labels)} at {when}" for when, labels in runs.items())
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The benchmark suite's runner (bench/suite.py): a real benchmark's figures and log, failures, the README section."""
 
+import argparse
 import json
 from pathlib import Path
 
@@ -37,3 +38,18 @@ def test_the_readme_section_between_the_markers_is_replaced_and_nothing_else(tmp
     with pytest.raises(ValueError, match="bench-suite:begin"):
         suite.update_readme(readme, "x")
     assert json.dumps(readme.read_text()) == json.dumps("no markers\n")
+
+
+def test_a_scaling_file_joining_two_runs_says_when_each_size_was_measured():
+    benchmark = next(b for b in suite.benchmarks(argparse.Namespace(scaling_sizes="1M")) if b.name == "scaling")
+    sizes = [{"requested_events": n, "events": n, "measured_at": when,
+              "stages": {stage: {"wall_s": 10.0 * n / 1e6, "peak_pss_mib": 100.0} for stage in
+                         ("generate", "land", "read floor", "raw -> curated", "star", "warehouse")}}
+             for n, when in ((1_000_000, "2026-12-02T08:24:00+00:00"), (10_000_000, "2026-12-02T08:24:00+00:00"),
+                             (30_000_000, "2026-12-02T18:30:00+00:00"))]
+    scaling = {"generated_at": "2026-12-02T18:40:00+00:00", "stages": list(sizes[0]["stages"]), "sizes": sizes,
+               "included": ["a.json", "b.json"]}
+    record = suite.scaling_run(benchmark, scaling, Path("joined.json"))
+    assert record["status"] == ("ok (from joined.json, sizes measured 1M, 10M at 2026-12-02T08:24; "
+                                "30M at 2026-12-02T18:30)")
+    assert record["args"] == ["--sizes", "1M,10M,30M"]
