@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
-from lakehouse.core.config import ResourceNames, Settings
+from lakehouse.core.config import IngestSettings, ResourceNames, Settings
 from lakehouse.core.lake.layout import ZONES, LakeLayout
 
 KinesisMode = Literal["on-demand", "provisioned"]
@@ -80,7 +80,7 @@ PROFILES: dict[str, StageProfile] = {
         api_source_rate_limit=25.0,
         api_ip_rate_limit=50.0,
         ingest_memory_mb=512,
-        ingest_timeout_seconds=10,
+        ingest_timeout_seconds=IngestSettings().function_timeout_seconds,
         ingest_reserved_concurrency=0,
         waf=False,
         batch_schedule="cron(0 3 * * ? *)",
@@ -119,7 +119,7 @@ PROFILES: dict[str, StageProfile] = {
         api_source_rate_limit=500.0,
         api_ip_rate_limit=1000.0,
         ingest_memory_mb=1024,
-        ingest_timeout_seconds=10,
+        ingest_timeout_seconds=IngestSettings().function_timeout_seconds,
         ingest_reserved_concurrency=0,
         waf=True,
         batch_schedule="cron(0 2 * * ? *)",

@@ -55,6 +55,10 @@ class IngestSettings(BaseModel):
     kinesis_attempts: int = Field(default=5, ge=1, le=20, description="PutRecords rounds before answering 503")
     kinesis_backoff_seconds: float = Field(default=0.05, ge=0, le=5, description="first retry delay (doubles)")
     retry_after_seconds: int = Field(default=5, ge=1, le=3600, description="Retry-After sent with a 503")
+    function_timeout_seconds: int = Field(
+        default=10, ge=1, le=900, description="the ingest function's timeout (Lambda allows 1-900 s): the CDK "
+        "profiles' default (``-c ingest_timeout_seconds=N`` overrides it there) and, locally, the remaining time the "
+        "gateway gives each request (at most API Gateway's 29 s)")
 
 
 class EventTimeSettings(BaseModel):

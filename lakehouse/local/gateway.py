@@ -429,9 +429,10 @@ class LocalGateway:
     base64-encoded, so gzip bodies arrive intact). ``throttle`` = (rate, burst) enables stage throttling.
     ``concurrency`` function instances serve requests at once; a request finding them all busy waits up to
     ``max_wait_seconds`` for one, then gets 429 with ``Retry-After``. A client that stops sending in the middle
-    of a request gets 408 after ``read_timeout_seconds``. ``quiet`` keeps the function's INFO logs, EMF
-    metric lines and the per-request access log off this process's output; a ``handler_factory`` replaces
-    the real function (benchmarks use one with stubbed sinks).
+    of a request gets 408 after ``read_timeout_seconds``. The function's context counts down from
+    ``settings.ingest.function_timeout_seconds`` (the deployed function's timeout), at most 29 s. ``quiet``
+    keeps the function's INFO logs, EMF metric lines and the per-request access log off this process's output;
+    a ``handler_factory`` replaces the real function (benchmarks use one with stubbed sinks).
 
     Raises OSError when ``host:port`` cannot be bound.
     """
@@ -446,6 +447,9 @@ class LocalGateway:
         self.throttle = TokenBucket(*throttle) if throttle else None
         self.quiet = quiet
         self.max_wait_seconds = max_wait_seconds
+        #: what the function's context says is left when a request starts: its timeout, as on Lambda (API
+        #: Gateway's 29 s integration timeout bounds it)
+        self.function_timeout_ms = min(INTEGRATION_TIMEOUT_MS, settings.ingest.function_timeout_seconds * 1000)
         self._environments = _Environments(handler_factory or default_handler_factory(settings, quiet), concurrency)
         # bind here, not in Werkzeug's constructor: it prints the error and calls sys.exit when the port is taken
         listener = socket.create_server((host, port), family=select_address_family(host, port),
@@ -478,7 +482,8 @@ class LocalGateway:
         with self._environments.instance(self.max_wait_seconds) as handler:
             context = LocalLambdaContext(function_name=self.settings.names.ingest_function,
                                          region=self.settings.region,
-                                         aws_request_id=event["requestContext"]["requestId"])
+                                         aws_request_id=event["requestContext"]["requestId"],
+                                         timeout_ms=self.function_timeout_ms)
             return handler(event, context)
 
     def handle(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes | None,

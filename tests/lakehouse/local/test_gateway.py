@@ -125,7 +125,9 @@ def test_http_requests_become_proxy_events(settings: Settings) -> None:
     with LocalGateway(settings, handler_factory=recorder.factory) as gateway:
         status, headers, body = request(gateway.url + "/v1/batch?x=1", "POST", gzip.compress(b"{}"),
                                         {"Content-Type": "application/json", "Content-Encoding": "gzip"})
-    assert status == 200 and json.loads(body)["remaining"] > 28_000 and headers["x-amzn-RequestId"]
+    # the function's own timeout (10 s), as Lambda gives it; seen failing when the gateway gave every request API
+    # Gateway's 29 s: remaining 28,998 ms
+    assert status == 200 and 9_000 < json.loads(body)["remaining"] <= 10_000 and headers["x-amzn-RequestId"]
     [event] = recorder.events
     assert event["isBase64Encoded"] and gzip.decompress(base64.b64decode(event["body"])) == b"{}"
     assert event["headers"]["Content-Encoding"] == "gzip" and event["headers"]["X-Forwarded-For"] == "127.0.0.1"
