@@ -207,25 +207,26 @@ def entry(environ: dict[str, Any], body: bytes, at: float, answer: bytes) -> dic
     return line
 
 
-def read_journal(path: Path) -> list[dict[str, Any]]:
-    """The journal's complete lines, in order. A torn last line (the emulator killed while writing it, so its
-    request was never answered) is cut off the file; a torn line elsewhere raises ``ValueError``."""
+def read_journal(path: Path) -> Iterator[dict[str, Any]]:
+    """The journal's complete lines, in order, read one at a time (a journal is hundreds of MB after a few demos).
+    A torn last line (the emulator killed while writing it, so its request was never answered) is cut off the file
+    once the lines before it are read; a torn line elsewhere raises ``ValueError`` when it is reached."""
     if not path.is_file():
-        return []
-    data = path.read_bytes()
-    lines, good = [], 0
-    for raw in data.splitlines(keepends=True):
-        try:
-            lines.append(json.loads(raw))
-        except ValueError:
-            if good + len(raw) < len(data):
-                raise ValueError(f"{path}: unreadable journal line at byte {good}") from None
-            break
-        good += len(raw)
-    if good < len(data):
+        return
+    size, good = path.stat().st_size, 0
+    with open(path, "rb") as handle:
+        for raw in handle:
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                if good + len(raw) < size:
+                    raise ValueError(f"{path}: unreadable journal line at byte {good}") from None
+                break
+            good += len(raw)
+            yield line
+    if good < size:
         with open(path, "r+b") as handle:
             handle.truncate(good)
-    return lines
 
 
 def replay(app: WsgiApp, path: Path) -> tuple[int, list[str]]:
@@ -234,8 +235,9 @@ def replay(app: WsgiApp, path: Path) -> tuple[int, list[str]]:
     install_request_clock()
     upload_ids: dict[str, str] = {}
     problems: list[str] = []
-    lines = read_journal(path)
-    for n, line in enumerate(lines):
+    replayed = 0
+    for n, line in enumerate(read_journal(path)):
+        replayed = n + 1
         environ = create_environ()
         environ.update(line["environ"])
         for old, new in upload_ids.items():
@@ -258,4 +260,4 @@ def replay(app: WsgiApp, path: Path) -> tuple[int, list[str]]:
             found = UPLOAD_ID.search(answer)
             if found:
                 upload_ids[line["upload_id"]] = found.group(1).decode()
-    return len(lines), problems
+    return replayed, problems
