@@ -25,7 +25,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Literal
 
-from glue_jobs.erasure.lake import erase_lake, resolve_subject
+from glue_jobs.erasure.lake import erase_lake, is_a_persons_id, resolve_subject
 from glue_jobs.erasure.warehouse import erase_duckdb, erase_redshift
 from lakehouse.core.config import Settings
 from lakehouse.core.erasure import SUPPRESSION_KEY, ErasureRecord, Subject, load_suppression
@@ -53,7 +53,8 @@ def run_erasure(settings: Settings, customer_id: str, requested_by: str, *, ware
                 dynamodb: bool, on_progress: Progress | None = None) -> ErasureRecord:
     """Erase ``customer_id``'s person everywhere (module docstring) and return the erasure record, also written to
     the lake. ``warehouse``: which warehouse to erase them from (``none``: there is none); ``dynamodb``: whether
-    the live tables can be reached. Raises ``ValueError`` for a blank id or requester; any store's error propagates
+    the live tables can be reached. Raises ``ValueError`` for a blank id or requester, and for an id no record holds
+    as a person's (:func:`glue_jobs.erasure.lake.is_a_persons_id`), changing nothing; any store's error propagates
     after the suppression list was written (a repeated run completes the erasure)."""
     if not requested_by or not requested_by.strip():
         raise ValueError("requested_by: say who asked for the erasure (a ticket or an operator, not the person)")
@@ -64,6 +65,11 @@ def run_erasure(settings: Settings, customer_id: str, requested_by: str, *, ware
     record = ErasureRecord(requested_by=requested_by.strip())
     say("resolving the person's ids")
     subject, unfinished, started = _with_unfinished(storage, customer_id, resolve_subject(storage, customer_id))
+    if not unfinished and not load_suppression(storage).covers(customer_id) \
+            and not is_a_persons_id(storage, subject.ids):  # an id erased before: repeating it finds nothing
+        raise ValueError(f"{customer_id!r} is no customer's or visitor's id in this lakehouse: no record holds it as "
+                         "a user, anonymous or customer id (records merely mentioning it, such as a product's or an "
+                         "order's, are other people's); nothing was changed")
     if any(re.search(rf"(?<![\w-]){re.escape(i)}(?![\w-])", record.requested_by) for i in subject.identifiers):
         raise ValueError("requested_by: it holds an id of the person; the erasure record keeps no personal data")
     _write_pending(storage, record.erasure_id, subject, record.started_at)

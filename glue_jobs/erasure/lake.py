@@ -34,7 +34,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from lakehouse.core.erasure import ErasureRecord, Subject, emails_in, split_lines, subject_of
+from lakehouse.core.erasure import (
+    ID_FIELDS,
+    ErasureRecord,
+    Subject,
+    emails_in,
+    holds_as_id,
+    spellings,
+    split_lines,
+    subject_of,
+)
 from lakehouse.core.lake.storage import LakeStorage
 
 #: zones whose JSON-lines objects hold records of people
@@ -74,6 +83,44 @@ def resolve_subject(storage: LakeStorage, customer_id: str) -> Subject:
         if "email" in table.column_names:
             emails |= set(table.filter(row_mentions(table, subject.ids)).column("email").to_pylist()) - {None}
     return subject.with_emails(emails)
+
+
+def _may_hold(text: str, identifiers: Iterable[str]) -> bool:
+    """Whether ``text`` (JSON lines) holds any of ``identifiers`` in any spelling JSON gives it."""
+    return any(form in text for i in identifiers for form in spellings(i))
+
+
+def is_a_persons_id(storage: LakeStorage, ids: frozenset[str]) -> bool:
+    """Whether any of ``ids`` is a person's id in the lake: stitched in an identity map (the caller's subject has
+    more than one id then), or the user, anonymous or customer id of a curated event or of a raw or quarantined
+    record (:func:`holds_as_id`). A product, order or other value some records merely mention is not: erasing by
+    it would remove other people's records."""
+    if len(ids) > 1:
+        return True
+    values = pa.array(sorted(ids), pa.string())
+    for key in _keys(storage, ("curated/events",), (".parquet",)):
+        handle = pq.ParquetFile(io.BytesIO(storage.get_bytes(key)))
+        columns = [c for c in ID_FIELDS if c in handle.schema_arrow.names]
+        table = handle.read(columns=columns)
+        if any(pc.any(pc.is_in(table.column(c), value_set=values.cast(table.column(c).type))).as_py()
+               for c in columns):
+            return True
+    for zone in ("raw", "quarantine"):
+        for key in _keys(storage, (zone,), (".jsonl.gz", ".jsonl")):
+            data = storage.get_bytes(key)
+            try:
+                text = (gzip.decompress(data) if key.endswith(".gz") else data).decode("utf-8")
+            except (OSError, EOFError, UnicodeDecodeError):
+                continue
+            if not _may_hold(text, ids):
+                continue
+            for line in text.splitlines():
+                try:
+                    if _may_hold(line, ids) and holds_as_id(json.loads(line), ids):
+                        return True
+                except ValueError:
+                    continue
+    return False
 
 
 def erase_lake(storage: LakeStorage, subject: Subject, record: ErasureRecord,
@@ -127,7 +174,8 @@ def _column_mentions(array: pa.Array, values: pa.Array) -> pa.Array:
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         hit = pc.fill_null(pc.is_in(array, value_set=values.cast(kind)), False)
         for value in values.to_pylist():
-            hit = pc.or_(hit, pc.fill_null(pc.match_substring(array, json.dumps(value)), False))
+            for quoted in dict.fromkeys((json.dumps(value), json.dumps(value, ensure_ascii=False))):
+                hit = pc.or_(hit, pc.fill_null(pc.match_substring(array, quoted), False))
         return hit
     if pa.types.is_map(kind):
         offsets = array.offsets.to_numpy()
@@ -173,7 +221,7 @@ def _erase_json_lines(storage: LakeStorage, key: str, result: LakeErasure) -> in
         text = (gzip.decompress(data) if zipped else data).decode("utf-8")
     except (OSError, EOFError, UnicodeDecodeError):  # an unreadable object: set aside by curation, read as bytes
         text = data.decode("utf-8", errors="replace")
-    if not any(i in text for i in result.subject.identifiers):  # the common case: not the person's object
+    if not _may_hold(text, result.subject.identifiers):  # the common case: not the person's object
         return 0
     kept, removed = split_lines(text.splitlines(), result.subject.identifiers)
     if not removed:

@@ -123,6 +123,27 @@ def split_lines(lines: Iterable[str], identifiers: frozenset[str]) -> tuple[list
 
 #: the record fields holding an id a suppressed person can arrive under (the canonical raw record's names)
 ID_FIELDS = ("user_id", "anonymous_id", "previous_id", "customer_id")
+#: the same in a call as the API receives it (quarantined calls, a source's exports)
+CALL_ID_FIELDS = ("userId", "anonymousId", "previousId")
+
+
+def spellings(identifier: str) -> tuple[str, ...]:
+    """The forms ``identifier`` takes inside JSON text: as is, and escaped (quotes, backslashes and control
+    characters; non-ASCII as ``\\uXXXX`` too), so that a substring search for any of them finds every record
+    holding it."""
+    return tuple(dict.fromkeys((identifier, json.dumps(identifier)[1:-1],
+                                json.dumps(identifier, ensure_ascii=False)[1:-1])))
+
+
+def holds_as_id(record: Any, identifiers: frozenset[str]) -> bool:
+    """Whether an id field of ``record`` (:data:`ID_FIELDS` and :data:`CALL_ID_FIELDS`, at its top level or in the
+    ``payload`` of a quarantined call) is one of ``identifiers``: the record is then *of* that person, not merely
+    mentioning the value."""
+    if not isinstance(record, dict):
+        return False
+    if any(record.get(name) in identifiers for name in (*ID_FIELDS, *CALL_ID_FIELDS)):
+        return True
+    return isinstance(record.get("payload"), dict) and holds_as_id(record["payload"], identifiers)
 
 
 @dataclass(frozen=True)
@@ -166,8 +187,7 @@ class Suppression:
         """Whether any id field (:data:`ID_FIELDS`; camelCase spellings too) of ``record`` is suppressed."""
         if not self.digests:
             return False
-        names = (*ID_FIELDS, "userId", "anonymousId", "previousId")
-        return any(self.covers(record.get(name)) for name in names)
+        return any(self.covers(record.get(name)) for name in (*ID_FIELDS, *CALL_ID_FIELDS))
 
     def adding(self, subject: Subject, erasure_id: str) -> Suppression:
         """This list with ``subject``'s ids (not its e-mail hashes: a record arrives under an id) added."""

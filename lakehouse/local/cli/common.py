@@ -11,6 +11,7 @@ import typer
 from botocore.exceptions import BotoCoreError
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lakehouse.core.config import Settings
@@ -35,7 +36,7 @@ def friendly_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except (UserError, CheckpointBusy) as exc:
-            err_console.print(f"[bold red]error:[/] {exc}")
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}")  # ids in messages are text, not markup
             raise typer.Exit(2) from None
         except BotoCoreError as exc:
             endpoint = os.environ.get("AWS_ENDPOINT_URL")
