@@ -78,7 +78,8 @@ def build_app(service: IngestService, emit_metrics: bool = True) -> APIGatewayRe
     def ingest() -> Response:
         event = app.current_event
         request = IngestRequest(
-            route=event.path, body=event.body, is_base64_encoded=bool(event.is_base64_encoded),
+            # the router takes /v1/track/ for /v1/track: so does the service
+            route=event.path.rstrip("/"), body=event.body, is_base64_encoded=bool(event.is_base64_encoded),
             headers={k.lower(): v for k, v in (event.get("headers") or {}).items()},
             request_id=request_id() or "", seconds_left=seconds_left())
         result = service.ingest(request)

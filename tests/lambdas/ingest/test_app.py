@@ -55,6 +55,19 @@ def test_every_route_puts_its_events_on_the_stream_with_customer_partition_keys_
     assert kit.raw_records(api.settings) == []
 
 
+def test_a_trailing_slash_routes_like_the_route_without_it(api, kit) -> None:
+    """Seen failing (a review): the router matched ``/v1/track/`` as ``/v1/track`` but the handler looked the raw
+    path up, so a track call there got 400 "body must be an object whose 'batch' is an array" and a batch posted
+    to it was accepted as one."""
+    track = {**example_calls()["Order Completed"], "messageId": "slash-1", "userId": "u-slash"}
+    track.pop("type")
+    assert api.post("/v1/track/", track).status == 200
+    assert api.post("/v1/track/", {"batch": [{**track, "type": "track", "messageId": "slash-2"}]}).status == 400
+    assert api.post("/v1/events/", calls(2, "slash-list")).status == 200
+    assert sorted(record["event_id"] for _, record in kit.stream_records(api.settings))[0] == "slash-1"
+    assert len(kit.stream_records(api.settings)) == 3
+
+
 def test_streamed_records_are_contract_records_stamped_with_their_arrival_time(api, kit) -> None:
     old = {**example_calls()["Order Completed"], "messageId": "late-1"}
     old["timestamp"] = "2020-01-01T00:00:00.000Z"
