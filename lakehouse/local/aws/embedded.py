@@ -241,19 +241,25 @@ def start_detached(run_dir: Path, port: int = 0, persist: bool = False) -> tuple
 
     ``persist``: replay ``<run dir>/aws-journal.jsonl`` and keep journaling into it, so a restarted emulator
     (stopped, or killed) comes back with everything it had acknowledged. Without a ``port``, a restart takes the
-    port the last emulator had when it is free, so clients still pointed at it resume.
+    port the last emulator had (``<run dir>/aws-port``) when it is free, so clients still pointed at it resume.
+    A home whose journal exists keeps it whatever ``persist`` says (an emulator started empty beside it would make
+    it stale) until :func:`stop_detached` ``reset`` deletes it. Raises :class:`EmbeddedAwsError` when it cannot
+    start.
     """
     current = running_emulator(run_dir)
     if current:
         return current, False
+    journal = journal_file(run_dir)
+    persist = persist or journal.is_file()
     run_dir.mkdir(parents=True, exist_ok=True)
-    previous = EmulatorState.load(state_file(run_dir))
-    if not port and previous is not None and port_is_free(previous.port):
-        port = previous.port
-    proc, endpoint = spawn_emulator(port, run_dir / "moto.log", journal_file(run_dir) if persist else None)
+    last_port = run_dir / "aws-port"
+    if not port and last_port.is_file() and last_port.read_text().strip().isdigit():
+        port = int(last_port.read_text()) if port_is_free(int(last_port.read_text())) else 0
+    proc, endpoint = spawn_emulator(port, run_dir / "moto.log", journal if persist else None)
     state = EmulatorState(pid=proc.pid, port=int(endpoint.rsplit(":", 1)[1]), endpoint=endpoint,
                           started_at=time.time())
     state.save(state_file(run_dir))
+    last_port.write_text(str(state.port))
     return state, True
 
 

@@ -39,10 +39,14 @@ def up(
     shards: int = typer.Option(None, help="Kinesis shards (default: LAKEHOUSE_KINESIS_SHARDS)"),
     persist: bool | None = typer.Option(
         None, help="replay the emulator's journal (<home>/run/aws-journal.jsonl) and keep journaling into it, so a "
-                   "restart, even after a crash, loses nothing (default: LAKEHOUSE_MOTO_PERSIST, false)"),
+                   "restart, even after a crash, loses nothing (default: LAKEHOUSE_MOTO_PERSIST, false; a home "
+                   "with a journal keeps it until `lakehouse down --reset`)"),
 ) -> None:
     """Start the embedded AWS emulator (unless AWS_ENDPOINT_URL is set) and provision every resource."""
     settings = load_settings(moto_port=port, kinesis_shards=shards, moto_persist=persist)
+    if persist is False and journal_file(settings.run_dir).is_file():
+        raise UserError(f"{journal_file(settings.run_dir)} holds the state of an emulator started with --persist: "
+                        "`lakehouse up` brings it back, `lakehouse down --reset` deletes it")
     external = os.environ.get("AWS_ENDPOINT_URL")
     if external:
         endpoint = external
@@ -67,13 +71,15 @@ def down(
 ) -> None:
     """Stop the emulator `lakehouse up` started (only that process); its state comes back on the next `up`."""
     settings = load_settings()
+    journaled = journal_file(settings.run_dir).is_file()
     stopped = stop_detached(settings.run_dir, reset=reset)
     if stopped:
         console.print(f"stopped embedded AWS (pid {stopped.pid}, {stopped.endpoint})")
     else:
         console.print("no embedded AWS of ours is running")
-    if reset:
-        console.print("its journal is deleted: the next `lakehouse up` starts empty")
+    if reset and journaled:
+        console.print("its journal is deleted: the next `lakehouse up` starts empty (events on its stream that "
+                      "`lakehouse archive` had not landed in the raw zone are gone with it)")
 
 
 @friendly_errors
@@ -90,7 +96,7 @@ def status() -> None:
         kept = (f"with the state its journal kept ({journal.stat().st_size / 2**20:,.1f} MiB)" if journal.is_file()
                 else "empty (it kept no journal: LAKEHOUSE_MOTO_PERSIST=true keeps one)")
         console.print(f"[yellow]the embedded AWS started at {recorded.endpoint} (pid {recorded.pid}) is not "
-                      f"running[/]: `lakehouse up` starts it again, {kept}")
+                      f"running[/]: `lakehouse up` starts it again, {kept}; `lakehouse down` forgets it")
     table = Table(show_edge=False, show_header=False)
     table.add_row("stage", settings.stage)
     table.add_row("region", settings.region)

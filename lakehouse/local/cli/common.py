@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from lakehouse.core.config import Settings
 from lakehouse.core.run_lock import CheckpointBusy
-from lakehouse.local.aws.embedded import export_endpoint, running_emulator
+from lakehouse.local.aws.embedded import EmulatorState, export_endpoint, running_emulator, state_file
 
 console = Console()
 err_console = Console(stderr=True)
@@ -59,11 +59,18 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 def attach_running_emulator(settings: Settings) -> str | None:
-    """Use the emulator ``lakehouse up`` started, unless ``AWS_ENDPOINT_URL`` is set already."""
+    """Use the emulator ``lakehouse up`` started, unless ``AWS_ENDPOINT_URL`` is set already; returns the endpoint,
+    or None (AWS itself) when the home has none. Raises :class:`UserError` when the home's emulator is recorded but
+    not running (killed, crashed)."""
     if os.environ.get("AWS_ENDPOINT_URL"):
         return os.environ["AWS_ENDPOINT_URL"]
     state = running_emulator(settings.run_dir)
     if state is None:
+        recorded = EmulatorState.load(state_file(settings.run_dir))
+        if recorded is not None:  # crashed or killed: going on would talk to AWS itself, with the shell's credentials
+            raise UserError(f"the embedded AWS this home started ({recorded.endpoint}, pid {recorded.pid}) is not "
+                            "running: `lakehouse up` starts it again (with its journal, if it kept one); `lakehouse "
+                            "down` forgets it, and commands then use AWS")
         return None
     export_endpoint(state.endpoint, settings.region)
     return state.endpoint

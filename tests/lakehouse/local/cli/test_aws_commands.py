@@ -60,7 +60,7 @@ def test_up_env_status_down_round_trip(tmp_path: Path) -> None:
 
 def test_status_names_a_crashed_emulator_and_up_brings_it_back_with_its_state(tmp_path: Path) -> None:
     """Seen failing before ``status`` read the recorded state: after the SIGKILL it printed "endpoint: AWS (no
-    endpoint override)", as if the home had never had an emulator."""
+    endpoint override)", as if the home had never had an emulator. The other steps' faults were a review's."""
     assert _cli("up", "--shards", "1", home=tmp_path).returncode == 0
     state = json.loads((tmp_path / "run" / "aws.json").read_text())
     try:
@@ -71,11 +71,24 @@ def test_status_names_a_crashed_emulator_and_up_brings_it_back_with_its_state(tm
         said = " ".join(status.stdout.split())  # Rich wraps long lines
         assert f"started at {state['endpoint']} (pid {state['pid']}) is not running" in said
         assert "`lakehouse up` starts it again, with the state its journal kept" in said
-        again = _cli("up", home=tmp_path)
+        # a command needing AWS refuses rather than talk to AWS itself (seen: keys list tried kinesis.amazonaws.com)
+        keys = _cli("keys", "list", home=tmp_path)
+        assert keys.returncode == 2 and "is not running: `lakehouse up` starts it again" in " ".join(
+            keys.stderr.split()), keys.stderr
+        # plain `up`, without --persist, brings the journal back (seen: it started empty beside the journal)
+        again = _cli("up", home=tmp_path, env_extra={"LAKEHOUSE_MOTO_PERSIST": "false"})
         assert again.returncode == 0, again.stderr
         restarted = json.loads((tmp_path / "run" / "aws.json").read_text())
         assert restarted["endpoint"] == state["endpoint"] and restarted["pid"] != state["pid"]
+        assert "created" not in again.stdout  # every resource came back with the journal
         assert "not running" not in _cli("status", home=tmp_path).stdout
+        # a clean stop and start comes back on the same port too (seen: a new port, a running `serve` stuck on 503)
+        assert _cli("down", home=tmp_path).returncode == 0
+        refused = _cli("up", "--no-persist", home=tmp_path)
+        assert refused.returncode == 2 and "`lakehouse up` brings it back" in " ".join(
+            refused.stderr.split())
+        assert _cli("up", home=tmp_path).returncode == 0
+        assert json.loads((tmp_path / "run" / "aws.json").read_text())["endpoint"] == state["endpoint"]
     finally:
         _cli("down", "--reset", home=tmp_path)
     assert _our_emulators(tmp_path) == []
