@@ -31,11 +31,12 @@ def forget(settings: Settings, customer_id: str, requested_by: str, *, dynamodb:
     journal = journal_file(settings.run_dir)
     if journal.is_file() and journal.stat().st_size:
         raise ValueError(f"the embedded AWS keeps a journal ({journal}) holding everything it was sent, this "
-                         "person's events included, which the erasure cannot rewrite: delete it with `lakehouse "
-                         "down --reset` (the emulator's tables and stream start empty at the next `lakehouse up`; "
-                         "the lake and the warehouse keep everything), then forget, and run the emulator without "
-                         "a journal (LAKEHOUSE_MOTO_PERSIST=false, the default) while personal data must be "
-                         "erasable")
+                         "person's events included, which the erasure cannot rewrite: land what the stream holds "
+                         "with `lakehouse archive --once` (events not archived yet would be lost), delete the "
+                         "journal with `lakehouse down --reset` (the emulator's tables and stream start empty at "
+                         "the next `lakehouse up`; the lake and the warehouse keep everything), then forget, and "
+                         "run the emulator without a journal (LAKEHOUSE_MOTO_PERSIST=false, the default) while "
+                         "personal data must be erasable")
     storage = LakeStorage(settings.lake, region=settings.region)
     with ExitStack() as locks:  # the streaming jobs stopped, and kept from starting, while their state is rewritten
         locks.enter_context(checkpoint_lock(batch_lock(settings.lake), "a batch run or another erasure"))

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import typer
-from botocore.exceptions import BotoCoreError
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
@@ -28,8 +28,9 @@ class UserError(Exception):
 
 
 def friendly_errors(func: F) -> F:
-    """Turn :class:`UserError`, configuration errors and an AWS endpoint lost mid-command (botocore's connection and
-    timeout errors) into a one-line message and exit code 2."""
+    """Turn :class:`UserError`, configuration errors, an AWS refusal no command expected (botocore's
+    ``ClientError``) and an AWS endpoint lost mid-command (its connection and timeout errors) into a one-line
+    message and exit code 2."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -37,6 +38,9 @@ def friendly_errors(func: F) -> F:
             return func(*args, **kwargs)
         except (UserError, CheckpointBusy) as exc:
             err_console.print(f"[bold red]error:[/] {escape(str(exc))}")  # ids in messages are text, not markup
+            raise typer.Exit(2) from None
+        except ClientError as exc:  # a refusal no command expected (a bad value, a missing permission)
+            err_console.print(f"[bold red]error:[/] AWS refused the request: {escape(str(exc))}")
             raise typer.Exit(2) from None
         except BotoCoreError as exc:
             endpoint = os.environ.get("AWS_ENDPOINT_URL")
@@ -82,8 +86,6 @@ def require_resources(settings: Settings, table: str, what: str) -> str:
     Returns where the commands talk to ("AWS" or the endpoint); a missing resource or an unreachable
     endpoint is a :class:`UserError` that says to run ``lakehouse up``.
     """
-    from botocore.exceptions import BotoCoreError, ClientError
-
     from lakehouse.core.aws.clients import aws_client
 
     endpoint = attach_running_emulator(settings)

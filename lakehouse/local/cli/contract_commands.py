@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from lakehouse.core.contract import ContractError, parse_event
 from lakehouse.core.contract.schemas import SCHEMA_DIR, write_schemas
@@ -32,15 +34,20 @@ def validate(
         raise UserError(f"{path} is not a file")
     opener = gzip.open if path.suffix == ".gz" else open
     accepted = rejected = 0
-    with opener(path, "rt", encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            try:
-                parse_event(json.loads(line))
-                accepted += 1
-            except (ContractError, json.JSONDecodeError) as exc:
-                rejected += 1
-                if rejected <= show:
-                    console.print(f"[red]line {number}[/]: {exc}")
+    number = 0
+    try:
+        with opener(path, "rt", encoding="utf-8") as lines:
+            for number, line in enumerate(lines, start=1):
+                try:
+                    parse_event(json.loads(line))
+                    accepted += 1
+                except (ContractError, json.JSONDecodeError) as exc:
+                    rejected += 1
+                    if rejected <= show:
+                        console.print(f"[red]line {number}[/]: {escape(str(exc))}")
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
+        kind = "gzip-compressed UTF-8" if opener is gzip.open else "UTF-8"
+        raise UserError(f"{path}: cannot be read as {kind} JSON lines after line {number} ({exc})") from None
     console.print(f"{accepted} valid, {rejected} rejected")
     if rejected:
         raise typer.Exit(1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import typer
@@ -110,6 +111,7 @@ def post(
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise UserError(f"not a file: {', '.join(missing)}")
+    total = _count(files)  # every file read once before anything is posted (or a key created)
     settings = load_settings()
     if url is None:
         require_aws(settings)
@@ -120,13 +122,13 @@ def post(
                 raise UserError(str(exc)) from None
             console.print(f"created a write key for source [bold]{source}[/]")
         with LocalGateway(settings) as gateway:
-            report = _post_with_progress(files, gateway.url, write_key, concurrency)
+            report = _post_with_progress(files, total, gateway.url, write_key, concurrency)
     else:
         if write_key is None:
             raise UserError("--write-key (or LAKEHOUSE_WRITE_KEY) is required with --url")
         if not api_is_up(url):
             raise UserError(f"no ingestion API answers at {url} (GET /health); is `lakehouse serve` running?")
-        report = _post_with_progress(files, url, write_key, concurrency)
+        report = _post_with_progress(files, total, url, write_key, concurrency)
     table = Table(show_edge=False, show_header=False)
     for label, value in [("events read", report.events_read), ("malformed lines", report.malformed_lines),
                          ("accepted", report.accepted), ("duplicates", report.duplicates),
@@ -141,9 +143,21 @@ def post(
         raise typer.Exit(1)
 
 
-def _post_with_progress(files: list[Path], url: str, write_key: str, concurrency: int):
+def _count(files: list[Path]) -> int:
+    """The calls in ``files`` (non-blank lines); a file that cannot be read (not gzip, truncated) is a
+    :class:`UserError` naming it."""
+    total = 0
+    for path in files:
+        try:
+            total += count_events([path])
+        except (OSError, EOFError, zlib.error) as exc:
+            raise UserError(f"{path}: cannot be read ({exc})") from None
+    return total
+
+
+def _post_with_progress(files: list[Path], total: int, url: str, write_key: str, concurrency: int):
     with make_progress_bar() as bar:
-        task = bar.add_task("posting events", total=count_events(files))
+        task = bar.add_task("posting events", total=total)
         try:
             return post_files(files, url, write_key, concurrency=concurrency,
                               on_progress=lambda n: bar.advance(task, n))

@@ -161,6 +161,8 @@ def customer(
                                  "features derived as of today (or --as-of) as JSON"),
 ) -> None:
     """Print a customer's live features: as stored by the stream, and derived as of today (or --as-of)."""
+    if not customer_id.strip():
+        raise UserError("give a customer id (a user id or an anonymous id)")
     day = _day(as_of) if as_of is not None else None
     settings = load_settings()
     _require(settings)

@@ -49,3 +49,27 @@ def test_a_real_unreachable_call_is_caught_the_same_way(capsys, monkeypatch) -> 
     with pytest.raises(typer.Exit):
         command()
     assert f"is {endpoint} running?" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("command", "content", "message"), [
+    (["post"], b"\x8b\x1f random bytes, not gzip", "bad.jsonl.gz: cannot be read"),
+    (["validate"], b"\x8b\x1f random bytes, not gzip", "cannot be read as gzip-compressed UTF-8 JSON lines"),
+    (["validate"], '{"type": "track", "event": "caf\xe9"}\n'.encode("latin-1"), "cannot be read as UTF-8"),
+    (["customer", ""], None, "give a customer id"),
+], ids=["post: not gzip", "validate: not gzip", "validate: not UTF-8", "customer: empty id"])
+def test_unreadable_input_is_one_line_and_exit_2(tmp_path, monkeypatch, command, content, message) -> None:
+    """Seen failing (a review): each was a Python traceback with exit 1 (``gzip.BadGzipFile``,
+    ``UnicodeDecodeError``, and DynamoDB's ``ValidationException`` for the empty key)."""
+    from typer.testing import CliRunner
+
+    from lakehouse.local.cli.main import app
+
+    monkeypatch.setenv("LAKEHOUSE_HOME", str(tmp_path / "home"))
+    args = list(command)
+    if content is not None:
+        path = tmp_path / ("bad.jsonl.gz" if content.startswith(b"\x8b") else "latin1.jsonl")
+        path.write_bytes(content)
+        args.append(str(path))
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert message in " ".join(result.output.split()) and "Traceback" not in result.output
