@@ -170,7 +170,10 @@ class Demo:
                 facts = stage()
                 result = StageResult(name, time.perf_counter() - started, facts)
                 self.report.stages.append(result)
-                self.console.print(f"[green]✓[/] {name} in {result.seconds:,.1f} s")
+                if isinstance(facts, dict) and facts.get("skipped"):
+                    self.console.print(f"[yellow]○[/] {name} skipped ({facts['skipped']}) in {result.seconds:,.1f} s")
+                else:
+                    self.console.print(f"[green]✓[/] {name} in {result.seconds:,.1f} s")
         except (Stopped, KeyboardInterrupt):
             self.stop_what_it_started()
             raise
