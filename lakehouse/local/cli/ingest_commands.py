@@ -104,7 +104,7 @@ def post(
     files: list[Path] = typer.Argument(..., help="JSON-lines files (.jsonl or .jsonl.gz), one call per line"),
     url: str = typer.Option(None, help="API root URL (default: an in-process local gateway)"),
     write_key: str = typer.Option(None, envvar="LAKEHOUSE_WRITE_KEY", help="write key (or LAKEHOUSE_WRITE_KEY)"),
-    source: str = typer.Option("replay", help="source of the key created when posting locally without a key"),
+    source: str = typer.Option("replay", help="source of the one-off key used when posting locally without a key"),
     concurrency: int = typer.Option(2, min=1, max=32, help="requests in flight"),
 ) -> None:
     """Post event files to the ingestion API in Segment batches (≤ 500 events, ≤ 500 KB, gzip)."""
@@ -115,14 +115,22 @@ def post(
     settings = load_settings()
     if url is None:
         require_aws(settings)
-        if write_key is None:
+        one_off = None
+        if write_key is None:  # a key for this post only: revoked afterwards, so runs leave no live keys behind
+            store = WriteKeyStore(settings.names.write_keys_table, settings.region)
             try:
-                write_key = WriteKeyStore(settings.names.write_keys_table, settings.region).create(source).key
+                one_off = store.create(source)
             except WriteKeyError as exc:
                 raise UserError(str(exc)) from None
-            console.print(f"created a write key for source [bold]{source}[/]")
-        with LocalGateway(settings) as gateway:
-            report = _post_with_progress(files, total, gateway.url, write_key, concurrency)
+            write_key = one_off.key
+            console.print(f"posting with a one-off write key for source [bold]{source}[/] "
+                          f"(id {one_off.info.key_id}, revoked when the post ends)")
+        try:
+            with LocalGateway(settings) as gateway:
+                report = _post_with_progress(files, total, gateway.url, write_key, concurrency)
+        finally:
+            if one_off is not None:
+                store.revoke(one_off.info.key_id)
     else:
         if write_key is None:
             raise UserError("--write-key (or LAKEHOUSE_WRITE_KEY) is required with --url")

@@ -67,7 +67,10 @@ def test_post_through_an_in_process_gateway(stage, tmp_path: Path) -> None:
     path.write_bytes(gzip.compress("".join(json.dumps(c) + "\n" for c in calls).encode()))
     result = cli("post", str(path), "--source", "cli-test", env=env)
     assert result.returncode == 0, result.stderr
-    assert "created a write key for source cli-test" in result.stdout
+    assert "one-off write key for source cli-test" in result.stdout
+    key_id = re.search(r"id ([0-9a-f]{12})", result.stdout).group(1)
+    # the one-off key is revoked when the post ends (before: each run left one more live key, never shown)
+    assert re.search(rf"{key_id}.*revoked", cli("keys", "list", env=env).stdout)
     assert re.search(rf"accepted\s+\S?\s*{len(calls)}\b", result.stdout), result.stdout
     archived = cli("archive", "--once", env=env)  # the stream into the raw zone
     assert archived.returncode == 0, archived.stderr
