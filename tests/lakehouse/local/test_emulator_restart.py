@@ -181,12 +181,15 @@ def test_score_writes_cut_by_the_emulator_dying_are_finished_by_a_rerun(emulator
 
     monkeypatch.setattr(serving, "_put_scores", put_then_kill)
     with pytest.raises(serving.LiveScoresError, match=r"of 400 score writes of run r1 done .*score again") as cut:
-        serving.write_live_scores(settings, scores, "r1")
+        serving.write_live_scores(settings, scores, "r1", threads=8)
     assert "Could not connect" in str(cut.value)
     monkeypatch.setattr(serving, "_put_scores", real_put)
     emulator.start()
     rerun = serving.write_live_scores(settings, scores, "r1")
-    assert rerun.unchanged == len(done) and rerun.written == 400 - len(done) and not rerun.kept_newer
+    # A write the emulator applied but whose answer the kill cut off counts as done on the rerun: at most one per
+    # thread in flight (8) beyond the acknowledged ones; a CI run saw 152 items already stored after 151 answers.
+    assert len(done) <= rerun.unchanged <= len(done) + 8, (rerun, len(done))
+    assert rerun.written == 400 - rerun.unchanged and not rerun.kept_newer
     stored = stored_scores(settings)
     assert sorted(stored) == ids
     assert {(s["run_id"], s["cutoff"], s["churn_probability"]) for s in stored.values()} == {
