@@ -255,10 +255,7 @@ def evaluate(settings: Settings, cutoff: date, options: MLOptions = MLOptions(),
         timings[f"{task}_baselines_s"] = round(time.perf_counter() - tick, 3)
         tasks.append(report.TaskEvaluation(task, "regression" if task == "clv" else "binary", y, scores,
                                            POPULATION[task]))
-        head = frame.head(5)
-        reasons_example[task] = [{"customer_id": str(i), "score": round(float(s), 4), **{
-            f"reason_{k + 1}": r for k, r in enumerate(rs)}} for i, s, rs in zip(
-            head.index, predict(task, models, head), reasons(models[task], head), strict=True)]
+        reasons_example[task] = _reasons_of_the_highest(models[task], frame, scores[report.MODEL][0])
     evaluation = report.Evaluation(
         dataset=dataset, cutoff=cutoff, horizon_days=options.windows.horizon_days,
         churn_days=options.windows.churn_days, tasks=tasks,
@@ -272,6 +269,16 @@ def evaluate(settings: Settings, cutoff: date, options: MLOptions = MLOptions(),
     if out_dir is not None:
         out["paths"] = {k: str(v) for k, v in report.write_report(evaluation, Path(out_dir)).items()}
     return out
+
+
+def _reasons_of_the_highest(model: Model, frame: pd.DataFrame, scores: np.ndarray, count: int = 5,
+                            ) -> list[dict[str, Any]]:
+    """The reasons of the ``count`` highest-scored rows (ties by row order), labelled by rank: no customer id,
+    as a report names nobody (:class:`ml.report.Evaluation`)."""
+    top = np.argsort(-scores, kind="stable")[:count]
+    rows = frame.iloc[top]
+    return [{"rank": rank, "score": round(float(score), 4), **{f"reason_{k + 1}": r for k, r in enumerate(texts)}}
+            for rank, score, texts in zip(range(1, len(top) + 1), scores[top], reasons(model, rows), strict=True)]
 
 
 def _public_params(params: dict[str, Any]) -> dict[str, Any]:

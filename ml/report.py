@@ -29,10 +29,13 @@ from typing import Any
 
 import numpy as np
 
+from lakehouse.core.erasure import CALL_ID_FIELDS, ID_FIELDS
 from ml.metrics import calibration_curve, classification_metrics, gain_curve, json_safe, regression_metrics
 
 #: the model every baseline is compared with (exact report name)
 MODEL = "LightGBM"
+#: fields a report row must not carry: the lake's id fields, the API's, and the profile's e-mail
+IDENTIFYING_FIELDS = frozenset((*ID_FIELDS, *CALL_ID_FIELDS, "email"))
 #: metrics where a smaller value is better; every other metric is better when larger
 LOWER_IS_BETTER = frozenset({"brier", "mae"})
 
@@ -102,7 +105,10 @@ class Evaluation:
 
     ``importances`` maps a task to ``[(feature, gain), ...]`` (LightGBM total gain as a share of the model's
     total, descending);
-    ``reasons_example`` maps a task to a few scored customers as dicts (e.g. customer_id, score, reason_1..3);
+    ``reasons_example`` maps a task to a few scored customers as dicts (e.g. rank, score, reason_1..3) with no
+    identifier of the customer: a report is copied, mailed and kept outside every store ``lakehouse forget``
+    rewrites (docs/erasure.md), so it names nobody; a row with an id field (:data:`IDENTIFYING_FIELDS`) raises
+    :class:`ValueError`;
     ``training`` holds free-form facts about training (windows, best iteration, parameters, seconds);
     ``fingerprint`` describes the data (e.g. row counts and the hash from :func:`ml.artifacts.data_fingerprint`).
     """
@@ -116,6 +122,13 @@ class Evaluation:
     reasons_example: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     fingerprint: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for task, rows in self.reasons_example.items():
+            for row in rows:
+                if named := sorted(IDENTIFYING_FIELDS & set(row)):
+                    raise ValueError(f"reasons_example[{task!r}]: {', '.join(named)} would name a customer in the "
+                                     "report; label examples by rank instead")
 
 
 # --- computing --------------------------------------------------------------------------------------------------

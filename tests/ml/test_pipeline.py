@@ -4,7 +4,9 @@ is better on the latest validation window."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,6 +19,7 @@ from ml import artifacts, pipeline
 from ml import train as train_module
 from ml.dataset import Windows
 from ml.report import MODEL
+from ml.source import open_curated
 from ml.train import TASKS, TrainConfig
 
 #: two months of data: 14-day windows after 14 days of history
@@ -35,6 +38,27 @@ def test_a_back_test_is_deterministic(ml_star_lake: Settings, tmp_path) -> None:
     for part in ("importances", "reasons_example", "fingerprint"):
         assert first[part] and first[part] == second[part], part
     assert first["training"]["models"] == second["training"]["models"]
+
+
+def test_a_report_names_no_customer(ml_star_lake: Settings, tmp_path) -> None:
+    """The report (JSON and Markdown) holds no customer id of the lake, stitched ids included: a report is copied
+    and kept where ``lakehouse forget`` does not reach (docs/erasure.md). Its example reasons are the
+    highest-scored customers, labelled by rank, in descending score order.
+
+    Seen failing without the protection: the examples were the first five rows with their ``customer_id``, and
+    report.md/report.json held 5 ids per task; after ``lakehouse forget`` those ids stayed in the report."""
+    out = pipeline.evaluate(ml_star_lake, EVALUATION_CUTOFF, OPTIONS, out_dir=tmp_path / "report")
+    con = open_curated(ml_star_lake)
+    ids = {v for (v,) in con.execute("SELECT customer_id FROM orders UNION SELECT customer_id FROM customers UNION "
+                                     "SELECT source_id FROM identity_links").fetchall() if v}
+    assert len(ids) > 200
+    words = set()  # every token of the text files (the PNGs draw text as pixels)
+    for name in ("report.json", "report.md"):
+        words |= set(re.findall(r"[\w.@+-]+", Path(out["paths"][name]).read_text()))
+    assert "LightGBM" in words and not ids & words
+    for task, rows in out["reasons_example"].items():
+        assert [r["rank"] for r in rows] == [1, 2, 3, 4, 5], task
+        assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True), task
 
 
 def test_the_cutoff_needs_history_before_it_and_a_window_after_it(ml_star_lake: Settings) -> None:

@@ -56,7 +56,7 @@ def _evaluation(clv_y: np.ndarray | None = None) -> Evaluation:
     return Evaluation(
         dataset="generated", cutoff=date(2025, 3, 1), horizon_days=90, churn_days=90, tasks=tasks,
         importances={"churn": [("recency_days", 0.605), ("frequency", 0.2)]},
-        reasons_example={"churn": [{"customer_id": "c1", "churn_probability": 0.91, "reason_1": "recency_days"}]},
+        reasons_example={"churn": [{"rank": 1, "churn_probability": 0.91, "reason_1": "recency_days"}]},
         training={"seed": 7, "best_iteration": np.int64(120), "auc_folds": np.array([0.8, float("nan")])},
         fingerprint={"sha256": "ab" * 32, "orders": 1234},
     )
@@ -221,3 +221,11 @@ def test_matplotlib_is_imported_lazily_and_pyplot_never() -> None:
         "assert 'matplotlib.pyplot' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
+
+
+@pytest.mark.parametrize("field", ["customer_id", "userId", "anonymous_id", "email"])
+def test_an_example_naming_a_customer_is_refused(field: str) -> None:
+    """An example reason row carrying an id field never reaches a report file (a report names nobody)."""
+    with pytest.raises(ValueError, match=f"reasons_example.'churn'.: {field} would name a customer"):
+        Evaluation(dataset="d", cutoff=date(2025, 3, 1), horizon_days=90, churn_days=90, tasks=[],
+                   reasons_example={"churn": [{"rank": 1, field: "c1", "reason_1": "recency_days=3 (+0.2)"}]})
