@@ -50,7 +50,7 @@ def _utc(value: datetime) -> datetime:
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 has no UTC equivalent
         value = _MIN_TIME - timedelta(days=1)
     if not in_time_range(value):
-        raise ValueError("must be between 1970-01-01 and 2100-01-01")
+        raise ValueError("must be on or after 1970-01-01T00:00:00Z and before 2100-01-01T00:00:00Z")
     return value
 
 

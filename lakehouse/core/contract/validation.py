@@ -36,11 +36,21 @@ def nul_field(value: Any, path: str = "") -> str | None:
     return None
 
 
+#: JSON's name (RFC 8259) of each Python type :func:`json.loads` returns
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number",
+               bool: "a boolean", type(None): "null"}
+
+
+def json_type(value: Any) -> str:
+    """What ``value``, as :func:`json.loads` returned it, is in JSON's words ("an array", "null", …)."""
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
 def parse_event(payload: Any) -> Envelope:
     """The typed event for ``payload``, or :class:`ContractError` naming each field at fault (a string holding
     U+0000 anywhere is refused with :data:`NUL_REASON`)."""
     if not isinstance(payload, dict):
-        raise ContractError([FieldError("(event)", f"must be a JSON object, not {type(payload).__name__}")])
+        raise ContractError([FieldError("(event)", f"must be a JSON object, not {json_type(payload)}")])
     if (where := nul_field(payload)) is not None:
         raise ContractError([FieldError(where, NUL_REASON)])
     try:
