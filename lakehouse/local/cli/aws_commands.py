@@ -69,12 +69,16 @@ def down(
     reset: bool = typer.Option(False, help="also delete the emulator's journal: the next `lakehouse up` starts "
                                            "empty"),
 ) -> None:
-    """Stop the emulator `lakehouse up` started (only that process); its state comes back on the next `up`."""
+    """Stop the emulator `lakehouse up` started (only that process). Its state comes back on the next `up` only
+    when it kept a journal (`up --persist` or LAKEHOUSE_MOTO_PERSIST=true); otherwise it is gone."""
     settings = load_settings()
     journaled = journal_file(settings.run_dir).is_file()
     stopped = stop_detached(settings.run_dir, reset=reset)
     if stopped:
         console.print(f"stopped embedded AWS (pid {stopped.pid}, {stopped.endpoint})")
+        if not journaled:
+            console.print("it kept no journal: its streams, tables and buckets are gone (`lakehouse up` starts "
+                          "empty; `--persist` keeps them across restarts)")
     else:
         console.print("no embedded AWS of ours is running")
     if reset and journaled:

@@ -53,9 +53,21 @@ def test_up_env_status_down_round_trip(tmp_path: Path) -> None:
         assert state["endpoint"] in status and "customer_lakehouse_clitest" in status
     finally:
         down = _cli("down", home=tmp_path)
-    assert down.returncode == 0 and f"pid {state['pid']}" in down.stdout
+    assert down.returncode == 0 and f"pid {state['pid']}" in down.stdout and "kept no journal" not in down.stdout
     assert _our_emulators(tmp_path) == []
     assert "no embedded AWS" in _cli("down", home=tmp_path).stdout
+
+
+def test_down_says_an_emulator_without_a_journal_loses_its_state(tmp_path: Path) -> None:
+    """Seen failing before: `down --help` said the state comes back on the next `up`, and `down` said nothing,
+    for an emulator started without a journal (a review)."""
+    home = tmp_path / "home"
+    up = _cli("up", "--no-persist", "--shards", "1", home=home)
+    assert up.returncode == 0, up.stderr
+    down = _cli("down", home=home)
+    assert down.returncode == 0 and "kept no journal: its streams, tables and buckets are gone" in " ".join(
+        down.stdout.split())
+    assert "only when it kept a journal" in " ".join(_cli("down", "--help", home=home).stdout.split())
 
 
 def test_status_names_a_crashed_emulator_and_up_brings_it_back_with_its_state(tmp_path: Path) -> None:
