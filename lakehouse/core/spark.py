@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -19,7 +20,10 @@ def local_spark(app_name: str = "customer-lakehouse", shuffle_partitions: int = 
     """Get (or create) the process-wide local SparkSession.
 
     ``PYSPARK_PYTHON`` and ``SPARK_LOCAL_IP`` are set first: without them Python workers fail to
-    connect back on machines with several interfaces.
+    connect back on machines with several interfaces. The SIGINT handler in place before is put back: a new
+    SparkContext installs its own (cancel every job, raise ``KeyboardInterrupt``), which replaced a command's
+    stop handling (:mod:`lakehouse.local.signals`) for Ctrl-C only — the command then died in py4j's tracebacks
+    instead of stopping what it started and saying so.
     """
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
@@ -29,6 +33,8 @@ def local_spark(app_name: str = "customer-lakehouse", shuffle_partitions: int = 
                           + shlex.quote(f"-Dlog4j2.configurationFile=file:{LOG_CONFIG}") + " pyspark-shell")
     from pyspark.sql import SparkSession
 
+    main = threading.current_thread() is threading.main_thread()
+    sigint = signal.getsignal(signal.SIGINT) if main else None
     with _lock:
         session = (
             SparkSession.builder.appName(app_name)
@@ -44,5 +50,7 @@ def local_spark(app_name: str = "customer-lakehouse", shuffle_partitions: int = 
             .config("spark.python.worker.reuse", "true")
             .getOrCreate()
         )
+        if main and sigint is not None:
+            signal.signal(signal.SIGINT, sigint)
         session.sparkContext.setLogLevel(os.environ.get("LAKEHOUSE_SPARK_LOG_LEVEL", "ERROR"))
         return session
