@@ -17,6 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from lakehouse.core.aws.clients import aws_client
 from lakehouse.core.config import Settings
 from lakehouse.core.lake.storage import LakeStorage
 from lakehouse.core.spark import local_spark
@@ -63,12 +64,14 @@ WAREHOUSE_FALLBACKS = {
 }
 
 
-def dashboard_hint(port: int = DEFAULT_PORT, home: Path | None = None) -> str:
+def dashboard_hint(port: int = DEFAULT_PORT, home: Path | None = None, dataset: str = "generated") -> str:
     """The line that ends the demo: the command that serves the dashboard and the URL it will have (with
-    ``LAKEHOUSE_HOME=home`` in front when the demo ran in a home of its own)."""
+    ``LAKEHOUSE_HOME=home`` in front when the demo ran in a home of its own), and the demo command of the same
+    ``dataset`` that serves it right after."""
     command = f"LAKEHOUSE_HOME={home} lakehouse dashboard" if home else "lakehouse dashboard"
+    again = "lakehouse demo" + (f" --dataset {dataset}" if dataset != "generated" else "") + " --dashboard"
     return (f"the dashboard: run `{command}` and open http://{DEFAULT_HOST}:{port} "
-            "(or `lakehouse demo --dashboard` to serve it right after the demo)")
+            f"(or `{again}` to serve it right after the demo)")
 
 
 #: what ``DemoOptions.dataset`` may name: the generator's events, or the CDNOW purchase log (69,659 orders of 23,570
@@ -117,11 +120,13 @@ class StageResult:
 
 @dataclass
 class DemoReport:
-    """The finished stages in order, the emulator's endpoint and the generated data's folder."""
+    """The finished stages in order, the emulator's endpoint, the generated data's folder and the rows of each
+    star table the batch loaded into the warehouse."""
 
     stages: list[StageResult] = field(default_factory=list)
     endpoint: str | None = None
     data_dir: Path | None = None
+    star_rows: dict[str, int] = field(default_factory=dict)  # star table -> rows in the warehouse after the load
 
     def facts(self, stage: str) -> dict[str, Any]:
         """The facts of the stage named ``stage``; raises ``StopIteration`` when it did not run."""
@@ -182,9 +187,12 @@ class Demo:
                 stop_detached(self.settings.run_dir)
         self.console.rule("[bold]summary")
         self.console.print(self.summary_table())
+        if self.report.star_rows:
+            self.console.print("rows per star table in the warehouse: " + ", ".join(
+                f"{name} {rows:,}" for name, rows in sorted(self.report.star_rows.items())))
         if not self.options.dashboard:
             own_home = self.settings.home if self.options.dataset != "generated" else None
-            self.console.print(dashboard_hint(home=own_home), soft_wrap=True)
+            self.console.print(dashboard_hint(home=own_home, dataset=self.options.dataset), soft_wrap=True)
         return self.report
 
     def stop_what_it_started(self) -> None:
@@ -290,7 +298,8 @@ class Demo:
                                      f"raw archive: batch {b.batch_id}, {b.records:,} records"))
         storage = LakeStorage(self.settings.lake, self.settings.region)
         raw_objects = sum(1 for o in storage.list("raw") if o.key.endswith(".jsonl.gz"))
-        self.console.print(f"{report.records:,} events archived in {len(report.batches):,} micro-batches: "
+        self.console.print(f"{report.records:,} events archived in {len(report.batches):,} "
+                           f"micro-batch{'es' if len(report.batches) != 1 else ''}: "
                            f"{raw_objects:,} raw objects")
         return {"events": report.records, "micro_batches": len(report.batches), "raw_objects": raw_objects}
 
@@ -311,6 +320,7 @@ class Demo:
                            f"{curated.files_written:,} Parquet files; star: {len(star.tables)} tables; "
                            f"warehouse ({warehouse.target}): {len(warehouse.tables)} tables, "
                            f"{len(warehouse.views)} marts at {self.settings.warehouse_path}")
+        self.report.star_rows = dict(warehouse.tables)
         footprint = curated_footprint(self.settings)
         self.console.print(footprint.line())
         facts = {"curated_events": curated.accepted, "rejected": curated.rejected,
@@ -374,9 +384,17 @@ class Demo:
                            f"customers as of {agreement.as_of}[/] (recency, frequency, monetary, scores, segment)")
         for customer_id, diff in list(agreement.differ.items())[:3]:
             self.console.print(f"[red]  {customer_id}: (warehouse, live) {diff}[/]")
-        return {"records": report.records, "events": report.events, "customer_items": report.customers_written,
+        return {"records": report.records, "events": report.events, "item_writes": report.customers_written,
+                "feature_items": self._feature_items(),
                 "duplicates": report.duplicates, "rejected": report.rejected, "links": links, "merged": merged,
                 "rfm_customers": agreement.customers, "rfm_agree": agreement.agree}
+
+    def _feature_items(self) -> int:
+        """Items in the live features table now (a paginated ``Scan`` with ``Select=COUNT``): one per customer and
+        per anonymous visitor not yet stitched."""
+        pages = aws_client("dynamodb", region=self.settings.region).get_paginator("scan").paginate(
+            TableName=self.settings.names.features_table, Select="COUNT")
+        return sum(page["Count"] for page in pages)
 
     def run_models(self) -> dict[str, Any]:
         """Back-test the models against the baselines on the last ``ML_WINDOW_DAYS`` days (a sixth of the data's
