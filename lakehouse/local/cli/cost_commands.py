@@ -23,7 +23,9 @@ def cost(
                                                             "both profiles) instead"),
 ) -> None:
     """Price a month of STAGE at RATE events/s from list prices and the CDK app's stage profile, per component."""
-    from infra.config import profile_for
+    from dataclasses import fields
+
+    from infra.config import StageProfile, profile_for
     from infra.cost import Workload, bill
     from infra.cost_doc import document
 
@@ -36,13 +38,17 @@ def cost(
         if not sep or not key:
             raise UserError(f"--context {item!r}: expected KEY=VALUE")
         overrides[key.strip()] = value.strip()
+    known = sorted(f.name for f in fields(StageProfile))
+    if unknown := sorted(set(overrides) - set(known)):
+        raise UserError(f"--context {', '.join(unknown)}: not a profile field; the fields are {', '.join(known)}")
     try:
         profile = profile_for(stage, overrides)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     result = bill(stage, Workload(rate, events_per_request, event_kb), profile=profile)
     events_m = result.workload.events / 1e6
-    table = Table(title=f"{stage} at {rate:,g} events/s ({events_m:,.1f} M events a month, "
+    named = stage if stage in ("prod", "dev") else f"{stage} (the dev profile: every stage but prod has it)"
+    table = Table(title=f"{named} at {rate:,g} events/s ({events_m:,.1f} M events a month, "
                         f"{events_per_request:g} per request)")
     table.add_column("component")
     table.add_column("$ / month", justify="right")

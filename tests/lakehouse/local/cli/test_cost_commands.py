@@ -42,7 +42,9 @@ def test_an_override_changes_the_profile_priced() -> None:
 
 def test_a_bad_override_is_refused_naming_it() -> None:
     for args, message in ((["-c", "kinesis_mode=fast"], "kinesis_mode"), (["-c", "waf"], "expected KEY=VALUE"),
-                          (["-c", "streaming_workers=two"], "streaming_workers")):
+                          (["-c", "streaming_workers=two"], "streaming_workers"),
+                          # seen before: an unknown key was ignored, the default profile priced as if it applied
+                          (["-c", "kinesis_shards=4"], "kinesis_shards: not a profile field; the fields are")):
         result = runner.invoke(app, ["cost", *args])
         assert result.exit_code != 0 and message in result.output, result.output
         assert "Traceback" not in result.output
@@ -52,3 +54,10 @@ def test_markdown_prints_the_cost_document() -> None:
     result = runner.invoke(app, ["cost", "--markdown"])
     assert result.exit_code == 0 and result.output.startswith("# Cost model")
     assert "| **$ per million events** |" in result.output
+
+
+def test_a_stage_other_than_prod_says_it_is_priced_as_dev() -> None:
+    """Seen before: `--stage nope` printed "nope at 1,000 events/s" with dev's bill, not saying so (a review)."""
+    result = runner.invoke(app, ["cost", "--stage", "staging"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "staging (the dev profile: every stage but prod has it)" in result.output
+    assert total(result.output) == total(runner.invoke(app, ["cost", "--stage", "dev"], env={"COLUMNS": "200"}).output)
