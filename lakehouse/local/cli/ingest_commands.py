@@ -6,6 +6,7 @@ import zlib
 from pathlib import Path
 
 import typer
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.table import Table
 
 from lakehouse.core.config import Settings
@@ -99,6 +100,16 @@ def keys_revoke(key_id: str = typer.Argument(..., help="the key id shown by `lak
                   f"{settings.ingest.write_key_cache_seconds:g} s")
 
 
+def _revoke_one_off(store: WriteKeyStore, key_id: str) -> None:
+    """Revoke ``post``'s one-off key; a failure (DynamoDB unreachable, say) is a warning naming the command that
+    finishes it, never an error hiding the post's own outcome or error."""
+    try:
+        store.revoke(key_id)
+    except (WriteKeyError, BotoCoreError, ClientError) as exc:
+        console.print(f"[yellow]the one-off write key {key_id} could not be revoked ({exc}); it stays live until "
+                      f"`lakehouse keys revoke {key_id}`[/]")
+
+
 @friendly_errors
 def post(
     files: list[Path] = typer.Argument(..., help="JSON-lines files (.jsonl or .jsonl.gz), one call per line"),
@@ -130,7 +141,7 @@ def post(
                 report = _post_with_progress(files, total, gateway.url, write_key, concurrency)
         finally:
             if one_off is not None:
-                store.revoke(one_off.info.key_id)
+                _revoke_one_off(store, one_off.info.key_id)
     else:
         if write_key is None:
             raise UserError("--write-key (or LAKEHOUSE_WRITE_KEY) is required with --url")
