@@ -26,7 +26,7 @@ archive stopped longer than that loses them. Each trigger of the query publishes
 
 Records of an erased person (an id on the lake's suppression list, :class:`lakehouse.core.erasure.Suppression`,
 read at every micro-batch) are not archived: ``lakehouse forget`` cannot delete them from Kinesis, so the archive
-keeps them out of the raw zone while the stream still holds them.
+keeps them out of the raw zone while the stream still holds them; each micro-batch counts them (``suppressed``).
 
 Lines that carry no usable ``source`` or ``received_at`` (nothing the API writes; another producer's record) land
 under ``source=unknown`` by their arrival on the stream, where the batch job rejects them line by line with a reason.
@@ -62,6 +62,8 @@ WRITER = "raw-archive"
 ARCHIVE_FAULT_STEPS = ("after-objects", "after-landing-log")
 Fault = Callable[[str, int], None]
 UNKNOWN_SOURCE = "unknown"
+#: the source :func:`mark_suppressed` gives an erased person's records: never a source (:data:`SOURCE_PATTERN`)
+SUPPRESSED = ""
 KEY_COLUMNS = ("archive_source", "archive_dt", "archive_hour")
 # what a source may be in a key: the write keys' source names (letters, digits, '_', '.', '-')
 SOURCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
@@ -74,13 +76,15 @@ class ArchiveJobError(RuntimeError):
 
 @dataclass(frozen=True)
 class ArchivedBatch:
-    """One micro-batch archived: its id, records read, objects written (with their sizes), landing-log key."""
+    """One micro-batch archived: its id, records archived, objects written (with their sizes), landing-log key,
+    seconds, and the records of erased people it dropped."""
 
     batch_id: int
     records: int
     objects: tuple[LandedObject, ...]
     landing_log: str | None
     seconds: float
+    suppressed: int = 0  # records of erased people read and dropped (docs/erasure.md), not in ``records``
 
     @property
     def bytes(self) -> int:
@@ -104,14 +108,21 @@ class ArchiveReport:
         return sum(b.records for b in self.batches)
 
     @property
+    def suppressed(self) -> int:
+        """Records of erased people read from the stream and dropped, over all micro-batches."""
+        return sum(b.suppressed for b in self.batches)
+
+    @property
     def objects(self) -> int:
         """Raw objects written (a replayed batch's rewrites count again)."""
         return sum(len(b.objects) for b in self.batches)
 
     def summary(self) -> dict[str, object]:
-        """``batches``, ``records``, ``objects``, ``bytes`` (compressed), ``seconds``."""
-        return {"batches": len(self.batches), "records": self.records, "objects": self.objects,
-                "bytes": sum(b.bytes for b in self.batches), "seconds": round(self.seconds, 2)}
+        """``batches``, ``records`` (archived), ``suppressed`` (dropped: erased people's), ``objects``, ``bytes``
+        (compressed), ``seconds``."""
+        return {"batches": len(self.batches), "records": self.records, "suppressed": self.suppressed,
+                "objects": self.objects, "bytes": sum(b.bytes for b in self.batches),
+                "seconds": round(self.seconds, 2)}
 
 
 def with_partition_key(frame, arrival_column: str | None = None):
@@ -145,7 +156,8 @@ def with_partition_key(frame, arrival_column: str | None = None):
 def partition_writer(lake_root: str, region: str | None, run: str, batch_id: int,
                      max_object_bytes: int) -> Callable[[Iterator[Any]], Iterator[tuple[str, int, int]]]:
     """The executor side: rows ``(data, archive_source, archive_dt, archive_hour)`` sorted by key and data ->
-    objects written, as ``(key, compressed bytes, lines)``.
+    objects written, as ``(key, compressed bytes, lines)``. Rows whose source is :data:`SUPPRESSED` (an erased
+    person's, :func:`mark_suppressed`) are not written: they are counted, as one last ``(SUPPRESSED, 0, count)``.
 
     Holds at most one part (``max_object_bytes`` of lines) in memory; part numbers count per key from 0.
     """
@@ -166,7 +178,11 @@ def partition_writer(lake_root: str, region: str | None, run: str, batch_id: int
             storage.put_bytes(key, body, content_type="application/gzip")
             return key, len(body), len(lines)
 
+        dropped = 0
         for row in rows:
+            if row[1] == SUPPRESSED:
+                dropped += 1
+                continue
             key = (row[1], row[2], row[3])
             line = bytes(row[0]).rstrip(b"\n")
             if key != current:
@@ -180,17 +196,17 @@ def partition_writer(lake_root: str, region: str | None, run: str, batch_id: int
             size += len(line) + 1
         if lines:
             yield flush()
+        if dropped:
+            yield SUPPRESSED, 0, dropped
 
     return write
 
 
-def without_suppressed(frame, suppression: Suppression):
-    """``frame`` (a ``data`` column of record bytes: canonical raw records) without the records whose id fields
-    (:data:`lakehouse.core.erasure.ID_FIELDS`) are on ``suppression``; unchanged for an empty list."""
+def is_suppressed(suppression: Suppression):
+    """A Spark boolean column: whether the record in ``data`` (canonical raw record bytes) has an id field
+    (:data:`lakehouse.core.erasure.ID_FIELDS`) on ``suppression`` — the list's salted SHA-256, in Spark SQL."""
     from pyspark.sql import functions as F
 
-    if not suppression.digests:
-        return frame
     text = F.col("data").cast("string")
     digests = sorted(suppression.digests)
     hit = F.lit(False)
@@ -198,7 +214,19 @@ def without_suppressed(frame, suppression: Suppression):
         value = F.get_json_object(text, f"$.{name}")
         hit = hit | F.coalesce(F.sha2(F.concat(F.lit(f"{suppression.salt}:"), value), 256).isin(*digests),
                                F.lit(False))
-    return frame.where(~hit)
+    return hit
+
+
+def mark_suppressed(keyed, suppression: Suppression):
+    """``keyed`` (:func:`with_partition_key`'s columns) with the source of every record of a person on
+    ``suppression`` set to :data:`SUPPRESSED`, so that :func:`partition_writer` counts them instead of writing them;
+    unchanged for an empty list."""
+    from pyspark.sql import functions as F
+
+    if not suppression.digests:
+        return keyed
+    return keyed.withColumn("archive_source", F.when(is_suppressed(suppression), F.lit(SUPPRESSED))
+                            .otherwise(F.col("archive_source")))
 
 
 def archive_batch(frame, batch_id: int, *, storage: LakeStorage, region: str | None, run: str,
@@ -210,12 +238,12 @@ def archive_batch(frame, batch_id: int, *, storage: LakeStorage, region: str | N
     the list of objects written comes back to the driver, never the records. Raises what the storage raises.
     """
     started = time.perf_counter()
-    frame = without_suppressed(frame, load_suppression(storage))
-    keyed = with_partition_key(frame, arrival_column)
+    keyed = mark_suppressed(with_partition_key(frame, arrival_column), load_suppression(storage))
     ordered = keyed.repartition(max(1, partitions), *KEY_COLUMNS).sortWithinPartitions(*KEY_COLUMNS, "data")
     writer = partition_writer(storage.layout.root_uri, region, run, batch_id, max_object_bytes)
     written = sorted(ordered.rdd.mapPartitions(writer).collect())
-    objects = tuple(LandedObject(key, size, lines) for key, size, lines in written)
+    objects = tuple(LandedObject(key, size, lines) for key, size, lines in written if key != SUPPRESSED)
+    suppressed = sum(lines for key, _, lines in written if key == SUPPRESSED)
     if fault is not None:
         fault("after-objects", batch_id)
     log = None
@@ -223,7 +251,8 @@ def archive_batch(frame, batch_id: int, *, storage: LakeStorage, region: str | N
         log = write_landing_log(storage, WRITER, f"{run}-b{batch_id:010d}", objects)
     if fault is not None:
         fault("after-landing-log", batch_id)
-    return ArchivedBatch(batch_id, sum(o.records for o in objects), objects, log, time.perf_counter() - started)
+    return ArchivedBatch(batch_id, sum(o.records for o in objects), objects, log, time.perf_counter() - started,
+                         suppressed)
 
 
 def archive_checkpoint(settings: Settings) -> str:
@@ -297,5 +326,6 @@ def run_archive(settings: Settings, spark, *, once: bool = True, buffer_seconds:
     return report
 
 
-__all__ = ["ARCHIVE_FAULT_STEPS", "ArchiveJobError", "ArchiveReport", "ArchivedBatch", "archive_batch",
-           "archive_checkpoint", "partition_writer", "run_archive", "with_partition_key"]
+__all__ = ["ARCHIVE_FAULT_STEPS", "SUPPRESSED", "ArchiveJobError", "ArchiveReport", "ArchivedBatch", "archive_batch",
+           "archive_checkpoint", "is_suppressed", "mark_suppressed", "partition_writer", "run_archive",
+           "with_partition_key"]

@@ -124,7 +124,8 @@ def archive(
 
         def on_progress(result) -> None:
             message = (f"batch {result.batch_id}: {result.records:,} records -> {len(result.objects):,} raw objects "
-                       f"({result.bytes:,} bytes) in {result.seconds:,.2f} s")
+                       f"({result.bytes:,} bytes) in {result.seconds:,.2f} s"
+                       + (f"; {result.suppressed:,} of erased people dropped" if result.suppressed else ""))
             status.update(message)
             if not once:
                 console.print(message)
