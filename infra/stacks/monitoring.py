@@ -1,5 +1,6 @@
 """Monitoring: the operations dashboard and the cross-cutting alarms (stream lag and throttles, table throttles,
-quarantine volume, streaming job failures, a stopped raw archive or feature query). Ingestion and batch keep the
+quarantine volume, streaming job failures, a stopped raw archive or feature query, one that runs but reads
+nothing). Ingestion and batch keep the
 alarms on their own resources; the dashboard shows every alarm of the app in one status widget.
 """
 
@@ -39,6 +40,9 @@ ARCHIVE_SILENT_PERIODS = 3
 #: 5-minute periods without a single trigger of the feature query before it counts as stopped (it triggers every
 #: few seconds and publishes them at most every FEATURES_HEARTBEAT_SECONDS, 60 s: about five datapoints a period)
 FEATURES_SILENT_PERIODS = 3
+#: 5-minute periods in a row in which a query triggered and read nothing while records arrived before it alarms:
+#: a running archive reads in the next period what arrived after its trigger, so one or two such periods are normal
+READING_NOTHING_PERIODS = 3
 #: how long after a failed streaming job run was notified a stopped archive or a lagging job stays quiet (the same
 #: failure: the job down, then catching up after its restart)
 SUPPRESSED_AFTER_JOB_FAILURE = Duration.hours(1)
@@ -64,6 +68,32 @@ def heartbeat_triggers(metric_name: str, dimensions: dict[str, str]) -> cloudwat
         metric_name=metric_name,
         dimensions_map=dimensions,
         statistic="SampleCount",
+        period=FIVE_MINUTES,
+    )
+
+
+def heartbeat_records(metric_name: str, dimensions: dict[str, str]) -> cloudwatch.Metric:
+    """Records a streaming query read per 5 minutes: the ``Sum`` of its heartbeat metric (stream/heartbeat.py)."""
+    return cloudwatch.Metric(
+        namespace=HEARTBEAT_NAMESPACE,
+        metric_name=metric_name,
+        dimensions_map=dimensions,
+        statistic="Sum",
+        period=FIVE_MINUTES,
+    )
+
+
+def reading_nothing(incoming: cloudwatch.IMetric, triggers: cloudwatch.Metric, records: cloudwatch.Metric,
+                    label: str) -> cloudwatch.MathExpression:
+    """1 in a 5-minute period when records arrived on the stream and the query triggered but read none, else 0.
+
+    Written with IF and comparisons only (``IF(a + q > 0, …)`` is the quarantine alarm's form), the three
+    conditions multiplied; missing datapoints are filled with 0, so a query that did not trigger at all is 0 here
+    (that is the silent alarm's case, notified once, there)."""
+    return cloudwatch.MathExpression(
+        expression="IF(FILL(i, 0) > 0, 1, 0) * IF(FILL(t, 0) > 0, 1, 0) * IF(FILL(r, 0) < 1, 1, 0)",
+        using_metrics={"i": incoming, "t": triggers, "r": records},
+        label=label,
         period=FIVE_MINUTES,
     )
 
@@ -254,6 +284,23 @@ class MonitoringStack(Stack):
         alarm_when_silent("StreamFeatures", feature_beats, FEATURES_SILENT_PERIODS,
                           "The streaming feature query", "stream-features-stopped",
                           ": customer features in DynamoDB are no longer updated")
+
+        # A query that triggers but reads nothing while records arrive (a reader handed no records, a wrong
+        # starting position): the silent alarms do not see it, and the iterator age only while it calls GetRecords
+        incoming = stream.metric_incoming_records(period=FIVE_MINUTES, statistic="Sum")
+        for name, metric_name, dimensions, query in (
+                ("RawArchive", ARCHIVED_RECORDS, archive_dimensions(stage), "The raw archive"),
+                ("StreamFeatures", FEATURE_RECORDS, features_dimensions(stage), "The streaming feature query")):
+            add(
+                f"{name}NotReading",
+                metric=reading_nothing(incoming, heartbeat_triggers(metric_name, dimensions),
+                                       heartbeat_records(metric_name, dimensions),
+                                       f"{query}: triggered, read nothing, records arriving"),
+                threshold=1,
+                periods=READING_NOTHING_PERIODS,
+                description=f"{query} triggered but read no record for {READING_NOTHING_PERIODS * 5} minutes while "
+                "records arrived on the stream (it runs, but does not read them).",
+            )
 
         every_alarm = [*ingestion.alarms.alarms, *batch.alarms.alarms, *self.alarms.alarms]
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=names.dashboard)

@@ -73,7 +73,7 @@ def test_logs_are_the_function_access_and_platform_lines_per_request() -> None:
     (INFO) also the platform's 550; $0.50 a GB ingested, beside $0.10 an alarm, $0.50 a composite alarm (three), $3
     a dashboard, $0.30 a metric and $0.01 per thousand PutMetricData calls (the archive's heartbeat: 12 an hour,
     the feature query's: 60 an hour; 730 hours)."""
-    fixed = 18 * 0.10 + 3 * 0.50 + 3.00 + 6 * 0.30 + 730 * 72 / 1000 * 0.01
+    fixed = 20 * 0.10 + 3 * 0.50 + 3.00 + 6 * 0.30 + 730 * 72 / 1000 * 0.01
     prod, dev = bill("prod", Workload(1000)), bill("dev", Workload(1000))
     assert line(prod, "CloudWatch") == pytest.approx(fixed + 262.8e6 * 1200 / 1024**3 * 0.50)
     assert line(dev, "CloudWatch") == pytest.approx(fixed + 262.8e6 * 1750 / 1024**3 * 0.50)

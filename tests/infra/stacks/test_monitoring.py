@@ -37,6 +37,8 @@ def test_cross_cutting_alarms_watch_stream_tables_quarantine_and_glue(dev) -> No
             "failure-notifications-undelivered",
             "raw-archive-silent",
             "stream-features-silent",
+            "raw-archive-not-reading",
+            "stream-features-not-reading",
         )
     }
     age = alarms[f"{prefix}-stream-iterator-age"]
@@ -92,6 +94,65 @@ def test_a_silent_streaming_query_alarms_with_missing_data_as_breaching(dev, pro
             assert silent["TreatMissingData"] == "breaching"
     # a running feature query publishes more than once a period, so one late datapoint never breaches
     assert 300 / FEATURES_HEARTBEAT_SECONDS >= 2
+
+
+def _evaluate(expression: str, values: dict[str, float | None]) -> float:
+    """One period of a metric math expression using only ``IF(condition, a, b)``, ``FILL(m, v)``, ``>``, ``<`` and
+    ``*``, as CloudWatch's metric math documents them; ``None`` is a missing datapoint. Anything else raises."""
+    assert re.fullmatch(r"[A-Za-z0-9_(), ><*.]+", expression) and set(re.findall(r"[A-Z]+", expression)) <= {
+        "IF", "FILL"}, expression
+    python = expression.replace("IF(", "when(").replace("FILL(", "fill(")
+    return eval(python, {"__builtins__": {}}, {  # the expression is checked above
+        "when": lambda condition, a, b: a if condition else b,
+        "fill": lambda value, default: default if value is None else value, **values})
+
+
+def test_a_query_that_triggers_but_reads_nothing_while_records_arrive_alarms(dev, prod) -> None:
+    """The case the silent alarms cannot see (docs/streaming.md): a query triggering on time and reading nothing
+    while the stream receives records. 1 in a period only then — not for a healthy query, a dead one (the silent
+    alarm's case: told once, there) or a quiet stream — and three such periods in a row alarm, notifying the topic
+    directly. Seen failing before: the alarm did not exist (the docs said this case went unalarmed)."""
+    for synth, stage in ((dev, "dev"), (prod, "prod")):
+        prefix = Settings(stage=stage).names.prefix
+        for name, metric, dimensions in (("raw-archive-not-reading", ARCHIVED_RECORDS, archive_dimensions),
+                                         ("stream-features-not-reading", FEATURE_RECORDS, features_dimensions)):
+            alarm = _alarms(synth)[f"{prefix}-{name}"]
+            assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
+            assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (3, 3)
+            assert alarm["TreatMissingData"] == "notBreaching"
+            (action,) = alarm["AlarmActions"]
+            assert synth.render(action, "Monitoring").startswith("${Storage:AlarmsTopic")
+            (expression,) = [m for m in alarm["Metrics"] if "Expression" in m]
+            assert expression["ReturnData"] is not False
+            stats = {m["Id"]: m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m}
+            by_role = {}
+            for metric_id, stat in stats.items():
+                found = stat["Metric"]
+                assert stat["Period"] == 300 and m_return_data_false(alarm, metric_id)
+                if found["Namespace"] == "AWS/Kinesis":
+                    assert (found["MetricName"], stat["Stat"]) == ("IncomingRecords", "Sum")
+                    by_role["incoming"] = metric_id
+                else:
+                    assert (found["Namespace"], found["MetricName"]) == (NAMESPACE, metric)
+                    assert {d["Name"]: d["Value"] for d in found["Dimensions"]} == dimensions(stage)
+                    by_role["triggers" if stat["Stat"] == "SampleCount" else "records"] = metric_id
+                    assert stat["Stat"] in ("SampleCount", "Sum")
+            assert set(by_role) == {"incoming", "triggers", "records"}
+
+            def period(incoming, triggers, records, ids=by_role, text=expression["Expression"]):
+                return _evaluate(text, {ids["incoming"]: incoming, ids["triggers"]: triggers,
+                                        ids["records"]: records})
+
+            assert period(500.0, 1.0, 0.0) == 1  # triggered, read nothing, records arriving
+            assert period(500.0, 1.0, 480.0) == 0  # healthy
+            assert period(500.0, None, None) == 0  # not triggering: the silent alarm's case
+            assert period(None, 1.0, 0.0) == 0 and period(0.0, 1.0, 0.0) == 0  # a quiet stream
+
+
+def m_return_data_false(alarm: dict, metric_id: str) -> bool:
+    """The metric ``metric_id`` of ``alarm`` feeds the expression only (``ReturnData: false``)."""
+    (metric,) = [m for m in alarm["Metrics"] if m["Id"] == metric_id]
+    return metric.get("ReturnData") is False
 
 
 def test_a_failed_streaming_job_notifies_once(dev) -> None:
@@ -153,7 +214,7 @@ def test_dashboard_shows_every_alarm_of_the_app_and_each_area(dev) -> None:
     status = next(w for w in body["widgets"] if w["properties"].get("title") == "Alarms")
     every = sum(len(dev.resources(s, kind)) for s in ("Ingestion", "Batch", "Monitoring")
                 for kind in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm"))
-    assert len(status["properties"]["alarms"]) == every == 21
+    assert len(status["properties"]["alarms"]) == every == 23
 
 
 def test_an_undelivered_failure_notification_alarms(dev) -> None:
