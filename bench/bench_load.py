@@ -1,12 +1,14 @@
-"""The local ingestion API under concurrent load from another process, and every acknowledged event found on the
-stream.
+"""The local ingestion API under concurrent load from another process, and every acknowledged event found once on
+the stream, in the raw zone and in the curated zone.
 
 `lakehouse serve` (the API Gateway stand-in with the real Lambda handler, ``--concurrency`` function instances) runs
 in a process of its own against the embedded emulator; this process is the clients
 (:mod:`lakehouse.local.load`): one client for the baseline, then ``--clients`` at once, each posting gzip
 ``/v1/batch`` bodies of ``--events-per-request`` calls back to back, no retries. Printed per run: requests and
-events per second, error rate by status, latency p50/p99 per request, and the end-to-end check (acknowledged
-events missing from the stream, ids on it twice). Both runs share the two cores with the server and the emulator.
+events per second, error rate by status, latency p50/p99 per request, and the end-to-end check: acknowledged
+events missing from, or twice in, the stream, then the raw zone after `lakehouse archive --once`, then the curated
+``events`` table after `lakehouse batch --step curated` (each in a process of its own). Both runs share the two
+cores with the server and the emulator.
 
     python bench/bench_load.py [--clients 50] [--seconds 60] [--events-per-request 10] [--concurrency 4]
 """
@@ -29,7 +31,14 @@ from lakehouse.core.config import Settings
 from lakehouse.core.write_keys import WriteKeyStore
 from lakehouse.local.aws.embedded import export_endpoint, start_detached, stop_detached
 from lakehouse.local.aws.provision import provision
-from lakehouse.local.load import LoadResult, run_clients, stream_event_ids, verify
+from lakehouse.local.load import (
+    LoadResult,
+    curated_event_ids,
+    raw_event_ids,
+    run_clients,
+    stream_event_ids,
+    verify,
+)
 
 
 def serve(home: Path, concurrency: int) -> tuple[subprocess.Popen[str], str]:
@@ -43,6 +52,16 @@ def serve(home: Path, concurrency: int) -> tuple[subprocess.Popen[str], str]:
         proc.kill()
         raise SystemExit(f"lakehouse serve did not start: {line!r}")
     return proc, line[line.index("http://"):].split()[0]
+
+
+def lakehouse(home: Path, *args: str) -> None:
+    """``lakehouse ARGS`` in a process of its own on ``home`` (the emulator this run started); raises SystemExit
+    with its error when it fails."""
+    env = {**os.environ, "LAKEHOUSE_HOME": str(home), "COLUMNS": "200"}
+    done = subprocess.run([sys.executable, "-m", "lakehouse.local.cli.main", *args], env=env, text=True,
+                          capture_output=True)
+    if done.returncode != 0:
+        raise SystemExit(f"lakehouse {' '.join(args)} failed: {done.stderr.strip()[-2000:]}")
 
 
 def row(label: str, result: LoadResult, lost: int, duplicated: int) -> str:
@@ -87,6 +106,15 @@ def main() -> None:
             print(f"{label}: {result.requests:,} requests in {result.seconds:.1f} s; stream read and checked in "
                   f"{time.perf_counter() - started:.1f} s", flush=True)
         whole = verify(acknowledged, stream_event_ids(settings))
+        # on through the pipeline: the raw archive lands the stream in the raw zone, the batch curates it
+        stages = {"stream": whole}
+        for stage, command, ids in (("raw zone", ["archive", "--once"], raw_event_ids),
+                                    ("curated", ["batch", "--step", "curated", "--no-catalog"], curated_event_ids)):
+            started = time.perf_counter()
+            lakehouse(home, *command)
+            stages[stage] = verify(acknowledged, ids(settings))
+            print(f"{stage}: `lakehouse {' '.join(command)}` and the check in {time.perf_counter() - started:.1f} s",
+                  flush=True)
     finally:
         if server is not None:
             server.send_signal(signal.SIGINT)
@@ -104,16 +132,19 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for line in lines:
         print(line)
-    print(f"\nend to end: {whole.acknowledged:,} events acknowledged, {whole.on_stream:,} records on the stream, "
-          f"{len(whole.lost)} lost, {len(whole.duplicated)} on it twice")
+    print(f"\nend to end: {whole.acknowledged:,} events acknowledged; " + "; ".join(
+        f"{stage}: {found.on_stream:,} held, {len(found.lost)} lost, {len(found.duplicated)} twice"
+        for stage, found in stages.items()))
+    lost = sum(len(found.lost) for found in stages.values())
+    twice = sum(len(found.duplicated) for found in stages.values())
     base, loaded = results
     size = f"{args.clients} clients x {args.seconds:.0f} s, {args.events_per_request} events a request"
     record("ingestion API under load", "acknowledged events/s", loaded.events_per_second, "events/s", size=size,
            baseline="one client", baseline_value=base.events_per_second,
-           note=f"{loaded.error_rate:.2%} errors, {len(whole.lost)} lost, {len(whole.duplicated)} twice")
+           note=f"{loaded.error_rate:.2%} errors; stream, raw zone, curated: {lost} lost, {twice} twice")
     record("ingestion API under load", "p99 latency per request", loaded.latency_ms(0.99), "ms", size=size,
            baseline="one client", baseline_value=base.latency_ms(0.99))
-    if whole.lost or whole.duplicated:
+    if lost or twice:
         raise SystemExit(1)
 
 

@@ -5,8 +5,9 @@ Each client is a thread with its own keep-alive HTTP connection, posting ``POST 
 ``events_per_request`` ``Product Viewed`` calls (gzip, each call its own ``messageId``) back to back until the time
 is up, as a Segment library flushing its queue does; it does not retry, so a refused request is counted, not hidden.
 A request's latency is from sending to the last byte of the answer. An event is **acknowledged** when its
-request got 200; :func:`verify` then reads the whole stream (every shard, from the start) and reports acknowledged
-ids missing from it (lost) and ids on it more than once (duplicated).
+request got 200; :func:`verify` then compares them with the whole stream (every shard, from the start), and, once
+the raw archive and the batch's curated step ran, with the raw zone and the curated ``events`` table: acknowledged
+ids missing from a stage (lost) and ids in it more than once (duplicated).
 
 Used by ``bench/bench_load.py`` (50 clients for 60 s, from a process of its own beside ``lakehouse serve``) and
 its test.
@@ -30,6 +31,9 @@ from urllib.parse import urlsplit
 from lakehouse.core.aws.clients import aws_client
 from lakehouse.core.config import Settings
 from lakehouse.core.contract.examples import example_calls
+from lakehouse.core.lake import tables as lake_tables
+from lakehouse.core.lake.raw import decode_lines
+from lakehouse.core.lake.storage import LakeStorage
 
 #: the status recorded for a request that got no HTTP answer (connection refused or reset, timeout)
 NO_ANSWER = 0
@@ -152,6 +156,25 @@ def stream_event_ids(settings: Settings) -> Counter[str]:
     return found
 
 
+def raw_event_ids(settings: Settings) -> Counter[str]:
+    """How many times each event id is in the raw zone (every ``raw/`` object, each line's ``event_id``), after
+    the raw archive landed the stream there."""
+    storage = LakeStorage(settings.lake, settings.region)
+    found: Counter[str] = Counter()
+    for obj in storage.list("raw"):
+        if obj.key.endswith(".jsonl.gz"):
+            found.update(json.loads(line)["event_id"] for line in decode_lines(storage.get_bytes(obj.key)) if line)
+    return found
+
+
+def curated_event_ids(settings: Settings) -> Counter[str]:
+    """How many times each event id is in the curated ``events`` table (its current version), after the batch's
+    raw -> curated step; reads the one column."""
+    storage = LakeStorage(settings.lake, settings.region)
+    events = lake_tables.read_arrow(storage, settings.lake.curated_table("events"), columns=["event_id"])
+    return Counter(events.column("event_id").to_pylist()) if events.num_columns else Counter()
+
+
 @dataclass(frozen=True)
 class Verification:
     """Acknowledged ids not on the stream (``lost``), and ids on it more than once (``duplicated``)."""
@@ -163,7 +186,8 @@ class Verification:
 
 
 def verify(acknowledged: list[str], on_stream: Counter[str]) -> Verification:
-    """Compare what the API acknowledged with what the stream holds (:func:`stream_event_ids`)."""
+    """Compare what the API acknowledged with what a stage holds: the stream (:func:`stream_event_ids`), the raw
+    zone (:func:`raw_event_ids`) or the curated zone (:func:`curated_event_ids`)."""
     return Verification(acknowledged=len(acknowledged), on_stream=sum(on_stream.values()),
                         lost=frozenset(set(acknowledged) - set(on_stream)),
                         duplicated=frozenset(i for i, n in on_stream.items() if n > 1))
