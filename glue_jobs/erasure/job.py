@@ -70,8 +70,8 @@ def run_erasure(settings: Settings, customer_id: str, requested_by: str, *, ware
         raise ValueError(f"{customer_id!r} is no customer's or visitor's id in this lakehouse: no record holds it as "
                          "a user, anonymous or customer id (records merely mentioning it, such as a product's or an "
                          "order's, are other people's); nothing was changed. Events accepted but not yet archived "
-                         "are on the stream only: let the raw archive land them (`lakehouse archive --once` locally; on AWS it "
-                         "runs every 5 minutes) and ask again")
+                         "are on the stream only: let the raw archive land them (`lakehouse archive --once` locally; "
+                         "on AWS it runs every 5 minutes) and ask again")
     if any(re.search(rf"(?<![\w-]){re.escape(i)}(?![\w-])", record.requested_by) for i in subject.identifiers):
         raise ValueError("requested_by: it holds an id of the person; the erasure record keeps no personal data")
     _write_pending(storage, record.erasure_id, subject, record.started_at)
