@@ -63,24 +63,17 @@ def ingest_metric(name: str) -> cloudwatch.Metric:
 def heartbeat_triggers(metric_name: str, dimensions: dict[str, str]) -> cloudwatch.Metric:
     """Triggers of a streaming query per 5 minutes: the ``SampleCount`` of its heartbeat metric, every trigger
     counted, idle ones included (statistic sets: stream/heartbeat.py)."""
-    return cloudwatch.Metric(
-        namespace=HEARTBEAT_NAMESPACE,
-        metric_name=metric_name,
-        dimensions_map=dimensions,
-        statistic="SampleCount",
-        period=FIVE_MINUTES,
-    )
+    return _heartbeat(metric_name, dimensions, "SampleCount")
 
 
 def heartbeat_records(metric_name: str, dimensions: dict[str, str]) -> cloudwatch.Metric:
     """Records a streaming query read per 5 minutes: the ``Sum`` of its heartbeat metric (stream/heartbeat.py)."""
-    return cloudwatch.Metric(
-        namespace=HEARTBEAT_NAMESPACE,
-        metric_name=metric_name,
-        dimensions_map=dimensions,
-        statistic="Sum",
-        period=FIVE_MINUTES,
-    )
+    return _heartbeat(metric_name, dimensions, "Sum")
+
+
+def _heartbeat(metric_name: str, dimensions: dict[str, str], statistic: str) -> cloudwatch.Metric:
+    return cloudwatch.Metric(namespace=HEARTBEAT_NAMESPACE, metric_name=metric_name, dimensions_map=dimensions,
+                             statistic=statistic, period=FIVE_MINUTES)
 
 
 def reading_nothing(incoming: cloudwatch.IMetric, triggers: cloudwatch.Metric, records: cloudwatch.Metric,
