@@ -13,20 +13,22 @@ from typing import Any
 
 def await_query(query: Any, once: bool, stop: threading.Event | None,
                 make_error: Callable[[object], Exception]) -> bool:
-    """Wait for ``query`` (``once``: until it ends; else until ``stop`` is set), then stop it.
+    """Wait for ``query`` (``once``: until it ends; else until ``stop`` is set), then stop it. ``stop`` set ends a
+    ``once`` query's wait too. The wait is short calls (0.25 s), so a command's signal handler setting ``stop``
+    never interrupts a py4j call half-way (which makes py4j log tracebacks).
 
-    Returns True when the user interrupted (Ctrl-C: what was committed stays committed). Raises
-    ``make_error(failure)`` when the query failed.
+    Returns True when it stopped before its end (``stop`` set while a ``once`` query ran, or Ctrl-C's
+    ``KeyboardInterrupt``: what was committed stays committed). Raises ``make_error(failure)`` when the query
+    failed.
     """
     from pyspark.errors import StreamingQueryException
 
     try:
         try:
-            if once:
-                query.awaitTermination()
-            else:
-                while query.isActive and not (stop is not None and stop.is_set()):
-                    query.awaitTermination(0.25)
+            while query.isActive and not (stop is not None and stop.is_set()):
+                query.awaitTermination(0.25)
+            if once and query.isActive:
+                return True
         except KeyboardInterrupt:
             return True
         except StreamingQueryException as exc:

@@ -1,5 +1,6 @@
 """Stopping a long command cleanly: SIGTERM, SIGINT and SIGHUP raised as :class:`Stopped` inside a block, so the
-command's ``finally`` blocks stop what it started (the default SIGTERM ends the process at once, running none)."""
+command's ``finally`` blocks stop what it started (the default SIGTERM ends the process at once, running none), or,
+for a streaming command, setting its stop event (:func:`setting_on_signals`)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,28 @@ def stop_on_signals() -> Iterator[None]:
     previous = {sig: signal.signal(sig, raise_stopped) for sig in STOP_SIGNALS}
     try:
         yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextmanager
+def setting_on_signals(stop: threading.Event) -> Iterator[list[int]]:
+    """Inside the block the first of :data:`STOP_SIGNALS` sets ``stop`` and nothing else: a streaming command's wait
+    (``stream.query.await_query``) sees it between two short py4j calls and stops its query cleanly — an
+    exception raised inside a py4j call makes py4j log tracebacks. A second signal raises :class:`Stopped` (the
+    user insists). Yields the signals received, in order; the previous handlers come back afterwards."""
+    received: list[int] = []
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        if len(received) > 1:
+            raise Stopped(signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in STOP_SIGNALS}
+    try:
+        yield received
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -26,6 +26,7 @@ from lakehouse.local.cli.common import (
     load_settings,
     progress_bar,
 )
+from lakehouse.local.signals import stop_on_signals
 
 STEP_NAMES = ("curated", "star", "warehouse")
 
@@ -66,7 +67,7 @@ def batch(
     from lakehouse.core.warehouse import WarehouseError
     from lakehouse.local.batch import BatchStepFailed, run_batch
 
-    with progress_bar() as bar:
+    with stop_on_signals(), progress_bar() as bar:  # a stop signal: Spark stopped, one line, exit 128 + n
         boot = bar.add_task("starting Spark", total=1)
         tasks = {name: bar.add_task(f"{name}: waiting", total=1) for name in STEP_NAMES if name in steps}
         spark = local_spark("lakehouse-batch")

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from lakehouse.core.config import Settings
 from lakehouse.core.run_lock import CheckpointBusy
 from lakehouse.local.aws.embedded import EmulatorState, export_endpoint, running_emulator, state_file
+from lakehouse.local.signals import Stopped, ignoring_stop_signals, stop_child_processes, stop_spark
 
 console = Console()
 err_console = Console(stderr=True)
@@ -30,7 +31,8 @@ class UserError(Exception):
 def friendly_errors(func: F) -> F:
     """Turn :class:`UserError`, configuration errors, an AWS refusal no command expected (botocore's
     ``ClientError``) and an AWS endpoint lost mid-command (its connection and timeout errors) into a one-line
-    message and exit code 2."""
+    message and exit code 2; a stop signal (:class:`~lakehouse.local.signals.Stopped`) stops Spark and the
+    processes the command started, says so in one line and exits 128 + the signal's number."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -53,6 +55,13 @@ def friendly_errors(func: F) -> F:
             details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             err_console.print(f"[bold red]configuration error:[/] {details}")
             raise typer.Exit(2) from None
+        except Stopped as stop:  # a stop signal inside the command's stop_on_signals (or a second one)
+            with ignoring_stop_signals():
+                stop_spark()
+                stop_child_processes()  # Spark's JVM, if the signal came while it started
+            err_console.print(f"stopped by {stop}: what each step committed stays committed; run the command "
+                              "again to go on")
+            raise typer.Exit(stop.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -4,6 +4,7 @@ zone) and ``lakehouse customer <id>`` (a customer's live features)."""
 from __future__ import annotations
 
 import json
+import signal
 import threading
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -15,6 +16,7 @@ from rich.table import Table
 from lakehouse.core.config import Settings
 from lakehouse.core.spark import local_spark
 from lakehouse.local.cli.common import UserError, console, friendly_errors, load_settings, require_resources
+from lakehouse.local.signals import setting_on_signals
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -69,9 +71,9 @@ def stream(
 
     from stream.job import StreamJobError, run_stream
 
-    stop = threading.Event()  # run_stream stops by itself on Ctrl-C
+    stop = threading.Event()  # set by Ctrl-C, SIGTERM or SIGHUP: the query stops between two micro-batch waits
     totals = {"batches": 0, "records": 0, "events": 0, "rejected": 0, "duplicates": 0}
-    with console.status("starting Spark", spinner="dots") as status:
+    with setting_on_signals(stop) as received, console.status("starting Spark", spinner="dots") as status:
         spark = local_spark("lakehouse-stream")
         status.update("waiting for the first micro-batch")
 
@@ -95,9 +97,9 @@ def stream(
     if report.replaced_checkpoint:
         console.print(f"[yellow]the stream was created anew: its old checkpoint was moved to "
                       f"{report.replaced_checkpoint}[/]")
-    if report.interrupted:
-        console.print("stopped")
+    _say_stopped(report.interrupted, received)
     console.print(_summary_table(report))
+    _exit_for(received)
 
 
 @friendly_errors
@@ -117,8 +119,8 @@ def archive(
 
     from stream.archive import ArchiveJobError, run_archive
 
-    stop = threading.Event()
-    with console.status("starting Spark", spinner="dots") as status:
+    stop = threading.Event()  # set by Ctrl-C, SIGTERM or SIGHUP: the query stops between two micro-batch waits
+    with setting_on_signals(stop) as received, console.status("starting Spark", spinner="dots") as status:
         spark = local_spark("lakehouse-archive")
         status.update("waiting for the first micro-batch")
 
@@ -135,14 +137,29 @@ def archive(
                                  on_progress=on_progress, stop=stop)
         except ArchiveJobError as exc:
             raise UserError(f"{exc} (a new run resumes from the checkpoint)") from None
-    if report.interrupted:
-        console.print("stopped")
+    _say_stopped(report.interrupted, received)
     table = Table(title="raw archive run", show_edge=False)
     table.add_column("measure")
     table.add_column("value", justify="right")
     for key, value in report.summary().items():
         table.add_row(key, f"{value:,}")
     console.print(table)
+    _exit_for(received)
+
+
+def _say_stopped(interrupted: bool, received: list[int]) -> None:
+    """Say that the query stopped before its end, and by which signal."""
+    if received:
+        console.print(f"stopped by {signal.Signals(received[0]).name}: what was committed stays committed; a new "
+                      "run resumes from the checkpoint")
+    elif interrupted:
+        console.print("stopped")
+
+
+def _exit_for(received: list[int]) -> None:
+    """A command ended by a stop signal exits as the shell expects (128 + the signal's number: 130 for Ctrl-C)."""
+    if received:
+        raise typer.Exit(128 + received[0])
 
 
 def _value(value: Any) -> str:

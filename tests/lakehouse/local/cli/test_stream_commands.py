@@ -1,11 +1,18 @@
-"""`lakehouse stream` and `lakehouse customer` as a user runs them (in this process: the shared Spark session)."""
+"""`lakehouse stream` and `lakehouse customer` as a user runs them (in this process: the shared Spark session), and
+`lakehouse stream`, `archive` and `batch` stopped by a signal (processes of their own)."""
 
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 
+import psutil
 import pytest
 from typer.testing import CliRunner
 
@@ -93,3 +100,65 @@ def test_customer_of_a_merged_id_points_to_the_customer(cli_env: Settings) -> No
     console = Console(width=200, record=True)
     console.print(table)
     assert "merged into u-42" in console.export_text() and "u-42" in note
+
+
+def _spawn(settings: Settings, *args: str) -> subprocess.Popen[str]:
+    """``lakehouse ARGS`` as a user starts it: a process of its own (its own session, as a terminal's job) on the
+    session's emulator."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKEHOUSE_")}
+    env.update({"LAKEHOUSE_HOME": str(settings.home), "LAKEHOUSE_STAGE": settings.stage, "COLUMNS": "200"})
+    return subprocess.Popen([sys.executable, "-m", "lakehouse.local.cli.main", *args], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def _ended_cleanly(proc: subprocess.Popen[str], sig: signal.Signals) -> tuple[str, str]:
+    """Signal ``proc``; its output once it and every process of its group ended (none left behind)."""
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_in_group(p, proc.pid) for p in psutil.process_iter()):
+        time.sleep(0.2)
+    left = [p.pid for p in psutil.process_iter() if _in_group(p, proc.pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "processes of the command still running after it ended"
+    assert proc.returncode == 128 + sig, (out, err)
+    return out, err
+
+
+def _in_group(process: psutil.Process, pgid: int) -> bool:
+    try:
+        return os.getpgid(process.pid) == pgid
+    except (ProcessLookupError, psutil.NoSuchProcess):
+        return False
+
+
+@pytest.mark.parametrize(("command", "sig"), [("stream", signal.SIGINT), ("archive", signal.SIGTERM)])
+def test_a_running_streaming_command_stops_cleanly_on_a_signal(aws_settings: Settings, command: str,
+                                                               sig: signal.Signals) -> None:
+    """Ctrl-C (or SIGTERM) on a running `lakehouse stream` / `archive`: the query stops between two waits, the
+    summary is printed, exit 128 + n, no traceback. Seen failing before ``setting_on_signals``: Ctrl-C raised
+    ``KeyboardInterrupt`` inside a py4j call, which py4j logged as tracebacks (ending in a ``BrokenPipeError``),
+    exit 0; SIGTERM ended the process at once (-15), no summary, the JVM printing its own stack traces."""
+    proc = _spawn(aws_settings, command)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:  # the first micro-batch line: Spark runs the query
+        line = proc.stdout.readline()
+        if not line or line.startswith("batch 0:"):
+            break
+    assert proc.poll() is None, proc.communicate()
+    out, err = _ended_cleanly(proc, sig)
+    said = " ".join(out.split())
+    assert f"stopped by {sig.name}: what was committed stays committed" in said and "run" in said, said
+    assert "Traceback" not in err and "ERROR" not in err, err
+
+
+def test_a_batch_stopped_while_spark_starts_leaves_nothing_running(aws_settings: Settings) -> None:
+    """`lakehouse batch` signalled while Spark's JVM starts: one line, exit 130, no traceback, no JVM left behind
+    (friendly_errors stops Spark and the command's processes). Seen failing before the batch ran inside
+    ``stop_on_signals``: no "stopped by SIGINT" line, Java and py4j stack traces on standard error."""
+    proc = _spawn(aws_settings, "batch", "--no-catalog")
+    time.sleep(3.0)
+    assert proc.poll() is None, proc.communicate()
+    _, err = _ended_cleanly(proc, signal.SIGINT)
+    assert "stopped by SIGINT" in " ".join(err.split()) and "Traceback" not in err, err
