@@ -99,7 +99,8 @@ def run_query(path: Path, sql: str, *, limit: int | None = 100, dialect: Dialect
     for Redshift SQL that cannot be translated faithfully (refused by the translation, or a function DuckDB
     does not know or cannot bind: "<FUNC> is not translated for DuckDB"). A Redshift query's columns carry the
     names Redshift gives them (:func:`~lakehouse.core.warehouse.dialect.column_names`) where they can be told.
-    ``limit=None`` fetches every row.
+    ``limit=None`` fetches every row. Several statements raise :class:`WarehouseError` (DuckDB would run them all
+    and answer with the last one's result only).
     """
     import duckdb
     import sqlglot
@@ -111,6 +112,8 @@ def run_query(path: Path, sql: str, *, limit: int | None = 100, dialect: Dialect
         raise WarehouseError(f"no local warehouse at {path}; build it with `lakehouse batch` (or `make demo`)")
     try:
         with duckdb.connect(str(path), read_only=True) as con:
+            if (statements := len(con.extract_statements(sql))) > 1:  # DuckDB would run all, answer the last
+                raise WarehouseError(f"one statement at a time: the query holds {statements}")
             if dialect == "redshift":
                 from lakehouse.core.warehouse.dialect import column_names
 

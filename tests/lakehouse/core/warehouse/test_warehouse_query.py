@@ -106,6 +106,13 @@ def test_duckdb_reads_redshift_sql_through_the_translation(local: Settings) -> N
     assert result.rows == [(2,)]  # Redshift's integer division: 249 / 100 = 2
 
 
+def test_one_statement_at_a_time(local: Settings) -> None:
+    """Seen before: ``SELECT 1; SELECT n FROM t`` ran both and showed the second's rows only, as if one query."""
+    with pytest.raises(WarehouseError, match="one statement at a time: the query holds 2"):
+        run_warehouse_query(local, "SELECT COUNT(*) FROM t; SELECT n FROM t")
+    assert run_warehouse_query(local, "SELECT COUNT(*) FROM t;").rows == [(250,)]  # a closing semicolon is fine
+
+
 def test_duckdb_missing_warehouse_says_how_to_build_it(tmp_path) -> None:
     with pytest.raises(WarehouseError, match="lakehouse batch"):
         run_warehouse_query(Settings(home=tmp_path), "SELECT 1")
