@@ -129,6 +129,8 @@ def test_a_stopped_demo_leaves_an_emulator_it_found_running(tmp_path: Path) -> N
     assert not psutil.pid_exists(before) or psutil.Process(before).status() == psutil.STATUS_ZOMBIE
 
 
+@pytest.mark.slow  # the whole demo in a process of its own (5 min on a busy runner): from `make bench`; the stop
+# signals of the demo's stages are the test above, in `make test`
 def test_a_demo_serving_its_dashboard_stops_what_it_started_on_sigterm(tmp_path: Path) -> None:
     """`--dashboard` serves until Ctrl-C (the normal end, exit 0); SIGTERM there is the demo killed: it stops the
     emulator it started and exits 143. Seen failing before the dashboard's stop signal was handed back to the
