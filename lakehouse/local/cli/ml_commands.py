@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from lakehouse.local.cli.common import UserError, attach_running_emulator, console, friendly_errors, load_settings
+from lakehouse.local.signals import stop_on_signals
 
 ml_app = typer.Typer(help="Churn, purchase-propensity and CLV models: train, back-test against baselines, score.",
                      no_args_is_help=True)
@@ -73,8 +74,9 @@ def evaluate(
     try:
         settings = dataset_settings(settings, dataset)
         if dataset == "cdnow":
-            replay_cdnow(settings, say=console.print,
-                         steps=("curated", "star", "warehouse") if with_star else ("curated",))
+            with stop_on_signals():  # Spark: a stop signal stops it and says so (friendly_errors)
+                replay_cdnow(settings, say=console.print,
+                             steps=("curated", "star", "warehouse") if with_star else ("curated",))
     except DatasetError as exc:
         raise UserError(str(exc)) from None
     day = cutoff.date()
