@@ -50,6 +50,7 @@ from glue_jobs.curated.writer import (
     merge_partitions,
     partition_counts_of,
     read_partitions,
+    write_tasks,
 )
 from lakehouse.core.config import Settings
 from lakehouse.core.erasure import ID_FIELDS, Suppression, load_suppression
@@ -327,7 +328,9 @@ def run_raw_to_curated(spark: SparkSession, settings: Settings, *, lines: DataFr
     new = drop_already_curated(batch, F.broadcast(known)) if known is not None else batch
     # each event date in one Spark partition: every table is written from it without a shuffle of its own (one
     # file per date); sorted by event name, the cached batches of other events are skipped when a table filters
-    new = cluster_by_partition(new, 2 * spark.sparkContext.defaultParallelism) \
+    tasks = write_tasks(sum(per_date.values()), len(per_date), spark.sparkContext.defaultParallelism,
+                        settings.batch.write_task_rows)
+    new = cluster_by_partition(new, tasks) \
         .sortWithinPartitions("event_type", "event_name").persist()
     built = {table.name: table.build(new) for table in EVENT_TABLES}
     late = F.when(F.col(PARTITION) < F.to_date("received_at"), 1).otherwise(0)

@@ -94,12 +94,27 @@ def write_parquet(frame: DataFrame, uri: str, target_file_rows: int, sort_by: Se
         writer.partitionBy(PARTITION).parquet(uri)
 
 
+def write_tasks(rows: int, dates: int, parallelism: int, task_rows: int) -> int:
+    """How many Spark partitions a batch of ``rows`` events over ``dates`` event dates is clustered into before its
+    tables are written (:func:`cluster_by_partition`): ``ceil(rows / task_rows)``, at least two per core (a small
+    batch keeps every core busy) and at most one per date (a date is never split: one task writes its file).
+
+    Why it grows with the batch: a task sorts its rows before writing them and spills a sorted run to disk each
+    time its share of memory fills; Spark then merges all of a task's runs at once, with a read buffer of 1 MB or
+    more per run on the heap. At 30M events in 4 tasks (7.5M rows each) on a 4 GiB driver, that merge ran out of
+    heap (docs/scaling.md, "30M"); ``task_rows`` (``Settings.batch.write_task_rows``) bounds the rows, hence the
+    runs, of one task.
+    """
+    return max(2 * parallelism, min(dates, -(-rows // task_rows)), 1)
+
+
 def cluster_by_partition(frame: DataFrame, partitions: int) -> DataFrame:
-    """``frame`` hash-partitioned by ``event_date`` into ``partitions`` Spark partitions: the rows of one date
-    sit in one partition, and stay there through the narrow transforms that build the tables (filters, selects,
-    explodes). A table built from it and written with ``clustered=True`` (:func:`write_parquet`) then gets one
-    file per date with no shuffle of its own."""
-    return frame.repartition(max(1, partitions), F.col(PARTITION))
+    """``frame`` range-partitioned by ``event_date`` into at most ``partitions`` Spark partitions (:func:`write_tasks`):
+    the rows of one date sit in one partition, neighbouring dates share one in about equal numbers of rows (Spark
+    samples the batch for the bounds), and they stay there through the narrow transforms that build the tables
+    (filters, selects, explodes). A table built from it and written with ``clustered=True`` (:func:`write_parquet`)
+    then gets one file per date with no shuffle of its own."""
+    return frame.repartitionByRange(max(1, partitions), F.col(PARTITION))
 
 
 def read_partitions(spark: SparkSession, storage: LakeStorage, table_rel: str, values: Sequence[str],

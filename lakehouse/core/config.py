@@ -105,6 +105,10 @@ class BatchSettings(BaseModel):
     session_gap_minutes: int = Field(default=30, ge=1, le=1440, description="inactivity that ends a session")
     rfm_window_days: int = Field(default=365, ge=1, le=3660, description="frequency/monetary look-back")
     target_file_rows: int = Field(default=2_000_000, ge=1000, description="rows per Parquet file, at most")
+    write_task_rows: int = Field(
+        default=1_000_000, ge=1000,
+        description="rows one Spark task of raw -> curated sorts and writes, about (more tasks for a bigger batch, "
+                    "at most one per event date; docs/scaling.md, '30M')")
     zstd_level: int = Field(
         default=9, ge=1, le=22,
         description="ZSTD level of curated Parquet files (docs/batch.md, 'ZSTD level': 16 is ~3 % smaller, far slower)")

@@ -200,6 +200,7 @@ class RawToCuratedArguments(JobArguments):
     catalog: bool = False
     batch_session_gap_minutes: int | None = None
     batch_target_file_rows: int | None = None
+    batch_write_task_rows: int | None = None
     batch_validation: Literal["spark", "python"] | None = None
     batch_partition_version_retention_days: float | None = None
     batch_zstd_level: int | None = None

@@ -62,6 +62,44 @@ def test_rows_clustered_by_date_are_written_one_file_per_date(spark, tmp_path: P
     assert sorted(table.column("event_id").to_pylist()) == sorted(r[0] for r in rows if r[1] == "track")
 
 
+def test_the_write_is_split_into_more_tasks_as_the_batch_grows() -> None:
+    """Tasks per batch: two per core for a small batch, ``ceil(rows / task_rows)`` for a big one, never more than
+    one per date (a date is not split).
+
+    Seen failing with the fixed count the job used before (``2 * parallelism``): 30M events over 90 days got 4
+    tasks of 7.5M rows, whose sort ran out of a 4 GiB heap (docs/scaling.md, "30M").
+    """
+    from glue_jobs.curated.writer import write_tasks
+
+    assert write_tasks(rows=10_000, dates=90, parallelism=2, task_rows=1_000_000) == 4
+    assert write_tasks(rows=0, dates=0, parallelism=2, task_rows=1_000_000) == 4
+    assert write_tasks(rows=30_000_000, dates=90, parallelism=2, task_rows=1_000_000) == 30
+    assert write_tasks(rows=30_000_001, dates=90, parallelism=2, task_rows=1_000_000) == 31
+    assert write_tasks(rows=100_000_000, dates=90, parallelism=2, task_rows=1_000_000) == 90
+    assert write_tasks(rows=100_000_000, dates=1, parallelism=8, task_rows=1_000_000) == 16
+
+
+def test_range_clustering_keeps_a_date_whole_and_the_tasks_even(spark) -> None:
+    """Clustered into 4 partitions, 12 dates of 100 rows each: every date in exactly one partition, and each
+    partition holds 3 dates (300 rows), not the lopsided share hashing 12 keys into 4 buckets gives.
+
+    Seen failing with hash partitioning (``repartition(4, event_date)``): partitions of 100, 200, 400, 500 rows.
+    """
+    from pyspark.sql import functions as F
+
+    from glue_jobs.curated.writer import cluster_by_partition
+
+    rows = [(f"e{i}", date(2025, 5, 1 + i % 12)) for i in range(1200)]
+    batch = spark.createDataFrame(rows, "event_id string, event_date date").repartition(5)
+    placed = cluster_by_partition(batch, 4).select("event_date", F.spark_partition_id().alias("part")).collect()
+    parts_of_date: dict[date, set[int]] = {}
+    for row in placed:
+        parts_of_date.setdefault(row["event_date"], set()).add(row["part"])
+    assert all(len(parts) == 1 for parts in parts_of_date.values()) and len(parts_of_date) == 12
+    sizes = sorted(sum(1 for row in placed if row["part"] == part) for part in {r["part"] for r in placed})
+    assert sizes == [300, 300, 300, 300]
+
+
 def test_partition_counts_of_several_frames_match_a_count_in_python(spark) -> None:
     """Rows per date of each frame and the per-date sum of an extra flag, against counts made in Python."""
     from collections import Counter
