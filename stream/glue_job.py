@@ -125,8 +125,9 @@ def kinesis_records(spark, options: dict[str, str]) -> DataFrame:
 def batch_log(result: BatchResult) -> str:
     """One micro-batch's counts as the JSON line the job prints to its log."""
     return json.dumps({"batch_id": result.batch_id, "records": result.records, "events": result.events,
-                       "rejected": result.rejected, "duplicates": result.duplicates, "customers": result.written,
-                       "links": result.links, "merged": result.merged, "forwarded": result.forwarded,
+                       "rejected": result.rejected, "suppressed": result.suppressed, "duplicates": result.duplicates,
+                       "customers": result.written, "links": result.links, "merged": result.merged,
+                       "forwarded": result.forwarded,
                        "seconds": round(result.seconds, 3), "lag_ms": result.lag_ms})
 
 

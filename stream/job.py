@@ -31,8 +31,8 @@ from stream.stateful import MicroBatchWriter, feature_rows, forward_prefix
 
 MAX_BATCHES_KEPT = 10_000
 MAX_FRESHNESS_SAMPLES = 500_000
-TOTALS = ("records", "events", "rejected", "duplicates", "written", "seconds", "links", "identity_conflicts",
-          "merged")
+TOTALS = ("records", "events", "rejected", "suppressed", "duplicates", "written", "seconds", "links",
+          "identity_conflicts", "merged")
 
 
 class StreamJobError(RuntimeError):
@@ -77,6 +77,11 @@ class StreamReport:
     def rejected(self) -> int:
         """Records quarantined."""
         return self._sum("rejected")
+
+    @property
+    def suppressed(self) -> int:
+        """Records of erased people read and dropped (on the lake's suppression list: docs/erasure.md)."""
+        return self._sum("suppressed")
 
     @property
     def duplicates(self) -> int:
@@ -137,8 +142,9 @@ class StreamReport:
     def summary(self) -> dict[str, object]:
         """The headline figures, rounded, for display and JSON (units in the names: ``_ms``, ``_seconds``)."""
         return {"batches": self._sum("batches"), "records": self.records, "events": self.events,
-                "rejected": self.rejected, "duplicates": self.duplicates, "customers_written": self.customers_written,
-                "links": self.links, "identity_conflicts": self._sum("identity_conflicts"), "merged": self.merged,
+                "rejected": self.rejected, "suppressed": self.suppressed, "duplicates": self.duplicates,
+                "customers_written": self.customers_written, "links": self.links,
+                "identity_conflicts": self._sum("identity_conflicts"), "merged": self.merged,
                 "records_per_second": round(self.records_per_second, 1),
                 "batch_seconds_p50": _round(self.batch_seconds_p50, 3),
                 "batch_seconds_p95": _round(self.batch_seconds_p95, 3),

@@ -27,6 +27,7 @@ class BatchResult:
     records: int = 0
     events: int = 0  # valid events applied (after both dedups)
     rejected: int = 0
+    suppressed: int = 0  # records of erased people read and dropped (docs/erasure.md), in ``records``
     duplicates: int = 0  # within the batch + applied by earlier batches
     customers: int = 0
     written: int = 0

@@ -62,17 +62,21 @@ RECORD_COLUMNS = ("data", "shard_id", "sequence_number",
 def routed_rows(records: Iterable[RawStreamRecord], event_time: EventTimeSettings,
                 suppression: Suppression | None = None) -> list[tuple[str, str, str]]:
     """(key, kind, payload) per record: a valid event by :func:`stream.state.route_key`, a reject by the reserved
-    key (payload: the record and its problems). An event of an erased person (an id on ``suppression``) is
-    dropped: no state, no item, no reject kept."""
+    key (payload: the record and its problems). A record of an erased person (an id on ``suppression``) is
+    dropped: no state, no item, no reject kept; one last row under the reserved key, kind ``suppressed``, says how
+    many (payload: the count), so that the micro-batch counts them (:attr:`BatchResult.suppressed`)."""
     rows = []
+    suppressed = 0
     for record in records:
         parsed = parse_record(record, event_time)
         if suppression is not None and suppression.digests and _suppressed(parsed, suppression):
-            continue
-        if isinstance(parsed, StreamEvent):
+            suppressed += 1
+        elif isinstance(parsed, StreamEvent):
             rows.append((route_key(parsed), "event", json.dumps(event_to_dict(parsed), default=json_default)))
         else:
             rows.append((REJECTS_KEY, "reject", reject_to_json(parsed)))
+    if suppressed:
+        rows.append((REJECTS_KEY, "suppressed", str(suppressed)))
     return rows
 
 
@@ -140,16 +144,21 @@ class KeyStepper:
         routed: list[Routed] = []
         forwards: list[Forward] = []
         rows: list[tuple[str, str, str]] = []
+        suppressed = 0
         for frame in frames:
             for kind, payload in zip(frame["kind"], frame["payload"], strict=True):
                 if kind == "reject":
                     rows.append((REJECTS_KEY, "reject", payload))
+                elif kind == "suppressed":
+                    suppressed += int(payload)
                 elif kind == "event":
                     routed.append(Routed(event_from_dict(json.loads(payload))))
                 else:
                     forwards.append(forward_from_json(payload))
         if name != REJECTS_KEY:
             rows.extend(self.step(name, routed, forwards, state))
+        if suppressed:
+            rows.append((REJECTS_KEY, "counts", json.dumps({"suppressed": suppressed})))
         yield pd.DataFrame(rows, columns=["key", "kind", "payload"])
 
     def step(self, name: str, routed: list[Routed], forwards: list[Forward], state: Any) -> list[tuple[str, str, str]]:
@@ -427,8 +436,9 @@ class MicroBatchWriter:
         self._fault("after-forwards", batch_id)
         finished = time.time()
         counts = total.counts
-        result = BatchResult(batch_id, token, records=int(counts.get("routed", 0)) + len(rejects),
-                             events=int(counts.get("events", 0)), rejected=len(rejects),
+        suppressed = int(counts.get("suppressed", 0))
+        result = BatchResult(batch_id, token, records=int(counts.get("routed", 0)) + len(rejects) + suppressed,
+                             events=int(counts.get("events", 0)), rejected=len(rejects), suppressed=suppressed,
                              duplicates=int(counts.get("duplicates", 0)), customers=total.written,
                              written=total.written, links=int(counts.get("links", 0)),
                              identity_conflicts=int(counts.get("identity_conflicts", 0)),

@@ -179,6 +179,7 @@ def forget_and_replay(settings: Settings, generated: Any) -> dict[str, Any]:
             "emails": emails, "names": names, "record": record.document(), "before": before, "after": after,
             "replayed": replayed, "posted": posted.accepted, "archived": archived.records,
             "archive_suppressed": archived.suppressed, "streamed": streamed.events,
+            "stream_suppressed": streamed.suppressed,
             "curated": batch.curated}
 
 

@@ -13,6 +13,7 @@ from lakehouse.core.lake.raw import decode_lines
 from lakehouse.core.lake.storage import LakeStorage
 from stream.archive import ArchiveReport, archive_batch
 from stream.records import RawStreamRecord
+from stream.state import REJECTS_KEY
 from stream.stateful import routed_rows
 
 
@@ -30,15 +31,35 @@ GONE = Suppression("").adding(Subject("u-gone", frozenset({"u-gone", "anon-gone"
 
 def test_the_stream_drops_events_and_rejects_of_an_erased_person() -> None:
     """Their valid events (under any id) and their invalid records (the stream's quarantine would keep them) are
-    dropped before the keyed state; everyone else's pass. Seen failing without the suppression in routing: three
-    event rows and one reject row of theirs."""
+    dropped before the keyed state, and counted; everyone else's pass. Seen failing without the suppression in
+    routing: three event rows and one reject row of theirs; without the count: no ``suppressed`` row (the feature
+    job's summary said nothing of the records it dropped)."""
     records = [_record(1), _record(2, user_id="u-gone", customer_id="u-gone"),
                _record(3, user_id=None, anonymous_id="anon-gone", customer_id="anon-gone"),
                _record(4, type="alias", event=None, previous_id="anon-gone", user_id="u7", customer_id="u7"),
                _record(5, user_id="u-gone", timestamp="not a time")]
     rows = routed_rows(records, EventTimeSettings(), GONE)
-    assert [(key, kind) for key, kind, _ in rows] == [("u1", "event")]
+    assert [(key, kind) for key, kind, _ in rows] == [("u1", "event"), (REJECTS_KEY, "suppressed")]
+    assert rows[-1][2] == "4"
     assert len(routed_rows(records, EventTimeSettings(), Suppression(""))) == 5
+
+
+def test_the_rejects_key_turns_the_suppressed_rows_of_a_micro_batch_into_one_count() -> None:
+    """The keyed stage (:class:`stream.stateful.KeyStepper`) under the reserved key: rejects pass through, the
+    ``suppressed`` rows of several routed frames become one ``counts`` row the micro-batch sums
+    (``BatchResult.suppressed``). Seen failing before the kind existed: the rows were read as forwards
+    (``AttributeError: 'int' object has no attribute 'get'``)."""
+    import pandas as pd
+
+    from stream.stateful import KeyStepper
+
+    frames = [pd.DataFrame([(REJECTS_KEY, "suppressed", "3"), (REJECTS_KEY, "reject", "{}")],
+                           columns=["key", "kind", "payload"]),
+              pd.DataFrame([(REJECTS_KEY, "suppressed", "2")], columns=["key", "kind", "payload"])]
+    stepper = KeyStepper(config=None, providers=lambda: (None, None))  # the reserved key reads neither
+    (out,) = list(stepper((REJECTS_KEY,), iter(frames), state=None))
+    assert list(out.itertuples(index=False, name=None)) == [(REJECTS_KEY, "reject", "{}"),
+                                                           (REJECTS_KEY, "counts", json.dumps({"suppressed": 5}))]
 
 
 def test_the_archive_keeps_them_out_of_the_raw_zone_and_counts_them(spark, tmp_path) -> None:
