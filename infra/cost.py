@@ -209,6 +209,10 @@ class Fixed:
     templates of the stage)."""
 
     alarms: int = 20
+    #: what alarms are billed by: one per single-metric alarm, one per metric an alarm on a metric math expression
+    #: reads (CloudWatch pricing, "Alarms": per alarm metric) — 5 throttle/volume/delivery alarms read 2, the two
+    #: "not reading" alarms 3 (infra/stacks/monitoring.py)
+    alarm_metrics: int = 29
     composite_alarms: int = 3  # the raw archive stopped, the feature query stopped, the stream behind (monitoring.py)
     dashboards: int = 1
     interface_endpoints: int = 4
@@ -427,12 +431,13 @@ def bill(stage: str, workload: Workload, profile: StageProfile | None = None,
         f"{traces / 1e6:,.1f} M traces")
     platform = a.platform_log_bytes_per_request if profile.lambda_system_log_level != "WARN" else 0.0
     logs_gb = w.requests * (a.function_log_bytes_per_request + a.access_log_bytes_per_request + platform) / GB
-    add("CloudWatch", f.alarms * _p("cw_alarm") + f.composite_alarms * _p("cw_composite_alarm")
+    add("CloudWatch", f.alarm_metrics * _p("cw_alarm") + f.composite_alarms * _p("cw_composite_alarm")
         + f.dashboards * _p("cw_dashboard") + a.custom_metrics * _p("cw_metric")
         + a.metric_puts_per_month / 1e3 * _p("cw_put_metric_data") + logs_gb * _p("cw_logs_ingest_gb"),
         ["AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm", "AWS::CloudWatch::Dashboard",
          "AWS::Logs::LogGroup", "AWS::EC2::FlowLog"],
-        f"{f.alarms} alarms + {f.composite_alarms} composite, {f.dashboards} dashboard, {a.custom_metrics} metrics, "
+        f"{f.alarms} alarms ({f.alarm_metrics} alarm metrics) + {f.composite_alarms} composite, "
+        f"{f.dashboards} dashboard, {a.custom_metrics} metrics, "
         f"{logs_gb:,.0f} GB of logs "
         f"(Lambda system logs at {profile.lambda_system_log_level})")
     add("VPC endpoints, KMS, Secrets Manager, Step Functions",

@@ -70,10 +70,11 @@ def test_tracing_samples_one_request_a_second_then_the_profiles_rate() -> None:
 
 def test_logs_are_the_function_access_and_platform_lines_per_request() -> None:
     """262.8 M requests a month (1,000 ev/s): prod (system logs at WARN) ingests 1,000 + 200 bytes a request, dev
-    (INFO) also the platform's 550; $0.50 a GB ingested, beside $0.10 an alarm, $0.50 a composite alarm (three), $3
-    a dashboard, $0.30 a metric and $0.01 per thousand PutMetricData calls (the archive's heartbeat: 12 an hour,
-    the feature query's: 60 an hour; 730 hours)."""
-    fixed = 20 * 0.10 + 3 * 0.50 + 3.00 + 6 * 0.30 + 730 * 72 / 1000 * 0.01
+    (INFO) also the platform's 550; $0.50 a GB ingested, beside $0.10 an alarm metric (29: 20 alarms, 7 of them on
+    metric math reading 2 or 3 metrics), $0.50 a composite alarm (three), $3 a dashboard, $0.30 a metric and $0.01
+    per thousand PutMetricData calls (the archive's heartbeat: 12 an hour, the feature query's: 60 an hour; 730
+    hours)."""
+    fixed = 29 * 0.10 + 3 * 0.50 + 3.00 + 6 * 0.30 + 730 * 72 / 1000 * 0.01
     prod, dev = bill("prod", Workload(1000)), bill("dev", Workload(1000))
     assert line(prod, "CloudWatch") == pytest.approx(fixed + 262.8e6 * 1200 / 1024**3 * 0.50)
     assert line(dev, "CloudWatch") == pytest.approx(fixed + 262.8e6 * 1750 / 1024**3 * 0.50)
@@ -199,6 +200,9 @@ def test_the_fixed_resources_priced_are_the_ones_deployed(stage, request) -> Non
         types["AWS::KMS::Key"], types["AWS::SecretsManager::Secret"])
     acls = app.all_resources("AWS::WAFv2::WebACL").values()
     assert [len(acl["Properties"]["Rules"]) for acl in acls] == ([fixed.waf_rules] if stage == "prod" else [])
+    alarms = [a["Properties"] for a in app.all_resources("AWS::CloudWatch::Alarm").values()]
+    read = [sum("MetricStat" in m for m in a["Metrics"]) if "Metrics" in a else 1 for a in alarms]
+    assert fixed.alarm_metrics == sum(read) and max(read) > 1  # billed per metric an alarm reads
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
