@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from lakehouse.core.config import Settings
-from lakehouse.core.erasure import ID_FIELDS, Suppression, load_suppression
+from lakehouse.core.erasure import SUPPRESSED_JSON_PATHS, Suppression, load_suppression
 from lakehouse.core.lake.layout import LakeLayout
 from lakehouse.core.lake.raw import (
     LandedObject,
@@ -203,15 +203,16 @@ def partition_writer(lake_root: str, region: str | None, run: str, batch_id: int
 
 
 def is_suppressed(suppression: Suppression):
-    """A Spark boolean column: whether the record in ``data`` (canonical raw record bytes) has an id field
-    (:data:`lakehouse.core.erasure.ID_FIELDS`) on ``suppression`` — the list's salted SHA-256, in Spark SQL."""
+    """A Spark boolean column: whether the record in ``data`` (canonical raw record bytes) has an id or e-mail field
+    (:data:`lakehouse.core.erasure.SUPPRESSED_JSON_PATHS`) on ``suppression`` — the list's salted SHA-256, in Spark
+    SQL."""
     from pyspark.sql import functions as F
 
     text = F.col("data").cast("string")
     digests = sorted(suppression.digests)
     hit = F.lit(False)
-    for name in ID_FIELDS:
-        value = F.get_json_object(text, f"$.{name}")
+    for path in SUPPRESSED_JSON_PATHS:
+        value = F.get_json_object(text, path)
         hit = hit | F.coalesce(F.sha2(F.concat(F.lit(f"{suppression.salt}:"), value), 256).isin(*digests),
                                F.lit(False))
     return hit

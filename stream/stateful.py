@@ -69,7 +69,7 @@ def routed_rows(records: Iterable[RawStreamRecord], event_time: EventTimeSetting
     suppressed = 0
     for record in records:
         parsed = parse_record(record, event_time)
-        if suppression is not None and suppression.digests and _suppressed(parsed, suppression):
+        if suppression is not None and suppression.digests and _suppressed(record, parsed, suppression):
             suppressed += 1
         elif isinstance(parsed, StreamEvent):
             rows.append((route_key(parsed), "event", json.dumps(event_to_dict(parsed), default=json_default)))
@@ -80,12 +80,14 @@ def routed_rows(records: Iterable[RawStreamRecord], event_time: EventTimeSetting
     return rows
 
 
-def _suppressed(parsed: StreamEvent | Rejected, suppression: Suppression) -> bool:
-    if isinstance(parsed, StreamEvent):
-        return any(suppression.covers(i) for i in (parsed.user_id, parsed.anonymous_id, parsed.previous_id,
-                                                   parsed.customer_id))
+def _suppressed(record: RawStreamRecord, parsed: StreamEvent | Rejected, suppression: Suppression) -> bool:
+    """Whether the record is an erased person's: an id as the stream reads it, or an id or e-mail field of the
+    record as sent (:meth:`lakehouse.core.erasure.Suppression.covers_record`), on the list."""
+    if isinstance(parsed, StreamEvent) and any(suppression.covers(i) for i in (
+            parsed.user_id, parsed.anonymous_id, parsed.previous_id, parsed.customer_id)):
+        return True
     try:
-        document = json.loads(parsed.text)
+        document = json.loads(record.data)
     except ValueError:
         return False
     return isinstance(document, dict) and suppression.covers_record(document)

@@ -11,6 +11,7 @@ demo itself, as a user sees it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -123,6 +124,23 @@ def scan_items(settings: Settings) -> dict[str, dict[str, dict]]:
     return found
 
 
+def plaintext_email(files: list[Path], ids: set[str]) -> str:
+    """An e-mail address one of ``ids`` sent in an identify's traits (as the source sent it, before the API hashed
+    it). Raises ``LookupError`` when none did."""
+    import gzip
+
+    from lakehouse.core.erasure import emails_in
+
+    for path in files:
+        data = path.read_bytes()
+        for line in (gzip.decompress(data) if path.suffix == ".gz" else data).decode().splitlines():
+            call = json.loads(line)
+            for one in call.get("batch", [call]):
+                if one.get("userId") in ids and (emails := list(emails_in(one))):
+                    return emails[0]
+    raise LookupError("none of the ids sent an e-mail address")
+
+
 def forget_and_replay(settings: Settings, generated: Any) -> dict[str, Any]:
     """Forget a scored buyer with stitched ids, then post every generated event again (the source replaying its
     history, the person's included), archive, stream and batch them. Runs on the demo's home itself (a streaming
@@ -164,6 +182,12 @@ def forget_and_replay(settings: Settings, generated: Any) -> dict[str, Any]:
         record = forget(settings, person, "erasure-test-ticket")
         after = scan_items(settings)
         files = [generated.out_dir / f.name for f in generated.files]
+        # and a sign-up under a new user id with their e-mail address: the hash is theirs, whatever the id
+        newcomer = home.parent / "newcomer.jsonl"
+        newcomer.write_text(json.dumps({"type": "identify", "userId": f"{person}-again", "messageId": "newcomer-1",
+                                        "timestamp": "2025-06-30T12:00:00Z",
+                                        "traits": {"email": plaintext_email(files, ids)}}) + "\n")
+        files.append(newcomer)
         key = WriteKeyStore(settings.names.write_keys_table, settings.region).create("replay").key
         with LocalGateway(settings) as gateway:
             posted = post_files(files, gateway.url, key)

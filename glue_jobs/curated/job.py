@@ -53,7 +53,7 @@ from glue_jobs.curated.writer import (
     write_tasks,
 )
 from lakehouse.core.config import Settings
-from lakehouse.core.erasure import ID_FIELDS, Suppression, load_suppression
+from lakehouse.core.erasure import ID_FIELDS, SUPPRESSED_JSON_PATHS, Suppression, load_suppression
 from lakehouse.core.job_state import commit_run, new_run_id, processed_landing_logs, processed_raw_objects
 from lakehouse.core.lake import tables as lake_tables
 from lakehouse.core.lake.raw import LANDED, RAW_SUFFIX, encode_lines, landing_log_day, landing_logs
@@ -164,16 +164,19 @@ SUPPRESSED = "(suppressed): the person was erased"
 
 
 def suppress(parsed: DataFrame, suppression: Suppression) -> DataFrame:
-    """``parsed`` with :data:`SUPPRESSED` as the reason of every line whose ids are on the suppression list (its
-    digest, :meth:`lakehouse.core.erasure.Suppression.digest`, computed in SQL); unchanged for an empty list."""
+    """``parsed`` with :data:`SUPPRESSED` as the reason of every line whose ids or e-mail hashes are on the
+    suppression list (its digest, :meth:`lakehouse.core.erasure.Suppression.digest`, computed in SQL): the ids as
+    parsed, and every field of :data:`lakehouse.core.erasure.SUPPRESSED_JSON_PATHS` in the line as landed;
+    unchanged for an empty list."""
     if not suppression.digests:
         return parsed
     digests = sorted(suppression.digests)
+    values = [F.col(name).cast("string") for name in ID_FIELDS if name in parsed.columns]
+    values += [F.get_json_object("value", path) for path in SUPPRESSED_JSON_PATHS]
     hit = F.lit(False)
-    for name in ID_FIELDS:
-        if name in parsed.columns:
-            digest = F.sha2(F.concat(F.lit(f"{suppression.salt}:"), F.col(name).cast("string")), 256)
-            hit = hit | F.coalesce(digest.isin(*digests), F.lit(False))
+    for value in values:
+        digest = F.sha2(F.concat(F.lit(f"{suppression.salt}:"), value), 256)
+        hit = hit | F.coalesce(digest.isin(*digests), F.lit(False))
     return parsed.withColumn("reject_reason", F.when(hit, F.lit(SUPPRESSED)).otherwise(F.col("reject_reason")))
 
 

@@ -75,7 +75,7 @@ def run_erasure(settings: Settings, customer_id: str, requested_by: str, *, ware
     if any(re.search(rf"(?<![\w-]){re.escape(i)}(?![\w-])", record.requested_by) for i in subject.identifiers):
         raise ValueError("requested_by: it holds an id of the person; the erasure record keeps no personal data")
     _write_pending(storage, record.erasure_id, subject, record.started_at)
-    say(f"suppressing {len(subject.ids)} ids")
+    say(f"suppressing {len(subject.ids)} ids and {len(subject.emails)} e-mail hash(es)")
     suppression = load_suppression(storage).adding(subject, record.erasure_id)
     storage.put_bytes(SUPPRESSION_KEY, json.dumps(suppression.document(), indent=1).encode(),
                       content_type="application/json")

@@ -14,10 +14,10 @@ Matching rule (GDPR Art. 17 erasure, applied as Segment's "delete" does: whole r
 Whole records go, so an order line, a ticket or a session of the person leaves with its identifiers. Anonymous
 aggregates (a day's revenue, RFM breakpoints) keep the person's contribution: they hold no personal data.
 
-The **suppression list** (:class:`Suppression`) holds a salted digest of each erased id, never the id itself, so
-the raw archive, the stream and the batch can refuse the person's records arriving later (a replay, a source
-resending its history, records still inside Kinesis' retention) without the lakehouse keeping a byte of who they
-were.
+The **suppression list** (:class:`Suppression`) holds a salted digest of each erased id and e-mail hash, never
+the value itself, so the raw archive, the stream and the batch can refuse the person's records arriving later (a
+replay, a source resending its history, records still inside Kinesis' retention, a sign-up under a new id with
+the same e-mail address) without the lakehouse keeping a byte of who they were.
 
 The **erasure record** says who asked, when, and how many records each store lost, with no personal data.
 """
@@ -125,6 +125,9 @@ def split_lines(lines: Iterable[str], identifiers: frozenset[str]) -> tuple[list
 ID_FIELDS = ("user_id", "anonymous_id", "previous_id", "customer_id")
 #: the same in a call as the API receives it (quarantined calls, a source's exports)
 CALL_ID_FIELDS = ("userId", "anonymousId", "previousId")
+#: the JSONPath (``get_json_object``'s) of every canonical raw record field the suppression list is checked
+#: against: the ids (:data:`ID_FIELDS`) and the e-mail fields (:data:`EMAIL_PATHS`, hashed by the API)
+SUPPRESSED_JSON_PATHS = (*(f"$.{name}" for name in ID_FIELDS), *("$." + ".".join(path) for path in EMAIL_PATHS))
 
 
 def spellings(identifier: str) -> tuple[str, ...]:
@@ -184,15 +187,18 @@ class Suppression:
             and self.digest(identifier) in self.digests
 
     def covers_record(self, record: dict[str, Any]) -> bool:
-        """Whether any id field (:data:`ID_FIELDS`; camelCase spellings too) of ``record`` is suppressed."""
+        """Whether any id field (:data:`ID_FIELDS`; camelCase spellings too) or e-mail field (:data:`EMAIL_PATHS`)
+        of ``record`` is suppressed."""
         if not self.digests:
             return False
-        return any(self.covers(record.get(name)) for name in (*ID_FIELDS, *CALL_ID_FIELDS))
+        return any(self.covers(record.get(name)) for name in (*ID_FIELDS, *CALL_ID_FIELDS)) \
+            or any(self.covers(email) for email in emails_in(record))
 
     def adding(self, subject: Subject, erasure_id: str) -> Suppression:
-        """This list with ``subject``'s ids (not its e-mail hashes: a record arrives under an id) added."""
+        """This list with ``subject``'s ids and e-mail hashes added: a record arriving under any of its ids, or
+        under a new id with one of its e-mail addresses, is the erased person's."""
         base = self if self.salt else Suppression.new()
-        return Suppression(base.salt, base.digests | {base.digest(i) for i in subject.ids},
+        return Suppression(base.salt, base.digests | {base.digest(i) for i in subject.identifiers},
                            tuple(sorted({*base.erasures, erasure_id})))
 
     def document(self) -> dict[str, Any]:

@@ -11,7 +11,8 @@ from lakehouse.core.lake.layout import LakeLayout
 from lakehouse.core.lake.storage import LakeStorage
 from tests.glue_jobs.curated.cases import PAGE_RECORD, changed, line
 
-ERASED = Suppression("").adding(Subject("c-gone", frozenset({"c-gone", "anon-gone"})), "erasure-1")
+ERASED = Suppression("").adding(Subject("c-gone", frozenset({"c-gone", "anon-gone"}),
+                                        frozenset({"e0c1@hashed.invalid"})), "erasure-1")
 
 
 def _lines(spark, *records: dict):
@@ -19,16 +20,21 @@ def _lines(spark, *records: dict):
 
 
 def test_their_records_are_suppressed_whatever_id_they_come_under(spark, tmp_path) -> None:
-    """Seen failing with the suppression step left out of the parse: the three records were accepted (and the
-    broken one quarantined, keeping their id in the lake)."""
+    """Their ids, or a new id with their e-mail hash (an identify's traits, a track's properties). Seen failing
+    with the suppression step left out of the parse: the records were accepted (and the broken one quarantined,
+    keeping their id in the lake); with ids alone on the list, the two new-id records were accepted."""
     kept = PAGE_RECORD
     by_user = changed(PAGE_RECORD, "user_id", "c-gone")
     by_anonymous = changed(changed(PAGE_RECORD, "user_id", None), "anonymous_id", "anon-gone")
     broken = changed(by_user, "timestamp", "not a time")
+    by_email = changed(changed(PAGE_RECORD, "user_id", "c-new"), "traits", {"email": "e0c1@hashed.invalid"})
+    by_property = changed(changed(PAGE_RECORD, "user_id", "c-new"), "properties", {"email": "e0c1@hashed.invalid"})
+    another = changed(changed(PAGE_RECORD, "user_id", "c-new"), "traits", {"email": "f7@hashed.invalid"})
     settings = Settings(home=tmp_path)
-    parsed, tallies = _parse_counted(_lines(spark, kept, by_user, by_anonymous, broken), settings, ERASED)
+    parsed, tallies = _parse_counted(_lines(spark, kept, by_user, by_anonymous, broken, by_email, by_property,
+                                            another), settings, ERASED)
     counts = {reason: count for reason, _, count in tallies}
-    assert counts == {None: 1, SUPPRESSED: 3}
+    assert counts == {None: 2, SUPPRESSED: 5}
     storage = LakeStorage(LakeLayout.from_uri(str(tmp_path / "lake")))
     assert quarantine_rejects(storage, parsed, "run-1") == []
     parsed.unpersist()

@@ -269,8 +269,8 @@ def test_malformed_http_gets_a_json_4xx_and_the_server_keeps_serving(settings: S
                                                                      finish_sending: bool, status: int,
                                                                      old_answer: str) -> None:
     """Each fault gets its 4xx as JSON ``{"message": ...}`` without reaching the function, and the next
-    request is served. Run against the http.server gateway of HEAD (``git show HEAD:lakehouse/local/gateway.py``)
-    each case failed as its ``old_answer`` says."""
+    request is served. Run against the http.server gateway before the change to Werkzeug
+    (``git show 3ce679f~1:lakehouse/local/gateway.py``) each case failed as its ``old_answer`` says."""
     recorder = Recorder()
     with LocalGateway(settings, handler_factory=recorder.factory, read_timeout_seconds=0.5) as gateway:
         response = raw_exchange(gateway.url, raw, finish_sending=finish_sending)
@@ -325,9 +325,10 @@ def test_fifty_clients_on_four_instances_queue_or_get_429_and_no_connection_is_r
     instances, 0.5 s to wait for one) for 3 s. Every request is answered 200 or 429 with Retry-After; every
     event answered 200 is in the raw zone and on the stream exactly once, and none answered 429 is.
 
-    Seen with the http.server gateway of HEAD (``git show HEAD:lakehouse/local/gateway.py``): 23 of 221
-    requests ended in ``ConnectionResetError``. Its listen backlog was socketserver's default of 5: in a 5 s run
-    of the same load 33 of 425 were reset, and none once only the backlog was raised to 128.
+    Seen with the http.server gateway before the change to Werkzeug (``git show
+    3ce679f~1:lakehouse/local/gateway.py``): 23 of 221 requests ended in ``ConnectionResetError``. Its listen
+    backlog was socketserver's default of 5: in a 5 s run of the same load 33 of 425 were reset, and none once only
+    the backlog was raised to 128.
     """
     settings = aws_settings
     key = WriteKeyStore(settings.names.write_keys_table, settings.region).create("load").key
