@@ -26,6 +26,7 @@ that). The growth exponent *b* of ``time ≈ a · events^b`` is the least-square
     python bench/bench_scaling.py --sizes 1M,10M          # what docs/scaling.md reports
     python bench/bench_scaling.py --sizes 100k,300k       # a quick look
     python bench/bench_scaling.py --sizes 30M --include bench/results/scaling-<date>.json   # add a size to a run
+    python bench/bench_scaling.py --sizes 30M --work DIR --keep --resume   # go on after an interrupted run
 
 The JSON lands in bench/results/scaling-<date>.json; figures go to docs/scaling.md.
 """
@@ -191,12 +192,20 @@ def run_stage(stage: str, home: Path, events: int, days: int, driver_memory: str
 
 
 def run_size(events: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """One size's stages in order. Each finished stage's figures are saved to ``<home>/stages.json`` as it ends;
+    with ``--resume`` a size whose home holds that file keeps its lake and its finished stages and runs the rest
+    (a run of hours outlives a session or a machine's restart)."""
     home = work / f"events-{events}"
-    shutil.rmtree(home, ignore_errors=True)
-    print(f"{events:,} events over {args.days} days in {home} (load average {os.getloadavg()[0]:.1f})", flush=True)
-    stages: dict[str, Any] = {}
+    done = home / "stages.json"
+    stages: dict[str, Any] = json.loads(done.read_text()) if args.resume and done.exists() else {}
+    if not stages:
+        shutil.rmtree(home, ignore_errors=True)
+    print(f"{events:,} events over {args.days} days in {home} (load average {os.getloadavg()[0]:.1f})"
+          + (f", resuming after {list(stages)[-1]}" if stages else ""), flush=True)
     for stage in STAGES:
-        stages[stage] = run_stage(stage, home, events, args.days, args.driver_memory)
+        if stage not in stages:
+            stages[stage] = run_stage(stage, home, events, args.days, args.driver_memory)
+            done.write_text(json.dumps(stages, indent=1) + "\n")
     generated = stages["generate"]["counts"]["events"]
     result = {"events": generated, "requested_events": events, "customers": stages["generate"]["counts"]["customers"],
               "raw_gzip_mib": round(sum(p.stat().st_size for p in (home / "lake" / "raw").rglob("*.jsonl.gz")) / MIB,
@@ -229,6 +238,9 @@ def main() -> None:
     parser.add_argument("--driver-memory", default="4g", help="Spark driver heap (LAKEHOUSE_SPARK_DRIVER_MEMORY)")
     parser.add_argument("--work", type=Path, help="directory for the lakes (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep each size's lake in --work")
+    parser.add_argument("--resume", action="store_true",
+                        help="in --work, keep a size's lake and the stages it finished (its stages.json), run the "
+                             "rest")
     parser.add_argument("--json", type=Path, help="where to write the figures (default bench/results/scaling-<date>"
                                                   ".json)")
     parser.add_argument("--include", type=Path, action="append", default=[],
