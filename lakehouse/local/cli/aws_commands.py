@@ -95,6 +95,9 @@ def status() -> None:
     where = endpoint or "AWS (no endpoint override)"
     console.print(f"endpoint: [bold]{where}[/]" + (f"  (pid {state.pid})" if state else ""))
     recorded = None if state else EmulatorState.load(state_file(settings.run_dir))
+    if endpoint is None and recorded is None:  # the home is relative: another directory is another home
+        console.print(f"no embedded AWS was started in the home {settings.home.resolve()}: `lakehouse up` starts "
+                      "one there; LAKEHOUSE_HOME names another home")
     if recorded:  # `lakehouse up` started one that is gone (killed, crashed, the machine restarted)
         journal = journal_file(settings.run_dir)
         kept = (f"with the state its journal kept ({journal.stat().st_size / 2**20:,.1f} MiB)" if journal.is_file()
@@ -102,6 +105,7 @@ def status() -> None:
         console.print(f"[yellow]the embedded AWS started at {recorded.endpoint} (pid {recorded.pid}) is not "
                       f"running[/]: `lakehouse up` starts it again, {kept}; `lakehouse down` forgets it")
     table = Table(show_edge=False, show_header=False)
+    table.add_row("home", str(settings.home.resolve()))
     table.add_row("stage", settings.stage)
     table.add_row("region", settings.region)
     table.add_row("lake root", settings.lake.root_uri)

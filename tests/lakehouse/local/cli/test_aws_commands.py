@@ -115,6 +115,16 @@ def test_up_provisions_on_an_existing_endpoint_without_starting_an_emulator(moto
     assert not (tmp_path / "run" / "aws.json").exists()
 
 
+def test_status_in_a_home_without_an_emulator_names_the_home(tmp_path: Path) -> None:
+    """The default home is ``.lakehouse`` in the working directory: run from another directory, ``status`` said only
+    "endpoint: AWS (no endpoint override)", as if the running demo's emulator were gone (a new user's report; seen
+    failing before the home was named)."""
+    home = tmp_path / "elsewhere"
+    said = " ".join(_cli("status", home=home).stdout.split())
+    assert f"no embedded AWS was started in the home {home}" in said and "LAKEHOUSE_HOME" in said
+    assert f"home {home}" in said
+
+
 def test_env_without_a_running_emulator_is_a_clear_error(tmp_path: Path) -> None:
     result = _cli("env", home=tmp_path)
     assert result.returncode == 2
