@@ -24,7 +24,7 @@ def demo(
     days: int = typer.Option(DEFAULTS.days, min=1, max=3660, help="days to simulate"),
     seed: int = typer.Option(DEFAULTS.seed, min=0, help="random seed of the data set"),
     start: datetime = typer.Option(datetime.combine(DEFAULTS.start, datetime.min.time()), formats=["%Y-%m-%d"],
-                                   help="first simulated day (YYYY-MM-DD)"),
+                                   show_default=DEFAULTS.start.isoformat(), help="first simulated day (YYYY-MM-DD)"),
     keep_running: bool = typer.Option(True, help="leave the embedded AWS running to explore the results"),
     dashboard: bool = typer.Option(False, "--dashboard/--no-dashboard",
                                    help="serve the web dashboard after the demo until Ctrl-C (default: print the "
