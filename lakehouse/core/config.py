@@ -7,7 +7,9 @@ and the code that talks to those resources can never disagree.
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -316,3 +318,38 @@ class Settings(BaseSettings):
 def get_settings(**overrides: object) -> Settings:
     """Settings from the environment, with explicit overrides taking precedence."""
     return Settings(**overrides)  # type: ignore[arg-type]
+
+
+#: ``LAKEHOUSE_*`` variables read by the local tooling, not :class:`Settings` fields (Spark's launch, the browser of
+#: the dashboard tests, the client's write key, the benchmarks' record file)
+TOOLING_ENV = frozenset({"LAKEHOUSE_SPARK_DRIVER_MEMORY", "LAKEHOUSE_SPARK_LOG_LEVEL", "LAKEHOUSE_CHROMIUM",
+                         "LAKEHOUSE_WRITE_KEY", "LAKEHOUSE_BENCH_RECORD"})
+
+
+def setting_env_names(model: type[BaseModel] = Settings, prefix: str = "LAKEHOUSE_") -> frozenset[str]:
+    """Every environment variable a :class:`Settings` field reads (upper case: pydantic-settings matches them
+    case-insensitively): ``LAKEHOUSE_<FIELD>``, and ``LAKEHOUSE_<GROUP>__<FIELD>`` for the nested groups (a
+    group's own name too: it takes a JSON object)."""
+    names: set[str] = set()
+    for name, field in model.model_fields.items():
+        env = prefix + name.upper()
+        names.add(env)
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            names |= setting_env_names(field.annotation, env + "__")
+    return frozenset(names)
+
+
+def unknown_env(environ: Mapping[str, str]) -> dict[str, str | None]:
+    """The ``LAKEHOUSE_*`` variables of ``environ`` that no setting and no tool reads -> the closest known name
+    (``difflib``), or None. Settings ignore unknown variables, so a misspelt one (``..._WRITE_TASK_ROW``) or a
+    retired one would otherwise change nothing, silently."""
+    prefix = "LAKEHOUSE_"
+    known = setting_env_names() | TOOLING_ENV
+    suffixes = {name.removeprefix(prefix) for name in known}  # the shared prefix would make every name look close
+
+    def closest(name: str) -> str | None:
+        match = difflib.get_close_matches(name.upper().removeprefix(prefix), suffixes, n=1, cutoff=0.75)
+        return prefix + match[0] if match else None
+
+    return {name: closest(name) for name in sorted(environ)
+            if name.upper().startswith(prefix) and name.upper() not in known}

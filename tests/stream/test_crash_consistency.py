@@ -38,7 +38,7 @@ def job_env(settings: Settings, endpoint: str) -> dict[str, str]:
     env.update({"LAKEHOUSE_HOME": str(settings.home), "LAKEHOUSE_STAGE": settings.stage, "COLUMNS": "200",
                 "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
                 "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
-                "LAKEHOUSE_STREAM__MAX_RECORDS_PER_TRIGGER": "200", "LAKEHOUSE_STREAM__UPDATE_CHUNK": "25",
+                "LAKEHOUSE_STREAM__MAX_RECORDS_PER_TRIGGER": "200",
                 "LAKEHOUSE_STREAM__TRIGGER_SECONDS": "0"})
     return env
 

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from lakehouse.core.config import Settings
+from lakehouse.core.config import Settings, unknown_env
 from lakehouse.core.run_lock import CheckpointBusy
 from lakehouse.local.aws.embedded import EmulatorState, export_endpoint, running_emulator, state_file
 from lakehouse.local.signals import Stopped, ignoring_stop_signals, stop_child_processes, stop_spark
@@ -67,8 +67,17 @@ def friendly_errors(func: F) -> F:
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Settings from the environment, with the options the user gave (``None``: not given) taking precedence."""
+    """Settings from the environment, with the options the user gave (``None``: not given) taking precedence;
+    warns on stderr, once a process, of each ``LAKEHOUSE_*`` variable no setting reads (a typo changes nothing)."""
+    _warn_unknown_env(tuple(sorted(os.environ)))
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+@functools.cache
+def _warn_unknown_env(names: tuple[str, ...]) -> None:
+    for name, closest in unknown_env(dict.fromkeys(names, "")).items():
+        hint = f" (did you mean {closest}?)" if closest else ""
+        err_console.print(f"[yellow]warning:[/] {name} is not a lakehouse setting and changes nothing{hint}")
 
 
 def attach_running_emulator(settings: Settings) -> str | None:

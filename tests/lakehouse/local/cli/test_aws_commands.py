@@ -125,6 +125,15 @@ def test_status_in_a_home_without_an_emulator_names_the_home(tmp_path: Path) -> 
     assert f"home {home}" in said
 
 
+def test_a_misspelt_setting_is_named_with_the_right_one_and_the_command_goes_on(tmp_path: Path) -> None:
+    """Seen failing before ``load_settings`` checked the environment: the misspelt variable was ignored, silently."""
+    result = _cli("status", home=tmp_path, env_extra={"LAKEHOUSE_BATCH__WRITE_TASK_ROW": "500000"})
+    assert result.returncode == 0, result.stderr
+    assert ("LAKEHOUSE_BATCH__WRITE_TASK_ROW is not a lakehouse setting and changes nothing (did you mean "
+            "LAKEHOUSE_BATCH__WRITE_TASK_ROWS?)") in " ".join(result.stderr.split())
+    assert "not a lakehouse setting" not in _cli("status", home=tmp_path).stderr
+
+
 def test_env_without_a_running_emulator_is_a_clear_error(tmp_path: Path) -> None:
     result = _cli("env", home=tmp_path)
     assert result.returncode == 2
