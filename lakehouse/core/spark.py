@@ -16,8 +16,17 @@ _lock = threading.Lock()
 LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
 
 
-def local_spark(app_name: str = "customer-lakehouse", shuffle_partitions: int = 4, cores: int = 2):
+def local_spark(app_name: str = "customer-lakehouse", shuffle_partitions: int = 4, cores: int = 2,
+                initial_shuffle_partitions: int = 64):
     """Get (or create) the process-wide local SparkSession.
+
+    Shuffles: a batch query's shuffle starts with ``initial_shuffle_partitions`` partitions, which adaptive query
+    execution coalesces to what the data fills (``spark.sql.adaptive.coalescePartitions.initialPartitionNum``;
+    partitions of at least 1 MB, as many as the cores at least): a test's few thousand rows still run in a
+    task or two, and 30M events are cut into tasks that sort a bounded number of rows — with a fixed
+    ``shuffle_partitions`` of 4, a task's sort at 30M held 7.5M rows and its merge of the spilled runs ran out of
+    heap (docs/scaling.md, "30M"). ``shuffle_partitions`` is still what a query that adaptive execution does not
+    plan uses: a streaming query's keyed state (its partitions, fixed when a checkpoint starts).
 
     ``PYSPARK_PYTHON`` and ``SPARK_LOCAL_IP`` are set first: without them Python workers fail to
     connect back on machines with several interfaces. The SIGINT handler in place before is put back: a new
@@ -47,6 +56,7 @@ def local_spark(app_name: str = "customer-lakehouse", shuffle_partitions: int = 
             .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
             .config("spark.driver.memory", os.environ.get("LAKEHOUSE_SPARK_DRIVER_MEMORY", "2g"))
             .config("spark.sql.adaptive.enabled", "true")
+            .config("spark.sql.adaptive.coalescePartitions.initialPartitionNum", str(initial_shuffle_partitions))
             .config("spark.python.worker.reuse", "true")
             .getOrCreate()
         )
