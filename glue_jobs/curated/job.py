@@ -50,6 +50,7 @@ from glue_jobs.curated.writer import (
     merge_partitions,
     partition_counts_of,
     read_partitions,
+    session_conf,
     write_tasks,
 )
 from lakehouse.core.config import Settings
@@ -193,14 +194,42 @@ def _parse_counted(lines: DataFrame, settings: Settings,
         raise
 
 
+#: how many times its size on disk a raw object's lines take once read: gzip JSON lines compress about ten-fold
+#: (30M generated events: 1.9 GiB of raw gzip, ~650 bytes a line)
+RAW_EXPANSION = 10
+MAX_PARTITION_BYTES = "spark.sql.files.maxPartitionBytes"
+
+
+def raw_split_bytes(spark: SparkSession) -> int:
+    """The bytes on disk of raw objects packed into one Spark task: the session's ``maxPartitionBytes`` (128 MB by
+    default) over :data:`RAW_EXPANSION`. Spark packs a file scan's tasks by bytes on disk, so
+    without it a task read ~1.3 GB of lines (~1M events): at 30M events the dedup's sort of such a task spilled
+    more runs than a 4 GiB heap could merge (docs/scaling.md, "30M")."""
+    return max(1, _bytes(spark.conf.get(MAX_PARTITION_BYTES, "128m")) // RAW_EXPANSION)
+
+
+def _bytes(text: str) -> int:
+    """Spark's byte string (``134217728b``, ``128m``, ``1g``) as bytes."""
+    text = text.strip().lower().removesuffix("b")
+    scale = {"k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}.get(text[-1:], 1)
+    return int(text.rstrip("kmgt")) * scale
+
+
 def parse_objects(spark: SparkSession, storage: LakeStorage, settings: Settings, objects: list[StoredObject],
                   suppression: Suppression | None = None) -> tuple[DataFrame, list[Row], list[Unreadable]]:
-    """Parse every line of ``objects``: (parsed lines, counts as :func:`_parse_counted`, objects set aside).
+    """Parse every line of ``objects``: (parsed lines, counts as :func:`_parse_counted`, objects set aside). The
+    read packs :func:`raw_split_bytes` of objects into a task (the parsed lines are persisted in those tasks).
 
     When Spark fails to read the batch, each object is checked in Python (:func:`find_unreadable`); the ones
     that do not decompress are set aside, their complete lines salvaged, and the batch read again without them.
     A failure with no unreadable object is raised as it came.
     """
+    with session_conf(spark, MAX_PARTITION_BYTES, str(raw_split_bytes(spark))):
+        return _parse_objects(spark, storage, settings, objects, suppression)
+
+
+def _parse_objects(spark: SparkSession, storage: LakeStorage, settings: Settings, objects: list[StoredObject],
+                   suppression: Suppression | None) -> tuple[DataFrame, list[Row], list[Unreadable]]:
     try:
         parsed, counts = _parse_counted(read_raw_lines(spark, storage, objects), settings, suppression)
         return parsed, counts, []

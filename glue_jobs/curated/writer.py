@@ -57,7 +57,7 @@ TIMESTAMP_TYPE = "TIMESTAMP_MICROS"
 
 
 @contextmanager
-def _session_conf(spark: SparkSession, key: str, value: str) -> Iterator[None]:
+def session_conf(spark: SparkSession, key: str, value: str) -> Iterator[None]:
     """``key`` set to ``value`` for the duration of the block, then put back as it was."""
     before = spark.conf.get(key, None)
     spark.conf.set(key, value)
@@ -90,7 +90,7 @@ def write_parquet(frame: DataFrame, uri: str, target_file_rows: int, sort_by: Se
               .option("maxRecordsPerFile", target_file_rows))
     for key, value in {**PARQUET_OPTIONS, **(options or {})}.items():
         writer = writer.option(key, value)
-    with _session_conf(frame.sparkSession, TIMESTAMP_TYPE_CONF, timestamp_type):
+    with session_conf(frame.sparkSession, TIMESTAMP_TYPE_CONF, timestamp_type):
         writer.partitionBy(PARTITION).parquet(uri)
 
 
