@@ -195,7 +195,7 @@ def _parse_counted(lines: DataFrame, settings: Settings,
 
 
 #: how many times its size on disk a raw object's lines take once read: gzip JSON lines compress about ten-fold
-#: (30M generated events: 1.9 GiB of raw gzip, ~650 bytes a line)
+#: (measured on a raw object of the 30M-event scaling lake: 5.2 MB of gzip, 50.5 MB of lines, 665 bytes a line)
 RAW_EXPANSION = 10
 MAX_PARTITION_BYTES = "spark.sql.files.maxPartitionBytes"
 
