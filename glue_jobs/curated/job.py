@@ -203,8 +203,8 @@ MAX_PARTITION_BYTES = "spark.sql.files.maxPartitionBytes"
 def raw_split_bytes(spark: SparkSession) -> int:
     """The bytes on disk of raw objects packed into one Spark task: the session's ``maxPartitionBytes`` (128 MB by
     default) over :data:`RAW_EXPANSION`. Spark packs a file scan's tasks by bytes on disk, so
-    without it a task read ~1.3 GB of lines (~1M events): at 30M events the dedup's sort of such a task spilled
-    more runs than a 4 GiB heap could merge (docs/scaling.md, "30M")."""
+    without it a task read ~14 raw objects of the 30M-event lake (~1M lines, ~0.7 GB): the dedup's sort of such a
+    task spilled more runs than a 4 GiB heap could merge (docs/scaling.md, "30M")."""
     return max(1, _bytes(spark.conf.get(MAX_PARTITION_BYTES, "128m")) // RAW_EXPANSION)
 
 

@@ -24,9 +24,10 @@ def local_spark(app_name: str = "customer-lakehouse", shuffle_partitions: int = 
     execution coalesces to what the data fills (``spark.sql.adaptive.coalescePartitions.initialPartitionNum``;
     partitions of at least 1 MB, as many as the cores at least): a test's few thousand rows still run in a
     task or two, and 30M events are cut into tasks that sort a bounded number of rows — with a fixed
-    ``shuffle_partitions`` of 4, a task's sort at 30M held 7.5M rows and its merge of the spilled runs ran out of
-    heap (docs/scaling.md, "30M"). ``shuffle_partitions`` is still what a query that adaptive execution does not
-    plan uses: a streaming query's keyed state (its partitions, fixed when a checkpoint starts).
+    ``shuffle_partitions`` of 4, every shuffle (the dedup's, the sessions', the star's joins and windows) gave a
+    task a quarter of the data whatever its size: the out-of-heap kind seen at 30M events (docs/scaling.md,
+    "30M"). ``shuffle_partitions`` is still what a query that adaptive execution does not plan uses: a streaming
+    query's keyed state (its partitions, fixed when a checkpoint starts).
 
     ``PYSPARK_PYTHON`` and ``SPARK_LOCAL_IP`` are set first: without them Python workers fail to
     connect back on machines with several interfaces. The SIGINT handler in place before is put back: a new
