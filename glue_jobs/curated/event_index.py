@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from glue_jobs.common.cache import BATCH_CACHE
 from glue_jobs.common.lakefs import data_files, delete_prefix, partition_values, read_table
 from lakehouse.core.aws.clients import aws_client
 from lakehouse.core.job_state import write_json
@@ -65,7 +66,8 @@ def ensure_index(spark: SparkSession, storage: LakeStorage, events_rel: str) -> 
     current = read_table(spark, storage, events_rel)  # the current partition versions (lakehouse.core.lake.tables)
     if current is not None:
         events = current.select(
-            "event_id", "event_date", "raw_object", F.lit(None).cast("string").alias("run_id")).persist()
+            "event_id", "event_date", "raw_object", F.lit(None).cast("string").alias("run_id")) \
+            .persist(BATCH_CACHE)
         indexed = events.count()
         _write(events, layout.uri(INDEX))
         events.unpersist()

@@ -34,6 +34,7 @@ from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
+from glue_jobs.common.cache import BATCH_CACHE
 from glue_jobs.common.catalog import register_table
 from glue_jobs.common.progress import Progress, Steps
 from glue_jobs.curated.dedup import dedup_batch, drop_already_curated
@@ -186,7 +187,7 @@ def _parse_counted(lines: DataFrame, settings: Settings,
     """The parsed lines (persisted) and their counts per (``reject_reason``, ``skew_not_corrected``); lines of
     erased people (``suppression``) carry :data:`SUPPRESSED`."""
     parsed = suppress(parse_lines(lines, settings.batch.validation, settings.event_time),
-                      suppression or Suppression("")).persist()
+                      suppression or Suppression("")).persist(BATCH_CACHE)
     try:
         return parsed, parsed.groupBy("reject_reason", SKEW_NOT_CORRECTED).count().collect()
     except Exception:
@@ -224,7 +225,7 @@ def parse_objects(spark: SparkSession, storage: LakeStorage, settings: Settings,
     that do not decompress are set aside, their complete lines salvaged, and the batch read again without them.
     A failure with no unreadable object is raised as it came.
     """
-    with session_conf(spark, MAX_PARTITION_BYTES, str(raw_split_bytes(spark))):
+    with session_conf(spark, {MAX_PARTITION_BYTES: str(raw_split_bytes(spark))}):
         return _parse_objects(spark, storage, settings, objects, suppression)
 
 
@@ -345,7 +346,7 @@ def run_raw_to_curated(spark: SparkSession, settings: Settings, *, lines: DataFr
     report.quarantine_objects = quarantine_rejects(storage, parsed, run_id) if report.rejected else []
 
     step("deduplicate")
-    batch = dedup_batch(accepted_events(parsed)).persist()
+    batch = dedup_batch(accepted_events(parsed)).persist(BATCH_CACHE)
     per_date = {r[0]: r[1] for r in batch.groupBy(PARTITION).count().collect()}
     parsed.unpersist()
     report.duplicates_in_batch = report.accepted - sum(per_date.values())
@@ -363,7 +364,7 @@ def run_raw_to_curated(spark: SparkSession, settings: Settings, *, lines: DataFr
     tasks = write_tasks(sum(per_date.values()), len(per_date), spark.sparkContext.defaultParallelism,
                         settings.batch.write_task_rows)
     new = cluster_by_partition(new, tasks) \
-        .sortWithinPartitions("event_type", "event_name").persist()
+        .sortWithinPartitions("event_type", "event_name").persist(BATCH_CACHE)
     built = {table.name: table.build(new) for table in EVENT_TABLES}
     late = F.when(F.col(PARTITION) < F.to_date("received_at"), 1).otherwise(0)
     counts = partition_counts_of(built, extra={"events": ("late", late)})

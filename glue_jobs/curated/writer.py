@@ -57,17 +57,19 @@ TIMESTAMP_TYPE = "TIMESTAMP_MICROS"
 
 
 @contextmanager
-def session_conf(spark: SparkSession, key: str, value: str) -> Iterator[None]:
-    """``key`` set to ``value`` for the duration of the block, then put back as it was."""
-    before = spark.conf.get(key, None)
-    spark.conf.set(key, value)
+def session_conf(spark: SparkSession, values: Mapping[str, str]) -> Iterator[None]:
+    """The session's settings ``values`` (key: value) for the duration of the block, then put back as they were."""
+    before = {key: spark.conf.get(key, None) for key in values}
+    for key, value in values.items():
+        spark.conf.set(key, value)
     try:
         yield
     finally:
-        if before is None:
-            spark.conf.unset(key)
-        else:
-            spark.conf.set(key, before)
+        for key, value in before.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
 
 
 def write_parquet(frame: DataFrame, uri: str, target_file_rows: int, sort_by: Sequence[str] = (),
@@ -90,7 +92,7 @@ def write_parquet(frame: DataFrame, uri: str, target_file_rows: int, sort_by: Se
               .option("maxRecordsPerFile", target_file_rows))
     for key, value in {**PARQUET_OPTIONS, **(options or {})}.items():
         writer = writer.option(key, value)
-    with session_conf(frame.sparkSession, TIMESTAMP_TYPE_CONF, timestamp_type):
+    with session_conf(frame.sparkSession, {TIMESTAMP_TYPE_CONF: timestamp_type}):
         writer.partitionBy(PARTITION).parquet(uri)
 
 

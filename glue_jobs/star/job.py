@@ -30,6 +30,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from glue_jobs.common.cache import BATCH_CACHE
 from glue_jobs.common.lakefs import data_files, delete_keys, parquet_rows, read_table
 from glue_jobs.common.progress import Progress, Steps
 from glue_jobs.curated.job import configure
@@ -372,10 +373,10 @@ def run_build_star(spark: SparkSession, settings: Settings, *, force: bool = Fal
     step("identity")
     windowed = {name: in_window(frame, first, as_of) for name, frame in raw.items()}
     id_map, report.identity = identity_map(spark, windowed["identity_links"])
-    id_map = id_map.persist()
+    id_map = id_map.persist(BATCH_CACHE)
     curated = {name: stitch(frame, id_map) if "customer_id" in frame.columns else frame
                for name, frame in windowed.items()}
-    all_duplicates = duplicate_order_events(curated["orders"]).persist()
+    all_duplicates = duplicate_order_events(curated["orders"]).persist(BATCH_CACHE)
     all_events = curated["events"].join(all_duplicates, "event_id", "left_anti")
     kept = all_events.count()
     report.excluded_events = {"before_earliest": int(bounds["before"] or 0),
@@ -386,8 +387,9 @@ def run_build_star(spark: SparkSession, settings: Settings, *, force: bool = Fal
     rates, report.money.rates_file = load_rates(storage, settings.money)
     report.money.reporting_currency, report.money.rate_rows = settings.money.reporting_currency, len(rates.rows)
     currency_rates = dim_currency_rate(spark, rates)
-    daily = daily_rates(currency_rates, settings.money.max_rate_age_days).persist()
-    products = conform(D.dim_product(curated["product_events"], curated["order_lines"]), "dim_product").persist()
+    daily = daily_rates(currency_rates, settings.money.max_rate_age_days).persist(BATCH_CACHE)
+    products = conform(D.dim_product(curated["product_events"], curated["order_lines"]), "dim_product") \
+        .persist(BATCH_CACHE)
 
     def before(table: str) -> DataFrame:
         """The previous build's rows of ``table``."""
@@ -417,7 +419,7 @@ def run_build_star(spark: SparkSession, settings: Settings, *, force: bool = Fal
     in_orders = order_scope(curated, customers)
     tickets = ticket_scope(curated["support_tickets"], customers)
     if customers is None:
-        events = all_events.persist()
+        events = all_events.persist(BATCH_CACHE)
     else:
         in_orders = {name: frame.localCheckpoint() for name, frame in in_orders.items()}
         tickets = tickets.localCheckpoint()
@@ -425,9 +427,10 @@ def run_build_star(spark: SparkSession, settings: Settings, *, force: bool = Fal
             .localCheckpoint()
     orders, ledger = order_facts(in_orders["orders"], in_orders["order_changes"], in_orders["refunds"],
                                  in_orders["order_lines"], daily, settings.money.reporting_currency)
-    orders, ledger = orders.persist(), ledger.persist()
+    orders, ledger = orders.persist(BATCH_CACHE), ledger.persist(BATCH_CACHE)
     sessions = sessionize(events, gap)
-    dim_customer = conform(D.customer_versions(scoped["customers"], events), "dim_customer").persist()
+    dim_customer = conform(D.customer_versions(scoped["customers"], events), "dim_customer") \
+        .persist(BATCH_CACHE)
     channels = FX.event_channels(events)
 
     def combined(table: str, rows: DataFrame) -> DataFrame:
@@ -529,7 +532,8 @@ def run_build_star(spark: SparkSession, settings: Settings, *, force: bool = Fal
     step("rfm breakpoints")
     # every snapshot day's cuts (month ends and the as-of day), computed once: the as-of day's for the stream, all
     # of them for past days (a day between two snapshots reads the month end before it: rfm_breakpoints.py)
-    cuts = rfm_breakpoints(written("fact_customer_metrics").where(F.col("snapshot_date") <= F.lit(as_of))).cache()
+    cuts = rfm_breakpoints(written("fact_customer_metrics").where(F.col("snapshot_date") <= F.lit(as_of))) \
+        .persist(BATCH_CACHE)
     computed_at = (now or datetime.now(UTC)).isoformat()
     document = breakpoints_document(cuts, as_of, window_days, computed_at)
     report.breakpoints_key = BREAKPOINTS_KEY

@@ -30,7 +30,7 @@ def test_each_task_reads_a_tenth_of_the_split_size_of_gzip_objects(spark, tmp_pa
                    received_at=RECEIVED + timedelta(minutes=k))
     objects = pending_landings(storage).objects
     largest = max(o.size for o in objects)
-    with session_conf(spark, MAX_PARTITION_BYTES, str(RAW_EXPANSION * largest)), session_conf(spark, OPEN_COST, "0"):
+    with session_conf(spark, {MAX_PARTITION_BYTES: str(RAW_EXPANSION * largest), OPEN_COST: "0"}):
         assert raw_split_bytes(spark) == largest
         parsed, counts, unreadable = parse_objects(spark, storage, settings, objects)
         assert spark.conf.get(MAX_PARTITION_BYTES) == str(RAW_EXPANSION * largest)  # put back after the read

@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 from pyspark.sql import functions as F
 
-
-@contextmanager
-def session_conf(spark, **values: str):
-    before = {key: spark.conf.get(key, None) for key in values}
-    for key, value in values.items():
-        spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        for key, value in before.items():
-            spark.conf.unset(key) if value is None else spark.conf.set(key, value)
+from glue_jobs.curated.writer import session_conf
 
 
 def shuffle_tasks(frame) -> int:
@@ -34,8 +22,8 @@ def test_a_big_shuffle_gets_more_tasks_than_the_fixed_partitions_and_a_small_one
     rows = spark.range(200_000).select((F.col("id") % 10_000).alias("k"), F.sha2(F.col("id").cast("string"), 256)
                                        .alias("payload"))
     small = spark.range(100).select(F.col("id").alias("k"))
-    with session_conf(spark, **{"spark.sql.adaptive.advisoryPartitionSizeInBytes": "256KB",
-                                "spark.sql.adaptive.coalescePartitions.minPartitionSize": "256KB"}):
+    with session_conf(spark, {"spark.sql.adaptive.advisoryPartitionSizeInBytes": "256KB",
+                              "spark.sql.adaptive.coalescePartitions.minPartitionSize": "256KB"}):
         big_tasks, small_tasks = shuffle_tasks(rows), shuffle_tasks(small)
     assert big_tasks > 4
     assert small_tasks <= 2
