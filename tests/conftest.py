@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +25,26 @@ pytest_plugins = ["tests.lake_fixtures", "tests.demo_fixtures", "tests.xdist_gro
 # test that sets COLUMNS then saw its output wrapped at 80 columns).
 for _key in [k for k in os.environ if k.startswith("LAKEHOUSE_") or k in ("COLUMNS", "LINES")]:
     del os.environ[_key]
+
+
+def cpu_probe_ms(lines: int = 20_000, repeat: int = 3) -> float:
+    """Milliseconds one core takes to gunzip and parse ``lines`` fixed JSON lines (best of ``repeat``): the scaling
+    bench's read-floor work on a fixed input. These shared cores have run the same work 1.5 times slower on one day
+    than on another (docs/test-time.md), so a suite's time is comparable between runs only beside this figure."""
+    payload = gzip.compress(b"\n".join(json.dumps({"messageId": str(i), "type": "track", "event": "Product Viewed",
+                                                    "properties": {"price": i / 100, "sku": f"s{i % 97}"}}).encode()
+                                        for i in range(lines)))
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        for line in gzip.decompress(payload).splitlines():
+            json.loads(line)
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"cpu probe: {cpu_probe_ms():.0f} ms (20,000 JSON lines gunzipped and parsed on one core, best of 3)"
 
 
 @pytest.fixture(scope="session")
