@@ -28,9 +28,10 @@ for _key in [k for k in os.environ if k.startswith("LAKEHOUSE_") or k in ("COLUM
 
 
 def cpu_probe_ms(lines: int = 20_000, repeat: int = 3) -> float:
-    """Milliseconds one core takes to gunzip and parse ``lines`` fixed JSON lines (best of ``repeat``): the scaling
-    bench's read-floor work on a fixed input. These shared cores have run the same work 1.5 times slower on one day
-    than on another (docs/test-time.md), so a suite's time is comparable between runs only beside this figure."""
+    """Milliseconds one core takes to gunzip and parse ``lines`` fixed JSON lines (best of ``repeat``): the kind of
+    work of the scaling bench's read floor, with the standard json module both test environments have. These
+    shared cores have run the same work 1.5 times slower on one day than on another (docs/test-time.md), so a
+    suite's time is comparable between runs only beside this figure."""
     payload = gzip.compress(b"\n".join(json.dumps({"messageId": str(i), "type": "track", "event": "Product Viewed",
                                                     "properties": {"price": i / 100, "sku": f"s{i % 97}"}}).encode()
                                         for i in range(lines)))
