@@ -18,6 +18,10 @@ GLUE_SKIP  := --ignore=tests/glue_jobs/warehouse/test_grammar.py --ignore=tests/
 	--ignore=tests/glue_jobs/warehouse/test_smoke.py --ignore=tests/glue_jobs/sql/test_ddl.py \
 	--ignore=tests/glue_jobs/warehouse/test_scores_load.py \
 	--ignore=tests/glue_jobs/curated/test_partition_commits.py
+# make test runs the part of those that runs every line the whole runs (tests/glue/subset.py chose it, from a coverage
+# measurement: make glue-subset); make test-glue-all, run by make bench, runs every one
+GLUE_SUBSET := tests/glue/subset.txt
+GLUE_COV    := /tmp/lakehouse-glue-subset
 # test processes (pytest-xdist): tests/conftest.py keeps each module and the costly session fixtures it shares
 # (a built lake, the demo run, a CDK synth) in one process, so each is built once; 1 runs everything in one.
 # Three on two cores: the processes wait on the JVM and on subprocesses often enough that a third keeps the cores
@@ -33,14 +37,17 @@ LOCALSTACK_STAMP  := $(LOCALSTACK_VENV)/.installed-stamp
 LOCALSTACK_REQS   := tests/localstack/requirements.txt
 LOCALSTACK_PYTHON ?= python3.13
 
-.PHONY: help install demo test test-glue lint format bench schemas clean synth cdk-check browser localstack-env
+.PHONY: help install demo test test-glue test-glue-all glue-subset lint format bench schemas clean synth cdk-check browser localstack-env
 
 help:
 	@echo "make demo    run the whole local pipeline on the embedded defaults"
 	@echo "make test    run the lint, the import contracts, the offline CDK checks, the test suite and test-glue"
-	@echo "make test-glue  the Glue jobs' tests on Glue 5.0's Spark 3.5 (.venv-glue; part of make test)"
+	@echo "make test-glue  on Glue 5.0's Spark 3.5 (.venv-glue), the Glue jobs' tests that run every line all of them"
+	@echo "             run (tests/glue/subset.txt; part of make test)"
+	@echo "make test-glue-all  every Glue jobs' test on Glue 5.0's Spark 3.5 (part of make bench)"
+	@echo "make glue-subset  choose tests/glue/subset.txt again from a coverage measurement (~40 min)"
 	@echo "make browser  install Debian's chromium for the dashboard's browser tests (part of make test)"
-	@echo "make bench   the slow scale tests, then every benchmark and the scaling run (bench/suite.py: hours;"
+	@echo "make bench   the slow scale tests, test-glue-all, then every benchmark and the scaling run (bench/suite.py: hours;"
 	@echo "             SCALING_SIZES=1M,10M for a shorter scaling run); the table goes to README.md"
 	@echo "make localstack-env  LocalStack's runtime without Docker in .venv-localstack (Python 3.13; for make bench)"
 	@echo "make schemas regenerate the contract's JSON Schema files"
@@ -79,7 +86,21 @@ $(LOCALSTACK_STAMP): $(LOCALSTACK_REQS)
 localstack-env: $(LOCALSTACK_STAMP)
 
 test-glue: $(GLUE_STAMP)
+	$(GLUE_BIN)/pytest $(PYTEST_PAR) @$(GLUE_SUBSET)
+
+test-glue-all: $(GLUE_STAMP)
 	$(GLUE_BIN)/pytest $(PYTEST_PAR) $(GLUE_TESTS) $(GLUE_SKIP)
+
+# measure every Glue test's lines and seconds, choose the subset, measure it and add what it missed (docs/test-time.md)
+glue-subset: $(GLUE_STAMP)
+	rm -rf $(GLUE_COV) && mkdir -p $(GLUE_COV)
+	COVERAGE_FILE=$(GLUE_COV)/all.coverage $(GLUE_BIN)/pytest $(PYTEST_PAR) $(GLUE_TESTS) $(GLUE_SKIP) -p no:cacheprovider \
+		--cov=glue_jobs --cov=stream --cov=lakehouse/core --cov-context=test --cov-report= --durations=0 > $(GLUE_COV)/all.log; status=$$?; tail -3 $(GLUE_COV)/all.log; exit $$status
+	$(GLUE_BIN)/python tests/glue/subset.py choose $(GLUE_COV)/all.coverage $(GLUE_COV)/all.log > $(GLUE_SUBSET)
+	COVERAGE_FILE=$(GLUE_COV)/subset.coverage $(GLUE_BIN)/pytest $(PYTEST_PAR) @$(GLUE_SUBSET) -p no:cacheprovider \
+		--cov=glue_jobs --cov=stream --cov=lakehouse/core --cov-context=test --cov-report= --durations=0 > $(GLUE_COV)/subset.log; status=$$?; tail -3 $(GLUE_COV)/subset.log; exit $$status
+	$(GLUE_BIN)/python tests/glue/subset.py missed $(GLUE_COV)/all.coverage $(GLUE_COV)/subset.coverage $(GLUE_COV)/all.log $(GLUE_SUBSET) > $(GLUE_COV)/added
+	cat $(GLUE_COV)/added >> $(GLUE_SUBSET)
 
 demo: install
 	$(BIN)/lakehouse demo
@@ -108,6 +129,7 @@ format: install
 bench: install
 	@$(MAKE) --no-print-directory localstack-env || echo "no LocalStack environment: its test will skip (docs/localstack.md)"
 	$(BIN)/pytest -m slow
+	$(MAKE) --no-print-directory test-glue-all
 	$(BIN)/python bench/suite.py --readme --scaling-sizes $(SCALING_SIZES)
 
 schemas: install
