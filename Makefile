@@ -45,7 +45,7 @@ help:
 	@echo "make test-glue  on Glue 5.0's Spark 3.5 (.venv-glue), the Glue jobs' tests that run every line all of them"
 	@echo "             run (tests/glue/subset.txt; part of make test)"
 	@echo "make test-glue-all  every Glue jobs' test on Glue 5.0's Spark 3.5 (part of make bench)"
-	@echo "make glue-subset  choose tests/glue/subset.txt again from a coverage measurement (~40 min)"
+	@echo "make glue-subset  choose tests/glue/subset.txt again from a coverage measurement (~45 min)"
 	@echo "make browser  install Debian's chromium for the dashboard's browser tests (part of make test)"
 	@echo "make bench   the slow scale tests, test-glue-all, then every benchmark and the scaling run (bench/suite.py: hours;"
 	@echo "             SCALING_SIZES=1M,10M for a shorter scaling run); the table goes to README.md"

@@ -13,7 +13,8 @@ the test adding the most uncovered lines per second until nothing is left. A mod
 whichever of its tests runs first, so a test's price counts its module's fixture time (the module's longest setup)
 until a test of that module is chosen, and the lines run while setting up the module's tests count for every test
 of it. That is an estimate — a test may not use every fixture of its module — so ``make glue-subset`` measures the
-chosen set again and adds, for each line it missed, the cheapest test that ran it, until none is missed.
+chosen set again and adds, for each line it missed, the cheapest test that ran it (once: the 2026-12-04 choice
+missed the lines of one test).
 
 The tests of the Glue entry scripts under the ``awsglue`` stand-in (:data:`ALWAYS`) are kept whole: the code they
 run exists for Glue alone.
