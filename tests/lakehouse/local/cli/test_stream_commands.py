@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -126,6 +127,18 @@ def _ended_cleanly(proc: subprocess.Popen[str], sig: signal.Signals) -> tuple[st
     return out, err
 
 
+def _wait_for_java(proc: subprocess.Popen[str], timeout: float) -> None:
+    """Return once a ``java`` process (Spark's JVM starting) descends from ``proc``; fail if none in ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if any(child.name() == "java" for child in psutil.Process(proc.pid).children(recursive=True)):
+                return
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError(f"no JVM started in {timeout} s: {proc.communicate()}")
+
+
 def _in_group(process: psutil.Process, pgid: int) -> bool:
     try:
         return os.getpgid(process.pid) == pgid
@@ -156,9 +169,11 @@ def test_a_running_streaming_command_stops_cleanly_on_a_signal(aws_settings: Set
 def test_a_batch_stopped_while_spark_starts_leaves_nothing_running(aws_settings: Settings) -> None:
     """`lakehouse batch` signalled while Spark's JVM starts: one line, exit 130, no traceback, no JVM left behind
     (friendly_errors stops Spark and the command's processes). Seen failing before the batch ran inside
-    ``stop_on_signals``: no "stopped by SIGINT" line, Java and py4j stack traces on standard error."""
+    ``stop_on_signals``: no "stopped by SIGINT" line, Java and py4j stack traces on standard error. The signal
+    waits for the JVM's process: a fixed 3 s wait failed on a busy 2-core runner (the command still importing,
+    typer's own Ctrl-C exit: 130 and a blank line)."""
     proc = _spawn(aws_settings, "batch", "--no-catalog")
-    time.sleep(3.0)
+    _wait_for_java(proc, timeout=240)
     assert proc.poll() is None, proc.communicate()
     _, err = _ended_cleanly(proc, signal.SIGINT)
     assert "stopped by SIGINT" in " ".join(err.split()) and "Traceback" not in err, err
