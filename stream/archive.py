@@ -76,15 +76,21 @@ class ArchiveJobError(RuntimeError):
 
 @dataclass(frozen=True)
 class ArchivedBatch:
-    """One micro-batch archived: its id, records archived, objects written (with their sizes), landing-log key,
-    seconds, and the records of erased people it dropped."""
+    """One micro-batch archived: its id, records read, objects written (with their sizes), landing-log key,
+    seconds, and the records of erased people it read and dropped (among ``records``, as the feature job counts
+    them: ``archived`` = ``records`` - ``suppressed``)."""
 
     batch_id: int
     records: int
     objects: tuple[LandedObject, ...]
     landing_log: str | None
     seconds: float
-    suppressed: int = 0  # records of erased people read and dropped (docs/erasure.md), not in ``records``
+    suppressed: int = 0  # records of erased people read and dropped (docs/erasure.md), among ``records``
+
+    @property
+    def archived(self) -> int:
+        """Records written to the raw zone."""
+        return sum(o.records for o in self.objects)
 
     @property
     def bytes(self) -> int:
@@ -104,8 +110,13 @@ class ArchiveReport:
 
     @property
     def records(self) -> int:
-        """Records read from the stream and archived, over all micro-batches."""
+        """Records read from the stream, over all micro-batches (``archived`` + ``suppressed``)."""
         return sum(b.records for b in self.batches)
+
+    @property
+    def archived(self) -> int:
+        """Records written to the raw zone, over all micro-batches."""
+        return sum(b.archived for b in self.batches)
 
     @property
     def suppressed(self) -> int:
@@ -118,9 +129,10 @@ class ArchiveReport:
         return sum(len(b.objects) for b in self.batches)
 
     def summary(self) -> dict[str, object]:
-        """``batches``, ``records`` (archived), ``suppressed`` (dropped: erased people's), ``objects``, ``bytes``
-        (compressed), ``seconds``."""
-        return {"batches": len(self.batches), "records": self.records, "suppressed": self.suppressed,
+        """``batches``, ``records`` (read), ``archived``, ``suppressed`` (read and dropped: erased people's),
+        ``objects``, ``bytes`` (compressed), ``seconds``."""
+        return {"batches": len(self.batches), "records": self.records, "archived": self.archived,
+                "suppressed": self.suppressed,
                 "objects": self.objects, "bytes": sum(b.bytes for b in self.batches),
                 "seconds": round(self.seconds, 2)}
 
@@ -252,8 +264,8 @@ def archive_batch(frame, batch_id: int, *, storage: LakeStorage, region: str | N
         log = write_landing_log(storage, WRITER, f"{run}-b{batch_id:010d}", objects)
     if fault is not None:
         fault("after-landing-log", batch_id)
-    return ArchivedBatch(batch_id, sum(o.records for o in objects), objects, log, time.perf_counter() - started,
-                         suppressed)
+    return ArchivedBatch(batch_id, sum(o.records for o in objects) + suppressed, objects, log,
+                         time.perf_counter() - started, suppressed)
 
 
 def archive_checkpoint(settings: Settings) -> str:

@@ -105,7 +105,8 @@ def start_raw_archive(spark, settings, stream_arn: str, checkpoint: str):
         batch = archive_batch(frame, batch_id, storage=storage, region=settings.region, run=identity.run,
                               max_object_bytes=tuning.max_object_bytes, partitions=partitions,
                               arrival_column="approximateArrivalTimestamp")
-        print(json.dumps({"raw_archive_batch": batch_id, "records": batch.records, "objects": len(batch.objects),
+        print(json.dumps({"raw_archive_batch": batch_id, "records": batch.records,
+                          "archived": batch.archived, "suppressed": batch.suppressed, "objects": len(batch.objects),
                           "bytes": batch.bytes, "seconds": round(batch.seconds, 3)}), flush=True)
 
     records = kinesis_records(spark, source_options(stream_arn, identity.starting_position,

@@ -201,8 +201,8 @@ def forget_and_replay(settings: Settings, generated: Any) -> dict[str, Any]:
         saved.rename(home)
     return {"settings": settings.model_copy(update={"home": erased}), "person": person, "ids": ids,
             "emails": emails, "names": names, "record": record.document(), "before": before, "after": after,
-            "replayed": replayed, "posted": posted.accepted, "archived": archived.records,
-            "archive_suppressed": archived.suppressed, "streamed": streamed.events,
+            "replayed": replayed, "posted": posted.accepted, "archived": archived.archived,
+            "archive_read": archived.records, "archive_suppressed": archived.suppressed, "streamed": streamed.events,
             "stream_suppressed": streamed.suppressed,
             "curated": batch.curated}
 

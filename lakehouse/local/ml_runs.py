@@ -93,7 +93,7 @@ def replay_cdnow(settings: Settings, say: Say = print, steps: tuple[str, ...] = 
                                f"calls ({posted.rejected:,} rejected, {posted.failed:,} failed): {posted.errors[:3]}")
         say(f"ingestion API: {posted.accepted:,} accepted in {posted.requests:,} requests")
         archived = run_archive(settings, local_spark("lakehouse-ml"), once=True)  # the stream into the raw zone
-        say(f"raw archive: {archived.records:,} events in {archived.objects:,} raw objects")
+        say(f"raw archive: {archived.archived:,} events in {archived.objects:,} raw objects")
         # the features read the curated zone only, so `--with-star` builds the rest of the chain on demand (the
         # star adds ~1.5 minutes on CDNOW: docs/batch.md)
         report = run_batch(settings, local_spark("lakehouse-ml"), steps=steps, catalog=False)

@@ -79,7 +79,7 @@ def test_the_archive_keeps_them_out_of_the_raw_zone_and_counts_them(spark, tmp_p
                                                            "traits": {"email": "77aa@hashed.invalid"}}))],
                                   "data binary")
     batch = archive_batch(frame, 0, storage=storage, region=None, run="r1", max_object_bytes=1 << 20, partitions=2)
-    assert (batch.records, batch.suppressed) == (2, 3)
+    assert (batch.records, batch.archived, batch.suppressed) == (5, 2, 3)  # read, as the feature job counts
     landed = [json.loads(line)["event_id"] for o in batch.objects for line in decode_lines(storage.get_bytes(o.key))]
     assert sorted(landed) == ["m-1", "m-4"]
     assert ArchiveReport(batches=[batch]).summary()["suppressed"] == 3

@@ -75,4 +75,5 @@ def test_the_cdnow_demo_runs_every_stage_on_the_real_log(tmp_path: Path, monkeyp
     assert ml["customers_scored"] == ml["warehouse_rows"] > 0
     text = " ".join(console.export_text().split())
     assert f"LAKEHOUSE_HOME={settings.home} lakehouse dashboard" in text
+    assert "no customer closed an account in this data" in text  # the churn mart's 0 % explained
     assert "(or `lakehouse demo --dataset cdnow --dashboard` to serve it right after the demo)" in text

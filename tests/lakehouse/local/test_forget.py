@@ -228,6 +228,7 @@ def test_the_replay_brings_nothing_of_theirs_back_and_everything_else_once(demo_
     theirs += 1  # the sign-up under a new id with their e-mail address
     assert forgotten["archived"] == forgotten["posted"] - theirs and forgotten["archive_suppressed"] == theirs
     assert forgotten["stream_suppressed"] == theirs  # the feature job drops and counts the same records
+    assert forgotten["archive_read"] == forgotten["posted"]  # both count them among the records read
     curated = forgotten["curated"]
     assert curated.new_events == 0 and curated.accepted == forgotten["archived"]
 

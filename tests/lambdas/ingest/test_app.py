@@ -80,6 +80,22 @@ def test_streamed_records_are_contract_records_stamped_with_their_arrival_time(a
     assert record["schema_version"] == 2 and record["properties"]["order_id"] == "o-5001"
 
 
+def test_a_name_repeated_in_one_object_keeps_its_last_value_and_stores_that_one_only(api, kit) -> None:
+    """RFC 8259 §4 leaves repeated names to the parser; the API takes the last (as JavaScript's ``JSON.parse``)
+    and the stream's record, written from the parsed call, holds that value alone — no later reader, whatever
+    its parser's rule, can see the other. Checked on the customer id and the order total:
+    a parser keeping the first would store "u-first" and a total of 1.00."""
+    call = json.dumps({**example_calls()["Order Completed"], "messageId": "dup-names"})
+    body = call[:-1] + ', "userId": "u-first", "userId": "u-last"}'
+    body = body.replace('"properties": {', '"properties": {"total": 1.00, ', 1)
+    assert '"total": 1.00' in body
+    answer = api.call("POST", "/v1/batch", ('{"batch": [' + body + "]}").encode())
+    assert answer.status == 200 and answer.body["accepted"] == 1, answer.body
+    [(_, record)] = kit.stream_records(api.settings)
+    assert record["user_id"] == "u-last" and "u-first" not in json.dumps(record)
+    assert record["properties"]["total"] == example_calls()["Order Completed"]["properties"]["total"] != 1.0
+
+
 def test_clock_skew_is_corrected_from_the_batch_sent_at(api, kit) -> None:
     call = calls(1, "skew")[0]
     call["timestamp"] = "2025-06-02T09:30:00.000Z"
