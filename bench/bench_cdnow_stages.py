@@ -2,7 +2,8 @@
 
 Usage: ``python bench/bench_cdnow_stages.py <replayed cdnow home> <scratch home>``. The first argument is a
 lakehouse home into which the CDNOW log was replayed through the ingestion API (``lakehouse ml evaluate
---dataset cdnow`` leaves one at ``<LAKEHOUSE_HOME>/cdnow``: :func:`lakehouse.local.ml_runs.replay_cdnow`). Its raw
+--dataset cdnow`` leaves one at ``<LAKEHOUSE_HOME>/cdnow``: :func:`lakehouse.local.ml_runs.replay_cdnow`; ``lakehouse
+demo --dataset cdnow`` one at ``<LAKEHOUSE_HOME>/demo-cdnow``; the suite takes the first that exists). Its raw
 zone (and rate reference files) are copied to the scratch home, which is deleted first; then raw -> curated and
 curated -> star run one after the other in one process, each timed, and the ``fact_customer_metrics`` row count
 and every star table's rows are printed as JSON. Figures: docs/batch.md, "The customer snapshot".

@@ -53,3 +53,13 @@ def test_a_scaling_file_joining_two_runs_says_when_each_size_was_measured():
     assert record["status"] == ("ok (from joined.json, sizes measured 1M, 10M at 2026-12-02T08:24; "
                                 "30M at 2026-12-02T18:30)")
     assert record["args"] == ["--sizes", "1M,10M,30M"]
+
+
+def test_the_readme_header_names_the_days_its_rows_ran():
+    """Seen failing before (a new user's pass): the header said the day of writing (2026-12-03) above rows run the
+    day before, the table carrying them over."""
+    runs = [{"benchmark": "a", "started_at": "2026-12-02T09:39:00+00:00"},
+            {"benchmark": "b", "started_at": "2026-12-03T17:58:00+00:00"}, {"benchmark": "c"}]
+    assert suite.readme_header(runs, 2, "abc1234") == ("Runs of 2026-12-02 to 2026-12-03 (2 cores; written at commit "
+                                                      "abc1234; the last table says when each ran):")
+    assert suite.readme_header(runs[1:], 2, "x").startswith("Runs of 2026-12-03 (2 cores;")

@@ -80,7 +80,9 @@ def test_a_silent_streaming_query_alarms_with_missing_data_as_breaching(dev, pro
     """Each query of the streaming job publishes a heartbeat counting every trigger, idle ones included
     (tests/stream/test_heartbeat.py): fewer than one trigger in three 5-minute periods, or no datapoint at all, is a
     stopped query — the raw archive's and the feature query's each on its own, as one may stop while the other runs
-    in the same job. Each stage watches its own heartbeats."""
+    in the same job. Each stage watches its own heartbeats. Seen failing with the alarm's missing data treated as
+    ``NOT_BREACHING`` (a job that died publishes nothing, and the alarm then stays OK): 'notBreaching' ==
+    'breaching'."""
     for synth, stage in ((dev, "dev"), (prod, "prod")):
         prefix = Settings(stage=stage).names.prefix
         for name, metric, dimensions in (("raw-archive-silent", ARCHIVED_RECORDS, archive_dimensions),
