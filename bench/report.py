@@ -93,7 +93,7 @@ def ratio(figure: dict[str, Any]) -> float | None:
 
 
 def merge_runs(earlier: Iterable[dict[str, Any]], newer: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The day's benchmark runs: each benchmark's newest run replaces an earlier one of the same name."""
+    """Each benchmark's newest run: a run in ``newer`` replaces an earlier one of the same name."""
     runs = {run["benchmark"]: run for run in earlier}
     runs.update({run["benchmark"]: run for run in newer})
     return list(runs.values())
@@ -121,8 +121,8 @@ def markdown(runs: Sequence[dict[str, Any]], *, command: str) -> str:
     ``runs`` are the suite's run records (keys ``benchmark``, ``args``, ``seconds``, ``status``, ``figures`` and,
     for the scaling run, ``scaling``); ``command`` is the command line that produced them.
     """
-    lines = [f"Written by `{command}`; a benchmark it did not run keeps the figures of its last run that day (the "
-             "last table says when each ran).", "",
+    lines = [f"Written by `{command}`; a benchmark it did not run keeps the figures of its latest recorded run "
+             "(the last table says when each ran).", "",
              "| benchmark | measure | size | figure | baseline (same run) | ratio |", "|---|---|---|---|---|---|"]
     for run in runs:
         for figure in run.get("figures", []):

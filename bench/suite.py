@@ -166,7 +166,7 @@ def main() -> int:
         return 0
     day = date.today().isoformat()
     out, table_out = RESULTS / f"{day}.json", RESULTS / f"{day}.md"
-    earlier = json.loads(out.read_text())["runs"] if out.exists() else []
+    earlier = latest_runs(RESULTS, day)
     runs = []
     for benchmark in suite:
         if benchmark.name not in chosen or benchmark.name in skipped:
@@ -189,6 +189,13 @@ def main() -> int:
         update_readme(ROOT / "README.md", f"{readme_header(merged, machine()['cores'], machine()['commit'])}"
                                           f"\n\n{table}")
     return 1 if any(r["status"].startswith("failed") for r in runs) else 0
+
+
+def latest_runs(results: Path, day: str) -> list[dict[str, Any]]:
+    """The runs of the newest ``<day>.json`` in ``results`` not after ``day`` (none: ``[]``): what a run of some of
+    the benchmarks keeps for the others, so the README's table never loses a benchmark's rows to a new day."""
+    files = sorted(p for p in results.glob("[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9].json") if p.stem <= day)
+    return json.loads(files[-1].read_text())["runs"] if files else []
 
 
 def readme_header(runs: list[dict[str, Any]], cores: int, commit: str) -> str:

@@ -63,3 +63,13 @@ def test_the_readme_header_names_the_days_its_rows_ran():
     assert suite.readme_header(runs, 2, "abc1234") == ("Runs of 2026-12-02 to 2026-12-03 (2 cores; written at commit "
                                                       "abc1234; the last table says when each ran):")
     assert suite.readme_header(runs[1:], 2, "x").startswith("Runs of 2026-12-03 (2 cores;")
+
+
+def test_a_partial_run_keeps_the_newest_earlier_days_runs(tmp_path):
+    """Seen failing before: a run of some benchmarks on a new day started from that day's (missing) file, so the
+    README's table kept only the benchmarks run that day."""
+    for day, figure in (("2026-12-01", 1), ("2026-12-02", 2), ("2026-12-09", 9)):
+        (tmp_path / f"{day}.json").write_text(json.dumps({"runs": [{"benchmark": "a", "figure": figure}]}))
+    (tmp_path / "scaling-2026-12-03.json").write_text("{}")
+    assert suite.latest_runs(tmp_path, "2026-12-04") == [{"benchmark": "a", "figure": 2}]
+    assert suite.latest_runs(tmp_path, "2026-11-30") == []
