@@ -196,6 +196,7 @@ def forget_and_replay(settings: Settings, generated: Any) -> dict[str, Any]:
         streamed = run_stream(settings, spark, once=True)
         batch = run_batch(settings, spark)
         replayed = scan_items(settings)
+        new_events = curated_by_run(settings, batch.curated.run_id) if batch.curated else []
     finally:
         home.rename(erased)
         saved.rename(home)
@@ -204,7 +205,23 @@ def forget_and_replay(settings: Settings, generated: Any) -> dict[str, Any]:
             "replayed": replayed, "posted": posted.accepted, "archived": archived.archived,
             "archive_read": archived.records, "archive_suppressed": archived.suppressed, "streamed": streamed.events,
             "stream_suppressed": streamed.suppressed,
-            "curated": batch.curated}
+            "curated": batch.curated, "new_events": new_events}
+
+
+def curated_by_run(settings: Settings, run_id: str) -> list[dict[str, Any]]:
+    """The curated events (id, type, name, ids, dates, raw object) whose ids the curated run ``run_id`` indexed as
+    new (``state/raw_to_curated/event_ids``): what an assertion on a run's new events shows when it fails."""
+    import duckdb
+
+    lake = settings.lake.path("")
+    with duckdb.connect() as con:
+        columns = ("event_id", "event_type", "event_name", "user_id", "anonymous_id", "previous_id", "customer_id",
+                   "event_ts", "received_at", "raw_object")
+        return [dict(zip(columns, row, strict=True)) for row in con.execute(
+            f"SELECT {', '.join('e.' + c for c in columns)} "
+            f"FROM read_parquet('{lake}/curated/events/**/*.parquet', hive_partitioning = true) e "
+            f"JOIN read_parquet('{lake}/state/raw_to_curated/event_ids/**/*.parquet', hive_partitioning = true) i "
+            "USING (event_id) WHERE i.run_id = ?", [run_id]).fetchall()]
 
 
 @dataclass
@@ -215,6 +232,7 @@ class DemoRun:
     live_scores: dict[str, dict] = field(default_factory=dict)
     realtime: dict[str, Any] = field(default_factory=dict)
     forgotten: dict[str, Any] = field(default_factory=dict)
+    stream_batches: list[dict[str, Any]] = field(default_factory=list)  # each micro-batch's counts, for messages
 
 
 @pytest.fixture(scope="session")
@@ -234,8 +252,19 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
         for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
             patch.setenv(key, "testing")
         reset_clients()
+        import stream.job
+
+        reports: list[Any] = []
+        run_stream = stream.job.run_stream
+
+        def kept(*args: Any, **kwargs: Any) -> Any:  # the demo's stream run, whose micro-batches a failure shows
+            reports.append(run_stream(*args, **kwargs))
+            return reports[-1]
+
+        patch.setattr(stream.job, "run_stream", kept)
         # 100 days: the ML stage needs 90 (history before its back-test window and the window itself)
         demo = reading_demo(settings, DemoOptions(customers=150, days=100, keep_running=False), console)
         report = demo.run()
     reset_clients()
-    return DemoRun(settings, report, console, demo.live_scores, demo.realtime, demo.forgotten)
+    batches = [{k: v for k, v in vars(b).items() if k != "freshness_ms" and v} for r in reports[:1] for b in r.batches]
+    return DemoRun(settings, report, console, demo.live_scores, demo.realtime, demo.forgotten, batches)

@@ -51,7 +51,8 @@ def test_demo_runs_every_stage_and_cleans_up(demo_run: DemoRun) -> None:
     assert batch["unconverted_orders"] == 0  # the shipped rates cover every EUR / GBP order
     live = report.facts("real-time features")
     assert live["records"] == ingested["accepted"]  # every accepted event reached the stream exactly once
-    assert live["events"] == ingested["accepted"] and live["duplicates"] == 0 and live["quarantined"] == 0
+    assert live["events"] == ingested["accepted"] and live["duplicates"] == 0 and live["quarantined"] == 0, (
+        live, demo_run.stream_batches)  # seen once in CI (6,873 of 6,874, not reproduced): the batches say where
     # items, not writes: one per customer and per anonymous visitor never stitched (a customer's item is written
     # again by each micro-batch bringing their events: the writes outnumbered the items 4,455 to 2,713 in a review)
     visitors = {c.get("userId") or c.get("anonymousId") for c in read_calls(home / "data" / "demo")}

@@ -230,7 +230,7 @@ def test_the_replay_brings_nothing_of_theirs_back_and_everything_else_once(demo_
     assert forgotten["stream_suppressed"] == theirs  # the feature job drops and counts the same records
     assert forgotten["archive_read"] == forgotten["posted"]  # both count them among the records read
     curated = forgotten["curated"]
-    assert curated.new_events == 0 and curated.accepted == forgotten["archived"]
+    assert curated.new_events == 0 and curated.accepted == forgotten["archived"], forgotten["new_events"]
 
 
 def test_forget_refuses_while_a_streaming_job_runs_and_changes_nothing(tmp_path: Path) -> None:
