@@ -204,7 +204,7 @@ def forget_and_replay(settings: Settings, generated: Any) -> dict[str, Any]:
             "emails": emails, "names": names, "record": record.document(), "before": before, "after": after,
             "replayed": replayed, "posted": posted.accepted, "archived": archived.archived,
             "archive_read": archived.records, "archive_suppressed": archived.suppressed, "streamed": streamed.events,
-            "stream_suppressed": streamed.suppressed,
+            "stream_suppressed": streamed.suppressed, "stream_records": streamed.records,
             "curated": batch.curated, "new_events": new_events}
 
 

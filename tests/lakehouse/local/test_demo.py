@@ -31,7 +31,11 @@ def test_demo_runs_every_stage_and_cleans_up(demo_run: DemoRun) -> None:
     assert ingested["accepted"] == generated["events"] and ingested["rejected"] == 0
     # the raw archive landed every accepted event in a few large objects: one per arrival hour per micro-batch
     archived = report.facts("raw archive: stream -> raw zone")
-    assert archived["events"] == ingested["accepted"]
+    live = report.facts("real-time features")
+    # delivery into the stream is at least once (docs/ingestion.md): a PutRecords call outliving the sink's 4 s read
+    # timeout on a loaded runner is sent again, so the stream and the raw zone may hold a copy (seen in CI on the
+    # replay tests); the stream job reads the same records the archive lands and counts each copy as a duplicate
+    assert archived["events"] == live["records"] == ingested["accepted"] + live["duplicates"]
     raw = [o.key for o in LakeStorage(settings.lake).list("raw") if o.key.endswith(".jsonl.gz")]
     hours = {key.rsplit("/", 1)[0] for key in raw}
     assert len(raw) == archived["raw_objects"] <= len(hours) * archived["micro_batches"] < ingested["requests"]
@@ -49,9 +53,7 @@ def test_demo_runs_every_stage_and_cleans_up(demo_run: DemoRun) -> None:
     logins = [c for c in calls if c["type"] in ("identify", "alias") and ("anonymousId" in c or "previousId" in c)]
     assert logins and batch["stitched_ids"] >= 1  # anonymous journeys (and guest accounts) were stitched
     assert batch["unconverted_orders"] == 0  # the shipped rates cover every EUR / GBP order
-    live = report.facts("real-time features")
-    assert live["records"] == ingested["accepted"]  # every accepted event reached the stream exactly once
-    assert live["events"] == ingested["accepted"] and live["duplicates"] == 0 and live["quarantined"] == 0, (
+    assert live["events"] == ingested["accepted"] and live["quarantined"] == 0, (  # each accepted event counted once
         live, demo_run.stream_batches)  # seen once in CI (6,873 of 6,874, not reproduced): the batches say where
     # items, not writes: one per customer and per anonymous visitor never stitched (a customer's item is written
     # again by each micro-batch bringing their events: the writes outnumbered the items 4,455 to 2,713 in a review)

@@ -58,10 +58,10 @@ def test_the_cdnow_demo_runs_every_stage_on_the_real_log(tmp_path: Path, monkeyp
     assert (loaded["events"], loaded["customers"]) == (CDNOW_ORDERS, CDNOW_CUSTOMERS)
     ingested = report.facts("ingest through the API")
     assert (ingested["accepted"], ingested["rejected"]) == (CDNOW_ORDERS, 0)
-    assert report.facts("raw archive: stream -> raw zone")["events"] == CDNOW_ORDERS
     assert report.facts("batch: curated, star, warehouse")["curated_events"] == CDNOW_ORDERS
-    live = report.facts("real-time features")
-    assert (live["records"], live["events"], live["duplicates"]) == (CDNOW_ORDERS, CDNOW_ORDERS, 0)
+    live = report.facts("real-time features")  # the stream may hold a copy of a timed-out PutRecords: at least once
+    assert report.facts("raw archive: stream -> raw zone")["events"] == live["records"]
+    assert (live["records"] - live["duplicates"], live["events"]) == (CDNOW_ORDERS, CDNOW_ORDERS)
     assert live["rfm_customers"] == live["rfm_agree"] == CDNOW_CUSTOMERS
 
     purchases = parse_cdnow(cdnow_text())

@@ -83,7 +83,11 @@ def stored_records(settings: Settings) -> list[dict]:
 
 
 def stored_ids(settings: Settings) -> list[str]:
-    return sorted(r["event_id"] for r in stored_records(settings))
+    """The distinct event ids in the raw zone, sorted. Distinct because delivery into the raw zone is at least
+    once (docs/ingestion.md): a ``PutRecords`` call that outlives the sink's 4 s read timeout on a loaded runner is
+    sent again after Kinesis stored it (seen in CI: ``r-2`` twice among 18), and ``event_id`` removes the copy
+    downstream. Exactly once per ``event_id`` is checked where it is promised: the curated zone and DynamoDB."""
+    return sorted({r["event_id"] for r in stored_records(settings)})
 
 
 def test_files_are_posted_in_batches_and_arrive_whole(keyed, tmp_path: Path) -> None:
@@ -95,8 +99,8 @@ def test_files_are_posted_in_batches_and_arrive_whole(keyed, tmp_path: Path) -> 
     assert (report.events_sent, report.accepted, report.rejected, report.failed) == (1250, 1250, 0, 0)
     assert report.requests == 3 and sum(progress) == 1250  # batches span files and report.events_per_second > 0
     records = stored_records(settings)
-    assert sorted(r["event_id"] for r in records) == sorted([f"a-{i}" for i in range(1100)] + [f"b-{i}" for i in
-                                                                                               range(150)])
+    expected = [f"a-{i}" for i in range(1100)] + [f"b-{i}" for i in range(150)]
+    assert sorted({r["event_id"] for r in records}) == sorted(expected)
     assert all(r["sent_at"] and r["source"] == "replay" for r in records)
 
 
@@ -286,7 +290,7 @@ def route_calls(path: Path) -> Path:
 
 def test_a_sample_of_each_call_type_goes_to_its_single_call_route(keyed, tmp_path: Path) -> None:
     """Two calls of each type go alone to /v1/<type> (one request each, its own sentAt), the rest in one batch;
-    everything arrives once. Without the routing every call would go to /v1/batch (single_calls empty)."""
+    everything arrives. Without the routing every call would go to /v1/batch (single_calls empty)."""
     from lakehouse.local.replay import SingleCallSample
 
     settings, key = keyed
