@@ -225,6 +225,8 @@ def run_stream(settings: Settings, spark, *, once: bool = True, trigger_seconds:
     forward_uri = settings.lake.path(forward_prefix(settings.names.streaming_job, identity.run))
     Path(forward_uri).mkdir(parents=True, exist_ok=True)
     failures: list[tuple[int, BaseException]] = []
+    forwarded: list[bool] = []  # per micro-batch of the current query: did it write forwards? (not the bounded
+    # report.batches, whose length stops growing after MAX_BATCHES_KEPT)
 
     def handle(frame, batch_id: int) -> None:
         try:
@@ -232,6 +234,7 @@ def run_stream(settings: Settings, spark, *, once: bool = True, trigger_seconds:
         except BaseException as exc:  # remembered: Spark only passes a stringified traceback on
             failures.append((batch_id, exc))
             raise
+        forwarded.append(result.forwards_pending)
         report.add(result)
         if on_progress is not None:
             on_progress(result)
@@ -252,13 +255,13 @@ def run_stream(settings: Settings, spark, *, once: bool = True, trigger_seconds:
                 query_writer = rows.writeStream.foreachBatch(handle).option("checkpointLocation", checkpoint)
                 query_writer = (query_writer.trigger(availableNow=True) if once
                                 else query_writer.trigger(processingTime=f"{interval} seconds"))
-                count_before = len(report.batches)
+                forwarded.clear()
                 query = query_writer.queryName(name).start()
                 report.interrupted = await_query(query, once, stop, lambda failure: query_error(
                     StreamJobError, "the streaming", failure, failures))
                 if not once or report.interrupted:
                     break
-                if not any(b.forwards_pending for b in list(report.batches)[count_before:]):
+                if not any(forwarded):
                     break  # an AvailableNow run reads only the forward objects that existed when it started
         finally:
             report.seconds = time.perf_counter() - started

@@ -9,7 +9,15 @@ from lakehouse.core.lake.storage import LakeStorage
 from stream.job import StreamJobError, run_stream
 from stream.rfm import DEFAULT_BREAKPOINTS
 
-from .conftest import actual_features, assert_features_match, oracle_features, put_payloads, scenario, stored_items
+from .conftest import (
+    actual_features,
+    assert_features_match,
+    oracle_features,
+    put_payloads,
+    record_bytes,
+    scenario,
+    stored_items,
+)
 
 
 def with_stream(settings: Settings, **stream: object) -> Settings:
@@ -79,3 +87,26 @@ def test_a_recreated_stream_gets_a_new_checkpoint(spark, aws_settings: Settings)
 def test_a_lake_on_s3_is_refused_with_a_clear_message(spark, settings: Settings) -> None:
     with pytest.raises(StreamJobError, match="must be a local directory"):
         run_stream(settings.model_copy(update={"lake_root": "s3://bucket"}), spark)
+
+
+def test_a_run_with_more_micro_batches_than_it_keeps_still_reads_every_forward(spark, aws_settings: Settings,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``once`` run goes on while its micro-batches forwarded records (an AvailableNow query reads only the forward
+    objects that existed when it started), however many micro-batches it ran; the report keeps only the latest
+    ``MAX_BATCHES_KEPT``. Here the identity links come first and the last micro-batches forward nothing. Seen failing
+    without the protection: the check reading ``report.batches`` since the run's start (its length stops growing at
+    the bound, so only the last kept batch was looked at): the run stopped with a merged state unread: "1 customers
+    differ", c032 ``last_seen_at`` 2025-07-19 expected, 2025-07-11 found."""
+    import stream.job
+
+    monkeypatch.setattr(stream.job, "MAX_BATCHES_KEPT", 1)
+    settings = with_stream(aws_settings, max_records_per_trigger=60)
+    linked = scenario(seed=5, customers=40, events=400, bad_every=0)
+    plain = [r for r in scenario(seed=6, customers=40, events=400, bad_every=0, duplicate_share=0).records
+             if r["type"] == "track" and r["anonymous_id"] is None]
+    records = linked.records + plain
+    put_payloads(settings.names.stream, linked.payloads + [record_bytes(r) for r in plain])
+    report = run_stream(settings, spark, once=True)
+    assert len(report.batches) == 1 and report.totals["batches"] > 5 and report.totals["links"] > 0
+    assert report.events + report.duplicates == len(records)
+    assert_features_match(oracle_features(records, DEFAULT_BREAKPOINTS), actual_features(stored_items(settings)))
