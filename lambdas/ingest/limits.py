@@ -40,7 +40,7 @@ def encode_record(record: dict[str, Any]) -> bytes:
     Decimal amounts are written as JSON numbers with exactly their digits (``27.50`` stays ``27.50``: no float
     re-rounding, no strings; :func:`lakehouse.core.contract.record.dumps_record`). Raises
     :class:`EventTooLarge`, or :class:`EventUnencodable` when the record has no strict JSON encoding
-    (NaN/Infinity, a number too large for a double, lone surrogate escapes, nesting deeper than the JSON
+    (NaN/Infinity, a number too large for a double or too long, lone surrogate escapes, nesting deeper than the JSON
     encoder allows).
     """
     try:
@@ -48,7 +48,8 @@ def encode_record(record: dict[str, Any]) -> bytes:
     except UnicodeEncodeError:  # before ValueError, its base class
         raise EventUnencodable("holds text that is not valid Unicode (a lone surrogate escape)") from None
     except ValueError:
-        raise EventUnencodable("holds a number JSON cannot represent (NaN or Infinity)") from None
+        raise EventUnencodable("holds a number JSON readers cannot read back (NaN, Infinity, beyond a double's "
+                               "range or too long)") from None
     except RecursionError:
         raise EventUnencodable("is nested too deeply") from None
     if len(line) > MAX_EVENT_BYTES:

@@ -13,6 +13,8 @@ import zlib
 from decimal import Decimal
 from typing import Any
 
+from lakehouse.core.contract.limits import MAX_NUMBER_CHARS
+
 from .limits import MAX_REQUEST_BYTES, REQUEST_LIMIT_TEXT
 from .responses import bad_request, invalid_json, payload_too_large, unsupported_media_type
 
@@ -95,21 +97,28 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _integer(text: str) -> int | Decimal:
+    # past MAX_NUMBER_CHARS the contract refuses the number, naming its field; as a Decimal it never meets
+    # Python's 4,300-digit limit on int() (which would fail the whole request with an interpreter's hint)
+    return int(text) if len(text) <= MAX_NUMBER_CHARS else Decimal(text)
+
+
 def parse_json(data: bytes) -> Any:
     """Strict JSON (no NaN/Infinity) or a 400 that says where it broke.
 
-    Numbers with a fraction or an exponent become :class:`~decimal.Decimal` (integers stay ``int``): amounts
-    keep exactly the digits the client sent, and the raw record writes them back as sent.
+    Numbers with a fraction or an exponent become :class:`~decimal.Decimal`, integers ``int`` (a Decimal when
+    longer than :data:`~lakehouse.core.contract.limits.MAX_NUMBER_CHARS`, for the contract to refuse by
+    field): amounts keep exactly the digits the client sent, and the raw record writes them back as sent.
     """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise invalid_json(f"body is not UTF-8 (invalid byte at position {exc.start})") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant, parse_float=Decimal)
+        return json.loads(text, parse_constant=_reject_constant, parse_float=Decimal, parse_int=_integer)
     except json.JSONDecodeError as exc:
         raise invalid_json(f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise invalid_json("body is not acceptable JSON: nested too deeply") from None
-    except ValueError as exc:  # NaN/Infinity, integers with more digits than Python parses
+    except ValueError as exc:  # NaN/Infinity
         raise invalid_json(f"body is not acceptable JSON: {exc}") from None

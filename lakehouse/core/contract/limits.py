@@ -11,6 +11,12 @@ KB = 1024
 MAX_EVENT_BYTES = 32 * KB  #: one call, as compact UTF-8 JSON
 MAX_REQUEST_BYTES = 500 * KB  #: one request body, after decompression
 MAX_BATCH_EVENTS = 2_500  #: calls in one batch
+#: the longest JSON number the lake stores, in characters of the text written (sign, digits, point, exponent).
+#: Not a Segment limit: Spark's JSON reader (Jackson's ``StreamReadConstraints``, 1,000-digit numbers by
+#: default) cannot read a line holding a longer integer part, and then the whole event would be unreadable
+#: downstream. No amount, count or id needs more than a few dozen; a tenth of Jackson's bound leaves room
+#: for other readers.
+MAX_NUMBER_CHARS = 100
 
 EVENT_LIMIT_TEXT = f"{MAX_EVENT_BYTES // KB} KB ({MAX_EVENT_BYTES} bytes) per event"
 REQUEST_LIMIT_TEXT = f"{MAX_REQUEST_BYTES // KB} KB ({MAX_REQUEST_BYTES} bytes) per request"

@@ -8,7 +8,14 @@ so one customer is not split into "4243" and "4243.0".
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
+
+from lakehouse.core.contract.limits import MAX_NUMBER_CHARS
+
+#: why a number is refused (:func:`storable_number`)
+UNREADABLE_NUMBER = (f"must be a finite number (not NaN or Infinity) within a double's range (about ±1.8e308), "
+                     f"at most {MAX_NUMBER_CHARS} characters long: the lake's JSON readers cannot read it back")
 
 #: integers up to 2**53 are exact as JavaScript numbers and print the same in both languages
 _EXACT_INT = 2**53
@@ -72,3 +79,21 @@ def js_number_text(value: int | float | Decimal) -> str:
             return str(int(value))
         value = float(value)
     return js_float_text(value)
+
+
+def storable_number(value: int | float | Decimal) -> bool:
+    """Whether JSON readers downstream can read ``value`` back: finite, within a double's range (about
+    ±1.8e308; readers turn larger numbers into Infinity) and written in at most :data:`MAX_NUMBER_CHARS`
+    characters (``str(value)``, the text :func:`lakehouse.core.contract.record.dumps_record` writes).
+
+    Booleans count as storable (JSON writes them as ``true``/``false``). Never raises: integers too long for
+    ``str`` (Python's 4,300-digit limit) are judged by their bit length.
+    """
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return value.bit_length() <= 4 * MAX_NUMBER_CHARS and len(str(value)) <= MAX_NUMBER_CHARS
+    if isinstance(value, Decimal):
+        return (value.is_finite() and len(str(value)) <= MAX_NUMBER_CHARS
+                and not math.isinf(float(value)))
+    return math.isfinite(value)

@@ -52,6 +52,7 @@ from lakehouse.core.contract.envelope import (
     in_time_range,
 )
 from lakehouse.core.contract.errors import ContractError, FieldError
+from lakehouse.core.contract.numbers import UNREADABLE_NUMBER, storable_number
 
 RECORD_SCHEMA_VERSION = 2
 _TRANSPORT_FIELDS = frozenset({"sentAt", "sent_at", "receivedAt", "received_at", "writeKey", "messageId",
@@ -254,17 +255,19 @@ def dumps_record(record: Any) -> str:
     """``record`` as compact JSON text (UTF-8 characters kept), Decimals written as JSON numbers, exactly.
 
     ``Decimal("27.50")`` is written ``27.50``: never re-rounded through a float, never a string. Raises
-    ``ValueError`` for NaN/Infinity (also for a Decimal too large for a double, which readers would turn into
-    Infinity), ``TypeError`` for values JSON cannot hold and ``RecursionError`` for nesting too deep. Lone
-    surrogates pass through; encoding the text as UTF-8 then fails (``UnicodeEncodeError``).
+    ``ValueError`` for a Decimal readers cannot read back (NaN/Infinity, beyond a double's range, or over
+    :data:`~lakehouse.core.contract.limits.MAX_NUMBER_CHARS` characters:
+    :func:`~lakehouse.core.contract.numbers.storable_number`), ``TypeError`` for values JSON cannot hold and
+    ``RecursionError`` for nesting too deep. Lone surrogates pass through; encoding the text as UTF-8 then
+    fails (``UnicodeEncodeError``).
     """
     seen = False
 
     def default(value: Any) -> Any:
         nonlocal seen
         if isinstance(value, Decimal):
-            if not value.is_finite() or float(value) in (float("inf"), float("-inf")):
-                raise ValueError("a number JSON readers cannot represent (NaN or Infinity)")
+            if not storable_number(value):
+                raise ValueError(UNREADABLE_NUMBER)
             seen = True
             return _DECIMAL_MARK + str(value)
         raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")

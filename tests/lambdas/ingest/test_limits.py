@@ -29,7 +29,7 @@ def test_size_limit_counts_utf8_bytes() -> None:
 
 @pytest.mark.parametrize(("record", "fragment"), [
     ({"a": float("nan")}, "NaN"),
-    ({"a": [float("inf")]}, "NaN or Infinity"),
+    ({"a": [float("inf")]}, "NaN, Infinity"),
     ({"a": "\ud800"}, "lone surrogate"),
     (nested(100_000), "nested too deeply"),
 ])

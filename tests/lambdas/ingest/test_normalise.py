@@ -66,7 +66,7 @@ def test_rejections_keep_index_errors_and_payload_and_flag_oversize() -> None:
     assert [r.index for r in out.rejections] == [0, 1, 2, 3]
     assert out.rejections[0].errors[0].field == "event" and out.rejections[1].payload == "text"
     assert out.rejections[2].too_large and not out.rejections[3].too_large
-    assert "NaN" in out.rejections[3].errors[0].reason
+    assert out.rejections[3].errors[0].field == "properties.n" and "NaN" in out.rejections[3].errors[0].reason
 
 
 def test_duplicates_within_a_request_are_dropped_after_the_first() -> None:

@@ -260,6 +260,29 @@ def test_identify_traits_only_in_context_are_the_calls_traits() -> None:
 
 
 @pytest.mark.parametrize(("where", "payload"), [
+    ("properties.total", {"properties": {"order_id": "o1", "total": Decimal("1." + "0" * 999 + "1")}}),
+    ("properties.products[0].price", {"properties": {"order_id": "o1", "products": [{"price": Decimal("1E+400")}]}}),
+    ("properties.note", {"properties": {"order_id": "o1", "note": 10**1000}}),
+    ("context.device.count", {"context": {"device": {"count": Decimal("1" + "0" * 5000)}}}),
+    ("integrations.weight", {"integrations": {"weight": float("inf")}}),
+])
+def test_a_number_readers_cannot_read_back_is_refused_naming_its_field(where: str, payload: dict) -> None:
+    """Spark's JSON reader cannot read a line holding a number of over 1,000 digits, so the whole event would
+    be quarantined downstream as "(line): is not a JSON object" after the API said 200. Seen failing before the
+    rule: all but the price were accepted (the 1,001-character total lies within [0, 1e9]; the price was refused
+    by Money's range, with another reason)."""
+    call = {"type": "track", "event": "Order Completed", "timestamp": "2025-06-02T09:30:00Z", "userId": "u1",
+            "properties": {"order_id": "o1"}, **payload}
+    with pytest.raises(ContractError) as caught:
+        parse_event(call)
+    [error] = caught.value.errors
+    assert error.field == where and "at most 100 characters" in error.reason
+    longest = Decimal("1." + "1" * 98)
+    assert parse_event({**call, "properties": {"order_id": "o1", "total": Decimal("12.5"), "n": 10**99},
+                        "context": {"ratio": longest}, "integrations": {}})
+
+
+@pytest.mark.parametrize(("where", "payload"), [
     ("userId", {"userId": "u\x00x"}),
     ("context.channel", {"context": {"channel": "we\x00b"}}),
     ("properties.products[0].product_id", {"properties": {"order_id": "o1", "products": [{"product_id": "p\x00"}]}}),

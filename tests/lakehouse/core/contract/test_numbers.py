@@ -1,10 +1,12 @@
-"""Numeric ids as JavaScript prints them (ECMA-262 Number::toString), against JavaScript's documented output."""
+"""Numeric ids as JavaScript prints them (ECMA-262 Number::toString), against JavaScript's documented output;
+which numbers the lake can store."""
 
 from decimal import Decimal
 
 import pytest
 
-from lakehouse.core.contract.numbers import js_float_text, js_number_text
+from lakehouse.core.contract.limits import MAX_NUMBER_CHARS
+from lakehouse.core.contract.numbers import js_float_text, js_number_text, storable_number
 
 # value -> String(value) in JavaScript: examples from MDN (Number.prototype.toString, toExponential notes)
 # and ECMA-262's rules (fixed notation for exponents -7 < e < 21, exponent notation beyond)
@@ -53,3 +55,28 @@ def test_integers_keep_every_digit() -> None:
 def test_non_finite_numbers_are_refused(value: object) -> None:
     with pytest.raises(ValueError, match="finite"):
         js_number_text(value)  # type: ignore[arg-type]
+
+
+STORABLE = [
+    (10**(MAX_NUMBER_CHARS - 1), True),  # 100 digits
+    (-(10**(MAX_NUMBER_CHARS - 2)), True),  # the sign counts: 100 characters
+    (10**MAX_NUMBER_CHARS, False),
+    (-(10**(MAX_NUMBER_CHARS - 1)), False),
+    (10**5000, False),  # past Python's 4,300-digit str() limit: judged without printing it
+    (Decimal("1." + "1" * (MAX_NUMBER_CHARS - 2)), True),
+    (Decimal("1." + "1" * (MAX_NUMBER_CHARS - 1)), False),
+    (Decimal("1." + "0" * 999 + "1"), False),
+    (Decimal("0." + "0" * 998 + "1"), True),  # written 1E-999: short, and a double reads it (as 0)
+    (Decimal("1.7976931348623157E+308"), True),
+    (Decimal("1E+309"), False),  # a double reads it as Infinity
+    (Decimal("-1E+400"), False),
+    (Decimal("NaN"), False),
+    (1e308, True),
+    (float("inf"), False),
+    (True, True),
+]
+
+
+@pytest.mark.parametrize(("value", "storable"), STORABLE, ids=[f"case{i}" for i in range(len(STORABLE))])
+def test_storable_numbers_are_short_and_within_a_doubles_range(value: object, storable: bool) -> None:
+    assert storable_number(value) is storable  # type: ignore[arg-type]
