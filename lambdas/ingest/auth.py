@@ -47,13 +47,12 @@ class Authenticator:
     def __init__(self, lookup: Callable[[str], WriteKey | None]):
         self._lookup = lookup
 
-    def source_for(self, key: str | None) -> str:
-        """The source ``key`` writes for; raises :class:`ApiError` 401 when it is missing, unknown or revoked."""
+    def source_for(self, key: str | None, field: str = "Authorization") -> str:
+        """The source ``key`` writes for; raises :class:`ApiError` 401 when it is missing, unknown or revoked,
+        naming ``field``: where the key came from (``Authorization``, or ``writeKey`` in the body)."""
         if key is None:
             raise unauthorized("write key missing: use HTTP Basic auth ('writeKey:') or writeKey in the body")
-        if len(key) > 256:
-            raise unauthorized("write key is not valid (unknown or revoked)")
-        found = self._lookup(key)
+        found = self._lookup(key) if len(key) <= 256 else None
         if found is None or found.revoked:
-            raise unauthorized("write key is not valid (unknown or revoked)")
+            raise unauthorized("write key is not valid (unknown or revoked)", field=field)
         return found.source

@@ -94,7 +94,8 @@ class IngestService:
                            headers.get("content-encoding"))
         document = parse_json(data)
         if source is None:
-            source = self.auth.source_for(key_from_body(document))
+            body_key = key_from_body(document)
+            source = self.auth.source_for(body_key, field="Authorization" if body_key is None else "writeKey")
         calls, batch = self._unpack(request.route, document, source, received_at)
         outcome = self.normaliser.run(calls, batch)
         deadline = (None if request.seconds_left is None

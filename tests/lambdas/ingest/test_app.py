@@ -184,6 +184,11 @@ def test_write_keys_basic_auth_body_key_missing_invalid_and_revoked(api, kit) ->
                    api.post("/v1/batch", {"batch": one}, headers={"Authorization": "Bearer abc"}),
                    api.post("/v1/batch", {"batch": one, "writeKey": 42}, auth=False)):
         assert answer.status == 401 and answer.body["code"] == "unauthorized" and answer.body["message"]
+    # the 401 names where the key came from (seen failing: an unknown body key named Authorization)
+    unknown_in_body = api.post("/v1/batch", {"batch": one, "writeKey": "wk_unknown"}, auth=False)
+    unknown_in_header = api.post("/v1/batch", {"batch": one}, headers={"Authorization": "Basic bm9wZTo="})
+    assert (unknown_in_body.status, unknown_in_body.body["field"]) == (401, "writeKey")
+    assert (unknown_in_header.status, unknown_in_header.body["field"]) == (401, "Authorization")
     store = WriteKeyStore(api.settings.names.write_keys_table, api.settings.region)
     other = kit.create_key(api.settings, "mobile")
     revoked_api = kit.Api(api.settings, other)  # a fresh handler: nothing cached yet
