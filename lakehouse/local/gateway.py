@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import io
 import json
 import logging
 import queue
@@ -376,6 +377,12 @@ def _read_body(environ: dict[str, Any], headers: list[tuple[str, str]]) -> bytes
             return None
         body = _read_exactly(stream, length)
     except TimeoutError:
+        # a socket file refuses every read after a timeout ("cannot read from timed out object"), and Werkzeug
+        # reads the connection once more after the answer, to discard what the client still sends: that read
+        # logged a traceback for a request already answered. It gets an empty file instead.
+        handler = environ.get("lakehouse.handler")
+        if handler is not None:
+            handler.rfile = io.BytesIO()
         raise _FramingError(408, "Request Timeout: the request body did not arrive in time") from None
     except ConnectionError:
         raise  # the client is gone: nobody to answer (Werkzeug closes the connection quietly)
@@ -558,6 +565,7 @@ class LocalGateway:
                 environ["lakehouse.headers"] = list(self.headers.items())
                 environ["lakehouse.request_line"] = self.requestline
                 environ["lakehouse.connection"] = self.connection
+                environ["lakehouse.handler"] = self
                 return environ
 
             def parse_request(self) -> bool:
