@@ -70,6 +70,13 @@ ANSWERS = (
 )
 
 
+def _cell(value: Any) -> str:
+    """A mart value as the answers show it: floats to 3 decimals, NULL (no value to average) as a dash."""
+    if value is None:
+        return "-"
+    return f"{value:,.3f}" if isinstance(value, float) else str(value)
+
+
 #: counted in the warehouse when the star build's report does not say (-1: the warehouse cannot say either)
 WAREHOUSE_FALLBACKS = {
     "stitched_ids": "SELECT -1",  # the warehouse keeps stitched ids only: the star report is the source
@@ -481,10 +488,10 @@ class Demo:
         for answer in ANSWERS:
             result = run_query(self.settings.warehouse_path, answer.query, limit=10)
             table = Table(title=answer.question, show_edge=False, title_justify="left")
-            for column in result.columns:
-                table.add_column(column)
+            for position, column in enumerate(result.columns):
+                table.add_column(column, no_wrap=position == 0)  # a segment's or a country's name on one line
             for row in result.rows:
-                table.add_row(*[f"{v:,.3f}" if isinstance(v, float) else str(v) for v in row])
+                table.add_row(*[_cell(v) for v in row])
             self.console.print(table)
             if answer.caveat_when and not run_query(self.settings.warehouse_path, answer.caveat_when,
                                                     limit=1).rows[0][0]:

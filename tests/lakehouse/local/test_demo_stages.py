@@ -48,6 +48,15 @@ def test_the_churn_answer_says_why_when_no_customer_closed_an_account(built_lake
     assert Demo(settings, DemoOptions(), console).show_answers() == {"questions": 3}
     text = console.export_text()
     assert "Where do customers churn?" in text and "no customer closed an account" not in text
+    # on a terminal 80 columns wide every segment keeps its name on one line and no cell says None (seen failing:
+    # "Potential" / "Loyalist" on two lines, None for the average recency of "No recent purchase")
+    narrow = Console(record=True, width=80)
+    Demo(settings, DemoOptions(), narrow).show_answers()
+    lines = narrow.export_text().splitlines()
+    segments = [row[0] for row in duckdb.connect(str(settings.warehouse_path), read_only=True).execute(
+        "SELECT rfm_segment FROM mart_rfm_segments").fetchall()]
+    assert len(segments) >= 5 and all(any(f" {name} " in line for line in lines) for name in segments), lines
+    assert not any("None" in line for line in lines), lines
 
     copy = tmp_path / "warehouse.duckdb"
     shutil.copy(settings.warehouse_path, copy)
