@@ -88,6 +88,10 @@ def build_app(service: IngestService, emit_metrics: bool = True) -> APIGatewayRe
         count("RejectedEvents", len(outcome.rejections))
         count("DuplicateEvents", outcome.duplicates)
         count("SkewCorrectionsNotApplied", outcome.skew_not_corrected)
+        if result.resent_after_no_answer:  # at least once: the copies are removed downstream by event_id
+            count("RecordsResentAfterNoAnswer", result.resent_after_no_answer)
+            logger.warning("records resent after a PutRecords call got no answer; Kinesis may hold them twice",
+                           extra={"records": result.resent_after_no_answer})
         logger.info("ingested", extra={"route": event.path, "source": result.source, "status": result.status,
                                        "accepted": len(outcome.records), "rejected": len(outcome.rejections),
                                        "duplicates": outcome.duplicates,

@@ -4,6 +4,11 @@ Each round sends every record still pending; records that Kinesis reports failed
 ``ProvisionedThroughputExceededException``) and whole calls that failed are retried after a jittered,
 doubling delay. Records that succeeded are never sent again. When records are still pending after the
 last round, :class:`StreamUnavailable` is raised and the API answers 503.
+
+A call that got no answer (a read timeout, a dropped connection: botocore's ``HTTPClientError``) may have been
+stored by Kinesis all the same: its records are sent again, so the stream is at least once, and the copies are
+removed downstream by ``event_id``. :attr:`PutReport.unanswered_records` counts such records so operators see
+how many copies to expect (metric ``RecordsResentAfterNoAnswer``).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 
 from lakehouse.core.aws.clients import aws_client
 
@@ -46,11 +51,13 @@ class StreamUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class PutReport:
-    """A successful put: records accepted, PutRecords calls made, and record sends that were retries."""
+    """A successful put: records accepted, PutRecords calls made, record sends that were retries, and of those
+    the records whose earlier call got no answer (Kinesis may hold them twice)."""
 
     records: int
     calls: int
     retried_records: int
+    unanswered_records: int = 0
 
 
 class StreamSink(Protocol):
@@ -110,7 +117,7 @@ class KinesisSink:
         or at once when Kinesis refuses for a reason retrying cannot fix (no such stream, access denied, ...).
         """
         pending = entries
-        calls = retried = 0
+        calls = retried = unanswered = 0
         reason = ""
         for attempt in range(self.attempts):
             if attempt:
@@ -137,6 +144,8 @@ class KinesisSink:
                     continue
                 except BotoCoreError as exc:
                     reason = type(exc).__name__
+                    if isinstance(exc, HTTPClientError):  # sent, no answer: Kinesis may have stored them
+                        unanswered += len(chunk)
                     failed.extend(chunk)
                     continue
                 if response.get("FailedRecordCount"):
@@ -145,6 +154,6 @@ class KinesisSink:
                             failed.append(entry)
                             reason = result["ErrorCode"]
             if not failed:
-                return PutReport(len(entries), calls, retried)
+                return PutReport(len(entries), calls, retried, unanswered)
             pending = failed
         raise StreamUnavailable(len(pending), len(entries), reason)

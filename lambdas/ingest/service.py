@@ -20,7 +20,7 @@ from lakehouse.core.contract.errors import from_validation_error
 from lakehouse.core.write_keys import WriteKey
 
 from .auth import Authenticator, key_from_authorization, key_from_body
-from .kinesis_sink import StreamSink, StreamUnavailable
+from .kinesis_sink import PutReport, StreamSink, StreamUnavailable
 from .limits import BATCH_LIMIT_TEXT, MAX_BATCH_EVENTS
 from .normalise import BatchContext, Normalised, Normaliser
 from .raw_sink import RawSink, StorageUnavailable
@@ -55,6 +55,9 @@ class IngestResult:
     body: dict[str, Any]
     source: str
     outcome: Normalised
+    #: accepted records sent again after a PutRecords call that got no answer: Kinesis may hold them twice
+    #: (:attr:`~lambdas.ingest.kinesis_sink.PutReport.unanswered_records`)
+    resent_after_no_answer: int = 0
 
 
 class IngestService:
@@ -100,8 +103,9 @@ class IngestService:
         outcome = self.normaliser.run(calls, batch)
         deadline = (None if request.seconds_left is None
                     else time.monotonic() + request.seconds_left - ANSWER_SECONDS)
-        self._deliver(source, received_at, request.request_id, outcome, deadline)
-        return IngestResult(*self._answer(request.route, len(calls), outcome), source=source, outcome=outcome)
+        put = self._deliver(source, received_at, request.request_id, outcome, deadline)
+        return IngestResult(*self._answer(request.route, len(calls), outcome), source=source, outcome=outcome,
+                            resent_after_no_answer=put.unanswered_records if put else 0)
 
     def _unpack(self, route: str, document: Any, source: str,
                 received_at: datetime) -> tuple[list[Any], BatchContext]:
@@ -136,9 +140,9 @@ class IngestService:
             raise bad_request(f"sentAt: {reason}", field="sentAt") from None
 
     def _deliver(self, source: str, received_at: datetime, request_id: str, outcome: Normalised,
-                 deadline: float | None = None) -> None:
+                 deadline: float | None = None) -> PutReport | None:
         """Quarantine the rejected calls (one object), then put the accepted records on Kinesis by ``deadline``
-        (``time.monotonic()`` seconds).
+        (``time.monotonic()`` seconds); the put's report, None when no record was accepted.
 
         The request is acknowledged once Kinesis accepted every record: Kinesis is the durability point (it keeps
         them for the stream's retention) and the raw archive (``stream/archive.py``) lands them in the raw zone.
@@ -153,11 +157,12 @@ class IngestService:
             entries = [(line, record["customer_id"]) for line, record in zip(outcome.lines, outcome.records,
                                                                              strict=True)]
             try:
-                self.stream_sink.put(entries, deadline=deadline)
+                return self.stream_sink.put(entries, deadline=deadline)
             except StreamUnavailable as exc:
                 raise unavailable(
                     f"the event stream is unavailable ({exc}); nothing was acknowledged, retry the same request "
                     "later: events keep their event_id, so retries are deduplicated", self.retry_after) from None
+        return None
 
     @staticmethod
     def _answer(route: str, received: int, outcome: Normalised) -> tuple[int, dict[str, Any]]:

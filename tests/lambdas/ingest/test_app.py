@@ -268,6 +268,37 @@ def test_kinesis_partial_failures_are_retried_without_loss_or_duplicates(api, ki
     assert len(streamed) == 1200 and set(streamed.values()) == {1}
 
 
+def test_records_resent_after_a_call_lost_its_answer_are_a_metric_bounding_the_copies(api, kit, capsys) -> None:
+    """Kinesis stores the first PutRecords call, then its answer is lost (a read timeout): the records are sent
+    again (at least once) and the function's EMF line counts them as ``RecordsResentAfterNoAnswer``, the bound on
+    the stream's copies. Seen failing before the metric: 200 with 12 copies on the stream and nothing saying so."""
+    from botocore.exceptions import ReadTimeoutError
+
+    from lakehouse.core.aws.clients import aws_client
+    from lambdas.ingest.kinesis_sink import KINESIS_CONFIG
+
+    client = aws_client("kinesis", region=api.settings.region, config=KINESIS_CONFIG)
+    lost: list[int] = []
+
+    def lose_first_answer(**_: object) -> None:
+        if not lost:
+            lost.append(1)
+            raise ReadTimeoutError(endpoint_url="http://kinesis.local")
+
+    capsys.readouterr()
+    client.meta.events.register("after-call.kinesis.PutRecords", lose_first_answer)
+    try:
+        answer = api.post("/v1/batch", {"batch": calls(12, "lost")})
+    finally:
+        client.meta.events.unregister("after-call.kinesis.PutRecords", lose_first_answer)
+    assert answer.status == 200 and answer.body["accepted"] == 12
+    [emf] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"CloudWatchMetrics"' in line]
+    copies = Counter(r["event_id"] for _, r in kit.stream_records(api.settings) if r["event_id"].startswith("lost-"))
+    resent = emf["RecordsResentAfterNoAnswer"]  # Powertools writes a list of the values added in the request
+    resent = sum(resent) if isinstance(resent, list) else resent
+    assert len(copies) == 12 and sum(copies.values()) - 12 == 12 == resent
+
+
 def test_kinesis_down_answers_503_with_retry_after_and_acknowledges_nothing(api, kit, kinesis_down) -> None:
     """Seen failing without the protection: ``IngestService._deliver`` (lambdas/ingest/service.py) not catching
     ``StreamUnavailable``: the handler's generic error answer, 500 ``internal_error`` (``assert (500 == 503)``)."""

@@ -3,8 +3,16 @@
 from collections import Counter
 
 import pytest
+from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 
-from lambdas.ingest.kinesis_sink import MAX_BYTES_PER_CALL, KinesisSink, StreamUnavailable, chunks
+from lakehouse.core.aws.clients import aws_client
+from lambdas.ingest.kinesis_sink import (
+    KINESIS_CONFIG,
+    MAX_BYTES_PER_CALL,
+    KinesisSink,
+    StreamUnavailable,
+    chunks,
+)
 
 
 def entries(n: int, size: int = 20) -> list[tuple[bytes, str]]:
@@ -39,6 +47,33 @@ def test_only_failed_records_are_retried(s3_settings, kit) -> None:
     assert faults[:3] == [100, 20, 0]  # round 1: two calls, 120 failures; round 2: one call, all good
     assert report.retried_records == 120 and report.calls == 3
     assert sorted(Counter(r["event_id"] for _, r in kit.stream_records(s3_settings)).values()) == [1] * 600
+
+
+@pytest.mark.parametrize(("event", "fault", "copies"), [("after-call", ReadTimeoutError, 500),
+                                                       ("after-call", ConnectionClosedError, 500),
+                                                       ("before-send", EndpointConnectionError, 0)])
+def test_records_of_a_call_that_got_no_answer_are_resent_and_counted(s3_settings, kit, event, fault, copies) -> None:
+    """The first PutRecords call fails. After moto stored its 500 records and before the answer came (a read timeout,
+    a dropped connection), its records are sent again and counted as ``unanswered_records``, which bounds the
+    copies on the stream; a call that never left (no connection) is resent without being counted. Seen failing
+    before the count: ``PutReport`` had no ``unanswered_records``; the 500 copies were visible only downstream."""
+    client = aws_client("kinesis", region=s3_settings.region, config=KINESIS_CONFIG)
+    calls: list[int] = []
+
+    def lose(**_: object) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise fault(endpoint_url="http://kinesis.local")
+
+    client.meta.events.register(f"{event}.kinesis.PutRecords", lose)
+    try:
+        report = sink(s3_settings).put(entries(600))
+    finally:
+        client.meta.events.unregister(f"{event}.kinesis.PutRecords", lose)
+    assert (report.records, report.calls, report.retried_records) == (600, 3, 500)
+    seen = Counter(r["event_id"] for _, r in kit.stream_records(s3_settings))
+    assert set(seen) == {f"e{i}" for i in range(600)} and sum(seen.values()) - 600 == copies
+    assert report.unanswered_records == copies
 
 
 def test_persistent_failure_gives_up_after_the_configured_attempts(s3_settings, kit) -> None:
