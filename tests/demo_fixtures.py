@@ -191,6 +191,7 @@ def forget_and_replay(settings: Settings, generated: Any) -> dict[str, Any]:
         key = WriteKeyStore(settings.names.write_keys_table, settings.region).create("replay").key
         with LocalGateway(settings) as gateway:
             posted = post_files(files, gateway.url, key)
+            resent = gateway.resent_after_no_answer
         spark = local_spark("lakehouse-demo")
         archived = run_archive(settings, spark, once=True)
         streamed = run_stream(settings, spark, once=True)
@@ -202,7 +203,7 @@ def forget_and_replay(settings: Settings, generated: Any) -> dict[str, Any]:
         saved.rename(home)
     return {"settings": settings.model_copy(update={"home": erased}), "person": person, "ids": ids,
             "emails": emails, "names": names, "record": record.document(), "before": before, "after": after,
-            "replayed": replayed, "posted": posted.accepted, "archived": archived.archived,
+            "replayed": replayed, "posted": posted.accepted, "resent": resent, "archived": archived.archived,
             "archive_read": archived.records, "archive_suppressed": archived.suppressed, "streamed": streamed.events,
             "stream_suppressed": streamed.suppressed, "stream_records": streamed.records,
             "curated": batch.curated, "new_events": new_events}

@@ -311,6 +311,7 @@ class Demo:
             task = bar.add_task("posting events", total=self.generated.total_events)
             posted = post_files(files, gateway.url, key, on_progress=lambda n: bar.advance(task, n),
                                 single_calls=SingleCallSample(SINGLE_CALLS_PER_ROUTE))
+            resent = gateway.resent_after_no_answer
         self.console.print(f"{posted.accepted:,} events accepted, {posted.rejected:,} rejected, "
                            f"{posted.duplicates:,} duplicates in {posted.requests:,} requests "
                            f"({posted.events_per_second:,.0f} events/s), on the stream")
@@ -319,9 +320,13 @@ class Demo:
         if posted.single_unrouted:
             missing = ", ".join(f"/v1/{kind}" for kind in sorted(posted.single_unrouted))
             self.console.print(f"[yellow]the API has no route {missing} (404): those calls went in batches[/]")
+        if resent:
+            self.console.print(f"[yellow]{resent:,} records sent to Kinesis again after a call got no answer: the "
+                               "stream may hold them twice (removed by event_id)[/]")
         if not posted.ok:
             raise DemoError(f"{posted.failed:,} events could not be delivered: {posted.errors[:3]}")
         return {"accepted": posted.accepted, "rejected": posted.rejected, "requests": posted.requests,
+                "resent_after_no_answer": resent,
                 "single_calls": sum(posted.single_calls.values()),
                 "single_routes": len(posted.single_calls), "unrouted": sum(posted.single_unrouted.values())}
 

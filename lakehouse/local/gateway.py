@@ -302,15 +302,17 @@ class _Environments:
             self._slots.release()
 
 
-def default_handler_factory(settings: Settings, quiet: bool = True) -> Callable[[], LambdaHandler]:
-    """A factory of real ingest handlers for ``settings`` (``quiet``: the function's INFO logs and metrics off)."""
+def default_handler_factory(settings: Settings, quiet: bool = True,
+                            observe: Callable[[Any], None] | None = None) -> Callable[[], LambdaHandler]:
+    """A factory of real ingest handlers for ``settings`` (``quiet``: the function's INFO logs and metrics off;
+    ``observe``: called with each ingest request's ``IngestResult``)."""
 
     def factory() -> LambdaHandler:
         from lambdas.ingest.app import SERVICE, create_handler  # lazily: the gateway itself needs no Lambda code
 
         if quiet:  # the function's per-request JSON log lines stay off this process's console
             logging.getLogger(SERVICE).setLevel(logging.WARNING)
-        return create_handler(settings, emit_metrics=not quiet)
+        return create_handler(settings, emit_metrics=not quiet, observe=observe)
 
     return factory
 
@@ -457,7 +459,13 @@ class LocalGateway:
         #: what the function's context says is left when a request starts: its timeout, as on Lambda (API
         #: Gateway's 29 s integration timeout bounds it)
         self.function_timeout_ms = min(INTEGRATION_TIMEOUT_MS, settings.ingest.function_timeout_seconds * 1000)
-        self._environments = _Environments(handler_factory or default_handler_factory(settings, quiet), concurrency)
+        #: records the real function sent to Kinesis again after a PutRecords call got no answer (its
+        #: ``RecordsResentAfterNoAnswer`` metric, summed): the bound on the stream's copies; 0 with a
+        #: ``handler_factory`` of the caller's
+        self.resent_after_no_answer = 0
+        self._observed = threading.Lock()
+        self._environments = _Environments(handler_factory or default_handler_factory(settings, quiet, self._observe),
+                                           concurrency)
         # bind here, not in Werkzeug's constructor: it prints the error and calls sys.exit when the port is taken
         listener = socket.create_server((host, port), family=select_address_family(host, port),
                                         backlog=LISTEN_BACKLOG)
@@ -467,6 +475,10 @@ class LocalGateway:
         finally:
             listener.close()  # the server holds its own duplicate of the socket
         self._thread: threading.Thread | None = None
+
+    def _observe(self, result: Any) -> None:
+        with self._observed:
+            self.resent_after_no_answer += result.resent_after_no_answer
 
     def log_address(self, address: str) -> str | None:
         """A client address as the access log keeps it: the PII ``ip`` rule of ``settings`` (default: /24, /48)."""

@@ -34,7 +34,7 @@ from .normalise import Normaliser
 from .pii import PiiRules
 from .raw_sink import LakeRawSink, RawSink
 from .responses import JSON, ApiError, error_body, error_response, json_response
-from .service import BATCH_ROUTES, SINGLE_CALL_ROUTES, IngestRequest, IngestService
+from .service import BATCH_ROUTES, SINGLE_CALL_ROUTES, IngestRequest, IngestResult, IngestService
 
 SERVICE = "ingest"
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
@@ -54,8 +54,10 @@ def openapi_document() -> str:
     return OPENAPI_PATH.read_text(encoding="utf-8")
 
 
-def build_app(service: IngestService, emit_metrics: bool = True) -> APIGatewayRestResolver:
-    """The REST resolver with every route of the API (``emit_metrics=False``: no CloudWatch EMF output)."""
+def build_app(service: IngestService, emit_metrics: bool = True,
+              observe: Callable[[IngestResult], None] | None = None) -> APIGatewayRestResolver:
+    """The REST resolver with every route of the API (``emit_metrics=False``: no CloudWatch EMF output;
+    ``observe`` is called with each ingest request's result, as local tooling reads what CloudWatch would)."""
     app = APIGatewayRestResolver(cors=CORSConfig(allow_origin="*", allow_headers=[
         "Content-Type", "Content-Encoding", "Authorization"], max_age=600))
 
@@ -83,6 +85,8 @@ def build_app(service: IngestService, emit_metrics: bool = True) -> APIGatewayRe
             headers={k.lower(): v for k, v in (event.get("headers") or {}).items()},
             request_id=request_id() or "", seconds_left=seconds_left())
         result = service.ingest(request)
+        if observe is not None:
+            observe(result)
         outcome = result.outcome
         count("AcceptedEvents", len(outcome.records))
         count("RejectedEvents", len(outcome.rejections))
@@ -159,10 +163,13 @@ def default_key_lookup(settings: Settings) -> Callable[[str], WriteKey | None]:
 def create_handler(settings: Settings | None = None, *, raw_sink: RawSink | None = None,
                    stream_sink: StreamSink | None = None,
                    key_lookup: Callable[[str], WriteKey | None] | None = None,
-                   emit_metrics: bool = True) -> LambdaHandler:
+                   emit_metrics: bool = True,
+                   observe: Callable[[IngestResult], None] | None = None) -> LambdaHandler:
     """A Lambda handler for ``settings`` (default: from the environment), with the real sinks by default.
 
-    ``emit_metrics=False`` leaves out the CloudWatch EMF metric lines (nothing reads them off AWS).
+    ``emit_metrics=False`` leaves out the CloudWatch EMF metric lines (nothing reads them off AWS); ``observe``
+    gets each ingest request's :class:`~lambdas.ingest.service.IngestResult` (the local gateway sums what
+    the metrics would say).
     """
     settings = settings or Settings()
     time_rule = EventTimeRule(future_tolerance_seconds=settings.event_time.future_tolerance_seconds,
@@ -177,7 +184,7 @@ def create_handler(settings: Settings | None = None, *, raw_sink: RawSink | None
                                                backoff_seconds=settings.ingest.kinesis_backoff_seconds),
         retry_after_seconds=settings.ingest.retry_after_seconds,
     )
-    app = build_app(service, emit_metrics)
+    app = build_app(service, emit_metrics, observe)
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
     @tracer.capture_lambda_handler

@@ -403,7 +403,44 @@ def test_fifty_clients_on_four_instances_queue_or_get_429_and_no_connection_is_r
     assert unexpected == [], f"{len(unexpected)} of {requests_made} requests: {Counter(unexpected).most_common(3)}"
     assert answered[200], "no request got through"
     delivered = Counter(answered[200])  # accepted = on the stream (the raw archive lands it, tests/stream)
-    assert Counter(record["event_id"] for _, record in stream_records(settings)) == delivered
+    streamed = Counter(record["event_id"] for _, record in stream_records(settings))
+    # at least once: only records the function sent again after a PutRecords call got no answer may be there twice
+    assert set(streamed) == set(delivered) and max(delivered.values()) == 1
+    assert sum(streamed.values()) - len(streamed) <= gateway.resent_after_no_answer
+
+
+def test_the_gateway_sums_the_records_the_function_resent_after_a_call_got_no_answer(aws_settings: Settings) -> None:
+    """Kinesis stores the first PutRecords call of a 5-event batch, then its answer is lost (a read timeout): the
+    function sends the 5 again, and the gateway says so, as the function's ``RecordsResentAfterNoAnswer`` metric
+    would on AWS; the stream holds those 5 twice, no more. Seen failing before the count: no way to tell such
+    copies from a bug that re-sends records, so the tests of the stream and raw zone accepted copies of any number."""
+    from botocore.exceptions import ReadTimeoutError
+
+    from lakehouse.core.aws.clients import aws_client
+    from lambdas.ingest.kinesis_sink import KINESIS_CONFIG
+
+    settings = aws_settings
+    key = WriteKeyStore(settings.names.write_keys_table, settings.region).create("web").key
+    client = aws_client("kinesis", region=settings.region, config=KINESIS_CONFIG)
+    lost: list[int] = []
+
+    def lose_first_answer(**_: object) -> None:
+        if not lost:
+            lost.append(1)
+            raise ReadTimeoutError(endpoint_url="http://kinesis.local")
+
+    examples = list(example_calls().values())
+    client.meta.events.register("after-call.kinesis.PutRecords", lose_first_answer)
+    try:
+        with LocalGateway(settings) as gateway:
+            response = requests.post(gateway.url + "/v1/batch", auth=(key, ""), timeout=60, json={
+                "batch": [dict(examples[i], messageId=f"lost-{i}", userId="u1") for i in range(5)]})
+    finally:
+        client.meta.events.unregister("after-call.kinesis.PutRecords", lose_first_answer)
+    assert response.status_code == 200 and response.json()["accepted"] == 5
+    assert gateway.resent_after_no_answer == 5
+    streamed = Counter(record["event_id"] for _, record in stream_records(settings))
+    assert streamed == Counter({f"lost-{i}": 2 for i in range(5)})
 
 
 def test_a_huge_declared_body_that_never_comes_gets_its_413_at_once(settings: Settings) -> None:

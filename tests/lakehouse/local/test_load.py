@@ -43,7 +43,9 @@ def test_every_acknowledged_event_is_on_the_stream_once(aws_settings: Settings, 
     assert len(result.acknowledged) == 5 * result.requests == len(set(result.acknowledged))
     assert len(result.latencies_ms) == result.requests and result.latency_ms(0.99) >= result.latency_ms(0.5) > 0
     checked = verify(result.acknowledged, stream_event_ids(aws_settings))
-    assert (checked.lost, checked.duplicated) == (frozenset(), frozenset())
+    # at least once (docs/ingestion.md): only records the function sent again after a PutRecords call got no answer
+    # may be on the stream twice (on a loaded runner the emulator can outlive the sink's 4 s read timeout)
+    assert checked.lost == frozenset() and len(checked.duplicated) <= gateway.resent_after_no_answer
     assert checked.on_stream == checked.acknowledged
 
 
@@ -58,8 +60,9 @@ def test_every_acknowledged_event_is_in_the_raw_and_curated_zones_once(spark, aw
     assert result.acknowledged and set(result.statuses) == {200}
     assert not raw_event_ids(aws_settings) and not curated_event_ids(aws_settings)
     run_archive(aws_settings, spark, once=True)
-    raw = verify(result.acknowledged, raw_event_ids(aws_settings))
-    assert (raw.lost, raw.duplicated, raw.on_stream) == (frozenset(), frozenset(), raw.acknowledged)
+    raw = verify(result.acknowledged, raw_event_ids(aws_settings))  # at least once, as above
+    assert (raw.lost, raw.on_stream) == (frozenset(), raw.acknowledged)
+    assert len(raw.duplicated) <= gateway.resent_after_no_answer
     run_batch(aws_settings, spark, steps=["curated"])
     curated = verify(result.acknowledged, curated_event_ids(aws_settings))
     assert (curated.lost, curated.duplicated, curated.on_stream) == (frozenset(), frozenset(), curated.acknowledged)
