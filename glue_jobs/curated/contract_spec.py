@@ -107,8 +107,9 @@ def _kind(annotation: Any) -> str:
     raise TypeError(f"unsupported field type in the contract: {annotation!r}")
 
 
-def field_spec(name: str, info: FieldInfo) -> FieldSpec:
-    """The spec of one pydantic field.
+def field_spec(name: str, info: FieldInfo, null_is_absent: bool = False) -> FieldSpec:
+    """The spec of one pydantic field; ``null_is_absent`` (the model's rule: a key sent as ``null`` counts as
+    absent) makes an optional field nullable whatever its type.
 
     Raises ``TypeError`` for a field type the rules cannot check, a list of non-objects, or a validator
     other than the currency and e-mail ones.
@@ -140,13 +141,15 @@ def field_spec(name: str, info: FieldInfo) -> FieldSpec:
     aliases: tuple[str, ...] = ()
     if isinstance(info.validation_alias, AliasChoices):
         aliases = tuple(str(choice) for choice in info.validation_alias.choices)
-    return FieldSpec(name=name, kind=kind, required=info.is_required(), nullable=allows_none, aliases=aliases,
-                     items=items, **values)
+    required = info.is_required()
+    return FieldSpec(name=name, kind=kind, required=required, nullable=allows_none or (null_is_absent and not required),
+                     aliases=aliases, items=items, **values)
 
 
 def object_spec(model: type[BaseModel]) -> ObjectSpec:
     """The specs of every field of ``model``; ``TypeError`` for a type or validator the rules cannot reproduce."""
-    return ObjectSpec(model.__name__, tuple(field_spec(n, f) for n, f in model.model_fields.items()))
+    null_is_absent = bool(getattr(model, "null_is_absent", False))
+    return ObjectSpec(model.__name__, tuple(field_spec(n, f, null_is_absent) for n, f in model.model_fields.items()))
 
 
 def event_property_specs() -> dict[str, ObjectSpec]:

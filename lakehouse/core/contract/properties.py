@@ -14,9 +14,9 @@ import re
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -82,8 +82,34 @@ class Gender(StrEnum):
     UNDISCLOSED = "undisclosed"
 
 
+def _null_in_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """The published JSON Schema says what validation does: an optional property of a model whose nulls count
+    as absent accepts ``null`` whatever its type."""
+    if not getattr(model, "null_is_absent", False):
+        return
+    required = set(schema.get("required", ()))
+    for name, prop in schema.get("properties", {}).items():
+        options = prop.get("anyOf", [prop])
+        if name in required or any(option.get("type") == "null" for option in options):
+            continue
+        outer = {key: prop.pop(key) for key in ("default", "title") if key in prop}
+        schema["properties"][name] = {"anyOf": [prop, {"type": "null"}], **outer}
+
+
 class _Properties(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, str_strip_whitespace=True,
+                              json_schema_extra=_null_in_schema)
+    #: a key sent as ``null`` counts as absent: removed before validation, so a field with a default takes it
+    #: (``quantity`` 1, ``currency`` USD, no ``products``) and a required one is reported missing
+    #: (:class:`Traits` keeps it: there ``null`` clears the trait)
+    null_is_absent: ClassVar[bool] = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _without_nulls(cls, data: Any) -> Any:
+        if cls.null_is_absent and isinstance(data, dict):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
 
 
 class _Product(_Properties):
@@ -327,6 +353,8 @@ class Traits(_Properties):
     A trait sent as JSON ``null`` is valid and means "clear this trait" (Segment's semantics): the raw record
     keeps it as ``null``. Non-null values are type-checked; unknown traits are kept as sent.
     """
+
+    null_is_absent: ClassVar[bool] = False
 
     name: str | None = Field(default=None, max_length=256)
     email: Annotated[str, Field(max_length=320), AfterValidator(_email)] | None = None
