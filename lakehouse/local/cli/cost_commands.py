@@ -5,15 +5,23 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
+from lakehouse.core.contract.limits import MAX_BATCH_EVENTS, MAX_EVENT_BYTES
 from lakehouse.local.cli.common import UserError, console, friendly_errors
+
+#: the highest steady rate priced, events/s: a thousand times the prod profile's sizing point
+MAX_RATE = 1_000_000.0
 
 
 @friendly_errors
 def cost(
-    rate: float = typer.Option(1000.0, "--rate", min=0.001, help="events per second, steady all month"),
-    events_per_request: float = typer.Option(10.0, "--events-per-request", min=1.0,
-                                             help="events per HTTP request (client batching)"),
-    event_kb: float = typer.Option(1.0, "--event-kb", min=0.01, help="KB of JSON per event"),
+    # bounded above too: infinity passes a lower bound, and the bill of an infinite rate is an overflow
+    rate: float = typer.Option(1000.0, "--rate", min=0.001, max=MAX_RATE,
+                               help=f"events per second, steady all month (at most {MAX_RATE:,.0f})"),
+    events_per_request: float = typer.Option(10.0, "--events-per-request", min=1.0, max=MAX_BATCH_EVENTS,
+                                             help="events per HTTP request (client batching; the API takes at most "
+                                                  f"{MAX_BATCH_EVENTS:,})"),
+    event_kb: float = typer.Option(1.0, "--event-kb", min=0.01, max=MAX_EVENT_BYTES / 1024,
+                                   help=f"KB of JSON per event (the API takes at most {MAX_EVENT_BYTES // 1024})"),
     stage: str = typer.Option("prod", "--stage", help="the stage whose profile is priced (prod, or dev for any "
                                                       "other name)"),
     context: list[str] = typer.Option([], "--context", "-c", metavar="KEY=VALUE",

@@ -61,3 +61,17 @@ def test_a_stage_other_than_prod_says_it_is_priced_as_dev() -> None:
     result = runner.invoke(app, ["cost", "--stage", "staging"], env={"COLUMNS": "200"})
     assert result.exit_code == 0 and "staging (the dev profile: every stage but prod has it)" in result.output
     assert total(result.output) == total(runner.invoke(app, ["cost", "--stage", "dev"], env={"COLUMNS": "200"}).output)
+
+
+def test_an_infinite_or_impossible_workload_is_refused_naming_the_option() -> None:
+    """Seen failing before the upper bounds: ``--rate inf`` passed ``min=0.001`` and ended in an OverflowError
+    traceback (infra/cost.py, ``math.ceil`` of an infinite object size)."""
+    for args, option in ((["--rate", "inf"], "--rate"), (["--rate", "1e12"], "--rate"),
+                         (["--events-per-request", "inf"], "--events-per-request"),
+                         (["--events-per-request", "2501"], "--events-per-request"),
+                         (["--event-kb", "inf"], "--event-kb"), (["--event-kb", "33"], "--event-kb")):
+        result = runner.invoke(app, ["cost", *args], env={"COLUMNS": "200"})
+        assert result.exit_code == 2 and option in result.output and "Traceback" not in result.output, \
+            (args, result.output)
+    assert runner.invoke(app, ["cost", "--rate", "1000000", "--events-per-request", "2500", "--event-kb", "32"],
+                         env={"COLUMNS": "200"}).exit_code == 0
