@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -54,24 +55,22 @@ def run_erasure(settings: Settings, customer_id: str, requested_by: str, *, ware
     """Erase ``customer_id``'s person everywhere (module docstring) and return the erasure record, also written to
     the lake. ``warehouse``: which warehouse to erase them from (``none``: there is none); ``dynamodb``: whether
     the live tables can be reached. Raises ``ValueError`` for a blank id or requester, and for an id no record holds
-    as a person's (:func:`glue_jobs.erasure.lake.is_a_persons_id`), changing nothing; any store's error propagates
-    after the suppression list was written (a repeated run completes the erasure)."""
+    as a person's (:func:`assess`), changing nothing; an id erased before that no record holds as a person's since
+    rewrites nothing (the record says so). Any store's error propagates after the suppression list was written (a
+    repeated run completes the erasure)."""
     if not requested_by or not requested_by.strip():
         raise ValueError("requested_by: say who asked for the erasure (a ticket or an operator, not the person)")
     say = on_progress or (lambda _: None)
     storage = LakeStorage(settings.lake, region=settings.region)
-    if not any(next(iter(storage.list(zone)), None) for zone in ("raw", "curated", "warehouse", "state")):
-        raise ValueError(f"no lakehouse at {settings.lake.root_uri}: nothing to erase (is LAKEHOUSE_HOME right?)")
     record = ErasureRecord(requested_by=requested_by.strip())
     say("resolving the person's ids")
-    subject, unfinished, started = _with_unfinished(storage, customer_id, resolve_subject(storage, customer_id))
-    if not unfinished and not load_suppression(storage).covers(customer_id) \
-            and not is_a_persons_id(storage, subject.ids):  # an id erased before: repeating it finds nothing
-        raise ValueError(f"{customer_id!r} is no customer's or visitor's id in this lakehouse: no record holds it as "
-                         "a user, anonymous or customer id (records merely mentioning it, such as a product's or an "
-                         "order's, are other people's); nothing was changed. Events accepted but not yet archived "
-                         "are on the stream only: let the raw archive land them (`lakehouse archive --once` locally; "
-                         "on AWS it runs every 5 minutes) and ask again")
+    target = assess(storage, customer_id)
+    subject, unfinished, started = target.subject, target.unfinished, target.started
+    if target.erased_before:
+        # nothing holds the id as a person's since it was suppressed: records merely mentioning it (a group's or a
+        # product's id) are other people's, and a rewrite by it would remove them
+        say("erased before: no record holds the id as a person's; nothing to rewrite")
+        return _finish(storage, record, Subject(customer_id, frozenset(), frozenset()), [])
     if any(re.search(rf"(?<![\w-]){re.escape(i)}(?![\w-])", record.requested_by) for i in subject.identifiers):
         raise ValueError("requested_by: it holds an id of the person; the erasure record keeps no personal data")
     _write_pending(storage, record.erasure_id, subject, record.started_at)
@@ -101,14 +100,49 @@ def run_erasure(settings: Settings, customer_id: str, requested_by: str, *, ware
     if dynamodb:
         say("deleting DynamoDB items")
         erase_items(settings, subject, record)
+    return _finish(storage, record, subject, [_pending_key(record.erasure_id), *unfinished])
+
+
+@dataclass(frozen=True)
+class Target:
+    """Whom an erasure request names: the person's ids and e-mails (with those of unfinished erasures of theirs),
+    the pending files of those erasures, when the first started, and whether the id was erased before and no
+    record holds it as a person's since (then there is nothing to rewrite)."""
+
+    subject: Subject
+    unfinished: list[str]
+    started: datetime | None
+    erased_before: bool
+
+
+def assess(storage: LakeStorage, customer_id: str) -> Target:
+    """What erasing ``customer_id`` would do (reads only). Raises ``ValueError`` for an id no record holds as a
+    person's (:func:`glue_jobs.erasure.lake.is_a_persons_id`), no unfinished erasure names and the suppression
+    list does not hold: a product's or an order's id, or a typo; and when the lake is empty."""
+    if not any(next(iter(storage.list(zone)), None) for zone in ("raw", "curated", "warehouse", "state")):
+        raise ValueError(f"no lakehouse at {storage.layout.root_uri}: nothing to erase (is LAKEHOUSE_HOME right?)")
+    subject, unfinished, started = _with_unfinished(storage, customer_id, resolve_subject(storage, customer_id))
+    if unfinished or is_a_persons_id(storage, subject.ids):
+        return Target(subject, unfinished, started, erased_before=False)
+    if load_suppression(storage).covers(customer_id):
+        return Target(subject, unfinished, started, erased_before=True)
+    raise ValueError(f"{customer_id!r} is no customer's or visitor's id in this lakehouse: no record holds it as "
+                     "a user, anonymous or customer id (records merely mentioning it, such as a product's or an "
+                     "order's, are other people's); nothing was changed. Events accepted but not yet archived "
+                     "are on the stream only: let the raw archive land them (`lakehouse archive --once` locally; "
+                     "on AWS it runs every 5 minutes) and ask again")
+
+
+def _finish(storage: LakeStorage, record: ErasureRecord, subject: Subject, done: list[str]) -> ErasureRecord:
+    """Write the erasure record (counts only), then delete the ``done`` pending files; returns the record."""
     record.identifiers = {"ids": len(subject.ids), "email_hashes": len(subject.emails)}
     record.not_erased = dict(NOT_ERASED)
     record.finished_at = datetime.now(UTC).isoformat()
     storage.put_bytes(record.key(), json.dumps(record.document(), indent=1, sort_keys=True).encode(),
                       content_type="application/json")
-    done = [_pending_key(record.erasure_id), *unfinished]
-    storage.delete(done)
-    storage.purge_history(done)
+    if done:
+        storage.delete(done)
+        storage.purge_history(done)
     return record
 
 

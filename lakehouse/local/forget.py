@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import ExitStack
 
-from glue_jobs.erasure.job import checkpoints, run_erasure
+from glue_jobs.erasure.job import Target, assess, checkpoints, run_erasure
 from lakehouse.core.config import Settings
 from lakehouse.core.erasure import ErasureRecord
 from lakehouse.core.lake.storage import LakeStorage
@@ -45,3 +45,10 @@ def forget(settings: Settings, customer_id: str, requested_by: str, *, dynamodb:
                                                 f"a streaming job ({name}) or another erasure"))
         return run_erasure(settings, customer_id, requested_by, warehouse=settings.warehouse_target,
                            dynamodb=dynamodb, on_progress=on_progress)
+
+
+def assess_forget(settings: Settings, customer_id: str) -> Target:
+    """What :func:`forget` would erase for ``customer_id``, read only (before asking the user to confirm): the
+    person's ids, or that they were erased before and nothing holds the id as a person's since. Raises
+    ``ValueError`` for an id that is no customer's or visitor's (:func:`glue_jobs.erasure.job.assess`)."""
+    return assess(LakeStorage(settings.lake, region=settings.region), customer_id)

@@ -30,6 +30,7 @@ def forget(
     """Erase CUSTOMER_ID's person (every id stitched to them, their e-mail hashes) from the raw zone, quarantine,
     curated zone, star builds, streaming state, warehouse, DynamoDB items and scores; keep their ids out of later
     batches, streams and replays; write an erasure record without personal data."""
+    from lakehouse.local.forget import assess_forget
     from lakehouse.local.forget import forget as run_forget
 
     settings = load_settings()
@@ -37,7 +38,15 @@ def forget(
         raise UserError("give the id of the customer to forget")
     if not requested_by.strip():
         raise UserError("--requested-by: say who asked for the erasure (a ticket or an operator, not the person)")
-    if not yes and not typer.confirm(f"erase customer {customer_id!r} from {settings.home}? this cannot be undone"):
+    try:  # checked before asking: confirming the erasure of a product's id, then being refused, helps nobody
+        target = assess_forget(settings, customer_id)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if target.erased_before:
+        console.print(f"{escape(repr(customer_id))} was erased before, and no record holds it as a person's id "
+                      "since: nothing to rewrite (records merely mentioning it are other people's)")
+    elif not yes and not typer.confirm(f"erase customer {customer_id!r} ({len(target.subject.ids)} id(s) stitched to "
+                                       f"them) from {settings.home}? this cannot be undone"):
         raise typer.Exit(1)
     endpoint = attach_running_emulator(settings)
     try:

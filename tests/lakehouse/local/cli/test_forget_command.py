@@ -80,6 +80,29 @@ def test_a_second_erasure_says_nothing_was_found(home: Path) -> None:
     assert again.exit_code == 0 and "nothing of 'u1' was found" in again.output.replace("\n", " ")
 
 
+def test_a_second_erasure_leaves_other_peoples_records_that_mention_the_id(home: Path) -> None:
+    """After u1 was erased, u2's records name ``u1`` as a group's and a product's id: forgetting u1 again rewrites
+    nothing. Seen failing (a new user's pass): the repeated erasure, let through by the suppression list, matched
+    the id anywhere and removed u2's group call and the product."""
+    assert runner.invoke(app, ["forget", "u1", "--requested-by", "DSR-1", "--yes"]).exit_code == 0
+    theirs = [{"event_id": "e4", "user_id": "u2", "type": "group", "group_id": "u1"},
+              {"event_id": "e5", "user_id": "u2", "properties": {"product_id": "u1"}}]
+    later = home / "lake" / "raw/source=web/dt=2025-01-02/hour=00/b.jsonl.gz"
+    later.parent.mkdir(parents=True)
+    later.write_bytes(gzip.compress(b"".join(json.dumps(r).encode() + b"\n" for r in theirs)))
+    again = runner.invoke(app, ["forget", "u1", "--requested-by", "DSR-2"])  # no prompt: nothing will change
+    said = " ".join(again.output.split())
+    assert again.exit_code == 0 and "was erased before" in said and "nothing of 'u1' was found" in said, said
+    assert [json.loads(line) for line in gzip.decompress(later.read_bytes()).splitlines()] == theirs
+
+
+def test_an_id_that_is_no_persons_is_refused_before_asking(home: Path) -> None:
+    """Seen before: the confirmation came first, and only a yes was told the id is a product's."""
+    result = runner.invoke(app, ["forget", "p1", "--requested-by", "DSR-1"], input="y\n")
+    assert result.exit_code == 2 and "cannot be undone" not in result.output
+    assert "is no customer's or visitor's id" in " ".join(result.output.split())
+
+
 @pytest.mark.parametrize("value", ["p1", "nobody", "[/]"], ids=["a product id", "a typo", "rich markup"])
 def test_an_id_no_record_holds_as_a_persons_is_refused_changing_nothing(home: Path, value: str) -> None:
     """Seen failing (a review): ``forget p01956``, a product id, removed the raw order of the customer who bought
