@@ -13,8 +13,8 @@ from typing import TextIO
 
 import typer
 from botocore.exceptions import ClientError
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from lakehouse.core.spark import local_spark
 from lakehouse.local.cli.common import (
@@ -95,7 +95,8 @@ def batch(
                       "`lakehouse archive --once` lands what is on the stream")
 
 
-def _cell(value) -> str:
+def _cell(value) -> str | Text:
+    """A warehouse value as the table shows it; text as data (``Text``: no markup, no ``:emoji:`` codes)."""
     if value is None:
         return "[dim]NULL[/]"
     if isinstance(value, float):
@@ -104,7 +105,7 @@ def _cell(value) -> str:
         return f"{value:,}"
     if isinstance(value, datetime | date):
         return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
-    return escape(str(value))
+    return Text(str(value))
 
 
 def _duration(value: timedelta) -> str:
@@ -212,7 +213,7 @@ def sql(
         return
     table = Table(show_edge=False)
     for column in result.columns:
-        table.add_column(escape(column), overflow="fold")
+        table.add_column(Text(column), overflow="fold")
     for row in result.rows:
         table.add_row(*[_cell(v) for v in row])
     console.print(table)

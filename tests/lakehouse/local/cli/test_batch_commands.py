@@ -128,6 +128,13 @@ def typed_home(tmp_path: Path) -> Path:
     return home
 
 
+def test_sql_prints_text_as_data_without_emoji_or_markup(typed_home: Path) -> None:
+    """Seen failing (a new user's pass): ``:smile:`` in a value or a column name printed as an emoji."""
+    done = _sql("SELECT ':smile: [bold]x[/bold] :x:' AS \":thumbs_up:\"", home=typed_home)
+    assert done.returncode == 0, done.stderr
+    assert ":smile: [bold]x[/bold] :x:" in done.stdout and ":thumbs_up:" in done.stdout
+
+
 def test_sql_json_is_an_array_of_objects_with_exact_values(typed_home: Path) -> None:
     """Decimals keep every digit as JSON numbers (parsed back as Decimal), dates are ISO 8601, NULL and NaN are
     null, and nothing but the JSON is on stdout."""
