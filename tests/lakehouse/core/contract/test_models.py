@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from lakehouse.core.contract import CALL_TYPES, TRACK_MODELS, ContractError, parse_event, to_record
+from lakehouse.core.contract.errors import FieldError
 from lakehouse.core.contract.examples import all_example_calls, example_calls
 from lakehouse.core.contract.properties import EVENT_PROPERTIES
 
@@ -284,6 +285,16 @@ def test_a_property_sent_as_null_counts_as_absent(event: str, properties: dict) 
     assert stored(properties)["properties"] == stored(absent(properties))["properties"]
 
 
+def _order_call_refused(payload: dict) -> tuple[dict, FieldError]:
+    """An Order Completed call carrying ``payload``, and the one error ``parse_event`` refuses it with."""
+    call = {"type": "track", "event": "Order Completed", "timestamp": "2025-06-02T09:30:00Z", "userId": "u1",
+            "properties": {"order_id": "o1"}, **payload}
+    with pytest.raises(ContractError) as caught:
+        parse_event(call)
+    [error] = caught.value.errors
+    return call, error
+
+
 @pytest.mark.parametrize(("where", "payload"), [
     ("properties.total", {"properties": {"order_id": "o1", "total": Decimal("1." + "0" * 999 + "1")}}),
     ("properties.products[0].price", {"properties": {"order_id": "o1", "products": [{"price": Decimal("1E+400")}]}}),
@@ -296,11 +307,7 @@ def test_a_number_readers_cannot_read_back_is_refused_naming_its_field(where: st
     be quarantined downstream as "(line): is not a JSON object" after the API said 200. Seen failing before the
     rule: all but the price were accepted (the 1,001-character total lies within [0, 1e9]; the price was refused
     by Money's range, with another reason)."""
-    call = {"type": "track", "event": "Order Completed", "timestamp": "2025-06-02T09:30:00Z", "userId": "u1",
-            "properties": {"order_id": "o1"}, **payload}
-    with pytest.raises(ContractError) as caught:
-        parse_event(call)
-    [error] = caught.value.errors
+    call, error = _order_call_refused(payload)
     assert error.field == where and "at most 100 characters" in error.reason
     longest = Decimal("1." + "1" * 98)
     assert parse_event({**call, "properties": {"order_id": "o1", "total": Decimal("12.5"), "n": 10**99},
@@ -316,11 +323,7 @@ def test_a_number_readers_cannot_read_back_is_refused_naming_its_field(where: st
 def test_a_string_holding_nul_is_refused_naming_its_field(where: str, payload: dict) -> None:
     """Amazon Redshift cannot store U+0000, so one such value would stop every warehouse load. Seen failing
     before the rule: all four were accepted (the first three loaded into DuckDB as they were)."""
-    call = {"type": "track", "event": "Order Completed", "timestamp": "2025-06-02T09:30:00Z", "userId": "u1",
-            "properties": {"order_id": "o1"}, **payload}
-    with pytest.raises(ContractError) as caught:
-        parse_event(call)
-    [error] = caught.value.errors
+    call, error = _order_call_refused(payload)
     assert error.field == where and "NUL" in error.reason
     assert parse_event({**call, **{k: v for k, v in payload.items() if k != "userId"}, "userId": "u1",
                         "context": {"note": "\\u0000 as text"}, "properties": {"order_id": "o1"}})
